@@ -1,0 +1,115 @@
+"""Reading and writing files safely: gzip-aware UTF-8 text, atomic writes, JSON.
+
+Every reader reports invalid UTF-8 with the file and line number; every writer goes through
+:func:`atomic_write`, so a crash never leaves a half-written artifact behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from seqkit.errors import SeqkitError
+
+PathLike = str | os.PathLike
+
+
+def _open_binary(path: PathLike):
+    path = Path(path)
+    if not path.exists():
+        raise SeqkitError("file not found", path=path, fix="check the path")
+    if path.is_dir():
+        raise SeqkitError("is a directory, expected a file", path=path)
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def iter_lines(path: PathLike, *, strip_newline: bool = True) -> Iterator[str]:
+    """Yield the lines of a UTF-8 text file (``.gz`` is decompressed on the fly).
+
+    Invalid UTF-8 raises :class:`SeqkitError` naming the file and the 1-based line number.
+    """
+    with _open_binary(path) as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise SeqkitError(
+                    f"invalid UTF-8 at byte {exc.start} of the line",
+                    path=path,
+                    line=lineno,
+                    fix="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+                ) from None
+            yield line.rstrip("\r\n") if strip_newline else line
+
+
+def read_lines(path: PathLike) -> list[str]:
+    """All lines of a UTF-8 (optionally gzipped) text file, newline stripped."""
+    return list(iter_lines(path))
+
+
+def read_text(path: PathLike) -> str:
+    """The whole UTF-8 (optionally gzipped) file as one string."""
+    return "\n".join(iter_lines(path, strip_newline=True))
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"):
+    """Open a temporary file beside ``path``; on success fsync and rename it over ``path``.
+
+    If the block raises, the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    binary = "b" in mode
+    try:
+        with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes_atomic(path: PathLike, data: bytes) -> None:
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
+
+
+def write_text_atomic(path: PathLike, text: str) -> None:
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
+
+
+def save_json(path: PathLike, obj: Any) -> None:
+    """Write ``obj`` as pretty UTF-8 JSON, atomically."""
+    write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def load_json(path: PathLike) -> Any:
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise SeqkitError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno,
+                          fix="restore the file or re-create it") from None
+
+
+def open_text_out(path: PathLike) -> io.TextIOBase:
+    """Text output to a path, or stdout for ``-``."""
+    import sys
+
+    if os.fspath(path) == "-":
+        return contextlib.nullcontext(sys.stdout)
+    return atomic_write(path, "w")
