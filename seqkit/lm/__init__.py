@@ -1,0 +1,1 @@
+"""Language models: n-gram (counts, smoothing, ARPA) and RNN/GRU/LSTM."""
