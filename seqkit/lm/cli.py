@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 
-
 class _LMGroup(click.Group):
     _SUB = {"ngram": "seqkit.lm.ngram_cli:ngram", "rnn": "seqkit.lm.rnn_cli:rnn"}
 

@@ -1,0 +1,186 @@
+"""Recipes as configuration: YAML files, ``key=value`` overrides, validation with clear errors.
+
+A recipe's YAML is its own schema: every key a user may set appears in it with its default, and the
+default's type is the type an override must have (``null`` means "optional, any type"). Overrides are a
+dotlist (``train.lr=3e-4 model.layers=[2,2]``); values are parsed as YAML. Anything unknown or of the
+wrong type is one :class:`~seqkit.errors.SeqkitError` that lists the valid keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from seqkit.errors import SeqkitError
+
+#: Keys every recipe accepts, with their defaults (a recipe may override the defaults).
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "run_dir": None,  # default: runs/<recipe>/<timestamp>
+    "force": False,  # recompute every stage even if its fingerprint is unchanged
+    "resume": False,  # continue training from the run directory's last checkpoint
+    "seed": 0,
+    "device": "auto",  # auto | cpu | cuda | cuda:N
+}
+
+#: Keys that describe the recipe rather than configure it.
+META_KEYS = ("description", "stages")
+
+
+def recipe_dirs() -> list[Path]:
+    """Where built-in recipes live: the installed copy first, then the source tree's ``recipes/``."""
+    here = Path(__file__).resolve().parent
+    return [d for d in (here / "_recipes", here.parent / "recipes") if d.is_dir()]
+
+
+def builtin_recipes() -> dict[str, Path]:
+    """Built-in recipe name -> YAML path."""
+    found: dict[str, Path] = {}
+    for folder in recipe_dirs():
+        for path in sorted(folder.glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def resolve_recipe(name_or_path: str) -> tuple[str, Path]:
+    """A recipe name or a path to a YAML file -> ``(name, path)``."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise SeqkitError("recipe file not found", path=path, fix="check the path or run `seqkit recipe ls`")
+        return path.stem, path
+    recipes = builtin_recipes()
+    if name_or_path not in recipes:
+        close = difflib.get_close_matches(name_or_path, recipes, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise SeqkitError(f"unknown recipe '{name_or_path}'",
+                          fix=f"{hint}choose one of: {', '.join(sorted(recipes)) or '(none installed)'}")
+    return name_or_path, recipes[name_or_path]
+
+
+def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> tuple[str, DictConfig]:
+    """Load a recipe, add the global keys, apply ``key=value`` overrides and validate them."""
+    name, path = resolve_recipe(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise SeqkitError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path,
+                          line=mark.line + 1 if mark else None, fix="fix the YAML syntax") from None
+    except UnicodeDecodeError:
+        raise SeqkitError("recipe is not valid UTF-8", path=path, fix="save it as UTF-8") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("stages"), list) or not raw["stages"]:
+        raise SeqkitError("a recipe must be a mapping with a non-empty 'stages:' list", path=path,
+                          fix="see `seqkit recipe show nmt_transformer` for the layout")
+    config = {**GLOBAL_DEFAULTS, **raw}
+    for override in overrides:
+        _apply_override(config, override, name)
+    return name, OmegaConf.create(config)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.lr=3e-4"`` -> ``(["train", "lr"], 0.0003)`` (the value is parsed as YAML)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise SeqkitError(f"override '{text}' is not key=value", fix="write e.g. train.epochs=3")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip().split("."), parsed
+
+
+def flat_keys(config: dict, prefix: str = "") -> list[str]:
+    """All dotted keys of a nested mapping, leaves and sections alike."""
+    keys = []
+    for k, v in config.items():
+        if k in META_KEYS and not prefix:
+            continue
+        dotted = f"{prefix}{k}"
+        keys.append(dotted)
+        if isinstance(v, dict):
+            keys.extend(flat_keys(v, dotted + "."))
+    return keys
+
+
+def _apply_override(config: dict, text: str, recipe: str) -> None:
+    parts, value = parse_override(text)
+    dotted = ".".join(parts)
+    node = config
+    for i, part in enumerate(parts):
+        if not isinstance(node, dict) or part not in node or (i == 0 and part in META_KEYS):
+            valid = flat_keys(config)
+            close = difflib.get_close_matches(dotted, valid, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise SeqkitError(f"unknown key '{dotted}' for recipe '{recipe}'",
+                              fix=f"{hint}valid keys: {', '.join(valid)}")
+        if i < len(parts) - 1:
+            node = node[part]
+    leaf = parts[-1]
+    node[leaf] = _checked(node[leaf], value, dotted, recipe)
+
+
+def _checked(default: Any, value: Any, key: str, recipe: str) -> Any:
+    """``value`` if it fits the type of ``default`` (ints widen to floats), else a SeqkitError."""
+    if default is None or value is None:
+        return value
+    if isinstance(default, dict):
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(default))
+            if unknown:
+                raise SeqkitError(f"unknown key(s) {', '.join(unknown)} in '{key}' for recipe '{recipe}'",
+                                  fix=f"valid keys of '{key}': {', '.join(default)}")
+            return {k: _checked(default[k], value.get(k, default[k]), f"{key}.{k}", recipe) for k in default}
+        if "name" in default and isinstance(value, str | int | float):
+            # Shorthand: `data=multi30k` sets `data.name`.
+            return {**default, "name": _checked(default["name"], value, f"{key}.name", recipe)}
+        expected = "a mapping"
+    elif isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        expected = "true or false"
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        expected = "an integer"
+    elif isinstance(default, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        expected = "a number"
+    elif isinstance(default, str):
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+        expected = "a string"
+    elif isinstance(default, list):
+        if isinstance(value, list):
+            return value
+        expected = "a list like [a, b]"
+    else:
+        return value
+    raise SeqkitError(f"'{key}' must be {expected}, got {value!r} for recipe '{recipe}'",
+                      fix=f"e.g. {key}={_example(default)}")
+
+
+def _example(default: Any) -> str:
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, list):
+        return "[" + ",".join(map(str, default)) + "]"
+    return str(default)
+
+
+def to_yaml(cfg: DictConfig) -> str:
+    """The resolved config as YAML text."""
+    return OmegaConf.to_yaml(cfg)
+
+
+def to_container(cfg: DictConfig | dict) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)

@@ -1,0 +1,275 @@
+"""Stages, the pipeline runner and run directories.
+
+A *stage* is a registered Python function ``fn(run) -> dict | None``; a recipe is a list of stage
+names plus their configuration. :func:`run_pipeline` executes the stages in order inside one run
+directory, which holds::
+
+    config.yaml      the resolved configuration
+    versions.json    python, seqkit, torch and the other packages' versions
+    log.txt          everything the stages logged
+    metrics.jsonl    one JSON object per logged measurement
+    stages/NAME.json each finished stage's fingerprint, inputs and result
+    ...              the stages' artifacts (tokenizer model, vocab, checkpoints, hypotheses, plots)
+
+A stage whose fingerprint (its name, the config sections it ``uses``, the seed, the fingerprints of
+the stages before it, and the contents of the input files it read through :meth:`Run.input`) is
+unchanged is skipped on a re-run into the same directory, and its recorded result is reused;
+``force=true`` recomputes everything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from seqkit.errors import SeqkitError
+from seqkit.io import load_json, save_json, write_text_atomic
+
+#: Modules that define stages; imported on first lookup of a stage name.
+STAGE_MODULES = (
+    "seqkit.text.stages",
+    "seqkit.data.stages",
+    "seqkit.lm.ngram_stages",
+    "seqkit.lm.rnn_stages",
+    "seqkit.embeddings.stages",
+    "seqkit.seq2seq.stages",
+    "seqkit.vision.stages",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """A registered stage: ``fn(run)`` reading the config sections named in ``uses``."""
+
+    name: str
+    fn: Callable[[Run], dict | None]
+    uses: tuple[str, ...]
+
+    @property
+    def doc(self) -> str:
+        return (self.fn.__doc__ or "").strip().splitlines()[0] if self.fn.__doc__ else ""
+
+
+_REGISTRY: dict[str, Stage] = {}
+_MODULES_LOADED = False
+
+
+def stage(name: str, uses: tuple[str, ...] | list[str] = ()) -> Callable:
+    """Register ``fn`` as the stage ``name`` that reads the config sections ``uses``."""
+
+    def register(fn: Callable) -> Callable:
+        _REGISTRY[name] = Stage(name, fn, tuple(uses))
+        return fn
+
+    return register
+
+
+def _load_stage_modules() -> None:
+    global _MODULES_LOADED
+    if _MODULES_LOADED:
+        return
+    for module in STAGE_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            # A stage module (or its package) not written yet is fine; a missing dependency is not.
+            if not (exc.name and (module == exc.name or module.startswith(exc.name + "."))):
+                raise
+    _MODULES_LOADED = True
+
+
+def get_stage(name: str) -> Stage:
+    """The registered stage ``name``; imports the stage modules on first use."""
+    if name not in _REGISTRY:
+        _load_stage_modules()
+    if name not in _REGISTRY:
+        raise SeqkitError(f"unknown stage '{name}'",
+                          fix=f"registered stages: {', '.join(sorted(_REGISTRY)) or '(none)'}")
+    return _REGISTRY[name]
+
+
+def registered_stages() -> dict[str, Stage]:
+    _load_stage_modules()
+    return dict(_REGISTRY)
+
+
+def resolve_device(name: str | None) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
+    import torch
+
+    if name in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SeqkitError(f"device '{name}' requested but no CUDA GPU is visible", fix="use device=cpu")
+    return name
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    if path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(str(child.relative_to(path)).encode())
+            h.update(_hash_file(child).encode())
+        return h.hexdigest()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Run:
+    """The context a stage runs in: configuration, run directory, logging and earlier results."""
+
+    def __init__(self, cfg: DictConfig | dict, run_dir: str | os.PathLike, *, echo: bool = True) -> None:
+        self.cfg: DictConfig = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.results: dict[str, dict] = {}
+        self.echo = echo
+        self.current_stage: str | None = None
+        self._inputs: dict[str, str] = {}
+
+    # -- files -----------------------------------------------------------------------------
+    def path(self, name: str) -> Path:
+        """A path inside the run directory (parent folders are created)."""
+        path = self.dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def input(self, path: str | os.PathLike) -> Path:
+        """Declare that the current stage reads ``path``: its contents become part of the fingerprint."""
+        path = Path(path)
+        if path.exists():
+            self._inputs[str(path.resolve())] = _hash_file(path)
+        return path
+
+    @property
+    def device(self) -> str:
+        return resolve_device(self.cfg.get("device", "auto"))
+
+    # -- logging ---------------------------------------------------------------------------
+    def log(self, message: str) -> None:
+        """Print ``message`` and append it to ``log.txt``."""
+        stamp = _dt.datetime.now().strftime("%H:%M:%S")
+        prefix = f"[{self.current_stage}] " if self.current_stage else ""
+        if self.echo:
+            print(f"{prefix}{message}", flush=True)
+        with open(self.dir / "log.txt", "a", encoding="utf-8") as fh:
+            fh.write(f"{stamp} {prefix}{message}\n")
+
+    def log_metrics(self, metrics: dict[str, Any]) -> None:
+        """Append one JSON line to ``metrics.jsonl`` (the stage name and wall time are added)."""
+        record = {"stage": self.current_stage, "time": round(time.time(), 3), **metrics}
+        with open(self.dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=float) + "\n")
+
+    # -- executing stages -------------------------------------------------------------------
+    def run_stage(self, stage_: Stage | str, previous: str = "", force: bool = False) -> str:
+        """Run (or skip, when unchanged) one stage; returns its fingerprint."""
+        st = get_stage(stage_) if isinstance(stage_, str) else stage_
+        sections = {key: _plain(self.cfg.get(key)) for key in st.uses}
+        fingerprint = _digest({"stage": st.name, "config": sections, "seed": _plain(self.cfg.get("seed")),
+                               "previous": previous})
+        manifest_path = self.dir / "stages" / f"{st.name}.json"
+        self.current_stage = st.name
+        try:
+            if not force and manifest_path.exists():
+                manifest = load_json(manifest_path)
+                if manifest.get("fingerprint") == fingerprint and self._still_valid(manifest):
+                    self.results[st.name] = manifest.get("result") or {}
+                    self.log("unchanged, skipped (force=true recomputes)")
+                    return _digest([fingerprint, manifest.get("inputs")])
+            self._inputs = {}
+            started = time.time()
+            result = st.fn(self) or {}
+            if not isinstance(result, dict):
+                raise TypeError(f"stage {st.name} returned {type(result).__name__}, expected a dict")
+            self.results[st.name] = result
+            manifest = {"fingerprint": fingerprint, "inputs": self._inputs, "result": _plain(result),
+                        "seconds": round(time.time() - started, 2)}
+            save_json(manifest_path, manifest)
+            return _digest([fingerprint, self._inputs])
+        finally:
+            self.current_stage = None
+
+    def _still_valid(self, manifest: dict) -> bool:
+        for path, digest in (manifest.get("inputs") or {}).items():
+            if not Path(path).exists() or _hash_file(Path(path)) != digest:
+                return False
+        files = (manifest.get("result") or {}).get("files") or []
+        return all((self.dir / f).exists() for f in files)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, DictConfig) or OmegaConf.is_config(value):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def default_run_dir(name: str) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / name / stamp
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of python and the packages a run depends on."""
+    from importlib import metadata
+
+    versions = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("seqkit", "torch", "numpy", "sentencepiece", "sacrebleu", "jieba", "gensim", "datasets",
+                "omegaconf", "safetensors"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return versions
+
+
+def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list[str] | None = None,
+                 run_dir: str | os.PathLike | None = None, echo: bool = True) -> Run:
+    """Run the recipe ``cfg`` (its ``stages`` list, or ``stages``) in a run directory; returns the Run.
+
+    The same function serves ``seqkit recipe run`` and Python users composing their own stage list.
+    """
+    cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
+    names = list(stages if stages is not None else cfg.get("stages", []))
+    resolved = [get_stage(n) for n in names]  # fail fast on unknown stages
+    run_dir = Path(run_dir or cfg.get("run_dir") or default_run_dir(name))
+    run = Run(cfg, run_dir, echo=echo)
+    run.log(f"run directory: {run_dir}")
+    write_text_atomic(run.path("config.yaml"), OmegaConf.to_yaml(cfg))
+    save_json(run.path("versions.json"), package_versions())
+    _seed_everything(int(cfg.get("seed") or 0))
+    fingerprint = ""
+    force = bool(cfg.get("force", False))
+    for st in resolved:
+        fingerprint = run.run_stage(st, previous=fingerprint, force=force)
+    run.log(f"done; results in {run_dir}")
+    return run
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

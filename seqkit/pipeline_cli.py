@@ -1,0 +1,79 @@
+"""``seqkit recipe``: list, show, copy, validate and run recipes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import click
+
+from seqkit import config as _config
+from seqkit.errors import SeqkitError
+
+
+@click.group()
+def recipe() -> None:
+    """List, show, copy, validate and run recipes."""
+
+
+@recipe.command("ls")
+def ls() -> None:
+    """List the built-in recipes with their one-line descriptions."""
+    import yaml
+
+    recipes = _config.builtin_recipes()
+    width = max((len(n) for n in recipes), default=0)
+    for name, path in recipes.items():
+        try:
+            desc = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("description", "")
+        except yaml.YAMLError:
+            desc = "(invalid YAML)"
+        click.echo(f"{name:<{width}}  {desc}")
+
+
+@recipe.command("show")
+@click.argument("name")
+@click.argument("overrides", nargs=-1)
+def show(name: str, overrides: tuple[str, ...]) -> None:
+    """Print the resolved YAML of recipe NAME (with KEY=VALUE overrides applied)."""
+    _, cfg = _config.load_recipe(name, overrides)
+    click.echo(_config.to_yaml(cfg), nl=False)
+
+
+@recipe.command("cp")
+@click.argument("name")
+@click.argument("dest", type=click.Path())
+def cp(name: str, dest: str) -> None:
+    """Copy built-in recipe NAME to DEST (a file or a folder) to edit it."""
+    _, path = _config.resolve_recipe(name)
+    target = Path(dest)
+    if target.is_dir():
+        target = target / path.name
+    if target.exists():
+        raise SeqkitError("destination exists", path=target, fix="choose another path or delete it first")
+    shutil.copyfile(path, target)
+    click.echo(f"copied {name} to {target}")
+
+
+@recipe.command("validate")
+@click.argument("name")
+@click.argument("overrides", nargs=-1)
+def validate(name: str, overrides: tuple[str, ...]) -> None:
+    """Check recipe NAME: YAML, overrides, and that every stage exists."""
+    from seqkit.pipeline import get_stage
+
+    recipe_name, cfg = _config.load_recipe(name, overrides)
+    for stage_name in cfg.stages:
+        get_stage(str(stage_name))
+    click.echo(f"{recipe_name}: ok ({len(cfg.stages)} stages: {', '.join(map(str, cfg.stages))})")
+
+
+@recipe.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
+def run(name: str, overrides: tuple[str, ...]) -> None:
+    """Run recipe NAME (a built-in name or a YAML path) with KEY=VALUE overrides."""
+    from seqkit.pipeline import run_pipeline
+
+    recipe_name, cfg = _config.load_recipe(name, overrides)
+    run_pipeline(cfg, recipe_name)
