@@ -1,0 +1,161 @@
+"""Recurrent language models: embedding -> RNN/GRU/LSTM stack -> softmax over the vocabulary.
+
+One model class, :class:`RNNLM`, covers char and word level, the three cells, both backends
+(``"torch"``: ``nn.LSTM`` & co., ``"scratch"``: :mod:`seqkit.lm.rnn_cells`), any depth, dropout
+(Zaremba et al. 2014: on the embeddings, between layers and before the softmax) and tied input/output
+embeddings (Press & Wolf 2017; Inan et al. 2017).
+
+Why there is no bidirectional LM: a language model scores ``p(x_t | x_<t)``. A right-to-left pass
+feeds ``x_t+1 ... x_T`` into the state used to predict ``x_t+1`` — the model sees the answer, training
+loss collapses towards zero, and it cannot generate, because at generation time the future does not
+exist yet. Bidirectional stacks are for *encoders* (the whole input is known up front, e.g. the source
+sentence in seq2seq); build them with :func:`seqkit.lm.rnn_cells.make_rnn` ``(bidirectional=True)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqkit.errors import SeqkitError
+from seqkit.lm.rnn_cells import MODES, State, make_rnn
+
+
+@dataclass
+class RNNLMConfig:
+    """Everything needed to rebuild an :class:`RNNLM` (saved as ``rnn_lm.json`` beside the weights)."""
+
+    vocab_size: int
+    embed_size: int = 200
+    hidden_size: int = 200
+    num_layers: int = 2
+    cell: str = "lstm"
+    dropout: float = 0.0
+    tie_weights: bool = False
+    backend: str = "torch"
+    init_range: float | None = 0.1  # U(-r, r) for every weight (Zaremba); None keeps torch's defaults
+
+    def validate(self) -> None:
+        if self.cell not in MODES:
+            raise SeqkitError(f"unknown RNN cell '{self.cell}'", fix=f"use one of {', '.join(MODES)}")
+        if self.vocab_size < 1 or self.embed_size < 1:
+            raise SeqkitError(f"vocab_size and embed_size must be >= 1 (got {self.vocab_size}, "
+                              f"{self.embed_size})", fix="give a non-empty vocabulary and a positive size")
+        if not 0.0 <= self.dropout < 1.0:
+            raise SeqkitError(f"dropout must be in [0, 1) (got {self.dropout})", fix="e.g. dropout=0.5")
+        if self.tie_weights and self.embed_size != self.hidden_size:
+            raise SeqkitError(
+                f"tie_weights needs embed_size == hidden_size (got {self.embed_size} and {self.hidden_size})",
+                fix="set embed_size to hidden_size, or tie_weights=false")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RNNLMConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise SeqkitError(f"unknown RNN LM setting(s): {', '.join(unknown)}",
+                              fix=f"valid settings: {', '.join(sorted(known))}")
+        return cls(**d)
+
+
+class RNNLM(nn.Module):
+    """Word- or character-level recurrent language model.
+
+    ``forward(X, state=None)``: ``X`` (B, T) token ids; ``state`` from the previous call (sequential
+    sampling) or ``None`` (zeros: random sampling, a new text). Returns ``logits`` (B, T, V) and the new
+    state (``h`` (L, B, H), or ``(h, c)`` for an LSTM). The recurrent stack runs time-major (T, B, *)
+    like ``nn.LSTM``; ``logits`` is a (B, T, V) *view* of a time-major tensor, and :func:`lm_loss` flattens it
+    without a copy.
+    """
+
+    def __init__(self, config: RNNLMConfig | None = None, **kwargs) -> None:
+        super().__init__()
+        config = config or RNNLMConfig(**kwargs)
+        config.validate()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
+        self.rnn = make_rnn(config.cell, config.embed_size, config.hidden_size, config.num_layers,
+                            dropout=config.dropout, backend=config.backend)
+        self.drop = nn.Dropout(config.dropout)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        if config.init_range is not None:
+            for p in self.parameters():
+                nn.init.uniform_(p, -config.init_range, config.init_range)
+        if config.tie_weights:
+            # One matrix (V, E) is both the input lookup table and the output projection.
+            self.decoder.weight = self.embedding.weight
+
+    def forward(self, X: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        emb = self.drop(self.embedding(X.t()))        # (T, B, E); indexing X.t() gives a contiguous result
+        out, state = self.rnn(emb, state)             # (T, B, H)
+        logits = self.decoder(self.drop(out))         # (T, B, V)
+        return logits.transpose(0, 1), state          # (B, T, V) view
+
+    def begin_state(self, batch_size: int, device: torch.device | str | None = None) -> State:
+        """Zeros for ``batch_size`` sequences: (L, B, H), or ``(h, c)`` for an LSTM."""
+        c = self.config
+        h = torch.zeros(c.num_layers, batch_size, c.hidden_size, device=device)
+        return (h, h.clone()) if c.cell == "lstm" else h
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def lm_loss(logits: torch.Tensor, Y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy of ``logits`` (B, T, V) against targets ``Y`` (B, T), in nats.
+
+    Flattens in memory order so the (B, T, V) view returned by :class:`RNNLM` costs no copy.
+    """
+    V = logits.shape[-1]
+    if logits.dim() == 3 and not logits.is_contiguous() and logits.transpose(0, 1).is_contiguous():
+        return F.cross_entropy(logits.transpose(0, 1).reshape(-1, V), Y.t().reshape(-1), reduction=reduction)
+    return F.cross_entropy(logits.reshape(-1, V), Y.reshape(-1), reduction=reduction)
+
+
+# --------------------------------------------------------------------------------------------------
+# Saving and loading a trained model: rnn_lm.json (config) + rnn_lm.safetensors (weights)
+# --------------------------------------------------------------------------------------------------
+
+CONFIG_FILE, WEIGHTS_FILE = "rnn_lm.json", "rnn_lm.safetensors"
+
+
+def save_rnn_lm(model: RNNLM, directory: str | Path) -> None:
+    """Write the model's config and weights into ``directory`` (atomically, safetensors)."""
+    from safetensors.torch import save as st_save
+
+    from seqkit.io import save_json, write_bytes_atomic
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if model.config.tie_weights:
+        state.pop("decoder.weight")  # the same tensor as embedding.weight; safetensors refuses aliases
+    write_bytes_atomic(directory / WEIGHTS_FILE, st_save(state))
+    save_json(directory / CONFIG_FILE, asdict(model.config))
+
+
+def load_rnn_lm(directory: str | Path, *, backend: str | None = None,
+                device: torch.device | str = "cpu") -> RNNLM:
+    """Rebuild a model saved by :func:`save_rnn_lm`; ``backend`` may switch torch <-> scratch."""
+    from safetensors.torch import load_file
+
+    from seqkit.io import load_json
+
+    directory = Path(directory)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (directory / name).exists():
+            raise SeqkitError(f"no {name} here: not a trained RNN LM", path=directory,
+                              fix="point at the run directory of `seqkit lm rnn train`")
+    config = RNNLMConfig.from_dict(load_json(directory / CONFIG_FILE))
+    if backend is not None:
+        config.backend = backend
+    model = RNNLM(config)
+    state = load_file(str(directory / WEIGHTS_FILE))
+    if config.tie_weights:
+        state["decoder.weight"] = state["embedding.weight"]
+    model.load_state_dict(state)
+    return model.to(device).eval()
