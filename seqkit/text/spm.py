@@ -1,0 +1,218 @@
+"""SentencePiece subword models: train (unigram or BPE), encode to pieces or ids, decode, save.
+
+A thin layer over the ``sentencepiece`` library. What it adds:
+
+* training from files (``.gz`` too, read through :mod:`seqkit.io` so bad UTF-8 names file and line)
+  or from any iterator of strings, quietly, with the model kept in memory and written atomically
+  where you ask (e.g. into a run directory);
+* special ids that line up with :class:`~seqkit.text.vocab.Vocab`'s fixed indices by default
+  (``<unk>``=0, ``<pad>``=1, ``<bos>``=2, ``<eos>``=3), so ``Vocab.from_spm(tok)`` gives the same ids;
+* batch paths that hand whole lists to the library's C++ (multi-threaded) encoder and decoder.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from seqkit.errors import SeqkitError
+from seqkit.io import iter_lines, write_bytes_atomic
+from seqkit.text.base import Tokenizer
+
+MODEL_TYPES = ("unigram", "bpe", "char", "word")
+
+TextsOrFiles = str | os.PathLike | Iterable[str] | Iterable[os.PathLike]
+
+
+def _sentences(texts_or_files: TextsOrFiles, counter: list[int]) -> Iterator[str]:
+    """Yield training sentences; a single ``str``/path or ``Path`` items mean files, other strings
+    are sentences. ``counter[0]`` counts the non-empty sentences seen (to report an empty corpus)."""
+    if isinstance(texts_or_files, (str, os.PathLike)):
+        texts_or_files = [Path(texts_or_files)]
+    for item in texts_or_files:
+        lines = iter_lines(item) if isinstance(item, os.PathLike) else item.split("\n")
+        for line in lines:
+            if line.strip():
+                counter[0] += 1
+                yield line
+
+
+class SentencePieceTokenizer(Tokenizer):
+    """A loaded sentencepiece model (see the module docstring).
+
+    ``encode`` gives pieces (``['▁Two', '▁dogs']``), ``encode_ids`` gives ids; ``decode`` and
+    ``decode_ids`` invert them up to sentencepiece's normalization (NFKC, collapsed whitespace).
+    ``num_threads`` is used by the batch methods (``-1``: all cores).
+    """
+
+    name = "spm"
+
+    def __init__(self, model_proto: bytes, *, path: str | os.PathLike | None = None, num_threads: int = -1) -> None:
+        import sentencepiece as spm
+
+        try:
+            self._sp = spm.SentencePieceProcessor(model_proto=model_proto)
+        except (RuntimeError, OSError) as exc:
+            raise SeqkitError(f"not a sentencepiece model ({exc})", path=path,
+                              fix="give the .model file written by training") from None
+        self._proto = model_proto
+        self.path = os.fspath(path) if path is not None else None
+        self.num_threads = num_threads
+
+    # -- training, loading, saving -----------------------------------------------------------
+
+    @classmethod
+    def train(
+        cls,
+        texts_or_files: TextsOrFiles,
+        model_prefix: str | os.PathLike | None = None,
+        *,
+        vocab_size: int = 8000,
+        model_type: str = "unigram",
+        character_coverage: float = 1.0,
+        byte_fallback: bool = False,
+        user_defined_symbols: Sequence[str] = (),
+        unk_id: int = 0,
+        pad_id: int = 1,
+        bos_id: int = 2,
+        eos_id: int = 3,
+        input_sentence_size: int = 0,
+        num_threads: int = 2,
+        **options,
+    ) -> SentencePieceTokenizer:
+        """Train a model on files or strings; write ``model_prefix + ".model"`` if a prefix is given.
+
+        Args:
+            texts_or_files: a file path (``str`` or ``Path``), a list of ``Path`` objects, or any
+                iterable of sentences (strings). Files are read as UTF-8, ``.gz`` decompressed.
+            vocab_size: number of pieces, specials included.
+            model_type: ``unigram`` (default), ``bpe``, ``char`` or ``word``.
+            character_coverage: share of characters covered by the alphabet (0.9995 for CJK).
+            byte_fallback: spell rare characters as ``<0x..>`` byte pieces instead of ``<unk>``.
+            user_defined_symbols: pieces that are never split (e.g. ``<sep>``), ids right after the
+                specials.
+            unk_id, pad_id, bos_id, eos_id: special ids; ``-1`` disables pad/bos/eos. The defaults
+                match :class:`~seqkit.text.vocab.Vocab`.
+            input_sentence_size: sample this many sentences (0: use all).
+            options: any other sentencepiece trainer flag (e.g. ``max_sentence_length``).
+        """
+        import sentencepiece as spm
+
+        if model_type not in MODEL_TYPES:
+            raise SeqkitError(f"unknown model_type {model_type!r}", fix=f"use one of {', '.join(MODEL_TYPES)}")
+        counter = [0]
+        model = io.BytesIO()
+        kwargs = dict(
+            vocab_size=vocab_size, model_type=model_type, character_coverage=character_coverage,
+            byte_fallback=byte_fallback, unk_id=unk_id, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id,
+            unk_piece="<unk>", pad_piece="<pad>", bos_piece="<bos>", eos_piece="<eos>",
+            input_sentence_size=input_sentence_size, shuffle_input_sentence=True,
+            num_threads=num_threads, **options,
+        )
+        if user_defined_symbols:
+            kwargs["user_defined_symbols"] = list(user_defined_symbols)
+        try:
+            with open(os.devnull, "w") as quiet:
+                spm.SentencePieceTrainer.train(sentence_iterator=_sentences(texts_or_files, counter),
+                                               model_writer=model, logstream=quiet, **kwargs)
+        except RuntimeError as exc:
+            where = texts_or_files if isinstance(texts_or_files, (str, os.PathLike)) else None
+            if counter[0] == 0:
+                raise SeqkitError("empty corpus: no non-blank line to train sentencepiece on", path=where,
+                                  fix="give a file or strings with text") from None
+            raise SeqkitError(f"sentencepiece training failed: {exc}", path=where,
+                              fix="adjust the options named in the message (often a smaller vocab_size)") from None
+        tok = cls(model.getvalue())
+        if model_prefix is not None:
+            tok.save(os.fspath(model_prefix) + ".model")
+        return tok
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, num_threads: int = -1) -> SentencePieceTokenizer:
+        """Load a ``.model`` file."""
+        path = Path(path)
+        if not path.is_file():
+            raise SeqkitError("sentencepiece model not found", path=path,
+                              fix="train one first or check the path")
+        return cls(path.read_bytes(), path=path, num_threads=num_threads)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model file (atomically) and remember where it lives."""
+        write_bytes_atomic(path, self._proto)
+        self.path = os.fspath(path)
+        return Path(path)
+
+    # -- encoding and decoding -----------------------------------------------------------------
+
+    def encode(self, text: str) -> list[str]:
+        return self._sp.encode(text, out_type=str)
+
+    def encode_batch(self, texts: Iterable[str]) -> list[list[str]]:
+        return self._sp.encode(list(texts), out_type=str, num_threads=self.num_threads)
+
+    def encode_ids(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
+        return self._sp.encode(text, out_type=int, add_bos=add_bos, add_eos=add_eos)
+
+    def encode_ids_batch(self, texts: Iterable[str], *, add_bos: bool = False,
+                         add_eos: bool = False) -> list[list[int]]:
+        return self._sp.encode(list(texts), out_type=int, add_bos=add_bos, add_eos=add_eos,
+                               num_threads=self.num_threads)
+
+    def decode(self, tokens: Sequence[str]) -> str:
+        return self._sp.decode_pieces(list(tokens))
+
+    def decode_batch(self, batch: Iterable[Sequence[str]]) -> list[str]:
+        return self._sp.decode_pieces([list(t) for t in batch], num_threads=self.num_threads)
+
+    def decode_ids(self, ids: Sequence[int]) -> str:
+        return self._sp.decode_ids(list(ids))
+
+    def decode_ids_batch(self, batch: Iterable[Sequence[int]]) -> list[str]:
+        return self._sp.decode_ids([list(t) for t in batch], num_threads=self.num_threads)
+
+    def normalize(self, text: str) -> str:
+        """The text as the model sees it (NFKC, whitespace collapsed), which ``decode`` returns."""
+        return self._sp.normalize(text).replace("\u2581", " ").strip()
+
+    # -- the id space --------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._sp.get_piece_size()
+
+    @property
+    def vocab_size(self) -> int:
+        return self._sp.get_piece_size()
+
+    def id_to_piece(self, i: int) -> str:
+        return self._sp.id_to_piece(i)
+
+    def piece_to_id(self, piece: str) -> int:
+        return self._sp.piece_to_id(piece)
+
+    @property
+    def unk_id(self) -> int:
+        return self._sp.unk_id()
+
+    @property
+    def pad_id(self) -> int:
+        return self._sp.pad_id()
+
+    @property
+    def bos_id(self) -> int:
+        return self._sp.bos_id()
+
+    @property
+    def eos_id(self) -> int:
+        return self._sp.eos_id()
+
+    def pieces(self) -> list[str]:
+        """All pieces in id order."""
+        return [self._sp.id_to_piece(i) for i in range(self._sp.get_piece_size())]
+
+    def is_control(self, i: int) -> bool:
+        return self._sp.is_control(i) or self._sp.is_unknown(i)
+
+    def __repr__(self) -> str:
+        return f"SentencePieceTokenizer(vocab_size={self.vocab_size}, path={self.path!r})"
