@@ -1,0 +1,26 @@
+"""Sequence-to-sequence models: attention, RNN encoder-decoder, Transformer, loss and search.
+
+Every model implements the interface of :mod:`seqkit.seq2seq.interfaces`
+(``model(src, src_len, tgt_in)``, ``encode``, ``decode_step``, ``state.select``), which is all the
+trainer and the search functions use.
+"""
+
+from seqkit.seq2seq.attention import (
+    AdditiveAttention,
+    DotProductAttention,
+    GeneralAttention,
+    MultiHeadAttention,
+    masked_softmax,
+)
+from seqkit.seq2seq.interfaces import Decoder, DecoderState, Encoder, EncoderDecoder, lengths_to_mask
+from seqkit.seq2seq.loss import sequence_loss, sequence_mean_loss
+from seqkit.seq2seq.positional import SinusoidalPositions
+from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search, length_penalty, sample
+from seqkit.seq2seq.transformer import Transformer
+
+__all__ = [
+    "AdditiveAttention", "DotProductAttention", "GeneralAttention", "MultiHeadAttention",
+    "masked_softmax", "Decoder", "DecoderState", "Encoder", "EncoderDecoder", "lengths_to_mask",
+    "sequence_loss", "sequence_mean_loss", "SinusoidalPositions", "Hypothesis", "beam_search",
+    "greedy_search", "length_penalty", "sample", "Transformer",
+]

@@ -1,0 +1,268 @@
+"""Decoding: greedy search, beam search and sampling, batched over sentences.
+
+All three work with any model of the :mod:`seqkit.seq2seq.interfaces` interface (``encode``,
+``decode_step``, ``state.select``) and return, per input sentence, :class:`Hypothesis` objects holding
+the output token ids (no ``<bos>``, no ``<eos>``), scores and, when asked, attention weights.
+
+Shared conventions:
+
+* Output length: a hypothesis has at most ``max_len = floor(max_len_a * src_len + max_len_b)`` tokens
+  before ``<eos>``; at that point ``<eos>`` is forced (with its real log-probability). ``min_len``
+  forbids ``<eos>`` before that many tokens. ``max_len_a=0, max_len_b=100`` is JoeyNMT's
+  ``max_output_length: 100``.
+* Finished sentences leave the batch (``state.select``): the decoder only computes rows still alive
+  -- JoeyNMT's greedy search keeps them and pays for them until the longest sentence ends.
+* The model is put in eval mode for the search and restored afterwards; no gradients are kept.
+
+Beam search details (:func:`beam_search`):
+
+* Length penalty ``lp(L)``, with L the hypothesis length counting ``<eos>``: ``"gnmt"`` is
+  ``((5 + L) / 6) ** alpha`` (Wu et al. 2016), ``"d2l"`` is ``L ** alpha`` (d2l 10.8), ``None`` is 1.
+  Finished hypotheses are ranked by ``log P / lp(L)``.
+* Each step keeps the ``2 * beam`` best extensions; an ``<eos>`` among the first ``beam`` of them
+  finishes a hypothesis, the ``beam`` best others stay alive (so ``beam_size=1`` is exactly greedy).
+* Stopping: a sentence is done when it has ``nbest`` finished hypotheses and no alive one can still
+  beat the n-th best of them. Log-probabilities only decrease as a hypothesis grows, so an alive
+  hypothesis with log-probability ``s`` can at best finish with ``s / lp(L')`` for some length L'
+  between the next step and ``max_len + 1``; that bound is checked at both ends of the range. Stopping
+  as soon as the best hypothesis is finished is wrong under a length penalty: a longer one can still
+  win after normalisation (JoeyNMT issue #148, where the search stopped too early).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclasses.dataclass
+class Hypothesis:
+    """One output sentence.
+
+    tokens: output ids, without ``<bos>`` and ``<eos>``.
+    score: the ranking score: ``log_prob / lp(length)`` for beam search, ``log_prob`` otherwise.
+    log_prob: the total log-probability of ``tokens`` followed by ``<eos>`` (if it finished).
+    attention: (len(tokens) + 1, src_len) source attention of each output step (the ``<eos>`` step
+      included), when asked for; None otherwise.
+    """
+
+    tokens: list[int]
+    score: float
+    log_prob: float
+    attention: Tensor | None = None
+
+
+LENGTH_PENALTIES = ("gnmt", "d2l", None)
+
+
+def length_penalty(length: int, alpha: float, kind: str | None = "gnmt") -> float:
+    """``lp(L)``: GNMT ``((5 + L) / 6) ** alpha``, d2l ``L ** alpha``, or 1 for ``kind=None``."""
+    if kind is None or alpha == 0:
+        return 1.0
+    if kind == "gnmt":
+        return ((5.0 + length) / 6.0) ** alpha
+    if kind == "d2l":
+        return float(length) ** alpha
+    raise ValueError(f"length_penalty must be one of {LENGTH_PENALTIES}, not {kind!r}")
+
+
+def max_lengths(src_len: Tensor, max_len_a: float, max_len_b: int) -> Tensor:
+    """Per-sentence output cap (B,): ``floor(a * src_len + b)``, at least 1."""
+    return torch.clamp((max_len_a * src_len.double() + max_len_b).floor().long(), min=1)
+
+
+@contextlib.contextmanager
+def _inference(model: nn.Module):
+    """Eval mode and no autograd for the duration; the model's mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _constrain(log_probs: Tensor, t: int, max_len: Tensor, min_len: int, eos_id: int) -> Tensor:
+    """Force ``<eos>`` in rows whose cap is reached (``max_len`` (N,) <= t); forbid it before
+    ``min_len``. ``log_probs`` (N, V) of the token at position t (0-based)."""
+    forced = max_len <= t
+    if t < min_len:
+        log_probs[~forced, eos_id] = -math.inf
+    if bool(forced.any()):
+        eos_col = torch.arange(log_probs.shape[1], device=log_probs.device) == eos_id
+        log_probs = torch.where(forced.unsqueeze(1) & ~eos_col, -math.inf, log_probs)
+    return log_probs
+
+
+def _trim(attention: Tensor | None, src_len: int) -> Tensor | None:
+    return None if attention is None else attention[:, :src_len].cpu()
+
+
+# -- greedy search and sampling ----------------------------------------------------------------------
+def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tensor], max_len_a: float,
+              max_len_b: int, min_len: int, bos_id: int, eos_id: int, return_attention: bool
+              ) -> list[Hypothesis]:
+    """One token per step for every sentence, chosen by ``pick(log_probs (N, V)) -> ids (N,)``."""
+    with _inference(model):
+        n_sent = src.shape[0]
+        state = model.encode(src, src_len)
+        caps = max_lengths(src_len, max_len_a, max_len_b)
+        alive = torch.arange(n_sent, device=src.device)  # sentence index of each batch row
+        prev = torch.full((n_sent,), bos_id, dtype=torch.long, device=src.device)
+        history = prev.new_empty(n_sent, 0)
+        log_prob = torch.zeros(n_sent, device=src.device)
+        attn_hist = None
+        results: list[Hypothesis | None] = [None] * n_sent
+        for t in range(int(caps.max()) + 1):
+            log_probs, state, attn = model.decode_step(prev, state, return_attention)
+            log_probs = _constrain(log_probs, t, caps[alive], min_len, eos_id)
+            tokens = pick(log_probs)
+            log_prob = log_prob + log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1)
+            if return_attention:
+                step_attn = attn.unsqueeze(1)
+                attn_hist = step_attn if attn_hist is None else torch.cat([attn_hist, step_attn], 1)
+            done = tokens == eos_id
+            for row in done.nonzero().flatten().tolist():
+                b = int(alive[row])
+                results[b] = Hypothesis(history[row].tolist(), float(log_prob[row]), float(log_prob[row]),
+                                        _trim(attn_hist[row], int(src_len[b])) if return_attention else None)
+            history = torch.cat([history, tokens.unsqueeze(1)], dim=1)
+            keep = (~done).nonzero().flatten()
+            if keep.numel() == 0:
+                break
+            if keep.numel() < done.numel():  # drop finished sentences from the batch
+                state, alive, prev = state.select(keep), alive[keep], tokens[keep]
+                history, log_prob = history[keep], log_prob[keep]
+                attn_hist = attn_hist[keep] if attn_hist is not None else None
+            else:
+                prev = tokens
+        return results  # type: ignore[return-value]
+
+
+def greedy_search(model, src: Tensor, src_len: Tensor, max_len_a: float = 1.2, max_len_b: int = 10,
+                  min_len: int = 0, bos_id: int = 2, eos_id: int = 3, return_attention: bool = False
+                  ) -> list[Hypothesis]:
+    """The most probable next token at every step. src (B, S), src_len (B,) -> B hypotheses."""
+    return _generate(model, src, src_len, lambda lp: lp.argmax(dim=-1), max_len_a, max_len_b,
+                     min_len, bos_id, eos_id, return_attention)
+
+
+def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k: int = 0,
+           top_p: float = 1.0, max_len_a: float = 1.2, max_len_b: int = 10, min_len: int = 0,
+           bos_id: int = 2, eos_id: int = 3, generator: torch.Generator | None = None,
+           return_attention: bool = False) -> list[Hypothesis]:
+    """Ancestral sampling: each token drawn from ``softmax(log_probs / temperature)`` restricted to
+    the ``top_k`` most probable tokens (0: all) and to the smallest set whose probability reaches
+    ``top_p`` (nucleus sampling; 1.0: all). ``log_prob`` of the result is under the model itself
+    (before temperature). src (B, S), src_len (B,) -> B hypotheses."""
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0 (use greedy_search for temperature 0)")
+
+    def pick(log_probs: Tensor) -> Tensor:
+        scores = log_probs / temperature
+        if top_k > 0:
+            kth = scores.topk(min(top_k, scores.shape[-1]), dim=-1).values[:, -1:]
+            scores = scores.masked_fill(scores < kth, -math.inf)
+        if top_p < 1.0:
+            sorted_scores, order = scores.sort(dim=-1, descending=True)
+            probs = sorted_scores.softmax(dim=-1)
+            # drop a token when the tokens before it already reach top_p (the first always stays)
+            drop = probs.cumsum(dim=-1) - probs >= top_p
+            scores = scores.scatter(1, order, sorted_scores.masked_fill(drop, -math.inf))
+        return torch.multinomial(scores.softmax(dim=-1), 1, generator=generator).squeeze(1)
+
+    return _generate(model, src, src_len, pick, max_len_a, max_len_b, min_len, bos_id, eos_id,
+                     return_attention)
+
+
+# -- beam search ---------------------------------------------------------------------------------
+def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: float = 1.0,
+                length_penalty: str | None = "gnmt", nbest: int = 1, max_len_a: float = 1.2,
+                max_len_b: int = 10, min_len: int = 0, bos_id: int = 2, eos_id: int = 3,
+                return_attention: bool = False) -> list[list[Hypothesis]]:
+    """Beam search (see the module docstring). src (B, S), src_len (B,) -> for each sentence, its
+    ``nbest`` best hypotheses, best first."""
+    if not 1 <= nbest <= beam_size:
+        raise ValueError(f"nbest must be between 1 and beam_size ({beam_size}), not {nbest}")
+    lp = _penalty_fn(alpha, length_penalty)
+    K = beam_size
+    with _inference(model):
+        n_sent, device = src.shape[0], src.device
+        state = model.encode(src, src_len).select(torch.arange(n_sent, device=device).repeat_interleave(K))
+        caps = max_lengths(src_len, max_len_a, max_len_b)
+        alive = torch.arange(n_sent, device=device)  # sentence of each group of K rows
+        scores = torch.full((n_sent, K), -math.inf, device=device)
+        scores[:, 0] = 0.0  # one live hypothesis per sentence at the start, not K copies
+        prev = torch.full((n_sent * K,), bos_id, dtype=torch.long, device=device)
+        history = prev.new_empty(n_sent * K, 0)
+        attn_hist = None
+        finished: list[list[Hypothesis]] = [[] for _ in range(n_sent)]
+        for t in range(int(caps.max()) + 1):
+            n = alive.numel()
+            log_probs, state, attn = model.decode_step(prev, state, return_attention)
+            vocab = log_probs.shape[1]
+            log_probs = _constrain(log_probs, t, caps[alive].repeat_interleave(K), min_len, eos_id)
+            cand = (scores.reshape(-1, 1) + log_probs).view(n, K * vocab)
+            top_scores, top_ids = cand.topk(min(2 * K, K * vocab), dim=1)  # (n, 2K), best first
+            top_beams, top_tokens = top_ids // vocab, top_ids % vocab
+            top_rows = top_beams + (torch.arange(n, device=device) * K).unsqueeze(1)  # flat parent rows
+            if return_attention:
+                attn_hist = attn.unsqueeze(1) if attn_hist is None else torch.cat(
+                    [attn_hist, attn.unsqueeze(1)], dim=1)
+
+            # <eos> among the first K candidates finishes a hypothesis of length t + 1
+            is_eos = top_tokens == eos_id
+            ends = is_eos[:, :K] & (top_scores[:, :K] > -math.inf)
+            if bool(ends.any()):
+                penalty = lp(t + 1)
+                for r, j in ends.nonzero().tolist():
+                    b, row, s = int(alive[r]), int(top_rows[r, j]), float(top_scores[r, j])
+                    att = _trim(attn_hist[row], int(src_len[b])) if return_attention else None
+                    finished[b].append(Hypothesis(history[row].tolist(), s / penalty, s, att))
+
+            # the K best non-<eos> candidates stay alive
+            alive_scores, pick = top_scores.masked_fill(is_eos, -math.inf).topk(K, dim=1)
+            rows = top_rows.gather(1, pick)  # (n, K) parent row of each new hypothesis
+            new_tokens = top_tokens.gather(1, pick)
+
+            done = _sentences_done(finished, alive, alive_scores[:, 0], caps, t, nbest, lp)
+            keep = (~done).nonzero().flatten()
+            if keep.numel() == 0:
+                break
+            rows, new_tokens, scores = rows[keep].flatten(), new_tokens[keep].flatten(), alive_scores[keep]
+            alive = alive[keep]
+            state = state.select(rows)
+            history = torch.cat([history[rows], new_tokens.unsqueeze(1)], dim=1)
+            attn_hist = attn_hist[rows] if attn_hist is not None else None
+            prev = new_tokens
+        return [sorted(hyps, key=lambda h: h.score, reverse=True)[:nbest] for hyps in finished]
+
+
+def _penalty_fn(alpha: float, kind: str | None) -> Callable[[int], float]:
+    length_penalty(1, alpha, kind)  # validates kind
+    return lambda length: length_penalty(length, alpha, kind)
+
+
+def _sentences_done(finished: list[list[Hypothesis]], alive: Tensor, best_alive: Tensor, caps: Tensor,
+                    t: int, nbest: int, lp: Callable[[int], float]) -> Tensor:
+    """(n,) bool: sentences whose ``nbest``-th finished score no alive hypothesis can beat.
+
+    best_alive (n,): the log-probability of each sentence's best alive hypothesis (t + 1 tokens).
+    """
+    done = torch.zeros(alive.numel(), dtype=torch.bool)
+    for r, (b, s) in enumerate(zip(alive.tolist(), best_alive.tolist())):
+        hyps = finished[b]
+        if s == -math.inf:  # nothing left alive (the cap forced <eos> everywhere)
+            done[r] = True
+        elif len(hyps) >= nbest:
+            kth = sorted((h.score for h in hyps), reverse=True)[nbest - 1]
+            # the best an alive hypothesis can still reach: finishing at the next step or at the cap
+            bound = max(s / lp(t + 2), s / lp(int(caps[b]) + 1))
+            done[r] = kth >= bound
+    return done.to(alive.device)
