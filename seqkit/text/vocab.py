@@ -136,6 +136,37 @@ class Vocab:
             n_specials += 1
         return cls.from_itos(pieces, n_reserved=4, n_specials=n_specials)
 
+    @classmethod
+    def from_files(cls, paths: Sequence[str | os.PathLike], tokenizer=None, *, chunk_lines: int = 10000,
+                   **options) -> Vocab:
+        """Count the tokens of text files (UTF-8, ``.gz`` ok) and build a vocab.
+
+        ``tokenizer`` (default: whitespace split) turns each line into tokens; ``options`` go to
+        :class:`Vocab`. An empty file (no non-blank line) is an error naming the file.
+        """
+        from seqkit.io import iter_lines
+
+        encode_batch = tokenizer.encode_batch if tokenizer is not None else (lambda b: [t.split() for t in b])
+        counts: Counter = Counter()
+        if not paths:
+            raise SeqkitError("no input files", fix="give one or more text files")
+        for path in paths:
+            chunk: list[str] = []
+            seen_text = False
+            for line in iter_lines(path):
+                if line.strip():
+                    seen_text = True
+                chunk.append(line)
+                if len(chunk) >= chunk_lines:
+                    counts.update(chain.from_iterable(encode_batch(chunk)))
+                    chunk = []
+            if chunk:
+                counts.update(chain.from_iterable(encode_batch(chunk)))
+            if not seen_text:
+                raise SeqkitError("empty file: no text to build a vocabulary from", path=path, line=1,
+                                  fix="give a file with text")
+        return cls(counts, **options)
+
     # -- lookup ----------------------------------------------------------------------------------
 
     def __len__(self) -> int:
