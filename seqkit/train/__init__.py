@@ -1,0 +1,25 @@
+"""Training: one :class:`Trainer` for every model, checkpoints, LR schedules, AMP, DDP, progress, plots.
+
+The contract the other packages code against is in :mod:`seqkit.train.trainer`'s docstring.
+"""
+
+from seqkit.train.checkpoint import CheckpointManager, load_state, load_weights, save_state, save_weights
+from seqkit.train.plots import plot_metrics, read_metrics
+from seqkit.train.schedules import (
+    Constant,
+    HalveAfterEpoch,
+    Noam,
+    ReduceOnPlateau,
+    Schedule,
+    WarmupCosine,
+    WarmupInverseSqrt,
+    build_schedule,
+)
+from seqkit.train.trainer import FitResult, StepOutput, Trainer, fit_summary, move_to, resolve_device
+
+__all__ = [
+    "CheckpointManager", "Constant", "FitResult", "HalveAfterEpoch", "Noam", "ReduceOnPlateau",
+    "Schedule", "StepOutput", "Trainer", "WarmupCosine", "WarmupInverseSqrt", "build_schedule",
+    "fit_summary", "load_state", "load_weights", "move_to", "plot_metrics", "read_metrics",
+    "resolve_device", "save_state", "save_weights",
+]

@@ -1,0 +1,176 @@
+"""Checkpoints: model weights in safetensors, trainer state with ``torch.save``, written atomically.
+
+A checkpoint is two files in ``RUN_DIR/checkpoints/``:
+
+- ``step-00001234.safetensors``: the model's ``state_dict`` (safe to load from anyone);
+- ``step-00001234.state.pt``: optimizer, schedule, RNG states, data position, best-N list -- our own
+  file, read back with ``torch.load(weights_only=True)`` so nothing is ever unpickled.
+
+Both are written with :func:`seqkit.io.atomic_write`; only then is ``last.json`` (the pointer to the
+newest complete pair) replaced, and only then are older pairs deleted. A run killed at any moment
+therefore leaves ``last.json`` pointing at a complete checkpoint and loses at most one checkpoint
+interval. The best-N weights by validation score are kept beside them (``best-step-*.safetensors``,
+listed best first in ``best.json``), and ``best.safetensors`` is always a copy of the best one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from seqkit.errors import SeqkitError
+from seqkit.io import load_json, save_json, write_bytes_atomic
+
+PathLike = str | os.PathLike
+
+
+def save_weights(path: PathLike, state_dict: Mapping[str, torch.Tensor],
+                 metadata: dict[str, str] | None = None) -> None:
+    """Write tensors as safetensors, atomically. Tied (shared-storage) tensors are stored once each."""
+    # safetensors refuses tensors that share memory (tied embeddings): clone makes them independent;
+    # loading with ``load_state_dict`` re-ties them because the module shares the Parameter.
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
+    write_bytes_atomic(path, st_save(tensors, metadata=metadata))
+
+
+def load_weights(path: PathLike) -> dict[str, torch.Tensor]:
+    """Read a safetensors file; a corrupt or truncated file raises one clear :class:`SeqkitError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise SeqkitError("checkpoint not found", path=path, fix="check the run directory")
+    try:
+        return st_load(path.read_bytes())
+    except (SafetensorError, ValueError, RuntimeError, OSError) as exc:
+        raise SeqkitError(f"corrupt or truncated weights file ({_short(exc)})", path=path,
+                          fix="delete it and resume from an earlier checkpoint, or retrain") from None
+
+
+def save_state(path: PathLike, state: dict[str, Any]) -> None:
+    """Write trainer state (tensors, numbers, strings, lists, dicts) with ``torch.save``, atomically."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def load_state(path: PathLike) -> dict[str, Any]:
+    """Read trainer state with ``weights_only=True``; corruption raises one clear :class:`SeqkitError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise SeqkitError("trainer state not found", path=path, fix="check the run directory")
+    try:
+        return torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, zipfile errors...
+        raise SeqkitError(f"corrupt or truncated trainer state ({_short(exc)})", path=path,
+                          fix="delete it and resume from an earlier checkpoint, or retrain") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:120]}" if text else type(exc).__name__
+
+
+class CheckpointManager:
+    """The ``checkpoints/`` folder of a run: last checkpoint plus the best ``keep_best`` weights.
+
+    Args:
+        directory: where the files go (created on first save).
+        keep_best: how many best-by-validation weight files to keep (0 keeps none).
+        mode: ``"max"`` when a higher score is better (BLEU, accuracy), ``"min"`` for loss/perplexity.
+    """
+
+    def __init__(self, directory: PathLike, keep_best: int = 3, mode: str = "max") -> None:
+        if mode not in ("max", "min"):
+            raise SeqkitError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.dir = Path(directory)
+        self.keep_best, self.mode = keep_best, mode
+        self.best: list[dict[str, Any]] = []  # [{"step", "score", "file"}], best first
+
+    # -- last -------------------------------------------------------------------------------------
+    def save_last(self, step: int, weights: Mapping[str, torch.Tensor], state: dict[str, Any]) -> Path:
+        """Write the pair for ``step``, point ``last.json`` at it, then delete older pairs."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        stem = f"step-{step:08d}"
+        save_weights(self.dir / f"{stem}.safetensors", weights, {"step": str(step)})
+        save_state(self.dir / f"{stem}.state.pt", {**state, "best": self.best})
+        save_json(self.dir / "last.json", {"step": step, "weights": f"{stem}.safetensors",
+                                           "state": f"{stem}.state.pt"})
+        for old in self.dir.glob("step-*"):
+            if not old.name.startswith(stem + "."):
+                old.unlink(missing_ok=True)
+        return self.dir / f"{stem}.safetensors"
+
+    def has_last(self) -> bool:
+        return (self.dir / "last.json").is_file()
+
+    def load_last(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The weights and trainer state that ``last.json`` points at."""
+        pointer = load_json(self.dir / "last.json")
+        try:
+            weights_file, state_file = pointer["weights"], pointer["state"]
+        except (TypeError, KeyError):
+            raise SeqkitError("malformed checkpoint pointer", path=self.dir / "last.json",
+                              fix="delete the run directory's checkpoints/ and retrain") from None
+        weights = load_weights(self.dir / weights_file)
+        state = load_state(self.dir / state_file)
+        self.best = list(state.get("best", []))
+        self._reconcile_best()
+        return weights, state
+
+    def _reconcile_best(self) -> None:
+        """Make the best-N files agree with the list restored from the last checkpoint.
+
+        A run killed after saving a new best but before its next checkpoint leaves a best file the
+        resumed run does not know about; it is removed so the resumed run matches an uninterrupted one.
+        """
+        known = {r["file"] for r in self.best}
+        for path in self.dir.glob("best-step-*.safetensors"):
+            if path.name not in known:
+                path.unlink(missing_ok=True)
+        if self.best and (self.dir / self.best[0]["file"]).is_file():
+            shutil.copyfile(self.dir / self.best[0]["file"], self.dir / ".best.safetensors.tmp")
+            os.replace(self.dir / ".best.safetensors.tmp", self.dir / "best.safetensors")
+        save_json(self.dir / "best.json", self.best)
+
+    # -- best-N -----------------------------------------------------------------------------------
+    def is_better(self, a: float, b: float) -> bool:
+        return a > b if self.mode == "max" else a < b
+
+    def update_best(self, step: int, score: float, weights: Mapping[str, torch.Tensor]) -> bool:
+        """Keep ``weights`` if ``score`` makes the best-N list; returns whether it is the new best."""
+        if self.keep_best <= 0:
+            return False
+        ranked = self.best + [{"step": step, "score": float(score), "file": None}]
+        # Stable sort: on a tie the earlier checkpoint stays ahead.
+        ranked.sort(key=lambda r: -r["score"] if self.mode == "max" else r["score"])
+        kept, dropped = ranked[: self.keep_best], ranked[self.keep_best:]
+        entry = next((r for r in kept if r["step"] == step and r["file"] is None), None)
+        if entry is None:
+            return False
+        self.dir.mkdir(parents=True, exist_ok=True)
+        entry["file"] = f"best-step-{step:08d}.safetensors"
+        save_weights(self.dir / entry["file"], weights, {"step": str(step), "score": str(score)})
+        new_best = kept[0] is entry
+        if new_best:
+            shutil.copyfile(self.dir / entry["file"], self.dir / ".best.safetensors.tmp")
+            os.replace(self.dir / ".best.safetensors.tmp", self.dir / "best.safetensors")
+        save_json(self.dir / "best.json", kept)
+        for r in dropped:
+            if r["file"]:
+                (self.dir / r["file"]).unlink(missing_ok=True)
+        self.best = kept
+        return new_best
+
+    @property
+    def best_path(self) -> Path | None:
+        """``best.safetensors`` if any validation has run, else ``None``."""
+        path = self.dir / "best.safetensors"
+        return path if path.is_file() else None

@@ -1,0 +1,74 @@
+"""Several processes with ``torchrun``: DDP with gloo on CPU and NCCL on GPU.
+
+``torchrun --nproc-per-node 2 -m seqkit ...`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and the
+rendezvous variables; :func:`init_from_env` starts the process group from them (a plain single
+process sees ``WORLD_SIZE`` unset and stays single). The :class:`~seqkit.train.Trainer` then wraps
+the model in ``DistributedDataParallel``, gives every rank its share of each update's batches, and
+normalises gradients by the global item count, so 2 processes give the same update as 1 process
+seeing the same global batch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands: ``rank`` of ``world_size``, and its ``local_rank`` on the host."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def init_from_env(device: torch.device | None = None) -> DistInfo:
+    """Join the process group that ``torchrun`` describes in the environment (once), or stay single."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        cuda = (device is None or device.type == "cuda") and torch.cuda.is_available()
+        backend = "nccl" if cuda else "gloo"
+        if cuda:
+            torch.cuda.set_device(local)
+        dist.init_process_group(backend=backend)
+    return DistInfo(rank=rank, world_size=world, local_rank=local)
+
+
+def current() -> DistInfo:
+    """The info of an already-initialised process group, or the single-process default."""
+    if dist.is_available() and dist.is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return DistInfo()
+
+
+def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
+    """Sum a few numbers over all ranks (identity in a single process)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def broadcast_object(obj, src: int = 0):
+    """Rank ``src``'s Python object on every rank (identity in a single process)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]

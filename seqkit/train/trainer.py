@@ -1,0 +1,523 @@
+"""The one training loop every seqkit model uses (NMT, RNN LMs, vision).
+
+Contract (code against this; it is also in ``docs/design.md``)::
+
+    trainer = Trainer(model, optimizer, step_fn, scheduler=None, clip_norm=None, accum_steps=1,
+                      amp=None, device=None, run_dir=None, log_every=50, ckpt_every_steps=None,
+                      keep_best=3, flops_per_item=None, item_name="items", progress=True,
+                      log_fn=None, plot=True)
+    result = trainer.fit(batches, epochs=1, max_steps=None, max_time=None, valid_fn=None,
+                         valid_every=None, monitor="bleu", mode="max", early_stopping=None,
+                         resume=False)
+
+- ``step_fn(model, batch) -> StepOutput(loss, n_items, metrics)`` runs the forward pass of one
+  micro-batch (already moved to the device) and returns the scalar ``loss`` as a **mean over its
+  ``n_items``** (target tokens, words, images) plus optional extra per-item means in ``metrics``. The
+  trainer does the backward pass, so an update made of several micro-batches (``accum_steps``, or
+  several DDP processes) is the item-weighted mean: the same gradient as one big batch.
+  A stateful ``step_fn`` (an RNN LM carrying its hidden state) may be an object with
+  ``on_epoch_start(epoch)``, ``state_dict()`` and ``load_state_dict(state)``; the state goes into
+  the checkpoint.
+- ``batches.epoch(e, start=k)`` yields the batches of epoch ``e`` from the ``k``-th on, the same
+  ones for the same ``e`` every time (``seqkit.data.ParallelBatches``, ``LMBatches``); a plain list or
+  any re-iterable works too. Batches may be tensors, tuples, dicts, dataclasses or objects with
+  ``.to(device)``; the trainer moves them to the device.
+- ``valid_fn(model) -> dict`` evaluates the (unwrapped, eval-mode, no-grad) model and returns
+  numbers including ``monitor``; it runs every ``valid_every`` updates, or after every epoch when
+  ``valid_every`` is ``None``. ``mode`` says whether higher (``"max"``, BLEU) or lower (``"min"``,
+  perplexity) is better. ``early_stopping=p`` stops after ``p`` validations without improvement.
+- Stops at whichever comes first: ``epochs``, ``max_steps`` updates, ``max_time`` seconds (training
+  plus validation, summed over resumed sessions), early stopping.
+- ``scheduler``: a :mod:`seqkit.train.schedules` schedule (``step()`` after each update,
+  ``on_epoch_end``, ``on_validation``) or any ``torch.optim.lr_scheduler`` (``step()`` per update).
+- ``clip_norm`` clips the global gradient norm; ``amp="bf16"`` runs forward passes under bf16
+  autocast (``"auto"``: where the hardware does bf16 natively, see :mod:`seqkit.train.amp`).
+- With ``run_dir``: ``metrics.jsonl`` (one JSON object per line: ``split`` ``train``/``valid``,
+  ``step``, ``epoch``, ``loss``, ``lr``, ``<item>_per_s``, ``mfu``, validation metrics),
+  ``curves.png``, and ``checkpoints/`` (see :mod:`seqkit.train.checkpoint`): the last checkpoint every
+  ``ckpt_every_steps`` updates, after every validation, at every epoch end and when training stops,
+  plus the best ``keep_best`` weights by ``monitor``. ``resume=True`` continues from the last
+  checkpoint exactly -- data position, RNG states (torch, CUDA, Python, NumPy), optimizer, schedule,
+  step_fn state, best-N list, early-stopping counter -- so the losses equal an uninterrupted run's,
+  bit for bit on a CPU. A killed run loses at most the updates since the last checkpoint.
+- Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in DDP (gloo on CPU, NCCL on GPU);
+  each update takes ``accum_steps * world_size`` consecutive batches and rank ``r`` runs every
+  ``world_size``-th of them, so the update equals one process with ``accum_steps * world_size``
+  micro-batches. At an epoch's end a group too small to give every rank a batch is dropped under DDP
+  (a single process still uses it). Only rank 0 writes files and validates.
+
+``fit`` returns a :class:`FitResult` (steps, epochs, why it stopped, best score and step, training
+throughput).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import itertools
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqkit.errors import SeqkitError
+from seqkit.train import distributed as dist_utils
+from seqkit.train.amp import autocast, resolve_amp
+from seqkit.train.checkpoint import CheckpointManager
+from seqkit.train.plots import plot_metrics, read_metrics
+from seqkit.train.progress import Progress, estimate_peak_flops
+
+
+@dataclass
+class StepOutput:
+    """What ``step_fn`` returns for one micro-batch.
+
+    Attributes:
+        loss: scalar tensor, the mean loss over the micro-batch's ``n_items`` (with grad).
+        n_items: how many items the mean is over (target tokens, words, images); weights the
+            micro-batch within an update and counts throughput.
+        metrics: extra per-item means to log (floats or 0-d tensors), e.g. ``{"nll": ...}``.
+    """
+
+    loss: torch.Tensor
+    n_items: int | float
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FitResult:
+    """How a :meth:`Trainer.fit` call ended."""
+
+    steps: int
+    epochs_done: int
+    stopped: str  # "epochs", "max_steps", "max_time" or "early_stopping"
+    best_score: float | None
+    best_step: int | None
+    last_valid: dict[str, float] | None
+    train_seconds: float
+    items: float
+    items_per_s: float
+    best_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """``batch`` with every tensor in it on ``device`` (tensors, tuples, lists, dicts, dataclasses)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: move_to(v, device) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
+        return type(batch)(*(move_to(v, device) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move_to(v, device) for v in batch)
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        changes = {f.name: move_to(getattr(batch, f.name), device) for f in dataclasses.fields(batch)
+                   if f.init}
+        return dataclasses.replace(batch, **changes)
+    if hasattr(batch, "to") and callable(batch.to):
+        return batch.to(device)
+    return batch
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``/``"cpu"`` -> CPU, ``"auto"`` -> CUDA when available, else what was asked for."""
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SeqkitError("device 'cuda' requested but no CUDA GPU is available",
+                          fix="use device=cpu or device=auto")
+    return device
+
+
+def _epoch_batches(batches: Any, epoch: int, start: int) -> Iterator[Any]:
+    """Batches of ``epoch`` from the ``start``-th on, whatever kind of batch source this is."""
+    if hasattr(batches, "epoch"):
+        params = inspect.signature(batches.epoch).parameters
+        if "start" in params:
+            return iter(batches.epoch(epoch, start=start))
+        return itertools.islice(batches.epoch(epoch), start, None)
+    return itertools.islice(iter(batches), start, None)
+
+
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _as_float(value: Any) -> float:
+    return float(value.detach().float().item()) if isinstance(value, torch.Tensor) else float(value)
+
+
+class Trainer:
+    """Trains ``model`` with ``optimizer`` on the batches ``step_fn`` turns into losses.
+
+    See the module docstring for the full contract. Shapes are whatever ``step_fn`` understands.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
+                 step_fn: Callable[[nn.Module, Any], StepOutput], scheduler: Any = None,
+                 clip_norm: float | None = None, accum_steps: int = 1, amp: str | None = None,
+                 device: str | torch.device | None = None, run_dir: str | Path | None = None,
+                 log_every: int = 50, ckpt_every_steps: int | None = None, keep_best: int = 3,
+                 flops_per_item: float | None = None, item_name: str = "items",
+                 progress: bool = True, log_fn: Callable[[dict], None] | None = None,
+                 plot: bool = True, peak_flops: float | None = None) -> None:
+        if accum_steps < 1:
+            raise SeqkitError(f"accum_steps must be >= 1, got {accum_steps}")
+        if clip_norm is not None and clip_norm <= 0:
+            raise SeqkitError(f"clip_norm must be positive, got {clip_norm}", fix="use null to disable")
+        self.device = resolve_device(device)
+        self.dist = dist_utils.init_from_env(self.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.model = model.to(self.device)
+        self.optimizer, self.step_fn, self.scheduler = optimizer, step_fn, scheduler
+        self.clip_norm, self.accum_steps = clip_norm, accum_steps
+        self.amp = resolve_amp(amp, self.device)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.log_every, self.ckpt_every_steps, self.keep_best = max(1, log_every), ckpt_every_steps, keep_best
+        self.flops_per_item, self.item_name, self.progress = flops_per_item, item_name, progress
+        self.log_fn, self.plot = log_fn, plot
+        self.peak_flops = peak_flops or estimate_peak_flops(self.device, self.amp)
+        self.train_model: nn.Module = self.model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        # Position and bookkeeping (all of it goes into the checkpoint).
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.elapsed = 0.0
+        self.bad_validations = 0
+        self.ckpt: CheckpointManager | None = None
+
+    # -- files ------------------------------------------------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        return self.dist.is_main
+
+    @property
+    def metrics_file(self) -> Path | None:
+        return self.run_dir / "metrics.jsonl" if self.run_dir else None
+
+    def _record(self, record: dict[str, Any]) -> None:
+        if not self.is_main:
+            return
+        if self.metrics_file is not None:
+            self.metrics_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.metrics_file, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+        if self.log_fn is not None:
+            self.log_fn(record)
+
+    def _truncate_metrics(self, step: int) -> None:
+        """Forget metrics logged after ``step`` (by a run killed after its last checkpoint)."""
+        if self.metrics_file is None or not self.metrics_file.is_file() or not self.is_main:
+            return
+        kept = [r for r in read_metrics(self.metrics_file) if r.get("step", 0) <= step]
+        from seqkit.io import write_text_atomic
+
+        write_text_atomic(self.metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything besides the weights that an exact resume needs."""
+        rng = _rng_state()
+        if self.dist.enabled:
+            gathered: list[Any] = [None] * self.dist.world_size
+            torch.distributed.all_gather_object(gathered, rng)
+            rng_all = gathered
+        else:
+            rng_all = [rng]
+        state = {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                 "elapsed": self.elapsed, "bad_validations": self.bad_validations,
+                 "optimizer": self.optimizer.state_dict(), "rng": rng_all,
+                 "world_size": self.dist.world_size}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        if hasattr(self.step_fn, "state_dict"):
+            state["step_fn"] = self.step_fn.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.batch_in_epoch, self.elapsed = int(state["batch_in_epoch"]), float(state["elapsed"])
+        self.bad_validations = int(state.get("bad_validations", 0))
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if hasattr(self.step_fn, "load_state_dict") and "step_fn" in state:
+            self.step_fn.load_state_dict(state["step_fn"])
+        rngs = state["rng"]
+        if state.get("world_size", 1) != self.dist.world_size:
+            raise SeqkitError(f"checkpoint was written by {state.get('world_size', 1)} processes, "
+                              f"resuming with {self.dist.world_size}",
+                              fix="resume with the same number of processes")
+        _set_rng_state(rngs[self.dist.rank])
+
+    def save_checkpoint(self) -> None:
+        """Write the last checkpoint now (rank 0; every rank must call it under DDP)."""
+        state = self.state_dict()  # collective under DDP: all ranks take part
+        if self.ckpt is not None and self.is_main:
+            self.ckpt.save_last(self.step, self.model.state_dict(), state)
+
+    def resume(self) -> bool:
+        """Load the last checkpoint of ``run_dir`` if there is one; returns whether it did."""
+        if self.ckpt is None or not self.ckpt.has_last():
+            return False
+        weights, state = self.ckpt.load_last()
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError as exc:
+            raise SeqkitError(f"checkpoint does not fit this model ({str(exc).splitlines()[0]})",
+                              path=self.ckpt.dir, fix="resume with the config that wrote it") from None
+        self.load_state_dict(state)
+        self._truncate_metrics(self.step)
+        return True
+
+    # -- one update -------------------------------------------------------------------------------
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _update(self, micro_batches: list[Any]) -> tuple[float, float, dict[str, float], float | None]:
+        """Forward + backward over this rank's micro-batches, then one optimizer step.
+
+        Returns the global item-weighted loss, global item count, extra metrics and gradient norm.
+        """
+        model = self.train_model
+        model.train()
+        plain = len(micro_batches) == 1 and not self.dist.enabled
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        items, extra = 0.0, {}
+        for i, batch in enumerate(micro_batches):
+            batch = move_to(batch, self.device)
+            sync = not self.dist.enabled or i == len(micro_batches) - 1
+            ctx = model.no_sync() if not sync else contextlib.nullcontext()
+            with ctx:
+                with autocast(self.device, self.amp):
+                    out = self.step_fn(model, batch)
+                n = float(out.n_items)
+                if plain:
+                    out.loss.backward()
+                else:
+                    # Sum of per-item losses; divided by the global item count below.
+                    (out.loss * n).backward()
+            loss_sum += out.loss.detach().double() * n
+            items += n
+            for k, v in out.metrics.items():
+                extra[k] = extra.get(k, 0.0) + _as_float(v) * n
+        keys = sorted(extra)
+        totals = dist_utils.all_reduce_sum([loss_sum.item(), items, *(extra[k] for k in keys)],
+                                           self.device)
+        loss_total, items_total = totals[0], totals[1]
+        if items_total <= 0:
+            raise SeqkitError("an update had no items (every batch empty)",
+                              fix="check the data: empty lines or a too small max_tokens")
+        loss = loss_total / items_total
+        if not math.isfinite(loss):
+            raise SeqkitError(f"the loss became {loss} at update {self.step + 1}",
+                              fix="lower the learning rate, raise warmup or set clip_norm")
+        if not plain:
+            # DDP already averaged over ranks (divided by world size): undo that, divide by items.
+            scale = self.dist.world_size / items_total
+            for p in self.model.parameters():
+                if p.grad is not None:
+                    p.grad.mul_(scale)
+        grad_norm = None
+        if self.clip_norm is not None:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        metrics = {k: v / items_total for k, v in zip(keys, totals[2:])}
+        return loss, items_total, metrics, grad_norm
+
+    # -- validation -------------------------------------------------------------------------------
+    def _validate(self, valid_fn: Callable[[nn.Module], dict], monitor: str | None) -> dict[str, float]:
+        result: dict[str, float] | None = None
+        if self.is_main:
+            self.model.eval()
+            with torch.no_grad():
+                result = {k: _as_float(v) for k, v in dict(valid_fn(self.model)).items()}
+            self.model.train()
+            if monitor is not None and monitor not in result:
+                raise SeqkitError(f"validation returned no {monitor!r} (it gave {sorted(result)})",
+                                  fix="set monitor to one of those names")
+        return dist_utils.broadcast_object(result)
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def fit(self, batches: Any, epochs: int = 1, max_steps: int | None = None,
+            max_time: float | None = None, valid_fn: Callable[[nn.Module], dict] | None = None,
+            valid_every: int | None = None, monitor: str | None = "bleu", mode: str = "max",
+            early_stopping: int | None = None, resume: bool = False) -> FitResult:
+        """Train until ``epochs``, ``max_steps``, ``max_time`` or early stopping; see the module doc."""
+        if valid_fn is None:
+            monitor = None
+        if self.run_dir is not None:
+            self.ckpt = CheckpointManager(self.run_dir / "checkpoints", self.keep_best if monitor else 0,
+                                          mode)
+        if resume and self.ckpt is None:
+            raise SeqkitError("resume needs a run directory", fix="pass run_dir to the Trainer")
+        resumed = self.resume() if resume else False
+        group_size = self.accum_steps * self.dist.world_size
+        total = max_steps
+        if total is None and hasattr(batches, "__len__"):
+            try:
+                total = math.ceil(len(batches) / group_size) * epochs
+            except TypeError:
+                total = None
+        bar = Progress(total, enabled=self.progress and self.is_main, item_name=self.item_name,
+                       flops_per_item=self.flops_per_item, peak_flops=self.peak_flops,
+                       initial=self.step)
+        if resumed:
+            bar.write(f"resumed at update {self.step} (epoch {self.epoch + 1}, batch {self.batch_in_epoch})")
+        stopped = "epochs"
+        last_valid: dict[str, float] | None = None
+        last_valid_step = -1
+        train_seconds, items_seen = 0.0, 0.0
+        window = {"loss": 0.0, "items": 0.0, "seconds": 0.0, "n": 0, "metrics": {}}
+        session_start = time.perf_counter() - self.elapsed
+
+        def out_of_time() -> bool:
+            return max_time is not None and time.perf_counter() - session_start >= max_time
+
+        def do_validation() -> bool:
+            """Validate, keep best-N, checkpoint; returns True when early stopping triggers."""
+            nonlocal last_valid, last_valid_step
+            last_valid, last_valid_step = self._validate(valid_fn, monitor), self.step
+            record = {"split": "valid", "step": self.step, "epoch": self.epoch + 1, **last_valid}
+            improved = True
+            if monitor is not None:
+                score = last_valid[monitor]
+                if self.scheduler is not None and hasattr(self.scheduler, "on_validation"):
+                    self.scheduler.on_validation(score)
+                best_before = self.ckpt.best[0]["score"] if self.ckpt and self.ckpt.best else None
+                improved = best_before is None or self.ckpt.is_better(score, best_before)
+                if self.ckpt is not None and self.is_main:
+                    self.ckpt.update_best(self.step, score, self.model.state_dict())
+                self.bad_validations = 0 if improved else self.bad_validations + 1
+            self._record(record)
+            bar.write("valid @ {}: {}".format(self.step, ", ".join(f"{k} {v:.4g}" for k, v in last_valid.items())))
+            bar.reset_rate()
+            return early_stopping is not None and self.bad_validations >= early_stopping
+
+        try:
+            while self.epoch < epochs and stopped == "epochs":
+                if self.batch_in_epoch == 0 and hasattr(self.step_fn, "on_epoch_start"):
+                    self.step_fn.on_epoch_start(self.epoch)
+                it = _epoch_batches(batches, self.epoch, self.batch_in_epoch)
+                while True:
+                    if max_steps is not None and self.step >= max_steps:
+                        stopped = "max_steps"
+                        break
+                    if out_of_time():
+                        stopped = "max_time"
+                        break
+                    group = list(itertools.islice(it, group_size))
+                    if not group or (self.dist.enabled and len(group) < self.dist.world_size):
+                        break
+                    mine = group[self.dist.rank::self.dist.world_size]
+                    t0 = time.perf_counter()
+                    loss, n_items, metrics, grad_norm = self._update(mine)
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize(self.device)
+                    seconds = time.perf_counter() - t0
+                    self.step += 1
+                    self.batch_in_epoch += len(group)
+                    self.elapsed = time.perf_counter() - session_start
+                    train_seconds += seconds
+                    items_seen += n_items
+                    window["loss"] += loss * n_items
+                    window["items"] += n_items
+                    window["seconds"] += seconds
+                    window["n"] += 1
+                    for k, v in metrics.items():
+                        window["metrics"][k] = window["metrics"].get(k, 0.0) + v * n_items
+                    shown = bar.update(1, loss=loss, items=n_items, seconds=seconds, lr=self._lr())
+                    if self.step % self.log_every == 0:
+                        w = window["items"]
+                        record = {"split": "train", "step": self.step, "epoch": self.epoch + 1,
+                                  "loss": window["loss"] / w, "lr": self._lr(),
+                                  f"{self.item_name}_per_s": w / max(window["seconds"], 1e-9)}
+                        if "mfu" in shown:
+                            record["mfu"] = self.flops_per_item * record[f"{self.item_name}_per_s"] / self.peak_flops
+                        if grad_norm is not None:
+                            record["grad_norm"] = grad_norm
+                        record.update({k: v / w for k, v in window["metrics"].items()})
+                        self._record(record)
+                        window = {"loss": 0.0, "items": 0.0, "seconds": 0.0, "n": 0, "metrics": {}}
+                    validated = False
+                    if valid_fn is not None and valid_every and self.step % valid_every == 0:
+                        validated = True
+                        if do_validation():
+                            stopped = "early_stopping"
+                    if validated or (self.ckpt_every_steps and self.step % self.ckpt_every_steps == 0):
+                        self.elapsed = time.perf_counter() - session_start
+                        self.save_checkpoint()
+                    if stopped != "epochs":
+                        break
+                if stopped != "epochs":
+                    break
+                # The epoch is over.
+                if self.scheduler is not None and hasattr(self.scheduler, "on_epoch_end"):
+                    self.scheduler.on_epoch_end(self.epoch)
+                self.epoch += 1
+                self.batch_in_epoch = 0
+                if valid_fn is not None and not valid_every and do_validation():
+                    stopped = "early_stopping"
+                self.elapsed = time.perf_counter() - session_start
+                self.save_checkpoint()
+            if stopped != "epochs" or self.epoch >= epochs:
+                # Final checkpoint (and a last validation when the run ended between validations).
+                if valid_fn is not None and stopped in ("max_steps", "max_time") and \
+                        last_valid_step != self.step:
+                    do_validation()
+                self.elapsed = time.perf_counter() - session_start
+                self.save_checkpoint()
+        finally:
+            bar.close()
+            if self.plot and self.is_main and self.metrics_file is not None and self.metrics_file.is_file():
+                plot_metrics(self.metrics_file, self.run_dir / "curves.png")
+        best = self.ckpt.best[0] if self.ckpt is not None and self.ckpt.best else None
+        return FitResult(steps=self.step, epochs_done=self.epoch, stopped=stopped,
+                         best_score=best["score"] if best else None, best_step=best["step"] if best else None,
+                         last_valid=last_valid, train_seconds=train_seconds, items=items_seen,
+                         items_per_s=items_seen / train_seconds if train_seconds else 0.0,
+                         best_path=str(self.ckpt.best_path) if self.ckpt and self.ckpt.best_path else None)
+
+
+def fit_summary(result: FitResult) -> str:
+    """One line describing a finished fit, for logs."""
+    best = f", best {result.best_score:.4g} @ {result.best_step}" if result.best_score is not None else ""
+    return (f"{result.steps} updates, {result.epochs_done} epochs, stopped by {result.stopped}{best}, "
+            f"{result.items_per_s:,.0f} items/s")
+
