@@ -168,10 +168,52 @@ class ReduceOnPlateau(Schedule):
             self._apply()
 
 
+class Factor(Schedule):
+    """Multiply the rate by ``factor`` after every epoch, never below ``min_lr`` (d2l's FactorScheduler).
+
+    After epoch e (0-based) has finished the rate is ``max(min_lr, base * factor ** (e + 1))``; equal to
+    ``torch.optim.lr_scheduler.ExponentialLR(gamma=factor)`` stepped once per epoch when ``min_lr=0``.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, factor: float = 0.9, min_lr: float = 0.0) -> None:
+        self.decay, self.min_lr, self.epochs_done = factor, min_lr, 0
+        super().__init__(optimizer)
+
+    def factor(self, num_updates: int) -> float:
+        base = self.base_lrs[0] or 1.0
+        return max(self.decay ** self.epochs_done, self.min_lr / base)
+
+    def on_epoch_end(self, epoch: int) -> None:
+        self.epochs_done = epoch + 1
+        self._apply()
+
+
+class MultiStep(Schedule):
+    """Multiply the rate by ``factor`` once each listed epoch count is reached (d2l's MultiFactorScheduler).
+
+    ``milestones=(15, 30)``: epochs 1-15 at the base rate, 16-30 at ``base * factor``, then
+    ``base * factor ** 2``; equal to ``torch.optim.lr_scheduler.MultiStepLR`` stepped once per epoch.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, milestones: list[int] | tuple[int, ...] = (),
+                 factor: float = 0.5) -> None:
+        self.milestones, self.decay, self.epochs_done = sorted(int(m) for m in milestones), factor, 0
+        super().__init__(optimizer)
+
+    def factor(self, num_updates: int) -> float:
+        return self.decay ** sum(1 for m in self.milestones if self.epochs_done >= m)
+
+    def on_epoch_end(self, epoch: int) -> None:
+        self.epochs_done = epoch + 1
+        self._apply()
+
+
 def build_schedule(name: str | None, optimizer: torch.optim.Optimizer, **options) -> Schedule:
-    """A schedule by name (``constant``, ``inverse_sqrt``, ``noam``, ``cosine``, ``halve``, ``plateau``)."""
+    """A schedule by name (``constant``, ``inverse_sqrt``, ``noam``, ``cosine``, ``halve``, ``plateau``,
+    ``factor``, ``multistep``)."""
     table = {None: Constant, "constant": Constant, "inverse_sqrt": WarmupInverseSqrt, "noam": Noam,
-             "cosine": WarmupCosine, "halve": HalveAfterEpoch, "plateau": ReduceOnPlateau}
+             "cosine": WarmupCosine, "halve": HalveAfterEpoch, "plateau": ReduceOnPlateau,
+             "factor": Factor, "multistep": MultiStep}
     if name not in table:
         names = ", ".join(k for k in table if k)
         raise SeqkitError(f"unknown learning-rate schedule {name!r}", fix=f"use one of: {names}")
