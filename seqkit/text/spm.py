@@ -25,6 +25,58 @@ MODEL_TYPES = ("unigram", "bpe", "char", "word")
 
 TextsOrFiles = str | os.PathLike | Iterable[str] | Iterable[os.PathLike]
 
+# sentencepiece's ModelProto.SentencePiece.Type; the library exposes no is_user_defined().
+USER_DEFINED = 4
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, i
+
+
+def _piece_types(model_proto: bytes) -> list[int]:
+    """The type of every piece, read from the serialized ``ModelProto`` (protobuf wire format).
+
+    Only field 1 (``repeated SentencePiece pieces``) and its field 3 (``type``, default NORMAL=1)
+    are decoded; this avoids a dependency on the ``protobuf`` package for one enum.
+    """
+    types: list[int] = []
+    i, n = 0, len(model_proto)
+
+    def skip(wire: int, i: int, buf: bytes) -> int:
+        if wire == 0:
+            return _varint(buf, i)[1]
+        if wire == 1:
+            return i + 8
+        if wire == 5:
+            return i + 4
+        length, i = _varint(buf, i)
+        return i + length
+
+    while i < n:
+        key, i = _varint(model_proto, i)
+        field, wire = key >> 3, key & 7
+        if field == 1 and wire == 2:
+            length, i = _varint(model_proto, i)
+            piece, j, kind = model_proto[i: i + length], 0, 1
+            while j < len(piece):
+                k, j = _varint(piece, j)
+                if k >> 3 == 3 and k & 7 == 0:
+                    kind, j = _varint(piece, j)
+                else:
+                    j = skip(k & 7, j, piece)
+            types.append(kind)
+            i += length
+        else:
+            i = skip(wire, i, model_proto)
+    return types
+
 
 def _sentences(texts_or_files: TextsOrFiles, counter: list[int]) -> Iterator[str]:
     """Yield training sentences; a single ``str``/path or ``Path`` items mean files, other strings
@@ -109,21 +161,22 @@ class SentencePieceTokenizer(Tokenizer):
             byte_fallback=byte_fallback, unk_id=unk_id, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id,
             unk_piece="<unk>", pad_piece="<pad>", bos_piece="<bos>", eos_piece="<eos>",
             input_sentence_size=input_sentence_size, shuffle_input_sentence=True,
-            num_threads=num_threads, **options,
+            num_threads=num_threads,
         )
+        kwargs["minloglevel"] = 2  # quiet: errors still surface as exceptions
+        kwargs.update(options)
         if user_defined_symbols:
             kwargs["user_defined_symbols"] = list(user_defined_symbols)
         try:
-            with open(os.devnull, "w") as quiet:
-                spm.SentencePieceTrainer.train(sentence_iterator=_sentences(texts_or_files, counter),
-                                               model_writer=model, logstream=quiet, **kwargs)
+            spm.SentencePieceTrainer.train(sentence_iterator=_sentences(texts_or_files, counter),
+                                           model_writer=model, **kwargs)
         except RuntimeError as exc:
             where = texts_or_files if isinstance(texts_or_files, (str, os.PathLike)) else None
             if counter[0] == 0:
                 raise SeqkitError("empty corpus: no non-blank line to train sentencepiece on", path=where,
                                   fix="give a file or strings with text") from None
             raise SeqkitError(f"sentencepiece training failed: {exc}", path=where,
-                              fix="adjust the options named in the message (often a smaller vocab_size)") from None
+                              fix="change the option the message names (e.g. vocab_size)") from None
         tok = cls(model.getvalue())
         if model_prefix is not None:
             tok.save(os.fspath(model_prefix) + ".model")
@@ -211,8 +264,9 @@ class SentencePieceTokenizer(Tokenizer):
         """All pieces in id order."""
         return [self._sp.id_to_piece(i) for i in range(self._sp.get_piece_size())]
 
-    def is_control(self, i: int) -> bool:
-        return self._sp.is_control(i) or self._sp.is_unknown(i)
+    def user_defined_ids(self) -> list[int]:
+        """Ids of the user-defined symbols (pieces never split)."""
+        return [i for i, kind in enumerate(_piece_types(self._proto)) if kind == USER_DEFINED]
 
     def __repr__(self) -> str:
         return f"SentencePieceTokenizer(vocab_size={self.vocab_size}, path={self.path!r})"

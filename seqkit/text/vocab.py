@@ -130,10 +130,12 @@ class Vocab:
                               fix="train with SentencePieceTokenizer.train's default special ids")
         pieces = tokenizer.pieces()
         pieces[:4] = list(RESERVED)  # the model may name them differently (e.g. <s>, </s>)
-        n_specials = 0
-        sp = tokenizer._sp
-        while 4 + n_specials < len(pieces) and sp.is_user_defined(4 + n_specials):
-            n_specials += 1
+        user = tokenizer.user_defined_ids()
+        if user != list(range(4, 4 + len(user))):  # they follow the specials unless ids were moved
+            raise SeqkitError(f"user-defined pieces at ids {user} do not follow the 4 special ids",
+                              path=getattr(tokenizer, "path", None),
+                              fix="train with SentencePieceTokenizer.train's default special ids")
+        n_specials = len(user)
         return cls.from_itos(pieces, n_reserved=4, n_specials=n_specials)
 
     @classmethod
