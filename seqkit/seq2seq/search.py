@@ -122,7 +122,7 @@ def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tens
         for t in range(int(caps.max()) + 1):
             log_probs, state, attn = model.decode_step(prev, state, return_attention)
             log_probs = _constrain(log_probs, t, caps[alive], min_len, eos_id)
-            tokens = pick(log_probs)
+            tokens = torch.where(caps[alive] <= t, eos_id, pick(log_probs))
             log_prob = log_prob + log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1)
             if return_attention:
                 step_attn = attn.unsqueeze(1)

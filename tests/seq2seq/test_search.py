@@ -1,0 +1,218 @@
+"""Greedy, beam and sampling search on a hand-built model with known probabilities."""
+
+import dataclasses
+import itertools
+import math
+import random
+
+import pytest
+import torch
+
+from seqkit.seq2seq import Transformer
+from seqkit.seq2seq.interfaces import DecoderState
+from seqkit.seq2seq.search import beam_search, greedy_search, length_penalty, sample
+
+EOS, BOS, V = 3, 2, 7  # ids 0 unk, 1 pad, 2 bos never produced; 3 eos; 4, 5, 6 words
+
+
+@dataclasses.dataclass
+class PrefixState(DecoderState):
+    sentence: torch.Tensor  # (B,) which table to use
+    prefix: torch.Tensor  # (B, t) tokens so far (bos excluded)
+    step: int = 0
+
+
+class TableModel(torch.nn.Module):
+    """p(next | sentence, prefix) from a table: ``probs(sentence, prefix) -> {token: p}``."""
+
+    def __init__(self, probs):
+        super().__init__()
+        self.probs, self.calls = probs, []
+
+    def encode(self, src, src_len):
+        return PrefixState(src[:, 0], src.new_empty(src.shape[0], 0))
+
+    def decode_step(self, prev, state, need_attn=False):
+        prefix = state.prefix if state.step == 0 else torch.cat([state.prefix, prev[:, None]], 1)
+        self.calls.append(prefix.shape[0])
+        log_probs = torch.full((prev.shape[0], V), -math.inf)
+        for row, (s, p) in enumerate(zip(state.sentence.tolist(), prefix.tolist())):
+            for tok, prob in self.probs(s, tuple(p)).items():
+                log_probs[row, tok] = math.log(prob) if prob > 0 else -math.inf
+        attn = torch.full((prev.shape[0], 2), 0.5) if need_attn else None
+        return log_probs, PrefixState(state.sentence, prefix, state.step + 1), attn
+
+
+def random_probs(sentence, prefix):
+    rng = random.Random(f"{sentence}-{prefix}")
+    w = [rng.random() ** 3 for _ in range(4)]  # peaky, so the search choices matter
+    return {tok: x / sum(w) for tok, x in zip(range(3, 7), w)}
+
+
+def brute_force(probs, sentence, cap, alpha, kind):
+    """Every hypothesis of at most ``cap`` words (+ eos), scored like beam search ranks them."""
+    out = []
+    for n in range(cap + 1):
+        for words in itertools.product(range(4, 7), repeat=n):
+            logp, ok = 0.0, True
+            for i in range(n + 1):
+                p = probs(sentence, tuple(words[:i])).get(words[i] if i < n else EOS, 0.0)
+                if p == 0:
+                    ok = False
+                    break
+                logp += math.log(p)
+            if ok:
+                out.append((logp / length_penalty(n + 1, alpha, kind), list(words)))
+    return sorted(out, key=lambda x: -x[0])
+
+
+def _src(n=3):
+    return torch.arange(n).unsqueeze(1).repeat(1, 2), torch.full((n,), 2)
+
+
+@pytest.mark.parametrize("kind,alpha", [(None, 0.0), ("gnmt", 1.0), ("gnmt", 0.6), ("d2l", 0.75)])
+def test_wide_beam_finds_the_exact_best_hypotheses(kind, alpha):
+    src, src_len = _src()
+    model = TableModel(random_probs)
+    result = beam_search(model, src, src_len, beam_size=100, alpha=alpha, length_penalty=kind,
+                         nbest=3, max_len_a=0, max_len_b=3)
+    for s in range(3):
+        best = brute_force(random_probs, s, 3, alpha, kind)[:3]
+        assert [h.tokens for h in result[s]] == [w for _, w in best]
+        for h, (score, _) in zip(result[s], best):
+            assert math.isclose(h.score, score, rel_tol=1e-5)
+
+
+def test_length_penalty_must_keep_searching_after_a_finished_best():
+    # step 1: <eos> 0.5, "4" 0.5; after "4": <eos> 0.9.  Raw scores: [] = log .5 = -0.693 is best and
+    # finishes first, but with GNMT alpha 1, [4] = log .45 / (7/6) = -0.684 wins. A search that stops
+    # at the first finished best (JoeyNMT #148) returns []; the bound keeps this one going.
+    def probs(sentence, prefix):
+        if prefix == ():
+            return {EOS: 0.5, 4: 0.5}
+        if prefix == (4,):
+            return {EOS: 0.9, 5: 0.1}
+        return {EOS: 1.0}
+
+    src, src_len = _src(1)
+    hyps = beam_search(TableModel(probs), src, src_len, beam_size=2, alpha=1.0, nbest=1,
+                       max_len_a=0, max_len_b=5)[0]
+    assert hyps[0].tokens == [4]
+    assert math.isclose(hyps[0].score, math.log(0.45) / (7 / 6), rel_tol=1e-6)
+    assert math.isclose(hyps[0].log_prob, math.log(0.45), rel_tol=1e-6)
+    # without a length penalty the short one is right, and the search stops at once
+    model = TableModel(probs)
+    plain = beam_search(model, src, src_len, beam_size=2, length_penalty=None, max_len_a=0, max_len_b=5)
+    assert plain[0][0].tokens == [] and len(model.calls) == 1
+
+
+def test_beam_size_one_equals_greedy():
+    src, src_len = _src(4)
+    model = TableModel(random_probs)
+    greedy = greedy_search(model, src, src_len, max_len_a=0, max_len_b=6)
+    beam = beam_search(model, src, src_len, beam_size=1, length_penalty=None, max_len_a=0, max_len_b=6)
+    assert [g.tokens for g in greedy] == [b[0].tokens for b in beam]
+    for g, b in zip(greedy, beam):
+        assert math.isclose(g.log_prob, b[0].log_prob, rel_tol=1e-6)
+
+
+def _transformer():
+    torch.manual_seed(3)
+    return Transformer(30, d_model=16, n_heads=2, n_enc_layers=1, n_dec_layers=1, d_ff=32,
+                       dropout=0.3, tie_embeddings=False)
+
+
+def _batch():
+    g = torch.Generator().manual_seed(0)
+    src_len = torch.tensor([5, 2, 4, 1])
+    src = torch.randint(4, 30, (4, 5), generator=g).masked_fill(torch.arange(5) >= src_len[:, None], 1)
+    return src, src_len
+
+
+def test_beam_one_equals_greedy_on_a_transformer_and_batch_equals_single():
+    model, (src, src_len) = _transformer(), _batch()
+    greedy = greedy_search(model, src, src_len, max_len_a=1, max_len_b=5)
+    beam1 = beam_search(model, src, src_len, beam_size=1, length_penalty=None, max_len_a=1, max_len_b=5)
+    assert [g.tokens for g in greedy] == [b[0].tokens for b in beam1]
+    assert model.training  # the search restores the mode it found
+    beam = beam_search(model, src, src_len, beam_size=4, nbest=2, max_len_a=1, max_len_b=5)
+    for i in range(4):
+        one = beam_search(model, src[i:i + 1, : src_len[i]], src_len[i:i + 1], beam_size=4, nbest=2,
+                          max_len_a=1, max_len_b=5)[0]
+        assert [h.tokens for h in one] == [h.tokens for h in beam[i]]
+        assert beam[i][0].score >= beam[i][1].score
+        assert len(beam[i][0].tokens) <= int(src_len[i]) + 5
+
+
+def test_finished_sentences_leave_the_batch():
+    # sentence 0 ends at once, sentence 1 runs to the cap: later steps only compute one row
+    def probs(sentence, prefix):
+        return {EOS: 1.0} if sentence == 0 else {4: 0.99, EOS: 0.01}
+
+    src, src_len = _src(2)
+    model = TableModel(probs)
+    out = greedy_search(model, src, src_len, max_len_a=0, max_len_b=4)
+    assert out[0].tokens == [] and out[1].tokens == [4, 4, 4, 4]
+    assert math.isclose(out[1].log_prob, 4 * math.log(0.99) + math.log(0.01), rel_tol=1e-6)
+    assert model.calls == [2, 1, 1, 1, 1]
+    model = TableModel(probs)
+    beam_search(model, src, src_len, beam_size=3, max_len_a=0, max_len_b=4)
+    assert model.calls == [6, 3, 3, 3, 3]
+
+
+def test_min_len_max_len_and_attention():
+    src, src_len = _src(2)
+    model = TableModel(random_probs)
+    for hyps in beam_search(model, src, src_len, beam_size=3, nbest=3, min_len=2, max_len_a=0,
+                            max_len_b=4, return_attention=True):
+        for h in hyps:
+            assert 2 <= len(h.tokens) <= 4
+            assert h.attention.shape == (len(h.tokens) + 1, 2)
+    for h in greedy_search(model, src, src_len, min_len=3, max_len_a=0, max_len_b=3, return_attention=True):
+        assert len(h.tokens) == 3 and h.attention.shape == (4, 2)
+
+
+def test_transformer_attention_is_trimmed_to_the_source_length():
+    model, (src, src_len) = _transformer(), _batch()
+    hyps = beam_search(model, src, src_len, beam_size=3, return_attention=True, max_len_a=0, max_len_b=4)
+    for i, (h,) in enumerate(hyps):
+        assert h.attention.shape == (len(h.tokens) + 1, int(src_len[i]))
+        torch.testing.assert_close(h.attention.sum(-1), torch.ones(len(h.tokens) + 1))
+
+
+def test_sampling_top_k_1_and_tiny_top_p_are_greedy_and_sampling_follows_the_distribution():
+    src, src_len = _src(4)
+    model = TableModel(random_probs)
+    greedy = [h.tokens for h in greedy_search(model, src, src_len, max_len_a=0, max_len_b=5)]
+    g = torch.Generator().manual_seed(0)
+    assert [h.tokens for h in sample(model, src, src_len, top_k=1, generator=g, max_len_a=0,
+                                     max_len_b=5)] == greedy
+    assert [h.tokens for h in sample(model, src, src_len, top_p=1e-6, temperature=2.0, generator=g,
+                                     max_len_a=0, max_len_b=5)] == greedy
+    # first-token frequencies match p(. | sentence 0, ())
+    n = 4000
+    many = sample(TableModel(random_probs), torch.zeros(n, 2, dtype=torch.long), torch.full((n,), 2),
+                  generator=g, max_len_a=0, max_len_b=1)
+    first = [h.tokens[0] if h.tokens else EOS for h in many]
+    for tok, p in random_probs(0, ()).items():
+        assert abs(first.count(tok) / n - p) < 0.03
+
+
+def test_top_p_keeps_the_nucleus_only():
+    # p = .5 (eos), .3 (4), .2 (5): top_p .6 keeps {eos, 4}, never 5
+    model = TableModel(lambda s, p: {EOS: 0.5, 4: 0.3, 5: 0.2} if p == () else {EOS: 1.0})
+    n = 2000
+    out = sample(model, torch.zeros(n, 2, dtype=torch.long), torch.full((n,), 2), top_p=0.6,
+                 generator=torch.Generator().manual_seed(1), max_len_a=0, max_len_b=2)
+    firsts = [h.tokens[:1] for h in out]
+    assert [5] not in firsts and abs(firsts.count([4]) / n - 0.375) < 0.04
+
+
+def test_bad_arguments():
+    src, src_len = _src(1)
+    with pytest.raises(ValueError):
+        beam_search(TableModel(random_probs), src, src_len, beam_size=2, nbest=3)
+    with pytest.raises(ValueError):
+        beam_search(TableModel(random_probs), src, src_len, length_penalty="nope")
+    with pytest.raises(ValueError):
+        sample(TableModel(random_probs), src, src_len, temperature=0)
