@@ -16,6 +16,7 @@ import logging
 import os
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from seqkit.errors import SeqkitError
 from seqkit.io import iter_lines
@@ -26,6 +27,16 @@ MODES = ("accurate", "search", "full")
 # ("Tom" "is" -> "Tom is"); Chinese tokens join without spaces.
 _ASCII_WORD_END = re.compile(r"[A-Za-z0-9]$")
 _ASCII_WORD_START = re.compile(r"^[A-Za-z0-9]")
+
+
+@lru_cache(maxsize=4)
+def _prefix_dict(dictionary: str) -> tuple[dict[str, int], int]:
+    """jieba's loaded prefix dictionary ``(FREQ, total)`` for a dictionary file, loaded once."""
+    import jieba
+
+    tk = jieba.Tokenizer(dictionary=dictionary)
+    tk.initialize()
+    return tk.FREQ, tk.total
 
 
 class JiebaTokenizer(Tokenizer):
@@ -50,12 +61,19 @@ class JiebaTokenizer(Tokenizer):
         jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict ..." chatter on stderr
         self.mode, self.hmm = mode, hmm
         self.user_dict = os.fspath(user_dict) if user_dict is not None else None
-        self._jieba = jieba.Tokenizer(dictionary=os.fspath(dictionary) if dictionary else jieba.DEFAULT_DICT)
+        dictionary = os.path.abspath(dictionary) if dictionary else jieba.DEFAULT_DICT
+        self._jieba = jieba.Tokenizer(dictionary=dictionary)
+        self._jieba.FREQ, self._jieba.total = _prefix_dict(dictionary)
+        self._jieba.initialized = True
+        self._shared_freq = True
         if self.user_dict is not None:
             self.load_user_dict(self.user_dict)
 
     def load_user_dict(self, path: str | os.PathLike) -> None:
         """Add the words of a jieba user dictionary: one ``word [freq] [tag]`` per line, UTF-8."""
+        if self._shared_freq:  # never modify the dictionary other instances share
+            self._jieba.FREQ = dict(self._jieba.FREQ)
+            self._shared_freq = False
         for lineno, line in enumerate(iter_lines(path), 1):
             parts = line.strip().split()
             if not parts:
