@@ -1,0 +1,38 @@
+"""Corpora and minibatches: the data stage.
+
+* :func:`load` -- named corpora (``seqkit data ls``), ``hf:NAME`` hub datasets and local files, as
+  :class:`LMCorpus` (``.train/.valid/.test`` lists of lines) or :class:`ParallelCorpus`
+  (splits with ``.src``/``.tgt``).
+* :class:`LMBatches` -- d2l's sequential and random sampling over a token-id stream.
+* :class:`ParallelBatches` / :class:`Batch` -- padded seq2seq batches by token budget or sentence count.
+* the registry: :data:`CORPORA`, :func:`corpus_info`, :func:`fetch`, :func:`corpus_names`.
+"""
+
+from seqkit.data.corpus import (
+    Lines,
+    LMCorpus,
+    ParallelCorpus,
+    ParallelSplit,
+    load,
+    read_parallel_files,
+    read_text_file,
+    read_tsv,
+    split_by_seed,
+)
+from seqkit.data.download import cache_dir, download, extract, sha256_file
+from seqkit.data.lm_batches import LMBatches
+from seqkit.data.parallel_batches import Batch, ParallelBatches
+from seqkit.data.registry import CORPORA, HUB_CORPORA, CorpusInfo, RemoteFile, bundled_dir, corpus_info, fetch
+
+
+def corpus_names() -> list[str]:
+    """The registered corpus names, sorted."""
+    return sorted(CORPORA)
+
+
+__all__ = [
+    "CORPORA", "HUB_CORPORA", "Batch", "CorpusInfo", "LMBatches", "LMCorpus", "Lines", "ParallelBatches",
+    "ParallelCorpus", "ParallelSplit", "RemoteFile", "bundled_dir", "cache_dir", "corpus_info", "corpus_names",
+    "download", "extract", "fetch", "load", "read_parallel_files", "read_text_file", "read_tsv", "sha256_file",
+    "split_by_seed",
+]

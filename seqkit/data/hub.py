@@ -1,0 +1,102 @@
+"""Hugging Face ``datasets`` corpora behind the same interface as the named ones.
+
+``load("hf:wmt14", config="de-en", src="de", tgt="en")`` loads a hub dataset (Arrow files,
+memory-mapped, cached by ``datasets`` in its own cache) and returns a :class:`ParallelCorpus` or an
+:class:`LMCorpus`. The name may also be a local folder written by ``Dataset(Dict).save_to_disk`` or a
+folder/file of JSON, CSV or text that ``datasets.load_dataset`` reads, so hub pipelines can be tested
+without the network.
+
+Columns understood: a ``translation`` column of ``{lang: text}`` dicts (the hub's translation
+datasets), or ``src``/``tgt`` columns named by language; for language modelling, a ``text`` column.
+Hub split names map to seqkit's: ``train``; ``validation``/``valid``/``dev`` -> ``valid``; ``test``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seqkit.data.corpus import Lines, LMCorpus, ParallelCorpus, ParallelSplit
+from seqkit.data.registry import HUB_CORPORA
+from seqkit.errors import SeqkitError
+
+SPLIT_NAMES = {"train": "train", "validation": "valid", "valid": "valid", "dev": "valid", "test": "test"}
+
+
+def _hub_id(name: str, config: str | None, src: str | None, tgt: str | None) -> tuple[str, str | None]:
+    """Registered short names (``wmt14``) -> hub id and a config built from the language pair."""
+    if name not in HUB_CORPORA:
+        return name, config
+    hub_id, pattern, _ = HUB_CORPORA[name]
+    if config is None and src and tgt:
+        nonen = src if tgt == "en" else tgt
+        a, b = sorted((src, tgt))
+        config = pattern.format(src=src, tgt=tgt, nonen=nonen, a=a, b=b)
+    return hub_id, config
+
+
+def _open(name: str, config: str | None, **options):
+    import datasets
+
+    path = Path(name)
+    try:
+        if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "dataset_info.json").is_file()
+                              or (path / "state.json").is_file()):
+            return datasets.load_from_disk(str(path))
+        if path.is_file() and path.suffix in (".json", ".jsonl"):
+            return datasets.load_dataset("json", data_files=str(path), **options)
+        return datasets.load_dataset(name, config, **options)
+    except (FileNotFoundError, ConnectionError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SeqkitError(f"hub corpus {name!r} (config {config!r}) could not be loaded: {first}",
+                          fix="check the name and config on huggingface.co/datasets, go online once so "
+                              "`datasets` caches it, or pass a folder written by save_to_disk") from None
+
+
+def _as_dict(ds) -> dict:
+    import datasets
+
+    if isinstance(ds, datasets.DatasetDict):
+        return dict(ds)
+    return {"train": ds}
+
+
+def load_hub(name: str, *, config: str | None = None, src: str | None = None, tgt: str | None = None,
+             text_column: str = "text", **options):
+    """Load a Hugging Face dataset as a seqkit corpus (see the module docstring)."""
+    hub_id, config = _hub_id(name, config, src, tgt)
+    splits_in = _as_dict(_open(hub_id, config, **options))
+    splits: dict[str, object] = {}
+    columns: list[str] = []
+    for hub_split, ds in splits_in.items():
+        split = SPLIT_NAMES.get(hub_split)
+        if split is None:
+            continue
+        columns = list(ds.column_names)
+        if src and tgt:
+            splits[split] = _parallel_split(ds, src, tgt, name)
+        elif text_column in ds.column_names:
+            splits[split] = Lines(ds[text_column])
+        else:
+            raise SeqkitError(f"hub corpus {name!r} has columns {columns}, no {text_column!r}",
+                              fix="pass src= and tgt= for a translation dataset, or text_column=")
+    if "train" not in splits:
+        raise SeqkitError(f"hub corpus {name!r} has no train split (found {sorted(splits_in)})",
+                          fix="choose a dataset with a train split")
+    if src and tgt:
+        empty = ParallelSplit([], [])
+        return ParallelCorpus(splits["train"], splits.get("valid", empty), splits.get("test", empty),
+                              src_lang=src, tgt_lang=tgt, name=f"hf:{name}")
+    return LMCorpus(splits["train"], splits.get("valid", Lines()), splits.get("test", Lines()), name=f"hf:{name}")
+
+
+def _parallel_split(ds, src: str, tgt: str, name: str) -> ParallelSplit:
+    if "translation" in ds.column_names:
+        rows = ds["translation"]
+        if rows and (src not in rows[0] or tgt not in rows[0]):
+            raise SeqkitError(f"hub corpus {name!r} translates {sorted(rows[0])}, not {src}->{tgt}",
+                              fix="choose src and tgt among those languages (or another config=)")
+        return ParallelSplit([r[src] for r in rows], [r[tgt] for r in rows])
+    if src in ds.column_names and tgt in ds.column_names:
+        return ParallelSplit(list(ds[src]), list(ds[tgt]))
+    raise SeqkitError(f"hub corpus {name!r} has columns {ds.column_names}: no 'translation' and no "
+                      f"{src!r}/{tgt!r} columns", fix="choose src and tgt that name its columns")

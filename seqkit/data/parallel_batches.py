@@ -1,0 +1,255 @@
+"""Minibatches of sentence pairs for sequence-to-sequence training.
+
+Each pair of id lists becomes three padded rows (``<pad>`` = 1, ``<bos>`` = 2, ``<eos>`` = 3, the
+:class:`seqkit.text.Vocab` indices)::
+
+    src      x1 x2 ... xm <eos> <pad> ...        the encoder input
+    tgt_in   <bos> y1 ... yn <pad> ...           the decoder input (teacher forcing)
+    tgt_out  y1 ... yn <eos> <pad> ...           what the decoder must predict
+
+Batches are formed either by sentence count (``batch_size``) or by a token budget (``max_tokens``):
+the padded size of the batch, ``B * (S + T)`` source plus target tokens by default (``count="src+tgt"``,
+which bounds memory), or ``B * T`` target tokens (``count="tgt"``). With ``bucket=True`` pairs of similar
+length go together (sorted by source then target length, ties shuffled per epoch), so little of a
+batch is padding; the order of the batches is shuffled. Everything random is a function of
+``(seed, epoch)``, and ``epoch(e, start=k)`` skips the first ``k`` batches, so a resumed run sees exactly
+the batches an uninterrupted one would.
+
+Before batching, pairs can be filtered (empty sides, too long, length ratio) -- the counts of what was
+dropped are in :attr:`ParallelBatches.dropped` and :meth:`ParallelBatches.report` -- and the kept
+ones truncated to ``max_src_len``/``max_tgt_len`` tokens **including** ``<eos>``, which is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqkit.errors import SeqkitError
+
+PAD_ID, BOS_ID, EOS_ID = 1, 2, 3
+
+
+@dataclass
+class Batch:
+    """One padded batch of B pairs.
+
+    Attributes:
+        src: (B, S) source ids ending with ``<eos>``, right-padded with ``<pad>``.
+        src_len: (B,) valid source lengths (``<eos>`` included).
+        tgt_in: (B, T) decoder input: ``<bos>`` then the target ids.
+        tgt_out: (B, T) decoder output: the target ids then ``<eos>``.
+        tgt_len: (B,) valid target lengths (= tokens of ``tgt_out`` that count in the loss).
+        n_tgt_tokens: ``tgt_len.sum()``, the number of predicted tokens (for per-token loss and tokens/s).
+        indices: (B,) positions of these pairs in the original (unfiltered) input.
+    """
+
+    src: torch.Tensor
+    src_len: torch.Tensor
+    tgt_in: torch.Tensor
+    tgt_out: torch.Tensor
+    tgt_len: torch.Tensor
+    n_tgt_tokens: int
+    indices: torch.Tensor
+    pad_id: int = PAD_ID
+
+    @property
+    def src_mask(self) -> torch.Tensor:
+        """(B, S) bool, True on real source tokens."""
+        return self.src != self.pad_id
+
+    @property
+    def tgt_mask(self) -> torch.Tensor:
+        """(B, T) bool, True on target positions that count in the loss."""
+        return self.tgt_out != self.pad_id
+
+    def __len__(self) -> int:
+        return self.src.shape[0]
+
+    def to(self, device: str | torch.device, non_blocking: bool = False) -> Batch:
+        move = lambda t: t.to(device, non_blocking=non_blocking)  # noqa: E731
+        return Batch(move(self.src), move(self.src_len), move(self.tgt_in), move(self.tgt_out),
+                     move(self.tgt_len), self.n_tgt_tokens, self.indices, self.pad_id)
+
+
+def _flatten(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ragged id lists -> (flat int64 ids, start of each list, length of each list)."""
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    starts = np.zeros(len(seqs), dtype=np.int64)
+    if len(seqs):
+        np.cumsum(lengths[:-1], out=starts[1:])
+    flat = np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=int(lengths.sum()))
+    return flat, starts, lengths
+
+
+class ParallelBatches:
+    """Batches of (source, target) id lists; see the module docstring.
+
+    Args:
+        src_ids, tgt_ids: per pair, the token ids without ``<bos>``/``<eos>``.
+        max_tokens: token budget per batch (padded, see ``count``); or
+        batch_size: sentences per batch (exactly one of the two).
+        bucket: group pairs of similar length (recommended with ``max_tokens``).
+        shuffle: shuffle (within equal lengths when bucketing) and shuffle the batch order per epoch;
+            False gives the input order (or the sorted order with ``bucket``), e.g. for evaluation.
+        seed: with the epoch number, fixes every random choice.
+        max_src_len, max_tgt_len: truncate longer sides to this many tokens, ``<eos>`` included.
+        min_len: drop pairs with fewer tokens than this on either side (default 1: drop empty sides).
+        max_len: drop pairs longer than this (tokens, before truncation) on either side.
+        max_ratio: drop pairs whose length ratio (longer / shorter side) exceeds it.
+        count: ``"src+tgt"`` or ``"tgt"``: what ``max_tokens`` counts.
+        pad_id, bos_id, eos_id: special ids (defaults: the Vocab's 1, 2, 3).
+    """
+
+    def __init__(self, src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]], *,
+                 max_tokens: int | None = None, batch_size: int | None = None, bucket: bool = True,
+                 shuffle: bool = True, seed: int = 0, max_src_len: int | None = None,
+                 max_tgt_len: int | None = None, min_len: int = 1, max_len: int | None = None,
+                 max_ratio: float | None = None, count: str = "src+tgt", pad_id: int = PAD_ID,
+                 bos_id: int = BOS_ID, eos_id: int = EOS_ID) -> None:
+        if (max_tokens is None) == (batch_size is None):
+            raise SeqkitError("give exactly one of max_tokens and batch_size",
+                              fix="e.g. max_tokens=4096 (token budget) or batch_size=64 (sentences)")
+        if count not in ("src+tgt", "tgt"):
+            raise SeqkitError(f"unknown count {count!r}", fix="use 'src+tgt' or 'tgt'")
+        if len(src_ids) != len(tgt_ids):
+            raise SeqkitError(f"{len(src_ids)} source but {len(tgt_ids)} target sequences",
+                              fix="give one target per source")
+        for name, limit in (("max_src_len", max_src_len), ("max_tgt_len", max_tgt_len)):
+            if limit is not None and limit < 2:
+                raise SeqkitError(f"{name}={limit} leaves no room for a token and <eos>", fix=f"use {name} >= 2")
+        self.max_tokens, self.batch_size, self.bucket, self.shuffle = max_tokens, batch_size, bucket, shuffle
+        self.seed, self.count = seed, count
+        self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
+        self.n_input = len(src_ids)
+
+        src_flat, src_start, src_n = _flatten(src_ids)
+        tgt_flat, tgt_start, tgt_n = _flatten(tgt_ids)
+        keep = np.ones(len(src_n), dtype=bool)
+        self.dropped: dict[str, int] = {}
+
+        def drop(reason: str, mask: np.ndarray) -> None:
+            newly = mask & keep
+            if newly.any():
+                self.dropped[reason] = int(newly.sum())
+                keep[newly] = False
+
+        drop(f"shorter than {min_len} token(s)", (src_n < min_len) | (tgt_n < min_len))
+        if max_len is not None:
+            drop(f"longer than {max_len} tokens", (src_n > max_len) | (tgt_n > max_len))
+        if max_ratio is not None:
+            lo, hi = np.minimum(src_n, tgt_n), np.maximum(src_n, tgt_n)
+            drop(f"length ratio above {max_ratio:g}", hi > max_ratio * np.maximum(lo, 1))
+        self.indices = np.flatnonzero(keep)  # positions of the kept pairs in the input
+        if len(self.indices) == 0:
+            raise SeqkitError(f"all {self.n_input} pairs were filtered out ({self.report()})",
+                              fix="relax min_len/max_len/max_ratio or check the data")
+
+        # lengths with <eos> (source) and with <bos>/<eos> shift (target rows have n + 1 tokens)
+        self.src_len = np.minimum(src_n[keep] + 1, max_src_len or np.iinfo(np.int64).max)
+        self.tgt_len = np.minimum(tgt_n[keep] + 1, max_tgt_len or np.iinfo(np.int64).max)
+        self.truncated = int(((src_n[keep] + 1) > self.src_len).sum() + ((tgt_n[keep] + 1) > self.tgt_len).sum())
+        self._src = (src_flat, src_start[keep])
+        self._tgt = (tgt_flat, tgt_start[keep])
+        if self.max_tokens is not None:
+            widest = int(self._cost(self.src_len, self.tgt_len).max())
+            if widest > self.max_tokens:
+                raise SeqkitError(f"max_tokens={self.max_tokens} is smaller than the longest pair ({widest} tokens)",
+                                  fix=f"raise max_tokens to at least {widest}, or set max_src_len/max_tgt_len or max_len")
+        self._plans: dict[int, list[np.ndarray]] = {}
+
+    # -- reporting ----------------------------------------------------------------------------------
+    def report(self) -> str:
+        """One line: pairs kept, dropped by reason, truncated sides."""
+        kept = len(self.indices)
+        parts = [f"kept {kept} of {self.n_input} pairs"]
+        parts += [f"dropped {n} {reason}" for reason, n in self.dropped.items()]
+        if self.truncated:
+            parts.append(f"truncated {self.truncated} side(s)")
+        return ", ".join(parts)
+
+    # -- planning -------------------------------------------------------------------------------------
+    def _cost(self, src_len: np.ndarray, tgt_len: np.ndarray) -> np.ndarray:
+        return tgt_len if self.count == "tgt" else src_len + tgt_len
+
+    def _rng(self, epoch: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, epoch, 0x5EC])
+
+    def plan(self, epoch: int) -> list[np.ndarray]:
+        """The batches of ``epoch`` as arrays of row numbers (into the kept pairs), in order."""
+        if epoch in self._plans:
+            return self._plans[epoch]
+        rng = self._rng(epoch)
+        n = len(self.indices)
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.bucket:  # stable sort by length keeps the shuffled order among equal lengths
+            order = order[np.lexsort((self.tgt_len[order], self.src_len[order]))]
+        batches = self._chunk(order)
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        if len(self._plans) > 4:
+            self._plans.clear()
+        self._plans[epoch] = batches
+        return batches
+
+    def _chunk(self, order: np.ndarray) -> list[np.ndarray]:
+        if self.batch_size is not None:
+            return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        # token budget: a batch of rows r0..rk costs (k+1) * (max src + max tgt); greedy in order
+        src, tgt = self.src_len[order], self.tgt_len[order]
+        batches, begin = [], 0
+        max_s = max_t = 0
+        for i in range(len(order)):
+            s, t = max(max_s, src[i]), max(max_t, tgt[i])
+            cost = (i - begin + 1) * (t if self.count == "tgt" else s + t)
+            if cost > self.max_tokens and i > begin:
+                batches.append(order[begin:i])
+                begin, s, t = i, src[i], tgt[i]
+            max_s, max_t = s, t
+        batches.append(order[begin:])
+        return batches
+
+    def __len__(self) -> int:
+        """Batches per epoch (the same in every epoch with ``bucket`` or ``batch_size``; else epoch 0's)."""
+        return len(self.plan(0))
+
+    def num_batches(self, epoch: int = 0) -> int:
+        return len(self.plan(epoch))
+
+    # -- tensors ----------------------------------------------------------------------------------------
+    def _pad(self, data: tuple[np.ndarray, np.ndarray], rows: np.ndarray, lengths: np.ndarray,
+             width: int, shift: int) -> np.ndarray:
+        """Rows of ``lengths`` ids each (``shift``: leading positions left for ``<bos>``), padded."""
+        flat, starts = data
+        cols = np.arange(width)[None, :] - shift  # (B, width)
+        n_copy = lengths[:, None] - 1  # content tokens per row: the length minus <eos> (or <bos>)
+        inside = (cols >= 0) & (cols < n_copy)
+        pos = np.where(inside, starts[rows][:, None] + cols, 0)
+        out = np.where(inside, flat[pos] if len(flat) else 0, self.pad_id)
+        return out
+
+    def make_batch(self, rows: np.ndarray) -> Batch:
+        """The :class:`Batch` of kept pairs number ``rows``."""
+        src_len, tgt_len = self.src_len[rows], self.tgt_len[rows]
+        S, T = int(src_len.max()), int(tgt_len.max())
+        B = len(rows)
+        src = self._pad(self._src, rows, src_len, S, shift=0)
+        src[np.arange(B), src_len - 1] = self.eos_id
+        tgt_out = self._pad(self._tgt, rows, tgt_len, T, shift=0)
+        tgt_out[np.arange(B), tgt_len - 1] = self.eos_id
+        tgt_in = self._pad(self._tgt, rows, tgt_len, T, shift=1)
+        tgt_in[:, 0] = self.bos_id
+        return Batch(torch.from_numpy(src), torch.from_numpy(src_len.copy()), torch.from_numpy(tgt_in),
+                     torch.from_numpy(tgt_out), torch.from_numpy(tgt_len.copy()), int(tgt_len.sum()),
+                     torch.from_numpy(self.indices[rows]), self.pad_id)
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[Batch]:
+        """Yield the batches of ``epoch``, skipping the first ``start`` (mid-epoch resume)."""
+        for rows in self.plan(epoch)[start:]:
+            yield self.make_batch(rows)
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self.epoch(0)

