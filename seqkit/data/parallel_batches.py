@@ -130,6 +130,7 @@ class ParallelBatches:
         tgt_flat, tgt_start, tgt_n = _flatten(tgt_ids)
         keep = np.ones(len(src_n), dtype=bool)
         self.dropped: dict[str, int] = {}
+        self.truncated = 0
 
         def drop(reason: str, mask: np.ndarray) -> None:
             newly = mask & keep
