@@ -1,0 +1,457 @@
+"""word2vec: skip-gram (or CBOW) with negative sampling, built for throughput.
+
+The algorithm is Mikolov et al. (2013), as the d2l chapter and gensim describe it:
+
+* **vocabulary**: words seen at least ``min_count`` times, most frequent first (ties: first seen),
+  at most ``max_vocab`` of them; other words are dropped before windows are formed.
+* **subsampling** of frequent words: an occurrence of word ``w`` with count ``c`` among ``N`` in-vocabulary
+  words is kept with probability ``min(1, (sqrt(c / (sample*N)) + 1) * sample*N / c)`` -- the formula
+  word2vec.c and gensim apply (d2l's ``sqrt(t/f)`` is its large-count limit).
+* **dynamic window**: each centre word draws its window uniformly from ``1..window``.
+* **negatives**: ``negative`` noise words per positive pair from unigram counts to the power 0.75.
+* **learning rate**: linear from ``alpha`` to ``min_alpha`` over all epochs.
+
+Two trainers compute it. The default is a small C kernel (``sgns_kernel.c``, compiled at first use by
+:mod:`seqkit.embeddings.kernel`) run by ``threads`` Python threads that update the shared matrices
+without locks, like word2vec.c and gensim. The fallback -- and the GPU path -- is pure torch: large
+minibatches of (centre, context, negatives) scored with one batched matmul and applied as sparse
+``index_add_`` updates of plain SGD. With one thread and a seed both are reproducible.
+
+Example::
+
+    >>> model = Word2Vec("corpus.txt", dim=100, window=5, negative=5, min_count=5)  # doctest: +SKIP
+    >>> model.wv.most_similar("king", topn=3)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from seqkit.embeddings.kernel import load_kernel
+from seqkit.embeddings.keyedvectors import KeyedVectors
+from seqkit.errors import SeqkitError
+from seqkit.io import iter_lines
+
+MAX_SENTENCE_LENGTH = 10_000  # longer lines are cut into pieces of this many words (as gensim does)
+CHUNK_WORDS = 20_000  # words per kernel call: the unit of work a thread takes and of progress reports
+
+
+@dataclass
+class Word2VecConfig:
+    """Hyper-parameters; the defaults are gensim's except where noted."""
+
+    dim: int = 100
+    window: int = 5
+    negative: int = 5
+    min_count: int = 5
+    max_vocab: int | None = None
+    sample: float = 1e-3
+    epochs: int = 5
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    sg: bool = True  # skip-gram; False = CBOW (mean of the context vectors)
+    threads: int = 2
+    seed: int = 1
+    backend: str = "auto"  # "auto" (C kernel on CPU, torch on CUDA), "kernel" or "torch"
+    device: str = "auto"  # for the torch backend: "auto", "cpu", "cuda"
+    batch_size: int = 1024  # positive pairs per torch minibatch (CPU); 16x that on CUDA
+    compute_loss: bool = True
+
+    def validate(self) -> None:
+        for name in ("dim", "window", "epochs", "threads", "batch_size"):
+            if getattr(self, name) < 1:
+                raise SeqkitError(f"word2vec: {name} must be at least 1, got {getattr(self, name)}",
+                                  fix=f"set {name} to a positive number")
+        if self.negative < 1:
+            raise SeqkitError("word2vec: negative must be at least 1 (this is negative sampling)",
+                              fix="set negative to e.g. 5")
+        if self.backend not in ("auto", "kernel", "torch"):
+            raise SeqkitError(f"word2vec: unknown backend {self.backend!r}", fix="use auto, kernel or torch")
+
+
+@dataclass
+class TrainStats:
+    """What a training run measured: words are corpus tokens (before subsampling) times epochs."""
+
+    words: int = 0
+    seconds: float = 0.0
+    epoch_loss: list[float] = field(default_factory=list)
+    backend: str = ""
+
+    @property
+    def words_per_sec(self) -> float:
+        return self.words / self.seconds if self.seconds > 0 else 0.0
+
+
+# ----------------------------------------------------------------------------- corpus and vocabulary
+
+def iter_sentences(corpus: str | os.PathLike | Iterable) -> Iterable[list[str]]:
+    """Token lists from a path (whitespace-split lines, ``.gz`` aware), strings, or token lists."""
+    if isinstance(corpus, (str, os.PathLike)):
+        lines: Iterable = iter_lines(corpus)
+    else:
+        lines = corpus
+    for item in lines:
+        tokens = item.split() if isinstance(item, str) else list(item)
+        for start in range(0, len(tokens), MAX_SENTENCE_LENGTH):
+            yield tokens[start:start + MAX_SENTENCE_LENGTH]
+
+
+@dataclass
+class PreparedCorpus:
+    """A corpus as word ids: ``ids`` (n,) int32 of in-vocabulary words, ``sent_start`` (S+1,) int64."""
+
+    words: list[str]
+    counts: np.ndarray  # (V,) int64
+    ids: np.ndarray
+    sent_start: np.ndarray
+    raw_words: int  # tokens in the corpus, out-of-vocabulary ones included
+
+
+def prepare_corpus(corpus, min_count: int = 5, max_vocab: int | None = None) -> PreparedCorpus:
+    """Count words, keep the frequent ones (most frequent first, ties by first occurrence), map to ids."""
+    sentences = list(iter_sentences(corpus))
+    counter: Counter[str] = Counter()
+    for sent in sentences:
+        counter.update(sent)
+    raw_words = sum(counter.values())
+    # Counter keeps first-seen order and sorted() is stable: equal counts stay in first-seen order
+    vocab = sorted(((w, c) for w, c in counter.items() if c >= min_count), key=lambda wc: -wc[1])
+    if max_vocab is not None:
+        vocab = vocab[:max_vocab]
+    if not vocab:
+        where = corpus if isinstance(corpus, (str, os.PathLike)) else None
+        raise SeqkitError(f"no word occurs at least min_count={min_count} times ({raw_words} tokens)",
+                          path=where, fix="lower min_count or give a larger corpus")
+    words = [w for w, _ in vocab]
+    counts = np.array([c for _, c in vocab], dtype=np.int64)
+    lookup = {w: i for i, w in enumerate(words)}.get
+    ids_parts, starts, total = [], [0], 0
+    for sent in sentences:
+        arr = np.fromiter((lookup(w, -1) for w in sent), dtype=np.int32, count=len(sent))
+        arr = arr[arr >= 0]
+        if len(arr) == 0:
+            continue
+        ids_parts.append(arr)
+        total += len(arr)
+        starts.append(total)
+    ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, np.int32)
+    return PreparedCorpus(words, counts, ids, np.array(starts, dtype=np.int64), raw_words)
+
+
+def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
+    """Probability of keeping one occurrence of each word: ``(sqrt(c/t) + 1) * t/c`` capped at 1,
+    with ``t = sample * sum(counts)``; ``sample <= 0`` keeps everything.  Returns (V,) float32."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if sample <= 0:
+        return np.ones(len(counts), dtype=np.float32)
+    threshold = sample * counts.sum()
+    keep = (np.sqrt(counts / threshold) + 1.0) * threshold / counts
+    return np.minimum(keep, 1.0).astype(np.float32)
+
+
+def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
+    """Noise-word probabilities ``c**power / sum(c**power)``: (V,) float64."""
+    weights = np.asarray(counts, dtype=np.float64) ** power
+    return weights / weights.sum()
+
+
+def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table: draw ``i`` uniformly, keep it with ``prob[i]``, else take ``alias[i]``.
+
+    Returns ``prob`` (V,) float32 and ``alias`` (V,) int32; drawing costs O(1) whatever V is."""
+    n = len(probs)
+    scaled = np.asarray(probs, dtype=np.float64) * n
+    prob = np.ones(n, dtype=np.float64)
+    alias = np.arange(n, dtype=np.int32)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        prob[s], alias[s] = scaled[s], g
+        scaled[g] -= 1.0 - scaled[s]
+        (small if scaled[g] < 1.0 else large).append(g)
+    return prob.astype(np.float32), alias
+
+
+# ----------------------------------------------------------------------------- the model
+
+class Word2Vec:
+    """Train word vectors; ``model.wv`` is a :class:`KeyedVectors` with gensim's query methods.
+
+    ``corpus`` is a path (one sentence per line, whitespace-tokenized, ``.gz`` read on the fly), an
+    iterable of strings, or an iterable of token lists. Keyword arguments are :class:`Word2VecConfig`
+    fields. ``progress(dict)`` is called about once a second with ``epoch``, ``words_per_sec``,
+    ``loss``, ``alpha`` and ``done`` (fraction).
+    """
+
+    def __init__(self, corpus=None, *, progress: Callable[[dict], None] | None = None, **options) -> None:
+        self.config = Word2VecConfig(**options)
+        self.config.validate()
+        self.progress = progress
+        self.stats = TrainStats()
+        self.wv: KeyedVectors | None = None
+        self.syn1neg: np.ndarray | None = None
+        if corpus is not None:
+            self.train(corpus)
+
+    def train(self, corpus) -> KeyedVectors:
+        cfg = self.config
+        prepared = prepare_corpus(corpus, cfg.min_count, cfg.max_vocab)
+        if len(prepared.ids) < 2:
+            raise SeqkitError("corpus has fewer than two in-vocabulary words",
+                              fix="give a larger corpus or lower min_count")
+        win, wout = _init_weights(len(prepared.words), cfg.dim, cfg.seed)
+        device = _pick_device(cfg)
+        use_kernel = cfg.backend == "kernel" or (cfg.backend == "auto" and device.type == "cpu")
+        kernel = load_kernel() if use_kernel else None
+        if cfg.backend == "kernel" and kernel is None:
+            raise SeqkitError("word2vec: the C kernel could not be compiled",
+                              fix="install gcc, or use backend=torch")
+        start = time.perf_counter()
+        if kernel is not None:
+            losses = _train_kernel(kernel, prepared, win, wout, cfg, self._report)
+            self.stats.backend = f"kernel x{cfg.threads} threads"
+        else:
+            losses = _train_torch(prepared, win, wout, cfg, device, self._report)
+            self.stats.backend = f"torch on {device}"
+        self.stats.seconds = time.perf_counter() - start
+        self.stats.words = prepared.raw_words * cfg.epochs
+        self.stats.epoch_loss = losses
+        self.wv = KeyedVectors(win, prepared.words, counts=prepared.counts)
+        self.syn1neg = wout
+        return self.wv
+
+    def _report(self, info: dict) -> None:
+        if self.progress is not None:
+            self.progress(info)
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)
+
+
+def _init_weights(n_words: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Input vectors uniform in ``[-0.5/dim, 0.5/dim)``, output vectors zero (as word2vec.c)."""
+    gen = np.random.default_rng(seed)
+    win = ((gen.random((n_words, dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
+    wout = np.zeros((n_words, dim), dtype=np.float32)
+    return win, wout
+
+
+def _pick_device(cfg: Word2VecConfig) -> torch.device:
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SeqkitError("word2vec: device cuda requested but CUDA is not available", fix="use device=cpu")
+    return torch.device(cfg.device)
+
+
+def _sentence_chunks(sent_start: np.ndarray) -> list[tuple[int, int]]:
+    """Split sentences into consecutive runs of about CHUNK_WORDS words: (first, end) sentence indices."""
+    chunks, first, n_sent = [], 0, len(sent_start) - 1
+    while first < n_sent:
+        end = int(np.searchsorted(sent_start, sent_start[first] + CHUNK_WORDS, side="left"))
+        end = min(max(end, first + 1), n_sent)
+        chunks.append((first, end))
+        first = end
+    return chunks
+
+
+def _train_kernel(kernel, prepared: PreparedCorpus, win, wout, cfg: Word2VecConfig, report) -> list[float]:
+    """Hogwild training: ``threads`` Python threads pull (epoch, chunk) jobs and call the C kernel."""
+    keep = keep_probabilities(prepared.counts, cfg.sample)
+    noise_prob, noise_alias = alias_table(noise_distribution(prepared.counts))
+    ids, sent_start = np.ascontiguousarray(prepared.ids), np.ascontiguousarray(prepared.sent_start)
+    chunks = _sentence_chunks(sent_start)
+    jobs = [(epoch, k, a, b) for epoch in range(cfg.epochs) for k, (a, b) in enumerate(chunks)]
+    total = len(ids) * cfg.epochs
+    progress = np.zeros(1, dtype=np.int64)
+    loss_sum = np.zeros(cfg.epochs)
+    step_sum = np.zeros(cfg.epochs)
+    lock = threading.Lock()
+    next_job = iter(jobs)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        out = np.zeros(3, dtype=np.float64)
+        try:
+            while True:
+                with lock:
+                    job = next(next_job, None)
+                if job is None:
+                    return
+                epoch, k, a, b = job
+                seed = (cfg.seed * 1_000_003 + epoch) * 1_000_003 + k  # per chunk: threads do not matter
+                rc = kernel.sgns_train_chunk(
+                    win, wout, cfg.dim, ids, sent_start, a, b, keep, noise_prob, noise_alias,
+                    len(prepared.words), int(cfg.sg), cfg.window, cfg.negative, cfg.alpha, cfg.min_alpha,
+                    total, progress, seed & (2**64 - 1), int(cfg.compute_loss), out)
+                if rc != 0:
+                    raise MemoryError("word2vec kernel could not allocate its buffers")
+                with lock:
+                    loss_sum[epoch] += out[0]
+                    step_sum[epoch] += out[1]
+        except BaseException as exc:  # surfaced in the main thread
+            errors.append(exc)
+
+    def _report_progress() -> None:
+        done = int(progress[0])
+        epoch = min(done * cfg.epochs // max(total, 1), cfg.epochs - 1)
+        with lock:
+            loss = loss_sum[epoch] / step_sum[epoch] if step_sum[epoch] else float("nan")
+        report({"epoch": epoch + 1, "done": done / total, "loss": float(loss),
+                "words_per_sec": done * prepared.raw_words / len(ids) / (time.perf_counter() - start),
+                "alpha": max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * done / total)})
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(cfg.threads)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(timeout=1.0)
+            if t.is_alive():
+                _report_progress()
+    if errors:
+        raise errors[0]
+    return [float(ls / st) if st else float("nan") for ls, st in zip(loss_sum, step_sum)]
+
+# ----------------------------------------------------------------------------- the torch trainer
+
+def _window_pairs(ids: torch.Tensor, sent: torch.Tensor, window: int,
+                  gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """All (centre, context) position pairs of one subsampled stretch under dynamic windows.
+
+    ``ids``/``sent``: (n,) word ids and sentence numbers. Returns two (P,) tensors of word ids."""
+    n = len(ids)
+    reduced = window - torch.randint(0, window, (n,), generator=gen, device=ids.device)  # 1..window
+    centres, contexts = [], []
+    for offset in range(1, window + 1):
+        if offset >= n:
+            break
+        left, right = torch.arange(n - offset, device=ids.device), torch.arange(offset, n, device=ids.device)
+        same = sent[left] == sent[right]
+        # the right word is context of the left centre, and the left word context of the right centre
+        m = same & (reduced[left] >= offset)
+        centres.append(ids[left[m]])
+        contexts.append(ids[right[m]])
+        m = same & (reduced[right] >= offset)
+        centres.append(ids[right[m]])
+        contexts.append(ids[left[m]])
+    return torch.cat(centres), torch.cat(contexts)
+
+
+def _cbow_windows(ids: torch.Tensor, sent: torch.Tensor, window: int,
+                  gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For every position: the centre id (n,), context ids (n, 2*window) and their mask (n, 2*window)."""
+    n = len(ids)
+    reduced = window - torch.randint(0, window, (n,), generator=gen, device=ids.device)
+    offsets = torch.cat([torch.arange(-window, 0), torch.arange(1, window + 1)]).to(ids.device)
+    pos = torch.arange(n, device=ids.device)[:, None] + offsets[None, :]  # (n, 2w)
+    valid = (pos >= 0) & (pos < n) & (offsets.abs()[None, :] <= reduced[:, None])
+    pos = pos.clamp(0, n - 1)
+    valid &= sent[pos] == sent[:, None]
+    keep = valid.any(dim=1)
+    return ids[keep], ids[pos[keep]], valid[keep]
+
+
+def _train_torch(prepared: PreparedCorpus, win_np, wout_np, cfg: Word2VecConfig,
+                 device: torch.device, report) -> list[float]:
+    """Minibatch SGD with sparse updates; same objective and schedule as the kernel."""
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.threads)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(cfg.seed)
+    win = torch.from_numpy(win_np).to(device)
+    wout = torch.from_numpy(wout_np).to(device)
+    keep = torch.from_numpy(keep_probabilities(prepared.counts, cfg.sample)).to(device)
+    noise = torch.from_numpy(noise_distribution(prepared.counts)).float().to(device)
+    ids_all = torch.from_numpy(prepared.ids.astype(np.int64)).to(device)
+    sent_all = torch.repeat_interleave(
+        torch.arange(len(prepared.sent_start) - 1, device=device),
+        torch.from_numpy(np.diff(prepared.sent_start)).to(device))
+    batch = cfg.batch_size * (16 if device.type == "cuda" else 1)
+    n, total = len(ids_all), len(ids_all) * cfg.epochs
+    stretch = 200_000  # words per stretch: bounds the memory of the pair lists
+    losses, start, last_report = [], time.perf_counter(), 0.0
+    for epoch in range(cfg.epochs):
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        steps = 0
+        for a in range(0, n, stretch):
+            b = min(a + stretch, n)
+            ids, sent = ids_all[a:b], sent_all[a:b]
+            kept = torch.rand(len(ids), generator=gen, device=device) < keep[ids]
+            ids, sent = ids[kept], sent[kept]
+            if len(ids) < 2:
+                continue
+            if cfg.sg:
+                centres, contexts = _window_pairs(ids, sent, cfg.window, gen)
+                mask = None
+            else:
+                centres, contexts, mask = _cbow_windows(ids, sent, cfg.window, gen)
+            n_pairs = len(centres)
+            done_before = epoch * n + a
+            for p in range(0, n_pairs, batch):
+                q = min(p + batch, n_pairs)
+                frac = (done_before + (b - a) * p / max(n_pairs, 1)) / total
+                alpha = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * frac)
+                loss_sum += _sgd_step(win, wout, centres[p:q], contexts[p:q],
+                                      None if mask is None else mask[p:q], noise, cfg.negative, alpha, gen)
+                steps += q - p
+            now = time.perf_counter()
+            if now - last_report >= 1.0:
+                last_report = now
+                done = epoch * n + b
+                report({"epoch": epoch + 1, "done": done / total, "loss": float(loss_sum) / max(steps, 1),
+                        "words_per_sec": done * prepared.raw_words / n / (now - start), "alpha": alpha})
+        losses.append(float(loss_sum) / max(steps, 1))
+    win_np[...] = win.cpu().numpy()
+    wout_np[...] = wout.cpu().numpy()
+    return losses
+
+
+def _sgd_step(win: torch.Tensor, wout: torch.Tensor, centres: torch.Tensor, contexts: torch.Tensor,
+              mask: torch.Tensor | None, noise: torch.Tensor, negative: int, alpha: float,
+              gen: torch.Generator) -> torch.Tensor:
+    """One minibatch of B examples; returns the summed loss.
+
+    Skip-gram: ``contexts`` (B,) are the inputs. CBOW: ``contexts`` (B, 2w) with ``mask`` (B, 2w), the
+    input is the mean of the masked rows and its gradient goes to each of them.
+    Targets (B, 1+K): the centre (label 1) then K noise words (label 0; a noise word equal to the
+    centre is ignored, as in the kernel)."""
+    bsz = len(centres)
+    if mask is None:
+        h = win[contexts]  # (B, d)
+    else:
+        weights = mask.float() / mask.sum(dim=1, keepdim=True)  # (B, 2w)
+        h = torch.einsum("bw,bwd->bd", weights, win[contexts])
+    negs = torch.multinomial(noise, bsz * negative, replacement=True, generator=gen).view(bsz, negative)
+    targets = torch.cat([centres[:, None], negs], dim=1)  # (B, 1+K)
+    out = wout[targets]  # (B, 1+K, d)
+    scores = torch.bmm(out, h[:, :, None]).squeeze(2).clamp(-30, 30)  # (B, 1+K)
+    labels = torch.zeros_like(scores)
+    labels[:, 0] = 1.0
+    valid = torch.ones_like(scores)
+    valid[:, 1:] = (negs != centres[:, None]).float()
+    g = (labels - torch.sigmoid(scores)) * valid * alpha  # (B, 1+K)
+    loss = (torch.nn.functional.softplus(torch.where(labels > 0, -scores, scores)) * valid).sum()
+    grad_h = torch.bmm(g[:, None, :], out).squeeze(1)  # (B, d)
+    wout.index_add_(0, targets.reshape(-1), (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
+    if mask is None:
+        win.index_add_(0, contexts, grad_h)
+    else:
+        rows = contexts[mask]
+        win.index_add_(0, rows, grad_h[:, None, :].expand(-1, contexts.shape[1], -1)[mask])
+    return loss.double()
+
+
+__all__ = ["Word2Vec", "Word2VecConfig", "TrainStats", "prepare_corpus", "keep_probabilities",
+           "noise_distribution", "alias_table", "iter_sentences"]
