@@ -1,0 +1,151 @@
+"""The registry: local copies, offline errors, verified downloads (file:// URLs), safe extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import zipfile
+
+import pytest
+
+import seqkit as sk
+from seqkit.cli import main
+from seqkit.data import registry
+from seqkit.data.download import download, extract
+from seqkit.data.registry import CorpusInfo, RemoteFile
+from seqkit.errors import SeqkitError
+
+TEXT = b"first line\nsecond line\n"
+SHA = hashlib.sha256(TEXT).hexdigest()
+
+
+def test_every_named_corpus_has_url_and_checksum():
+    assert {"timemachine", "ptb", "wikitext2", "fra-eng", "cmn-eng", "multi30k", "seqkit-en-fr"} <= set(
+        sk.data.corpus_names())
+    for info in sk.data.CORPORA.values():
+        for remote in info.files.values():
+            assert remote.url.startswith(("http://", "https://")) or info.bundled
+            assert len(remote.sha256) == 64
+
+
+def test_offline_without_local_copy_says_which_file_to_put_where(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEQKIT_DATA", str(tmp_path / "corpora"))
+    with pytest.raises(SeqkitError) as err:
+        sk.data.load("ptb")
+    text = str(err.value)
+    assert "needs ptb/ptb.train.txt" in text
+    assert f"put the file at {tmp_path / 'corpora' / 'ptb' / 'ptb.train.txt'}" in text
+    assert "\n" not in text
+
+
+def test_local_copy_in_seqkit_data_gz_or_not(monkeypatch, tmp_path):
+    (tmp_path / "timemachine").mkdir()
+    (tmp_path / "timemachine" / "timemachine.txt").write_bytes(TEXT)
+    monkeypatch.setenv("SEQKIT_DATA", str(tmp_path))
+    assert sk.data.load("timemachine").train == ["first line", "second line"]
+    assert registry.status("timemachine") == "local"
+
+
+@pytest.fixture
+def fake_corpus(monkeypatch, tmp_path):
+    """A registered corpus whose URL is a local file:// URL (no network), and online mode."""
+    src = tmp_path / "upstream.txt"
+    src.write_bytes(TEXT)
+    info = CorpusInfo("fake", "lm", "test", "none", "none",
+                      {"train": RemoteFile("fake/train.txt", src.as_uri(), SHA)})
+    monkeypatch.setitem(registry.CORPORA, "fake", info)
+    monkeypatch.delenv("SEQKIT_OFFLINE")
+    monkeypatch.delenv("SEQKIT_DATA", raising=False)
+    return src
+
+
+def test_download_is_verified_and_cached(fake_corpus, tmp_path):
+    corpus = sk.data.load("fake")
+    assert corpus.train == ["first line", "second line"]
+    cached = tmp_path / "cache" / "fake" / "train.txt"
+    assert cached.read_bytes() == TEXT
+    fake_corpus.unlink()  # served from the cache from now on
+    assert sk.data.load("fake").train == ["first line", "second line"]
+    assert registry.status("fake") == "cached"
+
+
+def test_checksum_mismatch_leaves_nothing_behind(fake_corpus, tmp_path):
+    fake_corpus.write_bytes(b"tampered\n")
+    with pytest.raises(SeqkitError, match="checksum mismatch"):
+        sk.data.load("fake")
+    assert not (tmp_path / "cache" / "fake").exists() or not any((tmp_path / "cache" / "fake").iterdir())
+
+
+def test_download_failure_is_one_clear_error(tmp_path):
+    with pytest.raises(SeqkitError, match="download of file:.*failed"):
+        download((tmp_path / "nope.txt").as_uri(), tmp_path / "out.txt", None)
+
+
+def test_archive_member_is_extracted_and_verified(monkeypatch, tmp_path):
+    archive = tmp_path / "pairs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("pairs/all.txt", "Go.\tVa !\nHi.\tSalut !\n")
+        zf.writestr("__MACOSX/junk", "x")
+    member_sha = hashlib.sha256(b"Go.\tVa !\nHi.\tSalut !\n").hexdigest()
+    info = CorpusInfo("fake-pairs", "lm", "t", "n", "n",
+                      {"train": RemoteFile("fake-pairs/all.txt", archive.as_uri(), member_sha, member="pairs/all.txt")})
+    monkeypatch.setitem(registry.CORPORA, "fake-pairs", info)
+    monkeypatch.delenv("SEQKIT_OFFLINE")
+    path = registry.fetch("fake-pairs", "train")
+    assert path == tmp_path / "cache" / "fake-pairs" / "all.txt"
+    assert sk.data.read_tsv(path, (1,)) == [["Va !", "Salut !"]]
+
+
+def _tar_with(tmp_path, member: tarfile.TarInfo, data: bytes = b"x") -> str:
+    path = tmp_path / "evil.tar"
+    with tarfile.open(path, "w") as tf:
+        member.size = len(data) if member.isfile() else 0
+        tf.addfile(member, io.BytesIO(data) if member.isfile() else None)
+    return path
+
+
+@pytest.mark.parametrize("name", ["../escape.txt", "/abs/escape.txt", "ok/../../escape.txt"])
+def test_extraction_refuses_paths_that_escape(tmp_path, name):
+    target = tmp_path / "target"
+    with pytest.raises(SeqkitError, match="outside|absolute"):
+        extract(_tar_with(tmp_path, tarfile.TarInfo(name)), target)
+    zpath = tmp_path / "evil.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(name), "x")
+    with pytest.raises(SeqkitError, match="outside|absolute"):
+        extract(zpath, target)
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_extraction_refuses_links(tmp_path):
+    link = tarfile.TarInfo("innocent")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    with pytest.raises(SeqkitError, match="is a link"):
+        extract(_tar_with(tmp_path, link), tmp_path / "target")
+    hard = tarfile.TarInfo("hard")
+    hard.type, hard.linkname = tarfile.LNKTYPE, "../../outside"
+    with pytest.raises(SeqkitError, match="is a link"):
+        extract(_tar_with(tmp_path, hard), tmp_path / "target")
+
+
+def test_safe_members_are_extracted(tmp_path):
+    ok = tarfile.TarInfo("dir/file.txt")
+    written = extract(_tar_with(tmp_path, ok, b"hello"), tmp_path / "target")
+    assert [p.read_bytes() for p in written] == [b"hello"]
+
+
+def test_cli_ls_and_get(capsys):
+    assert main(["data", "ls"]) == 0
+    out = capsys.readouterr().out
+    for name in ("timemachine", "ptb", "wikitext2", "fra-eng", "cmn-eng", "multi30k", "seqkit-en-fr", "hf:wmt14"):
+        assert name in out
+    assert main(["data", "get", "seqkit-en-fr"]) == 0
+    assert "seqkit-en-fr en->fr: train 22000, valid 1000, test 1000 pairs" in capsys.readouterr().out
+
+
+def test_cli_get_offline_missing_corpus_exits_2(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEQKIT_DATA", str(tmp_path))
+    assert main(["data", "get", "multi30k"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "multi30k/train.de.gz" in err and "SEQKIT_OFFLINE" in err
