@@ -245,9 +245,14 @@ def prepare(data: ImageData, resolution: int | tuple[int, int] | None = None, st
 
 
 def load_images(name: str, resolution: int | tuple[int, int] | None = None, standardize: bool = True,
-                root: str | os.PathLike | None = None, download: bool = False, seed: int = 0) -> ImageData:
-    """``digits`` (offline), ``fashion-mnist`` or ``mnist``, resized and standardized."""
-    data = load_digits(seed=seed) if name == "digits" else load_idx_dataset(name, root=root, download=download)
+                root: str | os.PathLike | None = None, download: bool = False, seed: int = 0,
+                test_fraction: float = 0.2) -> ImageData:
+    """``digits`` (offline; split by ``seed`` and ``test_fraction``), ``fashion-mnist`` or ``mnist``
+    (the published split, from ``root`` or the cache, downloaded when asked), resized and standardized."""
+    if name == "digits":
+        data = load_digits(test_fraction=test_fraction, seed=seed)
+    else:
+        data = load_idx_dataset(name, root=root, download=download)
     return prepare(data, resolution, standardize)
 
 

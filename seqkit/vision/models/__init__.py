@@ -48,7 +48,10 @@ def build_model(name: str, in_channels: int = 1, num_classes: int = 10,
     """Build the model ``name`` (see :data:`MODELS`) for (in_channels, resolution) images."""
     if name not in MODELS:
         raise SeqkitError(f"unknown model {name!r}", fix=f"use one of: {', '.join(MODELS)}")
-    return MODELS[name](in_channels=in_channels, num_classes=num_classes, resolution=resolution, **options)
+    try:
+        return MODELS[name](in_channels=in_channels, num_classes=num_classes, resolution=resolution, **options)
+    except TypeError as exc:
+        raise SeqkitError(f"bad options for model {name!r}: {exc}", fix="drop the options this model lacks") from None
 
 
 __all__ = [
