@@ -14,6 +14,7 @@ from seqkit.seq2seq.attention import (
 )
 from seqkit.seq2seq.interfaces import Decoder, DecoderState, Encoder, EncoderDecoder, lengths_to_mask
 from seqkit.seq2seq.loss import sequence_loss, sequence_mean_loss
+from seqkit.seq2seq.plot import plot_attention
 from seqkit.seq2seq.positional import SinusoidalPositions
 from seqkit.seq2seq.rnn import RNNDecoder, RNNEncoder, RNNSeq2Seq
 from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search, length_penalty, sample
@@ -24,4 +25,5 @@ __all__ = [
     "masked_softmax", "Decoder", "DecoderState", "Encoder", "EncoderDecoder", "lengths_to_mask",
     "sequence_loss", "sequence_mean_loss", "SinusoidalPositions", "Hypothesis", "beam_search",
     "greedy_search", "length_penalty", "sample", "Transformer", "RNNEncoder", "RNNDecoder", "RNNSeq2Seq",
+    "plot_attention",
 ]

@@ -106,3 +106,14 @@ def test_multihead_cross_attention_and_gradients_match():
 def test_multihead_rejects_bad_heads():
     with pytest.raises(ValueError):
         MultiHeadAttention(10, 3)
+
+
+def test_attention_heatmap_png(tmp_path):
+    from seqkit.seq2seq.plot import plot_attention
+
+    weights = torch.softmax(torch.randn(3, 4), -1)
+    path = tmp_path / "attn.png"
+    plot_attention(weights, ["ein", "Hund", "läuft", "."], ["a", "dog", "runs"], path, title="de-en")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="3x4"):
+        plot_attention(weights, ["ein"], ["a"], tmp_path / "bad.png")
