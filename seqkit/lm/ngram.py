@@ -1,0 +1,305 @@
+"""The n-gram language model: training, vectorized scoring, perplexity and sampling.
+
+>>> lm = NGramLM.train(["the cat sat", "the dog sat"], order=2, smoothing="wb")
+>>> round(lm.perplexity(["the cat sat"]), 4) > 1
+True
+
+A model is a backoff table per order (see :mod:`seqkit.lm.ngram_smoothing`): the sorted int64 keys
+of its n-grams (:mod:`seqkit.lm.ngram_counts`), their log10 probabilities and backoff weights. It
+scores like KenLM's ``query``: for each token the longest n-gram in the table that ends with it,
+plus the backoff weights of the longer contexts (``log10 p(w | h) = log10 p(w | h_m) + sum b``).
+Scoring a corpus is one ``np.searchsorted`` per order over all tokens at once, not a loop over
+tokens, which is what makes it run at millions of tokens per second.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from seqkit.errors import SeqkitError
+from seqkit.lm.ngram_counts import count_ngrams, lookup
+from seqkit.lm.ngram_smoothing import DEFAULT_FALLBACK, estimate
+from seqkit.lm.ngram_vocab import BOS_ID, EOS_ID, NGramVocab, Packed, build_vocab, pack, read_vocab_file
+
+
+@dataclass
+class CorpusScores:
+    """Per-token scores of a corpus (like KenLM's ``full_scores`` for every sentence at once).
+
+    Attributes:
+        log10: (n,) float64 log10 p of every predicted token (the words and each ``</s>``).
+        ngram_length: (n,) int32 order of the n-gram that matched (1 = unigram).
+        oov: (n,) bool, the token was outside the vocabulary (scored as ``<unk>``).
+        sentence: (n,) int64 index of the sentence each token belongs to.
+        n_sentences: number of sentences.
+    """
+
+    log10: np.ndarray
+    ngram_length: np.ndarray
+    oov: np.ndarray
+    sentence: np.ndarray
+    n_sentences: int
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.log10)
+
+    @property
+    def n_oov(self) -> int:
+        return int(self.oov.sum())
+
+    @property
+    def total_log10(self) -> float:
+        return float(self.log10.sum())
+
+    def perplexity(self, include_oov: bool = True) -> float:
+        """10 ** (-mean log10 p) over the tokens (KenLM's "Perplexity including OOVs" by default)."""
+        keep = slice(None) if include_oov else ~self.oov
+        lp = self.log10[keep]
+        return float(10.0 ** (-lp.mean())) if len(lp) else float("nan")
+
+    def sentence_log10(self) -> np.ndarray:
+        """(n_sentences,) total log10 probability of each sentence (``</s>`` included)."""
+        return np.bincount(self.sentence, weights=self.log10, minlength=self.n_sentences)
+
+    def sentence_perplexities(self) -> np.ndarray:
+        """(n_sentences,) perplexity of each sentence over its words and ``</s>``."""
+        lengths = np.bincount(self.sentence, minlength=self.n_sentences)
+        return 10.0 ** (-self.sentence_log10() / lengths)
+
+
+@dataclass
+class NGramLM:
+    """A backoff n-gram model.
+
+    Attributes:
+        vocab: the closed vocabulary (``<unk>`` 0, ``<s>`` 1, ``</s>`` 2).
+        keys: per order k, (n_k,) sorted int64 keys ``prefix_id * |vocab| + word`` (k=1: all ids).
+        logp: per order, (n_k,) log10 probabilities.
+        logbo: per order, (n_k,) log10 backoff weights (order N: empty).
+        info: how it was made (smoothing, discounts, counts), saved as ARPA comments.
+    """
+
+    vocab: NGramVocab
+    keys: list[np.ndarray]
+    logp: list[np.ndarray]
+    logbo: list[np.ndarray]
+    info: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ building
+
+    @property
+    def order(self) -> int:
+        return len(self.keys)
+
+    @property
+    def counts(self) -> list[int]:
+        """Number of n-grams of each order (what an ARPA header lists)."""
+        return [len(k) for k in self.keys]
+
+    @classmethod
+    def train(cls, lines: Iterable[str] | Iterable[Sequence[str]], order: int = 3, smoothing: str = "mkn", *,
+              min_count: int = 1, vocab: str | os.PathLike | Iterable[str] | None = None,
+              k: float | None = None, alpha: float | None = None, discounts=None,
+              discount_fallback: bool | Sequence[float] = False) -> NGramLM:
+        """Count and estimate a model of ``order`` from text lines (or pre-tokenized sentences).
+
+        Args:
+            lines: training text, one sentence per line, whitespace-tokenized (or token lists).
+            order: N >= 1.
+            smoothing: one of :data:`seqkit.lm.ngram_smoothing.SMOOTHERS` (``mkn`` = KenLM's).
+            min_count: words rarer than this become ``<unk>`` (closed vocabulary).
+            vocab: a vocab file path or a list of words that closes the vocabulary instead.
+            k: the add-k constant (``addk``; default 1).
+            alpha: stupid backoff's factor (default 0.4).
+            discounts: explicit discounts per order, D or (D1, D2, D3+) (``absolute``/``kn``/``mkn``).
+            discount_fallback: when discounts cannot be estimated (tiny or artificial data), use
+                these (True = KenLM's 0.5, 1, 1.5) instead of raising.
+        """
+        if order < 1:
+            raise SeqkitError(f"order must be >= 1, got {order}", fix="use --order 3 (trigrams) or more")
+        sentences = [line.split() if isinstance(line, str) else list(line) for line in lines]
+        if not any(sentences):
+            raise SeqkitError("empty training text: no tokens to count",
+                              fix="give a non-empty text file, one sentence per line")
+        vocab_words = None
+        if vocab is not None:
+            vocab_words = read_vocab_file(vocab) if isinstance(vocab, (str, os.PathLike)) else list(vocab)
+        nvocab, packed = build_vocab(sentences, min_count=min_count, vocab_words=vocab_words)
+        return cls.from_packed(packed, nvocab, order, smoothing, k=k, alpha=alpha, discounts=discounts,
+                               discount_fallback=discount_fallback)
+
+    @classmethod
+    def from_packed(cls, packed: Packed, vocab: NGramVocab, order: int, smoothing: str = "mkn", *,
+                    k: float | None = None, alpha: float | None = None, discounts=None,
+                    discount_fallback: bool | Sequence[float] = False) -> NGramLM:
+        """Estimate from an already packed corpus (see :meth:`train` for the arguments)."""
+        counts = count_ngrams(packed, order, len(vocab))
+        fallback = (DEFAULT_FALLBACK if discount_fallback is True
+                    else (tuple(discount_fallback) if discount_fallback else None))
+        options = {"k_add": k, "alpha": alpha, "discounts": discounts,
+                   "fallback": fallback if smoothing in ("absolute", "kn", "mkn") else None}
+        tables = estimate(counts, smoothing, vocab.n_predictable, **options)
+        info = {"smoothing": smoothing, "order": order, "tokens": counts.n_tokens,
+                "sentences": counts.n_sentences}
+        if tables.discounts is not None:
+            info["discounts"] = [list(d) for d in tables.discounts]
+        return cls(vocab, [o.keys for o in counts.orders], tables.logp, tables.logbo, info)
+
+    # ------------------------------------------------------------------ lookup and scoring
+
+    def _lookup(self, k: int, prefix: np.ndarray, words: np.ndarray) -> np.ndarray:
+        """Ids of the k-grams (prefix (k-1)-gram id, last word) in order k's table; -1 if absent.
+
+        prefix, words: (n,) int64; a negative prefix means "no such prefix" and gives -1.
+        """
+        return lookup(self.keys[k - 1], len(self.vocab), prefix, words)
+
+    def _combine(self, found: list[np.ndarray], contexts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Backoff arithmetic for n targets.
+
+        Args:
+            found: per order k = 1..N, (n,) id of the k-gram ending with the target (-1 absent).
+            contexts: per length c = 1..N-1, (n,) id of the c-gram just before the target (-1 absent).
+
+        Returns ``(log10 p, matched order)``, each (n,).
+        """
+        logp = self.logp[0][found[0]]
+        matched = np.ones(len(logp), dtype=np.int32)
+        for k in range(2, self.order + 1):
+            hit = found[k - 1] >= 0
+            logp = np.where(hit, self.logp[k - 1][np.maximum(found[k - 1], 0)], logp)
+            matched[hit] = k
+        for c in range(1, self.order):
+            ctx = contexts[c - 1]
+            use = (ctx >= 0) & (matched <= c)
+            logp = logp + np.where(use, self.logbo[c - 1][np.maximum(ctx, 0)], 0.0)
+        return logp, matched
+
+    def score_packed(self, packed: Packed) -> CorpusScores:
+        """Score every token of a packed corpus at once (each sentence starts in state ``<s>``)."""
+        ids = packed.ids.astype(np.int64)
+        pos = packed.pos_in_sentence
+        # by_order[k-1][t]: id of the k-gram ending at t (-1 if absent or crossing the sentence start)
+        by_order = [ids]
+        for k in range(2, self.order + 1):
+            prefix = np.empty_like(ids)
+            prefix[0] = -1
+            prefix[1:] = by_order[-1][:-1]
+            prefix[pos < k - 1] = -1
+            by_order.append(self._lookup(k, prefix, ids))
+        target = np.flatnonzero(pos > 0)
+        found = [ids_k[target] for ids_k in by_order]
+        contexts = []
+        for c in range(1, self.order):
+            ctx = by_order[c - 1][target - 1]
+            contexts.append(np.where(pos[target] >= c, ctx, -1))
+        logp, matched = self._combine(found, contexts)
+        sentence = np.cumsum(ids == BOS_ID)[target] - 1
+        return CorpusScores(logp, matched, packed.oov[target], sentence, packed.n_sentences)
+
+    def score_corpus(self, lines: Iterable[str] | Iterable[Sequence[str]]) -> CorpusScores:
+        """Per-token log10 scores of text lines (or token lists); unknown words score as ``<unk>``."""
+        sentences = [line.split() if isinstance(line, str) else list(line) for line in lines]
+        return self.score_packed(pack(sentences, self.vocab))
+
+    def perplexity(self, lines: Iterable[str] | Iterable[Sequence[str]], include_oov: bool = True) -> float:
+        """Corpus perplexity over words and ``</s>`` (KenLM's ``query`` "including OOVs")."""
+        return self.score_corpus(lines).perplexity(include_oov)
+
+    def full_scores(self, sentence: str | Sequence[str]) -> list[tuple[float, int, bool]]:
+        """``(log10 p, ngram length, is_oov)`` per word and the final ``</s>``, as ``kenlm.Model``."""
+        s = self.score_corpus([sentence])
+        return list(zip(s.log10.tolist(), s.ngram_length.tolist(), s.oov.tolist()))
+
+    def score(self, sentence: str | Sequence[str]) -> float:
+        """Total log10 probability of one sentence, ``</s>`` included (``kenlm.Model.score``)."""
+        return self.score_corpus([sentence]).total_log10
+
+    # ------------------------------------------------------------------ next-token distribution
+
+    def _context_ids(self, history: Sequence[int]) -> list[int]:
+        """Ids of the c-grams that end the history, c = 1..N-1 (-1 where absent)."""
+        out = []
+        for c in range(1, self.order):
+            if c > len(history):
+                out.append(-1)
+                continue
+            gram = history[-c:]
+            idx = np.array([gram[0]], dtype=np.int64)
+            for j in range(2, c + 1):
+                idx = self._lookup(j, idx, np.array([gram[j - 1]], dtype=np.int64))
+            out.append(int(idx[0]))
+        return out
+
+    def next_log10(self, context: Sequence[str] | str = (), bos: bool = True) -> np.ndarray:
+        """(|vocab|,) log10 p(w | context) for every vocabulary id (``<s>``: -inf).
+
+        ``context`` is the preceding words of the sentence; ``bos`` prefixes ``<s>``.
+        """
+        words = context.split() if isinstance(context, str) else list(context)
+        history = ([BOS_ID] if bos else []) + [self.vocab[w] for w in words]
+        history = history[-(self.order - 1):] if self.order > 1 else []
+        ctx_ids = self._context_ids(history)
+        n = len(self.vocab)
+        all_words = np.arange(n, dtype=np.int64)
+        found = [all_words]
+        for k in range(2, self.order + 1):
+            prefix = np.full(n, ctx_ids[k - 2], dtype=np.int64)
+            found.append(self._lookup(k, prefix, all_words))
+        contexts = [np.full(n, c, dtype=np.int64) for c in ctx_ids]
+        logp, _ = self._combine(found, contexts)
+        logp[BOS_ID] = -np.inf
+        return logp
+
+    def sample(self, prefix: str | Sequence[str] = (), *, max_tokens: int = 50, seed: int | None = 0,
+               temperature: float = 1.0, allow_unk: bool = True) -> list[str]:
+        """Continue ``prefix`` by sampling words until ``</s>`` or ``max_tokens``; returns the new words.
+
+        The next-word distribution is renormalized (stupid backoff scores do not sum to 1), sharpened
+        or flattened by ``temperature``; the same ``seed`` gives the same continuation.
+        """
+        if temperature <= 0:
+            raise SeqkitError(f"temperature must be > 0, got {temperature}")
+        rng = np.random.default_rng(seed)
+        words = prefix.split() if isinstance(prefix, str) else list(prefix)
+        out: list[str] = []
+        for _ in range(max_tokens):
+            lp = self.next_log10(words + out) / temperature
+            if not allow_unk:
+                lp[0] = -np.inf
+            p = np.exp((lp - lp.max()) * np.log(10.0))
+            w = int(rng.choice(len(p), p=p / p.sum()))
+            if w == EOS_ID:
+                break
+            out.append(self.vocab.tokens[w])
+        return out
+
+    # ------------------------------------------------------------------ files
+
+    def save_arpa(self, path: str | os.PathLike) -> None:
+        """Write the model as an ARPA file (loads in KenLM, SRILM, NLTK-free tools)."""
+        from seqkit.lm.arpa import write_arpa
+
+        write_arpa(self, path)
+
+    @classmethod
+    def load_arpa(cls, path: str | os.PathLike) -> NGramLM:
+        """Read an ARPA file (e.g. from KenLM's ``lmplz``); mistakes are reported with their line."""
+        from seqkit.lm.arpa import read_arpa
+
+        return read_arpa(path)
+
+    def __repr__(self) -> str:
+        how = self.info.get("smoothing", "arpa")
+        return f"NGramLM(order={self.order}, vocab={len(self.vocab)}, ngrams={self.counts}, smoothing={how!r})"
+
+
+def load(path: str | os.PathLike) -> NGramLM:
+    """Load an ARPA model (the one on-disk format)."""
+    return NGramLM.load_arpa(path)
+

@@ -1,0 +1,147 @@
+"""Vectorized n-gram counting over a packed id stream (orders 1..N), and KenLM's adjusted counts.
+
+An n-gram of order k is identified by an int64 *key*: ``prefix_id * V + last_word``, where
+``prefix_id`` is the index of its first k-1 words among the sorted unique (k-1)-grams and V the
+vocabulary size (unigrams: the key is the word id). Keys stay far below 2**63 at any order, unlike
+``sum(w_i * V**i)`` which overflows for 5-grams over a 10k vocabulary. The sorted keys of one order
+are at once the n-gram table and the search index used by :mod:`seqkit.lm.ngram` to score.
+
+Counting one order is a sort of the keys of every window (``np.argsort``) and a run-length pass;
+for each unique n-gram one representative window gives its first word and the id of its suffix
+(the (k-1)-gram without the first word), which is what Kneser-Ney's continuation counts need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqkit.lm.ngram_vocab import BOS_ID, Packed
+
+
+@dataclass
+class OrderCounts:
+    """The unique n-grams of one order k.
+
+    Attributes:
+        keys: (n,) int64 sorted keys ``prefix_id * V + word`` (k=1: the word ids 0..V-1, dense).
+        counts: (n,) int64 raw counts (k=1: ``<s>`` is 0, it is never predicted).
+        suffix: (n,) int64 id of the (k-1)-gram without the first word (k=1: empty).
+        first: (n,) int32 first word of each n-gram.
+    """
+
+    keys: np.ndarray
+    counts: np.ndarray
+    suffix: np.ndarray
+    first: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass
+class NGramCounts:
+    """Counts of all orders 1..N; ``orders[k-1]`` holds order k."""
+
+    orders: list[OrderCounts]
+    vocab_size: int
+    n_tokens: int
+    n_sentences: int
+
+    @property
+    def order(self) -> int:
+        return len(self.orders)
+
+    def context(self, k: int) -> np.ndarray:
+        """(n_k,) id of each k-gram's context (its first k-1 words) among the (k-1)-grams; k >= 2."""
+        return self.orders[k - 1].keys // self.vocab_size
+
+    def word(self, k: int) -> np.ndarray:
+        """(n_k,) last word of each k-gram."""
+        return self.orders[k - 1].keys % self.vocab_size
+
+    def adjusted(self) -> list[np.ndarray]:
+        """KenLM's adjusted counts, per order (what (modified) Kneser-Ney discounts).
+
+        The highest order keeps raw counts. A lower-order n-gram counts its distinct left extensions
+        (the continuation count N1+(. w)), except n-grams starting with ``<s>``, which cannot be
+        extended to the left and keep their raw count. The ``<s>`` unigram gets 0, like ``<unk>``
+        when it does not occur.
+        """
+        out = [o.counts for o in self.orders]
+        for k in range(self.order - 1, 0, -1):
+            cont = np.bincount(self.orders[k].suffix, minlength=len(self.orders[k - 1]))
+            if k >= 2:
+                cont = np.where(self.orders[k - 1].first == BOS_ID, self.orders[k - 1].counts, cont)
+            else:
+                cont[BOS_ID] = 0
+            out[k - 1] = cont.astype(np.int64)
+        return out
+
+
+def lookup(table: np.ndarray, vocab_size: int, prefix: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """Ids of n-grams (prefix id, last word) in one order's sorted ``table`` of keys; -1 if absent.
+
+    prefix, words: (n,) int64; a negative prefix means "no such prefix" and gives -1.
+    """
+    if len(table) == 0:
+        return np.full(len(words), -1, dtype=np.int64)
+    key = prefix * vocab_size + words
+    idx = np.searchsorted(table, key)
+    np.minimum(idx, len(table) - 1, out=idx)
+    return np.where((prefix >= 0) & (table[idx] == key), idx, -1)
+
+
+def counts_of_counts(counts: np.ndarray, upto: int = 4) -> np.ndarray:
+    """``n[j]`` = number of n-grams seen exactly j times, j = 0..upto (``n[0]`` unused)."""
+    return np.bincount(np.minimum(counts, upto + 1), minlength=upto + 2)[: upto + 1]
+
+
+def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sort and run-length encode ``keys``.
+
+    Returns ``(unique, inverse, counts, representative)``: unique sorted keys, for every input its
+    index in ``unique``, the multiplicity of each unique key, and one input index holding it.
+    """
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    starts = np.empty(len(keys), dtype=bool)
+    starts[:1] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
+    group = np.cumsum(starts) - 1
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = group
+    boundaries = np.flatnonzero(starts)
+    counts = np.diff(np.append(boundaries, len(keys)))
+    return sorted_keys[boundaries], inverse, counts, order[boundaries]
+
+
+def count_ngrams(packed: Packed, order: int, vocab_size: int) -> NGramCounts:
+    """Count every n-gram of orders 1..``order`` in ``packed`` (windows never cross sentences).
+
+    ``<s>`` only starts n-grams and ``</s>`` only ends them, as in KenLM, because each sentence is
+    padded with a single ``<s>``: ``<s> a b`` is a trigram, ``<s> <s> a`` is not.
+    """
+    ids = packed.ids.astype(np.int64)
+    n_total = len(ids)
+    unigram_counts = np.bincount(ids, minlength=vocab_size).astype(np.int64)
+    unigram_counts[BOS_ID] = 0
+    vocab_ids = np.arange(vocab_size, dtype=np.int64)
+    orders = [OrderCounts(vocab_ids, unigram_counts, np.zeros(0, dtype=np.int64),
+                          vocab_ids.astype(np.int32))]
+    # pos_id[p]: id of the (k-1)-gram starting at position p (-1 where none fits in the sentence).
+    pos_id = ids
+    for k in range(2, order + 1):
+        starts = np.flatnonzero(packed.remaining >= k)
+        keys = pos_id[starts] * vocab_size + ids[starts + k - 1]
+        unique, inverse, counts, rep = _group(keys)
+        rep_pos = starts[rep]
+        suffix = pos_id[rep_pos + 1]
+        orders.append(OrderCounts(unique, counts.astype(np.int64), suffix,
+                                  packed.ids[rep_pos].astype(np.int32)))
+        new_pos_id = np.full(n_total, -1, dtype=np.int64)
+        new_pos_id[starts] = inverse
+        pos_id = new_pos_id
+    n_tokens = int(n_total - packed.n_sentences)  # words + </s>: the predicted tokens
+    return NGramCounts(orders, vocab_size, n_tokens, packed.n_sentences)

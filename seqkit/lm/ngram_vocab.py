@@ -1,0 +1,167 @@
+"""The n-gram model's closed vocabulary and the packed token-id stream it counts and scores.
+
+Ids follow KenLM's layout: ``0 <unk>``, ``1 <s>``, ``2 </s>``, then the words, most frequent first
+(ties keep first occurrence). A word outside the vocabulary (fewer than ``min_count`` occurrences,
+absent from a vocab file, or unseen in training) is scored as ``<unk>``, so a perplexity is never
+infinite because of an unknown word (the trap of NLTK's issues #3065/#3211). A literal ``<unk>`` in
+the training text (Penn Treebank has 45k of them) is an ordinary, counted word.
+
+A corpus becomes one packed ``int32`` array: every sentence is ``<s> w1 ... wn </s>`` and the
+sentences follow each other, so every order of n-grams is a window over one array (no Python tuples).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import chain, repeat
+
+import numpy as np
+
+from seqkit.errors import SeqkitError
+from seqkit.io import iter_lines
+
+UNK, BOS, EOS = "<unk>", "<s>", "</s>"
+UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
+SPECIALS = (UNK, BOS, EOS)
+
+
+class NGramVocab:
+    """Token <-> id mapping with ``<unk>``=0, ``<s>``=1, ``</s>``=2.
+
+    >>> v = NGramVocab(["<unk>", "<s>", "</s>", "the", "cat"])
+    >>> v["cat"], v["dog"], len(v)
+    (4, 0, 5)
+    """
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        if tuple(tokens[:3]) != SPECIALS:
+            raise ValueError(f"the vocabulary must start with {SPECIALS}")
+        self.tokens: list[str] = list(tokens)
+        self.index: dict[str, int] = {tok: i for i, tok in enumerate(self.tokens)}
+        if len(self.index) != len(self.tokens):
+            raise ValueError("duplicate tokens in the vocabulary")
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __getitem__(self, token: str) -> int:
+        return self.index.get(token, UNK_ID)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.index
+
+    @property
+    def n_predictable(self) -> int:
+        """Tokens a model can predict: everything but ``<s>`` (KenLM's uniform ``1/|V|`` uses this)."""
+        return len(self.tokens) - 1
+
+
+@dataclass
+class Packed:
+    """A corpus as one id stream.
+
+    Attributes:
+        ids: (T,) int32 token ids; each sentence is ``<s> ... </s>``.
+        remaining: (T,) int32 tokens from this position to the end of its sentence, inclusive
+            (the ``</s>`` has 1): an n-gram of order k may start at p iff ``remaining[p] >= k``.
+        oov: (T,) bool, True where the original token was outside the vocabulary (mapped to <unk>).
+        n_sentences: number of sentences.
+    """
+
+    ids: np.ndarray
+    remaining: np.ndarray
+    oov: np.ndarray
+    n_sentences: int
+
+    @property
+    def pos_in_sentence(self) -> np.ndarray:
+        """(T,) int32 offset from the sentence's ``<s>`` (0 at ``<s>``)."""
+        starts = np.flatnonzero(self.ids == BOS_ID)
+        lengths = np.diff(np.append(starts, len(self.ids)))
+        return (np.arange(len(self.ids)) - np.repeat(starts, lengths)).astype(np.int32)
+
+
+def tokenize_lines(lines: Iterable[str]) -> list[list[str]]:
+    """Whitespace tokens of every line (blank lines give empty sentences, as in KenLM)."""
+    return [line.split() for line in lines]
+
+
+def pack(sentences: Sequence[Sequence[str]], vocab: NGramVocab) -> Packed:
+    """Map tokens to ids and lay the sentences out as ``<s> w... </s>`` in one array."""
+    get = vocab.index.get
+    words = np.fromiter(map(get, chain.from_iterable(sentences), repeat(-1)), dtype=np.int64,
+                        count=sum(map(len, sentences)))
+    return _layout(sentences, words)
+
+
+def _layout(sentences: Sequence[Sequence[str]], words: np.ndarray) -> Packed:
+    """Interleave the word ids (-1 = out of vocabulary) with ``<s>``/``</s>`` per sentence."""
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)) + 2
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    ids = np.empty(total, dtype=np.int32)
+    is_word = np.ones(total, dtype=bool)
+    is_word[starts] = False
+    is_word[ends - 1] = False
+    ids[starts] = BOS_ID
+    ids[ends - 1] = EOS_ID
+    oov = np.zeros(total, dtype=bool)
+    oov[is_word] = words < 0
+    ids[is_word] = np.where(words < 0, UNK_ID, words)
+    remaining = (np.repeat(ends, lengths) - np.arange(total)).astype(np.int32)
+    return Packed(ids, remaining, oov, len(sentences))
+
+
+def read_vocab_file(path: str | os.PathLike) -> list[str]:
+    """Words of a vocab file: the first whitespace field of every non-blank line."""
+    words = [line.split()[0] for line in iter_lines(path) if line.strip()]
+    if not words:
+        raise SeqkitError("empty vocabulary file", path=path, fix="give one word per line")
+    return words
+
+
+def build_vocab(sentences: Sequence[Sequence[str]], *, min_count: int = 1,
+                vocab_words: Iterable[str] | None = None) -> tuple[NGramVocab, Packed]:
+    """The closed vocabulary of a training corpus, and the corpus packed with it.
+
+    Args:
+        sentences: tokenized training sentences.
+        min_count: words seen fewer times become ``<unk>``.
+        vocab_words: if given, exactly these words (plus the specials) form the vocabulary, seen or not.
+
+    Words are ordered by descending training frequency, ties by first occurrence. The tokens are
+    mapped to ids once (a C-level ``map`` over a dict); the final order is a permutation in numpy.
+    """
+    if min_count < 1:
+        raise SeqkitError(f"min_count must be >= 1, got {min_count}", fix="use --min-count 1 or more")
+    n_words = sum(map(len, sentences))
+    first_seen = {tok: i for i, tok in enumerate(dict.fromkeys(chain(SPECIALS, *sentences)))}
+    provisional = np.fromiter(map(first_seen.__getitem__, chain.from_iterable(sentences)),
+                              dtype=np.int64, count=n_words)
+    counts = np.bincount(provisional, minlength=len(first_seen))
+    for special in (BOS_ID, EOS_ID):
+        if counts[special]:
+            raise SeqkitError(f"the training text contains the reserved token {SPECIALS[special]} "
+                              f"{counts[special]} times",
+                              fix="remove it: sentence boundaries are added for every line")
+    words = list(first_seen)
+    if vocab_words is not None:
+        vocab_words = list(dict.fromkeys(vocab_words))
+        keep_set = set(vocab_words) - set(SPECIALS)
+        keep = [i for i in range(3, len(words)) if words[i] in keep_set]
+        unseen = [w for w in vocab_words if w not in first_seen]
+    else:
+        keep = [i for i in range(3, len(words)) if counts[i] >= min_count]
+        unseen = []
+    keep_arr = np.asarray(keep, dtype=np.int64)
+    # A stable sort on -count keeps first-occurrence order among equal counts.
+    keep_arr = keep_arr[np.argsort(-counts[keep_arr], kind="stable")]
+    vocab = NGramVocab([*SPECIALS, *(words[i] for i in keep_arr), *unseen])
+    # provisional id -> final id; dropped words -> -1 (out of vocabulary, packed as <unk>).
+    remap = np.full(len(words), -1, dtype=np.int64)
+    remap[:3] = np.arange(3)
+    remap[keep_arr] = np.arange(3, 3 + len(keep_arr))
+    return vocab, _layout(sentences, remap[provisional])
