@@ -27,6 +27,7 @@ MODES = ("accurate", "search", "full")
 # ("Tom" "is" -> "Tom is"); Chinese tokens join without spaces.
 _ASCII_WORD_END = re.compile(r"[A-Za-z0-9]$")
 _ASCII_WORD_START = re.compile(r"^[A-Za-z0-9]")
+_SPACE = re.compile(r"\s")
 
 
 @lru_cache(maxsize=4)
@@ -92,6 +93,8 @@ class JiebaTokenizer(Tokenizer):
             pieces = self._jieba.cut_for_search(text, HMM=self.hmm)
         else:
             pieces = self._jieba.cut(text, cut_all=self.mode == "full", HMM=self.hmm)
+        if _SPACE.search(text) is None:  # the usual Chinese line: nothing to filter, no per-token cost
+            return list(pieces)
         return [w for w in pieces if not w.isspace()]
 
     def decode(self, tokens: Sequence[str]) -> str:

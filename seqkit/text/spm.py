@@ -25,6 +25,11 @@ MODEL_TYPES = ("unigram", "bpe", "char", "word")
 
 TextsOrFiles = str | os.PathLike | Iterable[str] | Iterable[os.PathLike]
 
+
+def _as_list(items: Iterable) -> list:
+    """A list as is (no copy: the batch paths stay as thin as calling the library), else listed."""
+    return items if isinstance(items, list) else list(items)
+
 # sentencepiece's ModelProto.SentencePiece.Type; the library exposes no is_user_defined().
 USER_DEFINED = 4
 
@@ -203,27 +208,27 @@ class SentencePieceTokenizer(Tokenizer):
         return self._sp.encode(text, out_type=str)
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[str]]:
-        return self._sp.encode(list(texts), out_type=str, num_threads=self.num_threads)
+        return self._sp.encode(_as_list(texts), out_type=str, num_threads=self.num_threads)
 
     def encode_ids(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         return self._sp.encode(text, out_type=int, add_bos=add_bos, add_eos=add_eos)
 
     def encode_ids_batch(self, texts: Iterable[str], *, add_bos: bool = False,
                          add_eos: bool = False) -> list[list[int]]:
-        return self._sp.encode(list(texts), out_type=int, add_bos=add_bos, add_eos=add_eos,
+        return self._sp.encode(_as_list(texts), out_type=int, add_bos=add_bos, add_eos=add_eos,
                                num_threads=self.num_threads)
 
     def decode(self, tokens: Sequence[str]) -> str:
-        return self._sp.decode_pieces(list(tokens))
+        return self._sp.decode_pieces(_as_list(tokens))
 
     def decode_batch(self, batch: Iterable[Sequence[str]]) -> list[str]:
-        return self._sp.decode_pieces([list(t) for t in batch], num_threads=self.num_threads)
+        return self._sp.decode_pieces(_as_list(batch), num_threads=self.num_threads)
 
     def decode_ids(self, ids: Sequence[int]) -> str:
-        return self._sp.decode_ids(list(ids))
+        return self._sp.decode_ids(_as_list(ids))
 
     def decode_ids_batch(self, batch: Iterable[Sequence[int]]) -> list[str]:
-        return self._sp.decode_ids([list(t) for t in batch], num_threads=self.num_threads)
+        return self._sp.decode_ids(_as_list(batch), num_threads=self.num_threads)
 
     def normalize(self, text: str) -> str:
         """The text as the model sees it (NFKC, whitespace collapsed), which ``decode`` returns."""
