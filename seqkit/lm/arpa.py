@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import os
 import re
-from itertools import chain, repeat
+from itertools import repeat
 
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.io import atomic_write, read_lines
+from seqkit.io import _open_binary, atomic_write, read_lines
 from seqkit.lm.ngram import NGramLM
 from seqkit.lm.ngram_counts import lookup
-from seqkit.lm.ngram_vocab import SPECIALS, UNK, NGramVocab
+from seqkit.lm.ngram_vocab import SPECIALS, NGramVocab
 
 #: log10 written for a zero probability or weight (the ARPA convention).
 LOG_ZERO = -99.0
@@ -130,24 +130,57 @@ def write_arpa(model: NGramLM, path: str | os.PathLike, chunk_rows: int = 200_00
 
 # ----------------------------------------------------------------------------- reading
 
-_COUNT_LINE = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)\s*$")
-_SECTION = re.compile(r"^\\(\d+)-grams:\s*$")
+_COUNT_LINE = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)\s*")
 
 
 def _bad(path, line: int, message: str, fix: str = "regenerate the ARPA file (e.g. with seqkit or lmplz)"):
     return SeqkitError(message, path=path, line=line, fix=fix)
 
 
-def _parse_floats(values: np.ndarray, lines: np.ndarray, path, what: str) -> np.ndarray:
+def _read_whole(path: str | os.PathLike) -> str:
+    """The file as one string (one decode, not one per line); bad UTF-8 is reported with its line."""
+    with _open_binary(path) as fh:
+        data = fh.read()
     try:
-        return values.astype(np.float64)
-    except ValueError:
-        for v, line in zip(values, lines):
-            try:
-                float(v)
-            except ValueError:
-                raise _bad(path, int(line), f"cannot read the {what} '{v}' as a number") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        read_lines(path)  # raises SeqkitError naming the line
         raise
+    return text.replace("\r\n", "\n") if "\r" in text else text
+
+
+class _Text:
+    """The ARPA text with a cursor, and line numbers computed only when a message needs one."""
+
+    def __init__(self, path, text: str) -> None:
+        self.path, self.text, self.pos = path, text, 0
+
+    def line_no(self, offset: int) -> int:
+        return self.text.count("\n", 0, offset) + 1
+
+    def next_line(self) -> tuple[str, int]:
+        """The next line (stripped) and its offset; ``("", len)`` at the end."""
+        start = self.pos
+        if start >= len(self.text):
+            return "", start
+        end = self.text.find("\n", start)
+        end = len(self.text) if end < 0 else end
+        self.pos = end + 1
+        return self.text[start:end].strip(), start
+
+    def next_nonblank(self) -> tuple[str, int]:
+        while True:
+            line, offset = self.next_line()
+            if line or self.pos >= len(self.text):
+                return line, offset
+
+    def block(self) -> tuple[str, int]:
+        """The lines up to the next blank line or ``\\`` line, as one string, and its offset."""
+        start = self.pos
+        ends = [i for i in (self.text.find("\n\n", start), self.text.find("\n\\", start)) if i >= 0]
+        end = min(ends) if ends else len(self.text)
+        self.pos = end + 1
+        return self.text[start:end], start
 
 
 def read_arpa(path: str | os.PathLike) -> NGramLM:
@@ -155,57 +188,56 @@ def read_arpa(path: str | os.PathLike) -> NGramLM:
 
     The ``\\data\\`` counts must agree with the sections; every n-gram's words must be unigrams and
     its first n-1 words an (n-1)-gram of the file (as KenLM requires). A file without ``<unk>``
-    gets it with log10 p = -100, as KenLM does.
+    gets it with log10 p = -100, as KenLM does. Lines before ``\\data\\`` are ignored.
     """
-    lines = read_lines(path)
-    i = 0
-    while i < len(lines) and lines[i].strip() != "\\data\\":
-        i += 1
-    if i == len(lines):
+    src = _Text(path, _read_whole(path))
+    data_at = src.text.find("\\data\\")
+    while data_at > 0 and src.text[data_at - 1] != "\n":
+        data_at = src.text.find("\\data\\", data_at + 1)
+    if data_at < 0:
         raise _bad(path, 1, "not an ARPA file: no \\data\\ line")
-    declared: list[tuple[int, int]] = []  # (count, line number) per order
-    i += 1
-    while i < len(lines) and lines[i].strip():
-        m = _COUNT_LINE.match(lines[i].strip())
+    src.pos = data_at
+    src.next_line()
+    declared: list[tuple[int, int]] = []  # (count, offset of its header line) per order
+    while True:
+        line, offset = src.next_line()
+        if not line:
+            break
+        m = _COUNT_LINE.fullmatch(line)
         if not m or int(m.group(1)) != len(declared) + 1:
-            raise _bad(path, i + 1, f"expected 'ngram {len(declared) + 1}=COUNT' in the \\data\\ header, "
-                                    f"got '{lines[i].strip()}'")
-        declared.append((int(m.group(2)), i + 1))
-        i += 1
+            raise _bad(path, src.line_no(offset), f"expected 'ngram {len(declared) + 1}=COUNT' in the "
+                                                  f"\\data\\ header, got '{line}'")
+        declared.append((int(m.group(2)), offset))
     if not declared:
-        raise _bad(path, i + 1, "the \\data\\ header lists no n-gram counts")
+        raise _bad(path, src.line_no(src.pos), "the \\data\\ header lists no n-gram counts")
     order = len(declared)
 
-    sections: list[tuple[int, list[str]]] = []  # (first line number, entries)
+    sections: list[tuple[str, int]] = []  # (body, offset) per order
     for k in range(1, order + 1):
-        while i < len(lines) and not lines[i].strip():
-            i += 1
-        if i == len(lines) or not _SECTION.match(lines[i].strip()) or int(_SECTION.match(lines[i].strip()).group(1)) != k:
-            got = lines[i].strip() if i < len(lines) else "the end of the file"
-            raise _bad(path, min(i + 1, len(lines)), f"expected the section \\{k}-grams:, got '{got}'")
-        i += 1
-        start = i
-        while i < len(lines) and lines[i].strip() and not lines[i].startswith("\\"):
-            i += 1
-        entries = lines[start:i]
-        count, count_line = declared[k - 1]
-        if len(entries) != count:
-            raise _bad(path, count_line,
+        line, offset = src.next_nonblank()
+        if line != f"\\{k}-grams:":
+            raise _bad(path, src.line_no(offset),
+                       f"expected the section \\{k}-grams:, got '{line or 'the end of the file'}'")
+        body, body_at = src.block()
+        n_entries = body.count("\n") + 1 if body.strip() else 0
+        count, count_at = declared[k - 1]
+        if n_entries != count:
+            raise _bad(path, src.line_no(count_at),
                        f"the \\data\\ header says ngram {k}={count} but the \\{k}-grams: section "
-                       f"has {len(entries)} entries",
+                       f"has {n_entries} entries",
                        fix="the file is truncated or edited; regenerate it or correct the count")
-        sections.append((start + 1, entries))
-    while i < len(lines) and not lines[i].strip():
-        i += 1
-    if i == len(lines) or lines[i].strip() != "\\end\\":
-        got = lines[i].strip() if i < len(lines) else "the end of the file"
-        raise _bad(path, min(i + 1, len(lines)), f"expected \\end\\ after the {order}-grams, got '{got}'")
+        sections.append((body, body_at))
+    line, offset = src.next_nonblank()
+    if line != "\\end\\":
+        raise _bad(path, src.line_no(offset),
+                   f"expected \\end\\ after the {order}-grams, got '{line or 'the end of the file'}'")
 
-    vocab, logp1, logbo1 = _read_unigrams(path, *sections[0], has_backoff=order > 1)
+    fields = [_split_section(src, k, *sections[k - 1], has_backoff=k < order) for k in range(1, order + 1)]
+    vocab, logp1, logbo1 = _unigrams(src, sections[0][1], *fields[0])
     keys = [np.arange(len(vocab), dtype=np.int64)]
     logp, logbo = [logp1], [logbo1]
     for k in range(2, order + 1):
-        key, lp, lb = _read_section(path, k, *sections[k - 1], vocab, keys, has_backoff=k < order)
+        key, lp, lb = _higher_order(src, k, sections[k - 1][1], *fields[k - 1], vocab, keys)
         keys.append(key)
         logp.append(lp)
         logbo.append(lb)
@@ -213,76 +245,98 @@ def read_arpa(path: str | os.PathLike) -> NGramLM:
     return NGramLM(vocab, keys, logp, logbo, {"source": os.fspath(path)})
 
 
-def _split_section(path, k: int, first_line: int, entries: list[str], has_backoff: bool):
-    """Fields of a section: (log10 p, (n, k) words as an object array, log10 backoff, line numbers)."""
-    parts = list(map(str.split, entries))
-    n_fields = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-    line_no = np.arange(first_line, first_line + len(entries))
-    allowed = (n_fields == k + 1) | ((n_fields == k + 2) & has_backoff)
-    if not allowed.all():
-        bad = int(np.argmin(allowed))
-        want = f"{k + 1} or {k + 2}" if has_backoff else f"{k + 1}"
-        raise _bad(path, int(line_no[bad]), f"a {k}-gram line needs {want} fields (log10 p, {k} words"
-                   + (", optional backoff" if has_backoff else "") + f"), got {n_fields[bad]}")
-    flat = np.empty(int(n_fields.sum()), dtype=object)
-    flat[:] = list(chain.from_iterable(parts))
-    offsets = np.cumsum(n_fields) - n_fields
-    logp = _parse_floats(flat[offsets], line_no, path, "log10 probability")
-    words = np.stack([flat[offsets + 1 + j] for j in range(k)], axis=1) if len(parts) else np.empty((0, k), object)
-    logbo = np.zeros(len(parts))
-    with_bo = n_fields == k + 2
-    if with_bo.any():
-        logbo[with_bo] = _parse_floats(flat[offsets[with_bo] + k + 1], line_no[with_bo], path, "backoff")
-    return logp, words, logbo, line_no
+def _split_section(src: _Text, k: int, body: str, body_at: int, has_backoff: bool):
+    """Fields of one section: log10 p (n,), words (n, k) object array, log10 backoff (n,).
+
+    Fast path: every line has the same number of fields (KenLM writes a backoff on every line
+    below the top order), so one ``str.split`` of the whole section and a reshape do. Otherwise the
+    lines are split one by one, which also finds the line of any malformed entry.
+    """
+    lines = body.split("\n") if body.strip() else []
+    n = len(lines)
+    flat = body.split()
+    for n_fields in ((k + 2, k + 1) if has_backoff else (k + 1,)):
+        if n and len(flat) == n * n_fields and body.count("\t") in (0, n * (n_fields - k)):
+            table = np.array(flat, dtype=object).reshape(n, n_fields)
+            break
+    else:
+        allowed = (k + 1, k + 2) if has_backoff else (k + 1,)
+        rows = []
+        for i, line in enumerate(lines):
+            parts = line.split()
+            if len(parts) not in allowed:
+                want = " or ".join(map(str, allowed))
+                raise _bad(src.path, src.line_no(body_at) + i,
+                           f"a {k}-gram line needs {want} fields (log10 p, {k} words"
+                           + (", optional backoff" if has_backoff else "") + f"), got {len(parts)}")
+            rows.append(parts if len(parts) == k + 2 or not has_backoff else [*parts, "0"])
+        table = np.array(rows, dtype=object).reshape(n, -1) if rows else np.empty((0, k + 1), object)
+    logp = _floats(src, body_at, table[:, 0], "log10 probability")
+    logbo = (_floats(src, body_at, table[:, k + 1], "backoff") if table.shape[1] == k + 2
+             else np.zeros(n))
+    return logp, table[:, 1 : k + 1], logbo
 
 
-def _read_unigrams(path, first_line: int, entries: list[str], has_backoff: bool):
-    logp, words, logbo, line_no = _split_section(path, 1, first_line, entries, has_backoff)
+def _floats(src: _Text, body_at: int, values: np.ndarray, what: str) -> np.ndarray:
+    try:
+        return values.astype(np.float64)
+    except ValueError:
+        for i, v in enumerate(values):
+            try:
+                float(v)
+            except ValueError:
+                raise _bad(src.path, src.line_no(body_at) + i,
+                           f"cannot read the {what} '{v}' as a number") from None
+        raise
+
+
+def _unigrams(src: _Text, body_at: int, logp: np.ndarray, words: np.ndarray, logbo: np.ndarray):
+    """The vocabulary (specials first, then the file's order) and the dense unigram table."""
     tokens = words[:, 0].tolist()
-    position = {}
-    for t, line in zip(tokens, line_no):
-        if t in position:
-            raise _bad(path, int(line), f"the unigram '{t}' is listed twice")
-        position[t] = len(position)
+    position = {t: i for i, t in enumerate(tokens)}
+    if len(position) != len(tokens):
+        seen: set[str] = set()
+        for i, t in enumerate(tokens):
+            if t in seen:
+                raise _bad(src.path, src.line_no(body_at) + i, f"the unigram '{t}' is listed twice")
+            seen.add(t)
     for special in SPECIALS[1:]:
         if special not in position:
-            raise _bad(path, first_line, f"the \\1-grams: section lacks {special}",
+            raise _bad(src.path, src.line_no(body_at), f"the \\1-grams: section lacks {special}",
                        fix="an ARPA model must list <s> and </s>")
-    ordered = [*SPECIALS, *(t for t in tokens if t not in SPECIALS)]
-    vocab = NGramVocab(ordered)
-    lp = np.empty(len(vocab))
+    vocab = NGramVocab([*SPECIALS, *(t for t in tokens if t not in SPECIALS)])
+    order = np.array([position.get(t, -1) for t in vocab.tokens])
+    present = order >= 0
+    lp = np.full(len(vocab), MISSING_UNK)
     lb = np.zeros(len(vocab))
-    src = np.array([position.get(t, -1) for t in ordered])
-    present = src >= 0
-    lp[present] = logp[src[present]]
-    lb[present] = logbo[src[present]]
-    if UNK not in position:
-        lp[0] = MISSING_UNK
+    lp[present] = logp[order[present]]
+    lb[present] = logbo[order[present]]
     return vocab, lp, lb
 
 
-def _read_section(path, k: int, first_line: int, entries: list[str], vocab: NGramVocab,
-                  keys: list[np.ndarray], has_backoff: bool):
-    logp, words, logbo, line_no = _split_section(path, k, first_line, entries, has_backoff)
+def _higher_order(src: _Text, k: int, body_at: int, logp: np.ndarray, words: np.ndarray,
+                  logbo: np.ndarray, vocab: NGramVocab, keys: list[np.ndarray]):
+    """Sorted keys (and the matching log10 p and backoff) of one order k >= 2."""
     n_vocab = len(vocab)
-    ids = np.empty(words.shape, dtype=np.int64)
-    for j in range(k):
-        ids[:, j] = np.fromiter(map(vocab.index.get, words[:, j], repeat(-1)), dtype=np.int64, count=len(words))
+    ids = np.fromiter(map(vocab.index.get, words.ravel(), repeat(-1)), dtype=np.int64,
+                      count=words.size).reshape(words.shape)
     if (ids < 0).any():
         row, col = np.argwhere(ids < 0)[0]
-        raise _bad(path, int(line_no[row]), f"the word '{words[row, col]}' of this {k}-gram is not a unigram")
+        raise _bad(src.path, src.line_no(body_at) + int(row),
+                   f"the word '{words[row, col]}' of this {k}-gram is not in the \\1-grams: section")
     prefix = ids[:, 0]
     for j in range(2, k):
         prefix = lookup(keys[j - 1], n_vocab, prefix, ids[:, j - 1])
     if (prefix < 0).any():
         row = int(np.argmin(prefix >= 0))
-        raise _bad(path, int(line_no[row]), f"the context '{' '.join(words[row, :-1])}' of this {k}-gram "
-                   f"is not a {k - 1}-gram of the file")
+        raise _bad(src.path, src.line_no(body_at) + row,
+                   f"the context '{' '.join(words[row, :-1])}' of this {k}-gram is not a "
+                   f"{k - 1}-gram of the file")
     key = prefix * n_vocab + ids[:, -1]
     order = np.argsort(key, kind="stable")
     key = key[order]
     dup = np.flatnonzero(key[1:] == key[:-1])
     if len(dup):
         row = int(order[dup[0] + 1])
-        raise _bad(path, int(line_no[row]), f"the {k}-gram '{' '.join(words[row])}' is listed twice")
+        raise _bad(src.path, src.line_no(body_at) + row, f"the {k}-gram '{' '.join(words[row])}' is listed twice")
     return key, logp[order], logbo[order]
