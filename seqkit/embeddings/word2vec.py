@@ -31,14 +31,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from seqkit.embeddings.kernel import load_kernel
 from seqkit.embeddings.keyedvectors import KeyedVectors
 from seqkit.errors import SeqkitError
 from seqkit.io import iter_lines
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_SENTENCE_LENGTH = 10_000  # longer lines are cut into pieces of this many words (as gensim does)
 CHUNK_WORDS = 20_000  # words per kernel call: the unit of work a thread takes and of progress reports
@@ -247,6 +250,8 @@ def _init_weights(n_words: int, dim: int, seed: int) -> tuple[np.ndarray, np.nda
 
 
 def _pick_device(cfg: Word2VecConfig) -> torch.device:
+    import torch
+
     if cfg.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
@@ -305,8 +310,9 @@ def _train_kernel(kernel, prepared: PreparedCorpus, win, wout, cfg: Word2VecConf
     def _report_progress() -> None:
         done = int(progress[0])
         epoch = min(done * cfg.epochs // max(total, 1), cfg.epochs - 1)
-        with lock:
-            loss = loss_sum[epoch] / step_sum[epoch] if step_sum[epoch] else float("nan")
+        with lock:  # the newest epoch with finished chunks
+            seen = [e for e in range(epoch + 1) if step_sum[e]]
+            loss = loss_sum[seen[-1]] / step_sum[seen[-1]] if seen else float("nan")
         report({"epoch": epoch + 1, "done": done / total, "loss": float(loss),
                 "words_per_sec": done * prepared.raw_words / len(ids) / (time.perf_counter() - start),
                 "alpha": max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * done / total)})
@@ -331,6 +337,8 @@ def _window_pairs(ids: torch.Tensor, sent: torch.Tensor, window: int,
     """All (centre, context) position pairs of one subsampled stretch under dynamic windows.
 
     ``ids``/``sent``: (n,) word ids and sentence numbers. Returns two (P,) tensors of word ids."""
+    import torch
+
     n = len(ids)
     reduced = window - torch.randint(0, window, (n,), generator=gen, device=ids.device)  # 1..window
     centres, contexts = [], []
@@ -352,6 +360,8 @@ def _window_pairs(ids: torch.Tensor, sent: torch.Tensor, window: int,
 def _cbow_windows(ids: torch.Tensor, sent: torch.Tensor, window: int,
                   gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For every position: the centre id (n,), context ids (n, 2*window) and their mask (n, 2*window)."""
+    import torch
+
     n = len(ids)
     reduced = window - torch.randint(0, window, (n,), generator=gen, device=ids.device)
     offsets = torch.cat([torch.arange(-window, 0), torch.arange(1, window + 1)]).to(ids.device)
@@ -366,6 +376,8 @@ def _cbow_windows(ids: torch.Tensor, sent: torch.Tensor, window: int,
 def _train_torch(prepared: PreparedCorpus, win_np, wout_np, cfg: Word2VecConfig,
                  device: torch.device, report) -> list[float]:
     """Minibatch SGD with sparse updates; same objective and schedule as the kernel."""
+    import torch
+
     if device.type == "cpu":
         torch.set_num_threads(cfg.threads)
     gen = torch.Generator(device=device)
@@ -427,6 +439,8 @@ def _sgd_step(win: torch.Tensor, wout: torch.Tensor, centres: torch.Tensor, cont
     input is the mean of the masked rows and its gradient goes to each of them.
     Targets (B, 1+K): the centre (label 1) then K noise words (label 0; a noise word equal to the
     centre is ignored, as in the kernel)."""
+    import torch
+
     bsz = len(centres)
     if mask is None:
         h = win[contexts]  # (B, d)

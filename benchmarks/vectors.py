@@ -1,0 +1,131 @@
+"""Vector loading: seqkit.load_vectors against gensim's load_word2vec_format(no_header=True).
+
+Generates (once) a GloVe-format text file of N x D random vectors whose tokens include non-ASCII
+words, tokens with U+00A0 inside and duplicates, then loads it in fresh processes:
+
+* gensim ``KeyedVectors.load_word2vec_format(path, no_header=True)``;
+* seqkit ``load_vectors(path)``, first load (parse + write the cache);
+* seqkit again, from the cache (memory-mapped).
+
+For each: wall time (median of --repeat runs) and peak RSS above the process's RSS after imports,
+and the ratios seqkit / gensim. Targets: first load <= 0.5x gensim's time, cached <= 0.05x, memory
+above baseline <= 1.2x the float32 matrix. Also checks that both loaders give the same vectors.
+
+    nice -n 10 python benchmarks/vectors.py [--rows 400000 --dim 100 --repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+CHILD = r"""
+import json, os, resource, sys, time
+mode, path = sys.argv[1], sys.argv[2]
+import numpy as np
+if mode == "gensim":
+    from gensim.models import KeyedVectors
+else:
+    from seqkit.embeddings.vectors import load_vectors
+def rss_kb():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+base = rss_kb()
+t = time.perf_counter()
+if mode == "gensim":
+    kv = KeyedVectors.load_word2vec_format(path, no_header=True)
+    keys, vecs = kv.index_to_key, kv.vectors
+else:
+    kv = load_vectors(path, cache=mode != "seqkit-nocache")
+    keys, vecs = kv.index_to_key, kv.vectors
+seconds = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+probe = [0, 1, len(keys) // 2, len(keys) - 1]
+print(json.dumps({"seconds": seconds, "peak_above_base_mb": (peak - base) / 1024, "n": len(keys),
+                  "dim": int(vecs.shape[1]), "probe": {keys[i]: np.asarray(vecs[i]).tolist() for i in probe},
+                  "report": str(getattr(kv, "load_report", ""))}))
+"""
+
+
+def generate(path: Path, rows: int, dim: int, seed: int = 0) -> None:
+    """GloVe-style lines: 5-decimal numbers; ~1% non-ASCII tokens, ~0.5% with U+00A0, 10 duplicates."""
+    rng = np.random.default_rng(seed)
+    tmp = path.with_suffix(".part")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for a in range(0, rows, 20000):
+            n = min(20000, rows - a)
+            vals = np.char.mod("%.5f", rng.normal(0, 0.4, (n, dim)).round(5))
+            lines = []
+            for j in range(n):
+                i = a + j
+                if i % 97 == 5:
+                    tok = f"café{i}"
+                elif i % 211 == 7:
+                    tok = f"new\u00a0york{i}"
+                elif i % 40000 == 13 and i > 13:
+                    tok = "w13"  # a duplicate of row 13's token
+                else:
+                    tok = f"w{i}"
+                lines.append(tok + " " + " ".join(vals[j]))
+            fh.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def run(mode: str, path: Path, env: dict) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path)], capture_output=True, text=True,
+                         env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=400_000)
+    ap.add_argument("--dim", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--file", type=Path, default=None, help="where the generated file goes (default: /tmp)")
+    args = ap.parse_args()
+    path = args.file or Path(tempfile.gettempdir()) / f"seqkit_bench_glove_{args.rows}x{args.dim}.txt"
+    if not path.exists():
+        print(f"generating {path} ...", flush=True)
+        generate(path, args.rows, args.dim)
+    matrix_mb = args.rows * args.dim * 4 / 2**20
+    print(f"file: {path} ({path.stat().st_size / 2**20:.0f} MB), float32 matrix {matrix_mb:.0f} MB")
+
+    results: dict[str, list[dict]] = {"gensim": [], "seqkit": [], "seqkit-cached": []}
+    for _ in range(args.repeat):
+        cache = tempfile.mkdtemp(prefix="seqkit_bench_cache_")
+        env = {**os.environ, "SEQKIT_CACHE": cache}
+        try:
+            results["gensim"].append(run("gensim", path, env))
+            results["seqkit"].append(run("seqkit", path, env))
+            results["seqkit-cached"].append(run("seqkit", path, env))
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+
+    g = results["gensim"][0]
+    s = results["seqkit"][0]
+    same = all(np.allclose(g["probe"][k], s["probe"][k]) for k in g["probe"]) and g["n"] == s["n"]
+    med = {m: statistics.median(r["seconds"] for r in rs) for m, rs in results.items()}
+    mem = {m: max(r["peak_above_base_mb"] for r in rs) for m, rs in results.items()}
+    print(f"seqkit report: {s['report']}")
+    print(f"{'loader':<16}{'median s':>10}{'x gensim':>10}{'peak MB':>10}{'x matrix':>10}")
+    for m in results:
+        print(f"{m:<16}{med[m]:>10.2f}{med[m] / med['gensim']:>10.3f}{mem[m]:>10.0f}{mem[m] / matrix_mb:>10.2f}")
+    print(f"rows: gensim {g['n']}, seqkit {s['n']}; same vectors on probed keys: {same}")
+    print(f"targets: load <= 0.5x -> {med['seqkit'] / med['gensim']:.3f}; cached <= 0.05x -> "
+          f"{med['seqkit-cached'] / med['gensim']:.4f}; memory <= 1.2x matrix -> {mem['seqkit'] / matrix_mb:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""``seqkit w2v``: train word2vec, evaluate vectors, query nearest neighbours.
+
+    seqkit w2v train CORPUS -o OUT.bin --dim 100 --window 5 --negative 5 --min-count 5 --sample 1e-4 \\
+        --epochs 5 --threads 2
+    seqkit w2v eval VECTORS                     # analogies (questions-words) + wordsim353
+    seqkit w2v similar VECTORS WORD [-n 10]
+
+OUT ending in ``.bin`` is word2vec binary, ``.txt``/``.vec`` word2vec text (both readable by gensim's
+``load_word2vec_format``), ``.safetensors`` seqkit's own format. VECTORS may be any of these, a GloVe
+file, or a named set (``glove.6B.100d``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from seqkit.errors import SeqkitError
+
+
+def save_vectors(kv, out: Path) -> str:
+    """Write by extension; returns the format written."""
+    suffix = out.suffix.lower()
+    if suffix == ".bin":
+        kv.save_word2vec_format(out, binary=True)
+        return "word2vec binary"
+    if suffix in (".txt", ".vec"):
+        kv.save_word2vec_format(out, binary=False)
+        return "word2vec text"
+    if suffix == ".safetensors":
+        kv.save(out)
+        return "safetensors + vocab JSON"
+    raise SeqkitError(f"unknown output extension {suffix!r}", path=out,
+                      fix="use .bin (word2vec binary), .txt (word2vec text) or .safetensors")
+
+
+def open_vectors(spec: str):
+    """Vectors from a path or a named set; ``.safetensors`` is seqkit's own format."""
+    from seqkit.embeddings.keyedvectors import KeyedVectors
+    from seqkit.embeddings.vectors import load_vectors
+
+    if spec.endswith(".safetensors"):
+        return KeyedVectors.load(spec)
+    return load_vectors(spec)
+
+
+@click.group()
+def w2v() -> None:
+    """Train, evaluate and query word2vec vectors."""
+
+
+@w2v.command()
+@click.argument("corpus", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
+              help="vectors to write: .bin, .txt or .safetensors")
+@click.option("--dim", default=100, show_default=True)
+@click.option("--window", default=5, show_default=True)
+@click.option("--negative", default=5, show_default=True)
+@click.option("--min-count", default=5, show_default=True)
+@click.option("--max-vocab", default=None, type=int)
+@click.option("--sample", default=1e-3, show_default=True, help="subsampling threshold (0: off)")
+@click.option("--epochs", default=5, show_default=True)
+@click.option("--alpha", default=0.025, show_default=True, help="initial learning rate")
+@click.option("--cbow", is_flag=True, help="CBOW instead of skip-gram")
+@click.option("--threads", default=2, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--backend", type=click.Choice(["auto", "kernel", "torch"]), default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="torch backend: auto, cpu, cuda")
+def train(corpus: Path, out: Path, dim, window, negative, min_count, max_vocab, sample, epochs, alpha,
+          cbow, threads, seed, backend, device) -> None:
+    """Train skip-gram (or CBOW) with negative sampling on CORPUS (one sentence per line)."""
+    from seqkit.embeddings.word2vec import Word2Vec
+
+    def progress(info: dict) -> None:
+        click.echo(f"\repoch {info['epoch']}/{epochs}  {100 * info['done']:5.1f}%  "
+                   f"{info['words_per_sec'] / 1000:7.1f}k words/s  loss {info['loss']:.4f}  "
+                   f"lr {info['alpha']:.5f}", nl=False, err=True)
+
+    model = Word2Vec(corpus, dim=dim, window=window, negative=negative, min_count=min_count,
+                     max_vocab=max_vocab, sample=sample, epochs=epochs, alpha=alpha, sg=not cbow,
+                     threads=threads, seed=seed, backend=backend, device=device, progress=progress)
+    click.echo("", err=True)
+    stats = model.stats
+    written = save_vectors(model.wv, out)
+    click.echo(f"{len(model.wv)} words x {dim}: {stats.words:,} words in {stats.seconds:.1f} s "
+               f"({stats.words_per_sec / 1000:.1f}k words/s, {stats.backend}); loss per epoch "
+               + " ".join(f"{x:.4f}" for x in stats.epoch_loss) + f"; wrote {out} ({written})")
+
+
+@w2v.command("eval")
+@click.argument("vectors")
+@click.option("--analogies", default=None, help="analogy file (default: gensim's questions-words.txt)")
+@click.option("--pairs", default=None, help="word-pair file (default: gensim's wordsim353.tsv)")
+@click.option("--restrict-vocab", default=30000, show_default=True)
+def evaluate(vectors: str, analogies, pairs, restrict_vocab: int) -> None:
+    """Analogy accuracy and word-pair correlations of VECTORS, scored as gensim scores them."""
+    from gensim.test.utils import datapath
+
+    kv = open_vectors(vectors)
+    analogies = analogies or datapath("questions-words.txt")
+    pairs = pairs or datapath("wordsim353.tsv")
+    score, sections = kv.evaluate_word_analogies(analogies, restrict_vocab=restrict_vocab)
+    total = sections[-1]
+    n = len(total["correct"]) + len(total["incorrect"])
+    click.echo(f"analogies: {100 * score:.2f}% ({len(total['correct'])}/{n}, restrict_vocab={restrict_vocab}) "
+               f"[{Path(analogies).name}]")
+    (pearson, _), (spearman, _), oov = kv.evaluate_word_pairs(pairs, restrict_vocab=restrict_vocab)
+    click.echo(f"word pairs: spearman {spearman:.4f}  pearson {pearson:.4f}  oov {oov:.1f}% [{Path(pairs).name}]")
+
+
+@w2v.command()
+@click.argument("vectors")
+@click.argument("word")
+@click.option("-n", "--topn", default=10, show_default=True)
+def similar(vectors: str, word: str, topn: int) -> None:
+    """The TOPN nearest words to WORD by cosine similarity."""
+    kv = open_vectors(vectors)
+    for key, sim in kv.most_similar(word, topn=topn):
+        click.echo(f"{sim:.4f}\t{key}")
