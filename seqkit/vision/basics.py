@@ -109,13 +109,16 @@ def l2_penalty(w: torch.Tensor) -> torch.Tensor:
 
 
 def train_linreg(X: torch.Tensor, y: torch.Tensor, lr: float = 0.03, epochs: int = 3, batch_size: int = 10,
-                 lambd: float = 0.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+                 lambd: float = 0.0, init_std: float = 0.01, seed: int = 0
+                 ) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
     """Fit ``linreg`` to (X, y) by minibatch SGD on squared loss + ``lambd`` * L2 penalty (d2l 3.2, 5.5).
+
+    Weights start at N(0, ``init_std``^2) (d2l 3.2 uses 0.01; the weight-decay chapter uses 1).
 
     Returns (w (d, 1), b (1,), the mean training loss after each epoch).
     """
     g = torch.Generator().manual_seed(seed)
-    w = torch.normal(0.0, 0.01, (X.shape[1], 1), generator=g).requires_grad_()
+    w = torch.normal(0.0, init_std, (X.shape[1], 1), generator=g).requires_grad_()
     b = torch.zeros(1, requires_grad=True)
     history = []
     for _ in range(epochs):
