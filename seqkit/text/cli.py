@@ -38,11 +38,11 @@ def _input_lines(files: tuple[str, ...]) -> Iterator[str]:
             raise SeqkitError("empty file", path=path, line=1, fix="give a file with text")
 
 
-def _chunks(lines: Iterator[str]) -> Iterator[list[str]]:
+def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
     chunk: list[str] = []
     for line in lines:
         chunk.append(line)
-        if len(chunk) >= _CHUNK:
+        if len(chunk) >= size:
             yield chunk
             chunk = []
     if chunk:
@@ -113,7 +113,9 @@ def tokenize(files, name, model, jieba_mode, no_hmm, user_dict, level, lang, low
     if ids and name != "spm":
         raise SeqkitError("--ids needs --tokenizer spm", fix="use -t spm -m MODEL, or map tokens with a Vocab")
     out = sys.stdout
-    for chunk in _chunks(_input_lines(files)):
+    # typed at a terminal: answer each line at once; piped: big chunks for the batch paths
+    size = 1 if not files and sys.stdin.isatty() else _CHUNK
+    for chunk in _chunks(_input_lines(files), size):
         if decode and ids:
             try:
                 texts = tok.decode_ids_batch([[int(x) for x in line.split()] for line in chunk])
@@ -126,6 +128,8 @@ def tokenize(files, name, model, jieba_mode, no_hmm, user_dict, level, lang, low
         else:
             texts = [" ".join(t) for t in tok.encode_batch(chunk)]
         out.write("\n".join(texts) + "\n")
+        if size == 1:
+            out.flush()
 
 
 @click.group()

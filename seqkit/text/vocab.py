@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 from seqkit.errors import SeqkitError
@@ -184,9 +184,8 @@ class Vocab:
         """Id of a token, or ids of a list / nested lists of tokens (unknown -> ``unk_id``)."""
         if isinstance(tokens, str):
             return self._stoi.get(tokens, self.unk_id)
-        get, unk = self._stoi.get, self.unk_id
-        if tokens and isinstance(tokens[0], str):  # the common flat case, without recursion
-            return [get(t, unk) for t in tokens]
+        if tokens and isinstance(tokens[0], str):  # the common flat case: a C-level map, no Python loop
+            return list(map(self._stoi.get, tokens, repeat(self.unk_id, len(tokens))))
         return [self[t] for t in tokens]
 
     def lookup(self, tokens: Any) -> Any:
@@ -199,9 +198,8 @@ class Vocab:
             ids = ids.tolist()
         if isinstance(ids, int):
             return self._itos[ids]
-        itos = self._itos
         if ids and isinstance(ids[0], int):
-            return [itos[i] for i in ids]
+            return list(map(self._itos.__getitem__, ids))
         return [self.to_tokens(i) for i in ids]
 
     @property
