@@ -54,3 +54,15 @@ def test_registry():
         get_tokenizer("char", mode="x")
     with pytest.raises(SeqkitError, match="needs a model"):
         get_tokenizer("spm")
+
+
+def test_d2l_nmt_on_fra_eng_matches_d2l_print(shared_data):
+    from seqkit.io import read_lines
+
+    pairs = [line.split("\t") for line in read_lines(shared_data / "fra-eng" / "fra.txt.gz")[:6]]
+    tok = D2LNMTTokenizer()
+    # d2l prints src[:6] / tgt[:6] (before appending <eos>)
+    assert [tok.encode(en) for en, _ in pairs] == [["go", "."], ["hi", "."], ["run", "!"], ["run", "!"],
+                                                   ["who", "?"], ["wow", "!"]]
+    assert [tok.encode(fr) for _, fr in pairs] == [["va", "!"], ["salut", "!"], ["cours", "!"],
+                                                   ["courez", "!"], ["qui", "?"], ["ça", "alors", "!"]]
