@@ -122,12 +122,12 @@ def move_to(batch: Any, device: torch.device) -> Any:
         return type(batch)(*(move_to(v, device) for v in batch))
     if isinstance(batch, (list, tuple)):
         return type(batch)(move_to(v, device) for v in batch)
+    if hasattr(batch, "to") and callable(batch.to):  # the batch knows best (seqkit.data.Batch)
+        return batch.to(device)
     if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
         changes = {f.name: move_to(getattr(batch, f.name), device) for f in dataclasses.fields(batch)
                    if f.init}
         return dataclasses.replace(batch, **changes)
-    if hasattr(batch, "to") and callable(batch.to):
-        return batch.to(device)
     return batch
 
 
@@ -515,9 +515,9 @@ class Trainer:
                          best_path=str(self.ckpt.best_path) if self.ckpt and self.ckpt.best_path else None)
 
 
-def fit_summary(result: FitResult) -> str:
+def fit_summary(result: FitResult, item_name: str = "items") -> str:
     """One line describing a finished fit, for logs."""
     best = f", best {result.best_score:.4g} @ {result.best_step}" if result.best_score is not None else ""
     return (f"{result.steps} updates, {result.epochs_done} epochs, stopped by {result.stopped}{best}, "
-            f"{result.items_per_s:,.0f} items/s")
+            f"{result.items_per_s:,.0f} {item_name}/s")
 
