@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.ngram_counts import count_ngrams, lookup
+from seqkit.lm.ngram_counts import KeyIndex, count_ngrams
 from seqkit.lm.ngram_smoothing import DEFAULT_FALLBACK, estimate
 from seqkit.lm.ngram_vocab import BOS_ID, EOS_ID, NGramVocab, Packed, build_vocab, pack, read_vocab_file
 
@@ -89,6 +89,7 @@ class NGramLM:
     logp: list[np.ndarray]
     logbo: list[np.ndarray]
     info: dict = field(default_factory=dict)
+    _indexes: list | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ building
 
@@ -122,8 +123,8 @@ class NGramLM:
         """
         if order < 1:
             raise SeqkitError(f"order must be >= 1, got {order}", fix="use --order 3 (trigrams) or more")
-        sentences = [line.split() if isinstance(line, str) else list(line) for line in lines]
-        if not any(sentences):
+        sentences = [line if isinstance(line, str) else list(line) for line in lines]
+        if not any(s.strip() if isinstance(s, str) else s for s in sentences):
             raise SeqkitError("empty training text: no tokens to count",
                               fix="give a non-empty text file, one sentence per line")
         vocab_words = None
@@ -157,7 +158,19 @@ class NGramLM:
 
         prefix, words: (n,) int64; a negative prefix means "no such prefix" and gives -1.
         """
-        return lookup(self.keys[k - 1], len(self.vocab), prefix, words)
+        out = np.full(len(words), -1, dtype=np.int64)
+        live = np.flatnonzero(prefix >= 0)
+        if len(live) and len(self.keys[k - 1]):
+            out[live] = self._index(k).find(prefix[live] * len(self.vocab) + words[live])
+        return out
+
+    def _index(self, k: int) -> KeyIndex:
+        """The hash index of order k's keys, built on first use."""
+        if self._indexes is None or len(self._indexes) != self.order:
+            self._indexes = [None] * self.order
+        if self._indexes[k - 1] is None:
+            self._indexes[k - 1] = KeyIndex(self.keys[k - 1])
+        return self._indexes[k - 1]
 
     def _combine(self, found: list[np.ndarray], contexts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Backoff arithmetic for n targets.
@@ -204,8 +217,8 @@ class NGramLM:
 
     def score_corpus(self, lines: Iterable[str] | Iterable[Sequence[str]]) -> CorpusScores:
         """Per-token log10 scores of text lines (or token lists); unknown words score as ``<unk>``."""
-        sentences = [line.split() if isinstance(line, str) else list(line) for line in lines]
-        return self.score_packed(pack(sentences, self.vocab))
+        lines = lines if isinstance(lines, list) else list(lines)
+        return self.score_packed(pack(lines, self.vocab))
 
     def perplexity(self, lines: Iterable[str] | Iterable[Sequence[str]], include_oov: bool = True) -> float:
         """Corpus perplexity over words and ``</s>`` (KenLM's ``query`` "including OOVs")."""

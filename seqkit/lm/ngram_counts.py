@@ -85,12 +85,67 @@ def lookup(table: np.ndarray, vocab_size: int, prefix: np.ndarray, words: np.nda
 
     prefix, words: (n,) int64; a negative prefix means "no such prefix" and gives -1.
     """
-    if len(table) == 0:
-        return np.full(len(words), -1, dtype=np.int64)
-    key = prefix * vocab_size + words
+    out = np.full(len(words), -1, dtype=np.int64)
+    live = np.flatnonzero(prefix >= 0)
+    if len(table) == 0 or len(live) == 0:
+        return out
+    key = prefix[live] * vocab_size + words[live]
     idx = np.searchsorted(table, key)
     np.minimum(idx, len(table) - 1, out=idx)
-    return np.where((prefix >= 0) & (table[idx] == key), idx, -1)
+    hit = table[idx] == key
+    out[live[hit]] = idx[hit]
+    return out
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: multiply, keep the high bits
+
+
+class KeyIndex:
+    """An open-addressing hash table (linear probing, load <= 1/2) over one order's sorted keys.
+
+    Built and probed with whole-array numpy operations: each round places (or looks up) every
+    pending key at its current probe slot, so the rounds are as many as the longest probe chain.
+    A lookup costs one or two random memory reads instead of binary search's ~20, which is what
+    lets scoring reach millions of tokens per second.
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self.bits = max(4, int(np.ceil(np.log2(max(2 * len(keys), 2)))))
+        size = 1 << self.bits
+        self.slot_key = np.full(size, -1, dtype=np.int64)
+        self.slot_val = np.full(size, -1, dtype=np.int64)
+        pending = np.arange(len(keys), dtype=np.int64)
+        pos = self._home(keys)
+        while len(pending):
+            slot = pos[pending]
+            free = self.slot_key[slot] < 0
+            # Several keys may claim one free slot: scatter them all, the last write is the winner,
+            # and everyone who did not win moves one slot on.
+            claim, claimers = slot[free], pending[free]
+            self.slot_val[claim] = claimers
+            winners = claimers[self.slot_val[claim] == claimers]
+            self.slot_key[pos[winners]] = keys[winners]
+            lost = np.ones(len(keys), dtype=bool)
+            lost[winners] = False
+            pending = pending[lost[pending]]
+            pos[pending] = (pos[pending] + 1) & (size - 1)
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - self.bits)).astype(np.int64)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """(n,) index of each key in the sorted key array, -1 if absent."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        mask = (1 << self.bits) - 1
+        active = np.arange(len(keys), dtype=np.int64)
+        pos = self._home(keys)
+        while len(active):
+            slot_key = self.slot_key[pos]
+            hit = slot_key == keys
+            out[active[hit]] = self.slot_val[pos[hit]]
+            go_on = ~hit & (slot_key >= 0)
+            active, keys, pos = active[go_on], keys[go_on], (pos[go_on] + 1) & mask
+        return out
 
 
 def counts_of_counts(counts: np.ndarray, upto: int = 4) -> np.ndarray:

@@ -42,6 +42,7 @@ class NGramVocab:
         self.index: dict[str, int] = {tok: i for i, tok in enumerate(self.tokens)}
         if len(self.index) != len(self.tokens):
             raise ValueError("duplicate tokens in the vocabulary")
+        self._sep_index: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -51,6 +52,13 @@ class NGramVocab:
 
     def __contains__(self, token: str) -> bool:
         return token in self.index
+
+    @property
+    def separator_index(self) -> dict[str, int]:
+        """The token index plus the line separator of :func:`pack` (-2)."""
+        if self._sep_index is None:
+            self._sep_index = {**self.index, _SEP: -2}
+        return self._sep_index
 
     @property
     def n_predictable(self) -> int:
@@ -88,17 +96,38 @@ def tokenize_lines(lines: Iterable[str]) -> list[list[str]]:
     return [line.split() for line in lines]
 
 
-def pack(sentences: Sequence[Sequence[str]], vocab: NGramVocab) -> Packed:
-    """Map tokens to ids and lay the sentences out as ``<s> w... </s>`` in one array."""
-    get = vocab.index.get
-    words = np.fromiter(map(get, chain.from_iterable(sentences), repeat(-1)), dtype=np.int64,
-                        count=sum(map(len, sentences)))
-    return _layout(sentences, words)
+# Marks the end of a line in a flat token list; cannot be a whitespace token of a line of text
+# unless the text holds NUL bytes, which :func:`_flatten` checks for.
+_SEP = "\x00"
 
 
-def _layout(sentences: Sequence[Sequence[str]], words: np.ndarray) -> Packed:
-    """Interleave the word ids (-1 = out of vocabulary) with ``<s>``/``</s>`` per sentence."""
-    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)) + 2
+def _flatten(lines: Sequence[str] | Sequence[Sequence[str]]) -> list[str]:
+    """Every token of every line in one list, with ``_SEP`` between lines.
+
+    Text lines are joined and split once (``str.split`` over the whole corpus beats one split per
+    line); token lists are chained.
+    """
+    if lines and isinstance(lines[0], str):
+        joined = f" {_SEP} ".join(lines)
+        if joined.count(_SEP) == len(lines) - 1:
+            return joined.split()
+    out: list[str] = []
+    for i, sent in enumerate(lines):
+        if i:
+            out.append(_SEP)
+        out.extend(sent.split() if isinstance(sent, str) else sent)
+    return out
+
+
+def _layout(flat_ids: np.ndarray, n_lines: int) -> Packed:
+    """Turn word ids with -2 at line ends (-1 = out of vocabulary) into the ``<s> w... </s>`` stream."""
+    if n_lines == 0:
+        empty = np.zeros(0, dtype=np.int32)
+        return Packed(empty, empty, np.zeros(0, dtype=bool), 0)
+    seps = np.flatnonzero(flat_ids == -2)
+    words = np.delete(flat_ids, seps)
+    n_words = np.diff(np.concatenate([[-1], seps, [len(flat_ids)]])) - 1
+    lengths = n_words + 2
     total = int(lengths.sum())
     ends = np.cumsum(lengths)
     starts = ends - lengths
@@ -112,7 +141,15 @@ def _layout(sentences: Sequence[Sequence[str]], words: np.ndarray) -> Packed:
     oov[is_word] = words < 0
     ids[is_word] = np.where(words < 0, UNK_ID, words)
     remaining = (np.repeat(ends, lengths) - np.arange(total)).astype(np.int32)
-    return Packed(ids, remaining, oov, len(sentences))
+    return Packed(ids, remaining, oov, n_lines)
+
+
+def pack(lines: Sequence[str] | Sequence[Sequence[str]], vocab: NGramVocab) -> Packed:
+    """Map text lines (or token lists) to ids and lay them out as ``<s> w... </s>`` in one array."""
+    tokens = _flatten(lines)
+    get = vocab.separator_index.get
+    flat = np.fromiter(map(get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+    return _layout(flat, len(lines))
 
 
 def read_vocab_file(path: str | os.PathLike) -> list[str]:
@@ -123,7 +160,7 @@ def read_vocab_file(path: str | os.PathLike) -> list[str]:
     return words
 
 
-def build_vocab(sentences: Sequence[Sequence[str]], *, min_count: int = 1,
+def build_vocab(sentences: Sequence[str] | Sequence[Sequence[str]], *, min_count: int = 1,
                 vocab_words: Iterable[str] | None = None) -> tuple[NGramVocab, Packed]:
     """The closed vocabulary of a training corpus, and the corpus packed with it.
 
@@ -137,11 +174,11 @@ def build_vocab(sentences: Sequence[Sequence[str]], *, min_count: int = 1,
     """
     if min_count < 1:
         raise SeqkitError(f"min_count must be >= 1, got {min_count}", fix="use --min-count 1 or more")
-    n_words = sum(map(len, sentences))
-    first_seen = {tok: i for i, tok in enumerate(dict.fromkeys(chain(SPECIALS, *sentences)))}
-    provisional = np.fromiter(map(first_seen.__getitem__, chain.from_iterable(sentences)),
-                              dtype=np.int64, count=n_words)
+    tokens = _flatten(sentences)
+    first_seen = {tok: i for i, tok in enumerate(dict.fromkeys(chain(SPECIALS, (_SEP,), tokens)))}
+    provisional = np.fromiter(map(first_seen.__getitem__, tokens), dtype=np.int64, count=len(tokens))
     counts = np.bincount(provisional, minlength=len(first_seen))
+    counts[3] = 0  # the line separator
     for special in (BOS_ID, EOS_ID):
         if counts[special]:
             raise SeqkitError(f"the training text contains the reserved token {SPECIALS[special]} "
@@ -151,17 +188,19 @@ def build_vocab(sentences: Sequence[Sequence[str]], *, min_count: int = 1,
     if vocab_words is not None:
         vocab_words = list(dict.fromkeys(vocab_words))
         keep_set = set(vocab_words) - set(SPECIALS)
-        keep = [i for i in range(3, len(words)) if words[i] in keep_set]
+        keep = [i for i in range(4, len(words)) if words[i] in keep_set]
         unseen = [w for w in vocab_words if w not in first_seen]
     else:
-        keep = [i for i in range(3, len(words)) if counts[i] >= min_count]
+        keep = [i for i in range(4, len(words)) if counts[i] >= min_count]
         unseen = []
     keep_arr = np.asarray(keep, dtype=np.int64)
+    keep_arr = keep_arr[keep_arr != 3]
     # A stable sort on -count keeps first-occurrence order among equal counts.
     keep_arr = keep_arr[np.argsort(-counts[keep_arr], kind="stable")]
     vocab = NGramVocab([*SPECIALS, *(words[i] for i in keep_arr), *unseen])
     # provisional id -> final id; dropped words -> -1 (out of vocabulary, packed as <unk>).
     remap = np.full(len(words), -1, dtype=np.int64)
     remap[:3] = np.arange(3)
+    remap[3] = -2
     remap[keep_arr] = np.arange(3, 3 + len(keep_arr))
-    return vocab, _layout(sentences, remap[provisional])
+    return vocab, _layout(remap[provisional], len(sentences))
