@@ -1,0 +1,104 @@
+"""The vision recipes' models on the offline digits: seqkit vs a hand-written PyTorch loop, side by side.
+
+For each model, seqkit trains with its from-scratch optimizer through the shared Trainer
+(``seqkit.vision.train_classifier``, what the ``vision_lenet`` / ``vision_resnet`` recipes run); the
+peer is the loop a user would write with ``torch.optim.Adam`` on the same initial weights, the same
+batches in the same order and the same schedule. Printed: test accuracy, seconds, images/s and the
+seqkit / peer ratios (medians over ``--repeats``). The machine is shared: read ratios, not absolutes.
+
+    python benchmarks/vision.py [--repeats 3] [--threads 1] [--models lenet,resnet-small] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# Running a script puts its folder first on sys.path, where benchmarks/tokenize.py would shadow the
+# standard library's tokenize module (used by warnings/linecache): drop that entry.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import torch  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+from seqkit.vision.data import ImageBatches, load_images  # noqa: E402
+from seqkit.vision.models import build_model  # noqa: E402
+from seqkit.vision.training import evaluate, init_cnn, train_classifier  # noqa: E402
+
+# The recipes' settings (recipes/vision_lenet.yaml, recipes/vision_resnet.yaml).
+CONFIGS = {
+    "lenet": {"resolution": 28, "epochs": 20, "lr": 0.01, "schedule": None},
+    "resnet-small": {"resolution": 16, "epochs": 10, "lr": 0.01, "schedule": "cosine"},
+}
+BATCH_SIZE, SEED = 64, 0
+
+
+def plain_torch(model, data, epochs: int, lr: float, schedule: str | None) -> dict:
+    """The peer: a plain PyTorch loop with torch.optim.Adam (and a per-update cosine when asked)."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    batches = ImageBatches(data.X_train, data.y_train, batch_size=BATCH_SIZE, seed=SEED)
+    total = len(batches) * epochs
+    sched = (torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / total, 1.0))))
+             if schedule == "cosine" else None)
+    seconds, images = 0.0, 0
+    start = time.perf_counter()
+    for e in range(epochs):
+        model.train()
+        for X, y in batches.epoch(e):
+            t0 = time.perf_counter()
+            loss = F.cross_entropy(model(X), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            seconds += time.perf_counter() - t0
+            images += len(y)
+        evaluate(model, data.X_test, data.y_test)  # the per-epoch test evaluation seqkit also does
+    wall = time.perf_counter() - start
+    return {"test_acc": evaluate(model, data.X_test, data.y_test)["acc"], "seconds": wall,
+            "examples_per_s": images / seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models", default="lenet,resnet-small")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipes' epochs (quick look)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), batch {BATCH_SIZE}, median of {args.repeats}")
+    header = f"{'model':<13} {'side':<7} {'test acc':>8} {'seconds':>8} {'images/s':>9}"
+    print(header + "\n" + "-" * len(header))
+    for name in args.models.split(","):
+        cfg = CONFIGS[name]
+        epochs = args.epochs or cfg["epochs"]
+        data = load_images("digits", resolution=cfg["resolution"], seed=SEED)
+        runs: dict[str, list[dict]] = {"seqkit": [], "torch": []}
+        for _ in range(args.repeats):
+            torch.manual_seed(SEED)
+            model = init_cnn(build_model(name, resolution=cfg["resolution"]))
+            peer_model = copy.deepcopy(model)
+            runs["seqkit"].append(train_classifier(model, data, epochs=epochs, batch_size=BATCH_SIZE,
+                                                   optimizer="adam", lr=cfg["lr"], schedule=cfg["schedule"],
+                                                   seed=SEED))
+            torch.manual_seed(SEED)
+            runs["torch"].append(plain_torch(peer_model, data, epochs, cfg["lr"], cfg["schedule"]))
+        med = {side: {k: statistics.median(r[k] for r in rs) for k in ("test_acc", "seconds", "examples_per_s")}
+               for side, rs in runs.items()}
+        for side in ("seqkit", "torch"):
+            m = med[side]
+            print(f"{name:<13} {side:<7} {m['test_acc']:>8.4f} {m['seconds']:>8.1f} {m['examples_per_s']:>9,.0f}")
+        ratio = med["seqkit"]["examples_per_s"] / med["torch"]["examples_per_s"]
+        print(f"{name:<13} {'ratio':<7} {med['seqkit']['test_acc'] - med['torch']['test_acc']:>+8.4f} "
+              f"{med['seqkit']['seconds'] / med['torch']['seconds']:>8.2f} {ratio:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()
