@@ -13,6 +13,9 @@ Tokenization rules (one regular expression, tried left to right at each position
 elisions re-join their word, straight quotes alternate open/close. ``lang="fr"`` keeps the French
 space before ``; : ! ?`` and inside guillemets. For ordinary text ``decode(encode(x)) == x`` up to
 whitespace.
+
+Limit: a possessive apostrophe after a plural (``cats' toys``) becomes a lone ``'`` that reads like
+a quote, so it detokenizes as ``cats 'toys``; a rule-based tokenizer cannot tell the two apart.
 """
 
 from __future__ import annotations
