@@ -21,9 +21,14 @@ RNN with attention and a Transformer are interchangeable:
     attention).
 
 ``state.select(index) -> state``
-    Picks rows of the batch: ``index`` (B',) LongTensor of row numbers. Beam search uses it to expand
-    each sentence to ``beam`` rows, to reorder hypotheses after each step and to drop finished
-    sentences from the batch.
+    Picks rows of the batch: ``index`` (B',) LongTensor of row numbers. The search functions use it
+    to reorder hypotheses after each step and to drop finished sentences from the batch.
+
+``state.expand(k) -> state``
+    Every row repeated ``k`` times in a row (beam search's ``k`` hypotheses per sentence). The
+    default is ``select`` of the repeated rows; a state may instead share per-sentence parts (the
+    Transformer shares its encoder memory), in which case later ``select`` indices keep each
+    sentence's ``k`` rows together -- which beam search guarantees.
 
 Models also expose ``pad_id`` (the padding id they ignore).
 """
@@ -60,6 +65,32 @@ class DecoderState:
         """A new state holding rows ``index`` (B',) of this one."""
         return dataclasses.replace(self, **{f.name: _select(getattr(self, f.name), index)
                                             for f in dataclasses.fields(self)})
+
+    def expand(self, k: int) -> DecoderState:
+        """Each row repeated ``k`` times in a row (B * k rows): one per beam hypothesis. A state may
+        share what does not depend on the hypothesis instead of copying it; it must then accept
+        :meth:`select` indices that keep each sentence's ``k`` rows together, as beam search does."""
+        rows = _batch_size(self)
+        return self.select(torch.arange(rows, device=_device(self)).repeat_interleave(k))
+
+
+def _tensors(value: Any):
+    if isinstance(value, Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _tensors(v)
+    elif isinstance(value, DecoderState):
+        for f in dataclasses.fields(value):
+            yield from _tensors(getattr(value, f.name))
+
+
+def _batch_size(state: DecoderState) -> int:
+    return next(_tensors(state)).shape[0]
+
+
+def _device(state: DecoderState) -> torch.device:
+    return next(_tensors(state)).device
 
 
 def lengths_to_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:

@@ -194,7 +194,7 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: 
     K = beam_size
     with _inference(model):
         n_sent, device = src.shape[0], src.device
-        state = model.encode(src, src_len).select(torch.arange(n_sent, device=device).repeat_interleave(K))
+        state = model.encode(src, src_len).expand(K)
         caps = max_lengths(src_len, max_len_a, max_len_b)
         alive = torch.arange(n_sent, device=device)  # sentence of each group of K rows
         scores = torch.full((n_sent, K), -math.inf, device=device)

@@ -99,18 +99,27 @@ class DecoderLayer(_Sublayers):
         self.ff = FeedForward(d_model, d_ff, dropout, activation)
 
     def forward(self, x: Tensor, memory_kv: tuple[Tensor, Tensor], src_mask: Tensor,
-                cache: tuple[Tensor, Tensor] | None = None, need_weights: bool = False
+                cache: tuple[Tensor, Tensor] | None = None, need_weights: bool = False, group: int = 1
                 ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
         """x (B, T, d) -- all target positions (``cache`` None, causal) or the newest one (T = 1,
         ``cache`` holds the keys/values of the earlier positions, (B, H, t, dh)).
+
+        ``memory_kv`` (B / group, H, S, dh) and ``src_mask`` (B / group, 1, 1, S): each memory row
+        serves ``group`` consecutive rows of ``x`` (the hypotheses of one sentence in beam search),
+        whose queries are attended together as ``group * T`` positions of that sentence.
 
         Returns (x (B, T, d), the new self-attention cache, cross-attention weights
         (B, H, T, S) or None).
         """
         causal = cache is None and x.shape[1] > 1
         x, _, cache = self.residual(0, x, lambda h: self.self_attn(h, causal=causal, kv=cache))
-        x, weights, _ = self.residual(
-            1, x, lambda h: self.cross_attn(h, src_mask, kv=memory_kv, need_weights=need_weights))
+        b, t, d = x.shape
+        x, weights, _ = self.residual(1, x.view(b // group, group * t, d), lambda h: self.cross_attn(
+            h, src_mask, kv=memory_kv, need_weights=need_weights))
+        x = x.view(b, t, d)
+        if weights is not None and group > 1:  # (B/g, H, g*T, S) -> (B, H, T, S)
+            n, h, _, s = weights.shape
+            weights = weights.view(n, h, group, t, s).transpose(1, 2).reshape(b, h, t, s)
         return self.residual(2, x, self.ff), cache, weights
 
 
@@ -118,17 +127,47 @@ class DecoderLayer(_Sublayers):
 class TransformerState(DecoderState):
     """Everything incremental decoding needs; every tensor has the batch on dim 0.
 
-    memory_kv: per decoder layer, the encoder memory's cross-attention keys and values (B, H, S, dh).
-    src_mask: (B, 1, 1, S) True at real source tokens.
+    memory_kv: per decoder layer, the encoder memory's cross-attention keys and values
+      (B / group, H, S, dh).
+    src_mask: (B / group, 1, 1, S) True at real source tokens.
     cache: per decoder layer, self-attention keys and values of the positions decoded so far
       (B, H, t, dh); empty before the first step.
     step: number of target positions already decoded (the next token's position).
+    group: decoder rows per memory row. :meth:`expand` makes each sentence ``k`` hypotheses that
+      share one copy of the memory instead of ``k`` copies, so beam search neither copies nor
+      reorders the memory at each step.
     """
 
     memory_kv: list[tuple[Tensor, Tensor]]
     src_mask: Tensor
     cache: list[tuple[Tensor, Tensor]]
     step: int = 0
+    group: int = 1
+
+    def expand(self, k: int) -> TransformerState:
+        """Each row becomes ``k`` consecutive rows (sharing the memory)."""
+        index = torch.arange(self.src_mask.shape[0] * self.group, device=self.src_mask.device)
+        return dataclasses.replace(self, cache=_select_rows(self.cache, index.repeat_interleave(k)),
+                                   group=self.group * k)
+
+    def select(self, index: Tensor) -> TransformerState:
+        """Rows ``index``; with ``group > 1`` they must come in aligned groups of ``group`` rows of
+        one sentence each (as beam search makes them)."""
+        if self.group == 1:
+            return super().select(index)
+        if index.numel() % self.group:
+            raise ValueError(f"select() of a grouped state needs groups of {self.group} rows")
+        sentences = index[:: self.group] // self.group
+        n = self.src_mask.shape[0]
+        same = sentences.numel() == n and bool(torch.equal(sentences, torch.arange(n, device=index.device)))
+        return dataclasses.replace(
+            self, cache=_select_rows(self.cache, index),
+            memory_kv=self.memory_kv if same else _select_rows(self.memory_kv, sentences),
+            src_mask=self.src_mask if same else self.src_mask.index_select(0, sentences))
+
+
+def _select_rows(pairs: list[tuple[Tensor, Tensor]], index: Tensor) -> list[tuple[Tensor, Tensor]]:
+    return [(k.index_select(0, index), v.index_select(0, index)) for k, v in pairs]
 
 
 class Transformer(EncoderDecoder):
@@ -191,7 +230,7 @@ class Transformer(EncoderDecoder):
         for i, layer in enumerate(self.decoder):
             cache = state.cache[i] if state.cache else None
             last = need_attn and i == len(self.decoder) - 1
-            x, cache, weights = layer(x, state.memory_kv[i], state.src_mask, cache, last)
+            x, cache, weights = layer(x, state.memory_kv[i], state.src_mask, cache, last, state.group)
             caches.append(cache)
         new_state = dataclasses.replace(state, cache=caches, step=state.step + tokens.shape[1])
         return self._logits(self.dec_norm(x)), new_state, weights

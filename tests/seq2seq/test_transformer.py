@@ -92,3 +92,25 @@ def test_too_long_input_is_a_clear_error():
     model = _small(max_len=8)
     with pytest.raises(SeqkitError, match="max_len"):
         model.encode(torch.full((1, 9), 5), torch.tensor([9]))
+
+
+def test_expanded_state_shares_memory_and_equals_copies():
+    model = _small()
+    src, src_len, tgt = _batch()
+    with torch.no_grad():
+        state = model.encode(src, src_len)
+        shared = state.expand(2)  # 3 sentences x 2 hypotheses, one memory copy per sentence
+        copied = state.select(torch.arange(3).repeat_interleave(2))
+        assert shared.memory_kv[0][0].shape[0] == 3 and copied.memory_kv[0][0].shape[0] == 6
+        prev = tgt[:, 0].repeat_interleave(2)
+        for index in (torch.tensor([1, 0, 2, 3, 5, 4]), torch.tensor([5, 4])):  # reorder, then drop
+            a, shared, attn_a = model.decode_step(prev, shared, need_attn=True)
+            b, copied, attn_b = model.decode_step(prev, copied, need_attn=True)
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(attn_a, attn_b, atol=1e-5, rtol=1e-5)
+            shared, copied, prev = shared.select(index), copied.select(index), prev[index] + 1
+        a, _, _ = model.decode_step(prev, shared)
+        b, _, _ = model.decode_step(prev, copied)
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+        with pytest.raises(ValueError, match="groups of 2"):
+            shared.select(torch.tensor([0]))
