@@ -139,7 +139,7 @@ class NGramLM:
                     k: float | None = None, alpha: float | None = None, discounts=None,
                     discount_fallback: bool | Sequence[float] = False) -> NGramLM:
         """Estimate from an already packed corpus (see :meth:`train` for the arguments)."""
-        counts = count_ngrams(packed, order, len(vocab))
+        counts = count_ngrams(packed, order, len(vocab), vocab.first_seen)
         fallback = (DEFAULT_FALLBACK if discount_fallback is True
                     else (tuple(discount_fallback) if discount_fallback else None))
         options = {"k_add": k, "alpha": alpha, "discounts": discounts,

@@ -48,6 +48,7 @@ class NGramCounts:
     vocab_size: int
     n_tokens: int
     n_sentences: int
+    first_seen: np.ndarray | None = None  # KenLM's word ids (first occurrence), see NGramVocab
 
     @property
     def order(self) -> int:
@@ -60,6 +61,14 @@ class NGramCounts:
     def word(self, k: int) -> np.ndarray:
         """(n_k,) last word of each k-gram."""
         return self.orders[k - 1].keys % self.vocab_size
+
+    def gram_words(self, k: int, idx: np.ndarray) -> np.ndarray:
+        """(len(idx), k) word ids of the k-grams ``idx``."""
+        words = (self.orders[k - 1].keys[idx] % self.vocab_size)[:, None]
+        if k == 1:
+            return words
+        return np.concatenate([self.gram_words(k - 1, self.orders[k - 1].keys[idx] // self.vocab_size), words],
+                              axis=1)
 
     def adjusted(self) -> list[np.ndarray]:
         """KenLM's adjusted counts, per order (what (modified) Kneser-Ney discounts).
@@ -172,7 +181,7 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return sorted_keys[boundaries], inverse, counts, order[boundaries]
 
 
-def count_ngrams(packed: Packed, order: int, vocab_size: int) -> NGramCounts:
+def count_ngrams(packed: Packed, order: int, vocab_size: int, first_seen: np.ndarray | None = None) -> NGramCounts:
     """Count every n-gram of orders 1..``order`` in ``packed`` (windows never cross sentences).
 
     ``<s>`` only starts n-grams and ``</s>`` only ends them, as in KenLM, because each sentence is
@@ -199,4 +208,4 @@ def count_ngrams(packed: Packed, order: int, vocab_size: int) -> NGramCounts:
         new_pos_id[starts] = inverse
         pos_id = new_pos_id
     n_tokens = int(n_total - packed.n_sentences)  # words + </s>: the predicted tokens
-    return NGramCounts(orders, vocab_size, n_tokens, packed.n_sentences)
+    return NGramCounts(orders, vocab_size, n_tokens, packed.n_sentences, first_seen)

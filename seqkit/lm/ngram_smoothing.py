@@ -255,10 +255,41 @@ def kneser_ney(counts: NGramCounts, n_predictable: int, discounts=None, fallback
     return discounted(counts, adj, _resolve_discounts(adj, False, discounts, fallback), n_predictable)
 
 
+def kenlm_statistics(counts: NGramCounts, adjusted: list[np.ndarray]) -> list[np.ndarray]:
+    """The counts whose counts-of-counts ``lmplz`` turns into discounts.
+
+    They are the adjusted counts, except one n-gram per lower order: ``lmplz`` (adjust_counts.cc)
+    walks the n-grams in suffix order and, for the last one of each order below N, adds its raw
+    count to the statistics instead of its adjusted count. That n-gram is the maximum in suffix
+    order (last word first) of KenLM's word ids, which number words by first occurrence. It moves
+    one n_j by one, and the discounts in their fourth digit on small data; copying it makes
+    seqkit's models equal to lmplz's to float precision.
+    """
+    if counts.first_seen is None:
+        return adjusted
+    out = list(adjusted)
+    rank = counts.first_seen
+    for k in range(1, counts.order):
+        cand = np.arange(len(counts.orders[k - 1]))
+        cand = cand[counts.orders[k - 1].counts[cand] > 0]
+        if len(cand) == 0:
+            continue
+        words = counts.gram_words(k, cand)
+        for j in range(k - 1, -1, -1):  # last word first
+            r = rank[words[:, j]]
+            keep = r == r.max()
+            cand, words = cand[keep], words[keep]
+        last = cand[0]
+        out[k - 1] = adjusted[k - 1].copy()
+        out[k - 1][last] = counts.orders[k - 1].counts[last]
+    return out
+
+
 def modified_kneser_ney(counts: NGramCounts, n_predictable: int, discounts=None, fallback=None) -> Tables:
     """Interpolated modified Kneser-Ney exactly as KenLM's ``lmplz`` (D1, D2, D3+ per order)."""
     adj = counts.adjusted()
-    return discounted(counts, adj, _resolve_discounts(adj, True, discounts, fallback), n_predictable)
+    resolved = _resolve_discounts(kenlm_statistics(counts, adj), True, discounts, fallback)
+    return discounted(counts, adj, resolved, n_predictable)
 
 
 def stupid_backoff(counts: NGramCounts, n_predictable: int, alpha: float = 0.4) -> Tables:

@@ -43,6 +43,9 @@ class NGramVocab:
         if len(self.index) != len(self.tokens):
             raise ValueError("duplicate tokens in the vocabulary")
         self._sep_index: dict[str, int] | None = None
+        #: (len,) rank of each word's first occurrence in the training text (specials 0, 1, 2), the
+        #: word ids KenLM's lmplz would use; set by :func:`build_vocab`, used to mimic its discounts.
+        self.first_seen: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -203,4 +206,8 @@ def build_vocab(sentences: Sequence[str] | Sequence[Sequence[str]], *, min_count
     remap[:3] = np.arange(3)
     remap[3] = -2
     remap[keep_arr] = np.arange(3, 3 + len(keep_arr))
+    first = np.arange(len(vocab), dtype=np.int64)  # unseen vocab-file words rank last
+    first[3 : 3 + len(keep_arr)] = keep_arr - 1  # provisional ids, less the separator's slot 3
+    first[3 + len(keep_arr):] = len(words) + np.arange(len(unseen))
+    vocab.first_seen = first
     return vocab, _layout(remap[provisional], len(sentences))

@@ -1,0 +1,125 @@
+"""``seqkit lm ngram``: train an n-gram model to ARPA, score text with one, sample from one.
+
+::
+
+    seqkit lm ngram train --order 5 --smoothing mkn train.txt -o model.arpa
+    seqkit lm ngram ppl model.arpa test.txt            # perplexity: 141.19   OOVs: 0 ...
+    seqkit lm ngram sample model.arpa --prefix "the company" --seed 1
+    seqkit lm ngram stats train.txt --zipf zipf.png    # d2l's top n-grams and Zipf plot
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from seqkit.io import iter_lines
+from seqkit.lm.ngram_smoothing import SMOOTHERS
+
+
+@click.group()
+def ngram() -> None:
+    """n-gram language models (KenLM-compatible ARPA files)."""
+
+
+@ngram.command()
+@click.argument("train_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="ARPA file to write")
+@click.option("--order", default=3, show_default=True, type=int, help="N of the n-grams")
+@click.option("--smoothing", default="mkn", show_default=True, help=f"one of: {', '.join(SMOOTHERS)}")
+@click.option("--min-count", default=1, show_default=True, type=int, help="rarer words become <unk>")
+@click.option("--vocab", "vocab_file", type=click.Path(dir_okay=False), help="close the vocabulary to these words")
+@click.option("--k", "k_add", type=float, help="add-k constant (addk; default 1)")
+@click.option("--alpha", type=float, help="stupid backoff factor (default 0.4)")
+@click.option("--discount-fallback", is_flag=True,
+              help="when Kneser-Ney discounts cannot be estimated, use D1=0.5 D2=1 D3+=1.5 (as KenLM)")
+def train(train_file, output, order, smoothing, min_count, vocab_file, k_add, alpha, discount_fallback) -> None:
+    """Count TRAIN_FILE (one sentence per line, whitespace tokens) and write an ARPA model."""
+    from seqkit.lm.ngram import NGramLM
+
+    start = time.perf_counter()
+    lm = NGramLM.train(list(iter_lines(train_file)), order=order, smoothing=smoothing, min_count=min_count,
+                       vocab=vocab_file, k=k_add, alpha=alpha, discount_fallback=discount_fallback)
+    built = time.perf_counter()
+    lm.save_arpa(output)
+    done = time.perf_counter()
+    counts = " ".join(f"{k}:{n}" for k, n in enumerate(lm.counts, 1))
+    click.echo(f"{smoothing} order {order}: {lm.info['tokens']} tokens, vocab {len(lm.vocab)}, n-grams {counts}", err=True)
+    for k, d in enumerate(lm.info.get("discounts") or [], 1):
+        click.echo(f"  {k}-gram discounts D1={d[0]:.6g} D2={d[1]:.6g} D3+={d[2]:.6g}", err=True)
+    click.echo(f"built in {built - start:.2f} s, wrote {output} in {done - built:.2f} s", err=True)
+
+
+@ngram.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("text_file", type=click.Path(dir_okay=False))
+@click.option("--per-sentence", is_flag=True, help="also print each sentence's log10 p and perplexity")
+@click.option("--per-token", is_flag=True, help="also print every token's log10 p (KenLM full_scores)")
+def ppl(model, text_file, per_sentence, per_token) -> None:
+    """Perplexity of MODEL (ARPA) on TEXT_FILE; unknown words score as <unk>."""
+    import numpy as np
+
+    from seqkit.lm.ngram import NGramLM
+
+    lm = NGramLM.load_arpa(model)
+    lines = list(iter_lines(text_file))
+    start = time.perf_counter()
+    scores = lm.score_corpus(lines)
+    took = time.perf_counter() - start
+    if per_token or per_sentence:
+        sent_lp = scores.sentence_log10()
+        sent_ppl = scores.sentence_perplexities()
+        bounds = [0, *np.cumsum(np.bincount(scores.sentence, minlength=scores.n_sentences)).tolist()]
+        for i, line in enumerate(lines):
+            if per_token:
+                words = [*line.split(), "</s>"]
+                for j, w in zip(range(bounds[i], bounds[i + 1]), words):
+                    mark = " OOV" if scores.oov[j] else ""
+                    click.echo(f"{w}\t{scores.log10[j]:.6f}\t{scores.ngram_length[j]}{mark}")
+            if per_sentence:
+                click.echo(f"sentence {i + 1}\tlog10 {sent_lp[i]:.4f}\tperplexity {sent_ppl[i]:.4f}")
+    click.echo(f"perplexity: {scores.perplexity():.4f}")
+    click.echo(f"perplexity excluding OOVs: {scores.perplexity(include_oov=False):.4f}")
+    click.echo(f"OOVs: {scores.n_oov}")
+    click.echo(f"tokens: {scores.n_tokens} (words and </s>), sentences: {scores.n_sentences}, "
+               f"log10 p: {scores.total_log10:.4f}")
+    click.echo(f"scored in {took:.3f} s ({scores.n_tokens / max(took, 1e-9):,.0f} tokens/s)", err=True)
+
+
+@ngram.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--prefix", default="", help="words to continue (the sentence start)")
+@click.option("-n", "--num", default=1, show_default=True, type=int, help="how many samples")
+@click.option("--max-tokens", default=50, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--temperature", default=1.0, show_default=True, type=float)
+@click.option("--no-unk", is_flag=True, help="never sample <unk>")
+def sample(model, prefix, num, max_tokens, seed, temperature, no_unk) -> None:
+    """Sample continuations of --prefix from MODEL (ARPA)."""
+    from seqkit.lm.ngram import NGramLM
+
+    lm = NGramLM.load_arpa(model)
+    for i in range(num):
+        words = lm.sample(prefix, max_tokens=max_tokens, seed=seed + i, temperature=temperature,
+                          allow_unk=not no_unk)
+        click.echo(" ".join([*prefix.split(), *words]))
+
+
+@ngram.command()
+@click.argument("text_file", type=click.Path(dir_okay=False))
+@click.option("--top", default=10, show_default=True, type=int)
+@click.option("--zipf", "zipf_png", type=click.Path(dir_okay=False), help="write the Zipf log-log plot here")
+def stats(text_file, top, zipf_png) -> None:
+    """d2l's n-gram statistics of TEXT_FILE: the most frequent uni-, bi- and trigrams."""
+    from seqkit.lm.ngram_stats import top_ngrams, zipf_plot
+
+    lines = list(iter_lines(text_file))
+    tables = top_ngrams(lines, orders=(1, 2, 3), top=top)
+    for k, rows in tables.items():
+        click.echo(f"top {k}-grams:")
+        for gram, count in rows:
+            click.echo(f"  {count}\t{' '.join(gram)}")
+    if zipf_png:
+        zipf_plot(lines, zipf_png)
+        click.echo(f"wrote {zipf_png}", err=True)
