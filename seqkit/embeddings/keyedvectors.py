@@ -221,7 +221,7 @@ class KeyedVectors:
         """A ``gensim.models.KeyedVectors`` with the same keys, vectors (and counts)."""
         from gensim.models import KeyedVectors as GensimKV
 
-        kv = GensimKV(self.vector_size, count=len(self))
+        kv = GensimKV(self.vector_size)
         kv.add_vectors(list(self.index_to_key), np.asarray(self.vectors, dtype=np.float32))
         if self.counts is not None:
             kv.expandos["count"] = np.asarray(self.counts, dtype=np.int64).copy()

@@ -171,10 +171,12 @@ def detect_format(path: PathLike, member: str | None = None) -> tuple[str, int, 
         count, dim = int(match.group(1)), int(match.group(2))
         if dim < 1:
             raise SeqkitError(f"header says dimension {dim}", path=path, line=1, fix="fix the header line")
-        # binary: after the first word and its space come 4*dim raw float bytes, not digits
-        space = rest.find(b" ")
-        sample = rest[space + 1: space + 1 + 4 * dim] if space >= 0 else b""
-        textual = sample and all(c in b"0123456789+-.eEinfaINFA \n\r" for c in sample)
+        # text: the next line ends in `dim` numbers; binary: raw float bytes follow the first word
+        fields = rest.split(b"\n", 1)[0].rstrip(b"\r ").split(b" ")
+        try:
+            textual = len(fields) > dim and all(np.isfinite(float(x)) for x in fields[-dim:])
+        except ValueError:
+            textual = False
         return ("word2vec-text" if textual else "word2vec-binary"), dim, count
     fields = first.rstrip(b"\r\n ").split(b" ")
     if len(fields) < 2:
@@ -237,9 +239,12 @@ class _TextParser:
         idx = np.flatnonzero(good).tolist()
         tokens = [buf[starts_l[i]:sep_l[i]] for i in idx]
         numbers = b" ".join([buf[sep_l[i] + 1:ends_l[i]] for i in idx])
-        with warnings.catch_warnings():  # a bad number stops the conversion early: caught by the count
-            warnings.simplefilter("ignore")
-            rows = np.fromstring(numbers, dtype=np.float32, sep=" ") if idx else np.zeros(0, np.float32)
+        try:  # a bad number stops the conversion: warns (older numpy) or raises; the count catches both
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rows = np.fromstring(numbers, dtype=np.float32, sep=" ") if idx else np.zeros(0, np.float32)
+        except ValueError:
+            rows = np.zeros(0, np.float32)
         fast_ok = len(rows) == len(idx) * self.dim and bool(np.isfinite(rows).all() if len(rows) else True)
         if fast_ok and (good | blank).all():
             bad_tokens = [j for j, t in enumerate(tokens) if b" " in t and _looks_numeric(t)]
@@ -407,7 +412,8 @@ def _drop_duplicates(matrix: np.ndarray, tokens: list[str], report: LoadReport):
     report.duplicates = int((~keep).sum())
     kept = np.flatnonzero(keep)
     for a in range(0, len(kept), 65536):  # destination rows never overtake source rows
-        matrix[a:a + 65536] = matrix[kept[a:a + 65536]]
+        block = kept[a:a + 65536]
+        matrix[a:a + len(block)] = matrix[block]
     return matrix[:len(kept)], [tokens[i] for i in kept.tolist()]
 
 

@@ -1,0 +1,154 @@
+"""Loading pretrained vectors: real-file quirks, formats, compression, cache, errors, vocab alignment."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from gensim.models import KeyedVectors as GensimKV
+from gensim.test.utils import datapath
+
+from seqkit.embeddings import vectors as V
+from seqkit.embeddings.vectors import load_vectors
+from seqkit.errors import SeqkitError
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+
+
+def write(path, lines: list[str]):
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    return path
+
+
+def test_gensim_test_glove_loads_to_gensims_vectors():
+    path = datapath("test_glove.txt")
+    theirs = GensimKV.load_word2vec_format(path, no_header=True)
+    ours = load_vectors(path)
+    assert list(ours.index_to_key) == list(theirs.index_to_key)
+    np.testing.assert_array_equal(np.asarray(ours.vectors), theirs.vectors)
+    assert ours.load_report.format == "glove" and ours.load_report.loaded == 76
+
+
+def test_quirks_of_real_files_are_handled_and_counted(tmp_path):
+    path = write(tmp_path / "v.txt", [
+        "the 0.1 0.2 0.3",
+        "new\u00a0york 1 2 3",         # U+00A0 inside the token
+        ". . . 4 5 6",                 # ASCII spaces inside the token (glove.840B has these)
+        "café -1e-3 2.5E+1 3",          # non-ASCII, exponents
+        "the 9 9 9",                   # duplicate: the first row wins
+        "short 1 2",                   # wrong dimension
+        "bad 1 x 3",                   # not a number
+        "",                            # blank lines are ignored
+        "long 0.5 2 3 4.5",            # one number too many (a token never ends in " 0.5")
+        "crlf 7 8 9 \r",               # trailing space and CR
+    ])
+    kv = load_vectors(path)
+    r = kv.load_report
+    assert list(kv.index_to_key) == ["the", "new\u00a0york", ". . .", "café", "crlf"]
+    np.testing.assert_array_equal(kv["the"], np.array([0.1, 0.2, 0.3], dtype=np.float32))
+    np.testing.assert_array_equal(kv["café"], np.array([-1e-3, 25, 3], dtype=np.float32))
+    np.testing.assert_array_equal(kv["crlf"], [7, 8, 9])
+    assert (r.duplicates, r.wrong_dim, r.malformed) == (1, 2, 1)
+    assert "1 duplicate tokens" in str(r) and "line 6" in r.examples[0]
+
+
+def test_strict_mode_names_the_line(tmp_path):
+    path = write(tmp_path / "v.txt", ["a 1 2", "b 3 4", "c 5"])
+    with pytest.raises(SeqkitError, match=r"v\.txt:3: 1 fields after the token, expected 2"):
+        load_vectors(path, strict=True)
+
+
+def test_invalid_utf8_is_replaced_and_counted(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"ok 1 2\nbad\xff 3 4\n")
+    kv = load_vectors(path)
+    assert kv.load_report.encoding_errors == 1 and list(kv.index_to_key) == ["ok", "bad\ufffd"]
+    with pytest.raises(SeqkitError, match="not valid UTF-8"):
+        load_vectors(path, strict=True, cache=False)
+
+
+def test_limit_gz_zip_and_word2vec_text_header(tmp_path):
+    lines = [f"w{i} {i} {i + 0.5}" for i in range(10)]
+    plain = write(tmp_path / "v.txt", lines)
+    assert len(load_vectors(plain, limit=4)) == 4
+    gz = tmp_path / "v.txt.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    zp = tmp_path / "v.zip"
+    with zipfile.ZipFile(zp, "w") as zf:
+        zf.writestr("glove/vec.txt", plain.read_bytes())
+    header = write(tmp_path / "h.vec", ["10 2", *lines])
+    for path in (gz, zp, header):
+        kv = load_vectors(path)
+        assert len(kv) == 10 and kv["w7"].tolist() == [7.0, 7.5], path
+    assert load_vectors(header).load_report.format == "word2vec-text"
+
+
+def test_binary_with_a_truncated_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "v.bin"
+    path.write_bytes(b"3 2\na " + np.array([1, 2], "<f4").tobytes() + b"\nb " + np.array([3, 4], "<f4").tobytes())
+    with pytest.raises(SeqkitError, match="file ends after 2 of the 3 vectors"):
+        load_vectors(path)
+
+
+def test_bad_files_give_one_clear_line(tmp_path):
+    with pytest.raises(SeqkitError, match="vector file not found"):
+        load_vectors(tmp_path / "missing.txt")
+    nothing = write(tmp_path / "words.txt", ["just words here", "and more words"])
+    with pytest.raises(SeqkitError, match="no vectors could be read") as err:
+        load_vectors(nothing)
+    assert "\n" not in str(err.value)
+
+
+def test_cache_is_reused_and_memory_mapped(tmp_path):
+    path = write(tmp_path / "v.txt", [f"w{i} {i} 1" for i in range(100)])
+    first = load_vectors(path)
+    second = load_vectors(path)
+    assert not first.load_report.from_cache and second.load_report.from_cache
+    assert isinstance(second.vectors, np.memmap)
+    np.testing.assert_array_equal(np.asarray(second.vectors), np.asarray(first.vectors))
+    assert second["w42"].tolist() == [42.0, 1.0] and second.index_to_key[99] == "w99"
+    write(path, [f"w{i} {i} 2" for i in range(100)])  # a changed file is parsed again
+    assert load_vectors(path)["w1"].tolist() == [1.0, 2.0]
+
+
+def test_named_set_offline_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("SEQKIT_OFFLINE", "1")
+    monkeypatch.delenv("SEQKIT_DATA", raising=False)
+    with pytest.raises(SeqkitError, match="glove.6B.50d is not available offline.*fix: download http"):
+        load_vectors("glove.6B.50d")
+    assert {"glove.6B.50d", "glove.6B.100d", "glove.6B.200d", "glove.6B.300d", "glove.42B.300d",
+            "glove.840B.300d", "wiki.en"} <= set(V.REGISTRY)
+
+
+def test_align_to_vocab_embedding_and_param_groups(tmp_path):
+    from seqkit.text import Vocab
+
+    kv = load_vectors(write(tmp_path / "v.txt", ["the 1 0", "cat 0 1", "dog 1 1"]))
+    vocab = Vocab(["The", "cat", "cat", "mouse"])
+    matrix, coverage = V.align_to_vocab(kv, vocab)
+    assert (coverage.exact, coverage.lowercase) == (1, 1) and "mouse" in coverage.missing
+    assert matrix[vocab["The"]].tolist() == [1, 0] and matrix[vocab["mouse"]].tolist() == [0, 0]
+    emb, _ = V.pretrained_embedding(kv, vocab, freeze=True)
+    assert not emb.weight.requires_grad and emb.weight.shape == (len(vocab), 2)
+    emb, _ = V.pretrained_embedding(kv, vocab, freeze=False)
+    model = torch.nn.Sequential(emb, torch.nn.Linear(2, 3))
+    groups = V.param_groups(model, emb, lr=0.1, embedding_lr=0.001)
+    opt = torch.optim.SGD(groups)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.001] and groups[1]["params"][0] is emb.weight
+
+
+def test_d2l_knn_and_analogy_exclude_the_query_words(tmp_path):
+    kv = load_vectors(write(tmp_path / "v.txt", [
+        "man 1 0 0", "woman 1 1 0", "king 1 0 1", "queen 1 1 1", "apple 0 0 -1"]))
+    idx, cos = V.knn(kv.vectors, kv["king"], 2)
+    assert idx.tolist()[0] == kv.get_index("king") and cos[0] == pytest.approx(1.0, abs=1e-4)
+    assert V.similar_tokens(kv, "king", 1)[0][0] != "king"
+    assert V.analogy(kv, "man", "woman", "king") == "queen"
+    # d2l's version (no exclusion) answers 'king' for man:man::king:? -- ours cannot
+    assert V.analogy(kv, "man", "man", "king") != "king"
