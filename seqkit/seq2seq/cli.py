@@ -1,0 +1,75 @@
+"""``seqkit translate``: stdin -> stdout with a trained run (interactive at a terminal)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command()
+@click.option("--run", "--model", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="run directory of an nmt_transformer / nmt_rnn_attention run")
+@click.option("--beam", default=5, show_default=True, type=click.IntRange(min=1), help="beam size (1: greedy)")
+@click.option("--nbest", default=1, show_default=True, type=click.IntRange(min=1),
+              help="print the N best translations of each line as 'LINE ||| translation'")
+@click.option("--alpha", default=None, type=float, help="length penalty (default: the run's)")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
+@click.option("--weights", default=None, type=click.Path(dir_okay=False),
+              help="a checkpoint's .safetensors instead of the run's best weights")
+@click.option("--batch-lines", default=500, show_default=True, type=click.IntRange(min=1),
+              help="lines read before translating a chunk of piped input")
+def translate(run_dir: str, beam: int, nbest: int, alpha: float | None, device: str, weights: str | None,
+              batch_lines: int) -> None:
+    """Translate sentences from stdin, one per line, to detokenized text on stdout.
+
+    At a terminal each line is translated as soon as it is entered (Ctrl-D ends); from a pipe the
+    input is read in chunks and decoded in length-sorted batches. Empty lines give empty lines;
+    pieces the model does not know are reported on stderr.
+    """
+    from seqkit.errors import SeqkitError
+    from seqkit.seq2seq.nmt import Translator
+    from seqkit.train import resolve_device
+
+    if nbest > beam:
+        raise SeqkitError(f"--nbest {nbest} is larger than --beam {beam}", fix=f"use --beam {nbest} or more")
+    options = {"beam": beam} | ({"alpha": alpha} if alpha is not None else {})
+    translator = Translator.from_run(run_dir, weights=weights, device=resolve_device(device), **options)
+
+    def emit(lines: list[str], first: int) -> None:
+        outs = translator.translate(lines, beam=beam, nbest=nbest)
+        for i, out in enumerate(outs):
+            if nbest == 1:
+                click.echo(out)
+            else:
+                for hyp in out:
+                    click.echo(f"{first + i} ||| {hyp}")
+        sys.stdout.flush()
+
+    if sys.stdin.isatty():
+        click.echo(f"seqkit translate: {run_dir} (beam {beam}); one sentence per line, Ctrl-D to quit",
+                   err=True)
+        n = 0
+        while True:
+            try:
+                line = input("> ")
+            except EOFError:
+                break
+            emit([line], n)
+            n += 1
+    else:
+        chunk: list[str] = []
+        n = 0
+        for raw in sys.stdin.buffer:
+            try:
+                chunk.append(raw.decode("utf-8").rstrip("\r\n"))
+            except UnicodeDecodeError:
+                raise SeqkitError("input is not valid UTF-8", path="<stdin>", line=n + len(chunk) + 1,
+                                  fix="re-encode the input as UTF-8") from None
+            if len(chunk) >= batch_lines:
+                emit(chunk, n)
+                n += len(chunk)
+                chunk = []
+        if chunk:
+            emit(chunk, n)
+    translator.report()

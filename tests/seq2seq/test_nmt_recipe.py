@@ -1,0 +1,151 @@
+"""The NMT recipe chain on a few hundred pairs, bad input in it, and ``seqkit translate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from seqkit.config import load_recipe
+from seqkit.errors import SeqkitError
+from seqkit.pipeline import run_pipeline
+
+REPO = Path(__file__).resolve().parents[2]
+EN_FR = REPO / "data" / "en-fr"
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _local_data(tmp: Path, n_train: int = 300, extra_src: list[str] = (), extra_tgt: list[str] = ()):
+    en = (EN_FR / "train.en").read_text(encoding="utf-8").splitlines()
+    fr = (EN_FR / "train.fr").read_text(encoding="utf-8").splitlines()
+    files = {}
+    for split, (a, b) in {"train": (0, n_train), "valid": (n_train, n_train + 20),
+                          "test": (n_train + 20, n_train + 30)}.items():
+        src, tgt = en[a:b], fr[a:b]
+        if split == "train":
+            src, tgt = src + list(extra_src), tgt + list(extra_tgt)
+        files[split] = [str(_write(tmp / f"{split}.en", src)), str(_write(tmp / f"{split}.fr", tgt))]
+    return files
+
+
+def _overrides(run_dir: Path, files: dict, **more) -> list[str]:
+    o = {"run_dir": str(run_dir), "device": "cpu", "data.train": files["train"], "data.valid": files["valid"],
+         "data.test": files["test"], "data.src": "en", "data.tgt": "fr", "spm.vocab_size": 300,
+         "train.max_steps": 4, "train.max_time": None, "train.valid_every": 2, "train.ckpt_every_steps": 2,
+         "train.max_tokens": 1500, "train.progress": False, "train.log_every": 1, "train.warmup": 2,
+         "train.amp": "none", "decode.beam": 2, "data.max_len": 80}
+    o.update(more)
+    return [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in o.items()]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("nmt")
+    long_src = " ".join(["cat"] * 90)
+    files = _local_data(tmp, extra_src=["", "The cat eats.", long_src], extra_tgt=["Le chat.", "", "Le chat."])
+    _, cfg = load_recipe("nmt_transformer", _overrides(tmp / "run", files, **{"model.d_model": 32,
+                                                                             "model.d_ff": 64,
+                                                                             "model.n_enc_layers": 1,
+                                                                             "model.n_dec_layers": 1}))
+    run = run_pipeline(cfg, "nmt_transformer", echo=False)
+    return run
+
+
+def test_recipe_writes_every_artifact(tiny_run):
+    d = tiny_run.dir
+    for name in ("spm.model", "vocab.json", "model.json", "model.safetensors", "test.hyp", "test.ref",
+                 "scores.json", "train/metrics.jsonl", "train/curves.png", "train/checkpoints/last.json"):
+        assert (d / name).is_file(), name
+    scores = json.loads((d / "scores.json").read_text())
+    assert scores["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp")
+    assert len((d / "test.hyp").read_text(encoding="utf-8").splitlines()) == 10
+    train = tiny_run.results["nmt.train"]
+    assert train["steps"] == 4 and train["stopped"] == "max_steps"
+    # 300 pairs + 3 bad ones: the two with an empty side and the over-long one are dropped and reported
+    assert train["train_pairs"] == 300
+    assert sum(train["dropped"].values()) == 3
+    log = (d / "log.txt").read_text(encoding="utf-8")
+    assert "kept 300 of 303 pairs" in log and "longer than 80 tokens" in log
+    valid = [json.loads(line) for line in (d / "train/metrics.jsonl").read_text().splitlines()
+             if '"valid"' in line]
+    assert [r["step"] for r in valid] == [2, 4] and all("bleu" in r for r in valid)
+
+
+def test_mismatched_parallel_files_name_the_file(tmp_path):
+    files = _local_data(tmp_path, extra_src=["one more source line"])
+    _, cfg = load_recipe("nmt_transformer", _overrides(tmp_path / "run", files))
+    with pytest.raises(SeqkitError) as err:
+        run_pipeline(cfg, "nmt_transformer", echo=False)
+    msg = str(err.value)
+    assert msg.startswith(str(tmp_path / "train.en")) and "source has 301 lines but target" in msg
+    assert "301" in msg and "300" in msg and "\n" not in msg
+
+
+def test_translate_handles_empty_unknown_and_overlong_input(tiny_run):
+    from seqkit.seq2seq.nmt import Translator
+
+    tr = Translator.from_run(tiny_run.dir, beam=2, max_src_len=8)
+    src = ["The cat eats.", "", "☃☃ 🙂", " ".join(["cat"] * 50)]
+    out = tr.translate(src)
+    assert len(out) == 4 and out[1] == ""
+    assert all(isinstance(o, str) and "⁇" not in o for o in out)  # <unk> is never printed
+    assert tr.stats["empty"] == 1 and tr.stats["truncated"] == 1 and tr.stats["unknown_tokens"] >= 1
+    nbest = tr.translate(["The cat eats.", ""], beam=2, nbest=2)
+    assert len(nbest[0]) == 2 and nbest[1] == ["", ""]
+
+
+def test_translate_cli(tiny_run):
+    from seqkit.seq2seq.cli import translate
+
+    res = CliRunner().invoke(translate, ["--run", str(tiny_run.dir), "--beam", "2"],
+                             input="The cat eats.\n\nMy sister is happy.\n")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert len(lines) == 3 and lines[1] == ""
+    res = CliRunner().invoke(translate, ["--run", str(tiny_run.dir), "--beam", "2", "--nbest", "2"],
+                             input="The cat eats.\n")
+    assert [line.split(" ||| ")[0] for line in res.stdout.splitlines()] == ["0", "0"]
+    res = CliRunner().invoke(translate, ["--run", str(tiny_run.dir), "--beam", "1", "--nbest", "2"], input="x\n")
+    assert isinstance(res.exception, SeqkitError) and "--nbest 2 is larger than --beam 1" in str(res.exception)
+
+
+def test_translate_with_corrupt_weights_is_one_line(tiny_run, tmp_path):
+    import shutil
+
+    from seqkit.seq2seq.nmt import Translator
+
+    bad = tmp_path / "run"
+    shutil.copytree(tiny_run.dir, bad, ignore=shutil.ignore_patterns("train", "data"))
+    weights = bad / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(SeqkitError) as err:
+        Translator.from_run(bad)
+    assert str(err.value).startswith(f"{weights}: corrupt or truncated weights file") and "\n" not in str(err.value)
+    with pytest.raises(SeqkitError, match="spm.model missing"):
+        Translator.from_run(tmp_path)
+
+
+def test_resume_continues_a_stopped_run(tiny_run, tmp_path):
+    """resume=true after a run stopped at 4 updates continues to 6 with the same data position."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run.dir, run_dir)
+    cfg_yaml = (run_dir / "config.yaml").read_text()
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(cfg_yaml)
+    cfg.run_dir, cfg.resume, cfg.train.max_steps = str(run_dir), True, 6
+    run = run_pipeline(cfg, "nmt_transformer", echo=False)
+    assert run.results["nmt.train"]["steps"] == 6
+    steps = [json.loads(line)["step"] for line in (run_dir / "train/metrics.jsonl").read_text().splitlines()
+             if '"train"' in line]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    torch.testing.assert_close(torch.tensor(1.0), torch.tensor(1.0))
