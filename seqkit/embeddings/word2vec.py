@@ -326,6 +326,7 @@ def _train_kernel(kernel, prepared: PreparedCorpus, win, wout, cfg: Word2VecConf
             t.join(timeout=1.0)
             if t.is_alive():
                 _report_progress()
+    _report_progress()  # the final figures, also for runs shorter than a second
     if errors:
         raise errors[0]
     return [float(ls / st) if st else float("nan") for ls, st in zip(loss_sum, step_sum)]
@@ -419,7 +420,7 @@ def _train_torch(prepared: PreparedCorpus, win_np, wout_np, cfg: Word2VecConfig,
                                       None if mask is None else mask[p:q], noise, cfg.negative, alpha, gen)
                 steps += q - p
             now = time.perf_counter()
-            if now - last_report >= 1.0:
+            if now - last_report >= 1.0 or b == n:  # about once a second, and at each epoch's end
                 last_report = now
                 done = epoch * n + b
                 report({"epoch": epoch + 1, "done": done / total, "loss": float(loss_sum) / max(steps, 1),

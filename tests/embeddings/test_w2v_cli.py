@@ -1,0 +1,47 @@
+"""`seqkit w2v train | eval | similar` end to end on a small corpus; outputs readable by gensim."""
+
+from __future__ import annotations
+
+import numpy as np
+from gensim.models import KeyedVectors as GensimKV
+
+from seqkit.cli import main
+
+
+def corpus_file(tmp_path):
+    rng = np.random.default_rng(0)
+    topics = [[f"{t}{i}" for i in range(6)] for t in "xyz"]
+    lines = [" ".join(rng.choice(topics[rng.integers(3)], size=10)) for _ in range(400)]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_train_eval_similar(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    corpus = corpus_file(tmp_path)
+    for out, binary in (("v.bin", True), ("v.txt", False)):
+        code = main(["w2v", "train", str(corpus), "-o", str(tmp_path / out), "--dim", "16", "--window", "3",
+                     "--negative", "5", "--min-count", "1", "--sample", "0", "--epochs", "3", "--threads", "1"])
+        assert code == 0
+        kv = GensimKV.load_word2vec_format(tmp_path / out, binary=binary)
+        assert len(kv) == 18 and kv.vector_size == 16
+    captured = capsys.readouterr()
+    assert "words/s" in captured.out and "wrote" in captured.out and "loss" in captured.err
+
+    assert main(["w2v", "similar", str(tmp_path / "v.bin"), "x0", "-n", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(line.split("\t")[1].startswith("x") for line in lines)
+
+    assert main(["w2v", "eval", str(tmp_path / "v.txt")]) == 2  # no analogy/wordsim word in this toy vocab
+    assert "no word pair" in capsys.readouterr().err
+
+
+def test_errors_are_one_line(tmp_path, capsys):
+    assert main(["w2v", "similar", str(tmp_path / "nope.bin"), "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "not found" in err and "\n" not in err
+    corpus = corpus_file(tmp_path)
+    assert main(["w2v", "train", str(corpus), "-o", str(tmp_path / "v.pkl"), "--min-count", "1",
+                 "--epochs", "1", "--threads", "1"]) == 2
+    assert "unknown output extension" in capsys.readouterr().err
