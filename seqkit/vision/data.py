@@ -10,9 +10,6 @@ import dataclasses
 import gzip
 import hashlib
 import os
-import shutil
-import tempfile
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -104,34 +101,39 @@ def _md5(path: Path) -> str:
 
 
 def fetch_verified(url: str, dest: Path, md5: str) -> Path:
-    """Download ``url`` to ``dest`` unless a file with the right MD5 is already there; verify, then rename.
+    """Download ``url`` to ``dest`` unless a file with the right MD5 is already there.
 
-    A failed or corrupted download never leaves a file at ``dest``.
+    The transfer is :func:`seqkit.data.download.download` (temporary file, atomic rename); since
+    the (Fashion-)MNIST authors publish MD5 sums, the MD5 is checked here before the file is moved
+    to ``dest``, so a failed or corrupted download never leaves a file there.
     """
+    from seqkit.data.download import download, offline
+
+    dest = Path(dest)
     if dest.is_file() and _md5(dest) == md5:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    if offline():
+        raise SeqkitError(f"{dest.name} is missing and SEQKIT_OFFLINE is set", path=dest,
+                          fix="unset SEQKIT_OFFLINE or place the file there by hand")
+    unverified = dest.with_name(f".{dest.name}.unverified")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - fixed https/http URLs
-            shutil.copyfileobj(resp, out)
-        got = _md5(Path(tmp))
+        download(url, unverified, sha256=None)
+        got = _md5(unverified)
         if got != md5:
             raise SeqkitError(f"checksum mismatch for {url}: got md5 {got}, expected {md5}", path=dest,
                               fix="retry; if it persists the mirror changed, download the file by hand")
-        os.replace(tmp, dest)
-    except OSError as exc:
-        raise SeqkitError(f"download of {url} failed: {exc}", path=dest,
-                          fix="check the network, or place the files in the folder by hand") from None
+        os.replace(unverified, dest)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if unverified.exists():
+            unverified.unlink()
     return dest
 
 
 def cache_dir() -> Path:
-    """``$SEQKIT_CACHE`` (default ``~/.cache/seqkit``), where verified downloads live."""
-    return Path(os.environ.get("SEQKIT_CACHE", Path.home() / ".cache" / "seqkit"))
+    """Where verified downloads live: ``seqkit.data``'s cache (``$SEQKIT_CACHE``, default ``~/.cache/seqkit``)."""
+    from seqkit.data.download import cache_dir as data_cache_dir
+
+    return data_cache_dir()
 
 
 @dataclasses.dataclass

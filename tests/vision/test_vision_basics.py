@@ -112,6 +112,18 @@ def test_mlp_scratch_equals_nn_sequential_and_learns():
     assert torch.equal(drop(Z), drop(Z))
 
 
+def test_mlp_scratch_with_dropout_trains_on_digits():
+    """d2l 5.2/5.6's MLP (ReLU hidden layers, from-scratch dropout) through the shared trainer."""
+    from seqkit.vision.data import load_images
+    from seqkit.vision.training import train_classifier
+
+    data = load_images("digits")  # 8x8, offline; d2l uses Fashion-MNIST
+    torch.manual_seed(0)
+    mlp = MLPScratch((64, 256, 256, 10), dropouts=(0.2, 0.5), sigma=0.1)
+    result = train_classifier(mlp, data, epochs=5, batch_size=64, optimizer="sgd", lr=0.1)
+    assert result["test_acc"] > 0.9
+
+
 def test_k_fold_splits_partition_the_data():
     X, y = torch.arange(23).reshape(23, 1).float(), torch.arange(23)
     seen = []

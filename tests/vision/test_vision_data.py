@@ -99,6 +99,12 @@ def test_fetch_verified_checks_the_md5(tmp_path):
     assert not other.exists() and len(list(other.parent.iterdir())) == 1  # nothing half-written left
 
 
+def test_fetch_verified_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQKIT_OFFLINE", "1")
+    with pytest.raises(SeqkitError, match="SEQKIT_OFFLINE"):
+        fetch_verified("file:///nonexistent", tmp_path / "f.gz", "0" * 32)
+
+
 def test_offline_digits():
     data = load_digits(test_fraction=0.2, seed=0)
     assert data.X_train.shape[1:] == (1, 8, 8) and len(data.X_train) + len(data.X_test) == 1797
