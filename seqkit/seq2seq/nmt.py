@@ -42,10 +42,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "base": dict(d_model=256, n_heads=4, n_enc_layers=3, n_dec_layers=3, d_ff=1024, dropout=0.1),
         "big": dict(d_model=512, n_heads=8, n_enc_layers=6, n_dec_layers=6, d_ff=2048, dropout=0.1),
     },
+    # GRU encoder-decoder with Bahdanau attention (d2l 10.4 / Bahdanau et al. 2015).
     "rnn": {
-        "tiny": dict(embed_size=128, hidden_size=256, num_layers=1, dropout=0.1),
-        "small": dict(embed_size=256, hidden_size=256, num_layers=2, dropout=0.2),
-        "base": dict(embed_size=256, hidden_size=512, num_layers=2, dropout=0.3),
+        "tiny": dict(embed_dim=128, hidden=256, layers=1, cell="gru", attention="bahdanau",
+                     bidirectional=True, dropout=0.1),
+        "small": dict(embed_dim=256, hidden=256, layers=2, cell="gru", attention="bahdanau",
+                      bidirectional=True, dropout=0.2),
+        "base": dict(embed_dim=256, hidden=512, layers=2, cell="gru", attention="bahdanau",
+                     bidirectional=True, dropout=0.3),
     },
 }
 
@@ -68,16 +72,16 @@ def build_model(config: dict[str, Any], vocab_size: int) -> nn.Module:
 
     kwargs = {k: v for k, v in config.items() if k != "arch"}
     if config["arch"] == "transformer":
-        cls = seq2seq.Transformer
+        cls, sizes = seq2seq.Transformer, {"vocab_size": vocab_size}
     elif config["arch"] == "rnn":
-        cls = getattr(seq2seq, "RNNSeq2Seq", None)
-        if cls is None:
-            raise SeqkitError("the RNN encoder-decoder is not available in this seqkit build",
-                              fix="use model.arch=transformer")
+        from seqkit.seq2seq.rnn import RNNSeq2Seq
+
+        # one joint sentencepiece vocabulary: the same size on both sides
+        cls, sizes = RNNSeq2Seq, {"src_vocab_size": vocab_size, "tgt_vocab_size": vocab_size}
     else:
         raise SeqkitError(f"unknown model architecture {config['arch']!r}")
     try:
-        return cls(vocab_size=vocab_size, pad_id=PAD_ID, **kwargs)
+        return cls(pad_id=PAD_ID, **sizes, **kwargs)
     except TypeError as exc:
         raise SeqkitError(f"bad model settings for {config['arch']}: {exc}",
                           fix="check the model: section of the recipe") from None
