@@ -186,3 +186,49 @@ def show(path, top):
     from seqkit.text.vocab import Vocab
 
     _print_summary(Vocab.load(path), path, top)
+
+
+@vocab.command("spm")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="the .model file to write")
+@click.option("--vocab-size", default=8000, show_default=True, type=click.IntRange(min=1))
+@click.option("--model-type", default="unigram", show_default=True,
+              type=click.Choice(["unigram", "bpe", "char", "word"]))
+@click.option("--character-coverage", default=1.0, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--byte-fallback", is_flag=True, help="spell unseen characters as UTF-8 byte pieces")
+@click.option("--user-symbols", default="", help="pieces never split, comma-separated")
+@click.option("--vocab", "vocab_out", type=click.Path(dir_okay=False), help="also write the matching vocab JSON")
+def spm_train(files, output, vocab_size, model_type, character_coverage, byte_fallback, user_symbols, vocab_out):
+    """Train a sentencepiece model on FILES (UTF-8, .gz ok); ids line up with seqkit's Vocab."""
+    from pathlib import Path
+
+    from seqkit.text.spm import SentencePieceTokenizer
+    from seqkit.text.vocab import Vocab
+
+    tok = SentencePieceTokenizer.train([Path(f) for f in files], vocab_size=vocab_size, model_type=model_type,
+                                       character_coverage=character_coverage, byte_fallback=byte_fallback,
+                                       user_defined_symbols=[s for s in user_symbols.split(",") if s])
+    tok.save(output)
+    click.echo(f"{output}: sentencepiece {model_type} model with {len(tok)} pieces")
+    if vocab_out:
+        Vocab.from_spm(tok).save(vocab_out)
+        click.echo(f"{vocab_out}: the matching vocab")
+
+
+@vocab.command("bpe")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="merges JSON to write")
+@click.option("--merges", "num_merges", default=10000, show_default=True, type=click.IntRange(min=1))
+@click.option("--end-of-word", default="</w>", show_default=True, help="marker appended to every word")
+def bpe_train(files, output, num_merges, end_of_word):
+    """Learn BPE merges (seqkit's from-scratch learner) from the words of FILES."""
+    from seqkit.io import iter_lines
+    from seqkit.text.bpe import BPE
+
+    def lines():
+        for path in files:
+            yield from iter_lines(path)
+
+    bpe = BPE.train(lines(), num_merges, end_of_word=end_of_word or None)
+    bpe.save(output)
+    click.echo(f"{output}: {len(bpe.merges)} merges")

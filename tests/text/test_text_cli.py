@@ -85,3 +85,21 @@ def test_vocab_from_spm(tmp_path, capsys):
 @pytest.mark.parametrize("args", [["vocab", "build", "-o", "x.json"]])
 def test_vocab_build_needs_files(args):
     assert main(args) != 0
+
+
+def test_vocab_spm_and_bpe_training(tmp_path, capsys, monkeypatch):
+    (tmp_path / "t.txt").write_text("the cat sat on the mat\nthe dog sat on the log\n" * 10)
+    model, vjson = tmp_path / "m.model", tmp_path / "v.json"
+    assert main(["vocab", "spm", str(tmp_path / "t.txt"), "-o", str(model), "--vocab-size", "25",
+                 "--model-type", "bpe", "--vocab", str(vjson)]) == 0
+    assert "25 pieces" in capsys.readouterr().out
+    tok = SentencePieceTokenizer.load(model)
+    assert Vocab.load(vjson)[tok.encode("the log")] == tok.encode_ids("the log")
+    merges = tmp_path / "bpe.json"
+    assert main(["vocab", "bpe", str(tmp_path / "t.txt"), "-o", str(merges), "--merges", "3"]) == 0
+    assert "3 merges" in capsys.readouterr().out
+    _stdin(monkeypatch, b"the mat\n")
+    assert main(["tokenize", "-t", "bpe", "-m", str(merges)]) == 0
+    # 't h', 'h e', 'e </w>', 'a t', 't </w>' all occur 40 times; ties go to the first word, 'the':
+    # merges ('t','h'), ('th','e'), ('the','</w>'), so 'mat' stays in letters
+    assert capsys.readouterr().out == "the</w> m a t </w>\n"
