@@ -11,6 +11,7 @@ from seqkit.vision.basics import (
     k_fold,
     k_fold_split,
     log_softmax,
+    polynomial_data,
     softmax,
     synthetic_data,
     train_linreg,
@@ -31,7 +32,7 @@ from seqkit.vision.shapes import count_params, receptive_field, summary
 from seqkit.vision.training import classify_step, evaluate, train_classifier
 
 __all__ = [
-    "MLPScratch", "cross_entropy", "dropout_layer", "k_fold", "k_fold_split", "log_softmax", "softmax",
+    "MLPScratch", "cross_entropy", "dropout_layer", "k_fold", "k_fold_split", "log_softmax", "polynomial_data", "softmax",
     "synthetic_data", "train_linreg", "BatchNorm", "batch_norm", "Conv2D", "conv2d", "corr2d",
     "corr2d_multi_in", "corr2d_multi_in_out", "pool2d", "ImageBatches", "ImageData", "load_digits",
     "load_idx_dataset", "load_images", "read_idx", "resize", "MODELS", "build_model", "count_params",

@@ -73,6 +73,22 @@ def synthetic_data(w: torch.Tensor, b: float, num_examples: int, noise: float = 
     return X, y.reshape(-1, 1)
 
 
+def polynomial_data(num_examples: int, max_degree: int = 20, noise: float = 0.1,
+                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """d2l's under/over-fitting data: y = 5 + 1.2 x - 3.4 x^2/2! + 5.6 x^3/3! + N(0, noise^2), x ~ N(0, 1).
+
+    Returns (x (N, 1), features (N, max_degree) with column i = x^i / i!, y (N, 1)). Dividing by i!
+    keeps the large powers from dominating the gradients.
+    """
+    x = torch.normal(0.0, 1.0, (num_examples, 1), generator=generator)
+    powers = torch.arange(max_degree, dtype=x.dtype)
+    features = x ** powers / torch.exp(torch.lgamma(powers + 1))  # x^i / i!
+    true_w = torch.zeros(max_degree, dtype=x.dtype)
+    true_w[:4] = torch.tensor([5.0, 1.2, -3.4, 5.6])
+    y = features @ true_w + torch.normal(0.0, noise, (num_examples,), generator=generator)
+    return x, features, y.reshape(-1, 1)
+
+
 def data_iter(batch_size: int, X: torch.Tensor, y: torch.Tensor,
               generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Shuffled minibatches of (X, y); the last one may be smaller."""

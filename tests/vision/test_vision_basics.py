@@ -16,7 +16,9 @@ from seqkit.vision.basics import (
     k_fold,
     k_fold_split,
     log_softmax,
+    polynomial_data,
     softmax,
+    squared_loss,
     synthetic_data,
     train_linreg,
 )
@@ -62,6 +64,35 @@ def test_linear_regression_recovers_d2l_parameters():
     assert (w.flatten() - true_w).abs().max() < 0.01
     assert abs(b.item() - true_b) < 0.01
     assert history[-1] < 1e-4 < history[0]
+
+
+def test_third_order_fit_recovers_d2l_polynomial():
+    # d2l 3.6 ("normal" fit, 3rd-order features): weight ~ [5.019, 1.218, -3.422, 5.571]
+    x, features, y = polynomial_data(200, generator=torch.Generator().manual_seed(0))
+    assert features.shape == (200, 20)
+    torch.testing.assert_close(features[:, 3], x[:, 0] ** 3 / 6)
+    w, b, history = train_linreg(features[:, 1:4], y, lr=0.05, epochs=100, batch_size=10)
+    torch.testing.assert_close(torch.cat([b, w.flatten()]), torch.tensor([5.0, 1.2, -3.4, 5.6]), atol=0.05, rtol=0)
+    assert history[-1] < 0.01  # the noise floor is 0.1^2 / 2 = 0.005
+
+
+def test_mlp_scratch_fits_the_polynomial_from_raw_x():
+    from seqkit.optim import Adam
+
+    g = torch.Generator().manual_seed(0)
+    x, _, y = polynomial_data(200, generator=g)
+    x_test, _, y_test = polynomial_data(200, generator=g)
+    torch.manual_seed(0)
+    mlp = MLPScratch((1, 64, 64, 1), sigma=0.5)
+    opt = Adam(mlp.parameters(), lr=0.01)
+    for _ in range(300):
+        loss = squared_loss(mlp(x), y).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    baseline = float(squared_loss(torch.full_like(y_test, float(y.mean())), y_test).mean())
+    assert loss.item() < 0.05
+    assert squared_loss(mlp(x_test), y_test).mean().item() < 0.02 * baseline
 
 
 def test_weight_decay_shrinks_weights_and_helps_high_dimensional_regression():
