@@ -84,10 +84,14 @@ def _piece_types(model_proto: bytes) -> list[int]:
 
 
 def _sentences(texts_or_files: TextsOrFiles, counter: list[int]) -> Iterator[str]:
-    """Yield training sentences; a single ``str``/path or ``Path`` items mean files, other strings
-    are sentences. ``counter[0]`` counts the non-empty sentences seen (to report an empty corpus)."""
+    """Yield training sentences; a single ``str``/path, ``Path`` items, or a list of strings that
+    are all existing files mean files; other strings are sentences. ``counter[0]`` counts the
+    non-empty sentences seen (to report an empty corpus)."""
     if isinstance(texts_or_files, (str, os.PathLike)):
         texts_or_files = [Path(texts_or_files)]
+    elif isinstance(texts_or_files, (list, tuple)) and texts_or_files and all(
+            isinstance(x, str) and os.path.isfile(x) for x in texts_or_files):  # stops at the first sentence
+        texts_or_files = [Path(x) for x in texts_or_files]
     for item in texts_or_files:
         lines = iter_lines(item) if isinstance(item, os.PathLike) else item.split("\n")
         for line in lines:
@@ -142,8 +146,8 @@ class SentencePieceTokenizer(Tokenizer):
         """Train a model on files or strings; write ``model_prefix + ".model"`` if a prefix is given.
 
         Args:
-            texts_or_files: a file path (``str`` or ``Path``), a list of ``Path`` objects, or any
-                iterable of sentences (strings). Files are read as UTF-8, ``.gz`` decompressed.
+            texts_or_files: a file path (``str`` or ``Path``), a list of paths, or any iterable of
+                sentences (strings). Files are read as UTF-8, ``.gz`` decompressed.
             vocab_size: number of pieces, specials included.
             model_type: ``unigram`` (default), ``bpe``, ``char`` or ``word``.
             character_coverage: share of characters covered by the alphabet (0.9995 for CJK).

@@ -44,6 +44,8 @@ def test_save_load_and_registry(toy_spm, tmp_path):
 def test_train_from_files_and_byte_fallback(tmp_path):
     (tmp_path / "a.txt").write_text("\n".join(TOY[:40]) + "\n")
     tok = SentencePieceTokenizer.train([tmp_path / "a.txt"], vocab_size=276, byte_fallback=True)
+    same = SentencePieceTokenizer.train([str(tmp_path / "a.txt")], vocab_size=276, byte_fallback=True)
+    assert same.pieces() == tok.pieces()  # a list of existing file names means files, not sentences
     assert tok.encode("猫")[-3:] == ["<0xE7>", "<0x8C>", "<0xAB>"]  # UTF-8 of 猫, not <unk>
     assert tok.decode(tok.encode("the 猫")) == "the 猫"
 
