@@ -6,8 +6,9 @@ the scores; that is also what :func:`torch.nn.functional.scaled_dot_product_atte
 :class:`MultiHeadAttention` has two paths computing the same numbers: a readable reference path
 (scores, :func:`masked_softmax`, weighted sum -- d2l's chapter 11 written out) and a fast path through
 ``F.scaled_dot_product_attention`` (fused kernels, no (B, H, L, L) tensor kept for backward). The fast
-path is the default; the reference path runs when attention weights are asked for (heatmaps) or when
-``use_sdpa=False``. ``tests/seq2seq/test_attention.py`` proves them equal.
+path is the default; the reference path runs when attention weights are asked for (heatmaps), when
+``use_sdpa=False``, and for attention dropout on CPU (SDPA's CPU kernels have none and fall back to
+a slower math path). ``tests/seq2seq/test_attention.py`` proves them equal.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from seqkit.seq2seq.dropout import dropout as seqkit_dropout
 
 
 def masked_softmax(scores: Tensor, valid_lens: Tensor | None = None, *, mask: Tensor | None = None
@@ -117,7 +120,9 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: 
     True = attend; ``causal`` hides later keys (Lq == Lk). ``dropout`` applies to the weights.
     Returns (output (B, H, Lq, dh), weights (B, H, Lq, Lk) or None).
     """
-    if use_sdpa and not need_weights:
+    # SDPA's CPU kernels have no dropout: with dropout they fall back to a math path that draws the
+    # mask with the slow bernoulli_; the explicit path below with the cheap mask is faster there.
+    if use_sdpa and not need_weights and (dropout == 0.0 or q.device.type != "cpu"):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout,
                                               is_causal=causal), None
     # reference path: the same computation written out
@@ -127,7 +132,7 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, causal: 
         below = torch.ones(lq, lk, dtype=torch.bool, device=q.device).tril()
         mask = below if mask is None else mask & below
     weights = masked_softmax(scores, mask=mask)
-    dropped = F.dropout(weights, dropout) if dropout > 0 else weights
+    dropped = seqkit_dropout(weights, dropout) if dropout > 0 else weights
     return dropped @ v, weights
 
 

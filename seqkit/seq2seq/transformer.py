@@ -15,7 +15,7 @@ Design:
   and initialised with std d_model^-0.5, so the scaled embedding has unit variance.
 * Pre-norm (``pre_norm=True``: ``x + f(LN(x))`` plus a final LayerNorm, stable without a long warmup)
   or post-norm (``LN(x + f(x))``, the 2017 paper).
-* Speed: fused QKV projection, ``F.scaled_dot_product_attention``, padding masks built once per
+* Speed: a cheaper dropout mask on CPU (:mod:`seqkit.seq2seq.dropout`), fused QKV projection, ``F.scaled_dot_product_attention``, padding masks built once per
   batch, the decoder's causal mask left to SDPA's ``is_causal`` (right-padded targets need no key
   mask: a real position never sees a later pad). Incremental decoding keeps a key/value cache per
   layer, so each step costs O(t) instead of recomputing the prefix, and the encoder memory's
@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit.seq2seq.attention import MultiHeadAttention
+from seqkit.seq2seq.dropout import Dropout
 from seqkit.seq2seq.interfaces import DecoderState, EncoderDecoder, lengths_to_mask
 from seqkit.seq2seq.positional import SinusoidalPositions
 
@@ -51,7 +52,7 @@ class FeedForward(nn.Module):
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, not {activation!r}")
         self.w1, self.w2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
-        self.act, self.dropout = _ACTIVATIONS[activation], nn.Dropout(dropout)
+        self.act, self.dropout = _ACTIVATIONS[activation], Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.w2(self.dropout(self.act(self.w1(x))))
@@ -63,7 +64,7 @@ class _Sublayers(nn.Module):
     def __init__(self, d_model: int, n: int, dropout: float, pre_norm: bool) -> None:
         super().__init__()
         self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(n))
-        self.dropout, self.pre_norm = nn.Dropout(dropout), pre_norm
+        self.dropout, self.pre_norm = Dropout(dropout), pre_norm
 
     def residual(self, i: int, x: Tensor, f):
         """Apply sublayer ``f`` (returns a tensor, or a tuple whose first item is the tensor)."""
@@ -184,7 +185,7 @@ class Transformer(EncoderDecoder):
         self.d_model, self.vocab_size, self.pre_norm = d_model, vocab_size, pre_norm
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
         self.positions = SinusoidalPositions(d_model, max_len)
-        self.embed_dropout = nn.Dropout(dropout)
+        self.embed_dropout = Dropout(dropout)
         # pre-norm leaves the residual stream unnormalised: one LayerNorm closes each stack
         self.enc_norm = nn.LayerNorm(d_model) if pre_norm else nn.Identity()
         self.dec_norm = nn.LayerNorm(d_model) if pre_norm else nn.Identity()

@@ -117,3 +117,35 @@ def test_attention_heatmap_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="3x4"):
         plot_attention(weights, ["ein"], ["a"], tmp_path / "bad.png")
+
+
+def test_cheap_dropout_mask_statistics_and_gradient():
+    from seqkit.seq2seq.dropout import Dropout, dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(400_000, requires_grad=True)
+    y = dropout(x, 0.1)
+    keep = (y != 0).float().mean().item()
+    assert abs(keep - 0.9) < 0.003
+    assert abs(y.mean().item() - 1.0) < 0.005  # scaled to keep the expectation
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, y.detach())  # gradient = mask * scale
+    layer = Dropout(0.3).eval()
+    assert layer(x) is x and dropout(x, 0.0) is x
+    assert torch.all(dropout(x, 1.0) == 0)
+    odd = dropout(torch.ones(3, 5, 7), 0.5)  # sizes that are not a multiple of 4
+    assert odd.shape == (3, 5, 7) and set(odd.unique().tolist()) <= {0.0, 2.0}
+    with pytest.raises(ValueError):
+        Dropout(1.5)
+
+
+def test_attention_dropout_uses_the_explicit_path_in_training():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4, dropout=0.5).train()
+    x = torch.randn(2, 5, 16)
+    torch.manual_seed(1)
+    a = mha(x)[0]
+    torch.manual_seed(1)
+    b = mha(x)[0]
+    torch.testing.assert_close(a, b)  # reproducible under the global seed
+    assert not torch.allclose(a, mha.eval()(x)[0])  # and it does drop something
