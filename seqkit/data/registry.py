@@ -36,7 +36,7 @@ class RemoteFile:
 
     ``path`` is relative to ``$SEQKIT_DATA`` / the cache; ``sha256`` is the checksum of the file stored
     at ``path`` (of the archive member when ``member`` is set); ``archive_sha256`` checks the archive
-    itself when known.
+    itself when known. A ``url`` of ``gensim:NAME`` is a file shipped inside the gensim package.
     """
 
     path: str
@@ -142,6 +142,13 @@ _register(CorpusInfo(
      for split in ("train", "valid", "test") for lang in ("en", "fr")},
     languages=("en", "fr"), bundled=True))
 
+_register(CorpusInfo(
+    "lee", "lm", "gensim's Lee background corpus: 300 English news documents (~60k words), one per line",
+    "LGPL-2.1 (shipped with gensim)", "https://radimrehurek.com/gensim/",
+    {"train": RemoteFile("gensim/lee_background.cor", "gensim:lee_background.cor",
+                         "5d78d6dafd953bbf65797bef09a9ffb9ec430583381be705f8fd460000f370fb")},
+    languages=("en",), notes="no download: the file comes with the gensim dependency"))
+
 # Hugging Face hub corpora (need `datasets` and the network, or its cache): name -> (hub id, config pattern)
 HUB_CORPORA: dict[str, tuple[str, str, str]] = {
     "iwslt2017": ("IWSLT/iwslt2017", "iwslt2017-{src}-{tgt}", "IWSLT 2017 TED talks, e.g. src=de tgt=en"),
@@ -180,6 +187,11 @@ def _variants(path: Path) -> list[Path]:
 
 def locate(remote: RemoteFile, bundled: bool = False) -> Path | None:
     """An existing local copy of ``remote`` (bundled, ``$SEQKIT_DATA``, cache), or None."""
+    if remote.url.startswith("gensim:"):
+        from gensim.test.utils import datapath
+
+        path = Path(datapath(remote.url.split(":", 1)[1]))
+        return path if path.is_file() else None
     roots = [bundled_dir()] if bundled else []
     if data_dir() is not None:
         roots.append(data_dir())
@@ -205,7 +217,7 @@ def fetch(name: str, key: str) -> Path:
     found = locate(remote, bundled=info.bundled)
     if found is not None:
         return found
-    if info.bundled or remote.url == "bundled":
+    if info.bundled or remote.url == "bundled" or remote.url.startswith("gensim:"):
         raise SeqkitError(f"corpus {name!r}: bundled file {remote.path} is missing", path=bundled_dir() / remote.path,
                           fix="reinstall seqkit, or regenerate it with python data/make_en_fr.py")
     if offline():
@@ -252,7 +264,7 @@ def status(name: str) -> str:
         found = locate(remote, bundled=info.bundled)
         if found is None:
             places.add("remote")
-        elif info.bundled and bundled_dir() in found.parents:
+        elif remote.url.startswith("gensim:") or (info.bundled and bundled_dir() in found.parents):
             places.add("bundled")
         elif data_dir() is not None and data_dir().resolve() in found.resolve().parents:
             places.add("local")

@@ -25,7 +25,7 @@ def test_every_named_corpus_has_url_and_checksum():
         sk.data.corpus_names())
     for info in sk.data.CORPORA.values():
         for remote in info.files.values():
-            assert remote.url.startswith(("http://", "https://")) or info.bundled
+            assert remote.url.startswith(("http://", "https://", "gensim:")) or info.bundled
             assert len(remote.sha256) == 64
 
 
@@ -37,6 +37,14 @@ def test_offline_without_local_copy_says_which_file_to_put_where(monkeypatch, tm
     assert "needs ptb/ptb.train.txt" in text
     assert f"put the file at {tmp_path / 'corpora' / 'ptb' / 'ptb.train.txt'}" in text
     assert "\n" not in text
+
+
+def test_lee_corpus_ships_with_gensim(monkeypatch):
+    monkeypatch.delenv("SEQKIT_DATA", raising=False)
+    lee = sk.data.load("lee")  # offline, no SEQKIT_DATA: the file is inside the gensim package
+    assert len(lee.train) == 300 and sum(len(line.split()) for line in lee.train) == 59890
+    assert lee.train[0].startswith("Hundreds of people have been forced to vacate their homes")
+    assert registry.status("lee") == "bundled"
 
 
 def test_local_copy_in_seqkit_data_gz_or_not(monkeypatch, tmp_path):
