@@ -101,7 +101,7 @@ def _constrain(log_probs: Tensor, t: int, max_len: Tensor, min_len: int, eos_id:
 
 
 def _trim(attention: Tensor | None, src_len: int) -> Tensor | None:
-    return None if attention is None else attention[:, :src_len].cpu()
+    return None if attention is None else attention[:, :src_len].float().cpu()
 
 
 # -- greedy search and sampling ----------------------------------------------------------------------
