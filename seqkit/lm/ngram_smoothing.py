@@ -270,12 +270,14 @@ def kenlm_statistics(counts: NGramCounts, adjusted: list[np.ndarray]) -> list[np
     out = list(adjusted)
     rank = counts.first_seen
     for k in range(1, counts.order):
-        cand = np.arange(len(counts.orders[k - 1]))
-        cand = cand[counts.orders[k - 1].counts[cand] > 0]
+        cand = np.flatnonzero(counts.orders[k - 1].counts > 0)
         if len(cand) == 0:
             continue
+        # last word first: only the n-grams ending in the highest-ranked word stay candidates
+        r = rank[counts.orders[k - 1].keys[cand] % counts.vocab_size]
+        cand = cand[r == r.max()]
         words = counts.gram_words(k, cand)
-        for j in range(k - 1, -1, -1):  # last word first
+        for j in range(k - 2, -1, -1):
             r = rank[words[:, j]]
             keep = r == r.max()
             cand, words = cand[keep], words[keep]
