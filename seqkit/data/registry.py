@@ -232,7 +232,11 @@ def fetch(name: str, key: str) -> Path:
             download(remote.url, archive, remote.archive_sha256)
         staging = cache_dir() / "archives" / (archive.name + ".d")
         extract(archive, staging, members=[remote.member])
-        _verify_and_move(staging / remote.member, dest, remote)
+        try:
+            _verify_and_move(staging / remote.member, dest, remote)
+        except SeqkitError:
+            archive.unlink()  # a bad archive must not be reused from the cache
+            raise
         return dest
     except SeqkitError as exc:
         if "checksum mismatch" in exc.message:

@@ -103,6 +103,13 @@ def test_archive_member_is_extracted_and_verified(monkeypatch, tmp_path):
     path = registry.fetch("fake-pairs", "train")
     assert path == tmp_path / "cache" / "fake-pairs" / "all.txt"
     assert sk.data.read_tsv(path, (1,)) == [["Va !", "Salut !"]]
+    # an archive whose member does not match is refused and not kept
+    bad = RemoteFile("fake-pairs/other.txt", archive.as_uri(), "0" * 64, member="pairs/all.txt")
+    monkeypatch.setitem(registry.CORPORA, "fake-bad", CorpusInfo("fake-bad", "lm", "t", "n", "n", {"train": bad}))
+    with pytest.raises(SeqkitError, match="checksum mismatch for pairs/all.txt"):
+        registry.fetch("fake-bad", "train")
+    assert not (tmp_path / "cache" / "archives" / "pairs.zip").exists()
+    assert not (tmp_path / "cache" / "fake-pairs" / "other.txt").exists()
 
 
 def _tar_with(tmp_path, member: tarfile.TarInfo, data: bytes = b"x") -> str:
