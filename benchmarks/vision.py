@@ -74,6 +74,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), batch {BATCH_SIZE}, median of {args.repeats}")
+    # Warm-up outside the timings: the first Trainer imports torch.distributed & co (seconds of imports).
+    warm = load_images("digits", resolution=12, seed=SEED)
+    train_classifier(build_model("lenet-relu", resolution=12), warm, epochs=1, batch_size=BATCH_SIZE)
     header = f"{'model':<13} {'side':<7} {'test acc':>8} {'seconds':>8} {'images/s':>9}"
     print(header + "\n" + "-" * len(header))
     for name in args.models.split(","):
@@ -81,15 +84,20 @@ def main() -> None:
         epochs = args.epochs or cfg["epochs"]
         data = load_images("digits", resolution=cfg["resolution"], seed=SEED)
         runs: dict[str, list[dict]] = {"seqkit": [], "torch": []}
-        for _ in range(args.repeats):
+        for rep in range(args.repeats):
             torch.manual_seed(SEED)
             model = init_cnn(build_model(name, resolution=cfg["resolution"]))
             peer_model = copy.deepcopy(model)
-            runs["seqkit"].append(train_classifier(model, data, epochs=epochs, batch_size=BATCH_SIZE,
-                                                   optimizer="adam", lr=cfg["lr"], schedule=cfg["schedule"],
-                                                   seed=SEED))
-            torch.manual_seed(SEED)
-            runs["torch"].append(plain_torch(peer_model, data, epochs, cfg["lr"], cfg["schedule"]))
+            sides = {
+                "seqkit": lambda: train_classifier(model, data, epochs=epochs, batch_size=BATCH_SIZE,  # noqa: B023
+                                                   optimizer="adam", lr=cfg["lr"], schedule=cfg["schedule"],  # noqa: B023
+                                                   seed=SEED),
+                "torch": lambda: plain_torch(peer_model, data, epochs, cfg["lr"], cfg["schedule"]),  # noqa: B023
+            }
+            # Alternate who goes first: on a shared machine the load drifts between the two runs.
+            for side in (("seqkit", "torch") if rep % 2 == 0 else ("torch", "seqkit")):
+                torch.manual_seed(SEED)
+                runs[side].append(sides[side]())
         med = {side: {k: statistics.median(r[k] for r in rs) for k in ("test_acc", "seconds", "examples_per_s")}
                for side, rs in runs.items()}
         for side in ("seqkit", "torch"):
