@@ -67,8 +67,11 @@ def w2v() -> None:
 @click.option("--seed", default=1, show_default=True)
 @click.option("--backend", type=click.Choice(["auto", "kernel", "torch"]), default="auto", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="torch backend: auto, cpu, cuda")
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True,
+              help="adam: d2l's recipe (torch backend; --alpha is Adam's constant lr, e.g. 0.002)")
+@click.option("--batch-size", default=1024, show_default=True, help="torch backend: pairs per minibatch")
 def train(corpus: Path, out: Path, dim, window, negative, min_count, max_vocab, sample, epochs, alpha,
-          cbow, threads, seed, backend, device) -> None:
+          cbow, threads, seed, backend, device, optimizer, batch_size) -> None:
     """Train skip-gram (or CBOW) with negative sampling on CORPUS (one sentence per line)."""
     from seqkit.embeddings.word2vec import Word2Vec
 
@@ -79,7 +82,8 @@ def train(corpus: Path, out: Path, dim, window, negative, min_count, max_vocab, 
 
     model = Word2Vec(corpus, dim=dim, window=window, negative=negative, min_count=min_count,
                      max_vocab=max_vocab, sample=sample, epochs=epochs, alpha=alpha, sg=not cbow,
-                     threads=threads, seed=seed, backend=backend, device=device, progress=progress)
+                     threads=threads, seed=seed, backend=backend, device=device, optimizer=optimizer,
+                     batch_size=batch_size, progress=progress)
     click.echo("", err=True)
     stats = model.stats
     written = save_vectors(model.wv, out)

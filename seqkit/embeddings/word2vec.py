@@ -66,6 +66,7 @@ class Word2VecConfig:
     backend: str = "auto"  # "auto" (C kernel on CPU, torch on CUDA), "kernel" or "torch"
     device: str = "auto"  # for the torch backend: "auto", "cpu", "cuda"
     batch_size: int = 1024  # positive pairs per torch minibatch (CPU); 16x that on CUDA
+    optimizer: str = "sgd"  # torch backend: "sgd" (word2vec's, linear decay) or "adam" (d2l's; lr = alpha)
     compute_loss: bool = True
 
     def validate(self) -> None:
@@ -76,6 +77,8 @@ class Word2VecConfig:
         if self.negative < 1:
             raise SeqkitError("word2vec: negative must be at least 1 (this is negative sampling)",
                               fix="set negative to e.g. 5")
+        if self.optimizer not in ("sgd", "adam"):
+            raise SeqkitError(f"word2vec: unknown optimizer {self.optimizer!r}", fix="use sgd or adam")
         if self.backend not in ("auto", "kernel", "torch"):
             raise SeqkitError(f"word2vec: unknown backend {self.backend!r}", fix="use auto, kernel or torch")
 
@@ -214,7 +217,8 @@ class Word2Vec:
                               fix="give a larger corpus or lower min_count")
         win, wout = _init_weights(len(prepared.words), cfg.dim, cfg.seed)
         device = _pick_device(cfg)
-        use_kernel = cfg.backend == "kernel" or (cfg.backend == "auto" and device.type == "cpu")
+        use_kernel = cfg.backend == "kernel" or (cfg.backend == "auto" and device.type == "cpu"
+                                                 and cfg.optimizer == "sgd")
         kernel = load_kernel() if use_kernel else None
         if cfg.backend == "kernel" and kernel is None:
             raise SeqkitError("word2vec: the C kernel could not be compiled",
@@ -376,7 +380,8 @@ def _cbow_windows(ids: torch.Tensor, sent: torch.Tensor, window: int,
 
 def _train_torch(prepared: PreparedCorpus, win_np, wout_np, cfg: Word2VecConfig,
                  device: torch.device, report) -> list[float]:
-    """Minibatch SGD with sparse updates; same objective and schedule as the kernel."""
+    """Minibatch SGD with sparse updates, the kernel's objective and schedule -- or, with
+    ``optimizer="adam"``, d2l's recipe: Adam at a constant learning rate on dense gradients."""
     import torch
 
     if device.type == "cpu":
@@ -385,13 +390,18 @@ def _train_torch(prepared: PreparedCorpus, win_np, wout_np, cfg: Word2VecConfig,
     gen.manual_seed(cfg.seed)
     win = torch.from_numpy(win_np).to(device)
     wout = torch.from_numpy(wout_np).to(device)
+    adam = None
+    if cfg.optimizer == "adam":
+        win.requires_grad_(True)
+        wout.requires_grad_(True)
+        adam = torch.optim.Adam([win, wout], lr=cfg.alpha)
     keep = torch.from_numpy(keep_probabilities(prepared.counts, cfg.sample)).to(device)
     noise = torch.from_numpy(noise_distribution(prepared.counts)).float().to(device)
     ids_all = torch.from_numpy(prepared.ids.astype(np.int64)).to(device)
     sent_all = torch.repeat_interleave(
         torch.arange(len(prepared.sent_start) - 1, device=device),
         torch.from_numpy(np.diff(prepared.sent_start)).to(device))
-    batch = cfg.batch_size * (16 if device.type == "cuda" else 1)
+    batch = cfg.batch_size * (16 if device.type == "cuda" and adam is None else 1)
     n, total = len(ids_all), len(ids_all) * cfg.epochs
     stretch = 200_000  # words per stretch: bounds the memory of the pair lists
     losses, start, last_report = [], time.perf_counter(), 0.0
@@ -411,13 +421,21 @@ def _train_torch(prepared: PreparedCorpus, win_np, wout_np, cfg: Word2VecConfig,
             else:
                 centres, contexts, mask = _cbow_windows(ids, sent, cfg.window, gen)
             n_pairs = len(centres)
+            if adam is not None:  # d2l shuffles its examples
+                order = torch.randperm(n_pairs, generator=gen, device=device)
+                centres, contexts = centres[order], contexts[order]
+                mask = None if mask is None else mask[order]
             done_before = epoch * n + a
             for p in range(0, n_pairs, batch):
                 q = min(p + batch, n_pairs)
                 frac = (done_before + (b - a) * p / max(n_pairs, 1)) / total
                 alpha = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * frac)
-                loss_sum += _sgd_step(win, wout, centres[p:q], contexts[p:q],
-                                      None if mask is None else mask[p:q], noise, cfg.negative, alpha, gen)
+                args = (win, wout, centres[p:q], contexts[p:q], None if mask is None else mask[p:q],
+                        noise, cfg.negative)
+                if adam is None:
+                    loss_sum += _sgd_step(*args, alpha, gen)
+                else:
+                    loss_sum += _adam_step(*args, adam, gen)
                 steps += q - p
             now = time.perf_counter()
             if now - last_report >= 1.0 or b == n:  # about once a second, and at each epoch's end
@@ -426,9 +444,47 @@ def _train_torch(prepared: PreparedCorpus, win_np, wout_np, cfg: Word2VecConfig,
                 report({"epoch": epoch + 1, "done": done / total, "loss": float(loss_sum) / max(steps, 1),
                         "words_per_sec": done * prepared.raw_words / n / (now - start), "alpha": alpha})
         losses.append(float(loss_sum) / max(steps, 1))
-    win_np[...] = win.cpu().numpy()
-    wout_np[...] = wout.cpu().numpy()
+    win_np[...] = win.detach().cpu().numpy()
+    wout_np[...] = wout.detach().cpu().numpy()
     return losses
+
+
+def _scores(win, wout, centres, contexts, mask, noise, negative: int, gen):
+    """Input vectors h (B, d), targets (B, 1+K) = centre then K noise words, their rows (B, 1+K, d),
+    logits (B, 1+K) and a (B, 1+K) mask dropping noise words equal to the centre."""
+    import torch
+
+    bsz = len(centres)
+    if mask is None:
+        h = win[contexts]  # (B, d)
+    else:
+        weights = mask.float() / mask.sum(dim=1, keepdim=True)  # (B, 2w)
+        h = torch.einsum("bw,bwd->bd", weights, win[contexts])
+    negs = torch.multinomial(noise, bsz * negative, replacement=True, generator=gen).view(bsz, negative)
+    targets = torch.cat([centres[:, None], negs], dim=1)  # (B, 1+K)
+    out = wout[targets]  # (B, 1+K, d)
+    scores = torch.bmm(out, h[:, :, None]).squeeze(2).clamp(-30, 30)  # (B, 1+K)
+    valid = torch.ones_like(scores)
+    valid[:, 1:] = (negs != centres[:, None]).float()
+    return h, targets, out, scores, valid
+
+
+def _logistic_loss(scores, valid):
+    """Sum of -log sigmoid(s) for the centre (column 0) and -log sigmoid(-s) for the noise words."""
+    import torch
+
+    signed = torch.cat([-scores[:, :1], scores[:, 1:]], dim=1)
+    return (torch.nn.functional.softplus(signed) * valid).sum()
+
+
+def _adam_step(win, wout, centres, contexts, mask, noise, negative: int, adam, gen):
+    """d2l's update: the mean loss of the batch, back-propagated to dense gradients, one Adam step."""
+    _, _, _, scores, valid = _scores(win, wout, centres, contexts, mask, noise, negative, gen)
+    loss = _logistic_loss(scores, valid)
+    adam.zero_grad()
+    (loss / len(centres)).backward()
+    adam.step()
+    return loss.detach().double()
 
 
 def _sgd_step(win: torch.Tensor, wout: torch.Tensor, centres: torch.Tensor, contexts: torch.Tensor,
@@ -442,22 +498,11 @@ def _sgd_step(win: torch.Tensor, wout: torch.Tensor, centres: torch.Tensor, cont
     centre is ignored, as in the kernel)."""
     import torch
 
-    bsz = len(centres)
-    if mask is None:
-        h = win[contexts]  # (B, d)
-    else:
-        weights = mask.float() / mask.sum(dim=1, keepdim=True)  # (B, 2w)
-        h = torch.einsum("bw,bwd->bd", weights, win[contexts])
-    negs = torch.multinomial(noise, bsz * negative, replacement=True, generator=gen).view(bsz, negative)
-    targets = torch.cat([centres[:, None], negs], dim=1)  # (B, 1+K)
-    out = wout[targets]  # (B, 1+K, d)
-    scores = torch.bmm(out, h[:, :, None]).squeeze(2).clamp(-30, 30)  # (B, 1+K)
+    h, targets, out, scores, valid = _scores(win, wout, centres, contexts, mask, noise, negative, gen)
     labels = torch.zeros_like(scores)
     labels[:, 0] = 1.0
-    valid = torch.ones_like(scores)
-    valid[:, 1:] = (negs != centres[:, None]).float()
     g = (labels - torch.sigmoid(scores)) * valid * alpha  # (B, 1+K)
-    loss = (torch.nn.functional.softplus(torch.where(labels > 0, -scores, scores)) * valid).sum()
+    loss = _logistic_loss(scores, valid)
     grad_h = torch.bmm(g[:, None, :], out).squeeze(1)  # (B, d)
     wout.index_add_(0, targets.reshape(-1), (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
     if mask is None:

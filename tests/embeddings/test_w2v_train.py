@@ -44,6 +44,22 @@ def test_learns_topics(backend, sg):
     assert model.stats.epoch_loss[-1] < model.stats.epoch_loss[0]
 
 
+def test_adam_like_d2l_learns_topics():
+    model = Word2Vec(topic_corpus(), dim=20, window=4, negative=5, min_count=1, sample=0, epochs=3,
+                     threads=1, seed=3, optimizer="adam", alpha=0.01, batch_size=256)
+    assert model.stats.backend == "torch on cpu"  # Adam needs the torch trainer
+    assert topic_precision(model.wv) > 0.9
+
+
+@pytest.mark.slow
+def test_ptb_chip_neighbours_with_d2l_settings(shared_data):
+    """d2l's chapter: embed 100, window 5, 5 noise words, min_freq 10, t=1e-4, Adam 0.002, 5 epochs."""
+    model = Word2Vec(shared_data / "ptb" / "ptb.train.txt", dim=100, window=5, negative=5, min_count=10,
+                     sample=1e-4, epochs=5, threads=1, seed=1, optimizer="adam", alpha=0.002, batch_size=3072)
+    near = {k for k, _ in model.wv.most_similar("chip", topn=10)}
+    assert len(near & {"microprocessor", "chips", "computer", "intel"}) >= 2, near
+
+
 @pytest.mark.parametrize("backend", ["kernel", "torch"])
 def test_one_thread_with_a_seed_is_reproducible(backend):
     kw = dict(dim=16, window=3, min_count=1, sample=1e-2, epochs=2, threads=1, backend=backend)
