@@ -31,7 +31,7 @@ def test_ptb_unk_is_an_ordinary_word(shared_data):
     train = read_lines(shared_data / "ptb" / "ptb.train.txt")
     lm = NGramLM.train(train, order=3)
     # <unk> (45k tokens, id 0) is counted like any word: a high unigram probability, many bigrams
-    assert lm.logp[0][lm.vocab["<unk>"]] > -1.6
+    assert lm.logp[0][lm.vocab["<unk>"]] == pytest.approx(-1.7510, abs=1e-3)  # UNKW in KenLM's ARPA
     assert (lm.keys[1] // len(lm.vocab) == lm.vocab["<unk>"]).sum() > 5000
     assert lm.next_log10(["the"])[lm.vocab["<unk>"]] > -1.5
     ppl = lm.perplexity(read_lines(shared_data / "ptb" / "ptb.test.txt"))
