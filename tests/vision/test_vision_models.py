@@ -39,6 +39,7 @@ def test_paper_sized_inputs():
     # 224x224 uses the papers' strided stems; AlexNet's first dense layer then sees 256 x 5 x 5 = 6400.
     alex = build_model("alexnet", resolution=224)
     assert next(m for m in alex if isinstance(m, torch.nn.Linear)).in_features == 6400
+    assert count_params(alex) == 46_764_746  # d2l 8.1's AlexNet on 1x224x224, 10 classes, counted by hand
     assert count_params(build_model("resnet18", resolution=96)) == 11_178_378
 
 

@@ -28,8 +28,8 @@ def vgg(arch: Sequence[Sequence[int]] = VGG11, in_channels: int = 1, num_classes
     """VGG from an architecture list of ``(num_convs, channels)`` blocks.
 
     Each block halves the resolution, so blocks that would shrink the image below 1x1 are dropped
-    (a 28x28 input keeps the first four blocks of VGG-11). ``width`` scales every channel count
-    (d2l trains VGG-11 with a quarter of the channels). Input (N, C, H, W) -> logits (N, num_classes).
+    (a 28x28 input keeps the first four blocks of VGG-11). ``width`` scales every conv channel count
+    (d2l trains VGG-11 with a quarter of the channels and keeps ``hidden=4096``). Input (N, C, H, W) -> logits (N, num_classes).
     """
     size = min(as_hw(resolution))
     blocks, c_in = [], in_channels
@@ -41,7 +41,6 @@ def vgg(arch: Sequence[Sequence[int]] = VGG11, in_channels: int = 1, num_classes
         c_in, size = c_out, size // 2
     features = nn.Sequential(*blocks, nn.Flatten())
     n_flat = flat_features(features, in_channels, resolution, "VGG")
-    hidden = scaled(hidden, width)
     return nn.Sequential(
         *features,
         nn.Linear(n_flat, hidden), nn.ReLU(), nn.Dropout(dropout),
