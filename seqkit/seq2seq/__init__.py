@@ -27,3 +27,8 @@ __all__ = [
     "greedy_search", "length_penalty", "sample", "Transformer", "RNNEncoder", "RNNDecoder", "RNNSeq2Seq",
     "plot_attention",
 ]
+
+# The translation system (tokenizer + model + search) the NMT recipes and `seqkit translate` use.
+from seqkit.seq2seq.nmt import PRESETS, NMTStep, Translator, build_model, model_config  # noqa: E402
+
+__all__ += ["PRESETS", "NMTStep", "Translator", "build_model", "model_config"]
