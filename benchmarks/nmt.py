@@ -1,0 +1,257 @@
+"""NMT benchmark: seqkit vs JoeyNMT 2.3 on Multi30k de->en with the same Transformer.
+
+Model (both sides): 3+3 layers, d_model 256, 4 heads, FFN 1024, ReLU, pre-norm, dropout 0.1, joint
+8k sentencepiece unigram vocabulary, tied embeddings (7,578,624 parameters). Training as JoeyNMT's
+baseline: Adam (0.9, 0.98), lr 5e-4, 2,000 warmup steps then inverse square root, label smoothing 0.1,
+batches of 4,096 padded source+target tokens (seqkit buckets by length, so fewer of them are padding).
+
+It measures, on this machine and in this run:
+
+1. training throughput in target tokens/s (validation excluded) for ``--train-seconds``;
+2. beam-5 decoding of test_2016_flickr (alpha 1.0, output capped at 100 tokens, as JoeyNMT's
+   ``max_output_length: 100``) in sentences/s, and its sacreBLEU (13a, detokenized, cased).
+
+Because the CPU may be shared, every timing is printed twice: per wall-clock second and per second
+of this process's CPU time (``time.process_time``), which is less sensitive to other jobs.
+
+JoeyNMT: with ``--joeynmt-venv VENV`` (a venv with ``pip install joeynmt importlib_metadata``) the same
+budget is run with JoeyNMT side by side (``../shared/bench/joeynmt``: config, spm script, shim) and its
+logged "Tokens per Sec" and decoding time are measured. Without it, the figures documented in
+``../shared/docs/joeynmt-multi30k.md`` (one run on an idle machine, 2026-11-26) are printed as the
+reference, labelled as such: they were *not* measured in this run.
+
+Usage::
+
+    nice -n 10 python benchmarks/nmt.py --train-seconds 120 --decode-sents 200     # short CPU check
+    python benchmarks/nmt.py --device cuda --train-seconds 600                     # on a GPU
+    python benchmarks/nmt.py --train-seconds 3600 --workdir /tmp/nmt-bench          # the 60-min budget
+    python benchmarks/nmt.py --skip-train --workdir /tmp/nmt-bench                  # decode a trained run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# `python benchmarks/nmt.py` puts benchmarks/ first on sys.path, where benchmarks/tokenize.py would
+# shadow the standard library's tokenize module (linecache, warnings): take that entry out.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+import torch  # noqa: E402
+
+DEFAULT_SHARED = HERE.parent.parent / "shared"
+JOEY_DOC = "docs/joeynmt-multi30k.md"
+# The documented JoeyNMT figures (read from the doc when present; these are its values).
+JOEY_DEFAULTS = {"train_tokens_per_s": 772.0, "beam5_sents_per_s": 7.3, "beam5_bleu": 14.12,
+                 "greedy_bleu": 13.17, "budget_s": 3600}
+
+
+def joey_reference(shared: Path) -> dict:
+    """The figures of ``shared/docs/joeynmt-multi30k.md`` (falls back to the values copied above)."""
+    ref = dict(JOEY_DEFAULTS)
+    doc = shared / JOEY_DOC
+    if doc.is_file():
+        text = doc.read_text(encoding="utf-8")
+        for key, pattern in (("train_tokens_per_s", r"\*\*([\d,.]+) target tokens/s\*\*"),
+                             ("beam5_sents_per_s", r"\*\*([\d.]+) sentences/s\*\*"),
+                             ("beam5_bleu", r"\*\*BLEU ([\d.]+)\*\*")):
+            m = re.search(pattern, text)
+            if m:
+                ref[key] = float(m.group(1).replace(",", ""))
+    return ref
+
+
+class Clock:
+    """Wall-clock and process CPU seconds of a block."""
+
+    def __enter__(self):
+        self.w0, self.c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.w0, time.process_time() - self.c0
+
+
+def prepare(args, work: Path):
+    """Multi30k splits (seqkit's loader) and the joint 8k sentencepiece model (JoeyNMT's options)."""
+    import seqkit as sk
+    from seqkit.text import SentencePieceTokenizer
+
+    os.environ.setdefault("SEQKIT_DATA", str(args.shared / "data"))
+    corpus = sk.data.load("multi30k", src=args.src, tgt=args.tgt)
+    spm_path = work / "spm.model"
+    if not spm_path.is_file():
+        SentencePieceTokenizer.train(list(corpus.train.src) + list(corpus.train.tgt), spm_path.with_suffix(""),
+                                     vocab_size=8000, model_type="unigram", character_coverage=1.0,
+                                     input_sentence_size=1000000)  # shuffled, as JoeyNMT's script
+    return corpus, SentencePieceTokenizer.load(spm_path)
+
+
+def train_seqkit(args, corpus, tok, work: Path) -> dict:
+    from seqkit.data import ParallelBatches
+    from seqkit.io import save_json
+    from seqkit.seq2seq.nmt import NMTStep, build_model, count_parameters, model_config, train_flops_per_token
+    from seqkit.train import Trainer, WarmupInverseSqrt, save_weights
+
+    src_ids = tok.encode_ids_batch(list(corpus.train.src))
+    tgt_ids = tok.encode_ids_batch(list(corpus.train.tgt))
+    # JoeyNMT's max_length 100 filter; batches of 4,096 padded source+target tokens
+    batches = ParallelBatches(src_ids, tgt_ids, max_tokens=args.max_tokens, bucket=True, shuffle=True,
+                              seed=args.seed, max_len=100)
+    torch.manual_seed(args.seed)
+    cfg = model_config("transformer", "base")
+    model = build_model(cfg, len(tok))
+    save_json(work / "model.json", {"model": cfg, "vocab_size": len(tok), "src": args.src, "tgt": args.tgt})
+    n_params = count_parameters(model)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9, foreach=True)
+    trainer = Trainer(model, opt, NMTStep(0.1), scheduler=WarmupInverseSqrt(opt, args.warmup),
+                      amp=args.amp, device=args.device, run_dir=work / "train", log_every=10,
+                      ckpt_every_steps=200, flops_per_item=train_flops_per_token(model), item_name="tokens",
+                      progress=not args.quiet)
+    with Clock() as c:
+        result = trainer.fit(batches, epochs=10_000, max_time=args.train_seconds, resume=args.resume)
+    save_weights(work / "model.safetensors", trainer.model.state_dict())
+    # per-CPU-second figure: the training share of the process CPU time (validation is not run here)
+    return {"parameters": n_params, "updates": result.steps, "train_seconds": result.train_seconds,
+            "target_tokens": result.items, "train_tokens_per_s": result.items_per_s,
+            "train_tokens_per_cpu_s": result.items / c.cpu if c.cpu else 0.0, "amp": trainer.amp,
+            "batches_per_epoch": len(batches), "tokens_per_batch": result.items / max(result.steps, 1)}
+
+
+def decode_seqkit(args, corpus, work: Path) -> dict:
+    from seqkit.metrics import bleu, chrf
+    from seqkit.seq2seq.nmt import Translator
+
+    tr = Translator.from_run(work, weights=work / "model.safetensors", device=args.device, beam=5, alpha=1.0,
+                             max_len_a=0.0, max_len_b=100, batch_tokens=args.decode_tokens)
+    src, ref = list(corpus.test.src), list(corpus.test.tgt)
+    if args.decode_sents:
+        src, ref = src[: args.decode_sents], ref[: args.decode_sents]
+    with Clock() as c:
+        hyps = tr.translate(src, beam=5)
+    (work / "test.beam5.hyp").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    b, f = bleu(hyps, ref), chrf(hyps, ref)
+    return {"sentences": len(src), "decode_seconds": c.wall, "beam5_sents_per_s": len(src) / c.wall,
+            "beam5_sents_per_cpu_s": len(src) / c.cpu if c.cpu else 0.0, "beam5_bleu": b.score,
+            "beam5_chrf": f.score, "bleu_signature": b.signature, "bleu_text": b.text}
+
+
+def run_joeynmt(args, work: Path) -> dict:
+    """JoeyNMT side by side: same data, spm, model and budget (``timeout``), then beam-5 test decoding."""
+    import gzip
+    import shutil
+
+    bench = args.shared / "bench" / "joeynmt"
+    py = Path(args.joeynmt_venv) / "bin" / "python"
+    jw = work / "joeynmt"
+    (jw / "data").mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val", "test_2016_flickr"):
+        for lang in (args.src, args.tgt):
+            with gzip.open(args.shared / "data" / "multi30k" / f"{split}.{lang}.gz", "rb") as fi, \
+                    open(jw / "data" / f"{split}.{lang}", "wb") as fo:
+                shutil.copyfileobj(fi, fo)
+    subprocess.run([str(py), str(bench / "train_spm.py"), str(jw)], check=True)
+    config = (bench / "config.yaml").read_text(encoding="utf-8").replace("WORKDIR", str(jw))
+    config = config.replace("overwrite: False", "overwrite: True")
+    (jw / "train.yaml").write_text(config, encoding="utf-8")
+    with Clock() as c:
+        subprocess.run(["timeout", str(int(args.train_seconds)), str(py), str(bench / "joey_spm_shim.py"), "train",
+                        str(jw / "train.yaml"), "--skip-test"], check=False)
+    log = (jw / "model" / "train.log").read_text(encoding="utf-8", errors="replace") \
+        if (jw / "model" / "train.log").is_file() else ""
+    rates = [float(x) for x in re.findall(r"Tokens per Sec:\s*([\d.]+)", log)]
+    out = {"train_wall_seconds": c.wall, "train_tokens_per_s": statistics.median(rates) if rates else None}
+    ckpts = sorted((jw / "model").glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if ckpts:
+        test_cfg = config.replace('    dev: "' + str(jw) + '/data/val"\n', "")
+        test_cfg = test_cfg.replace("testing:\n", f'testing:\n    load_model: "{ckpts[-1]}"\n', 1)
+        (jw / "test.yaml").write_text(test_cfg, encoding="utf-8")
+        with Clock() as c:
+            subprocess.run([str(py), str(bench / "joey_spm_shim.py"), "test", str(jw / "test.yaml"),
+                            "-o", str(jw / "beam5")], check=False)
+        out["beam5_sents_per_s"] = 1000 / c.wall  # includes model loading: a slight underestimate
+        hyp = next(iter(sorted(jw.glob("beam5*"))), None)
+        if hyp is not None:
+            from seqkit.metrics import bleu
+
+            hyps = hyp.read_text(encoding="utf-8").splitlines()
+            refs = (jw / "data" / f"test_2016_flickr.{args.tgt}").read_text(encoding="utf-8").splitlines()
+            if len(hyps) == len(refs):
+                out["beam5_bleu"] = bleu(hyps, refs).score
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared folder (data/, docs/, bench/)")
+    p.add_argument("--workdir", type=Path, default=Path("/tmp/seqkit-nmt-bench"))
+    p.add_argument("--src", default="de")
+    p.add_argument("--tgt", default="en")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (JoeyNMT's run used the 2 cores)")
+    p.add_argument("--amp", default="auto", help="auto (bf16 where native) | bf16 | none")
+    p.add_argument("--train-seconds", type=float, default=120.0, help="training budget, wall-clock seconds")
+    p.add_argument("--max-tokens", type=int, default=4096)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--warmup", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--decode-sents", type=int, default=0, help="decode only the first N test sentences (0: all)")
+    p.add_argument("--decode-tokens", type=int, default=6000, help="padded source tokens per decoding batch")
+    p.add_argument("--skip-train", action="store_true", help="decode the model already in --workdir")
+    p.add_argument("--resume", action="store_true", help="continue training the run in --workdir")
+    p.add_argument("--joeynmt-venv", default=None, help="run JoeyNMT side by side from this venv")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+
+    corpus, tok = prepare(args, args.workdir)
+    ours: dict = {"device": args.device if args.device != "cpu" else f"cpu x{args.threads} threads"}
+    if not args.skip_train:
+        ours.update(train_seqkit(args, corpus, tok, args.workdir))
+    ours.update(decode_seqkit(args, corpus, args.workdir))
+    if args.joeynmt_venv:
+        joey, joey_label = run_joeynmt(args, args.workdir), "JoeyNMT 2.3 (measured in this run)"
+    else:
+        joey = joey_reference(args.shared)
+        joey_label = f"JoeyNMT 2.3 (documented in {JOEY_DOC}, idle 2-core CPU, 60 min; NOT re-run here)"
+
+    def row(name, ours_v, joey_v, fmt="{:,.1f}"):
+        ratio = f"{ours_v / joey_v:.2f}x" if ours_v and joey_v else "-"
+        cells = [fmt.format(v) if isinstance(v, (int, float)) else "-" for v in (ours_v, joey_v)]
+        print(f"{name:<44} {cells[0]:>12} {cells[1]:>12} {ratio:>8}")
+
+    print()
+    params = f", {ours['parameters']:,} parameters" if "parameters" in ours else ""
+    print(f"Multi30k {args.src}->{args.tgt}, Transformer 3+3 d256 (base preset){params}")
+    print(f"seqkit: {ours['device']}, amp {ours.get('amp', '-')}; reference: {joey_label}")
+    print(f"{'figure':<44} {'seqkit':>12} {'JoeyNMT':>12} {'ratio':>8}")
+    if "train_tokens_per_s" in ours:
+        row("training target tokens/s (wall)", ours["train_tokens_per_s"], joey.get("train_tokens_per_s"))
+        row("training target tokens per CPU-second", ours["train_tokens_per_cpu_s"], None)
+        row(f"updates in {args.train_seconds:.0f} s budget", ours["updates"], None, "{:,.0f}")
+    row(f"beam-5 sentences/s (wall, {ours['sentences']} sents)", ours["beam5_sents_per_s"],
+        joey.get("beam5_sents_per_s"), "{:,.2f}")
+    row("beam-5 sentences per CPU-second", ours["beam5_sents_per_cpu_s"], None, "{:,.2f}")
+    budget = "" if args.skip_train else f" after {args.train_seconds:.0f} s"
+    row(f"test BLEU{budget} (JoeyNMT: after 60 min)", ours["beam5_bleu"], joey.get("beam5_bleu"), "{:.2f}")
+    print(ours["bleu_text"])
+    print(f"signature: {ours['bleu_signature']}")
+    report = {"seqkit": ours, "joeynmt": joey, "joeynmt_source": joey_label, "args": {
+        k: str(v) for k, v in vars(args).items()}}
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
