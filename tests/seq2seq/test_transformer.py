@@ -114,3 +114,26 @@ def test_expanded_state_shares_memory_and_equals_copies():
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
         with pytest.raises(ValueError, match="groups of 2"):
             shared.select(torch.tensor([0]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_incremental_equals_full_and_beam_runs():
+    from seqkit.seq2seq import beam_search
+
+    model = _small().cuda()
+    src, src_len, tgt = (t.cuda() for t in _batch())
+    with torch.no_grad():
+        full = torch.log_softmax(model(src, src_len, tgt), dim=-1)
+        state, steps = model.encode(src, src_len), []
+        for t in range(tgt.shape[1]):
+            log_probs, state, _ = model.decode_step(tgt[:, t], state)
+            steps.append(log_probs)
+    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-4, rtol=1e-4)
+    cpu = beam_search(_small(), *_batch()[:2], beam_size=3)
+    gpu = beam_search(model, src, src_len, beam_size=3)
+    assert [h[0].tokens for h in gpu] == [h[0].tokens for h in cpu]
+    model.train()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        logits = model(src, src_len, tgt)
+    logits.float().sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
