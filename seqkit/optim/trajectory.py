@@ -43,8 +43,10 @@ def plot_trajectory_2d(path: str | os.PathLike, points: list[tuple[float, float]
     from seqkit.io import atomic_write
 
     xs = torch.tensor(points)
-    lo, hi = min(-5.5, float(xs.min()) - 0.5), max(1.0, float(xs.max()) + 0.5)
-    x1, x2 = torch.meshgrid(torch.arange(lo, hi, 0.1), torch.arange(min(-3.0, lo), max(1.0, hi), 0.1), indexing="ij")
+    # d2l's window (x1 in [-5.5, 1], x2 in [-3, 1]), widened to keep every point in view.
+    lo1, hi1 = min(-5.5, float(xs[:, 0].min()) - 0.5), max(1.0, float(xs[:, 0].max()) + 0.5)
+    lo2, hi2 = min(-3.0, float(xs[:, 1].min()) - 0.5), max(1.0, float(xs[:, 1].max()) + 0.5)
+    x1, x2 = torch.meshgrid(torch.arange(lo1, hi1, 0.1), torch.arange(lo2, hi2, 0.1), indexing="ij")
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
     ax.contour(x1.numpy(), x2.numpy(), f(x1, x2).numpy(), colors="#1f77b4")
     ax.plot(xs[:, 0].numpy(), xs[:, 1].numpy(), "-o", color="#ff7f0e", markersize=3)

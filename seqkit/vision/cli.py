@@ -54,14 +54,28 @@ def models_cmd() -> None:
 @click.argument("optimizer")
 @click.option("--lr", type=float, required=True, help="learning rate")
 @click.option("--steps", default=20, show_default=True)
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
+              help="another optimizer argument, e.g. -o beta=0.5 (momentum), -o gamma=0.9 (rmsprop)")
 @click.option("--out", "out_png", default="trajectory.png", show_default=True, help="PNG to write")
-def trajectory_cmd(optimizer: str, lr: float, steps: int, out_png: str) -> None:
+def trajectory_cmd(optimizer: str, lr: float, steps: int, options: tuple[str, ...], out_png: str) -> None:
     """Run OPTIMIZER on f(x1, x2) = 0.1 x1^2 + 2 x2^2 from (-5, -2) and save the path over the contours."""
     from seqkit.optim import OPTIMIZERS, plot_trajectory_2d, trajectory_2d
 
     if optimizer not in OPTIMIZERS:
         raise SeqkitError(f"unknown optimizer {optimizer!r}", fix=f"use one of: {', '.join(OPTIMIZERS)}")
-    points = trajectory_2d(OPTIMIZERS[optimizer], steps=steps, lr=lr)
+    kwargs = {}
+    for item in options:
+        key, sep, value = item.partition("=")
+        try:
+            kwargs[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise SeqkitError(f"bad option {item!r}", fix="write KEY=NUMBER, e.g. -o beta=0.5")
+    try:
+        points = trajectory_2d(OPTIMIZERS[optimizer], steps=steps, lr=lr, **kwargs)
+    except TypeError as exc:
+        raise SeqkitError(f"bad option for {optimizer}: {exc}") from None
     plot_trajectory_2d(out_png, points, title=f"{optimizer}, lr {lr}")
     x1, x2 = points[-1]
     click.echo(f"step {steps}, x1: {x1:f}, x2: {x2:f}; wrote {out_png}")

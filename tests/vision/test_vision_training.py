@@ -55,6 +55,9 @@ def test_cli_trajectory(tmp_path, capsys):
     assert main(["vision", "trajectory", "sgd", "--lr", "0.4", "--out", str(out)]) == 0
     assert "x1: -0.943467" in capsys.readouterr().out
     assert out.is_file()
+    assert main(["vision", "trajectory", "momentum", "--lr", "0.6", "-o", "beta=0.5", "--out", str(out)]) == 0
+    assert "x1: 0.007188, x2: 0.002553" in capsys.readouterr().out  # d2l 12.6's printout
+    assert main(["vision", "trajectory", "momentum", "--lr", "0.6", "-o", "beta"]) == 2
 
 
 def test_recipe_runs_end_to_end_quickly(tmp_path, capsys):
