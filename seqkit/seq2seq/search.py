@@ -241,7 +241,9 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: 
             history = torch.cat([history[rows], new_tokens.unsqueeze(1)], dim=1)
             attn_hist = attn_hist[rows] if attn_hist is not None else None
             prev = new_tokens
-        return [sorted(hyps, key=lambda h: h.score, reverse=True)[:nbest] for hyps in finished]
+        # a model that gives <eos> zero probability at the cap finishes nothing: say so, don't crash
+        return [sorted(hyps, key=lambda h: h.score, reverse=True)[:nbest]
+                or [Hypothesis([], -math.inf, -math.inf)] for hyps in finished]
 
 
 def _penalty_fn(alpha: float, kind: str | None) -> Callable[[int], float]:
