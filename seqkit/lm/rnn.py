@@ -80,7 +80,8 @@ class RNNLM(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
         self.rnn = make_rnn(config.cell, config.embed_size, config.hidden_size, config.num_layers,
                             dropout=config.dropout, backend=config.backend)
-        self.drop = nn.Dropout(config.dropout)
+        # Identity when there is no dropout: not even a no-op kernel on the hot path.
+        self.drop = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         if config.init_range is not None:
             for p in self.parameters():

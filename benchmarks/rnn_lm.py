@@ -1,0 +1,300 @@
+"""PTB word LM, Zaremba et al. 2014 "small": seqkit's RNN LM vs a plain ``nn.LSTM`` loop, side by side.
+
+Model and training (both sides identical): 2x200 LSTM, no dropout, init U(-0.1, 0.1), SGD lr 1 on
+the loss summed over the 20 time steps (averaged over the batch of 20), global-norm clip 5, lr halved
+after every epoch from epoch ``--halve-after`` + 1 on (4: epochs 1-4 at lr 1, the issue's wording and
+TensorFlow's tutorial; 5: Zaremba's Lua code, which halves at the end of epochs 5, 6, ...), 13 epochs.
+Test perplexity on one stream (batch 1, full history), as Zaremba's code reports it.
+
+What it prints:
+
+1. **throughput**, interleaved rounds of ``--speed-steps`` updates each: the plain loop (what a user
+   writes by hand, after PyTorch's word_language_model example) vs seqkit (``RNNLM`` + ``LMBatches`` +
+   the shared ``Trainer``), wall-clock tokens/s, medians and their ratio;
+2. **full runs** (``--runs plain,seqkit,random``): validation perplexity after every epoch, test
+   perplexity, training tokens/s; ``random`` is seqkit with random sampling (state reset every batch)
+   for the sequential-vs-random comparison at equal epochs.
+
+Self-contained: needs only seqkit and the PTB text files. Examples::
+
+    python benchmarks/rnn_lm.py --device cuda                         # the full 13 epochs on a GPU
+    nice -n 10 python benchmarks/rnn_lm.py --epochs 1 --max-steps 300  # a short CPU check
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `python benchmarks/rnn_lm.py` puts benchmarks/ first on sys.path, where a sibling script may shadow a
+# standard module (benchmarks/tokenize.py shadows `tokenize`, which torch needs): drop that entry.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from seqkit.data import LMBatches  # noqa: E402
+from seqkit.lm.rnn import RNNLM, RNNLMConfig  # noqa: E402
+from seqkit.lm.rnn_train import LMStep, RNNTrainConfig, encode_stream, make_schedule, train_rnn_lm  # noqa: E402
+from seqkit.text import Vocab  # noqa: E402
+from seqkit.train import Trainer  # noqa: E402
+
+V_EMBED = HIDDEN = 200
+LAYERS, BATCH, STEPS, LR, CLIP, INIT = 2, 20, 20, 1.0, 5.0, 0.1
+
+
+def load_ptb(folder: Path) -> tuple[Vocab, dict[str, torch.Tensor]]:
+    """Word ids of the three PTB splits: each line's words then ``<eos>``; ``<unk>`` is vocab id 0."""
+    from seqkit.io import read_lines
+
+    lines = {s: read_lines(folder / f"ptb.{s}.txt") for s in ("train", "valid", "test")}
+    vocab = Vocab([line.split() for line in lines["train"]])
+    return vocab, {s: encode_stream(v, str.split, vocab, eos_per_line=True) for s, v in lines.items()}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# --------------------------------------------------------------------------------------------------
+# The plain loop: what a user writes by hand with nn.LSTM (PyTorch's word_language_model example)
+# --------------------------------------------------------------------------------------------------
+
+class PlainLSTM(nn.Module):
+    def __init__(self, vocab_size: int) -> None:
+        super().__init__()
+        self.encoder = nn.Embedding(vocab_size, V_EMBED)
+        self.rnn = nn.LSTM(V_EMBED, HIDDEN, LAYERS)
+        self.decoder = nn.Linear(HIDDEN, vocab_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -INIT, INIT)
+
+    def forward(self, x, hidden):  # x: (T, B)
+        out, hidden = self.rnn(self.encoder(x), hidden)
+        return self.decoder(out), hidden  # (T, B, V)
+
+
+def batchify(ids: torch.Tensor, bsz: int, device) -> torch.Tensor:
+    n = ids.numel() // bsz
+    return ids[: n * bsz].view(bsz, n).t().contiguous().to(device)  # (N, B)
+
+
+class PlainRun:
+    """Zaremba's training loop written out with nn.LSTM, one update at a time."""
+
+    def __init__(self, vocab_size: int, train_ids: torch.Tensor, device: torch.device, halve_after: int):
+        self.model = PlainLSTM(vocab_size).to(device)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
+        self.data = batchify(train_ids, BATCH, device)
+        self.device, self.halve_after, self.V = device, halve_after, vocab_size
+        self.pos, self.hidden, self.epoch = 0, None, 0
+
+    def batches_per_epoch(self) -> int:
+        return (self.data.shape[0] - 1) // STEPS
+
+    def start_epoch(self, epoch: int) -> None:
+        self.epoch, self.pos, self.hidden = epoch, 0, None
+        for g in self.opt.param_groups:
+            g["lr"] = LR * 0.5 ** max(0, epoch + 1 - self.halve_after)
+
+    def update(self) -> float:
+        x = self.data[self.pos:self.pos + STEPS]
+        y = self.data[self.pos + 1:self.pos + 1 + STEPS]
+        self.pos += STEPS
+        self.model.train()
+        if self.hidden is not None:
+            self.hidden = tuple(h.detach() for h in self.hidden)
+        out, self.hidden = self.model(x, self.hidden)
+        loss = F.cross_entropy(out.view(-1, self.V), y.reshape(-1)) * STEPS
+        self.opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), CLIP)
+        self.opt.step()
+        return loss.item() / STEPS
+
+    @torch.no_grad()
+    def evaluate(self, ids: torch.Tensor, bsz: int) -> float:
+        self.model.eval()
+        data, hidden, total, count = batchify(ids, bsz, self.device), None, 0.0, 0
+        for i in range(0, data.shape[0] - 1, 50):
+            x, y = data[i:i + 50], data[i + 1:i + 51]
+            x = x[: y.shape[0]]
+            out, hidden = self.model(x, hidden)
+            total += F.cross_entropy(out.view(-1, self.V), y.reshape(-1), reduction="sum").item()
+            count += y.numel()
+        return math.exp(total / count)
+
+
+# --------------------------------------------------------------------------------------------------
+# seqkit: the library path (RNNLM + LMBatches + Trainer)
+# --------------------------------------------------------------------------------------------------
+
+def seqkit_model(vocab_size: int, seed: int) -> RNNLM:
+    torch.manual_seed(seed)
+    return RNNLM(RNNLMConfig(vocab_size=vocab_size, embed_size=V_EMBED, hidden_size=HIDDEN, num_layers=LAYERS,
+                             cell="lstm", dropout=0.0, init_range=INIT, backend="torch"))
+
+
+def train_config(args, sampling: str) -> RNNTrainConfig:
+    return RNNTrainConfig(batch_size=BATCH, num_steps=STEPS, sampling=sampling, epochs=args.epochs,
+                          max_steps=args.max_steps, lr=LR, clip_norm=CLIP, loss="time_sum", schedule="halve",
+                          halve_after=args.halve_after, eval_batch_size=10, test_batch_size=1,
+                          log_every=10**9)
+
+
+def speed_round_seqkit(vocab_size: int, train_ids: torch.Tensor, steps: int, device: torch.device) -> float:
+    """Wall-clock tokens/s of ``steps`` seqkit updates (trainer set-up included)."""
+    model = seqkit_model(vocab_size, 0)
+    cfg = train_config(argparse.Namespace(epochs=1, max_steps=steps, halve_after=4), "sequential")
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    batches = LMBatches(train_ids, BATCH, STEPS, sampling="sequential", seed=0)
+    trainer = Trainer(model, opt, LMStep("sequential", "time_sum"), scheduler=make_schedule(opt, cfg),
+                      clip_norm=CLIP, device=device, progress=False, item_name="tokens")
+    sync(device)
+    t0 = time.perf_counter()
+    trainer.fit(batches, epochs=1, max_steps=steps)
+    sync(device)
+    return steps * BATCH * STEPS / (time.perf_counter() - t0)
+
+
+def speed_round_plain(vocab_size: int, train_ids: torch.Tensor, steps: int, device: torch.device) -> float:
+    torch.manual_seed(0)
+    run = PlainRun(vocab_size, train_ids, device, 4)
+    run.start_epoch(0)
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        run.update()
+    sync(device)
+    return steps * BATCH * STEPS / (time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Full runs
+# --------------------------------------------------------------------------------------------------
+
+def full_plain(args, vocab_size, ids, device) -> dict:
+    torch.manual_seed(args.seed)
+    run = PlainRun(vocab_size, ids["train"], device, args.halve_after)
+    per_epoch, tokens, seconds, done = [], 0, 0.0, 0
+    for epoch in range(args.epochs):
+        run.start_epoch(epoch)
+        n = run.batches_per_epoch()
+        if args.max_steps is not None:
+            n = min(n, args.max_steps - done)
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            run.update()
+        sync(device)
+        seconds += time.perf_counter() - t0
+        tokens += n * BATCH * STEPS
+        done += n
+        per_epoch.append(run.evaluate(ids["valid"], 10))
+        print(f"  plain   epoch {epoch + 1}: valid ppl {per_epoch[-1]:.2f}  ({tokens / seconds:,.0f} tokens/s)",
+              flush=True)
+        if args.max_steps is not None and done >= args.max_steps:
+            break
+    return {"valid_ppl_per_epoch": per_epoch, "test_ppl": run.evaluate(ids["test"], 1),
+            "tokens_per_s": tokens / seconds}
+
+
+def full_seqkit(args, vocab_size, ids, device, sampling: str) -> dict:
+    model = seqkit_model(vocab_size, args.seed)
+    per_epoch: list[float] = []
+    name = "seqkit" if sampling == "sequential" else "random"
+
+    def log(record: dict) -> None:
+        if record.get("split") == "valid":
+            per_epoch.append(record["ppl"])
+            print(f"  {name:7s} epoch {len(per_epoch)}: valid ppl {record['ppl']:.2f}", flush=True)
+
+    res = train_rnn_lm(model, ids["train"], ids["valid"], ids["test"], train_config(args, sampling),
+                       device=device, seed=args.seed, progress=False, plot=False, log_fn=log)
+    return {"valid_ppl_per_epoch": per_epoch, "test_ppl": res["test_ppl"],
+            "tokens_per_s": res["train_tokens_per_s"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    default_data = Path(os.environ.get("SEQKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=default_data / "ptb", help="folder with ptb.{train,valid,test}.txt")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--epochs", type=int, default=13)
+    ap.add_argument("--max-steps", type=int, default=None, help="cap on updates per full run (a partial run)")
+    ap.add_argument("--halve-after", type=int, default=4)
+    ap.add_argument("--speed-steps", type=int, default=100)
+    ap.add_argument("--speed-rounds", type=int, default=3)
+    ap.add_argument("--runs", default="plain,seqkit,random", help="full runs to do (comma list; '' for none)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    vocab, ids = load_ptb(args.data)
+    V = len(vocab)
+    print(f"PTB: {len(ids['train']):,} / {len(ids['valid']):,} / {len(ids['test']):,} tokens, vocab {V:,}; "
+          f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+    out: dict = {"device": str(device), "torch": torch.__version__, "args": {k: str(v) for k, v in vars(args).items()}}
+
+    if args.speed_rounds > 0:
+        plain_tps, seqkit_tps = [], []
+        speed_round_plain(V, ids["train"], 5, device)  # warm-up (allocator, cuDNN plans)
+        speed_round_seqkit(V, ids["train"], 5, device)
+        for r in range(args.speed_rounds):
+            plain_tps.append(speed_round_plain(V, ids["train"], args.speed_steps, device))
+            seqkit_tps.append(speed_round_seqkit(V, ids["train"], args.speed_steps, device))
+            print(f"  round {r + 1}: plain {plain_tps[-1]:,.0f}  seqkit {seqkit_tps[-1]:,.0f} tokens/s", flush=True)
+        p, s = statistics.median(plain_tps), statistics.median(seqkit_tps)
+        ratios = [b / a for a, b in zip(plain_tps, seqkit_tps)]
+        print(f"throughput (median of {args.speed_rounds} x {args.speed_steps} updates): plain nn.LSTM loop "
+              f"{p:,.0f} tokens/s, seqkit {s:,.0f} tokens/s, ratio seqkit/plain {s / p:.3f} "
+              f"(per-round ratios {', '.join(f'{r:.3f}' for r in ratios)})", flush=True)
+        out["speed"] = {"plain": plain_tps, "seqkit": seqkit_tps, "ratio_of_medians": s / p}
+
+    runs = [r for r in args.runs.split(",") if r]
+    for run in runs:
+        print(f"full run: {run}", flush=True)
+        t0 = time.perf_counter()
+        if run == "plain":
+            out[run] = full_plain(args, V, ids, device)
+        elif run in ("seqkit", "random"):
+            out[run] = full_seqkit(args, V, ids, device, "sequential" if run == "seqkit" else "random")
+        else:
+            print(f"unknown run {run!r}", file=sys.stderr)
+            return 2
+        out[run]["seconds"] = time.perf_counter() - t0
+    if runs:
+        print("\n| run | sampling | epochs | valid ppl (last) | test ppl | train tokens/s |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for run in runs:
+            r = out[run]
+            samp = "random" if run == "random" else "sequential"
+            print(f"| {run} | {samp} | {len(r['valid_ppl_per_epoch'])} | {r['valid_ppl_per_epoch'][-1]:.2f} | "
+                  f"{r['test_ppl']:.2f} | {r['tokens_per_s']:,.0f} |")
+        if "plain" in out and "seqkit" in out:
+            print(f"full-run throughput ratio seqkit/plain: {out['seqkit']['tokens_per_s'] / out['plain']['tokens_per_s']:.3f}")
+        if "seqkit" in out and "random" in out:
+            pairs = zip(out["seqkit"]["valid_ppl_per_epoch"], out["random"]["valid_ppl_per_epoch"])
+            print("valid ppl by epoch, sequential vs random: " +
+                  "; ".join(f"{i + 1}: {a:.1f} vs {b:.1f}" for i, (a, b) in enumerate(pairs)))
+        if "seqkit" in out:
+            print(f"Zaremba small target: test ppl <= 114.5 -> seqkit {out['seqkit']['test_ppl']:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

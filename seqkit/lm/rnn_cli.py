@@ -1,0 +1,101 @@
+"""``seqkit lm rnn``: train a recurrent LM, score text with it, generate from it.
+
+``train`` runs the ``lm_rnn`` recipe's data and train stages (so every recipe key can be set with
+``--set key=value``); ``ppl`` and ``generate`` read a finished run directory.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def rnn() -> None:
+    """RNN/GRU/LSTM language models (from scratch or nn.LSTM), char or word level."""
+
+
+@rnn.command()
+@click.argument("corpus", default="timemachine")
+@click.option("-o", "--run-dir", default=None, help="run directory (default: runs/lm_rnn/<time>)")
+@click.option("--level", type=click.Choice(["char", "word"]), default=None, help="token level")
+@click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default=None)
+@click.option("--backend", type=click.Choice(["torch", "scratch"]), default=None)
+@click.option("--layers", type=int, default=None)
+@click.option("--hidden", type=int, default=None)
+@click.option("--embed", type=int, default=None)
+@click.option("--dropout", type=float, default=None)
+@click.option("--tie/--no-tie", default=None, help="tie input and output embeddings")
+@click.option("--sampling", type=click.Choice(["sequential", "random"]), default=None)
+@click.option("--epochs", type=int, default=None)
+@click.option("--max-time", type=float, default=None, help="seconds of training")
+@click.option("--lr", type=float, default=None)
+@click.option("--device", default=None, help="auto | cpu | cuda")
+@click.option("--seed", type=int, default=None)
+@click.option("--resume", is_flag=True, help="continue the run in --run-dir from its last checkpoint")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any lm_rnn recipe key")
+def train(corpus, run_dir, level, cell, backend, layers, hidden, embed, dropout, tie, sampling, epochs,
+          max_time, lr, device, seed, resume, overrides) -> None:
+    """Train on CORPUS (a registered name such as timemachine, ptb, wikitext2, or a path)."""
+    from seqkit.config import load_recipe
+    from seqkit.pipeline import run_pipeline
+
+    flags = {"data.name": corpus, "data.level": level, "model.cell": cell, "model.backend": backend,
+             "model.num_layers": layers, "model.hidden_size": hidden, "model.embed_size": embed,
+             "model.dropout": dropout, "model.tie_weights": tie, "train.sampling": sampling,
+             "train.epochs": epochs, "train.max_time": max_time, "train.lr": lr, "device": device,
+             "seed": seed, "run_dir": run_dir, "resume": resume or None}
+    dotlist = [f"{k}={_yaml(v)}" for k, v in flags.items() if v is not None] + list(overrides)
+    _, cfg = load_recipe("lm_rnn", dotlist)
+    run = run_pipeline(cfg, "lm_rnn", stages=["lm.rnn.data", "lm.rnn.train"])
+    scores = run.results.get("lm.rnn.train", {})
+    if scores.get("test_ppl") is not None:
+        click.echo(f"test perplexity: {scores['test_ppl']:.2f}")
+    if scores.get("valid_ppl") is not None:
+        click.echo(f"valid perplexity: {scores['valid_ppl']:.2f}")
+
+
+@rnn.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("text_file", type=click.Path(dir_okay=False))
+@click.option("--device", default="cpu")
+def ppl(run_dir, text_file, device) -> None:
+    """Perplexity of TEXT_FILE under the model trained in RUN_DIR (one stream, full history)."""
+    from seqkit.errors import SeqkitError
+    from seqkit.io import read_lines
+    from seqkit.lm.rnn_stages import load_run_model
+    from seqkit.lm.rnn_train import encode_stream, evaluate_ppl
+
+    model, vocab, tokenizer, info = load_run_model(run_dir, device=device)
+    ids = encode_stream(read_lines(text_file), tokenizer.encode, vocab, info["eos_per_line"])
+    if len(ids) < 2:
+        raise SeqkitError("fewer than two tokens to score", path=text_file, fix="give a file with text")
+    res = evaluate_ppl(model, ids, batch_size=1)
+    oov = int((ids == vocab.unk_id).sum())
+    click.echo(f"perplexity: {res['ppl']:.4f}")
+    click.echo(f"tokens: {int(res['tokens'])}  unknown (<unk>): {oov}")
+
+
+@rnn.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--prefix", default="time traveller", show_default=True)
+@click.option("-n", "--num-tokens", type=int, default=100, show_default=True)
+@click.option("--temperature", type=float, default=0.0, show_default=True, help="0: greedy")
+@click.option("--top-k", type=int, default=None)
+@click.option("--seed", type=int, default=0)
+@click.option("--device", default="cpu")
+def generate(run_dir, prefix, num_tokens, temperature, top_k, seed, device) -> None:
+    """Continue --prefix with the model trained in RUN_DIR."""
+    from seqkit.lm.rnn_generate import continue_text
+    from seqkit.lm.rnn_stages import load_run_model
+
+    model, vocab, tokenizer, _ = load_run_model(run_dir, device=device)
+    click.echo(continue_text(model, prefix, num_tokens, encode=lambda s: vocab[tokenizer.encode(s)],
+                             decode=lambda ids: tokenizer.decode(vocab.to_tokens(ids)),
+                             temperature=temperature, top_k=top_k, seed=seed))
+
+
+def _yaml(value) -> str:
+    """A CLI value as YAML text for a dotlist override (strings quoted so '1e3' stays a string)."""
+    import json
+
+    return json.dumps(value) if isinstance(value, (str, bool)) else str(value)

@@ -1,0 +1,172 @@
+"""The ``lm_rnn`` recipe's stages.
+
+==================  ==============================================================================
+``lm.rnn.data``     reads the corpus (``data.name``: a registered name or a path), tokenizes it at
+                    char or word level, builds the vocabulary on train -> ``vocab.json``,
+                    ``data.json`` (how to tokenize again), ``ids.safetensors`` (train/valid/test ids)
+``lm.rnn.train``    trains :class:`~seqkit.lm.rnn.RNNLM` (``model`` section) with the shared trainer
+                    (``train`` section) into ``train/`` (checkpoints, metrics, curves), then writes the
+                    final model (``rnn_lm.json`` + ``rnn_lm.safetensors``) and ``scores.json``
+                    (validation and test perplexity, tokens/s)
+``lm.rnn.generate`` continues ``generate.prefix`` -> ``samples.txt`` and the log
+==================  ==============================================================================
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict
+from typing import Any
+
+import torch
+
+from seqkit.errors import SeqkitError
+from seqkit.io import load_json, save_json, write_text_atomic
+from seqkit.pipeline import Run, stage
+
+IDS_FILE, DATA_FILE, VOCAB_FILE = "ids.safetensors", "data.json", "vocab.json"
+
+
+def tokenizer_spec(data_cfg: dict, corpus_name: str) -> dict[str, Any]:
+    """``{"name": ..., "options": {...}}`` of the tokenizer for this corpus and level."""
+    level = data_cfg.get("level") or "char"
+    if level not in ("char", "word"):
+        raise SeqkitError(f"unknown data.level '{level}'", fix="use data.level=char or data.level=word")
+    name = data_cfg.get("tokenizer")
+    if name is None:
+        if corpus_name == "timemachine":
+            return {"name": "timemachine", "options": {"level": level}}  # d2l's cleanup
+        name = "char" if level == "char" else "whitespace"
+    return {"name": name, "options": dict(data_cfg.get("tokenizer_options") or {})}
+
+
+def build_tokenizer(spec: dict[str, Any]):
+    from seqkit.text import get_tokenizer
+
+    return get_tokenizer(spec["name"], **spec["options"])
+
+
+def load_run_model(run_dir, device: str = "cpu"):
+    """The trained model, vocabulary and tokenizer of an ``lm_rnn`` run directory."""
+    from pathlib import Path
+
+    from seqkit.lm.rnn import load_rnn_lm
+    from seqkit.text import Vocab
+
+    run_dir = Path(run_dir)
+    if not (run_dir / DATA_FILE).is_file():
+        raise SeqkitError(f"no {DATA_FILE} here: not an lm_rnn run directory", path=run_dir,
+                          fix="train first: seqkit recipe run lm_rnn run_dir=...")
+    info = load_json(run_dir / DATA_FILE)
+    return load_rnn_lm(run_dir, device=device), Vocab.load(run_dir / VOCAB_FILE), \
+        build_tokenizer(info["tokenizer"]), info
+
+
+@stage("lm.rnn.data", uses=("data",))
+def data_stage(run: Run) -> dict:
+    """Tokenize the corpus, build the vocabulary, write the id streams."""
+    from safetensors.torch import save as st_save
+
+    import seqkit.data as skdata
+    from seqkit.io import write_bytes_atomic
+    from seqkit.lm.rnn_train import encode_stream
+    from seqkit.text import Vocab
+
+    cfg = run.cfg.data
+    name = str(cfg.name)
+    corpus = skdata.load(name)
+    spec = tokenizer_spec(dict(cfg), name)
+    tokenizer = build_tokenizer(spec)
+    level = cfg.level or "char"
+    eos_per_line = cfg.eos_per_line if cfg.eos_per_line is not None else level == "word"
+    train_lines = list(corpus.train)
+    if not any(line.strip() for line in train_lines):
+        raise SeqkitError("the training text is empty", path=name, fix="give a corpus with text in it")
+    if eos_per_line:
+        vocab = Vocab([tokenizer.encode(line) for line in train_lines], min_freq=int(cfg.min_freq),
+                      max_size=cfg.max_vocab)
+    else:
+        vocab = Vocab(tokenizer.encode("\n".join(train_lines)), min_freq=int(cfg.min_freq), max_size=cfg.max_vocab)
+    ids = {split: encode_stream(lines, tokenizer.encode, vocab, eos_per_line)
+           for split, lines in (("train", train_lines), ("valid", list(corpus.valid)), ("test", list(corpus.test)))}
+    held_out = ""
+    if len(ids["valid"]) < 2 and cfg.valid_fraction:
+        # No validation split (the time machine is one book): hold out the end of train.
+        cut = int(len(ids["train"]) * (1 - float(cfg.valid_fraction)))
+        ids["valid"], ids["train"] = ids["train"][cut:].clone(), ids["train"][:cut].clone()
+        held_out = f" (valid = the last {100 * float(cfg.valid_fraction):.0f}% of train)"
+    vocab.save(run.path(VOCAB_FILE))
+    write_bytes_atomic(run.path(IDS_FILE), st_save({k: v.contiguous() for k, v in ids.items() if len(v)}))
+    info = {"corpus": name, "level": level, "eos_per_line": bool(eos_per_line), "tokenizer": spec,
+            "vocab_size": len(vocab), **{f"{k}_tokens": len(v) for k, v in ids.items()}}
+    save_json(run.path(DATA_FILE), info)
+    run.log(f"{name}: {info['train_tokens']:,} / {info['valid_tokens']:,} / {info['test_tokens']:,} "
+            f"{level} tokens{held_out}, vocabulary {len(vocab):,}")
+    return {**info, "files": [VOCAB_FILE, IDS_FILE, DATA_FILE]}
+
+
+@stage("lm.rnn.train", uses=("model", "train"))
+def train_stage(run: Run) -> dict:
+    """Train the RNN LM; validation perplexity each epoch, test perplexity at the end."""
+    from safetensors.torch import load_file
+
+    from seqkit.lm.rnn import RNNLM, RNNLMConfig, save_rnn_lm
+    from seqkit.lm.rnn_train import RNNTrainConfig, train_rnn_lm
+
+    tcfg = dict(run.cfg.train)
+    threads = tcfg.pop("threads", None)
+    progress = bool(tcfg.pop("progress", True))
+    if threads:
+        torch.set_num_threads(int(threads))
+    ids = load_file(str(run.path(IDS_FILE)))
+    info = load_json(run.path(DATA_FILE))
+    mcfg = RNNLMConfig.from_dict({**dict(run.cfg.model), "vocab_size": info["vocab_size"]})
+    cfg = RNNTrainConfig.from_dict(tcfg)
+    seed = int(run.cfg.get("seed") or 0)
+    torch.manual_seed(seed)
+    model = RNNLM(mcfg)
+    run.log(f"{mcfg.num_layers}x{mcfg.hidden_size} {mcfg.cell.upper()} ({mcfg.backend}), "
+            f"{model.num_parameters():,} parameters; {cfg.sampling} sampling, batch {cfg.batch_size} x "
+            f"{cfg.num_steps} steps, {cfg.optimizer} lr {cfg.lr}, {cfg.schedule} schedule")
+    train_dir = run.path("train")
+    resume = bool(run.cfg.get("resume"))
+    if not resume and train_dir.exists():
+        shutil.rmtree(train_dir)  # a fresh run: no stale checkpoints or metrics
+
+    validations = [0]
+
+    def log(record: dict) -> None:
+        if record.get("split") == "valid":
+            validations[0] += 1
+            run.log(f"validation {validations[0]} (update {record['step']}): ppl {record['ppl']:.2f}")
+
+    result = train_rnn_lm(model, ids["train"], ids.get("valid"), ids.get("test"), cfg, device=run.device,
+                          run_dir=train_dir, seed=seed, resume=resume, progress=progress, log_fn=log)
+    save_rnn_lm(model, run.dir)
+    result["parameters"] = model.num_parameters()
+    save_json(run.path("scores.json"), result)
+    valid = f"valid ppl {result['valid_ppl']:.2f}" if result["valid_ppl"] is not None else "no valid split"
+    test = f", test ppl {result['test_ppl']:.2f}" if result["test_ppl"] is not None else ""
+    run.log(f"perplexity: {valid}{test}; {result['train_tokens_per_s']:,.0f} tokens/s, "
+            f"{result['epochs']} epochs, {result['steps']} updates ({result['stopped']})")
+    run.log_metrics({k: result[k] for k in ("valid_ppl", "test_ppl", "train_tokens_per_s")})
+    return {**result, "model": asdict(mcfg), "files": ["rnn_lm.json", "rnn_lm.safetensors", "scores.json"]}
+
+
+@stage("lm.rnn.generate", uses=("generate",))
+def generate_stage(run: Run) -> dict:
+    """Continue generate.prefix with the trained model -> samples.txt."""
+    from seqkit.lm.rnn_generate import continue_text
+
+    model, vocab, tokenizer, _ = load_run_model(run.dir, device=run.device)
+    cfg = run.cfg.generate
+    prefixes = [cfg.prefix] if isinstance(cfg.prefix, str) else list(cfg.prefix)
+    samples = []
+    for prefix in prefixes:
+        text = continue_text(model, prefix, int(cfg.num_tokens), encode=lambda s: vocab[tokenizer.encode(s)],
+                             decode=lambda ids: tokenizer.decode(vocab.to_tokens(ids)),
+                             temperature=float(cfg.temperature), top_k=cfg.top_k, seed=int(run.cfg.get("seed") or 0))
+        samples.append(text)
+        run.log(f"{prefix!r} -> {text!r}")
+    write_text_atomic(run.path("samples.txt"), "".join(s + "\n" for s in samples))
+    return {"samples": samples, "files": ["samples.txt"]}

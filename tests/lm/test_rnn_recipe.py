@@ -1,0 +1,69 @@
+"""The lm_rnn recipe and the `seqkit lm rnn` CLI end to end on a tiny local corpus."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from seqkit.cli import cli, main
+from seqkit.config import load_recipe
+from seqkit.errors import SeqkitError
+from seqkit.pipeline import run_pipeline
+
+TINY = ["the time traveller smiled", "the time machine", "he smiled at the time traveller"] * 40
+
+FAST = ["model.embed_size=8", "model.hidden_size=16", "model.num_layers=1", "train.batch_size=8",
+        "train.num_steps=16", "train.epochs=2", "train.progress=false", "train.max_time=null",
+        "generate.num_tokens=12", "device=cpu"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("\n".join(TINY) + "\n", encoding="utf-8")
+    return path
+
+
+def test_recipe_trains_scores_and_generates(tmp_path, corpus):
+    _, cfg = load_recipe("lm_rnn", [f"data.name={corpus}", f"run_dir={tmp_path / 'run'}", *FAST])
+    run = run_pipeline(cfg, "lm_rnn", echo=False)
+    data = run.results["lm.rnn.data"]
+    assert data["level"] == "char" and data["eos_per_line"] is False
+    assert data["valid_tokens"] > 0 and data["test_tokens"] == 0  # valid held out from train
+    scores = run.results["lm.rnn.train"]
+    assert scores["epochs"] == 2 and scores["valid_ppl"] < data["vocab_size"]  # better than uniform
+    sample = run.results["lm.rnn.generate"]["samples"][0]
+    assert sample.startswith("time traveller") and len(sample) == len("time traveller") + 12
+    for name in ("rnn_lm.json", "rnn_lm.safetensors", "vocab.json", "samples.txt", "train/metrics.jsonl"):
+        assert (run.dir / name).is_file(), name
+
+    runner = CliRunner()
+    res = runner.invoke(cli, ["lm", "rnn", "ppl", str(run.dir), str(corpus)], standalone_mode=False)
+    assert res.exit_code == 0 and res.output.startswith("perplexity: ")
+    res = runner.invoke(cli, ["lm", "rnn", "generate", str(run.dir), "--prefix", "the", "-n", "5"],
+                        standalone_mode=False)
+    assert res.exit_code == 0 and res.output.startswith("the") and len(res.output.strip()) == 8
+
+
+def test_word_level_adds_eos_per_line(tmp_path, corpus):
+    _, cfg = load_recipe("lm_rnn", [f"data.name={corpus}", "data.level=word", f"run_dir={tmp_path}",
+                                    "generate.prefix=the time", *FAST])
+    run = run_pipeline(cfg, "lm_rnn", stages=["lm.rnn.data"], echo=False)
+    data = run.results["lm.rnn.data"]
+    assert data["eos_per_line"] is True
+    # 13 words in 3 lines + 3 <eos>, 40 times; 10% held out as validation
+    assert data["train_tokens"] + data["valid_tokens"] == 40 * 16
+    assert data["vocab_size"] == 4 + 7  # reserved + the, time, traveller, smiled, machine, he, at
+
+
+def test_empty_training_text_is_one_clear_error(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    _, cfg = load_recipe("lm_rnn", [f"data.name={empty}", f"run_dir={tmp_path / 'r'}"])
+    with pytest.raises(SeqkitError, match="empty"):
+        run_pipeline(cfg, "lm_rnn", echo=False)
+
+
+def test_cli_reports_a_missing_run_dir(tmp_path, capsys):
+    assert main(["lm", "rnn", "generate", str(tmp_path)]) == 2
+    assert "not an lm_rnn run directory" in capsys.readouterr().err
