@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqkit.seq2seq.attention import AdditiveAttention, DotProductAttention, GeneralAttention
+from seqkit.seq2seq.dropout import Dropout
 from seqkit.seq2seq.interfaces import Decoder, DecoderState, Encoder, EncoderDecoder, lengths_to_mask
 
 _CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
@@ -41,7 +42,7 @@ class RNNEncoder(Encoder):
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.rnn = _CELLS[cell](embed_dim, hidden, layers, batch_first=True, bidirectional=bidirectional,
                                 dropout=dropout if layers > 1 else 0.0)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, src: Tensor, src_len: Tensor) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
         """Returns memory (B, S, H * directions) (zeros at padding) and the RNN's final state(s)
@@ -93,7 +94,7 @@ class RNNDecoder(Decoder):
                                 dropout=dropout if layers > 1 else 0.0)
         # joins the final forward and backward states of a bidirectional encoder
         self.bridge = nn.Linear(memory_dim, hidden) if bidirectional else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.out = nn.Linear(hidden, vocab_size)
 
     def _initial(self, final: Tensor) -> Tensor:
