@@ -88,7 +88,7 @@ def _section_bytes(words: np.ndarray, logp: np.ndarray, logbo: np.ndarray | None
     out[:, 11] = ord("\t")
     col = 12
     for j in range(k):
-        out[:, col : col + width_tok] = token_table[words[:, j]]
+        out[:, col : col + width_tok] = np.take(token_table, words[:, j], axis=0)  # take: ~10x [] here
         col += width_tok
         out[:, col] = ord(" ") if j < k - 1 else (ord("\t") if logbo is not None else ord("\n"))
         col += 1
