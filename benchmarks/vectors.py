@@ -56,9 +56,9 @@ else:
     keys, vecs = kv.index_to_key, kv.vectors
 seconds = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-probe = [0, 1, len(keys) // 2, len(keys) - 1]
+probe = ["w0", "caf\u00e95", "new\u00a0york7", "w13", "w%d" % (len(keys) - 1)]
 print(json.dumps({"seconds": seconds, "peak_above_base_mb": (peak - base) / 1024, "n": len(keys),
-                  "dim": int(vecs.shape[1]), "probe": {keys[i]: np.asarray(vecs[i]).tolist() for i in probe},
+                  "dim": int(vecs.shape[1]), "probe": {k: np.asarray(kv[k]).tolist() for k in probe if k in kv},
                   "report": str(getattr(kv, "load_report", ""))}))
 """
 
@@ -112,22 +112,25 @@ def main() -> None:
         cache = tempfile.mkdtemp(prefix="seqkit_bench_cache_")
         env = {**os.environ, "SEQKIT_CACHE": cache}
         try:
-            results["gensim"].append(run("gensim", path, env))
-            results["seqkit"].append(run("seqkit", path, env))
-            results["seqkit-cached"].append(run("seqkit", path, env))
+            for mode, key in (("gensim", "gensim"), ("seqkit", "seqkit"), ("seqkit", "seqkit-cached")):
+                res = run(mode, path, env)
+                results[key].append(res)
+                print(f"  {key:<14} {res['seconds']:7.2f} s  peak +{res['peak_above_base_mb']:.0f} MB  "
+                      f"{res['n']} rows", flush=True)
         finally:
             shutil.rmtree(cache, ignore_errors=True)
 
     g = results["gensim"][0]
     s = results["seqkit"][0]
-    same = all(np.allclose(g["probe"][k], s["probe"][k]) for k in g["probe"]) and g["n"] == s["n"]
+    same = (g["probe"].keys() == s["probe"].keys() and g["n"] == s["n"]
+            and all(np.array_equal(g["probe"][k], s["probe"][k]) for k in g["probe"]))
     med = {m: statistics.median(r["seconds"] for r in rs) for m, rs in results.items()}
     mem = {m: max(r["peak_above_base_mb"] for r in rs) for m, rs in results.items()}
     print(f"seqkit report: {s['report']}")
     print(f"{'loader':<16}{'median s':>10}{'x gensim':>10}{'peak MB':>10}{'x matrix':>10}")
     for m in results:
         print(f"{m:<16}{med[m]:>10.2f}{med[m] / med['gensim']:>10.3f}{mem[m]:>10.0f}{mem[m] / matrix_mb:>10.2f}")
-    print(f"rows: gensim {g['n']}, seqkit {s['n']}; same vectors on probed keys: {same}")
+    print(f"rows: gensim {g['n']}, seqkit {s['n']}; same vectors on probed keys {sorted(g['probe'])}: {same}")
     print(f"targets: load <= 0.5x -> {med['seqkit'] / med['gensim']:.3f}; cached <= 0.05x -> "
           f"{med['seqkit-cached'] / med['gensim']:.4f}; memory <= 1.2x matrix -> {mem['seqkit'] / matrix_mb:.2f}")
 

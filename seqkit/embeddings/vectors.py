@@ -47,7 +47,7 @@ from seqkit.io import load_json, save_json, write_text_atomic
 
 PathLike = str | os.PathLike
 FORMATS = ("glove", "word2vec-text", "word2vec-binary")
-BLOCK_BYTES = 4 << 20  # text is parsed in blocks of this size: bounds the memory beside the matrix
+BLOCK_BYTES = 2 << 20  # text is parsed in blocks of this size: bounds the memory beside the matrix
 CACHE_VERSION = 1
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 
@@ -83,6 +83,31 @@ class TokenList(Sequence):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.text.split("\n")[:-1])
+
+
+class _TokenCollector:
+    """Gathers decoded tokens block by block into one string, with their lengths and hashes (for
+    duplicate detection), so that no list of all tokens as separate str objects is ever held."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.lengths: list[np.ndarray] = []
+        self.hashes: list[np.ndarray] = []
+
+    def add(self, tokens: list[str]) -> None:
+        if tokens:
+            self.texts.append("\n".join(tokens) + "\n")
+            self.lengths.append(np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)))
+            self.hashes.append(np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)))
+
+    def finish(self) -> tuple[TokenList, np.ndarray]:
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths + 1, out=offsets[1:])
+        hashes = np.concatenate(self.hashes) if self.hashes else np.zeros(0, np.int64)
+        tokens = TokenList("".join(self.texts), offsets)
+        self.texts, self.lengths, self.hashes = [], [], []
+        return tokens, hashes
 
 
 # ----------------------------------------------------------------------------- the report
@@ -153,7 +178,7 @@ def _count_lines(path: Path, member: str | None) -> int:
     stream, _ = _open_stream(path, member)
     count, last = 0, b"\n"
     with stream:
-        while block := stream.read(16 << 20):
+        while block := stream.read(4 << 20):
             count += block.count(b"\n")
             last = block[-1:]
     return count + (last != b"\n")
@@ -337,13 +362,13 @@ def _decode_tokens(tokens: list[bytes], first_rows: int, report: LoadReport, str
 
 
 def _parse_text(path: Path, member: str | None, fmt: str, dim: int, header: int | None,
-                limit: int | None, strict: bool, report: LoadReport) -> tuple[np.ndarray, list[str]]:
+                limit: int | None, strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenList, np.ndarray]:
     capacity = _count_lines(path, member)
     if header is not None:
         capacity = min(capacity, header)
     if limit is not None:
         capacity = min(capacity, limit)
-    matrix, pieces = _Matrix(capacity, dim), []
+    matrix, collector = _Matrix(capacity, dim), _TokenCollector()
     parser = _TextParser(path, dim, report, strict)
     stream, _ = _open_stream(path, member)
     with stream:
@@ -352,15 +377,15 @@ def _parse_text(path: Path, member: str | None, fmt: str, dim: int, header: int 
             report.lines += buf.count(b"\n")
             if limit is not None and matrix.n + len(rows) > limit:
                 rows, raw = rows[:limit - matrix.n], raw[:limit - matrix.n]
-            pieces.extend(_decode_tokens(raw, matrix.n, report, strict, path))
+            collector.add(_decode_tokens(raw, matrix.n, report, strict, path))
             matrix.append(rows)
             if limit is not None and matrix.n >= limit:
                 break
-    return matrix.data[:matrix.n], pieces
+    return (matrix.data[:matrix.n], *collector.finish())
 
 
 def _parse_binary(path: Path, member: str | None, dim: int, header: int, limit: int | None,
-                  strict: bool, report: LoadReport) -> tuple[np.ndarray, list[str]]:
+                  strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenList, np.ndarray]:
     n = header if limit is None else min(header, limit)
     matrix = np.empty((n, dim), dtype=np.float32)
     raw: list[bytes] = []
@@ -391,30 +416,37 @@ def _parse_binary(path: Path, member: str | None, dim: int, header: int, limit: 
         report.malformed += int(bad.sum())
         matrix = matrix[~bad]
         raw = [t for t, b in zip(raw, bad) if not b]
-    return matrix, _decode_tokens(raw, 0, report, strict, path)
+    collector = _TokenCollector()
+    for a in range(0, len(raw), 65536):
+        collector.add(_decode_tokens(raw[a:a + 65536], a, report, strict, path))
+    return (matrix, *collector.finish())
 
 
-def _drop_duplicates(matrix: np.ndarray, tokens: list[str], report: LoadReport):
-    """Keep the first row of each token (compacting the matrix in place, block by block)."""
-    hashes = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens))
+def _drop_duplicates(matrix: np.ndarray, tokens: TokenList, hashes: np.ndarray, report: LoadReport):
+    """Keep the first row of each token: the matrix is compacted in place and the tokens rebuilt block
+    by block, so dropping duplicates costs no second copy of either."""
     _, first = np.unique(hashes, return_index=True)
     if len(first) == len(tokens):
         return matrix, tokens
-    seen: dict[str, int] = {}
+    suspects = np.isin(hashes, hashes[np.setdiff1d(np.arange(len(tokens)), first)])
     keep = np.ones(len(tokens), dtype=bool)
-    candidates = np.setdiff1d(np.arange(len(tokens)), first)
-    suspects = set(hashes[candidates].tolist())
-    for i in np.flatnonzero(np.isin(hashes, list(suspects))).tolist():  # only rows whose hash repeats
-        if tokens[i] in seen:
+    seen: set[str] = set()
+    for i in np.flatnonzero(suspects).tolist():  # only rows whose hash repeats; equal hash may differ
+        token = tokens[i]
+        if token in seen:
             keep[i] = False
-        else:
-            seen[tokens[i]] = i
+        seen.add(token)
     report.duplicates = int((~keep).sum())
     kept = np.flatnonzero(keep)
     for a in range(0, len(kept), 65536):  # destination rows never overtake source rows
         block = kept[a:a + 65536]
         matrix[a:a + len(block)] = matrix[block]
-    return matrix[:len(kept)], [tokens[i] for i in kept.tolist()]
+    collector = _TokenCollector()
+    for a in range(0, len(tokens), 65536):
+        b = min(a + 65536, len(tokens))
+        words = tokens.text[tokens.offsets[a]:tokens.offsets[b]].split("\n")
+        collector.add([w for w, k in zip(words, keep[a:b]) if k])
+    return matrix[:len(kept)], collector.finish()[0]
 
 
 # ----------------------------------------------------------------------------- cache
@@ -496,18 +528,17 @@ def load_vectors(path_or_name: PathLike, *, format: str | None = None, limit: in
                           path=path, line=1, fix="use format='glove' or 'word2vec-text'")
     report = LoadReport(path=str(path), format=fmt, dim=dim)
     if fmt == "word2vec-binary":
-        matrix, tokens = _parse_binary(path, member, dim, header, limit, strict, report)
+        matrix, tokens, hashes = _parse_binary(path, member, dim, header, limit, strict, report)
     else:
-        matrix, tokens = _parse_text(path, member, fmt, dim,
-                                     header if fmt == "word2vec-text" else None, limit, strict, report)
+        matrix, tokens, hashes = _parse_text(path, member, fmt, dim,
+                                             header if fmt == "word2vec-text" else None, limit, strict, report)
     if len(tokens) == 0:
         raise SeqkitError(f"no vectors could be read ({report.malformed + report.wrong_dim} bad lines; "
                           + "; ".join(report.examples[:2]) + ")", path=path,
                           fix="check the format (GloVe: 'word v1 .. vd' per line)")
-    matrix, tokens = _drop_duplicates(matrix, tokens, report)
+    matrix, tokens = _drop_duplicates(matrix, tokens, hashes, report)
     report.loaded = len(tokens)
-    kv = KeyedVectors(matrix, TokenList.from_strings(tokens))
-    del tokens
+    kv = KeyedVectors(matrix, tokens)
     kv.load_report = report
     if folder is not None:
         _save_cache(folder, kv, report)
