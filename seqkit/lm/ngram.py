@@ -8,8 +8,9 @@ A model is a backoff table per order (see :mod:`seqkit.lm.ngram_smoothing`): the
 of its n-grams (:mod:`seqkit.lm.ngram_counts`), their log10 probabilities and backoff weights. It
 scores like KenLM's ``query``: for each token the longest n-gram in the table that ends with it,
 plus the backoff weights of the longer contexts (``log10 p(w | h) = log10 p(w | h_m) + sum b``).
-Scoring a corpus is one ``np.searchsorted`` per order over all tokens at once, not a loop over
-tokens, which is what makes it run at millions of tokens per second.
+Scoring a corpus is one vectorized hash lookup per order over all tokens at once
+(:class:`~seqkit.lm.ngram_counts.KeyIndex`), then the backoff sums as array arithmetic -- no loop
+over tokens, which is what makes it run at millions of tokens per second.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class NGramLM:
         keys: per order k, (n_k,) sorted int64 keys ``prefix_id * |vocab| + word`` (k=1: all ids).
         logp: per order, (n_k,) log10 probabilities.
         logbo: per order, (n_k,) log10 backoff weights (order N: empty).
-        info: how it was made (smoothing, discounts, counts), saved as ARPA comments.
+        info: how it was made (smoothing, discounts, token counts); not part of the ARPA file.
     """
 
     vocab: NGramVocab
