@@ -25,6 +25,20 @@ vocabulary with ``<unk>`` and ``</s>``, without ``<s>``.
 
 Kneser-Ney discounts come from the counts-of-counts n_j of each order's adjusted counts
 (Chen & Goodman eq. 26, KenLM): ``Y = n1 / (n1 + 2 n2)``, ``D_j = j - (j + 1) Y n_{j+1} / n_j``.
+
+How ``mkn`` matches KenLM's ``lmplz`` (its ARPA files agree entry by entry, to float32 precision):
+
+* adjusted counts: raw at the top order; below it, continuation counts, except n-grams starting
+  with ``<s>`` (raw counts) and the unigram ``<s>`` (0) -- :meth:`NGramCounts.adjusted`;
+* the unigram level interpolates with the uniform ``1/|V|``, |V| = vocabulary without ``<s>``;
+  ``<unk>`` absent from the text is a zeroton (probability ``gamma_1 / |V|``); ``<s>`` gets
+  probability 1 (log 0), it is never predicted;
+* the backoff weight of a context is its gamma; n-grams that are never contexts get 0 (log 1);
+* the counts-of-counts reproduce one quirk of ``lmplz`` (:func:`kenlm_statistics`);
+* with no estimate possible, KenLM's ``--discount_fallback`` values (0.5, 1, 1.5).
+
+Where seqkit differs on purpose: a literal ``<unk>`` in the training text (PTB) is counted as an
+ordinary word (KenLM refuses such input).
 """
 
 from __future__ import annotations
