@@ -218,6 +218,7 @@ class Trainer:
         self.batch_in_epoch = 0
         self.elapsed = 0.0
         self.bad_validations = 0
+        self.best_score: float | None = None  # known on every rank (the checkpoint list lives on rank 0)
         self.ckpt: CheckpointManager | None = None
 
     # -- files ------------------------------------------------------------------------------------
@@ -259,6 +260,7 @@ class Trainer:
             rng_all = [rng]
         state = {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                  "elapsed": self.elapsed, "bad_validations": self.bad_validations,
+                 "best_score": self.best_score,
                  "optimizer": self.optimizer.state_dict(), "rng": rng_all,
                  "world_size": self.dist.world_size}
         if self.scheduler is not None:
@@ -271,6 +273,7 @@ class Trainer:
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.batch_in_epoch, self.elapsed = int(state["batch_in_epoch"]), float(state["elapsed"])
         self.bad_validations = int(state.get("bad_validations", 0))
+        self.best_score = state.get("best_score")
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and "scheduler" in state:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -408,7 +411,11 @@ class Trainer:
         session_start = time.perf_counter() - self.elapsed
 
         def out_of_time() -> bool:
-            return max_time is not None and time.perf_counter() - session_start >= max_time
+            if max_time is None:
+                return False
+            late = float(time.perf_counter() - session_start >= max_time)
+            # under DDP every rank must stop at the same update: stop when any rank is out of time
+            return dist_utils.all_reduce_sum([late], self.device)[0] > 0 if self.dist.enabled else bool(late)
 
         def do_validation() -> bool:
             """Validate, keep best-N, checkpoint; returns True when early stopping triggers."""
@@ -420,8 +427,10 @@ class Trainer:
                 score = last_valid[monitor]
                 if self.scheduler is not None and hasattr(self.scheduler, "on_validation"):
                     self.scheduler.on_validation(score)
-                best_before = self.ckpt.best[0]["score"] if self.ckpt and self.ckpt.best else None
-                improved = best_before is None or self.ckpt.is_better(score, best_before)
+                improved = self.best_score is None or (
+                    score > self.best_score if mode == "max" else score < self.best_score)
+                if improved:
+                    self.best_score = score
                 if self.ckpt is not None and self.is_main:
                     self.ckpt.update_best(self.step, score, self.model.state_dict())
                 self.bad_validations = 0 if improved else self.bad_validations + 1
@@ -496,13 +505,11 @@ class Trainer:
                     stopped = "early_stopping"
                 self.elapsed = time.perf_counter() - session_start
                 self.save_checkpoint()
-            if stopped != "epochs" or self.epoch >= epochs:
-                # Final checkpoint (and a last validation when the run ended between validations).
-                if valid_fn is not None and stopped in ("max_steps", "max_time") and \
-                        last_valid_step != self.step:
-                    do_validation()
-                self.elapsed = time.perf_counter() - session_start
-                self.save_checkpoint()
+            # Final validation (when the run ended between validations) and checkpoint.
+            if valid_fn is not None and stopped != "early_stopping" and last_valid_step != self.step:
+                do_validation()
+            self.elapsed = time.perf_counter() - session_start
+            self.save_checkpoint()
         finally:
             bar.close()
             if self.plot and self.is_main and self.metrics_file is not None and self.metrics_file.is_file():
