@@ -72,7 +72,7 @@ def run_seqkit(corpus: Path, args, out: Path) -> dict:
     start = time.perf_counter()
     model = Word2Vec(corpus, dim=args.dim, window=5, negative=5, min_count=5, sample=1e-4, sg=True,
                      epochs=args.epochs, threads=args.threads, seed=args.seed, device=args.device,
-                     backend=args.backend)
+                     backend=args.backend, batch_size=args.batch_size)
     end = time.perf_counter()
     model.wv.save_word2vec_format(out, binary=True)
     return {"words_per_sec": model.stats.words_per_sec, "total_s": end - start, "train_s": model.stats.seconds,
@@ -139,6 +139,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda uses the torch trainer)")
     ap.add_argument("--backend", default="auto", choices=["auto", "kernel", "torch"])
+    ap.add_argument("--batch-size", type=int, default=None, help="torch trainer: pairs per step "
+                    "(default 1024 on CPU, 16384 on CUDA)")
     ap.add_argument("--skip-gensim", action="store_true")
     ap.add_argument("--ptb", action="store_true", help="run d2l's PTB check instead")
     args = ap.parse_args()

@@ -65,13 +65,13 @@ class Word2VecConfig:
     seed: int = 1
     backend: str = "auto"  # "auto" (C kernel on CPU, torch on CUDA), "kernel" or "torch"
     device: str = "auto"  # for the torch backend: "auto", "cpu", "cuda"
-    batch_size: int = 1024  # positive pairs per torch minibatch (CPU); 16x that on CUDA
+    batch_size: int | None = None  # torch backend: positive pairs per minibatch (None: 1024 CPU, 16384 CUDA)
     optimizer: str = "sgd"  # torch backend: "sgd" (word2vec's, linear decay) or "adam" (d2l's; lr = alpha)
     compute_loss: bool = True
 
     def validate(self) -> None:
         for name in ("dim", "window", "epochs", "threads", "batch_size"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise SeqkitError(f"word2vec: {name} must be at least 1, got {getattr(self, name)}",
                                   fix=f"set {name} to a positive number")
         if self.negative < 1:
@@ -401,7 +401,7 @@ def _train_torch(prepared: PreparedCorpus, win_np, wout_np, cfg: Word2VecConfig,
     sent_all = torch.repeat_interleave(
         torch.arange(len(prepared.sent_start) - 1, device=device),
         torch.from_numpy(np.diff(prepared.sent_start)).to(device))
-    batch = cfg.batch_size * (16 if device.type == "cuda" and adam is None else 1)
+    batch = cfg.batch_size or (16384 if device.type == "cuda" else 1024)
     n, total = len(ids_all), len(ids_all) * cfg.epochs
     stretch = 200_000  # words per stretch: bounds the memory of the pair lists
     losses, start, last_report = [], time.perf_counter(), 0.0
