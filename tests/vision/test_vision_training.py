@@ -36,6 +36,22 @@ def test_short_training_run_learns_and_writes_curves(tmp_path):
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    data = load_images("digits", resolution=12)
+    data.X_train, data.y_train = data.X_train[:256], data.y_train[:256]
+    finals = []
+    for name, stops in (("straight", [3]), ("resumed", [2, 3])):
+        torch.manual_seed(0)
+        model = init_cnn(build_model("lenet-relu", resolution=12))
+        for epochs in stops:  # a second call resumes from the checkpoint of the first
+            result = train_classifier(model, data, epochs=epochs, optimizer="momentum", lr=0.05,
+                                      run_dir=tmp_path / name, resume=epochs != stops[0])
+        finals.append((result["test_loss"], [p.detach().clone() for p in model.parameters()]))
+    assert finals[0][0] == finals[1][0]
+    for a, b in zip(finals[0][1], finals[1][1]):
+        assert torch.equal(a, b)
+
+
 def test_cli_summary_lenet_total(capsys):
     assert main(["vision", "summary", "lenet", "--input", "1x28x28"]) == 0
     out = capsys.readouterr().out.splitlines()
