@@ -27,6 +27,8 @@ Beam search details (:func:`beam_search`):
   between the next step and ``max_len + 1``; that bound is checked at both ends of the range. Stopping
   as soon as the best hypothesis is finished is wrong under a length penalty: a longer one can still
   win after normalisation (JoeyNMT issue #148, where the search stopped too early).
+  ``early_stop=True`` trades that guarantee for speed: the bound assumes alive hypotheses finish at
+  the next step (fairseq/JoeyNMT-like), so a sentence stops as soon as that cannot win.
 """
 
 from __future__ import annotations
@@ -185,9 +187,9 @@ def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k:
 def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: float = 1.0,
                 length_penalty: str | None = "gnmt", nbest: int = 1, max_len_a: float = 1.2,
                 max_len_b: int = 10, min_len: int = 0, bos_id: int = 2, eos_id: int = 3,
-                return_attention: bool = False) -> list[list[Hypothesis]]:
+                return_attention: bool = False, early_stop: bool = False) -> list[list[Hypothesis]]:
     """Beam search (see the module docstring). src (B, S), src_len (B,) -> for each sentence, its
-    ``nbest`` best hypotheses, best first."""
+    ``nbest`` best hypotheses, best first. ``early_stop``: the faster, inexact stopping rule."""
     if not 1 <= nbest <= beam_size:
         raise ValueError(f"nbest must be between 1 and beam_size ({beam_size}), not {nbest}")
     lp = _penalty_fn(alpha, length_penalty)
@@ -231,7 +233,7 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: 
             rows = top_rows.gather(1, pick)  # (n, K) parent row of each new hypothesis
             new_tokens = top_tokens.gather(1, pick)
 
-            done = _sentences_done(finished, alive, alive_scores[:, 0], caps, t, nbest, lp)
+            done = _sentences_done(finished, alive, alive_scores[:, 0], caps, t, nbest, lp, early_stop)
             keep = (~done).nonzero().flatten()
             if keep.numel() == 0:
                 break
@@ -252,10 +254,11 @@ def _penalty_fn(alpha: float, kind: str | None) -> Callable[[int], float]:
 
 
 def _sentences_done(finished: list[list[Hypothesis]], alive: Tensor, best_alive: Tensor, caps: Tensor,
-                    t: int, nbest: int, lp: Callable[[int], float]) -> Tensor:
+                    t: int, nbest: int, lp: Callable[[int], float], early_stop: bool = False) -> Tensor:
     """(n,) bool: sentences whose ``nbest``-th finished score no alive hypothesis can beat.
 
     best_alive (n,): the log-probability of each sentence's best alive hypothesis (t + 1 tokens).
+    ``early_stop``: only consider alive hypotheses finishing at the next step.
     """
     done = torch.zeros(alive.numel(), dtype=torch.bool)
     for r, (b, s) in enumerate(zip(alive.tolist(), best_alive.tolist())):
@@ -265,6 +268,6 @@ def _sentences_done(finished: list[list[Hypothesis]], alive: Tensor, best_alive:
         elif len(hyps) >= nbest:
             kth = sorted((h.score for h in hyps), reverse=True)[nbest - 1]
             # the best an alive hypothesis can still reach: finishing at the next step or at the cap
-            bound = max(s / lp(t + 2), s / lp(int(caps[b]) + 1))
+            bound = s / lp(t + 2) if early_stop else max(s / lp(t + 2), s / lp(int(caps[b]) + 1))
             done[r] = kth >= bound
     return done.to(alive.device)

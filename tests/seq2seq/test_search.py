@@ -216,3 +216,18 @@ def test_bad_arguments():
         beam_search(TableModel(random_probs), src, src_len, length_penalty="nope")
     with pytest.raises(ValueError):
         sample(TableModel(random_probs), src, src_len, temperature=0)
+
+
+def test_early_stop_is_faster_and_exact_stopping_keeps_going():
+    # <eos> first (p .6): [] = -0.511; alive [4] has log .4 = -0.916. Finishing next step it could
+    # reach at best -0.916 / lp(2) = -0.785 < -0.511, so early_stop ends here; the exact bound,
+    # -0.916 / lp(6) = -0.500 at the cap, could still win, so the exact search looks further.
+    def probs(sentence, prefix):
+        return {EOS: 0.6, 4: 0.4} if prefix == () else {EOS: 0.99, 4: 0.01}
+
+    src, src_len = _src(1)
+    early, exact = TableModel(probs), TableModel(probs)
+    a = beam_search(early, src, src_len, beam_size=2, max_len_a=0, max_len_b=5, early_stop=True)
+    b = beam_search(exact, src, src_len, beam_size=2, max_len_a=0, max_len_b=5)
+    assert a[0][0].tokens == b[0][0].tokens == []
+    assert len(early.calls) == 1 and len(exact.calls) > 1
