@@ -246,23 +246,22 @@ def read_arpa(path: str | os.PathLike) -> NGramLM:
 
 
 def _split_section(src: _Text, k: int, body: str, body_at: int, has_backoff: bool):
-    """Fields of one section: log10 p (n,), words (n, k) object array, log10 backoff (n,).
+    """Fields of one section: log10 p (n,), the k word columns (lists of n strings), log10 backoff (n,).
 
     Fast path: every line has the same number of fields (KenLM writes a backoff on every line
-    below the top order), so one ``str.split`` of the whole section and a reshape do. Otherwise the
-    lines are split one by one, which also finds the line of any malformed entry.
+    below the top order), so one ``str.split`` of the whole section and strided list slices do.
+    Otherwise the lines are split one by one, which also finds the line of any malformed entry.
     """
-    lines = body.split("\n") if body.strip() else []
-    n = len(lines)
+    n = body.count("\n") + 1 if body.strip() else 0
     flat = body.split()
     for n_fields in ((k + 2, k + 1) if has_backoff else (k + 1,)):
         if n and len(flat) == n * n_fields and body.count("\t") in (0, n * (n_fields - k)):
-            table = np.array(flat, dtype=object).reshape(n, n_fields)
+            columns = [flat[j::n_fields] for j in range(n_fields)]
             break
     else:
         allowed = (k + 1, k + 2) if has_backoff else (k + 1,)
         rows = []
-        for i, line in enumerate(lines):
+        for i, line in enumerate(body.split("\n") if n else []):
             parts = line.split()
             if len(parts) not in allowed:
                 want = " or ".join(map(str, allowed))
@@ -270,16 +269,15 @@ def _split_section(src: _Text, k: int, body: str, body_at: int, has_backoff: boo
                            f"a {k}-gram line needs {want} fields (log10 p, {k} words"
                            + (", optional backoff" if has_backoff else "") + f"), got {len(parts)}")
             rows.append(parts if len(parts) == k + 2 or not has_backoff else [*parts, "0"])
-        table = np.array(rows, dtype=object).reshape(n, -1) if rows else np.empty((0, k + 1), object)
-    logp = _floats(src, body_at, table[:, 0], "log10 probability")
-    logbo = (_floats(src, body_at, table[:, k + 1], "backoff") if table.shape[1] == k + 2
-             else np.zeros(n))
-    return logp, table[:, 1 : k + 1], logbo
+        columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(k + 1)]
+    logp = _floats(src, body_at, columns[0], "log10 probability")
+    logbo = _floats(src, body_at, columns[k + 1], "backoff") if len(columns) == k + 2 else np.zeros(n)
+    return logp, columns[1 : k + 1], logbo
 
 
-def _floats(src: _Text, body_at: int, values: np.ndarray, what: str) -> np.ndarray:
+def _floats(src: _Text, body_at: int, values: list[str], what: str) -> np.ndarray:
     try:
-        return values.astype(np.float64)
+        return np.array(values, dtype=np.float64)
     except ValueError:
         for i, v in enumerate(values):
             try:
@@ -290,9 +288,9 @@ def _floats(src: _Text, body_at: int, values: np.ndarray, what: str) -> np.ndarr
         raise
 
 
-def _unigrams(src: _Text, body_at: int, logp: np.ndarray, words: np.ndarray, logbo: np.ndarray):
+def _unigrams(src: _Text, body_at: int, logp: np.ndarray, words: list[list[str]], logbo: np.ndarray):
     """The vocabulary (specials first, then the file's order) and the dense unigram table."""
-    tokens = words[:, 0].tolist()
+    tokens = words[0]
     position = {t: i for i, t in enumerate(tokens)}
     if len(position) != len(tokens):
         seen: set[str] = set()
@@ -314,23 +312,24 @@ def _unigrams(src: _Text, body_at: int, logp: np.ndarray, words: np.ndarray, log
     return vocab, lp, lb
 
 
-def _higher_order(src: _Text, k: int, body_at: int, logp: np.ndarray, words: np.ndarray,
+def _higher_order(src: _Text, k: int, body_at: int, logp: np.ndarray, words: list[list[str]],
                   logbo: np.ndarray, vocab: NGramVocab, keys: list[np.ndarray]):
     """Sorted keys (and the matching log10 p and backoff) of one order k >= 2."""
     n_vocab = len(vocab)
-    ids = np.fromiter(map(vocab.index.get, words.ravel(), repeat(-1)), dtype=np.int64,
-                      count=words.size).reshape(words.shape)
+    n = len(logp)
+    ids = np.stack([np.fromiter(map(vocab.index.get, col, repeat(-1)), dtype=np.int64, count=n)
+                    for col in words], axis=1)
     if (ids < 0).any():
         row, col = np.argwhere(ids < 0)[0]
         raise _bad(src.path, src.line_no(body_at) + int(row),
-                   f"the word '{words[row, col]}' of this {k}-gram is not in the \\1-grams: section")
+                   f"the word '{words[col][row]}' of this {k}-gram is not in the \\1-grams: section")
     prefix = ids[:, 0]
     for j in range(2, k):
         prefix = lookup(keys[j - 1], n_vocab, prefix, ids[:, j - 1])
     if (prefix < 0).any():
         row = int(np.argmin(prefix >= 0))
         raise _bad(src.path, src.line_no(body_at) + row,
-                   f"the context '{' '.join(words[row, :-1])}' of this {k}-gram is not a "
+                   f"the context '{' '.join(col[row] for col in words[:-1])}' of this {k}-gram is not a "
                    f"{k - 1}-gram of the file")
     key = prefix * n_vocab + ids[:, -1]
     order = np.argsort(key, kind="stable")
@@ -338,5 +337,6 @@ def _higher_order(src: _Text, k: int, body_at: int, logp: np.ndarray, words: np.
     dup = np.flatnonzero(key[1:] == key[:-1])
     if len(dup):
         row = int(order[dup[0] + 1])
-        raise _bad(src.path, src.line_no(body_at) + row, f"the {k}-gram '{' '.join(words[row])}' is listed twice")
+        raise _bad(src.path, src.line_no(body_at) + row,
+                   f"the {k}-gram '{' '.join(col[row] for col in words)}' is listed twice")
     return key, logp[order], logbo[order]

@@ -165,6 +165,12 @@ class NGramLM:
             out[live] = self._index(k).find(prefix[live] * len(self.vocab) + words[live])
         return out
 
+    def build_index(self) -> NGramLM:
+        """Build the hash index of every order now (else on first use); returns the model."""
+        for k in range(2, self.order + 1):
+            self._index(k)
+        return self
+
     def _index(self, k: int) -> KeyIndex:
         """The hash index of order k's keys, built on first use."""
         if self._indexes is None or len(self._indexes) != self.order:

@@ -270,6 +270,8 @@ BAD = [
     ("-0.7190817\tcat </s>\t0", "oops\tcat </s>\t0", "cannot read the log10 probability 'oops'"),
     ("-0.7190817\tcat </s>\t0", "-0.7190817\tcat zebra\t0", "the word 'zebra'"),
     ("\\end\\", "", "expected \\end\\"),
+    ("-0.8199783\tthe cat </s>", "-0.8199783\tcat the </s>", "the context 'cat the' of this 3-gram is not a 2-gram"),
+    ("-0.6472042\ta cat </s>", "-0.6472042\tthe cat </s>", "the 3-gram 'the cat </s>' is listed twice"),
 ]
 
 
