@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=None, help="cap on updates per full run (a partial run)")
     ap.add_argument("--halve-after", type=int, default=4)
     ap.add_argument("--speed-steps", type=int, default=100)
-    ap.add_argument("--speed-rounds", type=int, default=3)
+    ap.add_argument("--speed-rounds", type=int, default=5)
     ap.add_argument("--runs", default="plain,seqkit,random", help="full runs to do (comma list; '' for none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -253,8 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         speed_round_plain(V, ids["train"], 5, device)  # warm-up (allocator, cuDNN plans)
         speed_round_seqkit(V, ids["train"], 5, device)
         for r in range(args.speed_rounds):
-            plain_tps.append(speed_round_plain(V, ids["train"], args.speed_steps, device))
-            seqkit_tps.append(speed_round_seqkit(V, ids["train"], args.speed_steps, device))
+            # alternate who goes first, so a drift in machine load does not favour one side
+            order = (speed_round_plain, speed_round_seqkit) if r % 2 == 0 else (speed_round_seqkit, speed_round_plain)
+            got = {fn: fn(V, ids["train"], args.speed_steps, device) for fn in order}
+            plain_tps.append(got[speed_round_plain])
+            seqkit_tps.append(got[speed_round_seqkit])
             print(f"  round {r + 1}: plain {plain_tps[-1]:,.0f}  seqkit {seqkit_tps[-1]:,.0f} tokens/s", flush=True)
         p, s = statistics.median(plain_tps), statistics.median(seqkit_tps)
         ratios = [b / a for a, b in zip(plain_tps, seqkit_tps)]
