@@ -314,12 +314,26 @@ class NGramLM:
 
         return read_arpa(path)
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Write to ``path``: safetensors for ``*.safetensors`` (fast to reload), ARPA otherwise."""
+        if os.fspath(path).endswith(".safetensors"):
+            from seqkit.lm.ngram_binary import save_binary
+
+            save_binary(self, path)
+        else:
+            self.save_arpa(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> NGramLM:
+        """Read a model written by :meth:`save`: safetensors by extension, else ARPA."""
+        if os.fspath(path).endswith(".safetensors"):
+            from seqkit.lm.ngram_binary import load_binary
+
+            return load_binary(path)
+        return cls.load_arpa(path)
+
     def __repr__(self) -> str:
         how = self.info.get("smoothing", "arpa")
         return f"NGramLM(order={self.order}, vocab={len(self.vocab)}, ngrams={self.counts}, smoothing={how!r})"
 
-
-def load(path: str | os.PathLike) -> NGramLM:
-    """Load an ARPA model (the one on-disk format)."""
-    return NGramLM.load_arpa(path)
 

@@ -25,7 +25,8 @@ def ngram() -> None:
 
 @ngram.command()
 @click.argument("train_file", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="ARPA file to write")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="model to write: ARPA, or safetensors for a *.safetensors name (reloads much faster)")
 @click.option("--order", default=3, show_default=True, type=int, help="N of the n-grams")
 @click.option("--smoothing", default="mkn", show_default=True, help=f"one of: {', '.join(SMOOTHERS)}")
 @click.option("--min-count", default=1, show_default=True, type=int, help="rarer words become <unk>")
@@ -42,7 +43,7 @@ def train(train_file, output, order, smoothing, min_count, vocab_file, k_add, al
     lm = NGramLM.train(list(iter_lines(train_file)), order=order, smoothing=smoothing, min_count=min_count,
                        vocab=vocab_file, k=k_add, alpha=alpha, discount_fallback=discount_fallback)
     built = time.perf_counter()
-    lm.save_arpa(output)
+    lm.save(output)
     done = time.perf_counter()
     counts = " ".join(f"{k}:{n}" for k, n in enumerate(lm.counts, 1))
     click.echo(f"{smoothing} order {order}: {lm.info['tokens']} tokens, vocab {len(lm.vocab)}, n-grams {counts}", err=True)
@@ -57,13 +58,13 @@ def train(train_file, output, order, smoothing, min_count, vocab_file, k_add, al
 @click.option("--per-sentence", is_flag=True, help="also print each sentence's log10 p and perplexity")
 @click.option("--per-token", is_flag=True, help="also print every token's log10 p (KenLM full_scores)")
 def ppl(model, text_file, per_sentence, per_token) -> None:
-    """Perplexity of MODEL (ARPA) on TEXT_FILE; unknown words score as <unk>."""
+    """Perplexity of MODEL (ARPA or .safetensors) on TEXT_FILE; unknown words score as <unk>."""
     import numpy as np
 
     from seqkit.lm.ngram import NGramLM
 
     start = time.perf_counter()
-    lm = NGramLM.load_arpa(model)
+    lm = NGramLM.load(model)
     loaded = time.perf_counter()
     lm.build_index()
     indexed = time.perf_counter()
@@ -101,10 +102,10 @@ def ppl(model, text_file, per_sentence, per_token) -> None:
 @click.option("--temperature", default=1.0, show_default=True, type=float)
 @click.option("--no-unk", is_flag=True, help="never sample <unk>")
 def sample(model, prefix, num, max_tokens, seed, temperature, no_unk) -> None:
-    """Sample continuations of --prefix from MODEL (ARPA)."""
+    """Sample continuations of --prefix from MODEL (ARPA or .safetensors)."""
     from seqkit.lm.ngram import NGramLM
 
-    lm = NGramLM.load_arpa(model)
+    lm = NGramLM.load(model)
     for i in range(num):
         words = lm.sample(prefix, max_tokens=max_tokens, seed=seed + i, temperature=temperature,
                           allow_unk=not no_unk)

@@ -118,7 +118,8 @@ def _flatten(lines: Sequence[str] | Sequence[Sequence[str]]) -> list[str]:
     for i, sent in enumerate(lines):
         if i:
             out.append(_SEP)
-        out.extend(sent.split() if isinstance(sent, str) else sent)
+        # a lone NUL token in the text must not read as a line end
+        out.extend(t if t != _SEP else "\\x00" for t in (sent.split() if isinstance(sent, str) else sent))
     return out
 
 

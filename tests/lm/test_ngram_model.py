@@ -91,3 +91,14 @@ def test_bad_training_input():
         NGramLM.train(TRAIN, order=0)
     with pytest.raises(SeqkitError, match="temperature"):
         NGramLM.train(TRAIN, order=2, smoothing="wb").sample("w1", temperature=0)
+
+
+def test_safetensors_round_trip_and_bad_file(tmp_path):
+    lm = NGramLM.train(TRAIN, order=3, smoothing="wb")
+    lm.save(tmp_path / "m.safetensors")
+    back = NGramLM.load(tmp_path / "m.safetensors")
+    assert back.vocab.tokens == lm.vocab.tokens and back.info == lm.info
+    assert np.array_equal(back.score_corpus(TEST).log10, lm.score_corpus(TEST).log10)
+    (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00not a header")
+    with pytest.raises(SeqkitError, match="cannot read the model"):
+        NGramLM.load(tmp_path / "bad.safetensors")
