@@ -1,7 +1,6 @@
 """``seqkit lm rnn``: train a recurrent LM, score text with it, generate from it.
 
-``train`` runs the ``lm_rnn`` recipe's data and train stages (so every recipe key can be set with
-``--set key=value``); ``ppl`` and ``generate`` read a finished run directory.
+``train`` runs the ``lm_rnn`` recipe (so every recipe key can be set with ``--set key=value``); ``ppl`` and ``generate`` read a finished run directory.
 """
 
 from __future__ import annotations
@@ -35,7 +34,10 @@ def rnn() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any lm_rnn recipe key")
 def train(corpus, run_dir, level, cell, backend, layers, hidden, embed, dropout, tie, sampling, epochs,
           max_time, lr, device, seed, resume, overrides) -> None:
-    """Train on CORPUS (a registered name such as timemachine, ptb, wikitext2, or a path)."""
+    """Train on CORPUS (a registered name such as timemachine, ptb, wikitext2, or a path).
+
+    Runs the whole ``lm_rnn`` recipe (data, train, generate) and prints the perplexities and a sample.
+    """
     from seqkit.config import load_recipe
     from seqkit.pipeline import run_pipeline
 
@@ -46,12 +48,14 @@ def train(corpus, run_dir, level, cell, backend, layers, hidden, embed, dropout,
              "seed": seed, "run_dir": run_dir, "resume": resume or None}
     dotlist = [f"{k}={_yaml(v)}" for k, v in flags.items() if v is not None] + list(overrides)
     _, cfg = load_recipe("lm_rnn", dotlist)
-    run = run_pipeline(cfg, "lm_rnn", stages=["lm.rnn.data", "lm.rnn.train"])
+    run = run_pipeline(cfg, "lm_rnn")
     scores = run.results.get("lm.rnn.train", {})
-    if scores.get("test_ppl") is not None:
-        click.echo(f"test perplexity: {scores['test_ppl']:.2f}")
     if scores.get("valid_ppl") is not None:
         click.echo(f"valid perplexity: {scores['valid_ppl']:.2f}")
+    if scores.get("test_ppl") is not None:
+        click.echo(f"test perplexity: {scores['test_ppl']:.2f}")
+    for sample in run.results.get("lm.rnn.generate", {}).get("samples", []):
+        click.echo(f"sample: {sample}")
 
 
 @rnn.command()

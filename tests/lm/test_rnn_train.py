@@ -122,3 +122,29 @@ def test_bad_training_settings():
         RNNTrainConfig.from_dict({"learning_rate": 1})
     with pytest.raises(SeqkitError, match="unknown schedule"):
         RNNTrainConfig(schedule="cosine").validate()
+
+
+def _lrs_by_epoch(cfg, epochs, scores=()):
+    from seqkit.lm.rnn_train import make_optimizer, make_schedule
+
+    model = _tiny_model()
+    opt = make_optimizer(model, cfg)
+    sched = make_schedule(opt, cfg)
+    lrs = []
+    for e in range(epochs):
+        lrs.append(opt.param_groups[0]["lr"])
+        sched.on_epoch_end(e)
+        if e < len(scores):
+            sched.on_validation(scores[e])
+    return lrs
+
+
+def test_zaremba_schedule_halves_after_epoch_four():
+    lrs = _lrs_by_epoch(RNNTrainConfig(lr=1.0, schedule="halve", halve_after=4), 7)
+    assert lrs == [1.0, 1.0, 1.0, 1.0, 0.5, 0.25, 0.125]
+
+
+def test_plateau_schedule_halves_when_validation_ppl_stops_improving():
+    cfg = RNNTrainConfig(lr=1.0, schedule="plateau", patience=0)
+    lrs = _lrs_by_epoch(cfg, 5, scores=[100.0, 90.0, 95.0, 80.0, 85.0])
+    assert lrs == [1.0, 1.0, 1.0, 0.5, 0.5]
