@@ -8,6 +8,12 @@ The hidden-state rule (d2l 9.5) lives in :class:`LMStep`:
   only when an epoch starts;
 * **random** sampling — batches are unrelated windows, so the state is zeros for every batch.
 
+Where this differs from d2l (chapter 9): d2l reports the *training* perplexity (exp of the epoch's
+mean training loss, which a big enough model drives towards 1 by memorising the book); seqkit reports
+perplexity on held-out text (``evaluate_ppl``: validation after every epoch, test at the end), which
+is the number that says how good a language model is. d2l's random sampling also never reaches the
+corpus tail; :class:`seqkit.data.LMBatches` ``full_coverage=True`` fixes that.
+
 Loss scale. Zaremba et al.'s "lr 1, clip 5" are for their code's loss: the per-step cross-entropy
 averaged over the batch and **summed over the T time steps** (``loss="time_sum"``). With the per-token
 mean (``loss="token_mean"``) the identical update needs ``lr * T`` and ``clip / T`` (PyTorch's
