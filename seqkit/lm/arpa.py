@@ -42,23 +42,25 @@ _DECIMALS = 6
 # ----------------------------------------------------------------------------- writing
 
 
+# ASCII digits of 0..999: zero-padded (for the fraction) and right-aligned without leading zeros,
+# zero bytes instead (for the integer part); looked up with np.take instead of dividing per digit.
+_DIGITS3 = np.array([[48 + i // 100, 48 + i // 10 % 10, 48 + i % 10] for i in range(1000)], dtype=np.uint8)
+_WHOLE3 = np.where(np.array([[i < 100, i < 10, False] for i in range(1000)]), 0, _DIGITS3).astype(np.uint8)
+
+
 def _number_bytes(x: np.ndarray) -> np.ndarray:
     """(n, 11) uint8: ``x`` formatted as ``%.6f`` (-inf as -99), left-padded with zero bytes."""
     x = np.where(np.isfinite(x), x, LOG_ZERO)
     v = np.rint(np.abs(x) * 10**_DECIMALS).astype(np.int64)
-    negative = (x < 0) & (v > 0)
-    whole, frac = v // 10**_DECIMALS, v % 10**_DECIMALS
+    whole, frac = np.divmod(v, 10**_DECIMALS)
     if whole.max(initial=0) > 999:
         raise SeqkitError(f"cannot write log10 value {x[np.argmax(whole)]} in an ARPA file")
-    out = np.zeros((len(x), 5 + _DECIMALS), dtype=np.uint8)
-    out[:, 0] = np.where(negative, ord("-"), 0)
-    out[:, 1] = np.where(whole >= 100, 48 + whole // 100 % 10, 0)
-    out[:, 2] = np.where(whole >= 10, 48 + whole // 10 % 10, 0)
-    out[:, 3] = 48 + whole % 10
+    out = np.empty((len(x), 5 + _DECIMALS), dtype=np.uint8)
+    out[:, 0] = np.where((x < 0) & (v > 0), ord("-"), 0)
+    out[:, 1:4] = np.take(_WHOLE3, whole, axis=0)
     out[:, 4] = ord(".")
-    for d in range(_DECIMALS):
-        out[:, 4 + _DECIMALS - d] = 48 + frac % 10
-        frac //= 10
+    out[:, 5:8] = np.take(_DIGITS3, frac // 1000, axis=0)
+    out[:, 8:11] = np.take(_DIGITS3, frac % 1000, axis=0)
     return out
 
 
