@@ -47,7 +47,7 @@ from seqkit.io import load_json, save_json, write_text_atomic
 
 PathLike = str | os.PathLike
 FORMATS = ("glove", "word2vec-text", "word2vec-binary")
-BLOCK_BYTES = 2 << 20  # text is parsed in blocks of this size: bounds the memory beside the matrix
+BLOCK_BYTES = 1 << 20  # text is parsed in blocks of this size: bounds the memory beside the matrix
 CACHE_VERSION = 1
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 
@@ -86,28 +86,44 @@ class TokenList(Sequence):
 
 
 class _TokenCollector:
-    """Gathers decoded tokens block by block into one string, with their lengths and hashes (for
-    duplicate detection), so that no list of all tokens as separate str objects is ever held."""
+    """Gathers decoded tokens block by block into one string plus their lengths, so that no list of
+    all tokens as separate str objects (~60 bytes each) is ever held."""
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.lengths: list[np.ndarray] = []
-        self.hashes: list[np.ndarray] = []
 
     def add(self, tokens: list[str]) -> None:
         if tokens:
             self.texts.append("\n".join(tokens) + "\n")
-            self.lengths.append(np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)))
-            self.hashes.append(np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)))
+            self.lengths.append(np.fromiter(map(len, tokens), dtype=np.int32, count=len(tokens)))
 
-    def finish(self) -> tuple[TokenList, np.ndarray]:
-        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
+    def finish(self) -> TokenList:
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int32)
+        self.lengths = []
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths + 1, out=offsets[1:])
-        hashes = np.concatenate(self.hashes) if self.hashes else np.zeros(0, np.int64)
-        tokens = TokenList("".join(self.texts), offsets)
-        self.texts, self.lengths, self.hashes = [], [], []
-        return tokens, hashes
+        del lengths
+        text, self.texts = "".join(self.texts), []
+        return TokenList(text, offsets)
+
+
+def _release_free_memory() -> None:
+    """Hand freed parse buffers back to the OS (glibc keeps them otherwise, inflating the process's
+    resident memory by tens of MB over a large file); a no-op elsewhere."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
 
 
 # ----------------------------------------------------------------------------- the report
@@ -362,7 +378,7 @@ def _decode_tokens(tokens: list[bytes], first_rows: int, report: LoadReport, str
 
 
 def _parse_text(path: Path, member: str | None, fmt: str, dim: int, header: int | None,
-                limit: int | None, strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenList, np.ndarray]:
+                limit: int | None, strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenList]:
     capacity = _count_lines(path, member)
     if header is not None:
         capacity = min(capacity, header)
@@ -372,20 +388,24 @@ def _parse_text(path: Path, member: str | None, fmt: str, dim: int, header: int 
     parser = _TextParser(path, dim, report, strict)
     stream, _ = _open_stream(path, member)
     with stream:
-        for buf, lineno in _iter_blocks(stream, skip_first_line=header is not None):
+        for k, (buf, lineno) in enumerate(_iter_blocks(stream, skip_first_line=header is not None)):
+            if k % 16 == 15:
+                _release_free_memory()
             rows, raw = parser.parse(buf, lineno)
             report.lines += buf.count(b"\n")
             if limit is not None and matrix.n + len(rows) > limit:
                 rows, raw = rows[:limit - matrix.n], raw[:limit - matrix.n]
             collector.add(_decode_tokens(raw, matrix.n, report, strict, path))
             matrix.append(rows)
+
             if limit is not None and matrix.n >= limit:
                 break
-    return (matrix.data[:matrix.n], *collector.finish())
+    _release_free_memory()
+    return matrix.data[:matrix.n], collector.finish()
 
 
 def _parse_binary(path: Path, member: str | None, dim: int, header: int, limit: int | None,
-                  strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenList, np.ndarray]:
+                  strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenList]:
     n = header if limit is None else min(header, limit)
     matrix = np.empty((n, dim), dtype=np.float32)
     raw: list[bytes] = []
@@ -419,34 +439,63 @@ def _parse_binary(path: Path, member: str | None, dim: int, header: int, limit: 
     collector = _TokenCollector()
     for a in range(0, len(raw), 65536):
         collector.add(_decode_tokens(raw[a:a + 65536], a, report, strict, path))
-    return (matrix, *collector.finish())
+    return matrix, collector.finish()
 
 
-def _drop_duplicates(matrix: np.ndarray, tokens: TokenList, hashes: np.ndarray, report: LoadReport):
+def _token_hashes(tokens: TokenList) -> np.ndarray:
+    hashes = np.empty(len(tokens), dtype=np.int64)
+    for a in range(0, len(tokens), 16384):
+        b = min(a + 16384, len(tokens))
+        words = tokens.text[tokens.offsets[a]:tokens.offsets[b] - 1].split("\n")
+        hashes[a:b] = np.fromiter(map(hash, words), dtype=np.int64, count=b - a)
+    return hashes
+
+
+def _drop_duplicates(matrix: np.ndarray, tokens: TokenList, report: LoadReport):
     """Keep the first row of each token: the matrix is compacted in place and the tokens rebuilt block
     by block, so dropping duplicates costs no second copy of either."""
-    _, first = np.unique(hashes, return_index=True)
-    if len(first) == len(tokens):
+    hashes = _token_hashes(tokens)
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    repeats = ordered[1:] == ordered[:-1]
+    if not repeats.any():
         return matrix, tokens
-    suspects = np.isin(hashes, hashes[np.setdiff1d(np.arange(len(tokens)), first)])
+    suspects = np.zeros(len(tokens), dtype=bool)  # rows whose hash repeats (equal hashes may differ)
+    suspects[order[1:][repeats]] = True
+    suspects[order[:-1][repeats]] = True
+    del order, ordered, repeats, hashes
     keep = np.ones(len(tokens), dtype=bool)
     seen: set[str] = set()
-    for i in np.flatnonzero(suspects).tolist():  # only rows whose hash repeats; equal hash may differ
+    for i in np.flatnonzero(suspects).tolist():
         token = tokens[i]
         if token in seen:
             keep[i] = False
         seen.add(token)
     report.duplicates = int((~keep).sum())
-    kept = np.flatnonzero(keep)
-    for a in range(0, len(kept), 65536):  # destination rows never overtake source rows
-        block = kept[a:a + 65536]
-        matrix[a:a + len(block)] = matrix[block]
-    collector = _TokenCollector()
-    for a in range(0, len(tokens), 65536):
-        b = min(a + 65536, len(tokens))
-        words = tokens.text[tokens.offsets[a]:tokens.offsets[b]].split("\n")
-        collector.add([w for w, k in zip(words, keep[a:b]) if k])
-    return matrix[:len(kept)], collector.finish()[0]
+    dropped = np.flatnonzero(~keep).tolist()
+    del keep, suspects
+    # matrix: shift each run of kept rows up, in place (few duplicates: few runs)
+    dst, prev = 0, 0
+    for d in [*dropped, len(tokens)]:
+        for a in range(prev, d, 4096):  # small blocks: destination rows never overtake source rows
+            b = min(a + 4096, d)
+            matrix[dst:dst + b - a] = matrix[a:b]
+            dst += b - a
+        prev = d + 1
+    # tokens: the text without the dropped tokens, and their offsets shifted by what was removed
+    text, offsets = tokens.text, tokens.offsets
+    pieces, prev = [], 0
+    for d in dropped:
+        pieces.append(text[offsets[prev]:offsets[d]])
+        prev = d + 1
+    pieces.append(text[offsets[prev]:])
+    new_offsets = np.delete(offsets, dropped)
+    for k, d in enumerate(dropped):  # tokens after d start earlier by d's length (and its newline)
+        new_offsets[d - k:] -= offsets[d + 1] - offsets[d]
+    del tokens, offsets
+    new_text = "".join(pieces)
+    del pieces, text
+    return matrix[:dst], TokenList(new_text, new_offsets)
 
 
 # ----------------------------------------------------------------------------- cache
@@ -528,15 +577,16 @@ def load_vectors(path_or_name: PathLike, *, format: str | None = None, limit: in
                           path=path, line=1, fix="use format='glove' or 'word2vec-text'")
     report = LoadReport(path=str(path), format=fmt, dim=dim)
     if fmt == "word2vec-binary":
-        matrix, tokens, hashes = _parse_binary(path, member, dim, header, limit, strict, report)
+        matrix, tokens = _parse_binary(path, member, dim, header, limit, strict, report)
     else:
-        matrix, tokens, hashes = _parse_text(path, member, fmt, dim,
-                                             header if fmt == "word2vec-text" else None, limit, strict, report)
+        matrix, tokens = _parse_text(path, member, fmt, dim,
+                                     header if fmt == "word2vec-text" else None, limit, strict, report)
     if len(tokens) == 0:
         raise SeqkitError(f"no vectors could be read ({report.malformed + report.wrong_dim} bad lines; "
                           + "; ".join(report.examples[:2]) + ")", path=path,
                           fix="check the format (GloVe: 'word v1 .. vd' per line)")
-    matrix, tokens = _drop_duplicates(matrix, tokens, hashes, report)
+    matrix, tokens = _drop_duplicates(matrix, tokens, report)
+    _release_free_memory()
     report.loaded = len(tokens)
     kv = KeyedVectors(matrix, tokens)
     kv.load_report = report

@@ -152,3 +152,11 @@ def test_d2l_knn_and_analogy_exclude_the_query_words(tmp_path):
     assert V.analogy(kv, "man", "woman", "king") == "queen"
     # d2l's version (no exclusion) answers 'king' for man:man::king:? -- ours cannot
     assert V.analogy(kv, "man", "man", "king") != "king"
+
+
+def test_duplicates_anywhere_keep_the_first_row(tmp_path):
+    words = ["a", "b", "a", "a", "c", "b", "d", "c"]  # adjacent, repeated and trailing duplicates
+    kv = load_vectors(write(tmp_path / "v.txt", [f"{w} {i} {i}" for i, w in enumerate(words)]))
+    assert list(kv.index_to_key) == ["a", "b", "c", "d"] and kv.load_report.duplicates == 4
+    assert [kv[w][0] for w in "abcd"] == [0, 1, 4, 6]
+    assert [kv.index_to_key[i] for i in range(4)] == ["a", "b", "c", "d"]
