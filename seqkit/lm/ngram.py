@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.ngram_counts import KeyIndex, count_ngrams
+from seqkit.lm.ngram_counts import KeyIndex, count_ngrams, lookup
 from seqkit.lm.ngram_smoothing import DEFAULT_FALLBACK, estimate
 from seqkit.lm.ngram_vocab import BOS_ID, EOS_ID, NGramVocab, Packed, build_vocab, pack, read_vocab_file
 
@@ -159,9 +159,14 @@ class NGramLM:
 
         prefix, words: (n,) int64; a negative prefix means "no such prefix" and gives -1.
         """
+        table = self.keys[k - 1]
+        built = self._indexes is not None and self._indexes[k - 1] is not None
+        if not built and len(words) * 8 < len(table):
+            # a few lookups (one sentence): binary search beats building the hash index first
+            return lookup(table, len(self.vocab), prefix, words)
         out = np.full(len(words), -1, dtype=np.int64)
         live = np.flatnonzero(prefix >= 0)
-        if len(live) and len(self.keys[k - 1]):
+        if len(live) and len(table):
             out[live] = self._index(k).find(prefix[live] * len(self.vocab) + words[live])
         return out
 
