@@ -55,6 +55,8 @@ def is_chinese(lines: Sequence[str], sample: int = 500) -> bool:
 
 def reference_streams(hyps: Sequence[str], refs: References) -> list[list[str | None]]:
     """``refs`` as a list of streams, each as long as ``hyps`` (a single list becomes one stream)."""
+    if not hyps:
+        raise SeqkitError("no hypotheses to score", fix="give a non-empty hypothesis file")
     streams = [list(refs)] if refs and isinstance(refs[0], str) else [list(s) for s in refs]
     if not streams:
         raise SeqkitError("no references given", fix="pass at least one reference list")
@@ -75,7 +77,11 @@ def auto_tokenize(refs: list[list[str | None]], tokenize: str | None) -> str:
 def make_metric(name: str, refs: list[list[str | None]], tokenize: str | None = None, lowercase: bool = False):
     """A sacrebleu metric object for ``name`` in :data:`METRICS`."""
     if name == "bleu":
-        return BLEU(tokenize=auto_tokenize(refs, tokenize), lowercase=lowercase)
+        tokenize = auto_tokenize(refs, tokenize)
+        if tokenize not in BLEU.TOKENIZERS:
+            raise SeqkitError(f"unknown BLEU tokenizer {tokenize!r}",
+                              fix=f"use one of {', '.join(BLEU.TOKENIZERS)}")
+        return BLEU(tokenize=tokenize, lowercase=lowercase)
     if name == "chrf":
         return CHRF(lowercase=lowercase)
     if name == "ter":

@@ -58,6 +58,15 @@ def test_mismatched_lines_is_one_clear_error(files, tmp_path, capsys):
     assert "short: 1 reference lines but 3 hypothesis lines" in err and "fix:" in err
 
 
+def test_unknown_tokenizer_and_empty_files_are_clear_errors(files, tmp_path, capsys):
+    assert main(["bleu", str(files["hyp"]), str(files["ref1"]), "--tokenize", "foo"]) == 2
+    assert "unknown BLEU tokenizer 'foo'; fix: use one of none, zh, 13a" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.write_text("", encoding="utf-8")
+    assert main(["bleu", str(empty), str(empty)]) == 2
+    assert "no hypotheses to score" in capsys.readouterr().err
+
+
 def _perturb(lines, chinese=False):
     """A deterministic 'system output': drop every 5th word (or character) and swap neighbours."""
     out = []
