@@ -193,16 +193,15 @@ class NGramLM:
 
         Returns ``(log10 p, matched order)``, each (n,).
         """
-        logp = self.logp[0][found[0]]
+        logp = np.take(self.logp[0], found[0])
         matched = np.ones(len(logp), dtype=np.int32)
         for k in range(2, self.order + 1):
-            hit = found[k - 1] >= 0
-            logp = np.where(hit, self.logp[k - 1][np.maximum(found[k - 1], 0)], logp)
+            hit = np.flatnonzero(found[k - 1] >= 0)
+            logp[hit] = np.take(self.logp[k - 1], found[k - 1][hit])
             matched[hit] = k
         for c in range(1, self.order):
-            ctx = contexts[c - 1]
-            use = (ctx >= 0) & (matched <= c)
-            logp = logp + np.where(use, self.logbo[c - 1][np.maximum(ctx, 0)], 0.0)
+            use = np.flatnonzero((contexts[c - 1] >= 0) & (matched <= c))
+            logp[use] += np.take(self.logbo[c - 1], contexts[c - 1][use])
         return logp, matched
 
     def score_packed(self, packed: Packed) -> CorpusScores:
