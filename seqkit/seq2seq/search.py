@@ -111,6 +111,8 @@ def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tens
               max_len_b: int, min_len: int, bos_id: int, eos_id: int, return_attention: bool
               ) -> list[Hypothesis]:
     """One token per step for every sentence, chosen by ``pick(log_probs (N, V)) -> ids (N,)``."""
+    if src.shape[0] == 0:
+        return []
     with _inference(model):
         n_sent = src.shape[0]
         state = model.encode(src, src_len)
@@ -194,6 +196,8 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: 
         raise ValueError(f"nbest must be between 1 and beam_size ({beam_size}), not {nbest}")
     lp = _penalty_fn(alpha, length_penalty)
     K = beam_size
+    if src.shape[0] == 0:
+        return []
     with _inference(model):
         n_sent, device = src.shape[0], src.device
         state = model.encode(src, src_len).expand(K)

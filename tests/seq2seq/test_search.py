@@ -208,8 +208,10 @@ def test_top_p_keeps_the_nucleus_only():
     assert [5] not in firsts and abs(firsts.count([4]) / n - 0.375) < 0.04
 
 
-def test_bad_arguments():
+def test_bad_arguments_and_empty_batch():
     src, src_len = _src(1)
+    assert beam_search(TableModel(random_probs), src[:0], src_len[:0]) == []
+    assert greedy_search(TableModel(random_probs), src[:0], src_len[:0]) == []
     with pytest.raises(ValueError):
         beam_search(TableModel(random_probs), src, src_len, beam_size=2, nbest=3)
     with pytest.raises(ValueError):
