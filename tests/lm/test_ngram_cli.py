@@ -76,3 +76,19 @@ def test_empty_training_text_and_bad_arpa(files, capsys):
     status, _, err = run(capsys, "ppl", bad, test)
     assert status == 2 and "header says ngram 1=5 but the \\1-grams: section has 2 entries" in err
     assert err.startswith(f"error: {bad}:2:") and err.count("\n") == 1
+
+
+def test_closed_vocabulary_options(files, capsys):
+    tmp, train, test = files
+    vocab = tmp / "vocab.txt"
+    vocab.write_text("the\ncat\nsat\n")
+    model = tmp / "m.safetensors"
+    assert run(capsys, "train", "--order", 2, "--smoothing", "witten-bell", "--vocab", vocab, train, "-o", model)[0] == 0
+    from seqkit.lm.ngram import NGramLM
+
+    lm = NGramLM.load(model)
+    assert lm.vocab.tokens == ["<unk>", "<s>", "</s>", "the", "cat", "sat"]
+    status, out, _ = run(capsys, "ppl", model, test)
+    assert status == 0 and re.search(r"^OOVs: 4$", out, re.M)  # on, log, zebra, ate
+    assert run(capsys, "train", "--min-count", 15, "--smoothing", "addk", "--k", 0.5, train, "-o", model)[0] == 0
+    assert NGramLM.load(model).vocab.tokens == ["<unk>", "<s>", "</s>", "the", "cat"]  # the 27, cat 15, sat 12
