@@ -383,6 +383,9 @@ class Trainer:
             valid_every: int | None = None, monitor: str | None = "bleu", mode: str = "max",
             early_stopping: int | None = None, resume: bool = False) -> FitResult:
         """Train until ``epochs``, ``max_steps``, ``max_time`` or early stopping; see the module doc."""
+        if mode not in ("max", "min"):
+            raise SeqkitError(f"mode must be 'max' or 'min', got {mode!r}",
+                              fix="max when higher is better (BLEU), min for loss or perplexity")
         if valid_fn is None:
             monitor = None
         if self.run_dir is not None:
