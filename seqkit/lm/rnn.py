@@ -54,6 +54,10 @@ class RNNLMConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> RNNLMConfig:
+        if d.get("bidirectional"):
+            raise SeqkitError("a language model cannot be bidirectional: the right-to-left pass would show it "
+                              "the tokens it has to predict",
+                              fix="drop bidirectional; for an encoder use seqkit.lm.rnn_cells.make_rnn(bidirectional=True)")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:

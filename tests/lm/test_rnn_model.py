@@ -52,6 +52,8 @@ def test_bad_settings_are_one_clear_error():
     with pytest.raises(SeqkitError, match="unknown RNN cell 'bilstm'"):
         RNNLM(vocab_size=5, cell="bilstm")
     with pytest.raises(SeqkitError, match="unknown RNN LM setting"):
+        RNNLMConfig.from_dict({"vocab_size": 5, "layers": 2})
+    with pytest.raises(SeqkitError, match="cannot be bidirectional"):
         RNNLMConfig.from_dict({"vocab_size": 5, "bidirectional": True})
     with pytest.raises(SeqkitError, match="dropout"):
         RNNLM(vocab_size=5, dropout=1.5)
