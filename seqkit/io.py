@@ -57,8 +57,28 @@ def read_lines(path: PathLike) -> list[str]:
 
 
 def read_text(path: PathLike) -> str:
-    """The whole UTF-8 (optionally gzipped) file as one string."""
-    return "\n".join(iter_lines(path, strip_newline=True))
+    """The whole UTF-8 (optionally gzipped) file as one string, decoded in one pass.
+
+    Invalid UTF-8 raises :class:`SeqkitError` naming the file and the 1-based line number.
+    """
+    data = read_bytes(path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        raise SeqkitError(
+            f"invalid UTF-8 at byte {exc.start - start} of the line",
+            path=path,
+            line=line,
+            fix="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        ) from None
+
+
+def read_bytes(path: PathLike) -> bytes:
+    """The raw bytes of a file (``.gz`` decompressed), with seqkit's missing-file errors."""
+    with _open_binary(path) as fh:
+        return fh.read()
 
 
 @contextlib.contextmanager
@@ -76,11 +96,18 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes_atomic(path: PathLike, data: bytes) -> None:

@@ -27,7 +27,7 @@ from itertools import repeat
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.io import _open_binary, atomic_write, read_lines
+from seqkit.io import atomic_write, read_text
 from seqkit.lm.ngram import NGramLM
 from seqkit.lm.ngram_counts import lookup
 from seqkit.lm.ngram_vocab import SPECIALS, NGramVocab
@@ -141,13 +141,7 @@ def _bad(path, line: int, message: str, fix: str = "regenerate the ARPA file (e.
 
 def _read_whole(path: str | os.PathLike) -> str:
     """The file as one string (one decode, not one per line); bad UTF-8 is reported with its line."""
-    with _open_binary(path) as fh:
-        data = fh.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        read_lines(path)  # raises SeqkitError naming the line
-        raise
+    text = read_text(path)
     return text.replace("\r\n", "\n") if "\r" in text else text
 
 
