@@ -278,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown run {run!r}", file=sys.stderr)
             return 2
         out[run]["seconds"] = time.perf_counter() - t0
+        r = out[run]
+        print(f"  {run}: valid ppl {r['valid_ppl_per_epoch'][-1]:.2f}, test ppl {r['test_ppl']:.2f}, "
+              f"{r['tokens_per_s']:,.0f} training tokens/s, {r['seconds']:.0f} s in all", flush=True)
     if runs:
         print("\n| run | sampling | epochs | valid ppl (last) | test ppl | train tokens/s |")
         print("| --- | --- | --- | --- | --- | --- |")
