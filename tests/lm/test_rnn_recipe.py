@@ -74,3 +74,9 @@ def test_empty_training_text_is_one_clear_error(tmp_path):
 def test_cli_reports_a_missing_run_dir(tmp_path, capsys):
     assert main(["lm", "rnn", "generate", str(tmp_path)]) == 2
     assert "not an lm_rnn run directory" in capsys.readouterr().err
+
+
+def test_a_parallel_corpus_is_refused(tmp_path):
+    _, cfg = load_recipe("lm_rnn", ["data.name=seqkit-en-fr", f"run_dir={tmp_path}"])
+    with pytest.raises(SeqkitError, match="parallel corpus, not a language-modelling one"):
+        run_pipeline(cfg, "lm_rnn", stages=["lm.rnn.data"], echo=False)
