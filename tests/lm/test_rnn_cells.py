@@ -95,3 +95,16 @@ def test_detach_state_cuts_graph():
     h = torch.ones(1, requires_grad=True) * 2
     assert not detach_state((h, h))[0].requires_grad
     assert not detach_state(h).requires_grad and detach_state(None) is None
+
+
+@pytest.mark.parametrize("mode", ["rnn", "gru", "lstm"])
+def test_without_bias_equals_torch(mode):
+    torch.manual_seed(3)
+    ref = TORCH_LAYERS[mode](3, 5, 2, bias=False)
+    mine = ScratchRNN(mode, 3, 5, 2, bias=False)
+    mine.load_state_dict(ref.state_dict())
+    x = torch.randn(4, 2, 3)
+    assert _close(mine(x), ref(x))
+    cell_ref, cell = TORCH_CELLS[mode](3, 5, bias=False), SCRATCH_CELLS[mode](3, 5, bias=False)
+    cell.load_state_dict(cell_ref.state_dict())
+    assert _close(cell(x[0]), cell_ref(x[0]))
