@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from _toy import ToyBatches, toy_model, toy_step
+from train_toy_helpers import ToyBatches, toy_model, toy_step
 
 from seqkit.errors import SeqkitError
 from seqkit.train import CheckpointManager, Trainer, load_state, load_weights, save_state, save_weights

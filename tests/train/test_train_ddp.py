@@ -7,7 +7,7 @@ import socket
 
 import torch
 import torch.multiprocessing as mp
-from _toy import ToyBatches, toy_model, toy_step
+from train_toy_helpers import ToyBatches, toy_model, toy_step
 
 from seqkit.train import Trainer
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from _toy import ToyBatches, toy_model, toy_step
+from train_toy_helpers import ToyBatches, toy_model, toy_step
 
 from seqkit.train import StepOutput, Trainer, WarmupInverseSqrt, load_weights
 
