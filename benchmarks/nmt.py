@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--decode-sents", type=int, default=0, help="decode only the first N test sentences (0: all)")
     p.add_argument("--decode-tokens", type=int, default=6000, help="padded source tokens per decoding batch")
     p.add_argument("--skip-train", action="store_true", help="decode the model already in --workdir")
+    p.add_argument("--train-only", action="store_true", help="measure training throughput only")
     p.add_argument("--resume", action="store_true", help="continue training the run in --workdir")
     p.add_argument("--joeynmt-venv", default=None, help="run JoeyNMT side by side from this venv")
     p.add_argument("--quiet", action="store_true")
@@ -218,7 +219,8 @@ def main(argv: list[str] | None = None) -> dict:
     ours: dict = {"device": args.device if args.device != "cpu" else f"cpu x{args.threads} threads"}
     if not args.skip_train:
         ours.update(train_seqkit(args, corpus, tok, args.workdir))
-    ours.update(decode_seqkit(args, corpus, args.workdir))
+    if not args.train_only:
+        ours.update(decode_seqkit(args, corpus, args.workdir))
     if args.joeynmt_venv:
         joey, joey_label = run_joeynmt(args, args.workdir), "JoeyNMT 2.3 (measured in this run)"
     else:
@@ -239,13 +241,14 @@ def main(argv: list[str] | None = None) -> dict:
         row("training target tokens/s (wall)", ours["train_tokens_per_s"], joey.get("train_tokens_per_s"))
         row("training target tokens per CPU-second", ours["train_tokens_per_cpu_s"], None)
         row(f"updates in {args.train_seconds:.0f} s budget", ours["updates"], None, "{:,.0f}")
-    row(f"beam-5 sentences/s (wall, {ours['sentences']} sents)", ours["beam5_sents_per_s"],
-        joey.get("beam5_sents_per_s"), "{:,.2f}")
-    row("beam-5 sentences per CPU-second", ours["beam5_sents_per_cpu_s"], None, "{:,.2f}")
-    budget = "" if args.skip_train else f" after {args.train_seconds:.0f} s"
-    row(f"test BLEU{budget} (JoeyNMT: after 60 min)", ours["beam5_bleu"], joey.get("beam5_bleu"), "{:.2f}")
-    print(ours["bleu_text"])
-    print(f"signature: {ours['bleu_signature']}")
+    if not args.train_only:
+        row(f"beam-5 sentences/s (wall, {ours['sentences']} sents)", ours["beam5_sents_per_s"],
+            joey.get("beam5_sents_per_s"), "{:,.2f}")
+        row("beam-5 sentences per CPU-second", ours["beam5_sents_per_cpu_s"], None, "{:,.2f}")
+        budget = "" if args.skip_train else f" after {args.train_seconds:.0f} s"
+        row(f"test BLEU{budget} (JoeyNMT: after 60 min)", ours["beam5_bleu"], joey.get("beam5_bleu"), "{:.2f}")
+        print(ours["bleu_text"])
+        print(f"signature: {ours['bleu_signature']}")
     report = {"seqkit": ours, "joeynmt": joey, "joeynmt_source": joey_label, "args": {
         k: str(v) for k, v in vars(args).items()}}
     if args.json:
