@@ -111,6 +111,10 @@ def train_seqkit(args, corpus, tok, work: Path) -> dict:
     model = build_model(cfg, len(tok))
     save_json(work / "model.json", {"model": cfg, "vocab_size": len(tok), "src": args.src, "tgt": args.tgt})
     n_params = count_parameters(model)
+    if not args.resume and (work / "train").exists():
+        import shutil
+
+        shutil.rmtree(work / "train")  # a fresh measurement
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9, foreach=True)
     trainer = Trainer(model, opt, NMTStep(0.1), scheduler=WarmupInverseSqrt(opt, args.warmup),
                       amp=args.amp, device=args.device, run_dir=work / "train", log_every=10,
