@@ -11,7 +11,8 @@ Settings (gensim's text8 settings): skip-gram, negative 5, window 5, min_count 5
   restrict_vocab=30000, Spearman on wordsim353.
 
 Targets: words/s >= 1.0x gensim; analogy >= gensim - 0.5 points; Spearman >= gensim - 0.02.
-The machine is shared: run under ``nice`` and compare the ratios, not the absolute numbers.
+The machine is shared: run under ``nice`` and compare the ratios, not the absolute numbers. Run r
+uses seed ``--seed + r`` for both libraries, so the medians cover seed variance too.
 
     nice -n 10 python benchmarks/word2vec.py [--repeat 2] [--threads 2]
     nice -n 10 python benchmarks/word2vec.py --ptb          # d2l's PTB settings: neighbours of "chip"
@@ -92,7 +93,7 @@ def compare(args) -> None:
                 if name == "gensim" and args.skip_gensim:
                     continue
                 out = Path(tmp) / f"{name}{r}.bin"
-                res = fn(corpus, args, out)
+                res = fn(corpus, argparse.Namespace(**{**vars(args), "seed": args.seed + r}), out)
                 res["analogy"], res["spearman"] = gensim_quality(out)
                 rows[name].append(res)
                 print(f"  run {r + 1} {name:<7} {res['words_per_sec'] / 1000:8.1f}k words/s  train "
