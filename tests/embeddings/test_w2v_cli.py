@@ -22,7 +22,8 @@ def test_train_eval_similar(tmp_path, capsys, monkeypatch):
     corpus = corpus_file(tmp_path)
     for out, binary in (("v.bin", True), ("v.txt", False)):
         code = main(["w2v", "train", str(corpus), "-o", str(tmp_path / out), "--dim", "16", "--window", "3",
-                     "--negative", "5", "--min-count", "1", "--sample", "0", "--epochs", "3", "--threads", "1"])
+                     "--negative", "5", "--min-count", "1", "--sample", "0", "--epochs", "3", "--threads", "1",
+                     "--batch-size", "64"])  # the batch size only matters for the torch fallback
         assert code == 0
         kv = GensimKV.load_word2vec_format(tmp_path / out, binary=binary)
         assert len(kv) == 18 and kv.vector_size == 16

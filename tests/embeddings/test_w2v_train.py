@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from seqkit.embeddings.kernel import load_kernel
 from seqkit.embeddings.word2vec import Word2Vec, prepare_corpus
 from seqkit.errors import SeqkitError
+
+
+def needs(backend: str) -> None:
+    if backend == "kernel" and load_kernel() is None:
+        pytest.skip("no C compiler here: the kernel cannot be built (the torch trainer is tested)")
 
 
 def topic_corpus(n_sentences: int = 600, seed: int = 0) -> list[list[str]]:
@@ -37,6 +43,7 @@ def test_prepare_corpus_orders_by_count_then_first_seen():
 
 @pytest.mark.parametrize("backend,sg", [("kernel", True), ("kernel", False), ("torch", True), ("torch", False)])
 def test_learns_topics(backend, sg):
+    needs(backend)
     model = Word2Vec(topic_corpus(), dim=20, window=4, negative=5, min_count=1, sample=0, epochs=5,
                      threads=1, seed=3, backend=backend, sg=sg, batch_size=256)
     assert len(model.wv) == 24
@@ -62,6 +69,7 @@ def test_ptb_chip_neighbours_with_d2l_settings(shared_data):
 
 @pytest.mark.parametrize("backend", ["kernel", "torch"])
 def test_one_thread_with_a_seed_is_reproducible(backend):
+    needs(backend)
     kw = dict(dim=16, window=3, min_count=1, sample=1e-2, epochs=2, threads=1, backend=backend)
     a = Word2Vec(topic_corpus(200), seed=5, **kw).wv.vectors
     b = Word2Vec(topic_corpus(200), seed=5, **kw).wv.vectors
@@ -71,6 +79,7 @@ def test_one_thread_with_a_seed_is_reproducible(backend):
 
 
 def test_two_threads_learn_too():
+    needs("kernel")
     model = Word2Vec(topic_corpus(1200), dim=20, window=4, min_count=1, sample=0, epochs=4, threads=2,
                      backend="kernel")
     assert topic_precision(model.wv) > 0.9
