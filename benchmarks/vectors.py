@@ -56,7 +56,7 @@ else:
     keys, vecs = kv.index_to_key, kv.vectors
 seconds = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-probe = ["w0", "caf\u00e95", "new\u00a0york7", "w13", "w%d" % (len(keys) - 1)]
+probe = ["w0", "caf\u00e95", "new\u00a0york7", "w13", "w%d" % (int(sys.argv[3]) - 1)]
 # gensim keeps a None key and a zero row for each duplicate token: count real keys only
 print(json.dumps({"seconds": seconds, "peak_above_base_mb": (peak - base) / 1024,
                   "n": sum(k is not None for k in keys),
@@ -89,8 +89,8 @@ def generate(path: Path, rows: int, dim: int, seed: int = 0) -> None:
     os.replace(tmp, path)
 
 
-def run(mode: str, path: Path, env: dict) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path)], capture_output=True, text=True,
+def run(mode: str, path: Path, rows: int, env: dict) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path), str(rows)], capture_output=True, text=True,
                          env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -115,7 +115,7 @@ def main() -> None:
         env = {**os.environ, "SEQKIT_CACHE": cache}
         try:
             for mode, key in (("gensim", "gensim"), ("seqkit", "seqkit"), ("seqkit", "seqkit-cached")):
-                res = run(mode, path, env)
+                res = run(mode, path, args.rows, env)
                 results[key].append(res)
                 print(f"  {key:<14} {res['seconds']:7.2f} s  peak +{res['peak_above_base_mb']:.0f} MB  "
                       f"{res['n']} rows", flush=True)
