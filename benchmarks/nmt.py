@@ -12,7 +12,15 @@ It measures, on this machine and in this run:
    ``max_output_length: 100``) in sentences/s, and its sacreBLEU (13a, detokenized, cased).
 
 Because the CPU may be shared, every timing is printed twice: per wall-clock second and per second
-of this process's CPU time (``time.process_time``), which is less sensitive to other jobs.
+of this process's CPU time (``time.process_time``), which is less sensitive to other jobs. seqkit runs
+one thread by default (``--threads``): on the shared 2-core machine two threads were 5x slower than one
+(390 vs 1,985 target tokens/s at load ~3), because each waits for the other whenever another job holds
+a core. JoeyNMT's documented figure used both cores of an idle machine, so the ratio is conservative.
+
+Measured here (2026-11-27, shared 2-core AMD EPYC with avx512_bf16, bf16 autocast, 1 thread):
+training 1,985 target tokens/s over 75 s at load ~2.5 (2.57x JoeyNMT's 772); a 2,700 s budget
+(most of it at load 6-12) gave 776 updates (lr 1e-3, warmup 800) and test_2016_flickr beam-5 BLEU
+28.76 (JoeyNMT: 14.12 after 3,600 s idle), decoded at 26.7 sentences/s (3.65x JoeyNMT's 7.3).
 
 JoeyNMT: with ``--joeynmt-venv VENV`` (a venv with ``pip install joeynmt importlib_metadata``) the same
 budget is run with JoeyNMT side by side (``../shared/bench/joeynmt``: config, spm script, shim) and its
@@ -200,7 +208,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--src", default="de")
     p.add_argument("--tgt", default="en")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (JoeyNMT's run used the 2 cores)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads; 1 by default: on the shared 2-core machine 2 threads ran 5x slower "
+                        "(each waits for the other whenever another job holds a core); JoeyNMT's figure used 2")
     p.add_argument("--amp", default="auto", help="auto (bf16 where native) | bf16 | none")
     p.add_argument("--train-seconds", type=float, default=120.0, help="training budget, wall-clock seconds")
     p.add_argument("--max-tokens", type=int, default=4096)
