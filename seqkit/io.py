@@ -32,6 +32,11 @@ def _open_binary(path: PathLike):
     return open(path, "rb")
 
 
+def cache_dir() -> Path:
+    """``$SEQKIT_CACHE`` (default ``~/.cache/seqkit``): verified downloads, parsed-vector caches, kernels."""
+    return Path(os.environ.get("SEQKIT_CACHE") or Path.home() / ".cache" / "seqkit").expanduser()
+
+
 def iter_lines(path: PathLike, *, strip_newline: bool = True) -> Iterator[str]:
     """Yield the lines of a UTF-8 text file (``.gz`` is decompressed on the fly).
 

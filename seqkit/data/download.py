@@ -18,13 +18,9 @@ import zipfile
 from pathlib import Path
 
 from seqkit.errors import SeqkitError
+from seqkit.io import cache_dir  # noqa: F401  (re-exported as seqkit.data.cache_dir)
 
 PathLike = str | os.PathLike
-
-
-def cache_dir() -> Path:
-    """``$SEQKIT_CACHE``, default ``~/.cache/seqkit``."""
-    return Path(os.environ.get("SEQKIT_CACHE") or Path.home() / ".cache" / "seqkit").expanduser()
 
 
 def offline() -> bool:
@@ -32,16 +28,38 @@ def offline() -> bool:
     return os.environ.get("SEQKIT_OFFLINE", "") not in ("", "0")
 
 
-def sha256_file(path: PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: PathLike, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Hex digest of a file (``sha256``, ``sha1``, ``md5`` ...), read in chunks."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
 
 
-def download(url: str, dest: PathLike, sha256: str | None, *, timeout: float = 60.0) -> Path:
-    """Fetch ``url`` to ``dest`` and check its sha256 (``None``: no known checksum, not checked).
+def sha256_file(path: PathLike, chunk: int = 1 << 20) -> str:
+    return file_digest(path, "sha256", chunk)
+
+
+def parse_checksum(checksum: str | None) -> tuple[str, str] | None:
+    """``"md5:ab12..."`` -> ``("md5", "ab12...")``; a bare hex string is a sha256; ``None`` stays None."""
+    if checksum is None:
+        return None
+    algorithm, sep, value = checksum.partition(":")
+    return (algorithm.lower(), value.lower()) if sep else ("sha256", checksum.lower())
+
+
+def verify(path: PathLike, checksum: str | None) -> bool:
+    """True when ``path`` exists and matches ``checksum`` (always True for ``None`` on an existing file)."""
+    parsed = parse_checksum(checksum)
+    if not Path(path).is_file():
+        return False
+    return parsed is None or file_digest(path, parsed[0]) == parsed[1]
+
+
+def download(url: str, dest: PathLike, checksum: str | None, *, timeout: float = 60.0) -> Path:
+    """Fetch ``url`` to ``dest`` and check its checksum (``"md5:HEX"``, ``"sha1:HEX"``, ``"sha256:HEX"``
+    or a bare sha256 hex; ``None``: no known checksum, not checked).
 
     The file appears at ``dest`` only once complete and verified. Raises :class:`SeqkitError` on a
     network failure or a checksum mismatch.
@@ -54,10 +72,12 @@ def download(url: str, dest: PathLike, sha256: str | None, *, timeout: float = 6
             request = urllib.request.Request(url, headers={"User-Agent": "seqkit"})
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/file only)
                 shutil.copyfileobj(response, out, 1 << 20)
-        if sha256 is not None:
-            got = sha256_file(tmp)
-            if got != sha256:
-                raise SeqkitError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {got}",
+        parsed = parse_checksum(checksum)
+        if parsed is not None:
+            algorithm, expected = parsed
+            got = file_digest(tmp, algorithm)
+            if got != expected:
+                raise SeqkitError(f"checksum mismatch for {url}: expected {algorithm} {expected}, got {got}",
                                   path=dest, fix="the file upstream changed or the download was corrupted; "
                                   "retry, or place a verified copy there by hand")
         os.replace(tmp, dest)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seqkit.io import cache_dir
+
 _SOURCE = Path(__file__).with_name("sgns_kernel.c")
 # -ffast-math lets gcc vectorise the dot-product reduction; -march=native uses the CPU's widest SIMD.
 _FLAG_SETS = (
@@ -35,8 +37,8 @@ _i64p = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
 _f64p = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("SEQKIT_CACHE", Path.home() / ".cache" / "seqkit")) / "kernels"
+def kernel_dir() -> Path:
+    return cache_dir() / "kernels"
 
 
 def _cpu_id() -> str:
@@ -56,7 +58,7 @@ def _compile(flags: list[str]) -> Path | None:
         return None
     source = _SOURCE.read_bytes()
     key = hashlib.sha256(source + " ".join(flags).encode() + _cpu_id().encode() + platform.machine().encode())
-    target = cache_dir() / f"sgns_{key.hexdigest()[:16]}.so"
+    target = kernel_dir() / f"sgns_{key.hexdigest()[:16]}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

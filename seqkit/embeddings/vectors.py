@@ -43,7 +43,7 @@ import numpy as np
 
 from seqkit.embeddings.keyedvectors import KeyedVectors
 from seqkit.errors import SeqkitError
-from seqkit.io import load_json, save_json, write_text_atomic
+from seqkit.io import cache_dir, load_json, save_json, write_text_atomic
 
 PathLike = str | os.PathLike
 FORMATS = ("glove", "word2vec-text", "word2vec-binary")
@@ -501,9 +501,8 @@ def _drop_duplicates(matrix: np.ndarray, tokens: TokenList, report: LoadReport):
 # ----------------------------------------------------------------------------- cache
 
 def vectors_cache_dir() -> Path:
-    """``$SEQKIT_CACHE/vectors`` (the same root as seqkit.data's downloads; not imported here, as
-    seqkit.data pulls in heavy modules that a cached load should not pay for)."""
-    return Path(os.environ.get("SEQKIT_CACHE") or Path.home() / ".cache" / "seqkit").expanduser() / "vectors"
+    """``$SEQKIT_CACHE/vectors``: parsed-vector caches and downloaded vector sets."""
+    return cache_dir() / "vectors"
 
 
 def _cache_key(path: Path, member, fmt, limit, strict) -> str:
@@ -632,14 +631,14 @@ REGISTRY: dict[str, VectorSet] = {
 
 def fetch(name: str) -> tuple[Path, str]:
     """The local zip of a named set: ``$SEQKIT_DATA/vectors/<zip>``, the cache, or a verified download."""
-    from seqkit.data.download import cache_dir, download, offline
+    from seqkit.data.download import download, offline
 
     info = REGISTRY[name]
     zip_name = info.url.rsplit("/", 1)[-1]
     candidates = []
     if os.environ.get("SEQKIT_DATA"):
         candidates.append(Path(os.environ["SEQKIT_DATA"]) / "vectors" / zip_name)
-    target = cache_dir() / "vectors" / "downloads" / zip_name
+    target = vectors_cache_dir() / "downloads" / zip_name
     candidates.append(target)
     for path in candidates:
         if path.exists():
@@ -647,16 +646,7 @@ def fetch(name: str) -> tuple[Path, str]:
     if offline():
         raise SeqkitError(f"vector set {name} is not available offline", path=target,
                           fix=f"download {info.url} and place it there (or under $SEQKIT_DATA/vectors/)")
-    download(info.url, target, None)
-    if info.sha1 is not None:
-        digest = hashlib.sha1(usedforsecurity=False)
-        with open(target, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-        if digest.hexdigest() != info.sha1:
-            target.unlink()
-            raise SeqkitError(f"checksum mismatch for {info.url}: expected sha1 {info.sha1}, "
-                              f"got {digest.hexdigest()}", path=target, fix="retry the download")
+    download(info.url, target, f"sha1:{info.sha1}" if info.sha1 else None)
     return target, info.member
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import hashlib
 import os
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import torch
 from torch.nn import functional as F
 
 from seqkit.errors import SeqkitError
+from seqkit.io import cache_dir
 
 # ---------------------------------------------------------------- IDX files (LeCun's MNIST format)
 
@@ -92,48 +92,21 @@ FASHION_MNIST_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
                         "sandal", "shirt", "sneaker", "bag", "ankle boot")
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch_verified(url: str, dest: Path, md5: str) -> Path:
     """Download ``url`` to ``dest`` unless a file with the right MD5 is already there.
 
-    The transfer is :func:`seqkit.data.download.download` (temporary file, atomic rename); since
-    the (Fashion-)MNIST authors publish MD5 sums, the MD5 is checked here before the file is moved
-    to ``dest``, so a failed or corrupted download never leaves a file there.
+    The (Fashion-)MNIST authors publish MD5 sums, so that is what is checked; the transfer is
+    :func:`seqkit.data.download.download` (temporary file, checked, then renamed into place).
     """
-    from seqkit.data.download import download, offline
+    from seqkit.data.download import download, offline, verify
 
     dest = Path(dest)
-    if dest.is_file() and _md5(dest) == md5:
+    if verify(dest, f"md5:{md5}"):
         return dest
     if offline():
         raise SeqkitError(f"{dest.name} is missing and SEQKIT_OFFLINE is set", path=dest,
                           fix="unset SEQKIT_OFFLINE or place the file there by hand")
-    unverified = dest.with_name(f".{dest.name}.unverified")
-    try:
-        download(url, unverified, sha256=None)
-        got = _md5(unverified)
-        if got != md5:
-            raise SeqkitError(f"checksum mismatch for {url}: got md5 {got}, expected {md5}", path=dest,
-                              fix="retry; if it persists the mirror changed, download the file by hand")
-        os.replace(unverified, dest)
-    finally:
-        if unverified.exists():
-            unverified.unlink()
-    return dest
-
-
-def cache_dir() -> Path:
-    """Where verified downloads live: ``seqkit.data``'s cache (``$SEQKIT_CACHE``, default ``~/.cache/seqkit``)."""
-    from seqkit.data.download import cache_dir as data_cache_dir
-
-    return data_cache_dir()
+    return download(url, dest, f"md5:{md5}")
 
 
 @dataclasses.dataclass
