@@ -35,15 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
-# Run as a script, this folder is sys.path[0]; a sibling benchmark named like a stdlib module
-# (benchmarks/tokenize.py) would shadow it (inspect, used by numpy and NLTK, imports tokenize).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from seqkit.io import read_lines  # noqa: E402
-from seqkit.lm.ngram import NGramLM  # noqa: E402
-from seqkit.lm.ngram_vocab import pack  # noqa: E402
+from seqkit.io import read_lines
+from seqkit.lm.ngram import NGramLM
+from seqkit.lm.ngram_vocab import pack
 
 KENLM_PPL = {3: 148.28, 4: 142.72, 5: 141.19}  # lmplz + query, measured for the issue
 LMPLZ_MEMORY = "1G"  # lmplz -S: ample for PTB; a percentage of RAM makes it slower (page faults)

@@ -23,29 +23,24 @@ Self-contained: needs only seqkit and the PTB text files. Examples::
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
+import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
-# `python benchmarks/rnn_lm.py` puts benchmarks/ first on sys.path, where a sibling script may shadow a
-# standard module (benchmarks/tokenize.py shadows `tokenize`, which torch needs): drop that entry.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-
-from seqkit.data import LMBatches  # noqa: E402
-from seqkit.lm.rnn import RNNLM, RNNLMConfig  # noqa: E402
-from seqkit.lm.rnn_train import LMStep, RNNTrainConfig, encode_stream, make_schedule, train_rnn_lm  # noqa: E402
-from seqkit.text import Vocab  # noqa: E402
-from seqkit.train import Trainer  # noqa: E402
+from seqkit.data import LMBatches
+from seqkit.lm.rnn import RNNLM, RNNLMConfig
+from seqkit.lm.rnn_train import LMStep, RNNTrainConfig, encode_stream, make_schedule, train_rnn_lm
+from seqkit.text import Vocab
+from seqkit.train import Trainer
 
 V_EMBED = HIDDEN = 200
 LAYERS, BATCH, STEPS, LR, CLIP, INIT = 2, 20, 20, 1.0, 5.0, 0.1

@@ -16,18 +16,13 @@ above baseline <= 1.2x the float32 matrix. Also checks that both loaders give th
 
 from __future__ import annotations
 
-import sys
-
-# benchmarks/ holds a tokenize.py that would shadow the standard library's for this script
-if sys.path and sys.path[0] == __import__("os").path.dirname(__import__("os").path.abspath(__file__)):
-    sys.path.pop(0)
-
 import argparse
 import json
 import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 

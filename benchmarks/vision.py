@@ -15,20 +15,14 @@ import argparse
 import copy
 import math
 import statistics
-import sys
 import time
-from pathlib import Path
 
-# Running a script puts its folder first on sys.path, where benchmarks/tokenize.py would shadow the
-# standard library's tokenize module (used by warnings/linecache): drop that entry.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
+from torch.nn import functional as F
 
-import torch  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
-
-from seqkit.vision.data import ImageBatches, load_images  # noqa: E402
-from seqkit.vision.models import build_model  # noqa: E402
-from seqkit.vision.training import evaluate, init_cnn, train_classifier  # noqa: E402
+from seqkit.vision.data import ImageBatches, load_images
+from seqkit.vision.models import build_model
+from seqkit.vision.training import evaluate, init_cnn, train_classifier
 
 # The recipes' settings (recipes/vision_lenet.yaml, recipes/vision_resnet.yaml).
 CONFIGS = {

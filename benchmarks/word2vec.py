@@ -21,12 +21,6 @@ uses seed ``--seed + r`` for both libraries, so the medians cover seed variance 
 
 from __future__ import annotations
 
-import sys
-
-# benchmarks/ holds a tokenize.py that would shadow the standard library's for this script
-if sys.path and sys.path[0] == __import__("os").path.dirname(__import__("os").path.abspath(__file__)):
-    sys.path.pop(0)
-
 import argparse
 import os
 import statistics

@@ -5,21 +5,13 @@ several repeats and the ratio seqkit / library (target: <= 1.10). Data: Multi30k
 sentencepiece, the Chinese side of cmn-eng for jieba, read from ``$SEQKIT_DATA`` or
 ``../shared/data``.
 
-    python benchmarks/tokenize.py [--repeats 5] [--threads 2]
+    python benchmarks/tokenizers.py [--repeats 5] [--threads 2]
 """
-# ruff: noqa: E402  (the imports must follow the sys.path fix below)
 
 from __future__ import annotations
 
-import os
-import sys
-
-# This file is named like the stdlib module ``tokenize``; drop its folder from the import path so
-# ``import logging`` (which imports ``tokenize``) does not import this script instead.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
 import argparse
+import os
 import statistics
 import tempfile
 import time
