@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 MAX_SENTENCE_LENGTH = 10_000  # longer lines are cut into pieces of this many words (as gensim does)
 CHUNK_WORDS = 20_000  # words per kernel call: the unit of work a thread takes and of progress reports
+DUPLICATE_FREE = 128  # a row's updates summed freely up to this many per batch (see _duplicate_scale)
 
 
 @dataclass
@@ -500,7 +501,8 @@ def _sgd_step(win: torch.Tensor, wout: torch.Tensor, centres: torch.Tensor, cont
     Skip-gram: ``contexts`` (B,) are the inputs. CBOW: ``contexts`` (B, 2w) with ``mask`` (B, 2w), the
     input is the mean of the masked rows and its gradient goes to each of them.
     Targets (B, 1+K): the centre (label 1) then K noise words (label 0; a noise word equal to the
-    centre is ignored, as in the kernel)."""
+    centre is ignored, as in the kernel). Each row's summed update is capped by
+    :func:`_duplicate_scale`, which keeps batches of 16384+ pairs from diverging."""
     import torch
 
     h, targets, out, scores, valid = _scores(win, wout, centres, contexts, mask, noise, negative, gen)
@@ -509,13 +511,33 @@ def _sgd_step(win: torch.Tensor, wout: torch.Tensor, centres: torch.Tensor, cont
     g = (labels - torch.sigmoid(scores)) * valid * alpha  # (B, 1+K)
     loss = _logistic_loss(scores, valid)
     grad_h = torch.bmm(g[:, None, :], out).squeeze(1)  # (B, d)
-    wout.index_add_(0, targets.reshape(-1), (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
+    flat = targets.reshape(-1)
+    grad_out = (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1])
+    wout.index_add_(0, flat, grad_out * _duplicate_scale(flat, len(wout))[:, None])
     if mask is None:
-        win.index_add_(0, contexts, grad_h)
+        rows, grad_in = contexts, grad_h
     else:
         rows = contexts[mask]
-        win.index_add_(0, rows, grad_h[:, None, :].expand(-1, contexts.shape[1], -1)[mask])
+        grad_in = grad_h[:, None, :].expand(-1, contexts.shape[1], -1)[mask]
+    win.index_add_(0, rows, grad_in * _duplicate_scale(rows, len(win))[:, None])
     return loss.double()
+
+
+def _duplicate_scale(rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """(R,) factor for each of R row updates of one batch: ``min(1, DUPLICATE_FREE / count)``, where
+    ``count`` is how often that row occurs in ``rows``.
+
+    Why: the C kernel (like word2vec.c) applies a frequent word's updates one after another, each from
+    the fresh row, so they saturate; a batch sums them all from the same stale row. At batch 1024 the
+    most frequent noise words already occur ~100 times and that is fine, but at 16384+ pairs a row
+    takes thousands of summed steps and training diverges (text8, batch 65536, one epoch: loss 50,
+    analogy 0.01%). Capping a row's summed step at what batch 1024 gives it keeps large batches as
+    good as small ones; rare rows (a few occurrences) are untouched. The mean over duplicates
+    (``1 / count``) is too slow: frequent words then barely move."""
+    import torch
+
+    count = torch.bincount(rows, minlength=n_rows)[rows]
+    return torch.clamp(DUPLICATE_FREE / count.float(), max=1.0)
 
 
 __all__ = ["Word2Vec", "Word2VecConfig", "TrainStats", "prepare_corpus", "keep_probabilities",
