@@ -15,7 +15,9 @@ Two trainers compute it. The default is a small C kernel (``sgns_kernel.c``, com
 :mod:`seqkit.embeddings.kernel`) run by ``threads`` Python threads that update the shared matrices
 without locks, like word2vec.c and gensim. The fallback -- and the GPU path -- is pure torch: large
 minibatches of (centre, context, negatives) scored with one batched matmul and applied as sparse
-``index_add_`` updates of plain SGD. With one thread and a seed both are reproducible.
+``index_add_`` updates of plain SGD, each row's summed step per batch capped (a frequent word occurs
+thousands of times in a large batch; see :func:`_duplicate_scale`). With one thread and a seed both
+are reproducible.
 ``optimizer="adam"`` (torch trainer) follows d2l's chapter instead: Adam at a constant learning rate
 ``alpha`` on dense gradients -- better than SGD for few epochs on a small corpus such as PTB.
 
