@@ -36,12 +36,9 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-# `python benchmarks/nmt.py` puts benchmarks/ first on sys.path, where benchmarks/tokenize.py would
-# shadow the standard library's tokenize module (linecache, warnings): take that entry out.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+import torch
 
-import torch  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 DEFAULT_SHARED = HERE.parent.parent / "shared"
 JOEY_DOC = "docs/joeynmt-multi30k.md"

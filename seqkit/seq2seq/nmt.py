@@ -16,6 +16,7 @@ Run-directory files it reads and writes: ``spm.model`` (joint sentencepiece), ``
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -261,10 +262,15 @@ def _is_cjk(ch: str) -> bool:
         or "\uff00" <= ch <= "\uffef"
 
 
-def _jieba_segment(text: str) -> str:
+@functools.cache
+def _jieba():
     from seqkit.text import JiebaTokenizer
 
-    return " ".join(JiebaTokenizer().encode(text))
+    return JiebaTokenizer()
+
+
+def _jieba_segment(text: str) -> str:
+    return " ".join(_jieba().encode(text))
 
 
 def join_cjk(text: str) -> str:

@@ -308,7 +308,7 @@ def evaluate_stage(run: Run) -> dict:
                           fix="re-run the decode stage (force=true)")
     scores = corpus_scores(hyps, refs, run.results["nmt.data"].get("tgt"))
     save_json(run.path("scores.json"), scores)
-    run.log(scores.get("bleu_text") or f"BLEU = {scores['bleu']}")
+    run.log(f"{scores['bleu_text']} ({scores['bleu_signature']})")
     run.log(f"chrF2 = {scores['chrf']} ({scores['chrf_signature']})")
     run.log_metrics({"test_bleu": scores["bleu"], "test_chrf": scores["chrf"]})
     info = load_json(run.path("model.json")) if run.path("model.json").is_file() else {}
