@@ -535,7 +535,9 @@ def _duplicate_scale(rows: torch.Tensor, n_rows: int) -> torch.Tensor:
     takes thousands of summed steps and training diverges (text8, batch 65536, one epoch: loss 50,
     analogy 0.01%). Capping a row's summed step at what batch 1024 gives it keeps large batches as
     good as small ones; rare rows (a few occurrences) are untouched. The mean over duplicates
-    (``1 / count``) is too slow: frequent words then barely move."""
+    (``1 / count``) is too slow: frequent words then barely move. text8 prefix, gensim's settings,
+    5 epochs, CPU, seed 1 (analogy %, wordsim353 Spearman): kernel 7.15 / 0.439; torch batch 1024
+    7.24 / 0.478, 16384 6.90 / 0.475, 65536 6.86 / 0.448."""
     import torch
 
     count = torch.bincount(rows, minlength=n_rows)[rows]
