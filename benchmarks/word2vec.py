@@ -137,7 +137,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda uses the torch trainer)")
     ap.add_argument("--backend", default="auto", choices=["auto", "kernel", "torch"])
     ap.add_argument("--batch-size", type=int, default=None, help="torch trainer: pairs per step "
-                    "(default 1024 on CPU, 16384 on CUDA)")
+                    "(default 1024 on CPU, 65536 on CUDA)")
     ap.add_argument("--skip-gensim", action="store_true")
     ap.add_argument("--ptb", action="store_true", help="run d2l's PTB check instead")
     args = ap.parse_args()

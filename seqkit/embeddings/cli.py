@@ -70,7 +70,7 @@ def w2v() -> None:
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True,
               help="adam: d2l's recipe (torch backend; --alpha is Adam's constant lr, e.g. 0.002)")
 @click.option("--batch-size", default=None, type=int, help="torch backend: pairs per minibatch "
-              "(default 1024 on CPU, 16384 on CUDA)")
+              "(default 1024 on CPU, 65536 on CUDA)")
 def train(corpus: Path, out: Path, dim, window, negative, min_count, max_vocab, sample, epochs, alpha,
           cbow, threads, seed, backend, device, optimizer, batch_size) -> None:
     """Train skip-gram (or CBOW) with negative sampling on CORPUS (one sentence per line)."""
