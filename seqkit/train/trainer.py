@@ -403,7 +403,8 @@ class Trainer:
                 total = None
         bar = Progress(total, enabled=self.progress and self.is_main, item_name=self.item_name,
                        flops_per_item=self.flops_per_item, peak_flops=self.peak_flops,
-                       initial=self.step)
+                       initial=self.step,
+                       desc="train" if max_time is None else f"train (stops after {max_time:.0f} s)")
         if resumed:
             bar.write(f"resumed at update {self.step} (epoch {self.epoch + 1}, batch {self.batch_in_epoch})")
         stopped = "epochs"
