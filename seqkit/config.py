@@ -177,6 +177,19 @@ def _example(default: Any) -> str:
     return str(default)
 
 
+def dataclass_from_dict(cls: type, values: dict, what: str) -> Any:
+    """``cls(**values)`` for a dataclass, with one clear error listing the valid fields when a key is
+    unknown (``what`` names the settings in the message, e.g. "RNN LM setting")."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SeqkitError(f"unknown {what}(s): {', '.join(unknown)}",
+                          fix=f"valid settings: {', '.join(sorted(known))}")
+    return cls(**values)
+
+
 def to_yaml(cfg: DictConfig) -> str:
     """The resolved config as YAML text."""
     return OmegaConf.to_yaml(cfg)

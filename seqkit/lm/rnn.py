@@ -14,7 +14,7 @@ sentence in seq2seq); build them with :func:`seqkit.lm.rnn_cells.make_rnn` ``(bi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -58,12 +58,9 @@ class RNNLMConfig:
             raise SeqkitError("a language model cannot be bidirectional: the right-to-left pass would show it "
                               "the tokens it has to predict",
                               fix="drop bidirectional; for an encoder use seqkit.lm.rnn_cells.make_rnn(bidirectional=True)")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise SeqkitError(f"unknown RNN LM setting(s): {', '.join(unknown)}",
-                              fix=f"valid settings: {', '.join(sorted(known))}")
-        return cls(**d)
+        from seqkit.config import dataclass_from_dict
+
+        return dataclass_from_dict(cls, d, "RNN LM setting")
 
 
 class RNNLM(nn.Module):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +81,9 @@ class RNNTrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> RNNTrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise SeqkitError(f"unknown training setting(s): {', '.join(unknown)}",
-                              fix=f"valid settings: {', '.join(sorted(known))}")
-        return cls(**d)
+        from seqkit.config import dataclass_from_dict
+
+        return dataclass_from_dict(cls, d, "training setting")
 
 
 # --------------------------------------------------------------------------------------------------
