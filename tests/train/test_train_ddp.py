@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import torch
 import torch.multiprocessing as mp
@@ -50,7 +51,14 @@ def _free_port() -> int:
 
 def test_two_gloo_processes_equal_one_process_with_accumulation(tmp_path):
     single = _train(tmp_path / "single", accum_steps=2)
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "ddp")), nprocs=2, join=True)
+    ctx = mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path / "ddp")), nprocs=2, join=False,
+                             start_method="spawn")
+    deadline = time.monotonic() + 180  # a rank stuck waiting for a dead peer fails the test, not CI
+    while not ctx.join(timeout=5):
+        if time.monotonic() > deadline:
+            for proc in ctx.processes:
+                proc.kill()
+            raise AssertionError("DDP workers did not finish within 180 s")
     ddp = torch.load(tmp_path / "ddp" / "final.pt", weights_only=True)
     assert single.step == 8  # 2 epochs x 8 batches / 2 per update
     for name, value in single.model.state_dict().items():
@@ -61,7 +69,6 @@ def test_two_gloo_processes_equal_one_process_with_accumulation(tmp_path):
         return [r["loss"] for r in map(json.loads, (d / "metrics.jsonl").read_text().splitlines())]
 
     torch.testing.assert_close(torch.tensor(losses(tmp_path / "ddp")), torch.tensor(losses(tmp_path / "single")))
-    assert not (tmp_path / "ddp" / "checkpoints" / "last.json").exists() or True
 
 
 def test_accumulation_equals_one_big_batch(tmp_path):
