@@ -6,6 +6,7 @@ import os
 import socket
 import time
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 from train_toy_helpers import ToyBatches, toy_model, toy_step
@@ -49,6 +50,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # two gloo processes; seen to hang intermittently inside the full suite (open: find why)
 def test_two_gloo_processes_equal_one_process_with_accumulation(tmp_path):
     single = _train(tmp_path / "single", accum_steps=2)
     ctx = mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path / "ddp")), nprocs=2, join=False,
