@@ -8,9 +8,11 @@ Test perplexity on one stream (batch 1, full history), as Zaremba's code reports
 
 What it prints:
 
-1. **throughput**, interleaved rounds of ``--speed-steps`` updates each: the plain loop (what a user
-   writes by hand, after PyTorch's word_language_model example) vs seqkit (``RNNLM`` + ``LMBatches`` +
-   the shared ``Trainer``), wall-clock tokens/s, medians and their ratio;
+1. **throughput**: each side in its own process, built once, taking turns in rounds of
+   ``--speed-steps`` updates: the plain loop (what a user writes by hand, after PyTorch's
+   word_language_model example), the same loop with seqkit's malloc setting
+   (:mod:`seqkit.train.host_memory`), and seqkit (``RNNLM`` + ``LMBatches`` + the shared ``Trainer``);
+   wall-clock tokens/s, medians and their ratios;
 2. **full runs** (``--runs plain,seqkit,random``): validation perplexity after every epoch, test
    perplexity, training tokens/s; ``random`` is seqkit with random sampling (state reset every batch)
    for the sequential-vs-random comparison at equal epochs.
@@ -146,31 +148,99 @@ def train_config(args, sampling: str) -> RNNTrainConfig:
                           log_every=10**9)
 
 
-def speed_round_seqkit(vocab_size: int, train_ids: torch.Tensor, steps: int, device: torch.device) -> float:
-    """Wall-clock tokens/s of ``steps`` seqkit updates (trainer set-up included)."""
-    model = seqkit_model(vocab_size, 0)
-    cfg = train_config(argparse.Namespace(epochs=1, max_steps=steps, halve_after=4), "sequential")
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    batches = LMBatches(train_ids, BATCH, STEPS, sampling="sequential", seed=0)
-    trainer = Trainer(model, opt, LMStep("sequential", "time_sum"), scheduler=make_schedule(opt, cfg),
-                      clip_norm=CLIP, device=device, progress=False, item_name="tokens")
-    sync(device)
-    t0 = time.perf_counter()
-    trainer.fit(batches, epochs=1, max_steps=steps)
-    sync(device)
-    return steps * BATCH * STEPS / (time.perf_counter() - t0)
+class SpeedSide:
+    """One side of the throughput comparison, built once and trained on in rounds of ``k`` updates.
+
+    ``plain``: the hand-written loop; ``plain+alloc``: the same loop after
+    :func:`seqkit.train.host_memory.keep_freed_memory` (what seqkit's trainer does to glibc's malloc on
+    a CPU), so the table separates that gain from the rest of seqkit; ``seqkit``: ``RNNLM`` +
+    ``LMBatches`` + ``Trainer``.
+    """
+
+    def __init__(self, side: str, vocab_size: int, train_ids: torch.Tensor, device: torch.device) -> None:
+        self.side, self.device = side, device
+        if side == "seqkit":
+            model = seqkit_model(vocab_size, 0)
+            cfg = train_config(argparse.Namespace(epochs=10**6, max_steps=None, halve_after=4), "sequential")
+            opt = torch.optim.SGD(model.parameters(), lr=LR)
+            self.batches = LMBatches(train_ids, BATCH, STEPS, sampling="sequential", seed=0)
+            self.trainer = Trainer(model, opt, LMStep("sequential", "time_sum"), scheduler=make_schedule(opt, cfg),
+                                   clip_norm=CLIP, device=device, progress=False, item_name="tokens",
+                                   log_every=10**9)
+        else:
+            if side == "plain+alloc":
+                from seqkit.train.host_memory import keep_freed_memory
+
+                keep_freed_memory()
+            torch.manual_seed(0)
+            self.run = PlainRun(vocab_size, train_ids, device, 4)
+            self.run.start_epoch(0)
+
+    def round(self, k: int) -> float:
+        """Tokens/s of ``k`` more updates (wall clock)."""
+        sync(self.device)
+        t0 = time.perf_counter()
+        if self.side == "seqkit":
+            self.trainer.fit(self.batches, epochs=10**6, max_steps=self.trainer.step + k)
+        else:
+            for _ in range(k):
+                if self.run.pos + STEPS >= self.run.data.shape[0]:
+                    self.run.start_epoch(self.run.epoch + 1)
+                self.run.update()
+        sync(self.device)
+        return k * BATCH * STEPS / (time.perf_counter() - t0)
 
 
-def speed_round_plain(vocab_size: int, train_ids: torch.Tensor, steps: int, device: torch.device) -> float:
-    torch.manual_seed(0)
-    run = PlainRun(vocab_size, train_ids, device, 4)
-    run.start_epoch(0)
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        run.update()
-    sync(device)
-    return steps * BATCH * STEPS / (time.perf_counter() - t0)
+def speed_worker(side: str, args: argparse.Namespace, conn) -> None:
+    """A process holding one side: answers each ``k`` it receives with the tokens/s of ``k`` updates."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    _, ids = load_ptb(args.data)
+    vocab_size = int(max(ids["train"].max(), ids["valid"].max(), ids["test"].max())) + 1
+    runner = SpeedSide(side, vocab_size, ids["train"], torch.device(args.device))
+    runner.round(5)  # warm-up (allocator, oneDNN/cuDNN plans)
+    conn.send("ready")
+    while (k := conn.recv()) is not None:
+        conn.send(runner.round(k))
+
+
+def speed_comparison(args: argparse.Namespace) -> dict:
+    """Each side in its own process (a process-wide setting in one cannot help another); the sides take
+    turns, one round at a time, alternating who goes first, so drifts in machine load hit all alike."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    sides = ("plain", "plain+alloc", "seqkit")
+    conns, procs = {}, []
+    for side in sides:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=speed_worker, args=(side, args, child), daemon=True)
+        proc.start()
+        conns[side], procs = parent, procs + [proc]
+    for side in sides:
+        if conns[side].recv() != "ready":
+            raise RuntimeError(f"speed worker {side} failed to start")
+    got: dict[str, list[float]] = {side: [] for side in sides}
+    try:
+        for r in range(args.speed_rounds):
+            for side in sides[r % len(sides):] + sides[:r % len(sides)]:
+                conns[side].send(args.speed_steps)
+                got[side].append(conns[side].recv())
+            print(f"  round {r + 1}: " + "  ".join(f"{s} {got[s][-1]:,.0f}" for s in sides) + " tokens/s",
+                  flush=True)
+    finally:
+        for side in sides:
+            conns[side].send(None)
+        for proc in procs:
+            proc.join(timeout=30)
+    med = {side: statistics.median(v) for side, v in got.items()}
+    print(f"throughput (median of {args.speed_rounds} rounds x {args.speed_steps} updates, tokens/s): "
+          + ", ".join(f"{s} {med[s]:,.0f}" for s in sides), flush=True)
+    print(f"ratio seqkit / plain nn.LSTM loop: {med['seqkit'] / med['plain']:.3f}; "
+          f"seqkit / plain loop with the same malloc setting: {med['seqkit'] / med['plain+alloc']:.3f}",
+          flush=True)
+    return {"tokens_per_s": got, "ratio_of_medians": med["seqkit"] / med["plain"],
+            "ratio_vs_plain_alloc": med["seqkit"] / med["plain+alloc"]}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -244,22 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     out: dict = {"device": str(device), "torch": torch.__version__, "args": {k: str(v) for k, v in vars(args).items()}}
 
     if args.speed_rounds > 0:
-        plain_tps, seqkit_tps = [], []
-        speed_round_plain(V, ids["train"], 5, device)  # warm-up (allocator, cuDNN plans)
-        speed_round_seqkit(V, ids["train"], 5, device)
-        for r in range(args.speed_rounds):
-            # alternate who goes first, so a drift in machine load does not favour one side
-            order = (speed_round_plain, speed_round_seqkit) if r % 2 == 0 else (speed_round_seqkit, speed_round_plain)
-            got = {fn: fn(V, ids["train"], args.speed_steps, device) for fn in order}
-            plain_tps.append(got[speed_round_plain])
-            seqkit_tps.append(got[speed_round_seqkit])
-            print(f"  round {r + 1}: plain {plain_tps[-1]:,.0f}  seqkit {seqkit_tps[-1]:,.0f} tokens/s", flush=True)
-        p, s = statistics.median(plain_tps), statistics.median(seqkit_tps)
-        ratios = [b / a for a, b in zip(plain_tps, seqkit_tps)]
-        print(f"throughput (median of {args.speed_rounds} x {args.speed_steps} updates): plain nn.LSTM loop "
-              f"{p:,.0f} tokens/s, seqkit {s:,.0f} tokens/s, ratio seqkit/plain {s / p:.3f} "
-              f"(per-round ratios {', '.join(f'{r:.3f}' for r in ratios)})", flush=True)
-        out["speed"] = {"plain": plain_tps, "seqkit": seqkit_tps, "ratio_of_medians": s / p}
+        out["speed"] = speed_comparison(args)
 
     runs = [r for r in args.runs.split(",") if r]
     for run in runs:

@@ -73,6 +73,7 @@ from seqkit.errors import SeqkitError
 from seqkit.train import distributed as dist_utils
 from seqkit.train.amp import autocast, resolve_amp
 from seqkit.train.checkpoint import CheckpointManager
+from seqkit.train.host_memory import keep_freed_memory
 from seqkit.train.plots import plot_metrics, read_metrics
 from seqkit.train.progress import Progress, estimate_peak_flops
 
@@ -199,6 +200,8 @@ class Trainer:
         self.dist = dist_utils.init_from_env(self.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # no page faults for the same big buffers every step (see host_memory)
         self.model = model.to(self.device)
         self.optimizer, self.step_fn, self.scheduler = optimizer, step_fn, scheduler
         self.clip_norm, self.accum_steps = clip_norm, accum_steps
