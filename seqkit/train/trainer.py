@@ -32,6 +32,11 @@ Contract (code against this; it is also in ``docs/design.md``)::
   ``on_epoch_end``, ``on_validation``) or any ``torch.optim.lr_scheduler`` (``step()`` per update).
 - ``clip_norm`` clips the global gradient norm; ``amp="bf16"`` runs forward passes under bf16
   autocast (``"auto"``: where the hardware does bf16 natively, see :mod:`seqkit.train.amp`).
+- Speed: an update never waits for the GPU. Loss, metrics and gradient norm stay on the device and
+  are read back in bulk (when a log line is due, once a second, before validation and checkpoints);
+  a non-finite loss is still reported with its update number, and never reaches a checkpoint. On a
+  CPU the trainer has glibc keep freed memory (:mod:`seqkit.train.host_memory`): the same big
+  buffers every step cost no page faults.
 - With ``run_dir``: ``metrics.jsonl`` (one JSON object per line: ``split`` ``train``/``valid``,
   ``step``, ``epoch``, ``loss``, ``lr``, ``<item>_per_s``, ``mfu``, validation metrics),
   ``curves.png``, and ``checkpoints/`` (see :mod:`seqkit.train.checkpoint`): the last checkpoint every
@@ -178,6 +183,15 @@ def _as_float(value: Any) -> float:
     return float(value.detach().float().item()) if isinstance(value, torch.Tensor) else float(value)
 
 
+def _floats(values: list[Any]) -> list[float]:
+    """Python floats of numbers and 0-d tensors; the tensors come back from the device in one copy."""
+    tensors = [v.detach().double() for v in values if isinstance(v, torch.Tensor)]
+    if not tensors:
+        return [float(v) for v in values]
+    read = iter(torch.stack(tensors).cpu().tolist())
+    return [next(read) if isinstance(v, torch.Tensor) else float(v) for v in values]
+
+
 class Trainer:
     """Trains ``model`` with ``optimizer`` on the batches ``step_fn`` turns into losses.
 
@@ -313,10 +327,12 @@ class Trainer:
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
-    def _update(self, micro_batches: list[Any]) -> tuple[float, float, dict[str, float], float | None]:
+    def _update(self, micro_batches: list[Any]) -> tuple[Any, float, dict[str, Any], Any]:
         """Forward + backward over this rank's micro-batches, then one optimizer step.
 
-        Returns the global item-weighted loss, global item count, extra metrics and gradient norm.
+        Returns the global item-weighted mean loss, the global item count, extra metrics (means) and
+        the gradient norm. In a single process the loss, metrics and norm stay 0-d tensors on the
+        device, so an update never waits for the GPU: :meth:`fit` reads them in bulk now and then.
         """
         model = self.train_model
         model.train()
@@ -339,18 +355,18 @@ class Trainer:
             loss_sum += out.loss.detach().double() * n
             items += n
             for k, v in out.metrics.items():
-                extra[k] = extra.get(k, 0.0) + _as_float(v) * n
+                v = v.detach().double() if isinstance(v, torch.Tensor) else float(v)
+                extra[k] = extra.get(k, 0.0) + v * n
         keys = sorted(extra)
-        totals = dist_utils.all_reduce_sum([loss_sum.item(), items, *(extra[k] for k in keys)],
-                                           self.device)
-        loss_total, items_total = totals[0], totals[1]
+        if self.dist.enabled:  # one collective for all the numbers (it waits for the device anyway)
+            totals = dist_utils.all_reduce_sum([loss_sum.item(), items, *(_as_float(extra[k]) for k in keys)],
+                                               self.device)
+            loss_total, items_total, extra = totals[0], totals[1], dict(zip(keys, totals[2:]))
+        else:
+            loss_total, items_total = loss_sum, items
         if items_total <= 0:
             raise SeqkitError("an update had no items (every batch empty)",
                               fix="check the data: empty lines or a too small max_tokens")
-        loss = loss_total / items_total
-        if not math.isfinite(loss):
-            raise SeqkitError(f"the loss became {loss} at update {self.step + 1}",
-                              fix="lower the learning rate, raise warmup or set clip_norm")
         if not plain:
             # DDP already averaged over ranks (divided by world size): undo that, divide by items.
             scale = self.dist.world_size / items_total
@@ -359,13 +375,13 @@ class Trainer:
                     p.grad.mul_(scale)
         grad_norm = None
         if self.clip_norm is not None:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm))
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.scheduler is not None:
             self.scheduler.step()
-        metrics = {k: v / items_total for k, v in zip(keys, totals[2:])}
-        return loss, items_total, metrics, grad_norm
+        metrics = {k: v / items_total for k, v in extra.items()}
+        return loss_total / items_total, items_total, metrics, grad_norm
 
     # -- validation -------------------------------------------------------------------------------
     def _validate(self, valid_fn: Callable[[nn.Module], dict], monitor: str | None) -> dict[str, float]:
@@ -414,8 +430,66 @@ class Trainer:
         last_valid: dict[str, float] | None = None
         last_valid_step = -1
         train_seconds, items_seen = 0.0, 0.0
-        window = {"loss": 0.0, "items": 0.0, "seconds": 0.0, "n": 0, "metrics": {}}
         session_start = time.perf_counter() - self.elapsed
+        # Updates whose numbers are still on the device. Reading them back makes the host wait for
+        # the GPU, so it happens in bulk: when a log line is due, a second has passed, and before
+        # validating or checkpointing (so a checkpoint never holds weights after a non-finite loss).
+        pending: list[dict[str, Any]] = []
+        window: dict[str, Any] = {}  # what was read back since the last log line
+        clock = time.perf_counter()  # training time not yet counted starts here
+
+        def reset_window() -> None:
+            window.clear()
+            window.update(loss=0.0, items=0.0, seconds=0.0, metrics={}, grad_norm=None)
+
+        def flush() -> None:
+            """Read the pending updates back (one wait for the device), check and count them."""
+            nonlocal clock, train_seconds, items_seen
+            done = pending[:]
+            pending.clear()
+            if done:
+                losses = _floats([u["loss"] for u in done])
+                keys = sorted(set().union(*(u["metrics"] for u in done)))
+                values = {k: _floats([u["metrics"].get(k, 0.0) for u in done]) for k in keys}
+                seconds = time.perf_counter() - clock  # the device has finished these updates now
+                for i, (u, loss) in enumerate(zip(done, losses)):
+                    if not math.isfinite(loss):
+                        raise SeqkitError(f"the loss became {loss} at update {u['step']}",
+                                          fix="lower the learning rate, raise warmup or set clip_norm")
+                    window["loss"] += loss * u["items"]
+                    for k in keys:
+                        window["metrics"][k] = window["metrics"].get(k, 0.0) + values[k][i] * u["items"]
+                items = sum(u["items"] for u in done)
+                window["items"] += items
+                window["seconds"] += seconds
+                window["grad_norm"] = done[-1]["grad_norm"]
+                train_seconds += seconds
+                items_seen += items
+                mean = sum(loss * u["items"] for u, loss in zip(done, losses)) / items
+                bar.update(len(done), loss=mean, items=items, seconds=seconds, lr=self._lr())
+            clock = time.perf_counter()
+
+        def log_train() -> None:
+            w = window["items"]
+            if w <= 0:
+                return
+            rate = w / max(window["seconds"], 1e-9)
+            record = {"split": "train", "step": self.step, "epoch": self.epoch + 1,
+                      "loss": window["loss"] / w, "lr": self._lr(), f"{self.item_name}_per_s": rate}
+            if self.flops_per_item and self.peak_flops:
+                record["mfu"] = self.flops_per_item * rate / self.peak_flops
+            if window["grad_norm"] is not None:
+                record["grad_norm"] = _as_float(window["grad_norm"])
+            record.update({k: v / w for k, v in window["metrics"].items()})
+            self._record(record)
+            reset_window()
+
+        def checkpoint() -> None:
+            nonlocal clock
+            flush()
+            self.elapsed = time.perf_counter() - session_start
+            self.save_checkpoint()
+            clock = time.perf_counter()  # checkpointing is not training time
 
         def out_of_time() -> bool:
             if max_time is None:
@@ -426,7 +500,8 @@ class Trainer:
 
         def do_validation() -> bool:
             """Validate, keep best-N, checkpoint; returns True when early stopping triggers."""
-            nonlocal last_valid, last_valid_step
+            nonlocal last_valid, last_valid_step, clock
+            flush()
             last_valid, last_valid_step = self._validate(valid_fn, monitor), self.step
             record = {"split": "valid", "step": self.step, "epoch": self.epoch + 1, **last_valid}
             improved = True
@@ -444,8 +519,10 @@ class Trainer:
             self._record(record)
             bar.write("valid @ {}: {}".format(self.step, ", ".join(f"{k} {v:.4g}" for k, v in last_valid.items())))
             bar.reset_rate()
+            clock = time.perf_counter()  # validation is not training time
             return early_stopping is not None and self.bad_validations >= early_stopping
 
+        reset_window()
         try:
             while self.epoch < epochs and stopped == "epochs":
                 if self.batch_in_epoch == 0 and hasattr(self.step_fn, "on_epoch_start"):
@@ -462,61 +539,42 @@ class Trainer:
                     if not group or (self.dist.enabled and len(group) < self.dist.world_size):
                         break
                     mine = group[self.dist.rank::self.dist.world_size]
-                    t0 = time.perf_counter()
                     loss, n_items, metrics, grad_norm = self._update(mine)
-                    if self.device.type == "cuda":
-                        torch.cuda.synchronize(self.device)
-                    seconds = time.perf_counter() - t0
                     self.step += 1
                     self.batch_in_epoch += len(group)
                     self.elapsed = time.perf_counter() - session_start
-                    train_seconds += seconds
-                    items_seen += n_items
-                    window["loss"] += loss * n_items
-                    window["items"] += n_items
-                    window["seconds"] += seconds
-                    window["n"] += 1
-                    for k, v in metrics.items():
-                        window["metrics"][k] = window["metrics"].get(k, 0.0) + v * n_items
-                    shown = bar.update(1, loss=loss, items=n_items, seconds=seconds, lr=self._lr())
-                    if self.step % self.log_every == 0:
-                        w = window["items"]
-                        record = {"split": "train", "step": self.step, "epoch": self.epoch + 1,
-                                  "loss": window["loss"] / w, "lr": self._lr(),
-                                  f"{self.item_name}_per_s": w / max(window["seconds"], 1e-9)}
-                        if "mfu" in shown:
-                            record["mfu"] = self.flops_per_item * record[f"{self.item_name}_per_s"] / self.peak_flops
-                        if grad_norm is not None:
-                            record["grad_norm"] = grad_norm
-                        record.update({k: v / w for k, v in window["metrics"].items()})
-                        self._record(record)
-                        window = {"loss": 0.0, "items": 0.0, "seconds": 0.0, "n": 0, "metrics": {}}
+                    pending.append({"step": self.step, "loss": loss, "items": n_items, "metrics": metrics,
+                                    "grad_norm": grad_norm})
+                    log_due = self.step % self.log_every == 0
+                    if log_due or time.perf_counter() - clock >= 1.0:
+                        flush()
+                    if log_due:
+                        log_train()
                     validated = False
                     if valid_fn is not None and valid_every and self.step % valid_every == 0:
                         validated = True
                         if do_validation():
                             stopped = "early_stopping"
                     if validated or (self.ckpt_every_steps and self.step % self.ckpt_every_steps == 0):
-                        self.elapsed = time.perf_counter() - session_start
-                        self.save_checkpoint()
+                        checkpoint()
                     if stopped != "epochs":
                         break
                 if stopped != "epochs":
                     break
                 # The epoch is over.
+                flush()
                 if self.scheduler is not None and hasattr(self.scheduler, "on_epoch_end"):
                     self.scheduler.on_epoch_end(self.epoch)
                 self.epoch += 1
                 self.batch_in_epoch = 0
                 if valid_fn is not None and not valid_every and do_validation():
                     stopped = "early_stopping"
-                self.elapsed = time.perf_counter() - session_start
-                self.save_checkpoint()
+                checkpoint()
             # Final validation (when the run ended between validations) and checkpoint.
+            flush()
             if valid_fn is not None and stopped != "early_stopping" and last_valid_step != self.step:
                 do_validation()
-            self.elapsed = time.perf_counter() - session_start
-            self.save_checkpoint()
+            checkpoint()
         finally:
             bar.close()
             if self.plot and self.is_main and self.metrics_file is not None and self.metrics_file.is_file():

@@ -113,3 +113,26 @@ def test_nan_loss_is_a_clear_error(tmp_path):
 
     with pytest.raises(SeqkitError, match="loss became nan at update 1"):
         _trainer(tmp_path, nan_step).fit(ToyBatches(), epochs=1)
+
+
+def test_nan_found_late_still_names_its_update_and_never_reaches_a_checkpoint(tmp_path):
+    """The trainer reads losses back in bulk (no GPU wait per update); a non-finite loss is still
+    reported at its own update, and the checkpoint after it is not written."""
+    calls = {"n": 0}
+
+    def nan_at_5(model, batch):
+        calls["n"] += 1
+        out = toy_step(model, batch)
+        return StepOutput(out.loss * float("nan"), out.n_items) if calls["n"] == 5 else out
+
+    model = toy_model(0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    trainer = Trainer(model, opt, nan_at_5, run_dir=tmp_path, log_every=1000, ckpt_every_steps=4,
+                      progress=False, plot=False)
+    from seqkit.errors import SeqkitError
+
+    with pytest.raises(SeqkitError, match="loss became nan at update 5"):
+        trainer.fit(ToyBatches(n_batches=8), epochs=1)
+    assert json.loads((tmp_path / "checkpoints/last.json").read_text())["step"] == 4
+    weights = load_weights(tmp_path / "checkpoints/step-00000004.safetensors")
+    assert all(torch.isfinite(w).all() for w in weights.values())
