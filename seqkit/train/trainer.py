@@ -334,24 +334,40 @@ class Trainer:
         the gradient norm. In a single process the loss, metrics and norm stay 0-d tensors on the
         device, so an update never waits for the GPU: :meth:`fit` reads them in bulk now and then.
         """
+        self.train_model.train()
+        if len(micro_batches) == 1 and not self.dist.enabled:
+            # The common case, kept as lean as a hand-written loop: no extra kernels, no scaling.
+            with autocast(self.device, self.amp):
+                out = self.step_fn(self.train_model, move_to(micro_batches[0], self.device))
+            out.loss.backward()
+            loss, items = out.loss.detach(), float(out.n_items)
+            metrics = {k: v.detach() if isinstance(v, torch.Tensor) else float(v) for k, v in out.metrics.items()}
+        else:
+            loss, items, metrics = self._accumulate(micro_batches)
+        if items <= 0:
+            raise SeqkitError("an update had no items (every batch empty)",
+                              fix="check the data: empty lines or a too small max_tokens")
+        grad_norm = None
+        if self.clip_norm is not None:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss, items, metrics, grad_norm
+
+    def _accumulate(self, micro_batches: list[Any]) -> tuple[Any, float, dict[str, Any]]:
+        """Gradient of the item-weighted mean loss over several micro-batches (and DDP ranks)."""
         model = self.train_model
-        model.train()
-        plain = len(micro_batches) == 1 and not self.dist.enabled
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         items, extra = 0.0, {}
         for i, batch in enumerate(micro_batches):
-            batch = move_to(batch, self.device)
             sync = not self.dist.enabled or i == len(micro_batches) - 1
-            ctx = model.no_sync() if not sync else contextlib.nullcontext()
-            with ctx:
+            with model.no_sync() if not sync else contextlib.nullcontext():
                 with autocast(self.device, self.amp):
-                    out = self.step_fn(model, batch)
+                    out = self.step_fn(model, move_to(batch, self.device))
                 n = float(out.n_items)
-                if plain:
-                    out.loss.backward()
-                else:
-                    # Sum of per-item losses; divided by the global item count below.
-                    (out.loss * n).backward()
+                (out.loss * n).backward()  # sum of per-item losses; divided by the global count below
             loss_sum += out.loss.detach().double() * n
             items += n
             for k, v in out.metrics.items():
@@ -361,27 +377,15 @@ class Trainer:
         if self.dist.enabled:  # one collective for all the numbers (it waits for the device anyway)
             totals = dist_utils.all_reduce_sum([loss_sum.item(), items, *(_as_float(extra[k]) for k in keys)],
                                                self.device)
-            loss_total, items_total, extra = totals[0], totals[1], dict(zip(keys, totals[2:]))
-        else:
-            loss_total, items_total = loss_sum, items
-        if items_total <= 0:
-            raise SeqkitError("an update had no items (every batch empty)",
-                              fix="check the data: empty lines or a too small max_tokens")
-        if not plain:
-            # DDP already averaged over ranks (divided by world size): undo that, divide by items.
-            scale = self.dist.world_size / items_total
+            loss_sum, items, extra = totals[0], totals[1], dict(zip(keys, totals[2:]))
+        if items > 0:
+            # DDP averaged the gradients over ranks (divided by world size): undo that, divide by items.
+            scale = self.dist.world_size / items
             for p in self.model.parameters():
                 if p.grad is not None:
                     p.grad.mul_(scale)
-        grad_norm = None
-        if self.clip_norm is not None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scheduler is not None:
-            self.scheduler.step()
-        metrics = {k: v / items_total for k, v in extra.items()}
-        return loss_total / items_total, items_total, metrics, grad_norm
+        per_item = 1.0 / max(items, 1e-30)
+        return loss_sum * per_item, items, {k: v * per_item for k, v in extra.items()}
 
     # -- validation -------------------------------------------------------------------------------
     def _validate(self, valid_fn: Callable[[nn.Module], dict], monitor: str | None) -> dict[str, float]:
