@@ -206,7 +206,7 @@ def main() -> int:
     ap.add_argument("--orders", type=int, nargs="+", default=[3, 4, 5])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--kenlm-bin", help="folder with lmplz and query (default: PATH or $KENLM_BIN)")
-    ap.add_argument("--nltk-sentences", type=int, default=2000, help="NLTK training subset (sentences)")
+    ap.add_argument("--nltk-sentences", type=int, default=2000, help="NLTK training subset (sentences; 0 skips NLTK)")
     ap.add_argument("--nltk-tokens", type=int, default=300, help="test tokens NLTK scores")
     args = ap.parse_args()
 
@@ -230,8 +230,9 @@ def main() -> int:
             print("kenlm module: not installed (pip install kenlm); KenLM scoring and interop skipped")
         for order in args.orders:
             bench_order(order, train, test, work, args.repeats, lmplz, kenlm)
-        print()
-        run_nltk(train, test, 3, args.nltk_sentences, args.nltk_tokens)
+        if args.nltk_sentences > 0 and args.nltk_tokens > 0:
+            print()
+            run_nltk(train, test, 3, args.nltk_sentences, args.nltk_tokens)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
