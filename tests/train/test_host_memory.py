@@ -12,8 +12,9 @@ import pytest
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
 
 # Three "steps" that each allocate four 16 MB buffers (an RNN LM's logits, softmax, gradients) and free
-# them; then glibc's own account (mallinfo2) of the freed memory it still holds. Without the setting
-# glibc trims the top of the heap after every step, so the next step faults the same pages in again.
+# them; then glibc's own account (mallinfo2) of the freed memory it still holds. (What glibc keeps
+# without the setting depends on the process's history: sometimes it trims after every step, as in
+# the PTB LSTM's training, sometimes not, so only the setting's side is asserted.)
 PROBE = """
 import ctypes, torch
 from seqkit.train.host_memory import keep_freed_memory
@@ -43,6 +44,6 @@ def test_freed_buffers_are_kept_for_the_next_step():
     assert active and kept_mb >= 64
 
 
-def test_turned_off_glibc_trims_them_after_every_step():
-    active, kept_mb = _probe("0")
-    assert not active and kept_mb < 16
+def test_can_be_turned_off():
+    active, _ = _probe("0")
+    assert not active
