@@ -419,7 +419,8 @@ class Trainer:
         resumed = self.resume() if resume else False
         group_size = self.accum_steps * self.dist.world_size
         total = max_steps
-        if total is None and hasattr(batches, "__len__"):
+        # A time budget usually ends the run long before "epochs" would: no made-up total then.
+        if total is None and max_time is None and hasattr(batches, "__len__"):
             try:
                 total = math.ceil(len(batches) / group_size) * epochs
             except TypeError:
