@@ -15,6 +15,10 @@ A stage whose fingerprint (its name, the config sections it ``uses``, the seed, 
 the stages before it, and the contents of the input files it read through :meth:`Run.input`) is
 unchanged is skipped on a re-run into the same directory, and its recorded result is reused;
 ``force=true`` recomputes everything.
+
+Under ``torchrun`` (``WORLD_SIZE > 1``) rank 0 runs every stage; the other ranks wait, join in the
+*distributed* stages only (the training stages, which train with DDP), reading what rank 0 made
+before them, and stop after the last one. Only rank 0 writes into the run directory.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class Stage:
     name: str
     fn: Callable[[Run], dict | None]
     uses: tuple[str, ...]
+    distributed: bool = False  # every torchrun rank runs it (DDP training); else rank 0 alone
 
     @property
     def doc(self) -> str:
@@ -66,11 +71,15 @@ _REGISTRY: dict[str, Stage] = {}
 _MODULES_LOADED = False
 
 
-def stage(name: str, uses: tuple[str, ...] | list[str] = ()) -> Callable:
-    """Register ``fn`` as the stage ``name`` that reads the config sections ``uses``."""
+def stage(name: str, uses: tuple[str, ...] | list[str] = (), distributed: bool = False) -> Callable:
+    """Register ``fn`` as the stage ``name`` that reads the config sections ``uses``.
+
+    ``distributed=True``: under ``torchrun`` every rank runs it (a training stage whose Trainer uses
+    DDP); it must write files only where ``run.is_main``.
+    """
 
     def register(fn: Callable) -> Callable:
-        _REGISTRY[name] = Stage(name, fn, tuple(uses))
+        _REGISTRY[name] = Stage(name, fn, tuple(uses), distributed)
         return fn
 
     return register
@@ -136,14 +145,22 @@ def _digest(obj: Any) -> str:
 class Run:
     """The context a stage runs in: configuration, run directory, logging and earlier results."""
 
-    def __init__(self, cfg: DictConfig | dict, run_dir: str | os.PathLike, *, echo: bool = True) -> None:
+    def __init__(self, cfg: DictConfig | dict, run_dir: str | os.PathLike, *, echo: bool = True,
+                 rank: int = 0) -> None:
         self.cfg: DictConfig = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
         self.dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.rank = rank
+        if self.is_main:
+            self.dir.mkdir(parents=True, exist_ok=True)
         self.results: dict[str, dict] = {}
         self.echo = echo
         self.current_stage: str | None = None
         self._inputs: dict[str, str] = {}
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the run directory (rank 0 under torchrun; always otherwise)."""
+        return self.rank == 0
 
     # -- files -----------------------------------------------------------------------------
     def path(self, name: str) -> Path:
@@ -165,7 +182,9 @@ class Run:
 
     # -- logging ---------------------------------------------------------------------------
     def log(self, message: str) -> None:
-        """Print ``message`` and append it to ``log.txt``."""
+        """Print ``message`` and append it to ``log.txt`` (rank 0 only under torchrun)."""
+        if not self.is_main:
+            return
         stamp = _dt.datetime.now().strftime("%H:%M:%S")
         prefix = f"[{self.current_stage}] " if self.current_stage else ""
         if self.echo:
@@ -175,17 +194,33 @@ class Run:
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
         """Append one JSON line to ``metrics.jsonl`` (the stage name and wall time are added)."""
+        if not self.is_main:
+            return
         record = {"stage": self.current_stage, "time": round(time.time(), 3), **metrics}
         with open(self.dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, default=float) + "\n")
 
     # -- executing stages -------------------------------------------------------------------
+    def _fingerprint(self, st: Stage, previous: str) -> str:
+        sections = {key: _plain(self.cfg.get(key)) for key in st.uses}
+        return _digest({"stage": st.name, "config": sections, "seed": _plain(self.cfg.get("seed")),
+                        "previous": previous})
+
+    def adopt_stage(self, st: Stage, previous: str) -> str:
+        """Take over the result rank 0 recorded for ``st`` (the other ranks under torchrun)."""
+        fingerprint = self._fingerprint(st, previous)
+        manifest_path = self.dir / "stages" / f"{st.name}.json"
+        manifest = load_json(manifest_path) if manifest_path.exists() else {}
+        if manifest.get("fingerprint") != fingerprint:
+            raise SeqkitError(f"rank {self.rank}: rank 0 left no result of stage {st.name} for this config",
+                              path=manifest_path, fix="run every rank with the same recipe and overrides")
+        self.results[st.name] = manifest.get("result") or {}
+        return _digest([fingerprint, manifest.get("inputs")])
+
     def run_stage(self, stage_: Stage | str, previous: str = "", force: bool = False) -> str:
         """Run (or skip, when unchanged) one stage; returns its fingerprint."""
         st = get_stage(stage_) if isinstance(stage_, str) else stage_
-        sections = {key: _plain(self.cfg.get(key)) for key in st.uses}
-        fingerprint = _digest({"stage": st.name, "config": sections, "seed": _plain(self.cfg.get("seed")),
-                               "previous": previous})
+        fingerprint = self._fingerprint(st, previous)
         manifest_path = self.dir / "stages" / f"{st.name}.json"
         self.current_stage = st.name
         try:
@@ -203,7 +238,8 @@ class Run:
             self.results[st.name] = result
             manifest = {"fingerprint": fingerprint, "inputs": self._inputs, "result": _plain(result),
                         "seconds": round(time.time() - started, 2)}
-            save_json(manifest_path, manifest)
+            if self.is_main:
+                save_json(manifest_path, manifest)
             return _digest([fingerprint, self._inputs])
         finally:
             self.current_stage = None
@@ -251,17 +287,53 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
     names = list(stages if stages is not None else cfg.get("stages", []))
     resolved = [get_stage(n) for n in names]  # fail fast on unknown stages
     run_dir = Path(run_dir or cfg.get("run_dir") or default_run_dir(name))
-    run = Run(cfg, run_dir, echo=echo)
+    ranks = _join_ranks(cfg)
+    run = Run(cfg, run_dir, echo=echo, rank=ranks.rank)
     run.log(f"run directory: {run_dir}")
-    write_text_atomic(run.path("config.yaml"), OmegaConf.to_yaml(cfg))
-    save_json(run.path("versions.json"), package_versions())
+    if run.is_main:
+        write_text_atomic(run.path("config.yaml"), OmegaConf.to_yaml(cfg))
+        save_json(run.path("versions.json"), package_versions())
     _seed_everything(int(cfg.get("seed") or 0))
     fingerprint = ""
     force = bool(cfg.get("force", False))
-    for st in resolved:
+    last_shared = max((i for i, st in enumerate(resolved) if st.distributed), default=-1)
+    waiting: list[Stage] = []  # stages rank 0 runs while the other ranks wait
+    for i, st in enumerate(resolved):
+        if not ranks.enabled:
+            fingerprint = run.run_stage(st, previous=fingerprint, force=force)
+            continue
+        from seqkit.train.distributed import barrier
+
+        if not st.distributed:
+            if run.is_main:
+                fingerprint = run.run_stage(st, previous=fingerprint, force=force)
+            elif i > last_shared:
+                break  # nothing left for this rank to join in
+            else:
+                waiting.append(st)
+            continue
+        barrier()  # rank 0 has finished (or skipped) every stage before this one
+        for done in waiting:
+            fingerprint = run.adopt_stage(done, fingerprint)
+        waiting = []
         fingerprint = run.run_stage(st, previous=fingerprint, force=force)
     run.log(f"done; results in {run_dir}")
     return run
+
+
+def _join_ranks(cfg: DictConfig):
+    """Under torchrun, join the process group now (a barrier needs it before training starts)."""
+    import datetime
+
+    import torch
+
+    from seqkit.train.distributed import DistInfo, init_from_env
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return DistInfo()
+    # Ranks wait in a barrier while rank 0 prepares data and tokenizers: allow that hours, not minutes.
+    return init_from_env(torch.device(resolve_device(cfg.get("device", "auto"))),
+                         timeout=datetime.timedelta(hours=2))
 
 
 def _seed_everything(seed: int) -> None:

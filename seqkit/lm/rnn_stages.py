@@ -108,7 +108,7 @@ def data_stage(run: Run) -> dict:
     return {**info, "files": [VOCAB_FILE, IDS_FILE, DATA_FILE]}
 
 
-@stage("lm.rnn.train", uses=("model", "train"))
+@stage("lm.rnn.train", uses=("model", "train"), distributed=True)
 def train_stage(run: Run) -> dict:
     """Train the RNN LM; validation perplexity each epoch, test perplexity at the end."""
     from safetensors.torch import load_file
@@ -133,7 +133,7 @@ def train_stage(run: Run) -> dict:
             f"{cfg.num_steps} steps, {cfg.optimizer} lr {cfg.lr}, {cfg.schedule} schedule")
     train_dir = run.path("train")
     resume = bool(run.cfg.get("resume"))
-    if not resume and train_dir.exists():
+    if not resume and train_dir.exists() and run.is_main:
         shutil.rmtree(train_dir)  # a fresh run: no stale checkpoints or metrics
 
     validations = [0]
@@ -145,9 +145,10 @@ def train_stage(run: Run) -> dict:
 
     result = train_rnn_lm(model, ids["train"], ids.get("valid"), ids.get("test"), cfg, device=run.device,
                           run_dir=train_dir, seed=seed, resume=resume, progress=progress, log_fn=log)
-    save_rnn_lm(model, run.dir)
     result["parameters"] = model.num_parameters()
-    save_json(run.path("scores.json"), result)
+    if run.is_main:
+        save_rnn_lm(model, run.dir)
+        save_json(run.path("scores.json"), result)
     valid = f"valid ppl {result['valid_ppl']:.2f}" if result["valid_ppl"] is not None else "no valid split"
     test = f", test ppl {result['test_ppl']:.2f}" if result["test_ppl"] is not None else ""
     run.log(f"perplexity: {valid}{test}; {result['train_tokens_per_s']:,.0f} tokens/s, "

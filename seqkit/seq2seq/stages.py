@@ -193,7 +193,7 @@ def _device(run: Run) -> str:
     return run.device
 
 
-@stage("nmt.train", uses=("data", "spm", "model", "train"))
+@stage("nmt.train", uses=("data", "spm", "model", "train"), distributed=True)
 def train_stage(run: Run) -> dict:
     """Train the model with the shared Trainer; keep the best weights by validation BLEU."""
     from seqkit.data import ParallelBatches
@@ -220,9 +220,10 @@ def train_stage(run: Run) -> dict:
     dcfg = cfg.decode
     decode_opts = {"alpha": dcfg.alpha, "max_len_a": dcfg.max_len_a, "max_len_b": dcfg.max_len_b,
                    "batch_tokens": dcfg.batch_tokens}
-    save_json(run.path("model.json"), {"model": mcfg, "vocab_size": len(tok), "zh_side": zh,
-                                       "src": data_info.get("src"), "tgt": data_info.get("tgt"),
-                                       "decode": decode_opts})
+    if run.is_main:
+        save_json(run.path("model.json"), {"model": mcfg, "vocab_size": len(tok), "zh_side": zh,
+                                           "src": data_info.get("src"), "tgt": data_info.get("tgt"),
+                                           "decode": decode_opts})
     n_params = count_parameters(model)
     run.log(f"{mcfg['arch']} model, {n_params:,} parameters; {len(batches.indices):,} training pairs, "
             f"{len(batches):,} batches of <= {tcfg.max_tokens} tokens per epoch")
@@ -250,7 +251,7 @@ def train_stage(run: Run) -> dict:
         return {"bleu": scores["bleu"], "chrf": scores["chrf"]}
 
     train_dir = run.path("train")
-    if not cfg.get("resume") and train_dir.exists():
+    if not cfg.get("resume") and train_dir.exists() and run.is_main:
         shutil.rmtree(train_dir)  # a fresh run: no stale checkpoints or metrics
     trainer = Trainer(model, optimizer, NMTStep(tcfg.label_smoothing, PAD_ID), scheduler=scheduler,
                       clip_norm=tcfg.clip_norm, accum_steps=tcfg.accum_steps, amp=tcfg.amp,
@@ -263,9 +264,9 @@ def train_stage(run: Run) -> dict:
                          early_stopping=tcfg.early_stopping, resume=bool(cfg.get("resume")))
     run.log(fit_summary(result, "target tokens"))
     best = trainer.ckpt.best_path if trainer.ckpt else None
-    if best is not None:
+    if run.is_main and best is not None:
         shutil.copyfile(best, run.path("model.safetensors"))
-    else:  # no validation ran: keep the last weights
+    elif run.is_main:  # no validation ran: keep the last weights
         from seqkit.train import save_weights
 
         save_weights(run.path("model.safetensors"), trainer.model.state_dict())

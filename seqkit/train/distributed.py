@@ -10,6 +10,7 @@ seeing the same global batch.
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -34,8 +35,12 @@ class DistInfo:
         return self.world_size > 1
 
 
-def init_from_env(device: torch.device | None = None) -> DistInfo:
-    """Join the process group that ``torchrun`` describes in the environment (once), or stay single."""
+def init_from_env(device: torch.device | None = None, timeout: datetime.timedelta | None = None) -> DistInfo:
+    """Join the process group that ``torchrun`` describes in the environment (once), or stay single.
+
+    ``timeout`` bounds every collective (torch's default when ``None``); the recipe runner passes a
+    long one, because ranks wait in a barrier while rank 0 prepares data or a tokenizer.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
@@ -45,7 +50,7 @@ def init_from_env(device: torch.device | None = None) -> DistInfo:
         backend = "nccl" if cuda else "gloo"
         if cuda:
             torch.cuda.set_device(local)
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, **({"timeout": timeout} if timeout else {}))
     return DistInfo(rank=rank, world_size=world, local_rank=local)
 
 
@@ -72,3 +77,9 @@ def broadcast_object(obj, src: int = 0):
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def barrier() -> None:
+    """Wait for every rank (no-op in a single process)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

@@ -38,7 +38,7 @@ def _model_options(run: Run) -> dict:
     return {k: v for k, v in run.cfg.model.items() if k != "name" and v is not None}
 
 
-@stage("vision.train", uses=("data", "model", "train"))
+@stage("vision.train", uses=("data", "model", "train"), distributed=True)
 def train_stage(run: Run) -> dict:
     """Train model.name on data.name with the shared Trainer; save the final weights."""
     cfg, tcfg = run.cfg, run.cfg.train
@@ -54,7 +54,7 @@ def train_stage(run: Run) -> dict:
     run.log(f"{cfg.model.name}: {n_params:,} parameters; {len(data.X_train):,} training and "
             f"{len(data.X_test):,} test images of {c}x{h}x{w}")
     train_dir = run.path("train")
-    if not cfg.get("resume") and train_dir.exists():
+    if not cfg.get("resume") and train_dir.exists() and run.is_main:
         shutil.rmtree(train_dir)  # a fresh run: no stale checkpoints or metrics
     opt_options = {"weight_decay": float(tcfg.weight_decay)} if tcfg.weight_decay else {}
     result = train_classifier(model, data, epochs=int(tcfg.epochs), batch_size=int(tcfg.batch_size),
@@ -62,9 +62,11 @@ def train_stage(run: Run) -> dict:
                               schedule=tcfg.schedule, schedule_options=dict(tcfg.schedule_options or {}),
                               run_dir=train_dir, device=run.device, seed=seed, progress=bool(tcfg.progress),
                               resume=bool(cfg.get("resume")))
-    save_weights(run.path("model.safetensors"), model.state_dict())
-    save_json(run.path("model.json"), {"name": cfg.model.name, "in_channels": c, "num_classes": data.num_classes,
-                                       "resolution": [h, w], "options": _model_options(run)})
+    if run.is_main:
+        save_weights(run.path("model.safetensors"), model.state_dict())
+        save_json(run.path("model.json"), {"name": cfg.model.name, "in_channels": c,
+                                           "num_classes": data.num_classes, "resolution": [h, w],
+                                           "options": _model_options(run)})
     run.log(f"loss {result['train_loss']:.3f}, train acc {result['train_acc']:.3f}, "
             f"test acc {result['test_acc']:.3f}; {result['examples_per_s']:,.0f} examples/s, "
             f"{result['seconds']:.1f}s")
