@@ -60,6 +60,7 @@ class RNNTrainConfig:
     halve_after: int = 4
     lr_factor: float = 0.5
     patience: int = 0                  # plateau: validations without improvement before decaying
+    early_stopping: int | None = None  # stop after this many validations without improvement
     eval_batch_size: int = 10          # validation each epoch
     test_batch_size: int = 1           # one stream: every token sees its full history
     eval_num_steps: int = 50           # chunk length when evaluating (carried state: no effect on ppl)
@@ -247,7 +248,8 @@ def train_rnn_lm(model: RNNLM, train_ids: torch.Tensor, valid_ids: torch.Tensor 
                       ckpt_every_steps=cfg.ckpt_every_steps, item_name="tokens", progress=progress,
                       log_fn=log_fn, plot=plot)
     fit = trainer.fit(batches, epochs=cfg.epochs, max_steps=cfg.max_steps, max_time=cfg.max_time,
-                      valid_fn=valid_fn, monitor="ppl", mode="min", resume=resume)
+                      valid_fn=valid_fn, monitor="ppl", mode="min", early_stopping=cfg.early_stopping,
+                      resume=resume)
     result: dict[str, Any] = {"train_tokens_per_s": fit.items_per_s, "epochs": fit.epochs_done,
                               "steps": fit.steps, "stopped": fit.stopped, "train_seconds": fit.train_seconds,
                               "valid_ppl": fit.last_valid["ppl"] if fit.last_valid else None,

@@ -97,6 +97,16 @@ def test_training_learns_a_cycle(sampling):
     assert res["valid_ppl"] < 1.2 and res["test_ppl"] < 1.2
 
 
+def test_early_stopping_ends_training_when_validation_stops_improving():
+    # lr so small that the weights, and so the validation perplexity, never change: the first
+    # validation is the best, and early_stopping=2 stops after two more.
+    ids = torch.arange(2000) % 5
+    cfg = RNNTrainConfig(batch_size=8, num_steps=10, epochs=10, optimizer="sgd", lr=1e-30,
+                         schedule="constant", eval_batch_size=2, early_stopping=2)
+    res = train_rnn_lm(_tiny_model(), ids, ids[:300], None, cfg, progress=False, plot=False)
+    assert res["stopped"] == "early_stopping" and res["epochs"] == 3
+
+
 def test_resume_mid_epoch_is_exact(tmp_path):
     ids = torch.randint(0, 5, (1500,), generator=torch.Generator().manual_seed(1))
     cfg = dict(batch_size=4, num_steps=6, epochs=2, lr=0.5, schedule="halve", halve_after=1, log_every=5)
