@@ -107,7 +107,8 @@ class NGramLM:
     def train(cls, lines: Iterable[str] | Iterable[Sequence[str]], order: int = 3, smoothing: str = "mkn", *,
               min_count: int = 1, vocab: str | os.PathLike | Iterable[str] | None = None,
               k: float | None = None, alpha: float | None = None, discounts=None,
-              discount_fallback: bool | Sequence[float] = False) -> NGramLM:
+              discount_fallback: bool | Sequence[float] = False,
+              source: str | os.PathLike | None = None) -> NGramLM:
         """Count and estimate a model of ``order`` from text lines (or pre-tokenized sentences).
 
         Args:
@@ -121,12 +122,13 @@ class NGramLM:
             discounts: explicit discounts per order, D or (D1, D2, D3+) (``absolute``/``kn``/``mkn``).
             discount_fallback: when discounts cannot be estimated (tiny or artificial data), use
                 these (True = KenLM's 0.5, 1, 1.5) instead of raising.
+            source: where ``lines`` came from (a file, a corpus name), named by errors about them.
         """
         if order < 1:
             raise SeqkitError(f"order must be >= 1, got {order}", fix="use --order 3 (trigrams) or more")
         sentences = [line if isinstance(line, str) else list(line) for line in lines]
         if not any(s.strip() if isinstance(s, str) else s for s in sentences):
-            raise SeqkitError("empty training text: no tokens to count",
+            raise SeqkitError("empty training text: no tokens to count", path=source,
                               fix="give a non-empty text file, one sentence per line")
         vocab_words = None
         if vocab is not None:

@@ -41,7 +41,8 @@ def train(train_file, output, order, smoothing, min_count, vocab_file, k_add, al
 
     start = time.perf_counter()
     lm = NGramLM.train(list(iter_lines(train_file)), order=order, smoothing=smoothing, min_count=min_count,
-                       vocab=vocab_file, k=k_add, alpha=alpha, discount_fallback=discount_fallback)
+                       vocab=vocab_file, k=k_add, alpha=alpha, discount_fallback=discount_fallback,
+                       source=train_file)
     built = time.perf_counter()
     lm.save(output)
     done = time.perf_counter()

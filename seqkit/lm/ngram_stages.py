@@ -6,7 +6,6 @@ lines the evaluation reads), ``samples.txt``, ``top_ngrams.json``, ``zipf.png``.
 
 from __future__ import annotations
 
-from seqkit.errors import SeqkitError
 from seqkit.io import save_json, write_text_atomic
 from seqkit.pipeline import Run, stage
 
@@ -64,12 +63,10 @@ def train_stage(run: Run) -> dict:
     name = str(data.name)
     train, valid, test = (tokenize(lines, data.tokenizer, name) for lines in load_lines(name))
     train, valid, test = _split(train, valid, test, float(data.heldout_fraction))
-    if not train:
-        raise SeqkitError("empty training text", path=name, fix="give a corpus with text in it")
     start = time.perf_counter()
     lm = NGramLM.train(train, order=int(model.order), smoothing=str(model.smoothing),
                        min_count=int(model.min_count), vocab=model.vocab, k=model.k, alpha=model.alpha,
-                       discount_fallback=bool(model.discount_fallback))
+                       discount_fallback=bool(model.discount_fallback), source=name)
     built = time.perf_counter() - start
     lm.save_arpa(run.path(MODEL_FILE))
     write_text_atomic(run.path("valid.txt"), "".join(line + "\n" for line in valid))

@@ -70,7 +70,7 @@ def test_empty_training_text_and_bad_arpa(files, capsys):
     empty = tmp / "empty.txt"
     empty.write_text("\n\n")
     status, _, err = run(capsys, "train", empty, "-o", tmp / "m.arpa")
-    assert status == 2 and "empty training text" in err and err.count("\n") == 1
+    assert status == 2 and f"{empty}: empty training text" in err and err.count("\n") == 1
     bad = tmp / "bad.arpa"
     bad.write_text("\\data\\\nngram 1=5\n\n\\1-grams:\n-1\t<s>\t0\n-1\t</s>\n\n\\end\\\n")
     status, _, err = run(capsys, "ppl", bad, test)
