@@ -139,7 +139,10 @@ class Translator:
                  beam: int = 5, alpha: float = 1.0, max_len_a: float = 1.5, max_len_b: int = 10,
                  max_src_len: int = 250, batch_tokens: int = 3000,
                  preprocess: Any = None, postprocess: Any = None) -> None:
+        from seqkit.train.host_memory import keep_freed_memory
+
         self.device = torch.device(device)
+        keep_freed_memory(self.device)  # on a CPU: beam search reuses its buffers without page faults
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.beam, self.alpha, self.max_len_a, self.max_len_b = beam, alpha, max_len_a, max_len_b

@@ -10,7 +10,8 @@ to 32 MB from the heap removes the faults; the peak memory of the process does n
 not returned between steps.
 
 The setting is process-wide and lasts for the life of the process (glibc has no way back to its
-adaptive defaults). :class:`seqkit.train.Trainer` applies it when it trains on a CPU; set the
+adaptive defaults). :class:`seqkit.train.Trainer` applies it when it trains on a CPU, and
+:class:`seqkit.seq2seq.nmt.Translator` when it decodes on one (beam search: 4-6% more sentences/s); set the
 environment variable ``SEQKIT_KEEP_FREED_MEMORY=0`` to leave ``malloc`` alone. Outside glibc (macOS,
 Windows, musl) it does nothing. The same effect is available to any program without seqkit through
 glibc's own environment variables, ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_``.
@@ -23,19 +24,24 @@ import ctypes.util
 import os
 import platform
 
+import torch
+
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
 _MMAP_THRESHOLD_MAX = 32 << 20  # the largest value glibc accepts on 64-bit
 _applied = False
 
 
-def keep_freed_memory(trim_mb: int = 512) -> bool:
+def keep_freed_memory(device: torch.device | str | None = None, trim_mb: int = 512) -> bool:
     """Ask glibc to keep up to ``trim_mb`` MiB of freed memory; returns whether the setting is active.
 
-    Idempotent. ``False`` when the platform is not glibc or ``SEQKIT_KEEP_FREED_MEMORY=0``.
+    Idempotent. Nothing is done for a ``device`` other than the CPU (its big buffers are not in host
+    memory), on platforms other than glibc, or with ``SEQKIT_KEEP_FREED_MEMORY=0``.
     """
     global _applied
     if _applied:
         return True
+    if device is not None and torch.device(device).type != "cpu":
+        return False
     if os.environ.get("SEQKIT_KEEP_FREED_MEMORY", "1") == "0" or platform.libc_ver()[0] != "glibc":
         return False
     try:

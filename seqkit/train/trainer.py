@@ -214,8 +214,7 @@ class Trainer:
         self.dist = dist_utils.init_from_env(self.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        if self.device.type == "cpu":
-            keep_freed_memory()  # no page faults for the same big buffers every step (see host_memory)
+        keep_freed_memory(self.device)  # on a CPU: no page faults for the same buffers every step
         self.model = model.to(self.device)
         self.optimizer, self.step_fn, self.scheduler = optimizer, step_fn, scheduler
         self.clip_norm, self.accum_steps = clip_norm, accum_steps
