@@ -550,7 +550,9 @@ class Trainer:
                     pending.append({"step": self.step, "loss": loss, "items": n_items, "metrics": metrics,
                                     "grad_norm": grad_norm})
                     log_due = self.step % self.log_every == 0
-                    if log_due or time.perf_counter() - clock >= 1.0:
+                    # Under DDP the numbers are on the host already (all-reduced), and reading them at
+                    # once keeps the ranks in step: all see a non-finite loss at the same update.
+                    if log_due or self.dist.enabled or time.perf_counter() - clock >= 1.0:
                         flush()
                     if log_due:
                         log_train()
