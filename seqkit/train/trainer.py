@@ -304,8 +304,10 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Write the last checkpoint now (rank 0; every rank must call it under DDP)."""
+        if self.ckpt is None:  # no run directory (the same on every rank): nothing to write
+            return
         state = self.state_dict()  # collective under DDP: all ranks take part
-        if self.ckpt is not None and self.is_main:
+        if self.is_main:
             self.ckpt.save_last(self.step, self.model.state_dict(), state)
 
     def resume(self) -> bool:
