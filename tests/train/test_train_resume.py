@@ -136,3 +136,28 @@ def test_nan_found_late_still_names_its_update_and_never_reaches_a_checkpoint(tm
     assert json.loads((tmp_path / "checkpoints/last.json").read_text())["step"] == 4
     weights = load_weights(tmp_path / "checkpoints/step-00000004.safetensors")
     assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_updates_read_nothing_back_from_the_device_one_by_one(monkeypatch):
+    """Loss, metrics and gradient norm stay tensors until a log line is due: on a GPU a read-back per
+    update would make the host wait for the device every step."""
+    reads = {"item": 0, "tolist": 0}
+    item, tolist = torch.Tensor.item, torch.Tensor.tolist
+
+    def counted(name, fn):
+        def wrapper(self, *args, **kwargs):
+            reads[name] += 1
+            return fn(self, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(torch.Tensor, "item", counted("item", item))
+    monkeypatch.setattr(torch.Tensor, "tolist", counted("tolist", tolist))
+    model = toy_model(0)
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.05), toy_step, clip_norm=1.0,
+                      log_every=10, progress=False, plot=False)
+    records = []
+    trainer.log_fn = records.append
+    trainer.fit(ToyBatches(n_batches=20), epochs=1)
+    assert trainer.step == 20 and [r["step"] for r in records] == [10, 20]
+    # two log lines: one bulk read each (loss + one metric), plus the grad norm of the logged update
+    assert reads["tolist"] <= 4 and reads["item"] <= 2, reads
