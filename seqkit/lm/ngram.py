@@ -91,6 +91,7 @@ class NGramLM:
     logbo: list[np.ndarray]
     info: dict = field(default_factory=dict)
     _indexes: list | None = field(default=None, repr=False, compare=False)
+    _searched: dict = field(default_factory=dict, repr=False, compare=False)  # order -> keys binary-searched
 
     # ------------------------------------------------------------------ building
 
@@ -163,8 +164,11 @@ class NGramLM:
         """
         table = self.keys[k - 1]
         built = self._indexes is not None and self._indexes[k - 1] is not None
-        if not built and len(words) * 8 < len(table):
-            # a few lookups (one sentence): binary search beats building the hash index first
+        searched = self._searched.get(k, 0) + len(words)
+        if not built and searched * 8 < len(table):
+            # a few lookups (one sentence, one small corpus): binary search beats building the hash
+            # index first; once the lookups add up (repeated scoring), the index pays for itself
+            self._searched[k] = searched
             return lookup(table, len(self.vocab), prefix, words)
         out = np.full(len(words), -1, dtype=np.int64)
         live = np.flatnonzero(prefix >= 0)
