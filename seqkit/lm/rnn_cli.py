@@ -83,7 +83,8 @@ def ppl(run_dir, text_file, device) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--prefix", default="time traveller", show_default=True)
 @click.option("-n", "--num-tokens", type=int, default=100, show_default=True)
-@click.option("--temperature", type=float, default=0.0, show_default=True, help="0: greedy")
+@click.option("--temperature", type=float, default=0.5, show_default=True,
+              help="sample from softmax(logits / T), seeded; 0: greedy (it tends to loop)")
 @click.option("--top-k", type=int, default=None)
 @click.option("--seed", type=int, default=0)
 @click.option("--device", default="cpu")
