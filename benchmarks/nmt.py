@@ -22,6 +22,11 @@ training 1,985 target tokens/s over 75 s at load ~2.5 (2.57x JoeyNMT's 772). The
 as 2,700 s (load 6-12) then ``--resume`` to 3,600 s (load ~3): 1,487 updates (lr 1e-3, warmup 800,
 ~1,900 target tokens per batch), test_2016_flickr beam-5 BLEU 36.29, chrF2 55.90 (JoeyNMT: BLEU 14.12, chrF2 31.74
 after 3,600 s idle), decoded at 26.1 sentences/s (3.58x JoeyNMT's 7.3), same 100-token cap.
+
+Side by side on the quiet machine (2026-11-27, ``--train-seconds 600 --threads 2 --joeynmt-venv ...``,
+JoeyNMT 2.3.0 with torch 2.13.0): training 3,122 vs 810 target tokens/s, 3.85x (seqkit fp32,
+``--amp none``: 2,405, 2.97x). JoeyNMT checkpoints only at its first validation (step 500), so a
+600 s budget leaves it nothing to decode: give it more than ~20 minutes to compare decoding too.
 """
 
 from __future__ import annotations
