@@ -92,8 +92,10 @@ def find_lmplz(arg: str | None) -> tuple[str | None, str | None]:
     return lmplz, query
 
 
-def kenlm_perplexity(model, lines: list[str]) -> tuple[float, float]:
-    """(perplexity, tokens/s) of a kenlm.Model over lines, </s> included."""
+def kenlm_perplexity(kenlm, arpa: Path, lines: list[str]) -> tuple[float, float]:
+    """(perplexity, tokens/s) of ``kenlm.Model(arpa)`` over lines, </s> included."""
+    with quiet_stderr():
+        model = kenlm.Model(str(arpa))
     start = time.perf_counter()
     total = sum(model.score(line, bos=True, eos=True) for line in lines)
     took = time.perf_counter() - start
@@ -186,15 +188,11 @@ def bench_order(order: int, train: list[str], test: list[str], work: Path, repea
         print(f"interop lmplz ARPA -> seqkit: perplexity {their_ppl:.4f}; "
               f"seqkit vs lmplz model: {100 * (ppl / their_ppl - 1):+.4f}% (target within 0.2%)")
         if kenlm is not None:
-            with quiet_stderr():
-                model = kenlm.Model(str(kenarpa))
-            kp, kspeed = kenlm_perplexity(model, test)
+            kp, kspeed = kenlm_perplexity(kenlm, kenarpa, test)
             print(f"KenLM (kenlm module) on its own ARPA: perplexity {kp:.4f}, "
                   f"{kspeed:,.0f} tokens/s (python loop over sentences)")
     if kenlm is not None:
-        with quiet_stderr():
-            model = kenlm.Model(str(arpa))
-        kp, kspeed = kenlm_perplexity(model, test)
+        kp, kspeed = kenlm_perplexity(kenlm, arpa, test)
         print(f"interop seqkit ARPA -> kenlm: perplexity {kp:.4f} (seqkit {ppl:.4f}, diff {100 * (kp / ppl - 1):+.5f}%)")
         print(f"scoring speed seqkit/kenlm-module = {scores.n_tokens / text_s / kspeed:.2f}x (from text), "
               f"{scores.n_tokens / score_s / kspeed:.2f}x (from ids)")
