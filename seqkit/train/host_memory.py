@@ -4,7 +4,7 @@ Why. A training step on a CPU allocates and frees the same large buffers every t
 logits, their softmax and gradient are ``batch x steps x vocab`` floats: 16 MB each for PTB's
 20 x 20 x 10k). glibc's ``malloc`` serves buffers that big with fresh ``mmap``s, or trims them off the
 top of the heap when they are freed, so every step pays page faults to get the same memory back:
-on the PTB "small" LSTM that is ~12k faults and ~25% of the step time (measured: 121 -> 95 ms per
+on the PTB "small" LSTM that is ~12k faults and a fifth of the step time (measured: 121 -> 95 ms per
 update at one thread). Telling glibc to keep up to ``trim_mb`` of freed memory and to serve buffers up
 to 32 MB from the heap removes the faults; the peak memory of the process does not change, it is just
 not returned between steps.
