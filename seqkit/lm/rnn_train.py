@@ -23,6 +23,7 @@ word_language_model example: lr 20, clip 0.25). Perplexities are always per toke
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,6 +236,12 @@ def train_rnn_lm(model: RNNLM, train_ids: torch.Tensor, valid_ids: torch.Tensor 
 
     cfg = cfg or RNNTrainConfig()
     cfg.validate()
+    if cfg.sampling == "sequential" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Under DDP rank r trains on every world_size-th batch, so the state it carries would come
+        # from a batch that does not precede the next one in the stream.
+        raise SeqkitError("sequential sampling cannot run under torchrun: each rank would carry its hidden "
+                          "state into a batch that does not continue the one it came from",
+                          fix="use train.sampling=random under torchrun, or train in one process")
     batches = LMBatches(train_ids, cfg.batch_size, cfg.num_steps, sampling=cfg.sampling,
                         full_coverage=cfg.full_coverage, seed=seed)
     optimizer = make_optimizer(model, cfg)

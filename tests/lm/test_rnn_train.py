@@ -158,3 +158,10 @@ def test_plateau_schedule_halves_when_validation_ppl_stops_improving():
     cfg = RNNTrainConfig(lr=1.0, schedule="plateau", patience=0)
     lrs = _lrs_by_epoch(cfg, 5, scores=[100.0, 90.0, 95.0, 80.0, 85.0])
     assert lrs == [1.0, 1.0, 1.0, 0.5, 0.5]
+
+
+def test_sequential_sampling_refuses_torchrun(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    cfg = RNNTrainConfig(batch_size=2, num_steps=5, epochs=1, sampling="sequential")
+    with pytest.raises(SeqkitError, match="sequential sampling cannot run under torchrun"):
+        train_rnn_lm(_tiny_model(), torch.arange(200) % 5, cfg=cfg, progress=False, plot=False)
