@@ -298,12 +298,12 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
     force = bool(cfg.get("force", False))
     last_shared = max((i for i, st in enumerate(resolved) if st.distributed), default=-1)
     waiting: list[Stage] = []  # stages rank 0 runs while the other ranks wait
+    from seqkit.train.distributed import barrier
+
     for i, st in enumerate(resolved):
         if not ranks.enabled:
             fingerprint = run.run_stage(st, previous=fingerprint, force=force)
             continue
-        from seqkit.train.distributed import barrier
-
         if not st.distributed:
             if run.is_main:
                 fingerprint = run.run_stage(st, previous=fingerprint, force=force)

@@ -569,8 +569,7 @@ class Trainer:
                         break
                 if stopped != "epochs":
                     break
-                # The epoch is over.
-                flush()
+                # The epoch is over (validation and checkpoint below read the pending updates back).
                 if self.scheduler is not None and hasattr(self.scheduler, "on_epoch_end"):
                     self.scheduler.on_epoch_end(self.epoch)
                 self.epoch += 1
@@ -579,7 +578,6 @@ class Trainer:
                     stopped = "early_stopping"
                 checkpoint()
             # Final validation (when the run ended between validations) and checkpoint.
-            flush()
             if valid_fn is not None and stopped != "early_stopping" and last_valid_step != self.step:
                 do_validation()
             checkpoint()
