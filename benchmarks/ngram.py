@@ -39,7 +39,7 @@ import numpy as np
 
 from seqkit.io import read_lines
 from seqkit.lm.ngram import NGramLM
-from seqkit.lm.ngram_vocab import pack
+from seqkit.lm.ngram.vocab import pack
 
 KENLM_PPL = {3: 148.28, 4: 142.72, 5: 141.19}  # lmplz + query, measured for the issue
 LMPLZ_MEMORY = "1G"  # lmplz -S: ample for PTB; a percentage of RAM makes it slower (page faults)

@@ -40,7 +40,7 @@ from torch import nn
 
 from seqkit.data import LMBatches
 from seqkit.lm.rnn import RNNLM, RNNLMConfig
-from seqkit.lm.rnn_train import LMStep, RNNTrainConfig, encode_stream, make_schedule, train_rnn_lm
+from seqkit.lm.rnn.train import LMStep, RNNTrainConfig, encode_stream, make_schedule, train_rnn_lm
 from seqkit.text import Vocab
 from seqkit.train import Trainer
 

@@ -14,7 +14,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("text", "data", "lm", "embeddings", "seq2seq", "train", "metrics", "vision",
-                "optim", "pipeline", "config", "io", "errors")
+                "optim", "recipes", "io", "errors")
 
 from seqkit.errors import SeqkitError  # noqa: E402
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from seqkit.cli import main
-from seqkit.pipeline import Run, stage
+from seqkit.recipes.pipeline import Run, stage
 
 
 @stage("test.cli_echo", uses=("echo",))

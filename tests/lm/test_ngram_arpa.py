@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.arpa import read_arpa, write_arpa
+from seqkit.lm.ngram.arpa import read_arpa, write_arpa
 from seqkit.lm.ngram import NGramLM
 
 FIXTURE_CORPUS = """\
@@ -203,7 +203,7 @@ def test_seqkit_mkn_equals_lmplz_entry_by_entry():
 
 
 def _entries_of_model(lm):
-    from seqkit.lm.arpa import ngram_words
+    from seqkit.lm.ngram.arpa import ngram_words
 
     out = {}
     for k, words in enumerate(ngram_words(lm), 1):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.ngram_counts import KeyIndex, count_ngrams, counts_of_counts
-from seqkit.lm.ngram_vocab import build_vocab, pack
+from seqkit.lm.ngram.counts import KeyIndex, count_ngrams, counts_of_counts
+from seqkit.lm.ngram.vocab import build_vocab, pack
 
 LINES = ["a b", "a b a"]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.arpa import ngram_words
+from seqkit.lm.ngram.arpa import ngram_words
 from seqkit.lm.ngram import NGramLM
 
 rng = np.random.default_rng(0)

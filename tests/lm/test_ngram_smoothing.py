@@ -13,7 +13,7 @@ import pytest
 
 from seqkit.errors import SeqkitError
 from seqkit.lm.ngram import NGramLM
-from seqkit.lm.ngram_smoothing import SMOOTHERS
+from seqkit.lm.ngram.smoothing import SMOOTHERS
 
 LINES = ["a b", "a b a"]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from seqkit.io import read_lines
-from seqkit.lm.ngram_stats import frequencies, top_ngrams, zipf_exponent, zipf_plot
+from seqkit.lm.ngram.stats import frequencies, top_ngrams, zipf_exponent, zipf_plot
 
 
 def test_top_ngrams_small():

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.rnn_cells import GRUCell, LSTMCell, RNNCell, ScratchRNN, detach_state, make_rnn
+from seqkit.lm.rnn.cells import GRUCell, LSTMCell, RNNCell, ScratchRNN, detach_state, make_rnn
 
 ATOL = 1e-5
 TORCH_CELLS = {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}

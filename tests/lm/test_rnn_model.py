@@ -7,7 +7,7 @@ import torch
 
 from seqkit.errors import SeqkitError
 from seqkit.lm.rnn import RNNLM, RNNLMConfig, lm_loss, load_rnn_lm, save_rnn_lm
-from seqkit.lm.rnn_generate import continue_text, generate, next_token
+from seqkit.lm.rnn.generate import continue_text, generate, next_token
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
@@ -51,7 +51,7 @@ def test_init_range_and_tied_weights():
 def test_bad_settings_are_one_clear_error():
     with pytest.raises(SeqkitError, match="unknown RNN cell 'bilstm'"):
         RNNLM(vocab_size=5, cell="bilstm")
-    with pytest.raises(SeqkitError, match="unknown RNN LM setting"):
+    with pytest.raises(SeqkitError, match="model.layers: unknown setting"):
         RNNLMConfig.from_dict({"vocab_size": 5, "layers": 2})
     with pytest.raises(SeqkitError, match="cannot be bidirectional"):
         RNNLMConfig.from_dict({"vocab_size": 5, "bidirectional": True})

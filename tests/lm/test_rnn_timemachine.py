@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seqkit.config import load_recipe
-from seqkit.pipeline import run_pipeline
+from seqkit.recipes.config import load_recipe
+from seqkit.recipes.pipeline import run_pipeline
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import torch
 
 from seqkit.errors import SeqkitError
 from seqkit.lm.rnn import RNNLM
-from seqkit.lm.rnn_train import LMStep, RNNTrainConfig, encode_stream, evaluate_ppl, train_rnn_lm
+from seqkit.lm.rnn.train import LMStep, RNNTrainConfig, encode_stream, evaluate_ppl, train_rnn_lm
 from seqkit.text import Vocab
 
 
@@ -128,14 +128,14 @@ def test_resume_mid_epoch_is_exact(tmp_path):
 def test_bad_training_settings():
     with pytest.raises(SeqkitError, match="unknown sampling 'shuffled'"):
         RNNTrainConfig(sampling="shuffled").validate()
-    with pytest.raises(SeqkitError, match="unknown training setting"):
+    with pytest.raises(SeqkitError, match="unknown setting"):
         RNNTrainConfig.from_dict({"learning_rate": 1})
     with pytest.raises(SeqkitError, match="unknown schedule"):
         RNNTrainConfig(schedule="cosine").validate()
 
 
 def _lrs_by_epoch(cfg, epochs, scores=()):
-    from seqkit.lm.rnn_train import make_optimizer, make_schedule
+    from seqkit.lm.rnn.train import make_optimizer, make_schedule
 
     model = _tiny_model()
     opt = make_optimizer(model, cfg)

@@ -77,8 +77,8 @@ def test_cli_trajectory(tmp_path, capsys):
 
 
 def test_recipe_runs_end_to_end_quickly(tmp_path, capsys):
-    from seqkit.config import load_recipe
-    from seqkit.pipeline import run_pipeline
+    from seqkit.recipes.config import load_recipe
+    from seqkit.recipes.pipeline import run_pipeline
 
     _, cfg = load_recipe("vision_lenet", ["model.name=lenet-relu", "data.resolution=12", "train.epochs=1",
                                           f"run_dir={tmp_path}"])
@@ -91,8 +91,8 @@ def test_recipe_runs_end_to_end_quickly(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe,target", [("vision_lenet", 0.97), ("vision_resnet", 0.98)])
 def test_recipes_reach_their_accuracy(tmp_path, recipe, target):
-    from seqkit.config import load_recipe
-    from seqkit.pipeline import run_pipeline
+    from seqkit.recipes.config import load_recipe
+    from seqkit.recipes.pipeline import run_pipeline
 
     _, cfg = load_recipe(recipe, [f"run_dir={tmp_path}"])
     run = run_pipeline(cfg, recipe)

@@ -32,7 +32,7 @@ import torch
 
 from seqkit.errors import SeqkitError
 from seqkit.io import iter_lines, load_json, read_lines, save_json, write_text_atomic
-from seqkit.pipeline import Run, stage
+from seqkit.recipes.pipeline import Run, stage
 from seqkit.seq2seq.nmt import (
     PAD_ID,
     NMTStep,

@@ -16,15 +16,15 @@ from seqkit.errors import SeqkitError
 
 # command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "recipe": ("seqkit.pipeline_cli:recipe", "list, show, copy, validate and run recipes"),
-    "tokenize": ("seqkit.text.cli:tokenize", "tokenize stdin to stdout"),
-    "vocab": ("seqkit.text.cli:vocab", "build a vocabulary from text files"),
-    "data": ("seqkit.data.cli:data", "list and fetch named corpora"),
-    "lm": ("seqkit.lm.cli:lm", "n-gram and RNN language models"),
-    "w2v": ("seqkit.embeddings.cli:w2v", "train, evaluate and query word2vec vectors"),
-    "translate": ("seqkit.seq2seq.cli:translate", "translate stdin with a trained run"),
-    "bleu": ("seqkit.metrics.cli:bleu", "corpus BLEU/chrF/TER with the sacrebleu signature"),
-    "vision": ("seqkit.vision.cli:vision", "CNN model summaries and the vision chapters"),
+    "recipe": ("seqkit.cli.recipe:recipe", "list, show, copy, validate and run recipes"),
+    "tokenize": ("seqkit.cli.text:tokenize", "tokenize stdin to stdout"),
+    "vocab": ("seqkit.cli.text:vocab", "build a vocabulary from text files"),
+    "data": ("seqkit.cli.data:data", "list and fetch named corpora"),
+    "lm": ("seqkit.cli.lm:lm", "n-gram and RNN language models"),
+    "w2v": ("seqkit.cli.w2v:w2v", "train, evaluate and query word2vec vectors"),
+    "translate": ("seqkit.cli.translate:translate", "translate stdin with a trained run"),
+    "bleu": ("seqkit.cli.bleu:bleu", "corpus BLEU/chrF/TER with the sacrebleu signature"),
+    "vision": ("seqkit.cli.vision:vision", "CNN model summaries and the vision chapters"),
 }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqkit.lm.ngram_vocab import BOS_ID, Packed
+from seqkit.lm.ngram.vocab import BOS_ID, Packed
 
 
 @dataclass

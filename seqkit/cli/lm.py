@@ -6,7 +6,7 @@ import click
 
 
 class _LMGroup(click.Group):
-    _SUB = {"ngram": "seqkit.lm.ngram_cli:ngram", "rnn": "seqkit.lm.rnn_cli:rnn"}
+    _SUB = {"ngram": "seqkit.cli.lm_ngram:ngram", "rnn": "seqkit.cli.lm_rnn:rnn"}
 
     def list_commands(self, ctx):
         return sorted(self._SUB)

@@ -15,7 +15,7 @@ import time
 import click
 
 from seqkit.io import iter_lines
-from seqkit.lm.ngram_smoothing import SMOOTHERS
+from seqkit.lm.ngram.smoothing import SMOOTHERS
 
 
 @click.group()
@@ -119,7 +119,7 @@ def sample(model, prefix, num, max_tokens, seed, temperature, no_unk) -> None:
 @click.option("--zipf", "zipf_png", type=click.Path(dir_okay=False), help="write the Zipf log-log plot here")
 def stats(text_file, top, zipf_png) -> None:
     """d2l's n-gram statistics of TEXT_FILE: the most frequent uni-, bi- and trigrams."""
-    from seqkit.lm.ngram_stats import top_ngrams, zipf_plot
+    from seqkit.lm.ngram.stats import top_ngrams, zipf_plot
 
     lines = list(iter_lines(text_file))
     tables = top_ngrams(lines, orders=(1, 2, 3), top=top)

@@ -20,7 +20,7 @@ import shutil
 import torch
 
 from seqkit.io import load_json, save_json
-from seqkit.pipeline import Run, stage
+from seqkit.recipes.pipeline import Run, stage
 from seqkit.train import load_weights, save_weights
 from seqkit.vision.data import ImageData, load_images
 from seqkit.vision.models import build_model

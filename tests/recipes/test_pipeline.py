@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from seqkit.errors import SeqkitError
-from seqkit.pipeline import Run, get_stage, run_pipeline, stage
+from seqkit.recipes.pipeline import Run, get_stage, run_pipeline, stage
 
 CALLS: list[str] = []
 

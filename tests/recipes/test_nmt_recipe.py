@@ -9,9 +9,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from seqkit.config import load_recipe
+from seqkit.recipes.config import load_recipe
 from seqkit.errors import SeqkitError
-from seqkit.pipeline import run_pipeline
+from seqkit.recipes.pipeline import run_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 EN_FR = REPO / "data" / "en-fr"
@@ -102,7 +102,7 @@ def test_translate_handles_empty_unknown_and_overlong_input(tiny_run):
 
 
 def test_translate_cli(tiny_run):
-    from seqkit.seq2seq.cli import translate
+    from seqkit.cli.translate import translate
 
     res = CliRunner().invoke(translate, ["--run", str(tiny_run.dir), "--beam", "2"],
                              input="The cat eats.\n\nMy sister is happy.\n")

@@ -32,8 +32,8 @@ from typing import Any
 import torch
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.rnn import RNNLM, lm_loss
-from seqkit.lm.rnn_cells import State, detach_state
+from seqkit.lm.rnn.model import RNNLM, lm_loss
+from seqkit.lm.rnn.cells import State, detach_state
 
 LOSSES = ("token_mean", "time_sum")
 OPTIMIZERS = ("sgd", "adam")
@@ -83,9 +83,9 @@ class RNNTrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> RNNTrainConfig:
-        from seqkit.config import dataclass_from_dict
+        from seqkit.settings import from_dict
 
-        return dataclass_from_dict(cls, d, "training setting")
+        return from_dict(cls, d, "train")
 
 
 # --------------------------------------------------------------------------------------------------

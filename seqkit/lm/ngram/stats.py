@@ -5,7 +5,7 @@
 
 d2l counts over the whole book as one token stream (n-grams may span lines), with its time-machine
 cleaning (letters only, lower case); ``across_lines=True`` and ``tokenizer="timemachine"`` reproduce
-its tables. Counting reuses :func:`seqkit.lm.ngram_counts.count_ngrams`.
+its tables. Counting reuses :func:`seqkit.lm.ngram.counts.count_ngrams`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from seqkit.lm.ngram_counts import NGramCounts, count_ngrams
-from seqkit.lm.ngram_vocab import BOS_ID, EOS_ID, NGramVocab, build_vocab
+from seqkit.lm.ngram.counts import NGramCounts, count_ngrams
+from seqkit.lm.ngram.vocab import BOS_ID, EOS_ID, NGramVocab, build_vocab
 
 
 def _tokenized(lines: Sequence[str], tokenizer: str | None) -> list[list[str]]:

@@ -1,7 +1,7 @@
 """Recurrent language models: embedding -> RNN/GRU/LSTM stack -> softmax over the vocabulary.
 
 One model class, :class:`RNNLM`, covers char and word level, the three cells, both backends
-(``"torch"``: ``nn.LSTM`` & co., ``"scratch"``: :mod:`seqkit.lm.rnn_cells`), any depth, dropout
+(``"torch"``: ``nn.LSTM`` & co., ``"scratch"``: :mod:`seqkit.lm.rnn.cells`), any depth, dropout
 (Zaremba et al. 2014: on the embeddings, between layers and before the softmax) and tied input/output
 embeddings (Press & Wolf 2017; Inan et al. 2017).
 
@@ -9,7 +9,7 @@ Why there is no bidirectional LM: a language model scores ``p(x_t | x_<t)``. A r
 feeds ``x_t+1 ... x_T`` into the state used to predict ``x_t+1`` — the model sees the answer, training
 loss collapses towards zero, and it cannot generate, because at generation time the future does not
 exist yet. Bidirectional stacks are for *encoders* (the whole input is known up front, e.g. the source
-sentence in seq2seq); build them with :func:`seqkit.lm.rnn_cells.make_rnn` ``(bidirectional=True)``.
+sentence in seq2seq); build them with :func:`seqkit.lm.rnn.cells.make_rnn` ``(bidirectional=True)``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.rnn_cells import MODES, State, make_rnn
+from seqkit.lm.rnn.cells import MODES, State, make_rnn
 
 
 @dataclass
@@ -57,10 +57,10 @@ class RNNLMConfig:
         if d.get("bidirectional"):
             raise SeqkitError("a language model cannot be bidirectional: the right-to-left pass would show it "
                               "the tokens it has to predict",
-                              fix="drop bidirectional; for an encoder use seqkit.lm.rnn_cells.make_rnn(bidirectional=True)")
-        from seqkit.config import dataclass_from_dict
+                              fix="drop bidirectional; for an encoder use seqkit.lm.rnn.cells.make_rnn(bidirectional=True)")
+        from seqkit.settings import from_dict
 
-        return dataclass_from_dict(cls, d, "RNN LM setting")
+        return from_dict(cls, d, "model")
 
 
 class RNNLM(nn.Module):

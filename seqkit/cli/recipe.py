@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seqkit import config as _config
+from seqkit.recipes import config as _config
 from seqkit.errors import SeqkitError
 
 
@@ -60,7 +60,7 @@ def cp(name: str, dest: str) -> None:
 @click.argument("overrides", nargs=-1)
 def validate(name: str, overrides: tuple[str, ...]) -> None:
     """Check recipe NAME: YAML, overrides, and that every stage exists."""
-    from seqkit.pipeline import get_stage
+    from seqkit.recipes.pipeline import get_stage
 
     recipe_name, cfg = _config.load_recipe(name, overrides)
     for stage_name in cfg.stages:
@@ -73,7 +73,7 @@ def validate(name: str, overrides: tuple[str, ...]) -> None:
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 def run(name: str, overrides: tuple[str, ...]) -> None:
     """Run recipe NAME (a built-in name or a YAML path) with KEY=VALUE overrides."""
-    from seqkit.pipeline import run_pipeline
+    from seqkit.recipes.pipeline import run_pipeline
 
     recipe_name, cfg = _config.load_recipe(name, overrides)
     run_pipeline(cfg, recipe_name)

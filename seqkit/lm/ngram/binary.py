@@ -14,8 +14,8 @@ import numpy as np
 
 from seqkit.errors import SeqkitError
 from seqkit.io import write_bytes_atomic
-from seqkit.lm.ngram import NGramLM
-from seqkit.lm.ngram_vocab import NGramVocab
+from seqkit.lm.ngram.model import NGramLM
+from seqkit.lm.ngram.vocab import NGramVocab
 
 FORMAT = "seqkit.ngram/1"
 

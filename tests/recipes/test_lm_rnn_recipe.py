@@ -6,10 +6,10 @@ import pytest
 from click.testing import CliRunner
 
 from seqkit.cli import cli, main
-from seqkit.config import load_recipe
+from seqkit.recipes.config import load_recipe
 from seqkit.errors import SeqkitError
 from seqkit.io import load_json
-from seqkit.pipeline import run_pipeline
+from seqkit.recipes.pipeline import run_pipeline
 
 TINY = ["the time traveller smiled", "the time machine", "he smiled at the time traveller"] * 40
 

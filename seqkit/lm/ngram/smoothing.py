@@ -49,8 +49,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.ngram_counts import NGramCounts, counts_of_counts
-from seqkit.lm.ngram_vocab import BOS_ID
+from seqkit.lm.ngram.counts import NGramCounts, counts_of_counts
+from seqkit.lm.ngram.vocab import BOS_ID
 
 #: KenLM's ``--discount_fallback`` defaults: D1, D2, D3+.
 DEFAULT_FALLBACK = (0.5, 1.0, 1.5)

@@ -32,8 +32,8 @@ META_KEYS = ("description", "stages")
 
 def recipe_dirs() -> list[Path]:
     """Where built-in recipes live: the installed copy first, then the source tree's ``recipes/``."""
-    here = Path(__file__).resolve().parent
-    return [d for d in (here / "_recipes", here.parent / "recipes") if d.is_dir()]
+    package = Path(__file__).resolve().parents[1]
+    return [d for d in (package / "_recipes", package.parent / "recipes") if d.is_dir()]
 
 
 def builtin_recipes() -> dict[str, Path]:
@@ -175,19 +175,6 @@ def _example(default: Any) -> str:
     if isinstance(default, list):
         return "[" + ",".join(map(str, default)) + "]"
     return str(default)
-
-
-def dataclass_from_dict(cls: type, values: dict, what: str) -> Any:
-    """``cls(**values)`` for a dataclass, with one clear error listing the valid fields when a key is
-    unknown (``what`` names the settings in the message, e.g. "RNN LM setting")."""
-    import dataclasses
-
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise SeqkitError(f"unknown {what}(s): {', '.join(unknown)}",
-                          fix=f"valid settings: {', '.join(sorted(known))}")
-    return cls(**values)
 
 
 def to_yaml(cfg: DictConfig) -> str:

@@ -7,7 +7,7 @@ lines the evaluation reads), ``samples.txt``, ``top_ngrams.json``, ``zipf.png``.
 from __future__ import annotations
 
 from seqkit.io import save_json, write_text_atomic
-from seqkit.pipeline import Run, stage
+from seqkit.recipes.pipeline import Run, stage
 
 MODEL_FILE = "model.arpa"
 
@@ -120,7 +120,7 @@ def sample_stage(run: Run) -> dict:
 @stage("lm.ngram.stats", uses=("data", "stats"))
 def stats_stage(run: Run) -> dict:
     """d2l's statistics: the most frequent uni-, bi- and trigrams, and the Zipf plot -> zipf.png."""
-    from seqkit.lm.ngram_stats import top_ngrams, zipf_plot
+    from seqkit.lm.ngram.stats import top_ngrams, zipf_plot
 
     name = str(run.cfg.data.name)
     lines = tokenize(load_lines(name)[0], run.cfg.data.tokenizer, name)

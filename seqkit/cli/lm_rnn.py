@@ -38,8 +38,8 @@ def train(corpus, run_dir, level, cell, backend, layers, hidden, embed, dropout,
 
     Runs the whole ``lm_rnn`` recipe (data, train, generate) and prints the perplexities and a sample.
     """
-    from seqkit.config import load_recipe
-    from seqkit.pipeline import run_pipeline
+    from seqkit.recipes.config import load_recipe
+    from seqkit.recipes.pipeline import run_pipeline
 
     flags = {"data.name": corpus, "data.level": level, "model.cell": cell, "model.backend": backend,
              "model.num_layers": layers, "model.hidden_size": hidden, "model.embed_size": embed,
@@ -66,8 +66,8 @@ def ppl(run_dir, text_file, device) -> None:
     """Perplexity of TEXT_FILE under the model trained in RUN_DIR (one stream, full history)."""
     from seqkit.errors import SeqkitError
     from seqkit.io import read_lines
-    from seqkit.lm.rnn_stages import load_run_model
-    from seqkit.lm.rnn_train import encode_stream, evaluate_ppl
+    from seqkit.recipes.lm_rnn import load_run_model
+    from seqkit.lm.rnn.train import encode_stream, evaluate_ppl
 
     model, vocab, tokenizer, info = load_run_model(run_dir, device=device)
     ids = encode_stream(read_lines(text_file), tokenizer.encode, vocab, info["eos_per_line"])
@@ -90,8 +90,8 @@ def ppl(run_dir, text_file, device) -> None:
 @click.option("--device", default="cpu")
 def generate(run_dir, prefix, num_tokens, temperature, top_k, seed, device) -> None:
     """Continue --prefix with the model trained in RUN_DIR."""
-    from seqkit.lm.rnn_generate import continue_text
-    from seqkit.lm.rnn_stages import load_run_model
+    from seqkit.lm.rnn.generate import continue_text
+    from seqkit.recipes.lm_rnn import load_run_model
 
     model, vocab, tokenizer, _ = load_run_model(run_dir, device=device)
     click.echo(continue_text(model, prefix, num_tokens, encode=lambda s: vocab[tokenizer.encode(s)],

@@ -14,7 +14,7 @@ from __future__ import annotations
 from seqkit.embeddings.keyedvectors import KeyedVectors
 from seqkit.errors import SeqkitError
 from seqkit.io import save_json
-from seqkit.pipeline import Run, stage
+from seqkit.recipes.pipeline import Run, stage
 
 
 def _corpus_path(run: Run) -> str:

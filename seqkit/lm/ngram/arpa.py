@@ -15,7 +15,7 @@ Writing is vectorized: each section is assembled as a byte matrix in numpy (digi
 computed with integer arithmetic, words gathered from a padded table of the vocabulary's UTF-8
 bytes) and the padding is squeezed out, so a 5-gram PTB model (2.3M lines) writes in about a second
 instead of the many seconds of a ``"%f\\t%s" % ...`` loop. Reading splits the lines with
-C-level ``map``/``str.split`` and builds the sorted key tables of :mod:`seqkit.lm.ngram_counts`.
+C-level ``map``/``str.split`` and builds the sorted key tables of :mod:`seqkit.lm.ngram.counts`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import numpy as np
 
 from seqkit.errors import SeqkitError
 from seqkit.io import atomic_write, read_text
-from seqkit.lm.ngram import NGramLM
-from seqkit.lm.ngram_counts import lookup
-from seqkit.lm.ngram_vocab import SPECIALS, NGramVocab
+from seqkit.lm.ngram.model import NGramLM
+from seqkit.lm.ngram.counts import lookup
+from seqkit.lm.ngram.vocab import SPECIALS, NGramVocab
 
 #: log10 written for a zero probability or weight (the ARPA convention).
 LOG_ZERO = -99.0

@@ -43,13 +43,11 @@ from seqkit.io import load_json, save_json, write_text_atomic
 
 #: Modules that define stages; imported on first lookup of a stage name.
 STAGE_MODULES = (
-    "seqkit.text.stages",
-    "seqkit.data.stages",
-    "seqkit.lm.ngram_stages",
-    "seqkit.lm.rnn_stages",
-    "seqkit.embeddings.stages",
-    "seqkit.seq2seq.stages",
-    "seqkit.vision.stages",
+    "seqkit.recipes.lm_ngram",
+    "seqkit.recipes.lm_rnn",
+    "seqkit.recipes.word2vec",
+    "seqkit.recipes.nmt",
+    "seqkit.recipes.vision",
 )
 
 

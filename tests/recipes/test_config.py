@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqkit.config import load_recipe, parse_override
+from seqkit.recipes.config import load_recipe, parse_override
 from seqkit.errors import SeqkitError
 
 RECIPE = """\

@@ -10,7 +10,7 @@ import time
 import torch
 import torch.multiprocessing as mp
 
-from seqkit.pipeline import run_pipeline, stage
+from seqkit.recipes.pipeline import run_pipeline, stage
 
 
 @stage("test.prepare", uses=("data",))

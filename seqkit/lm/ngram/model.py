@@ -4,12 +4,12 @@
 >>> round(lm.perplexity(["the cat sat"]), 4) > 1
 True
 
-A model is a backoff table per order (see :mod:`seqkit.lm.ngram_smoothing`): the sorted int64 keys
-of its n-grams (:mod:`seqkit.lm.ngram_counts`), their log10 probabilities and backoff weights. It
+A model is a backoff table per order (see :mod:`seqkit.lm.ngram.smoothing`): the sorted int64 keys
+of its n-grams (:mod:`seqkit.lm.ngram.counts`), their log10 probabilities and backoff weights. It
 scores like KenLM's ``query``: for each token the longest n-gram in the table that ends with it,
 plus the backoff weights of the longer contexts (``log10 p(w | h) = log10 p(w | h_m) + sum b``).
 Scoring a corpus is one vectorized hash lookup per order over all tokens at once
-(:class:`~seqkit.lm.ngram_counts.KeyIndex`), then the backoff sums as array arithmetic -- no loop
+(:class:`~seqkit.lm.ngram.counts.KeyIndex`), then the backoff sums as array arithmetic -- no loop
 over tokens, which is what makes it run at millions of tokens per second.
 """
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.ngram_counts import KeyIndex, count_ngrams, lookup
-from seqkit.lm.ngram_smoothing import DEFAULT_FALLBACK, estimate
-from seqkit.lm.ngram_vocab import BOS_ID, EOS_ID, NGramVocab, Packed, build_vocab, pack, read_vocab_file
+from seqkit.lm.ngram.counts import KeyIndex, count_ngrams, lookup
+from seqkit.lm.ngram.smoothing import DEFAULT_FALLBACK, estimate
+from seqkit.lm.ngram.vocab import BOS_ID, EOS_ID, NGramVocab, Packed, build_vocab, pack, read_vocab_file
 
 
 @dataclass
@@ -115,7 +115,7 @@ class NGramLM:
         Args:
             lines: training text, one sentence per line, whitespace-tokenized (or token lists).
             order: N >= 1.
-            smoothing: one of :data:`seqkit.lm.ngram_smoothing.SMOOTHERS` (``mkn`` = KenLM's).
+            smoothing: one of :data:`seqkit.lm.ngram.smoothing.SMOOTHERS` (``mkn`` = KenLM's).
             min_count: words rarer than this become ``<unk>`` (closed vocabulary).
             vocab: a vocab file path or a list of words that closes the vocabulary instead.
             k: the add-k constant (``addk``; default 1).
@@ -313,21 +313,21 @@ class NGramLM:
 
     def save_arpa(self, path: str | os.PathLike) -> None:
         """Write the model as an ARPA file (loads in KenLM, SRILM, NLTK-free tools)."""
-        from seqkit.lm.arpa import write_arpa
+        from seqkit.lm.ngram.arpa import write_arpa
 
         write_arpa(self, path)
 
     @classmethod
     def load_arpa(cls, path: str | os.PathLike) -> NGramLM:
         """Read an ARPA file (e.g. from KenLM's ``lmplz``); mistakes are reported with their line."""
-        from seqkit.lm.arpa import read_arpa
+        from seqkit.lm.ngram.arpa import read_arpa
 
         return read_arpa(path)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write to ``path``: safetensors for ``*.safetensors`` (fast to reload), ARPA otherwise."""
         if os.fspath(path).endswith(".safetensors"):
-            from seqkit.lm.ngram_binary import save_binary
+            from seqkit.lm.ngram.binary import save_binary
 
             save_binary(self, path)
         else:
@@ -337,7 +337,7 @@ class NGramLM:
     def load(cls, path: str | os.PathLike) -> NGramLM:
         """Read a model written by :meth:`save`: safetensors by extension, else ARPA."""
         if os.fspath(path).endswith(".safetensors"):
-            from seqkit.lm.ngram_binary import load_binary
+            from seqkit.lm.ngram.binary import load_binary
 
             return load_binary(path)
         return cls.load_arpa(path)

@@ -22,7 +22,7 @@ import torch
 
 from seqkit.errors import SeqkitError
 from seqkit.io import load_json, save_json, write_text_atomic
-from seqkit.pipeline import Run, stage
+from seqkit.recipes.pipeline import Run, stage
 
 IDS_FILE, DATA_FILE, VOCAB_FILE = "ids.safetensors", "data.json", "vocab.json"
 
@@ -69,7 +69,7 @@ def data_stage(run: Run) -> dict:
 
     import seqkit.data as skdata
     from seqkit.io import write_bytes_atomic
-    from seqkit.lm.rnn_train import encode_stream
+    from seqkit.lm.rnn.train import encode_stream
     from seqkit.text import Vocab
 
     cfg = run.cfg.data
@@ -114,7 +114,7 @@ def train_stage(run: Run) -> dict:
     from safetensors.torch import load_file
 
     from seqkit.lm.rnn import RNNLM, RNNLMConfig, save_rnn_lm
-    from seqkit.lm.rnn_train import RNNTrainConfig, train_rnn_lm
+    from seqkit.lm.rnn.train import RNNTrainConfig, train_rnn_lm
 
     tcfg = dict(run.cfg.train)
     threads = tcfg.pop("threads", None)
@@ -160,7 +160,7 @@ def train_stage(run: Run) -> dict:
 @stage("lm.rnn.generate", uses=("generate",))
 def generate_stage(run: Run) -> dict:
     """Continue generate.prefix with the trained model -> samples.txt."""
-    from seqkit.lm.rnn_generate import continue_text
+    from seqkit.lm.rnn.generate import continue_text
 
     model, vocab, tokenizer, _ = load_run_model(run.dir, device=run.device)
     cfg = run.cfg.generate

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.rnn import RNNLM
+from seqkit.lm.rnn.model import RNNLM
 
 
 def next_token(logits: torch.Tensor, *, temperature: float = 0.0, top_k: int | None = None,

@@ -1,0 +1,57 @@
+"""The layer rule: library packages never import ``seqkit.recipes`` or ``seqkit.cli``.
+
+Checked on the source (every ``import`` statement, top level or inside functions), so a lazy import
+in a function body cannot slip through.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import seqkit
+
+ROOT = Path(seqkit.__file__).resolve().parent
+ABOVE = ("seqkit.recipes", "seqkit.cli")
+BASE = ("errors.py", "io.py", "settings.py", "__init__.py")
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def _library_files() -> list[Path]:
+    files = []
+    for path in sorted(ROOT.rglob("*.py")):
+        top = path.relative_to(ROOT).parts[0]
+        if top in ("recipes", "cli", "__main__.py"):
+            continue
+        files.append(path)
+    return files
+
+
+def test_library_never_imports_recipes_or_cli():
+    files = _library_files()
+    assert len(files) > 50  # the whole library is scanned
+    bad = [f"{p.relative_to(ROOT)}:{line}: imports {name}" for p in files for line, name in _imports(p)
+           if name.startswith(ABOVE)]
+    assert bad == []
+
+
+def test_recipes_never_import_cli():
+    bad = [f"{p.relative_to(ROOT)}:{line}: imports {name}" for p in sorted((ROOT / "recipes").rglob("*.py"))
+           for line, name in _imports(p) if name.startswith("seqkit.cli")]
+    assert bad == []
+
+
+def test_rule_catches_a_violation(tmp_path):
+    bad = tmp_path / "x.py"
+    bad.write_text("def f():\n    from seqkit.recipes.pipeline import Run\n")
+    assert _imports(bad) == [(2, "seqkit.recipes.pipeline")]
