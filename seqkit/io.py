@@ -145,3 +145,53 @@ def open_text_out(path: PathLike) -> io.TextIOBase:
     if os.fspath(path) == "-":
         return contextlib.nullcontext(sys.stdout)
     return atomic_write(path, "w")
+
+
+def sha256_file(path: PathLike) -> str:
+    """SHA-256 of a file's bytes; of a folder: of its files' relative names and contents, in order."""
+    import hashlib
+
+    path = Path(path)
+    h = hashlib.sha256()
+    if path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(str(child.relative_to(path)).encode())
+            h.update(sha256_file(child).encode())
+        return h.hexdigest()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: PathLike):
+    """Build a folder aside and swap it in for ``path`` when the block succeeds.
+
+    Yields a fresh temporary folder beside ``path``. On success its files are fsynced and it replaces
+    ``path`` (the old folder is renamed away first and deleted after), so a reader sees the old set of
+    files or the new one, never a mix. If the block raises, the temporary folder is removed and
+    ``path`` is untouched.
+    """
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        for child in tmp.rglob("*"):
+            if child.is_file():
+                with open(child, "rb") as fh:
+                    os.fsync(fh.fileno())
+        os.chmod(tmp, 0o777 & ~_umask())
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.{os.getpid()}.old")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -128,10 +128,12 @@ def from_dict(cls: type, values: dict[str, Any] | None, section: str) -> Any:
     return obj
 
 
-def problems(obj: Any, section: str) -> list[str]:
-    """Every problem of an already-built settings object (empty when it is fine)."""
+def problems(cls: type, values: dict[str, Any] | None, section: str) -> list[str]:
+    """Every problem :func:`from_dict` would raise for these values (empty when they are fine)."""
     try:
-        from_dict(type(obj), dataclasses.asdict(obj), section)
+        from_dict(cls, values, section)
     except SettingsError as exc:
         return exc.problems
+    except SeqkitError as exc:  # a class's own validate() in __post_init__
+        return [f"{section}: {exc}"]
     return []

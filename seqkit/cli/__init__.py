@@ -13,6 +13,7 @@ import sys
 import click
 
 from seqkit.errors import SeqkitError
+from seqkit.settings import SettingsError
 
 # command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="seqkit", standalone_mode=False)
     except SeqkitError as exc:
-        click.echo(f"error: {exc}", err=True)
+        for line in exc.lines() if isinstance(exc, SettingsError) else [str(exc)]:
+            click.echo(f"error: {line}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -66,8 +66,8 @@ def ppl(run_dir, text_file, device) -> None:
     """Perplexity of TEXT_FILE under the model trained in RUN_DIR (one stream, full history)."""
     from seqkit.errors import SeqkitError
     from seqkit.io import read_lines
-    from seqkit.recipes.lm_rnn import load_run_model
     from seqkit.lm.rnn.train import encode_stream, evaluate_ppl
+    from seqkit.recipes.lm_rnn import load_run_model
 
     model, vocab, tokenizer, info = load_run_model(run_dir, device=device)
     ids = encode_stream(read_lines(text_file), tokenizer.encode, vocab, info["eos_per_line"])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from seqkit.recipes import config as _config
 from seqkit.errors import SeqkitError
+from seqkit.recipes import config as _config
 
 
 @click.group()
@@ -59,12 +59,12 @@ def cp(name: str, dest: str) -> None:
 @click.argument("name")
 @click.argument("overrides", nargs=-1)
 def validate(name: str, overrides: tuple[str, ...]) -> None:
-    """Check recipe NAME: YAML, overrides, and that every stage exists."""
-    from seqkit.recipes.pipeline import get_stage
+    """Check recipe NAME with KEY=VALUE overrides: YAML, keys, types, ranges, choices, cross-field
+    rules and the corpus kind, all before anything runs (one line per problem)."""
+    from seqkit.recipes.pipeline import check_recipe, get_stage
 
     recipe_name, cfg = _config.load_recipe(name, overrides)
-    for stage_name in cfg.stages:
-        get_stage(str(stage_name))
+    check_recipe(cfg, [get_stage(str(n)) for n in cfg.stages])
     click.echo(f"{recipe_name}: ok ({len(cfg.stages)} stages: {', '.join(map(str, cfg.stages))})")
 
 

@@ -9,9 +9,10 @@ sections in its ``uses`` and passes data on through files in the run directory:
                    that source and target have the same number of lines, writes ``data/{split}.{src,tgt}``
 ``nmt.spm``        trains the joint sentencepiece model on both sides -> ``spm.model``
 ``nmt.vocab``      the vocabulary of that model, ids identical -> ``vocab.json``
-``nmt.train``      token-budget length-bucketed batches, the :class:`~seqkit.train.Trainer` with
-                   label smoothing, Adam + warmup/inverse-sqrt, validation BLEU, best-N checkpoints,
-                   early stopping and a time budget -> ``train/`` and ``model.safetensors`` (best)
+``nmt.train``      :func:`~seqkit.seq2seq.nmt.train_nmt` (token-budget batches, label smoothing, Adam +
+                   warmup/inverse-sqrt, validation BLEU, best-N checkpoints, early stopping, a time
+                   budget) -> ``train/``, then the model folder ``model/`` (best weights,
+                   ``model.json``, ``spm.model``), swapped in whole when training ends
 ``nmt.decode``     beam search over the test set -> ``test.hyp`` (detokenized, one line per source)
 ``nmt.evaluate``   sacreBLEU BLEU and chrF with their signatures -> ``scores.json``
 =================  ==================================================================================
@@ -31,19 +32,22 @@ from typing import Any
 import torch
 
 from seqkit.errors import SeqkitError
-from seqkit.io import iter_lines, load_json, read_lines, save_json, write_text_atomic
+from seqkit.io import atomic_dir, iter_lines, load_json, read_lines, save_json, write_text_atomic
 from seqkit.recipes.pipeline import Run, stage
 from seqkit.seq2seq.nmt import (
-    PAD_ID,
-    NMTStep,
+    DecodeConfig,
+    NMTTrainConfig,
     Translator,
     _jieba_segment,
     build_model,
     count_parameters,
-    join_cjk,
     model_config,
-    train_flops_per_token,
+    model_problems,
+    save_model_dir,
+    score_translations,
+    train_nmt,
 )
+from seqkit.settings import from_dict, problems
 
 SPLITS = ("train", "valid", "test")
 
@@ -104,7 +108,35 @@ def _zh_side(src_lang: str | None, tgt_lang: str | None) -> str | None:
     return None
 
 
-@stage("nmt.data", uses=("data",))
+# -- checking the config before anything runs ---------------------------------------------------------
+def check(cfg: Any) -> list[str]:
+    """Every bad value of an NMT recipe's config, one line each."""
+    found = []
+    data = cfg.get("data") or {}
+    if not data.get("train"):
+        from seqkit.data.registry import CORPORA
+
+        info = CORPORA.get(str(data.get("name")))
+        if info is None and not str(data.get("name", "")).startswith("hf:"):
+            found.append(f"data.name: unknown corpus {data.get('name')!r}; a translation recipe takes "
+                         f"{', '.join(n for n, c in CORPORA.items() if c.kind == 'parallel')}, hf:NAME, "
+                         "or local files in data.train/valid/test")
+        elif info is not None and info.kind != "parallel":
+            found.append(f"data.name: {data.get('name')!r} is a language-modelling corpus; a translation recipe "
+                         f"needs a parallel one ({', '.join(n for n, c in CORPORA.items() if c.kind == 'parallel')})")
+    spm = cfg.get("spm") or {}
+    if spm.get("vocab_size") is not None and int(spm.get("vocab_size")) < 8:
+        found.append(f"spm.vocab_size: must be >= 8, got {spm.get('vocab_size')}")
+    if spm.get("model_type") not in ("unigram", "bpe", "char", "word"):
+        found.append(f"spm.model_type: must be one of unigram, bpe, char, word, got {spm.get('model_type')!r}")
+    model = dict(cfg.get("model") or {})
+    found += model_problems(model.pop("arch", None), model.pop("preset", None), model)
+    found += problems(NMTTrainConfig, dict(cfg.get("train") or {}), "train")
+    found += problems(DecodeConfig, dict(cfg.get("decode") or {}), "decode")
+    return found
+
+
+@stage("nmt.data", uses=("data",), check=check)
 def data_stage(run: Run) -> dict:
     """Load the parallel corpus, check it, and write data/{train,valid,test}.{src,tgt}."""
     cfg = run.cfg.data
@@ -160,143 +192,77 @@ def vocab_stage(run: Run) -> dict:
 
 
 # -- training -----------------------------------------------------------------------------------------
-def encode_pairs(tok: Any, src: list[str], tgt: list[str], zh_side: str | None = None
-                 ) -> tuple[list[list[int]], list[list[int]]]:
-    """Sentencepiece ids of each side (Chinese segmented by jieba first)."""
-    return (tok.encode_ids_batch(_maybe_segment(src, zh_side == "src")),
-            tok.encode_ids_batch(_maybe_segment(tgt, zh_side == "tgt")))
+def _model_info(run: Run) -> dict:
+    data = run.results["nmt.data"]
+    return {"zh_side": data.get("zh_side"), "src": data.get("src"), "tgt": data.get("tgt")}
 
 
-def make_optimizer(model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
-    """Adam or AdamW with the Transformer betas (0.9, 0.98) unless the config says otherwise."""
-    name = str(cfg.optimizer).lower()
-    betas = tuple(cfg.get("betas") or (0.9, 0.98))
-    kwargs = dict(lr=cfg.lr, betas=betas, eps=cfg.get("eps") or 1e-9, weight_decay=cfg.get("weight_decay") or 0.0)
-    if name == "adam":
-        return torch.optim.Adam(model.parameters(), foreach=True, **kwargs)
-    if name == "adamw":
-        return torch.optim.AdamW(model.parameters(), foreach=True, **kwargs)
-    raise SeqkitError(f"unknown optimizer {cfg.optimizer!r}", fix="use adam or adamw")
-
-
-def corpus_scores(hyps: list[str], refs: list[str], tgt_lang: str | None = None) -> dict[str, Any]:
-    """sacreBLEU corpus BLEU and chrF with signatures (``zh`` tokenization for Chinese targets)."""
-    from seqkit.metrics import bleu, chrf
-
-    tokenize = "zh" if str(tgt_lang or "").startswith("zh") else None  # None: seqkit.metrics detects
-    b, c = bleu(hyps, refs, tokenize=tokenize), chrf(hyps, refs)
-    return {"bleu": round(b.score, 2), "chrf": round(c.score, 2), "bleu_signature": b.signature,
-            "chrf_signature": c.signature, "bleu_text": b.text}
-
-
-def _device(run: Run) -> str:
-    return run.device
-
-
-@stage("nmt.train", uses=("data", "spm", "model", "train"), distributed=True)
+@stage("nmt.train", uses=("data", "spm", "model", "train"), distributed=True, check=check)
 def train_stage(run: Run) -> dict:
-    """Train the model with the shared Trainer; keep the best weights by validation BLEU."""
-    from seqkit.data import ParallelBatches
+    """Train the model; keep the best weights by validation BLEU in the model folder ``model/``."""
     from seqkit.text import SentencePieceTokenizer
-    from seqkit.train import Trainer, build_schedule, fit_summary
+    from seqkit.train import fit_summary
 
-    cfg, tcfg = run.cfg, run.cfg.train
-    if tcfg.get("threads"):
-        torch.set_num_threads(int(tcfg.threads))
-    data_info = run.results["nmt.data"]
-    zh = data_info.get("zh_side")
+    cfg = run.cfg
+    tcfg = from_dict(NMTTrainConfig, run.section("train"), "train")
+    if tcfg.threads:
+        torch.set_num_threads(tcfg.threads)
+    info = _model_info(run)
     tok = SentencePieceTokenizer.load(run.path("spm.model"))
-    src_ids, tgt_ids = encode_pairs(tok, read_lines(run.path("data/train.src")),
-                                    read_lines(run.path("data/train.tgt")), zh)
-    # Empty sides and pairs over data.max_len pieces are dropped (and reported) by the batcher.
-    batches = ParallelBatches(src_ids, tgt_ids, max_tokens=tcfg.max_tokens, bucket=True, shuffle=True,
-                              seed=int(cfg.seed or 0), min_len=1, max_len=cfg.data.max_len)
-    run.log(f"training pairs: {batches.report()}")
-
     torch.manual_seed(int(cfg.seed or 0))
     mcfg = model_config(cfg.model.arch, cfg.model.preset,
                         **{k: v for k, v in cfg.model.items() if k not in ("arch", "preset")})
     model = build_model(mcfg, len(tok))
-    dcfg = cfg.decode
-    decode_opts = {"alpha": dcfg.alpha, "max_len_a": dcfg.max_len_a, "max_len_b": dcfg.max_len_b,
-                   "batch_tokens": dcfg.batch_tokens}
-    if run.is_main:
-        save_json(run.path("model.json"), {"model": mcfg, "vocab_size": len(tok), "zh_side": zh,
-                                           "src": data_info.get("src"), "tgt": data_info.get("tgt"),
-                                           "decode": decode_opts})
     n_params = count_parameters(model)
-    run.log(f"{mcfg['arch']} model, {n_params:,} parameters; {len(batches.indices):,} training pairs, "
-            f"{len(batches):,} batches of <= {tcfg.max_tokens} tokens per epoch")
-
-    optimizer = make_optimizer(model, tcfg)
-    sched_opts = {"warmup": tcfg.warmup} if tcfg.schedule in ("inverse_sqrt", "noam", "cosine") else {}
-    if tcfg.schedule == "noam":
-        sched_opts["d_model"] = mcfg.get("d_model", 256)
-    if tcfg.schedule == "cosine":
-        sched_opts["total"] = tcfg.max_steps or max(1, len(batches) * tcfg.epochs)
-    scheduler = build_schedule(tcfg.schedule, optimizer, **sched_opts)
-
-    valid_src = read_lines(run.path("data/valid.src"))
-    valid_ref = read_lines(run.path("data/valid.tgt"))
-    if tcfg.valid_max_sents:
-        valid_src, valid_ref = valid_src[: tcfg.valid_max_sents], valid_ref[: tcfg.valid_max_sents]
-    translator = Translator(model, tok, device=_device(run), beam=tcfg.valid_beam, **decode_opts,
-                            preprocess=_jieba_segment if zh == "src" else None,
-                            postprocess=join_cjk if zh == "tgt" else None)
-
-    def valid_fn(m: torch.nn.Module) -> dict:
-        translator.model = m
-        hyps = translator.translate(valid_src, beam=tcfg.valid_beam)
-        scores = corpus_scores(hyps, valid_ref, data_info.get("tgt"))
-        return {"bleu": scores["bleu"], "chrf": scores["chrf"]}
-
+    run.log(f"{mcfg['arch']} model, {n_params:,} parameters")
     train_dir = run.path("train")
     if not cfg.get("resume") and train_dir.exists() and run.is_main:
         shutil.rmtree(train_dir)  # a fresh run: no stale checkpoints or metrics
-    trainer = Trainer(model, optimizer, NMTStep(tcfg.label_smoothing, PAD_ID), scheduler=scheduler,
-                      clip_norm=tcfg.clip_norm, accum_steps=tcfg.accum_steps, amp=tcfg.amp,
-                      device=_device(run), run_dir=train_dir, log_every=tcfg.log_every,
-                      ckpt_every_steps=tcfg.ckpt_every_steps, keep_best=tcfg.keep_best,
-                      flops_per_item=train_flops_per_token(model), item_name="tokens",
-                      progress=bool(tcfg.progress))
-    result = trainer.fit(batches, epochs=tcfg.epochs, max_steps=tcfg.max_steps, max_time=tcfg.max_time,
-                         valid_fn=valid_fn, valid_every=tcfg.valid_every, monitor="bleu", mode="max",
-                         early_stopping=tcfg.early_stopping, resume=bool(cfg.get("resume")))
-    run.log(fit_summary(result, "target tokens"))
-    best = trainer.ckpt.best_path if trainer.ckpt else None
-    if run.is_main and best is not None:
-        shutil.copyfile(best, run.path("model.safetensors"))
-    elif run.is_main:  # no validation ran: keep the last weights
-        from seqkit.train import save_weights
 
-        save_weights(run.path("model.safetensors"), trainer.model.state_dict())
-    summary = {k: v for k, v in result.to_dict().items() if k != "last_valid"}
-    summary.update(parameters=n_params, dropped=batches.dropped, train_pairs=len(batches.indices))
-    run.log_metrics({"train_tokens_per_s": round(result.items_per_s, 1), "best_valid_bleu": result.best_score,
-                     "steps": result.steps})
-    return {**summary, "files": ["model.safetensors", "model.json"]}
+    def log_valid(record: dict) -> None:  # validation lines land in log.txt (the bar prints them)
+        if record.get("split") == "valid":
+            run.log(f"validation @ {record['step']}: bleu {record['bleu']:.2f}, chrf {record['chrf']:.2f}",
+                    echo=False)
+
+    out = train_nmt(model, tok, read_lines(run.path("data/train.src")), read_lines(run.path("data/train.tgt")),
+                    read_lines(run.path("data/valid.src")), read_lines(run.path("data/valid.tgt")),
+                    cfg=tcfg, device=run.device, run_dir=train_dir, seed=int(cfg.seed or 0),
+                    resume=bool(cfg.get("resume")), max_len=cfg.data.max_len, zh_side=info["zh_side"],
+                    tgt_lang=info["tgt"], decode=from_dict(DecodeConfig, run.section("decode"), "decode"),
+                    log_fn=log_valid)
+    run.log(f"training pairs: {out.batches.report()}")
+    run.log(fit_summary(out.result, "target tokens"))
+    if run.is_main:
+        weights = out.best_path if out.best_path is not None else out.model.state_dict()  # no validation: last
+        with atomic_dir(run.path("model")) as folder:
+            save_model_dir(folder, mcfg, len(tok), run.path("spm.model"), weights, **info)
+    summary = {k: v for k, v in out.result.to_dict().items() if k != "last_valid"}
+    summary.update(parameters=n_params, dropped=out.batches.dropped, train_pairs=len(out.batches.indices))
+    run.log_metrics({"train_tokens_per_s": round(out.result.items_per_s, 1),
+                     "best_valid_bleu": out.result.best_score, "steps": out.result.steps})
+    return {**summary, "files": ["model/model.safetensors", "model/model.json", "model/spm.model"]}
 
 
 # -- decoding and evaluation ---------------------------------------------------------------------------
-@stage("nmt.decode", uses=("data", "spm", "model", "train", "decode"))
+@stage("nmt.decode", uses=("data", "spm", "model", "train", "decode"), check=check)
 def decode_stage(run: Run) -> dict:
-    """Beam-search the test set with the best weights -> test.hyp (and test.ref)."""
-    cfg = run.cfg.decode
+    """Beam-search the test set with the model folder's weights -> test.hyp (and test.ref)."""
+    decode = from_dict(DecodeConfig, run.section("decode"), "decode")
     if run.cfg.train.get("threads"):
         torch.set_num_threads(int(run.cfg.train.threads))
-    translator = Translator.from_run(run.dir, device=_device(run), beam=cfg.beam)
+    translator = Translator.from_run(run.dir, device=run.device, **decode.translator_options())
     src = read_lines(run.path("data/test.src"))
     started = time.perf_counter()
-    hyps = translator.translate(src, beam=cfg.beam)
+    hyps = translator.translate(src)
     seconds = time.perf_counter() - started
     write_text_atomic(run.path("test.hyp"), "".join(h + "\n" for h in hyps))
     shutil.copyfile(run.path("data/test.tgt"), run.path("test.ref"))
     s = translator.stats
-    run.log(f"beam {cfg.beam}: {len(src):,} test sentences in {seconds:.1f}s "
+    run.log(f"beam {decode.beam}, alpha {decode.alpha}: {len(src):,} test sentences in {seconds:.1f}s "
             f"({len(src) / seconds:.1f} sentences/s); empty {s['empty']}, cut {s['truncated']}, "
             f"unknown pieces {s['unknown_tokens']}")
     return {"sentences": len(src), "seconds": round(seconds, 2), "sentences_per_s": round(len(src) / seconds, 2),
-            "files": ["test.hyp", "test.ref"], **s}
+            "decode": decode.translator_options(), "files": ["test.hyp", "test.ref"], **s}
 
 
 @stage("nmt.evaluate", uses=("data", "decode"))
@@ -307,13 +273,11 @@ def evaluate_stage(run: Run) -> dict:
     if len(hyps) != len(refs):
         raise SeqkitError(f"{len(hyps)} hypotheses for {len(refs)} references", path=run.path("test.hyp"),
                           fix="re-run the decode stage (force=true)")
-    scores = corpus_scores(hyps, refs, run.results["nmt.data"].get("tgt"))
+    scores = score_translations(hyps, refs, run.results["nmt.data"].get("tgt"))
     save_json(run.path("scores.json"), scores)
     run.log(f"{scores['bleu_text']} ({scores['bleu_signature']})")
     run.log(f"chrF2 = {scores['chrf']} ({scores['chrf_signature']})")
     run.log_metrics({"test_bleu": scores["bleu"], "test_chrf": scores["chrf"]})
-    info = load_json(run.path("model.json")) if run.path("model.json").is_file() else {}
+    info = load_json(run.path("model/model.json")) if run.path("model/model.json").is_file() else {}
     return {"bleu": scores["bleu"], "chrf": scores["chrf"], "signature": scores["bleu_signature"],
             "model": info.get("model", {}).get("arch"), "files": ["scores.json"]}
-
-

@@ -4,12 +4,18 @@ A *stage* is a registered Python function ``fn(run) -> dict | None``; a recipe i
 names plus their configuration. :func:`run_pipeline` executes the stages in order inside one run
 directory, which holds::
 
+    .lock            held while a process runs in it (PID, host, start time inside)
     config.yaml      the resolved configuration
     versions.json    python, seqkit, torch and the other packages' versions
     log.txt          everything the stages logged
     metrics.jsonl    one JSON object per logged measurement
     stages/NAME.json each finished stage's fingerprint, inputs and result
-    ...              the stages' artifacts (tokenizer model, vocab, checkpoints, hypotheses, plots)
+    model/           the deployable set (weights, model config, tokenizer, vocab), swapped in whole
+    ...              the stages' other artifacts (data, checkpoints, hypotheses, plots)
+
+Before anything is written, :func:`check_recipe` checks every value of the config (each stage
+declares a ``check`` that builds its library's typed settings), and :class:`RunLock` makes the
+directory this process's alone: a second run into it stops at once, naming the holder.
 
 A stage whose fingerprint (its name, the config sections it ``uses``, the seed, the fingerprints of
 the stages before it, and the contents of the input files it read through :meth:`Run.input`) is
@@ -28,8 +34,10 @@ import datetime as _dt
 import hashlib
 import importlib
 import json
+import logging
 import os
 import platform
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -39,7 +47,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from seqkit.errors import SeqkitError
-from seqkit.io import load_json, save_json, write_text_atomic
+from seqkit.io import load_json, save_json, sha256_file, write_text_atomic
+from seqkit.settings import SettingsError
+
+#: Everything a run logs goes through this logger; :func:`run_pipeline` sends it to ``log.txt``
+#: (with a time stamp) and to stdout.
+LOG = logging.getLogger("seqkit.run")
 
 #: Modules that define stages; imported on first lookup of a stage name.
 STAGE_MODULES = (
@@ -59,6 +72,7 @@ class Stage:
     fn: Callable[[Run], dict | None]
     uses: tuple[str, ...]
     distributed: bool = False  # every torchrun rank runs it (DDP training); else rank 0 alone
+    check: Callable[[DictConfig], list[str]] | None = None  # the config's problems, one line each
 
     @property
     def doc(self) -> str:
@@ -69,15 +83,18 @@ _REGISTRY: dict[str, Stage] = {}
 _MODULES_LOADED = False
 
 
-def stage(name: str, uses: tuple[str, ...] | list[str] = (), distributed: bool = False) -> Callable:
+def stage(name: str, uses: tuple[str, ...] | list[str] = (), distributed: bool = False,
+          check: Callable[[DictConfig], list[str]] | None = None) -> Callable:
     """Register ``fn`` as the stage ``name`` that reads the config sections ``uses``.
 
     ``distributed=True``: under ``torchrun`` every rank runs it (a training stage whose Trainer uses
-    DDP); it must write files only where ``run.is_main``.
+    DDP); it must write files only where ``run.is_main``. ``check(cfg)`` returns the problems of the
+    config for this stage (one line each, naming the key and what is allowed); it runs before any
+    stage does, so a bad value never costs a data or tokenizer stage.
     """
 
     def register(fn: Callable) -> Callable:
-        _REGISTRY[name] = Stage(name, fn, tuple(uses), distributed)
+        _REGISTRY[name] = Stage(name, fn, tuple(uses), distributed, check)
         return fn
 
     return register
@@ -123,21 +140,87 @@ def resolve_device(name: str | None) -> str:
     return name
 
 
-def _hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    if path.is_dir():
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
-            h.update(str(child.relative_to(path)).encode())
-            h.update(_hash_file(child).encode())
-        return h.hexdigest()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class _Stdout(logging.StreamHandler):
+    """Log lines to whatever ``sys.stdout`` is at the time (tests and notebooks swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.addFilter(lambda record: not getattr(record, "file_only", False))
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held from the start of a run to its end.
+
+    The lock is ``fcntl.flock`` on ``RUN_DIR/.lock``; the file names the holder (PID, host, start
+    time). The kernel drops the lock when its process dies, however it dies, so a lock left by a
+    killed run is taken over by the next one (and the log says so).
+    """
+
+    FILE = ".lock"
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        self.path = Path(run_dir) / self.FILE
+        self._fh = None
+        self.previous: dict[str, Any] | None = None
+
+    def acquire(self) -> RunLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _read_holder(fh)
+            fh.close()
+            who = ", ".join(f"{k} {holder[k]}" for k in ("pid", "host", "started") if k in holder) or "unknown"
+            raise SeqkitError(f"run directory is in use by another seqkit run ({who})", path=self.path.parent,
+                              fix="wait for that run to end, or give another run_dir") from None
+        self.previous = _read_holder(fh) or None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "started": _dt.datetime.now().isoformat(timespec="seconds")}) + "\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        if self._fh is not None:
+            import fcntl
+
+            self._fh.seek(0)
+            self._fh.truncate()
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _read_holder(fh) -> dict[str, Any]:
+    fh.seek(0)
+    try:
+        holder = json.loads(fh.read() or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return holder if isinstance(holder, dict) else {}
 
 
 class Run:
@@ -148,12 +231,14 @@ class Run:
         self.cfg: DictConfig = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
         self.dir = Path(run_dir)
         self.rank = rank
-        if self.is_main:
-            self.dir.mkdir(parents=True, exist_ok=True)
         self.results: dict[str, dict] = {}
         self.echo = echo
         self.current_stage: str | None = None
         self._inputs: dict[str, str] = {}
+        self._handlers: list[logging.Handler] = []
+        if self.is_main:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._open_log()
 
     @property
     def is_main(self) -> bool:
@@ -171,24 +256,45 @@ class Run:
         """Declare that the current stage reads ``path``: its contents become part of the fingerprint."""
         path = Path(path)
         if path.exists():
-            self._inputs[str(path.resolve())] = _hash_file(path)
+            self._inputs[str(path.resolve())] = sha256_file(path)
         return path
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The config section ``name`` as plain Python values (for a typed settings class)."""
+        return dict(_plain(self.cfg.get(name)) or {})
 
     @property
     def device(self) -> str:
         return resolve_device(self.cfg.get("device", "auto"))
 
     # -- logging ---------------------------------------------------------------------------
-    def log(self, message: str) -> None:
-        """Print ``message`` and append it to ``log.txt`` (rank 0 only under torchrun)."""
+    def _open_log(self) -> None:
+        """Send the ``seqkit`` loggers to ``log.txt`` (time-stamped) and, with ``echo``, to stdout."""
+        to_file = logging.FileHandler(self.dir / "log.txt", encoding="utf-8", delay=True)
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+        self._handlers = [to_file] + ([_Stdout()] if self.echo else [])
+        root = logging.getLogger("seqkit")
+        for handler in self._handlers:
+            root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        root.propagate = False  # a user's root handlers would print every line twice
+
+    def close(self) -> None:
+        """Detach this run's log handlers (:func:`run_pipeline` calls it when the run ends)."""
+        root = logging.getLogger("seqkit")
+        for handler in self._handlers:
+            root.removeHandler(handler)
+            handler.close()
+        self._handlers = []
+        if not root.handlers:
+            root.propagate = True
+
+    def log(self, message: str, *, echo: bool = True) -> None:
+        """Log ``message`` to ``log.txt`` and stdout (``echo=False``: the file only); rank 0 only."""
         if not self.is_main:
             return
-        stamp = _dt.datetime.now().strftime("%H:%M:%S")
         prefix = f"[{self.current_stage}] " if self.current_stage else ""
-        if self.echo:
-            print(f"{prefix}{message}", flush=True)
-        with open(self.dir / "log.txt", "a", encoding="utf-8") as fh:
-            fh.write(f"{stamp} {prefix}{message}\n")
+        LOG.info("%s%s", prefix, message, extra={"file_only": not echo})
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
         """Append one JSON line to ``metrics.jsonl`` (the stage name and wall time are added)."""
@@ -244,7 +350,7 @@ class Run:
 
     def _still_valid(self, manifest: dict) -> bool:
         for path, digest in (manifest.get("inputs") or {}).items():
-            if not Path(path).exists() or _hash_file(Path(path)) != digest:
+            if not Path(path).exists() or sha256_file(Path(path)) != digest:
                 return False
         files = (manifest.get("result") or {}).get("files") or []
         return all((self.dir / f).exists() for f in files)
@@ -275,25 +381,70 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
+
+
+def check_recipe(cfg: DictConfig, stages: list[Stage]) -> None:
+    """Every problem of ``cfg`` for these stages, raised together (one line each) before anything runs."""
+    import re
+
+    found: list[str] = []
+    device = cfg.get("device", "auto")
+    if device is not None and not re.fullmatch(DEVICE_PATTERN, str(device)):
+        found.append(f"device: must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    if cfg.get("seed") is not None and int(cfg.get("seed")) < 0:
+        found.append(f"seed: must be >= 0, got {cfg.get('seed')}")
+    run_dir = cfg.get("run_dir")
+    if run_dir is not None and Path(str(run_dir)).exists() and not Path(str(run_dir)).is_dir():
+        found.append(f"run_dir: {run_dir} is a file, not a folder")
+    checks = []
+    for st in stages:
+        if st.check is not None and st.check not in checks:
+            checks.append(st.check)
+    plain = _plain(cfg)
+    for check in checks:
+        found.extend(p for p in check(plain) if p not in found)
+    if found:
+        raise SettingsError(found)
+
+
 def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list[str] | None = None,
                  run_dir: str | os.PathLike | None = None, echo: bool = True) -> Run:
     """Run the recipe ``cfg`` (its ``stages`` list, or ``stages``) in a run directory; returns the Run.
 
-    The same function serves ``seqkit recipe run`` and Python users composing their own stage list.
+    The whole config is checked first (:func:`check_recipe`); only then is the run directory
+    created and locked (:class:`RunLock`). The same function serves ``seqkit recipe run`` and Python
+    users composing their own stage list.
     """
     cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
     names = list(stages if stages is not None else cfg.get("stages", []))
     resolved = [get_stage(n) for n in names]  # fail fast on unknown stages
+    check_recipe(cfg, resolved)
     run_dir = Path(run_dir or cfg.get("run_dir") or default_run_dir(name))
     ranks = _join_ranks(cfg)
+    lock = RunLock(run_dir).acquire() if ranks.rank == 0 else None
     run = Run(cfg, run_dir, echo=echo, rank=ranks.rank)
-    run.log(f"run directory: {run_dir}")
-    if run.is_main:
-        write_text_atomic(run.path("config.yaml"), OmegaConf.to_yaml(cfg))
-        save_json(run.path("versions.json"), package_versions())
-    _seed_everything(int(cfg.get("seed") or 0))
+    try:
+        run.log(f"run directory: {run_dir}")
+        if lock is not None and lock.previous:
+            run.log("took over the lock of a run that ended without releasing it (" +
+                    ", ".join(f"{k} {v}" for k, v in lock.previous.items()) + ")")
+        if run.is_main:
+            write_text_atomic(run.path("config.yaml"), OmegaConf.to_yaml(cfg))
+            save_json(run.path("versions.json"), package_versions())
+        _run_stages(run, resolved, ranks)
+        run.log(f"done; results in {run_dir}")
+    finally:
+        run.close()
+        if lock is not None:
+            lock.release()
+    return run
+
+
+def _run_stages(run: Run, resolved: list[Stage], ranks: Any) -> None:
+    _seed_everything(int(run.cfg.get("seed") or 0))
     fingerprint = ""
-    force = bool(cfg.get("force", False))
+    force = bool(run.cfg.get("force", False))
     last_shared = max((i for i, st in enumerate(resolved) if st.distributed), default=-1)
     waiting: list[Stage] = []  # stages rank 0 runs while the other ranks wait
     from seqkit.train.distributed import barrier
@@ -315,8 +466,6 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
             fingerprint = run.adopt_stage(done, fingerprint)
         waiting = []
         fingerprint = run.run_stage(st, previous=fingerprint, force=force)
-    run.log(f"done; results in {run_dir}")
-    return run
 
 
 def _join_ranks(cfg: DictConfig):

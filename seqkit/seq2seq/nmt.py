@@ -10,8 +10,13 @@ This is the glue the ``nmt_transformer`` / ``nmt_rnn_attention`` recipes, ``seqk
 - :class:`Translator`: batched beam/greedy translation of raw sentences, loaded from a run directory
   with :meth:`Translator.from_run`.
 
-Run-directory files it reads and writes: ``spm.model`` (joint sentencepiece), ``model.json``
-(architecture and sizes), ``model.safetensors`` (the weights, best by validation BLEU).
+- :class:`NMTTrainConfig`, :class:`DecodeConfig` and :func:`model_problems`: the typed settings of
+  training, decoding and the model, with their ranges (``seqkit recipe validate`` checks them).
+
+A trained system is a *model folder* (``RUN_DIR/model/``, written whole by :func:`save_model_dir`):
+``spm.model`` (joint sentencepiece), ``model.json`` (architecture, sizes, languages and the
+SHA-256 of the tokenizer it was trained with), ``model.safetensors`` (the weights, best by validation
+BLEU). Decode settings are not part of it: whoever decodes chooses them.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +32,10 @@ import torch
 from torch import nn
 
 from seqkit.errors import SeqkitError
-from seqkit.io import load_json, save_json
+from seqkit.io import load_json, save_json, sha256_file
 from seqkit.seq2seq.loss import sequence_loss
 from seqkit.seq2seq.search import beam_search, greedy_search
+from seqkit.settings import setting
 from seqkit.train import StepOutput
 from seqkit.train.checkpoint import load_weights
 
@@ -86,6 +92,82 @@ def build_model(config: dict[str, Any], vocab_size: int) -> nn.Module:
     except TypeError as exc:
         raise SeqkitError(f"bad model settings for {config['arch']}: {exc}",
                           fix="check the model: section of the recipe") from None
+
+
+def model_problems(arch: Any, preset: Any, overrides: dict[str, Any], section: str = "model") -> list[str]:
+    """What is wrong with a model choice (architecture, preset, overridden sizes), one line each."""
+    if arch not in PRESETS:
+        return [f"{section}.arch: must be one of {', '.join(PRESETS)}, got {arch!r}"]
+    if preset is not None and preset not in PRESETS[arch]:
+        return [f"{section}.preset: must be one of {', '.join(PRESETS[arch])}, got {preset!r}"]
+    found = []
+    for key, value in overrides.items():
+        if value is None or isinstance(value, bool) or isinstance(value, str):
+            continue
+        if key == "dropout":
+            if not 0.0 <= value < 1.0:
+                found.append(f"{section}.dropout: must be >= 0 and < 1, got {value!r}")
+        elif isinstance(value, int | float) and value < 1:
+            found.append(f"{section}.{key}: must be >= 1, got {value!r}")
+    config = model_config(arch, preset, **{k: v for k, v in overrides.items() if k not in found})
+    d_model, n_heads = config.get("d_model"), config.get("n_heads")
+    if isinstance(d_model, int) and isinstance(n_heads, int) and n_heads >= 1 and d_model % n_heads:
+        found.append(f"{section}.d_model: must be a multiple of model.n_heads ({d_model} % {n_heads} = "
+                     f"{d_model % n_heads})")
+    return found
+
+
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("inverse_sqrt", "noam", "cosine", "constant", "plateau")
+
+
+@dataclass
+class NMTTrainConfig:
+    """How :func:`seqkit.recipes` trains a translation model (the recipe's ``train:`` section)."""
+
+    optimizer: str = setting("adam", choices=OPTIMIZERS)
+    lr: float = setting(1e-3, gt=0)
+    betas: list = setting(factory=lambda: [0.9, 0.98])
+    eps: float = setting(1e-9, gt=0)
+    weight_decay: float = setting(0.0, ge=0)
+    schedule: str = setting("inverse_sqrt", choices=SCHEDULES)
+    warmup: int = setting(200, ge=0)
+    label_smoothing: float = setting(0.1, ge=0, lt=1)
+    max_tokens: int = setting(3000, ge=1)
+    accum_steps: int = setting(1, ge=1)
+    clip_norm: float | None = setting(1.0, gt=0)
+    amp: str = setting("auto", choices=("auto", "bf16", "none"))
+    epochs: int = setting(100, ge=1)
+    max_steps: int | None = setting(None, ge=1)
+    max_time: float | None = setting(None, gt=0)
+    valid_every: int | None = setting(200, ge=1)
+    valid_beam: int = setting(1, ge=1)
+    valid_max_sents: int | None = setting(300, ge=1)
+    early_stopping: int | None = setting(None, ge=1)
+    keep_best: int = setting(3, ge=0)
+    ckpt_every_steps: int | None = setting(100, ge=1)
+    log_every: int = setting(20, ge=1)
+    threads: int | None = setting(1, ge=1)
+    progress: bool = True
+
+    def checks(self) -> list[str]:
+        if len(self.betas) != 2 or not all(isinstance(b, int | float) and 0 <= b < 1 for b in self.betas):
+            return [f"betas: must be two numbers in [0, 1), got {self.betas!r}"]
+        return []
+
+
+@dataclass
+class DecodeConfig:
+    """Search settings (the recipe's ``decode:`` section, ``seqkit translate``'s flags)."""
+
+    beam: int = setting(5, ge=1)
+    alpha: float = setting(1.0, ge=0)       # GNMT length penalty
+    max_len_a: float = setting(1.5, ge=0)   # output cap: a * source length + b pieces
+    max_len_b: int = setting(10, ge=0)
+    batch_tokens: int = setting(3000, ge=1)
+
+    def translator_options(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -153,24 +235,26 @@ class Translator:
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, *, weights: str | os.PathLike | None = None,
                  device: str | torch.device = "cpu", **options: Any) -> Translator:
-        """Load ``spm.model``, ``model.json`` and the weights (``model.safetensors`` by default)."""
+        """Load the model folder of a run (``RUN_DIR/model/``, or a model folder itself).
+
+        The decode settings are ``options`` (beam, alpha, ...), never something a training run
+        stored. A tokenizer that is not the one the weights were trained with is refused.
+        """
         from seqkit.text import SentencePieceTokenizer
 
-        run_dir = Path(run_dir)
-        if not run_dir.is_dir():
-            raise SeqkitError("run directory not found", path=run_dir,
-                              fix="give the run_dir of a finished nmt_transformer / nmt_rnn_attention run")
-        for name in ("spm.model", "model.json"):
-            if not (run_dir / name).is_file():
-                raise SeqkitError(f"{name} missing: not a translation run, or training never started",
-                                  path=run_dir, fix="run `seqkit recipe run nmt_transformer run_dir=...` first")
-        tokenizer = SentencePieceTokenizer.load(run_dir / "spm.model")
-        info = load_json(run_dir / "model.json")
+        folder = model_dir(run_dir)
+        info = load_json(folder / "model.json")
+        if not isinstance(info, dict) or not isinstance(info.get("model"), dict) or "vocab_size" not in info:
+            raise SeqkitError("model.json lacks 'model' or 'vocab_size'", path=folder / "model.json",
+                              fix="re-run the recipe's train stage (force=true)")
+        recorded, actual = info.get("tokenizer_sha256"), sha256_file(folder / "spm.model")
+        if recorded is not None and recorded != actual:
+            raise SeqkitError(f"spm.model is not the tokenizer these weights were trained with (sha256 "
+                              f"{actual[:12]}, model.json records {recorded[:12]})", path=folder,
+                              fix="keep the files of one model folder together, or re-run training")
+        tokenizer = SentencePieceTokenizer.load(folder / "spm.model")
         model = build_model(info["model"], info["vocab_size"])
-        if weights is None:
-            weights = run_dir / "model.safetensors"
-            if not weights.is_file():
-                weights = run_dir / "train" / "checkpoints" / "best.safetensors"
+        weights = Path(weights) if weights is not None else folder / "model.safetensors"
         try:
             model.load_state_dict(load_weights(weights))
         except RuntimeError as exc:
@@ -181,11 +265,7 @@ class Translator:
             pre = _jieba_segment
         elif info.get("zh_side") == "tgt":
             post = join_cjk
-        return cls(model, tokenizer, device=device, preprocess=pre, postprocess=post,
-                   **{**info.get("decode", {}), **options})
-
-    def save_info(self, run_dir: str | os.PathLike, model_cfg: dict, vocab_size: int) -> None:
-        save_json(Path(run_dir) / "model.json", {"model": model_cfg, "vocab_size": vocab_size})
+        return cls(model, tokenizer, device=device, preprocess=pre, postprocess=post, **options)
 
     # -- translation ------------------------------------------------------------------------------
     def encode(self, sentences: list[str]) -> list[list[int]]:
@@ -245,8 +325,8 @@ class Translator:
             return [self.decode(o[0]) for o in outs]
         return [[self.decode(h) for h in o] for o in outs]
 
-    def report(self, stream=sys.stderr) -> None:
-        """Print what was skipped or cut, if anything (one line)."""
+    def report(self, stream=None) -> None:
+        """Print what was skipped or cut, if anything (one line, to ``stream`` or stderr)."""
         s = self.stats
         notes = []
         if s["empty"]:
@@ -256,7 +336,122 @@ class Translator:
         if s["unknown_tokens"]:
             notes.append(f"{s['unknown_tokens']} source pieces were unknown to the model (<unk>)")
         if notes:
-            print("note: " + "; ".join(notes), file=stream)
+            print("note: " + "; ".join(notes), file=stream or sys.stderr)
+
+
+def score_translations(hyps: list[str], refs: list[str], tgt_lang: str | None = None) -> dict[str, Any]:
+    """sacreBLEU corpus BLEU and chrF with signatures (``zh`` tokenization for Chinese targets)."""
+    from seqkit.metrics import bleu, chrf
+
+    tokenize = "zh" if str(tgt_lang or "").startswith("zh") else None  # None: seqkit.metrics detects
+    b, c = bleu(hyps, refs, tokenize=tokenize), chrf(hyps, refs)
+    return {"bleu": round(b.score, 2), "chrf": round(c.score, 2), "bleu_signature": b.signature,
+            "chrf_signature": c.signature, "bleu_text": b.text}
+
+
+@dataclass
+class NMTTraining:
+    """What :func:`train_nmt` returns: the trained model (last weights), the fit's figures, the path
+    of the best weights by validation BLEU (``None`` without validation) and the batcher's report."""
+
+    model: nn.Module
+    result: Any
+    best_path: Path | None
+    batches: Any
+
+
+def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt: list[str],
+              valid_src: list[str] | None = None, valid_ref: list[str] | None = None, *,
+              cfg: NMTTrainConfig | None = None, device: str | torch.device = "cpu",
+              run_dir: str | os.PathLike | None = None, seed: int = 0, resume: bool = False,
+              max_len: int | None = None, zh_side: str | None = None, tgt_lang: str | None = None,
+              decode: DecodeConfig | None = None, log_fn: Any = None) -> NMTTraining:
+    """Train a translation model with the shared :class:`~seqkit.train.Trainer`.
+
+    Token-budget length-bucketed batches of the sentencepiece ids (pairs with an empty side or more
+    than ``max_len`` pieces are dropped and counted), label-smoothed cross entropy, the optimizer and
+    schedule ``cfg`` names, validation BLEU on ``valid_src``/``valid_ref`` (greedy with
+    ``cfg.valid_beam`` 1) every ``cfg.valid_every`` updates with best-N checkpoints in ``run_dir``,
+    early stopping and a time budget. ``resume=True`` continues the run in ``run_dir`` exactly.
+    """
+    from seqkit.data import ParallelBatches
+    from seqkit.train import Trainer, build_optimizer, build_schedule
+
+    cfg = cfg or NMTTrainConfig()
+    decode = decode or DecodeConfig()
+    seg = _jieba_segment
+    src_ids = tokenizer.encode_ids_batch([seg(x) for x in train_src] if zh_side == "src" else train_src)
+    tgt_ids = tokenizer.encode_ids_batch([seg(x) for x in train_tgt] if zh_side == "tgt" else train_tgt)
+    batches = ParallelBatches(src_ids, tgt_ids, max_tokens=cfg.max_tokens, bucket=True, shuffle=True,
+                              seed=seed, min_len=1, max_len=max_len)
+    optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, betas=cfg.betas, eps=cfg.eps,
+                                weight_decay=cfg.weight_decay)
+    sched_opts: dict[str, Any] = {"warmup": cfg.warmup} if cfg.schedule in ("inverse_sqrt", "noam", "cosine") else {}
+    if cfg.schedule == "noam":
+        sched_opts["d_model"] = getattr(model, "d_model", 256)
+    if cfg.schedule == "cosine":
+        sched_opts["total"] = cfg.max_steps or max(1, len(batches) * cfg.epochs)
+    scheduler = build_schedule(cfg.schedule, optimizer, **sched_opts)
+
+    valid_fn = None
+    if valid_src:
+        if cfg.valid_max_sents:
+            valid_src, valid_ref = valid_src[: cfg.valid_max_sents], valid_ref[: cfg.valid_max_sents]
+        translator = Translator(model, tokenizer, device=device, **{**decode.translator_options(),
+                                                                    "beam": cfg.valid_beam},
+                                preprocess=_jieba_segment if zh_side == "src" else None,
+                                postprocess=join_cjk if zh_side == "tgt" else None)
+
+        def valid_fn(m: nn.Module) -> dict:
+            translator.model = m
+            scores = score_translations(translator.translate(valid_src), valid_ref, tgt_lang)
+            return {"bleu": scores["bleu"], "chrf": scores["chrf"]}
+
+    trainer = Trainer(model, optimizer, NMTStep(cfg.label_smoothing, PAD_ID), scheduler=scheduler,
+                      clip_norm=cfg.clip_norm, accum_steps=cfg.accum_steps, amp=cfg.amp, device=device,
+                      run_dir=run_dir, log_every=cfg.log_every, ckpt_every_steps=cfg.ckpt_every_steps,
+                      keep_best=cfg.keep_best, flops_per_item=train_flops_per_token(model), item_name="tokens",
+                      progress=cfg.progress, log_fn=log_fn)
+    result = trainer.fit(batches, epochs=cfg.epochs, max_steps=cfg.max_steps, max_time=cfg.max_time,
+                         valid_fn=valid_fn, valid_every=cfg.valid_every, monitor="bleu", mode="max",
+                         early_stopping=cfg.early_stopping, resume=resume)
+    best = trainer.ckpt.best_path if trainer.ckpt else None
+    return NMTTraining(trainer.model, result, best, batches)
+
+
+def model_dir(path: str | os.PathLike) -> Path:
+    """The model folder of a run directory (``path/model``) or ``path`` itself when it is one."""
+    path = Path(path)
+    if not path.is_dir():
+        raise SeqkitError("run directory not found", path=path,
+                          fix="give the run_dir of a finished nmt_transformer / nmt_rnn_attention run")
+    folder = path / "model" if (path / "model").is_dir() else path
+    for name in ("model.json", "spm.model", "model.safetensors"):
+        if not (folder / name).is_file():
+            raise SeqkitError(f"{name} missing: not a translation run, or training has not finished", path=folder,
+                              fix="run `seqkit recipe run nmt_transformer run_dir=...` to the end first")
+    return folder
+
+
+def save_model_dir(folder: str | os.PathLike, model_cfg: dict[str, Any], vocab_size: int,
+                   tokenizer_file: str | os.PathLike, weights: str | os.PathLike | dict[str, torch.Tensor],
+                   **info: Any) -> None:
+    """Write a model folder: ``model.safetensors`` (a copy of the ``weights`` file, or a state dict),
+    ``spm.model`` (a copy of ``tokenizer_file``), ``model.json`` (``model_cfg``, ``vocab_size``, the
+    tokenizer's SHA-256 and ``info`` such as languages). Write it into a fresh folder (for example
+    :func:`seqkit.io.atomic_dir`) so the three always belong together."""
+    import shutil
+
+    from seqkit.train.checkpoint import save_weights
+
+    folder = Path(folder)
+    shutil.copyfile(tokenizer_file, folder / "spm.model")
+    if isinstance(weights, dict):
+        save_weights(folder / "model.safetensors", weights)
+    else:
+        shutil.copyfile(weights, folder / "model.safetensors")
+    save_json(folder / "model.json", {"model": model_cfg, "vocab_size": vocab_size,
+                                      "tokenizer_sha256": sha256_file(folder / "spm.model"), **info})
 
 
 # -- Chinese ---------------------------------------------------------------------------------------

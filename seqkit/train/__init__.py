@@ -3,6 +3,7 @@
 The contract the other packages code against is in :mod:`seqkit.train.trainer`'s docstring.
 """
 
+from seqkit.train.builders import build_optimizer, resolve_device
 from seqkit.train.checkpoint import CheckpointManager, load_state, load_weights, save_state, save_weights
 from seqkit.train.plots import plot_metrics, read_metrics
 from seqkit.train.schedules import (
@@ -15,11 +16,11 @@ from seqkit.train.schedules import (
     WarmupInverseSqrt,
     build_schedule,
 )
-from seqkit.train.trainer import FitResult, StepOutput, Trainer, fit_summary, move_to, resolve_device
+from seqkit.train.trainer import FitResult, StepOutput, Trainer, fit_summary, move_to
 
 __all__ = [
     "CheckpointManager", "Constant", "FitResult", "HalveAfterEpoch", "Noam", "ReduceOnPlateau",
-    "Schedule", "StepOutput", "Trainer", "WarmupCosine", "WarmupInverseSqrt", "build_schedule",
+    "Schedule", "StepOutput", "Trainer", "WarmupCosine", "WarmupInverseSqrt", "build_optimizer", "build_schedule",
     "fit_summary", "load_state", "load_weights", "move_to", "plot_metrics", "read_metrics",
     "resolve_device", "save_state", "save_weights",
 ]

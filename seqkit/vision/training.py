@@ -15,9 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqkit.errors import SeqkitError
-from seqkit.optim import OPTIMIZERS
-from seqkit.train import StepOutput, Trainer, build_schedule
+from seqkit.train import StepOutput, Trainer, build_optimizer, build_schedule
 from seqkit.vision.data import ImageBatches, ImageData
 
 
@@ -54,16 +52,6 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
     return {"loss": loss_sum / len(X), "acc": correct / len(X)}
 
 
-def build_optimizer(name: str, params, lr: float, **options) -> torch.optim.Optimizer:
-    """One of the from-scratch optimizers in :mod:`seqkit.optim` by name (``sgd``, ``momentum``, ``adam``...)."""
-    if name not in OPTIMIZERS:
-        raise SeqkitError(f"unknown optimizer {name!r}", fix=f"use one of: {', '.join(OPTIMIZERS)}")
-    try:
-        return OPTIMIZERS[name](params, lr=lr, **options)
-    except TypeError as exc:
-        raise SeqkitError(f"bad options for optimizer {name!r}: {exc}") from None
-
-
 def train_classifier(model: nn.Module, data: ImageData, epochs: int = 10, batch_size: int = 64,
                      optimizer: str = "sgd", lr: float = 0.1, optimizer_options: dict | None = None,
                      schedule: str | None = None, schedule_options: dict | None = None,
@@ -77,7 +65,7 @@ def train_classifier(model: nn.Module, data: ImageData, epochs: int = 10, batch_
     here when missing).
     """
     torch.manual_seed(seed)
-    opt = build_optimizer(optimizer, model.parameters(), lr, **(optimizer_options or {}))
+    opt = build_optimizer(optimizer, model.parameters(), lr, scratch=True, **(optimizer_options or {}))
     batches = ImageBatches(data.X_train, data.y_train, batch_size=batch_size, seed=seed)
     sched_opts = dict(schedule_options or {})
     if schedule == "cosine":

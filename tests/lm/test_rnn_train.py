@@ -135,10 +135,11 @@ def test_bad_training_settings():
 
 
 def _lrs_by_epoch(cfg, epochs, scores=()):
-    from seqkit.lm.rnn.train import make_optimizer, make_schedule
+    from seqkit.lm.rnn.train import make_schedule
+    from seqkit.train import build_optimizer
 
     model = _tiny_model()
-    opt = make_optimizer(model, cfg)
+    opt = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, momentum=cfg.momentum)
     sched = make_schedule(opt, cfg)
     lrs = []
     for e in range(epochs):

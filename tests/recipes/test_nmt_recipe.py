@@ -60,7 +60,8 @@ def tiny_run(tmp_path_factory):
 
 def test_recipe_writes_every_artifact(tiny_run):
     d = tiny_run.dir
-    for name in ("spm.model", "vocab.json", "model.json", "model.safetensors", "test.hyp", "test.ref",
+    for name in ("spm.model", "vocab.json", "model/model.json", "model/model.safetensors", "model/spm.model",
+                 "test.hyp", "test.ref",
                  "scores.json", "train/metrics.jsonl", "train/curves.png", "train/checkpoints/last.json"):
         assert (d / name).is_file(), name
     scores = json.loads((d / "scores.json").read_text())
@@ -73,6 +74,7 @@ def test_recipe_writes_every_artifact(tiny_run):
     assert sum(train["dropped"].values()) == 3
     log = (d / "log.txt").read_text(encoding="utf-8")
     assert "kept 300 of 303 pairs" in log and "longer than 80 tokens" in log
+    assert "[nmt.train] validation @ 2: bleu" in log and "[nmt.train] validation @ 4: bleu" in log
     valid = [json.loads(line) for line in (d / "train/metrics.jsonl").read_text().splitlines()
              if '"valid"' in line]
     assert [r["step"] for r in valid] == [2, 4] and all("bleu" in r for r in valid)
@@ -123,12 +125,12 @@ def test_translate_with_corrupt_weights_is_one_line(tiny_run, tmp_path):
 
     bad = tmp_path / "run"
     shutil.copytree(tiny_run.dir, bad, ignore=shutil.ignore_patterns("train", "data"))
-    weights = bad / "model.safetensors"
+    weights = bad / "model" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     with pytest.raises(SeqkitError) as err:
         Translator.from_run(bad)
     assert str(err.value).startswith(f"{weights}: corrupt or truncated weights file") and "\n" not in str(err.value)
-    with pytest.raises(SeqkitError, match="spm.model missing"):
+    with pytest.raises(SeqkitError, match="model.json missing: not a translation run"):
         Translator.from_run(tmp_path)
 
 

@@ -28,8 +28,8 @@ import numpy as np
 
 from seqkit.errors import SeqkitError
 from seqkit.io import atomic_write, read_text
-from seqkit.lm.ngram.model import NGramLM
 from seqkit.lm.ngram.counts import lookup
+from seqkit.lm.ngram.model import NGramLM
 from seqkit.lm.ngram.vocab import SPECIALS, NGramVocab
 
 #: log10 written for a zero probability or weight (the ARPA convention).

@@ -32,8 +32,8 @@ from typing import Any
 import torch
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.rnn.model import RNNLM, lm_loss
 from seqkit.lm.rnn.cells import State, detach_state
+from seqkit.lm.rnn.model import RNNLM, lm_loss
 
 LOSSES = ("token_mean", "time_sum")
 OPTIMIZERS = ("sgd", "adam")
@@ -201,13 +201,6 @@ def encode_stream(lines: Sequence[str], tokenize: Callable[[str], list[str]], vo
 # The whole training run
 # --------------------------------------------------------------------------------------------------
 
-def make_optimizer(model: torch.nn.Module, cfg: RNNTrainConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                           weight_decay=cfg.weight_decay)
-
-
 def make_schedule(optimizer: torch.optim.Optimizer, cfg: RNNTrainConfig):
     from seqkit.train import build_schedule
 
@@ -232,7 +225,7 @@ def train_rnn_lm(model: RNNLM, train_ids: torch.Tensor, valid_ids: torch.Tensor 
     ``steps``, ``stopped``, ``train_seconds``.
     """
     from seqkit.data import LMBatches
-    from seqkit.train import Trainer
+    from seqkit.train import Trainer, build_optimizer
 
     cfg = cfg or RNNTrainConfig()
     cfg.validate()
@@ -244,7 +237,8 @@ def train_rnn_lm(model: RNNLM, train_ids: torch.Tensor, valid_ids: torch.Tensor 
                           fix="use train.sampling=random under torchrun, or train in one process")
     batches = LMBatches(train_ids, cfg.batch_size, cfg.num_steps, sampling=cfg.sampling,
                         full_coverage=cfg.full_coverage, seed=seed)
-    optimizer = make_optimizer(model, cfg)
+    optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, momentum=cfg.momentum,
+                                weight_decay=cfg.weight_decay)
     step = LMStep(cfg.sampling, cfg.loss)
     valid_fn = None
     if valid_ids is not None and len(valid_ids) > 1:
