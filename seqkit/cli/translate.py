@@ -13,14 +13,17 @@ import click
 @click.option("--beam", default=5, show_default=True, type=click.IntRange(min=1), help="beam size (1: greedy)")
 @click.option("--nbest", default=1, show_default=True, type=click.IntRange(min=1),
               help="print the N best translations of each line as 'LINE ||| translation'")
-@click.option("--alpha", default=None, type=float, help="length penalty (default: the run's)")
+@click.option("--alpha", default=1.0, show_default=True, type=float, help="GNMT length penalty")
+@click.option("--max-len-a", default=1.5, show_default=True, type=float,
+              help="output cap: a * source length + b pieces")
+@click.option("--max-len-b", default=10, show_default=True, type=int)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False),
               help="a checkpoint's .safetensors instead of the run's best weights")
 @click.option("--batch-lines", default=500, show_default=True, type=click.IntRange(min=1),
               help="lines read before translating a chunk of piped input")
-def translate(run_dir: str, beam: int, nbest: int, alpha: float | None, device: str, weights: str | None,
-              batch_lines: int) -> None:
+def translate(run_dir: str, beam: int, nbest: int, alpha: float, max_len_a: float, max_len_b: int, device: str,
+              weights: str | None, batch_lines: int) -> None:
     """Translate sentences from stdin, one per line, to detokenized text on stdout.
 
     At a terminal each line is translated as soon as it is entered (Ctrl-D ends); from a pipe the
@@ -28,13 +31,16 @@ def translate(run_dir: str, beam: int, nbest: int, alpha: float | None, device: 
     pieces the model does not know are reported on stderr.
     """
     from seqkit.errors import SeqkitError
-    from seqkit.seq2seq.nmt import Translator
+    from seqkit.seq2seq.nmt import DecodeConfig, Translator
+    from seqkit.settings import from_dict
     from seqkit.train import resolve_device
 
     if nbest > beam:
         raise SeqkitError(f"--nbest {nbest} is larger than --beam {beam}", fix=f"use --beam {nbest} or more")
-    options = {"beam": beam} | ({"alpha": alpha} if alpha is not None else {})
-    translator = Translator.from_run(run_dir, weights=weights, device=resolve_device(device), **options)
+    decode = from_dict(DecodeConfig, {"beam": beam, "alpha": alpha, "max_len_a": max_len_a,
+                                      "max_len_b": max_len_b}, "translate")
+    translator = Translator.from_run(run_dir, weights=weights, device=resolve_device(device),
+                                     **decode.translator_options())
 
     def emit(lines: list[str], first: int) -> None:
         outs = translator.translate(lines, beam=beam, nbest=nbest)

@@ -129,17 +129,6 @@ def registered_stages() -> dict[str, Stage]:
     return dict(_REGISTRY)
 
 
-def resolve_device(name: str | None) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
-    import torch
-
-    if name in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SeqkitError(f"device '{name}' requested but no CUDA GPU is visible", fix="use device=cpu")
-    return name
-
-
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -265,7 +254,9 @@ class Run:
 
     @property
     def device(self) -> str:
-        return resolve_device(self.cfg.get("device", "auto"))
+        from seqkit.train import resolve_device
+
+        return str(resolve_device(self.cfg.get("device", "auto")))
 
     # -- logging ---------------------------------------------------------------------------
     def _open_log(self) -> None:
@@ -479,7 +470,9 @@ def _join_ranks(cfg: DictConfig):
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return DistInfo()
     # Ranks wait in a barrier while rank 0 prepares data and tokenizers: allow that hours, not minutes.
-    return init_from_env(torch.device(resolve_device(cfg.get("device", "auto"))),
+    from seqkit.train import resolve_device
+
+    return init_from_env(resolve_device(cfg.get("device", "auto")),
                          timeout=datetime.timedelta(hours=2))
 
 
