@@ -66,10 +66,10 @@ def ppl(run_dir, text_file, device) -> None:
     """Perplexity of TEXT_FILE under the model trained in RUN_DIR (one stream, full history)."""
     from seqkit.errors import SeqkitError
     from seqkit.io import read_lines
+    from seqkit.lm.rnn import load_model_dir
     from seqkit.lm.rnn.train import encode_stream, evaluate_ppl
-    from seqkit.recipes.lm_rnn import load_run_model
 
-    model, vocab, tokenizer, info = load_run_model(run_dir, device=device)
+    model, vocab, tokenizer, info = load_model_dir(run_dir, device=device)
     ids = encode_stream(read_lines(text_file), tokenizer.encode, vocab, info["eos_per_line"])
     if len(ids) < 2:
         raise SeqkitError("fewer than two tokens to score", path=text_file, fix="give a file with text")
@@ -90,10 +90,10 @@ def ppl(run_dir, text_file, device) -> None:
 @click.option("--device", default="cpu")
 def generate(run_dir, prefix, num_tokens, temperature, top_k, seed, device) -> None:
     """Continue --prefix with the model trained in RUN_DIR."""
+    from seqkit.lm.rnn import load_model_dir
     from seqkit.lm.rnn.generate import continue_text
-    from seqkit.recipes.lm_rnn import load_run_model
 
-    model, vocab, tokenizer, _ = load_run_model(run_dir, device=device)
+    model, vocab, tokenizer, _ = load_model_dir(run_dir, device=device)
     click.echo(continue_text(model, prefix, num_tokens, encode=lambda s: vocab[tokenizer.encode(s)],
                              decode=lambda ids: tokenizer.decode(vocab.to_tokens(ids)),
                              temperature=temperature, top_k=top_k, seed=seed))

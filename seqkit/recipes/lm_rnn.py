@@ -6,7 +6,8 @@
                     ``data.json`` (how to tokenize again), ``ids.safetensors`` (train/valid/test ids)
 ``lm.rnn.train``    trains :class:`~seqkit.lm.rnn.RNNLM` (``model`` section) with the shared trainer
                     (``train`` section) into ``train/`` (checkpoints, metrics, curves), then writes the
-                    final model (``rnn_lm.json`` + ``rnn_lm.safetensors``) and ``scores.json``
+                    model folder ``model/`` (``rnn_lm.json``, ``rnn_lm.safetensors``, ``vocab.json``,
+                    ``data.json``, swapped in whole) and ``scores.json``
                     (validation and test perplexity, tokens/s)
 ``lm.rnn.generate`` continues ``generate.prefix`` -> ``samples.txt`` and the log
 ==================  ==============================================================================
@@ -21,8 +22,9 @@ from typing import Any
 import torch
 
 from seqkit.errors import SeqkitError
-from seqkit.io import load_json, save_json, write_text_atomic
+from seqkit.io import atomic_dir, load_json, save_json, write_text_atomic
 from seqkit.recipes.pipeline import Run, stage
+from seqkit.settings import from_dict, problems
 
 IDS_FILE, DATA_FILE, VOCAB_FILE = "ids.safetensors", "data.json", "vocab.json"
 
@@ -46,23 +48,42 @@ def build_tokenizer(spec: dict[str, Any]):
     return get_tokenizer(spec["name"], **spec["options"])
 
 
-def load_run_model(run_dir, device: str = "cpu"):
-    """The trained model, vocabulary and tokenizer of an ``lm_rnn`` run directory."""
-    from pathlib import Path
+def check(cfg: dict) -> list[str]:
+    """Every bad value of an ``lm_rnn`` config, one line each."""
+    from seqkit.lm.rnn import RNNLMConfig
+    from seqkit.lm.rnn.train import RNNTrainConfig
 
-    from seqkit.lm.rnn import load_rnn_lm
-    from seqkit.text import Vocab
+    found = []
+    data = cfg.get("data") or {}
+    from seqkit.data.registry import CORPORA
 
-    run_dir = Path(run_dir)
-    if not (run_dir / DATA_FILE).is_file():
-        raise SeqkitError(f"no {DATA_FILE} here: not an lm_rnn run directory", path=run_dir,
-                          fix="train first: seqkit recipe run lm_rnn run_dir=...")
-    info = load_json(run_dir / DATA_FILE)
-    return load_rnn_lm(run_dir, device=device), Vocab.load(run_dir / VOCAB_FILE), \
-        build_tokenizer(info["tokenizer"]), info
+    info = CORPORA.get(str(data.get("name")))
+    if info is not None and info.kind != "lm":
+        found.append(f"data.name: {data.get('name')!r} is a parallel corpus; a language model needs an LM "
+                     f"corpus ({', '.join(n for n, c in CORPORA.items() if c.kind == 'lm')}) or a text file")
+    if data.get("level") not in ("char", "word"):
+        found.append(f"data.level: must be one of char, word, got {data.get('level')!r}")
+    if data.get("min_freq") is not None and int(data["min_freq"]) < 1:
+        found.append(f"data.min_freq: must be >= 1, got {data['min_freq']}")
+    train = {k: v for k, v in (cfg.get("train") or {}).items() if k not in ("threads", "progress")}
+    for cls, section, values in ((RNNLMConfig, "model", {**(cfg.get("model") or {}), "vocab_size": 1}),
+                                 (RNNTrainConfig, "train", train)):
+        typed = problems(cls, values, section)
+        found += typed
+        if not typed:  # the class's own rules (choices, ranges, tie_weights sizes)
+            try:
+                from_dict(cls, values, section).validate()
+            except SeqkitError as exc:
+                found.append(f"{section}: {exc}")
+    gen = cfg.get("generate") or {}
+    if gen.get("temperature") is not None and float(gen["temperature"]) < 0:
+        found.append(f"generate.temperature: must be >= 0, got {gen['temperature']}")
+    if gen.get("num_tokens") is not None and int(gen["num_tokens"]) < 1:
+        found.append(f"generate.num_tokens: must be >= 1, got {gen['num_tokens']}")
+    return found
 
 
-@stage("lm.rnn.data", uses=("data",))
+@stage("lm.rnn.data", uses=("data",), check=check)
 def data_stage(run: Run) -> dict:
     """Tokenize the corpus, build the vocabulary, write the id streams."""
     from safetensors.torch import save as st_save
@@ -108,7 +129,7 @@ def data_stage(run: Run) -> dict:
     return {**info, "files": [VOCAB_FILE, IDS_FILE, DATA_FILE]}
 
 
-@stage("lm.rnn.train", uses=("model", "train"), distributed=True)
+@stage("lm.rnn.train", uses=("model", "train"), distributed=True, check=check)
 def train_stage(run: Run) -> dict:
     """Train the RNN LM; validation perplexity each epoch, test perplexity at the end."""
     from safetensors.torch import load_file
@@ -147,22 +168,27 @@ def train_stage(run: Run) -> dict:
                           run_dir=train_dir, seed=seed, resume=resume, progress=progress, log_fn=log)
     result["parameters"] = model.num_parameters()
     if run.is_main:
-        save_rnn_lm(model, run.dir)
+        with atomic_dir(run.path("model")) as folder:  # the model, its vocabulary and tokenizer, whole
+            save_rnn_lm(model, folder)
+            for name in (VOCAB_FILE, DATA_FILE):
+                shutil.copyfile(run.path(name), folder / name)
         save_json(run.path("scores.json"), result)
     valid = f"valid ppl {result['valid_ppl']:.2f}" if result["valid_ppl"] is not None else "no valid split"
     test = f", test ppl {result['test_ppl']:.2f}" if result["test_ppl"] is not None else ""
     run.log(f"perplexity: {valid}{test}; {result['train_tokens_per_s']:,.0f} tokens/s, "
             f"{result['epochs']} epochs, {result['steps']} updates ({result['stopped']})")
     run.log_metrics({k: result[k] for k in ("valid_ppl", "test_ppl", "train_tokens_per_s")})
-    return {**result, "model": asdict(mcfg), "files": ["rnn_lm.json", "rnn_lm.safetensors", "scores.json"]}
+    return {**result, "model": asdict(mcfg),
+            "files": ["model/rnn_lm.json", "model/rnn_lm.safetensors", "scores.json"]}
 
 
-@stage("lm.rnn.generate", uses=("generate",))
+@stage("lm.rnn.generate", uses=("generate",), check=check)
 def generate_stage(run: Run) -> dict:
     """Continue generate.prefix with the trained model -> samples.txt."""
+    from seqkit.lm.rnn import load_model_dir
     from seqkit.lm.rnn.generate import continue_text
 
-    model, vocab, tokenizer, _ = load_run_model(run.dir, device=run.device)
+    model, vocab, tokenizer, _ = load_model_dir(run.dir, device=run.device)
     cfg = run.cfg.generate
     prefixes = [cfg.prefix] if isinstance(cfg.prefix, str) else list(cfg.prefix)
     samples = []

@@ -463,8 +463,6 @@ def _join_ranks(cfg: DictConfig):
     """Under torchrun, join the process group now (a barrier needs it before training starts)."""
     import datetime
 
-    import torch
-
     from seqkit.train.distributed import DistInfo, init_from_env
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:

@@ -130,7 +130,10 @@ class CheckpointManager:
 
         A run killed after saving a new best but before its next checkpoint leaves a best file the
         resumed run does not know about; it is removed so the resumed run matches an uninterrupted one.
+        One that had already deleted a listed file (pushed out of the best N) leaves an entry without
+        its file; the entry goes (the replayed validations push it out again anyway).
         """
+        self.best = [r for r in self.best if (self.dir / r["file"]).is_file()]
         known = {r["file"] for r in self.best}
         for path in self.dir.glob("best-step-*.safetensors"):
             if path.name not in known:
@@ -145,8 +148,11 @@ class CheckpointManager:
         return a > b if self.mode == "max" else a < b
 
     def update_best(self, step: int, score: float, weights: Mapping[str, torch.Tensor]) -> bool:
-        """Keep ``weights`` if ``score`` makes the best-N list; returns whether it is the new best."""
-        if self.keep_best <= 0:
+        """Keep ``weights`` if ``score`` makes the best-N list; returns whether it is the new best.
+
+        A step already listed keeps its entry: a second score for it changes nothing (returns False).
+        """
+        if self.keep_best <= 0 or any(r["step"] == step for r in self.best):
             return False
         ranked = self.best + [{"step": step, "score": float(score), "file": None}]
         # Stable sort: on a tie the earlier checkpoint stays ahead.

@@ -1,5 +1,8 @@
 """What training shows while it runs: a tqdm bar with loss, items/s, learning rate and MFU.
 
+When the output is not a terminal (a log file, a pipe, a batch job), a bar redrawn with carriage
+returns would fill the log with half-lines: then one plain line is printed per log interval instead.
+
 MFU (model FLOPs utilisation, as in nanoGPT's ``estimate_mfu`` and the PaLM paper) is the share of
 the hardware's peak the model's useful arithmetic reaches: ``flops_per_item * items_per_s / peak``.
 ``flops_per_item`` comes from the model (for a Transformer about ``6 * parameters`` per target token
@@ -12,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import TextIO
 
 import torch
 from tqdm.auto import tqdm
@@ -45,20 +49,35 @@ def estimate_peak_flops(device: torch.device, amp: str | None = None) -> float |
     return cores * 2.5e9 * per_cycle
 
 
+def _is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` shows a redrawn bar: a terminal, or a notebook (tqdm draws a widget there)."""
+    if any(cls.__module__ == "tqdm.notebook" for cls in tqdm.__mro__):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
 class Progress:
     """A tqdm bar over optimizer updates (on the main process; silent elsewhere or when disabled).
 
     ``update(n_updates, loss=..., items=..., seconds=..., lr=...)`` advances the bar and refreshes
     the postfix with the running loss, items/s and learning rate, plus MFU when ``flops_per_item``
-    and a peak are known.
+    and a peak are known. When ``file`` (default ``sys.stderr``) is not a terminal there is no bar:
+    ``log(step, ...)``, called once per log interval, prints one plain line instead.
     """
 
     def __init__(self, total: int | None, *, enabled: bool = True, unit: str = "step",
                  item_name: str = "items", flops_per_item: float | None = None,
-                 peak_flops: float | None = None, initial: int = 0, desc: str = "train") -> None:
+                 peak_flops: float | None = None, initial: int = 0, desc: str = "train",
+                 file: TextIO | None = None) -> None:
         self.item_name, self.flops_per_item, self.peak = item_name, flops_per_item, peak_flops
+        self.file = file if file is not None else sys.stderr
+        self.total, self.desc = total, desc
+        self.plain = enabled and not _is_terminal(self.file)
         self.bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True,
-                        disable=not enabled, file=sys.stderr, leave=False, mininterval=1.0)
+                        disable=not enabled or self.plain, file=self.file, leave=False, mininterval=1.0)
         self._items, self._seconds, self._t = 0.0, 0.0, time.perf_counter()
 
     def update(self, n: int, *, loss: float, items: float, seconds: float, lr: float,
@@ -80,13 +99,25 @@ class Progress:
             self.bar.update(n)
         return shown
 
+    def log(self, step: int, *, loss: float, lr: float, rate: float, mfu: float | None = None) -> None:
+        """One plain line for a log interval (only without a bar: the bar shows these figures)."""
+        if not self.plain:
+            return
+        of = f"/{self.total}" if self.total else ""
+        line = f"{self.desc} {step}{of}: loss {loss:.4f}, lr {lr:.2e}, {rate:,.0f} {self.item_name}/s"
+        if mfu is not None:
+            line += f", mfu {100 * mfu:.1f}%"
+        self.write(line)
+
     def reset_rate(self) -> None:
         """Start a fresh items/s window (after a validation, so it does not count as training time)."""
         self._items, self._seconds = 0.0, 0.0
 
     def write(self, message: str) -> None:
-        if not self.bar.disable:
-            self.bar.write(message, file=sys.stderr)
+        if self.plain:
+            print(message, file=self.file, flush=True)
+        elif not self.bar.disable:
+            self.bar.write(message, file=self.file)
 
     def close(self) -> None:
         self.bar.close()

@@ -43,8 +43,10 @@ Contract (code against this; it is also in ``docs/design.md``)::
   ``ckpt_every_steps`` updates, after every validation, at every epoch end and when training stops,
   plus the best ``keep_best`` weights by ``monitor``. ``resume=True`` continues from the last
   checkpoint exactly -- data position, RNG states (torch, CUDA, Python, NumPy), optimizer, schedule,
-  step_fn state, best-N list, early-stopping counter -- so the losses equal an uninterrupted run's,
-  bit for bit on a CPU. A killed run loses at most the updates since the last checkpoint.
+  step_fn state, best-N list, early-stopping counter, last validation, the half-done log interval,
+  item and time totals -- so the losses equal an uninterrupted run's, bit for bit on a CPU, and so
+  does ``metrics.jsonl`` (what a killed run logged after its last checkpoint is cut off). A killed run
+  loses at most the updates since the last checkpoint; resuming a finished run does nothing more.
 - Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in DDP (gloo on CPU, NCCL on GPU);
   each update takes ``accum_steps * world_size`` consecutive batches and rank ``r`` runs every
   ``world_size``-th of them, so the update equals one process with ``accum_steps * world_size``
@@ -63,6 +65,7 @@ import inspect
 import itertools
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -77,6 +80,7 @@ from torch import nn
 from seqkit.errors import SeqkitError
 from seqkit.train import distributed as dist_utils
 from seqkit.train.amp import autocast, resolve_amp
+from seqkit.train.builders import resolve_device
 from seqkit.train.checkpoint import CheckpointManager
 from seqkit.train.host_memory import keep_freed_memory
 from seqkit.train.plots import plot_metrics, read_metrics
@@ -109,7 +113,7 @@ class FitResult:
     best_score: float | None
     best_step: int | None
     last_valid: dict[str, float] | None
-    train_seconds: float
+    train_seconds: float  # training time and items summed over the resumed sessions of the run
     items: float
     items_per_s: float
     best_path: str | None = None
@@ -135,19 +139,6 @@ def move_to(batch: Any, device: torch.device) -> Any:
                    if f.init}
         return dataclasses.replace(batch, **changes)
     return batch
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/``"cpu"`` -> CPU, ``"auto"`` -> CUDA when available, else what was asked for."""
-    if device is None:
-        return torch.device("cpu")
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SeqkitError("device 'cuda' requested but no CUDA GPU is available",
-                          fix="use device=cpu or device=auto")
-    return device
 
 
 def _epoch_batches(batches: Any, epoch: int, start: int) -> Iterator[Any]:
@@ -181,6 +172,11 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 def _as_float(value: Any) -> float:
     return float(value.detach().float().item()) if isinstance(value, torch.Tensor) else float(value)
+
+
+def _empty_window() -> dict[str, Any]:
+    """Sums over the updates read back since the last log line (loss and metrics weighted by items)."""
+    return {"loss": 0.0, "items": 0.0, "seconds": 0.0, "metrics": {}, "grad_norm": None}
 
 
 def _floats(values: list[Any]) -> list[float]:
@@ -233,6 +229,10 @@ class Trainer:
         self.epoch = 0
         self.batch_in_epoch = 0
         self.elapsed = 0.0
+        self.items_seen, self.train_seconds = 0.0, 0.0  # summed over sessions, like elapsed
+        self.window = _empty_window()  # what was read back since the last log line
+        self.last_valid: dict[str, float] | None = None
+        self.last_valid_step = -1
         self.bad_validations = 0
         self.best_score: float | None = None  # known on every rank (the checkpoint list lives on rank 0)
         self.ckpt: CheckpointManager | None = None
@@ -256,9 +256,18 @@ class Trainer:
         if self.log_fn is not None:
             self.log_fn(record)
 
-    def _truncate_metrics(self, step: int) -> None:
-        """Forget metrics logged after ``step`` (by a run killed after its last checkpoint)."""
+    def _truncate_metrics(self, step: int, size: int | None = None) -> None:
+        """Forget the metrics a run killed after its last checkpoint logged.
+
+        ``size`` is the file's length when that checkpoint was written: everything after it goes,
+        including records of the checkpoint's own step logged after it (a final validation). A
+        checkpoint without it (an older one) keeps the records up to ``step``.
+        """
         if self.metrics_file is None or not self.metrics_file.is_file() or not self.is_main:
+            return
+        if size is not None:
+            if self.metrics_file.stat().st_size > size:
+                os.truncate(self.metrics_file, size)
             return
         kept = [r for r in read_metrics(self.metrics_file) if r.get("step", 0) <= step]
         from seqkit.io import write_text_atomic
@@ -274,9 +283,15 @@ class Trainer:
             rng_all = gathered
         else:
             rng_all = [rng]
+        window = {**self.window, "grad_norm": None if self.window["grad_norm"] is None
+                  else _as_float(self.window["grad_norm"])}
+        metrics_bytes = (self.metrics_file.stat().st_size if self.is_main and self.metrics_file is not None
+                         and self.metrics_file.is_file() else 0)
         state = {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                  "elapsed": self.elapsed, "bad_validations": self.bad_validations,
-                 "best_score": self.best_score,
+                 "best_score": self.best_score, "items": self.items_seen,
+                 "train_seconds": self.train_seconds, "window": window, "metrics_bytes": metrics_bytes,
+                 "last_valid": self.last_valid, "last_valid_step": self.last_valid_step,
                  "optimizer": self.optimizer.state_dict(), "rng": rng_all,
                  "world_size": self.dist.world_size}
         if self.scheduler is not None:
@@ -290,6 +305,12 @@ class Trainer:
         self.batch_in_epoch, self.elapsed = int(state["batch_in_epoch"]), float(state["elapsed"])
         self.bad_validations = int(state.get("bad_validations", 0))
         self.best_score = state.get("best_score")
+        # Checkpoints written before these keys existed load too (with fresh counts).
+        self.items_seen = float(state.get("items", 0.0))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        self.window = dict(state.get("window") or _empty_window())
+        self.last_valid = state.get("last_valid")
+        self.last_valid_step = int(state.get("last_valid_step", -1))
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and "scheduler" in state:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -321,7 +342,7 @@ class Trainer:
             raise SeqkitError(f"checkpoint does not fit this model ({str(exc).splitlines()[0]})",
                               path=self.ckpt.dir, fix="resume with the config that wrote it") from None
         self.load_state_dict(state)
-        self._truncate_metrics(self.step)
+        self._truncate_metrics(self.step, state.get("metrics_bytes"))
         return True
 
     # -- one update -------------------------------------------------------------------------------
@@ -433,24 +454,19 @@ class Trainer:
         if resumed:
             bar.write(f"resumed at update {self.step} (epoch {self.epoch + 1}, batch {self.batch_in_epoch})")
         stopped = "epochs"
-        last_valid: dict[str, float] | None = None
-        last_valid_step = -1
-        train_seconds, items_seen = 0.0, 0.0
+        if valid_fn is not None and early_stopping is not None and self.bad_validations >= early_stopping:
+            stopped = "early_stopping"  # resumed after it had stopped early: nothing left to do
         session_start = time.perf_counter() - self.elapsed
         # Updates whose numbers are still on the device. Reading them back makes the host wait for
         # the GPU, so it happens in bulk: when a log line is due, a second has passed, and before
         # validating or checkpointing (so a checkpoint never holds weights after a non-finite loss).
         pending: list[dict[str, Any]] = []
-        window: dict[str, Any] = {}  # what was read back since the last log line
+        window = self.window  # what was read back since the last log line (checkpointed)
         clock = time.perf_counter()  # training time not yet counted starts here
-
-        def reset_window() -> None:
-            window.clear()
-            window.update(loss=0.0, items=0.0, seconds=0.0, metrics={}, grad_norm=None)
 
         def flush() -> None:
             """Read the pending updates back (one wait for the device), check and count them."""
-            nonlocal clock, train_seconds, items_seen
+            nonlocal clock
             done = pending[:]
             pending.clear()
             if done:
@@ -469,8 +485,8 @@ class Trainer:
                 window["items"] += items
                 window["seconds"] += seconds
                 window["grad_norm"] = done[-1]["grad_norm"]
-                train_seconds += seconds
-                items_seen += items
+                self.train_seconds += seconds
+                self.items_seen += items
                 mean = sum(loss * u["items"] for u, loss in zip(done, losses)) / items
                 bar.update(len(done), loss=mean, items=items, seconds=seconds, lr=self._lr())
             clock = time.perf_counter()
@@ -488,7 +504,8 @@ class Trainer:
                 record["grad_norm"] = _as_float(window["grad_norm"])
             record.update({k: v / w for k, v in window["metrics"].items()})
             self._record(record)
-            reset_window()
+            bar.log(self.step, loss=record["loss"], lr=record["lr"], rate=rate, mfu=record.get("mfu"))
+            window.update(_empty_window())
 
         def checkpoint() -> None:
             nonlocal clock
@@ -506,9 +523,10 @@ class Trainer:
 
         def do_validation() -> bool:
             """Validate, keep best-N, checkpoint; returns True when early stopping triggers."""
-            nonlocal last_valid, last_valid_step, clock
+            nonlocal clock
             flush()
-            last_valid, last_valid_step = self._validate(valid_fn, monitor), self.step
+            last_valid = self._validate(valid_fn, monitor)
+            self.last_valid, self.last_valid_step = last_valid, self.step
             record = {"split": "valid", "step": self.step, "epoch": self.epoch + 1, **last_valid}
             improved = True
             if monitor is not None:
@@ -528,7 +546,6 @@ class Trainer:
             clock = time.perf_counter()  # validation is not training time
             return early_stopping is not None and self.bad_validations >= early_stopping
 
-        reset_window()
         try:
             while self.epoch < epochs and stopped == "epochs":
                 if self.batch_in_epoch == 0 and hasattr(self.step_fn, "on_epoch_start"):
@@ -578,7 +595,7 @@ class Trainer:
                     stopped = "early_stopping"
                 checkpoint()
             # Final validation (when the run ended between validations) and checkpoint.
-            if valid_fn is not None and stopped != "early_stopping" and last_valid_step != self.step:
+            if valid_fn is not None and stopped != "early_stopping" and self.last_valid_step != self.step:
                 do_validation()
             checkpoint()
         finally:
@@ -588,8 +605,8 @@ class Trainer:
         best = self.ckpt.best[0] if self.ckpt is not None and self.ckpt.best else None
         return FitResult(steps=self.step, epochs_done=self.epoch, stopped=stopped,
                          best_score=best["score"] if best else None, best_step=best["step"] if best else None,
-                         last_valid=last_valid, train_seconds=train_seconds, items=items_seen,
-                         items_per_s=items_seen / train_seconds if train_seconds else 0.0,
+                         last_valid=self.last_valid, train_seconds=self.train_seconds, items=self.items_seen,
+                         items_per_s=self.items_seen / self.train_seconds if self.train_seconds else 0.0,
                          best_path=str(self.ckpt.best_path) if self.ckpt and self.ckpt.best_path else None)
 
 

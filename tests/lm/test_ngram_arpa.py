@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.ngram.arpa import read_arpa, write_arpa
 from seqkit.lm.ngram import NGramLM
+from seqkit.lm.ngram.arpa import read_arpa, write_arpa
 
 FIXTURE_CORPUS = """\
 the cat sat on the mat

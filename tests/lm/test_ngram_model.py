@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from seqkit.errors import SeqkitError
-from seqkit.lm.ngram.arpa import ngram_words
 from seqkit.lm.ngram import NGramLM
+from seqkit.lm.ngram.arpa import ngram_words
 
 rng = np.random.default_rng(0)
 WORDS = [f"w{i}" for i in range(25)]

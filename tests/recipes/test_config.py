@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seqkit.recipes.config import load_recipe, parse_override
 from seqkit.errors import SeqkitError
+from seqkit.recipes.config import load_recipe, parse_override
 
 RECIPE = """\
 description: a test recipe

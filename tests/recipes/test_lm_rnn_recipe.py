@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from seqkit.cli import cli, main
-from seqkit.recipes.config import load_recipe
 from seqkit.errors import SeqkitError
 from seqkit.io import load_json
+from seqkit.recipes.config import load_recipe
 from seqkit.recipes.pipeline import run_pipeline
 
 TINY = ["the time traveller smiled", "the time machine", "he smiled at the time traveller"] * 40
@@ -42,7 +42,8 @@ def test_cli_train_runs_the_recipe_then_ppl_and_generate_read_the_run(tmp_path, 
     assert scores["epochs"] == 2 and valid == pytest.approx(scores["valid_ppl"], abs=0.01)
     assert valid < data["vocab_size"]  # better than a uniform guess
     assert sample.startswith("time traveller") and len(sample) == len("time traveller") + 12
-    for name in ("rnn_lm.json", "rnn_lm.safetensors", "vocab.json", "samples.txt", "train/metrics.jsonl"):
+    for name in ("model/rnn_lm.json", "model/rnn_lm.safetensors", "model/vocab.json", "model/data.json",
+                 "vocab.json", "samples.txt", "train/metrics.jsonl"):
         assert (run_dir / name).is_file(), name
 
     res = runner.invoke(cli, ["lm", "rnn", "ppl", str(run_dir), str(corpus)], standalone_mode=False)
@@ -78,5 +79,5 @@ def test_cli_reports_a_missing_run_dir(tmp_path, capsys):
 
 def test_a_parallel_corpus_is_refused(tmp_path):
     _, cfg = load_recipe("lm_rnn", ["data.name=seqkit-en-fr", f"run_dir={tmp_path}"])
-    with pytest.raises(SeqkitError, match="parallel corpus, not a language-modelling one"):
+    with pytest.raises(SeqkitError, match="is a parallel corpus; a language model needs an LM corpus"):
         run_pipeline(cfg, "lm_rnn", stages=["lm.rnn.data"], echo=False)

@@ -9,8 +9,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from seqkit.recipes.config import load_recipe
 from seqkit.errors import SeqkitError
+from seqkit.recipes.config import load_recipe
 from seqkit.recipes.pipeline import run_pipeline
 
 REPO = Path(__file__).resolve().parents[2]

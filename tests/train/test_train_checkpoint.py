@@ -106,3 +106,26 @@ def test_missing_monitor_key_is_a_clear_error(tmp_path):
     t = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), toy_step, progress=False)
     with pytest.raises(SeqkitError, match="validation returned no 'bleu'"):
         t.fit(ToyBatches(n_batches=1), valid_fn=lambda m: {"loss": 1.0})
+
+
+def test_best_n_never_lists_a_step_twice_nor_a_missing_file(tmp_path):
+    mgr = CheckpointManager(tmp_path, keep_best=2, mode="max")
+    w = {s: {"a": torch.full((1,), float(s))} for s in (1, 2, 3)}
+    assert mgr.update_best(1, 10.0, w[1]) and mgr.update_best(2, 12.0, w[2])
+    # A second score for a listed step (a resumed run validating its last step again) changes nothing,
+    # even when it would rank first: no duplicate entry, no best file deleted.
+    assert not mgr.update_best(2, 20.0, w[1]) and not mgr.update_best(1, 11.0, w[1])
+    assert [(r["step"], r["score"]) for r in mgr.best] == [(2, 12.0), (1, 10.0)]
+    assert json.loads((tmp_path / "best.json").read_text()) == mgr.best
+    assert all((tmp_path / r["file"]).is_file() for r in mgr.best)
+    assert load_weights(tmp_path / "best-step-00000002.safetensors")["a"].item() == 2.0
+    # A run killed after a later validation pushed step 1 out (its file deleted) but before the next
+    # checkpoint: the checkpoint's list still names it; loading it drops the entry.
+    mgr.save_last(2, w[2], {"step": 2})
+    assert mgr.update_best(3, 13.0, w[3]) and not (tmp_path / "best-step-00000001.safetensors").exists()
+    resumed = CheckpointManager(tmp_path, keep_best=2, mode="max")
+    resumed.load_last()
+    assert [r["step"] for r in resumed.best] == [2]
+    assert [r["step"] for r in json.loads((tmp_path / "best.json").read_text())] == [2]
+    assert sorted(p.name for p in tmp_path.glob("best-step-*")) == ["best-step-00000002.safetensors"]
+    assert load_weights(tmp_path / "best.safetensors")["a"].item() == 2.0

@@ -1,12 +1,15 @@
-"""Progress figures (items/s, MFU), metrics reading and the PNG curves."""
+"""Progress figures (items/s, MFU), plain lines off a terminal, metrics reading and the PNG curves."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 import torch
+from train_toy_helpers import ToyBatches, toy_model, toy_step
 
+from seqkit.train import Trainer
 from seqkit.train.amp import resolve_amp
 from seqkit.train.plots import plot_metrics, read_metrics
 from seqkit.train.progress import Progress
@@ -40,3 +43,37 @@ def test_amp_modes():
     assert resolve_amp("bf16", cpu) == "bf16"
     with pytest.raises(SeqkitError, match="unknown amp mode 'fp8'"):
         resolve_amp("fp8", cpu)
+
+
+def test_progress_prints_plain_lines_when_not_a_terminal():
+    out = io.StringIO()  # a log file or a pipe: no isatty
+    bar = Progress(20, item_name="tokens", file=out)
+    for step in range(1, 21):
+        bar.update(1, loss=1.0 / step, items=100, seconds=0.1, lr=1e-3)
+        if step % 10 == 0:
+            bar.log(step, loss=1.0 / step, lr=1e-3, rate=1000.0)
+    bar.write("valid @ 20: bleu 12.5")
+    bar.close()
+    assert "\r" not in out.getvalue()
+    assert out.getvalue().splitlines() == ["train 10/20: loss 0.1000, lr 1.00e-03, 1,000 tokens/s",
+                                           "train 20/20: loss 0.0500, lr 1.00e-03, 1,000 tokens/s",
+                                           "valid @ 20: bleu 12.5"]
+    silent = io.StringIO()
+    off = Progress(20, enabled=False, file=silent)
+    off.log(10, loss=1.0, lr=1e-3, rate=1.0)
+    off.write("x")
+    assert silent.getvalue() == ""
+
+
+def test_training_output_to_a_log_file_has_no_carriage_returns(capsys):
+    model = toy_model()
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.05), toy_step, log_every=5,
+                      progress=True, plot=False)
+    trainer.fit(ToyBatches(n_batches=10), epochs=2, valid_fn=lambda m: {"acc": 1.0}, valid_every=10,
+                monitor="acc")
+    err = capsys.readouterr().err  # pytest's capture is not a terminal
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert [line.split(":")[0] for line in lines if line.startswith("train")] == [
+        "train 5/20", "train 10/20", "train 15/20", "train 20/20"]
+    assert "valid @ 10: acc 1" in lines and "valid @ 20: acc 1" in lines

@@ -161,3 +161,27 @@ def load_rnn_lm(directory: str | Path, *, backend: str | None = None,
         state["decoder.weight"] = state["embedding.weight"]
     model.load_state_dict(state)
     return model.to(device).eval()
+
+
+def load_model_dir(path: str | Path, device: torch.device | str = "cpu"):
+    """``(model, vocab, tokenizer, data_info)`` of a trained RNN LM's model folder.
+
+    ``path`` is an ``lm_rnn`` run directory (its ``model/`` folder is read) or a model folder itself:
+    ``rnn_lm.json`` + ``rnn_lm.safetensors`` (:func:`save_rnn_lm`), ``vocab.json`` and ``data.json``
+    (how the text was tokenized: ``{"tokenizer": {"name", "options"}, "eos_per_line", ...}``).
+    """
+    from seqkit.io import load_json
+    from seqkit.text import Vocab, get_tokenizer
+
+    path = Path(path)
+    folder = path / "model" if (path / "model").is_dir() else path
+    if not (folder / "data.json").is_file():
+        raise SeqkitError("no data.json here: not an lm_rnn run directory", path=path,
+                          fix="train first: seqkit recipe run lm_rnn run_dir=...")
+    info = load_json(folder / "data.json")
+    spec = info.get("tokenizer") if isinstance(info, dict) else None
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise SeqkitError("data.json lacks 'tokenizer'", path=folder / "data.json",
+                          fix="re-run the recipe's data stage (force=true)")
+    tokenizer = get_tokenizer(spec["name"], **(spec.get("options") or {}))
+    return load_rnn_lm(folder, device=device), Vocab.load(folder / "vocab.json"), tokenizer, info
