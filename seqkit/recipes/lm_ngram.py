@@ -12,6 +12,29 @@ from seqkit.recipes.pipeline import Run, stage
 MODEL_FILE = "model.arpa"
 
 
+def check(cfg: dict) -> list[str]:
+    """Every bad value of an ``lm_ngram`` config, one line each."""
+    from seqkit.lm.ngram.smoothing import SMOOTHERS
+
+    found = []
+    model, sample, data = cfg.get("model") or {}, cfg.get("sample") or {}, cfg.get("data") or {}
+    rules = [("model.order", model.get("order"), lambda v: v >= 1, ">= 1"),
+             ("model.min_count", model.get("min_count"), lambda v: v >= 1, ">= 1"),
+             ("model.k", model.get("k"), lambda v: v > 0, "> 0"),
+             ("model.alpha", model.get("alpha"), lambda v: 0 < v <= 1, "in (0, 1]"),
+             ("data.heldout_fraction", data.get("heldout_fraction"), lambda v: 0 <= v < 1, "in [0, 1)"),
+             ("sample.num", sample.get("num"), lambda v: v >= 0, ">= 0"),
+             ("sample.max_tokens", sample.get("max_tokens"), lambda v: v >= 1, ">= 1"),
+             ("sample.temperature", sample.get("temperature"), lambda v: v > 0, "> 0"),
+             ("stats.top", (cfg.get("stats") or {}).get("top"), lambda v: v >= 1, ">= 1")]
+    for key, value, ok, allowed in rules:
+        if value is not None and not ok(value):
+            found.append(f"{key}: must be {allowed}, got {value!r}")
+    if model.get("smoothing") not in SMOOTHERS:
+        found.append(f"model.smoothing: must be one of {', '.join(SMOOTHERS)}, got {model.get('smoothing')!r}")
+    return found
+
+
 def load_lines(name: str) -> tuple[list[str], list[str], list[str]]:
     """(train, valid, test) raw lines of a registered corpus, a local file/folder, or ``gensim:FILE``
     (a text file bundled with gensim, e.g. ``gensim:lee_background.cor``, always offline)."""
@@ -52,7 +75,7 @@ def _split(train: list[str], valid: list[str], test: list[str], fraction: float)
     return train, valid, test
 
 
-@stage("lm.ngram.train", uses=("data", "model"))
+@stage("lm.ngram.train", uses=("data", "model"), check=check)
 def train_stage(run: Run) -> dict:
     """Count the training text and estimate the n-gram model -> model.arpa."""
     import time
@@ -99,7 +122,7 @@ def evaluate_stage(run: Run) -> dict:
     return result
 
 
-@stage("lm.ngram.sample", uses=("sample",))
+@stage("lm.ngram.sample", uses=("sample",), check=check)
 def sample_stage(run: Run) -> dict:
     """Continue sample.prefix a few times -> samples.txt."""
     from seqkit.lm.ngram import NGramLM
@@ -117,7 +140,7 @@ def sample_stage(run: Run) -> dict:
     return {"files": ["samples.txt"], "samples": samples}
 
 
-@stage("lm.ngram.stats", uses=("data", "stats"))
+@stage("lm.ngram.stats", uses=("data", "stats"), check=check)
 def stats_stage(run: Run) -> dict:
     """d2l's statistics: the most frequent uni-, bi- and trigrams, and the Zipf plot -> zipf.png."""
     from seqkit.lm.ngram.stats import top_ngrams, zipf_plot

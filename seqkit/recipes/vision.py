@@ -7,7 +7,7 @@ Recipes ``vision_lenet`` and ``vision_resnet`` list these stages:
                     from IDX files), resizes and standardizes them, builds ``model.name``, trains it
                     with a :mod:`seqkit.optim` optimizer through :class:`~seqkit.train.Trainer`
                     (``train/metrics.jsonl``, ``train/curves.png``: loss, train/test accuracy,
-                    images/s) -> ``model.safetensors``, ``model.json``
+                    images/s) -> the model folder ``model/`` (``model.safetensors``, ``model.json``)
 ``vision.evaluate`` reloads the saved model, measures train and test accuracy -> ``scores.json`` and
                     the line ``test acc 0.98xx``
 ==================  ==============================================================================
@@ -19,13 +19,41 @@ import shutil
 
 import torch
 
-from seqkit.io import load_json, save_json
+from seqkit.io import atomic_dir, load_json, save_json
 from seqkit.recipes.pipeline import Run, stage
 from seqkit.train import load_weights, save_weights
 from seqkit.vision.data import ImageData, load_images
 from seqkit.vision.models import build_model
 from seqkit.vision.shapes import count_params
 from seqkit.vision.training import evaluate, init_cnn, train_classifier
+
+
+def check(cfg: dict) -> list[str]:
+    """Every bad value of a vision recipe's config, one line each."""
+    from seqkit.optim import OPTIMIZERS
+    from seqkit.vision.models import MODELS
+
+    found = []
+    data, model, train = cfg.get("data") or {}, cfg.get("model") or {}, cfg.get("train") or {}
+    choices = [("data.name", data.get("name"), ("digits", "fashion-mnist", "mnist")),
+               ("model.name", model.get("name"), tuple(MODELS)),
+               ("train.optimizer", train.get("optimizer"), tuple(OPTIMIZERS)),
+               ("train.schedule", train.get("schedule"), (None, "factor", "multistep", "cosine"))]
+    for key, value, allowed in choices:
+        if value not in allowed:
+            found.append(f"{key}: must be one of {', '.join(str(a) for a in allowed if a)}, got {value!r}")
+    rules = [("train.lr", train.get("lr"), lambda v: v > 0, "> 0"),
+             ("train.weight_decay", train.get("weight_decay"), lambda v: v >= 0, ">= 0"),
+             ("train.epochs", train.get("epochs"), lambda v: v >= 1, ">= 1"),
+             ("train.batch_size", train.get("batch_size"), lambda v: v >= 1, ">= 1"),
+             ("train.threads", train.get("threads"), lambda v: v >= 1, ">= 1"),
+             ("data.resolution", data.get("resolution"), lambda v: v >= 8, ">= 8"),
+             ("data.test_fraction", data.get("test_fraction"), lambda v: 0 < v < 1, "in (0, 1)"),
+             ("model.width", model.get("width"), lambda v: v > 0, "> 0")]
+    for key, value, ok, allowed in rules:
+        if value is not None and not ok(value):
+            found.append(f"{key}: must be {allowed}, got {value!r}")
+    return found
 
 
 def _data(run: Run) -> ImageData:
@@ -38,7 +66,7 @@ def _model_options(run: Run) -> dict:
     return {k: v for k, v in run.cfg.model.items() if k != "name" and v is not None}
 
 
-@stage("vision.train", uses=("data", "model", "train"), distributed=True)
+@stage("vision.train", uses=("data", "model", "train"), distributed=True, check=check)
 def train_stage(run: Run) -> dict:
     """Train model.name on data.name with the shared Trainer; save the final weights."""
     cfg, tcfg = run.cfg, run.cfg.train
@@ -63,25 +91,26 @@ def train_stage(run: Run) -> dict:
                               run_dir=train_dir, device=run.device, seed=seed, progress=bool(tcfg.progress),
                               resume=bool(cfg.get("resume")))
     if run.is_main:
-        save_weights(run.path("model.safetensors"), model.state_dict())
-        save_json(run.path("model.json"), {"name": cfg.model.name, "in_channels": c,
-                                           "num_classes": data.num_classes, "resolution": [h, w],
-                                           "options": _model_options(run)})
+        with atomic_dir(run.path("model")) as folder:  # weights and their description, whole
+            save_weights(folder / "model.safetensors", model.state_dict())
+            save_json(folder / "model.json", {"name": cfg.model.name, "in_channels": c,
+                                              "num_classes": data.num_classes, "resolution": [h, w],
+                                              "options": _model_options(run)})
     run.log(f"loss {result['train_loss']:.3f}, train acc {result['train_acc']:.3f}, "
             f"test acc {result['test_acc']:.3f}; {result['examples_per_s']:,.0f} examples/s, "
             f"{result['seconds']:.1f}s")
     run.log_metrics({"train_acc": result["train_acc"], "test_acc": result["test_acc"],
                      "examples_per_s": round(result["examples_per_s"], 1)})
-    return {**result, "parameters": n_params, "files": ["model.safetensors", "model.json"]}
+    return {**result, "parameters": n_params, "files": ["model/model.safetensors", "model/model.json"]}
 
 
 @stage("vision.evaluate", uses=("data", "model", "train"))
 def evaluate_stage(run: Run) -> dict:
     """Reload the trained model and report its train and test accuracy -> scores.json."""
-    info = load_json(run.path("model.json"))
+    info = load_json(run.path("model/model.json"))
     model = build_model(info["name"], in_channels=info["in_channels"], num_classes=info["num_classes"],
                         resolution=tuple(info["resolution"]), **info["options"])
-    model.load_state_dict(load_weights(run.path("model.safetensors")))
+    model.load_state_dict(load_weights(run.path("model/model.safetensors")))
     data = _data(run)
     train, test = evaluate(model, data.X_train, data.y_train), evaluate(model, data.X_test, data.y_test)
     scores = {"train_acc": train["acc"], "test_acc": test["acc"], "test_loss": test["loss"],

@@ -191,3 +191,21 @@ def test_translate_refuses_a_tokenizer_that_is_not_the_weights_one(trained, tmp_
     assert code.returncode == 2 and code.stdout == ""
     err = code.stderr.strip().splitlines()
     assert len(err) == 1 and "spm.model is not the tokenizer these weights were trained with" in err[0]
+
+
+@pytest.mark.parametrize("recipe, overrides, expected", [
+    ("lm_rnn", "data=multi30k", "data.name: 'multi30k' is a parallel corpus; a language model needs an LM corpus"),
+    ("lm_rnn", "model.cell=bilstm", "model: unknown RNN cell 'bilstm'"),
+    ("lm_rnn", "train.lr=0", "train: lr must be > 0"),
+    ("lm_rnn", "generate.temperature=-1", "generate.temperature: must be >= 0, got -1"),
+    ("lm_ngram", "model.order=0", "model.order: must be >= 1, got 0"),
+    ("lm_ngram", "model.smoothing=nope", "model.smoothing: must be one of mle, addk"),
+    ("vision_lenet", "train.optimizer=nope", "train.optimizer: must be one of sgd, momentum"),
+    ("vision_lenet", "model.name=nope", "model.name: must be one of lenet,"),
+    ("nmt_rnn_attention", "model.preset=big", "model.preset: must be one of tiny, small, base, got 'big'"),
+])
+def test_every_recipe_checks_its_values_first(recipe, overrides, expected, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["recipe", "run", recipe, *overrides.split(), f"run_dir={run_dir}"]) == 2
+    assert f"error: {expected}" in capsys.readouterr().err
+    assert not run_dir.exists()

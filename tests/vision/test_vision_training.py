@@ -85,7 +85,7 @@ def test_recipe_runs_end_to_end_quickly(tmp_path, capsys):
     run = run_pipeline(cfg, "vision_lenet")
     assert 0.0 <= run.results["vision.evaluate"]["test_acc"] <= 1.0
     assert "test acc" in capsys.readouterr().out
-    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "train" / "curves.png").is_file()
+    assert (tmp_path / "model" / "model.safetensors").is_file() and (tmp_path / "train" / "curves.png").is_file()
 
 
 @pytest.mark.slow
