@@ -137,7 +137,7 @@ class PlainRun:
 
 def seqkit_model(vocab_size: int, seed: int) -> RNNLM:
     torch.manual_seed(seed)
-    return RNNLM(RNNLMConfig(vocab_size=vocab_size, embed_size=V_EMBED, hidden_size=HIDDEN, num_layers=LAYERS,
+    return RNNLM(RNNLMConfig(vocab_size=vocab_size, embed_dim=V_EMBED, hidden_size=HIDDEN, num_layers=LAYERS,
                              cell="lstm", dropout=0.0, init_range=INIT, backend="torch"))
 
 

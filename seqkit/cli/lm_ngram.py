@@ -29,18 +29,18 @@ def ngram() -> None:
               help="model to write: ARPA, or safetensors for a *.safetensors name (reloads much faster)")
 @click.option("--order", default=3, show_default=True, type=int, help="N of the n-grams")
 @click.option("--smoothing", default="mkn", show_default=True, help=f"one of: {', '.join(SMOOTHERS)}")
-@click.option("--min-count", default=1, show_default=True, type=int, help="rarer words become <unk>")
+@click.option("--min-freq", default=1, show_default=True, type=int, help="rarer words become <unk>")
 @click.option("--vocab", "vocab_file", type=click.Path(dir_okay=False), help="close the vocabulary to these words")
 @click.option("--k", "k_add", type=float, help="add-k constant (addk; default 1)")
 @click.option("--alpha", type=float, help="stupid backoff factor (default 0.4)")
 @click.option("--discount-fallback", is_flag=True,
               help="when Kneser-Ney discounts cannot be estimated, use D1=0.5 D2=1 D3+=1.5 (as KenLM)")
-def train(train_file, output, order, smoothing, min_count, vocab_file, k_add, alpha, discount_fallback) -> None:
+def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alpha, discount_fallback) -> None:
     """Count TRAIN_FILE (one sentence per line, whitespace tokens) and write an ARPA model."""
     from seqkit.lm.ngram import NGramLM
 
     start = time.perf_counter()
-    lm = NGramLM.train(list(iter_lines(train_file)), order=order, smoothing=smoothing, min_count=min_count,
+    lm = NGramLM.train(list(iter_lines(train_file)), order=order, smoothing=smoothing, min_freq=min_freq,
                        vocab=vocab_file, k=k_add, alpha=alpha, discount_fallback=discount_fallback,
                        source=train_file)
     built = time.perf_counter()

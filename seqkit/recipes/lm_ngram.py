@@ -19,7 +19,7 @@ def check(cfg: dict) -> list[str]:
     found = []
     model, sample, data = cfg.get("model") or {}, cfg.get("sample") or {}, cfg.get("data") or {}
     rules = [("model.order", model.get("order"), lambda v: v >= 1, ">= 1"),
-             ("model.min_count", model.get("min_count"), lambda v: v >= 1, ">= 1"),
+             ("model.min_freq", model.get("min_freq"), lambda v: v >= 1, ">= 1"),
              ("model.k", model.get("k"), lambda v: v > 0, "> 0"),
              ("model.alpha", model.get("alpha"), lambda v: 0 < v <= 1, "in (0, 1]"),
              ("data.heldout_fraction", data.get("heldout_fraction"), lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -88,7 +88,7 @@ def train_stage(run: Run) -> dict:
     train, valid, test = _split(train, valid, test, float(data.heldout_fraction))
     start = time.perf_counter()
     lm = NGramLM.train(train, order=int(model.order), smoothing=str(model.smoothing),
-                       min_count=int(model.min_count), vocab=model.vocab, k=model.k, alpha=model.alpha,
+                       min_freq=int(model.min_freq), vocab=model.vocab, k=model.k, alpha=model.alpha,
                        discount_fallback=bool(model.discount_fallback), source=name)
     built = time.perf_counter() - start
     lm.save_arpa(run.path(MODEL_FILE))

@@ -70,7 +70,7 @@ def check(cfg: dict) -> list[str]:
                                  (RNNTrainConfig, "train", train)):
         typed = problems(cls, values, section)
         found += typed
-        if not typed:  # the class's own rules (choices, ranges, tie_weights sizes)
+        if not typed:  # the class's own rules (choices, ranges, tie_embeddings sizes)
             try:
                 from_dict(cls, values, section).validate()
             except SeqkitError as exc:

@@ -51,11 +51,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # GRU encoder-decoder with Bahdanau attention (d2l 10.4 / Bahdanau et al. 2015).
     "rnn": {
-        "tiny": dict(embed_dim=128, hidden=256, layers=1, cell="gru", attention="bahdanau",
+        "tiny": dict(embed_dim=128, hidden_size=256, num_layers=1, cell="gru", attention="bahdanau",
                      bidirectional=True, dropout=0.1),
-        "small": dict(embed_dim=256, hidden=256, layers=2, cell="gru", attention="bahdanau",
+        "small": dict(embed_dim=256, hidden_size=256, num_layers=2, cell="gru", attention="bahdanau",
                       bidirectional=True, dropout=0.2),
-        "base": dict(embed_dim=256, hidden=512, layers=2, cell="gru", attention="bahdanau",
+        "base": dict(embed_dim=256, hidden_size=512, num_layers=2, cell="gru", attention="bahdanau",
                      bidirectional=True, dropout=0.3),
     },
 }

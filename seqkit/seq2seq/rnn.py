@@ -1,12 +1,12 @@
 """RNN encoder-decoder (d2l chapters 10.7 and 11.4): GRU/LSTM, optional attention.
 
-``RNNSeq2Seq(src_vocab_size, tgt_vocab_size, embed_dim, hidden, layers, cell="gru",
+``RNNSeq2Seq(src_vocab_size, tgt_vocab_size, embed_dim, hidden_size, num_layers, cell="gru",
 attention="bahdanau", bidirectional=False, dropout=0.0, pad_id=1)`` implements the interface of
 :mod:`seqkit.seq2seq.interfaces` (``model(src, src_len, tgt_in)``, ``encode``, ``decode_step``).
 
 * Encoder: embedding, then ``nn.GRU``/``nn.LSTM`` over packed sequences (padding never enters the
   recurrence, so a sentence's encoding does not depend on the batch it is in). With
-  ``bidirectional=True`` the memory has 2 * hidden features and the final forward/backward states are
+  ``bidirectional=True`` the memory has 2 * hidden_size features and the final forward/backward states are
   joined by a linear "bridge" + tanh into the decoder's initial state.
 * Decoder: each step feeds ``[embedding(y_{t-1}); context_t]`` to the RNN and projects its output to
   the vocabulary. With attention, ``context_t`` attends over the encoder memory with the previous
@@ -36,17 +36,17 @@ ATTENTIONS = ("bahdanau", "dot", "general", None)
 class RNNEncoder(Encoder):
     """src (B, S), src_len (B,) -> (memory (B, S, H * directions), final states)."""
 
-    def __init__(self, vocab_size: int, embed_dim: int, hidden: int, layers: int, cell: str = "gru",
+    def __init__(self, vocab_size: int, embed_dim: int, hidden_size: int, num_layers: int, cell: str = "gru",
                  bidirectional: bool = False, dropout: float = 0.0, pad_id: int = 1) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
-        self.rnn = _CELLS[cell](embed_dim, hidden, layers, batch_first=True, bidirectional=bidirectional,
-                                dropout=dropout if layers > 1 else 0.0)
+        self.rnn = _CELLS[cell](embed_dim, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
+                                dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = Dropout(dropout)
 
     def forward(self, src: Tensor, src_len: Tensor) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
         """Returns memory (B, S, H * directions) (zeros at padding) and the RNN's final state(s)
-        (layers * directions, B, H) -- a tuple (h, c) for an LSTM."""
+        (num_layers * directions, B, H) -- a tuple (h, c) for an LSTM."""
         packed = pack_padded_sequence(self.dropout(self.embed(src)), src_len.cpu(), batch_first=True,
                                       enforce_sorted=False)
         out, final = self.rnn(packed)
@@ -75,30 +75,30 @@ class RNNState(DecoderState):
 class RNNDecoder(Decoder):
     """Step-by-step RNN decoder with optional attention (see the module docstring)."""
 
-    def __init__(self, vocab_size: int, embed_dim: int, hidden: int, layers: int, memory_dim: int,
+    def __init__(self, vocab_size: int, embed_dim: int, hidden_size: int, num_layers: int, memory_dim: int,
                  cell: str = "gru", attention: str | None = "bahdanau", dropout: float = 0.0,
                  pad_id: int = 1, bidirectional: bool = False) -> None:
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, not {attention!r}")
-        if attention == "dot" and memory_dim != hidden:
+        if attention == "dot" and memory_dim != hidden_size:
             raise ValueError("dot attention needs memory and decoder of one size; use 'general' "
                              "with a bidirectional encoder")
-        self.cell_type, self.layers, self.hidden = cell, layers, hidden
+        self.cell_type, self.num_layers, self.hidden_size = cell, num_layers, hidden_size
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
-        self.attention = {"bahdanau": lambda: AdditiveAttention(memory_dim, hidden, hidden, dropout),
+        self.attention = {"bahdanau": lambda: AdditiveAttention(memory_dim, hidden_size, hidden_size, dropout),
                           "dot": lambda: DotProductAttention(dropout),
-                          "general": lambda: GeneralAttention(memory_dim, hidden, dropout),
+                          "general": lambda: GeneralAttention(memory_dim, hidden_size, dropout),
                           None: lambda: None}[attention]()
-        self.rnn = _CELLS[cell](embed_dim + memory_dim, hidden, layers, batch_first=True,
-                                dropout=dropout if layers > 1 else 0.0)
+        self.rnn = _CELLS[cell](embed_dim + memory_dim, hidden_size, num_layers, batch_first=True,
+                                dropout=dropout if num_layers > 1 else 0.0)
         # joins the final forward and backward states of a bidirectional encoder
-        self.bridge = nn.Linear(memory_dim, hidden) if bidirectional else None
+        self.bridge = nn.Linear(memory_dim, hidden_size) if bidirectional else None
         self.dropout = Dropout(dropout)
-        self.out = nn.Linear(hidden, vocab_size)
+        self.out = nn.Linear(hidden_size, vocab_size)
 
     def _initial(self, final: Tensor) -> Tensor:
-        """Encoder final states (layers * directions, B, H) -> decoder states (B, layers, H)."""
+        """Encoder final states (num_layers * directions, B, H) -> decoder states (B, num_layers, H)."""
         if self.bridge is None:
             return final.transpose(0, 1).contiguous()
         layers2, b, h = final.shape
@@ -149,14 +149,14 @@ class RNNDecoder(Decoder):
 class RNNSeq2Seq(EncoderDecoder):
     """GRU/LSTM encoder-decoder, with Bahdanau or Luong attention or none."""
 
-    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, embed_dim: int = 256, hidden: int = 256,
-                 layers: int = 2, cell: str = "gru", attention: str | None = "bahdanau",
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, embed_dim: int = 256, hidden_size: int = 256,
+                 num_layers: int = 2, cell: str = "gru", attention: str | None = "bahdanau",
                  bidirectional: bool = False, dropout: float = 0.0, pad_id: int = 1) -> None:
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, not {cell!r}")
-        memory_dim = hidden * (2 if bidirectional else 1)
+        memory_dim = hidden_size * (2 if bidirectional else 1)
         super().__init__(
-            RNNEncoder(src_vocab_size, embed_dim, hidden, layers, cell, bidirectional, dropout, pad_id),
-            RNNDecoder(tgt_vocab_size, embed_dim, hidden, layers, memory_dim, cell, attention, dropout,
+            RNNEncoder(src_vocab_size, embed_dim, hidden_size, num_layers, cell, bidirectional, dropout, pad_id),
+            RNNDecoder(tgt_vocab_size, embed_dim, hidden_size, num_layers, memory_dim, cell, attention, dropout,
                        pad_id, bidirectional),
             pad_id)

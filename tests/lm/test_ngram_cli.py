@@ -90,5 +90,5 @@ def test_closed_vocabulary_options(files, capsys):
     assert lm.vocab.tokens == ["<unk>", "<s>", "</s>", "the", "cat", "sat"]
     status, out, _ = run(capsys, "ppl", model, test)
     assert status == 0 and re.search(r"^OOVs: 4$", out, re.M)  # on, log, zebra, ate
-    assert run(capsys, "train", "--min-count", 15, "--smoothing", "addk", "--k", 0.5, train, "-o", model)[0] == 0
+    assert run(capsys, "train", "--min-freq", 15, "--smoothing", "addk", "--k", 0.5, train, "-o", model)[0] == 0
     assert NGramLM.load(model).vocab.tokens == ["<unk>", "<s>", "</s>", "the", "cat"]  # the 27, cat 15, sat 12

@@ -67,7 +67,7 @@ def test_counting_matches_python_reference_on_random_text():
 
 
 def test_min_count_and_vocab_file_close_the_vocabulary(tmp_path):
-    vocab, packed = build_vocab(["a a b c"], min_count=2)
+    vocab, packed = build_vocab(["a a b c"], min_freq=2)
     assert vocab.tokens == ["<unk>", "<s>", "</s>", "a"]
     assert packed.ids.tolist() == [1, 3, 3, 0, 0, 2]  # b, c -> <unk>, counted as a word
     vocab, _ = build_vocab(["a a b c"], vocab_words=["c", "zeta"])

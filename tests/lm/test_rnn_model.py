@@ -13,8 +13,8 @@ from seqkit.lm.rnn.generate import continue_text, generate, next_token
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 def test_scratch_and_torch_backends_give_the_same_logits(cell):
     torch.manual_seed(0)
-    fast = RNNLM(vocab_size=11, embed_size=6, hidden_size=8, num_layers=2, cell=cell, backend="torch")
-    ref = RNNLM(vocab_size=11, embed_size=6, hidden_size=8, num_layers=2, cell=cell, backend="scratch")
+    fast = RNNLM(vocab_size=11, embed_dim=6, hidden_size=8, num_layers=2, cell=cell, backend="torch")
+    ref = RNNLM(vocab_size=11, embed_dim=6, hidden_size=8, num_layers=2, cell=cell, backend="scratch")
     ref.load_state_dict(fast.state_dict())
     X = torch.randint(0, 11, (3, 5))
     logits, state = fast(X)
@@ -30,7 +30,7 @@ def test_scratch_and_torch_backends_give_the_same_logits(cell):
 
 def test_lm_loss_matches_plain_cross_entropy_and_uniform_model():
     torch.manual_seed(0)
-    model = RNNLM(vocab_size=7, embed_size=4, hidden_size=4, num_layers=1)
+    model = RNNLM(vocab_size=7, embed_dim=4, hidden_size=4, num_layers=1)
     X, Y = torch.randint(0, 7, (2, 3)), torch.randint(0, 7, (2, 3))
     logits, _ = model(X)
     expected = torch.nn.functional.cross_entropy(logits.reshape(-1, 7), Y.reshape(-1))
@@ -40,12 +40,12 @@ def test_lm_loss_matches_plain_cross_entropy_and_uniform_model():
 
 
 def test_init_range_and_tied_weights():
-    model = RNNLM(vocab_size=20, embed_size=8, hidden_size=8, num_layers=2, tie_weights=True, init_range=0.1)
+    model = RNNLM(vocab_size=20, embed_dim=8, hidden_size=8, num_layers=2, tie_embeddings=True, init_range=0.1)
     assert model.decoder.weight is model.embedding.weight
     assert all(p.abs().max() <= 0.1 for p in model.parameters())
     assert model.num_parameters() == sum(p.numel() for p in model.parameters())  # counted once
-    with pytest.raises(SeqkitError, match="tie_weights needs embed_size == hidden_size"):
-        RNNLM(vocab_size=20, embed_size=8, hidden_size=6, tie_weights=True)
+    with pytest.raises(SeqkitError, match="tie_embeddings needs embed_dim == hidden_size"):
+        RNNLM(vocab_size=20, embed_dim=8, hidden_size=6, tie_embeddings=True)
 
 
 def test_bad_settings_are_one_clear_error():
@@ -62,7 +62,7 @@ def test_bad_settings_are_one_clear_error():
 @pytest.mark.parametrize("tie", [False, True])
 def test_save_and_load_roundtrip_across_backends(tmp_path, tie):
     torch.manual_seed(0)
-    model = RNNLM(vocab_size=9, embed_size=5, hidden_size=5, num_layers=2, cell="gru", tie_weights=tie).eval()
+    model = RNNLM(vocab_size=9, embed_dim=5, hidden_size=5, num_layers=2, cell="gru", tie_embeddings=tie).eval()
     save_rnn_lm(model, tmp_path)
     again = load_rnn_lm(tmp_path, backend="scratch")
     X = torch.randint(0, 9, (2, 4))
@@ -91,7 +91,7 @@ def test_next_token_rules():
 def test_generate_continues_a_learned_cycle():
     # Teach a tiny LSTM the cycle 0 1 2 3 0 1 2 3 ...; greedy generation must continue it.
     torch.manual_seed(0)
-    model = RNNLM(vocab_size=4, embed_size=8, hidden_size=16, num_layers=1, init_range=None)
+    model = RNNLM(vocab_size=4, embed_dim=8, hidden_size=16, num_layers=1, init_range=None)
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     seq = torch.arange(41) % 4
     X, Y = seq[:-1].view(2, 20), seq[1:].view(2, 20)

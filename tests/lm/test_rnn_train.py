@@ -15,7 +15,7 @@ from seqkit.text import Vocab
 
 def _tiny_model(vocab_size=5, **kw):
     torch.manual_seed(0)
-    return RNNLM(vocab_size=vocab_size, embed_size=8, hidden_size=12, num_layers=1, **kw)
+    return RNNLM(vocab_size=vocab_size, embed_dim=8, hidden_size=12, num_layers=1, **kw)
 
 
 def test_sequential_carries_a_detached_state_and_random_resets_it():

@@ -13,7 +13,7 @@ from seqkit.recipes.pipeline import run_pipeline
 
 TINY = ["the time traveller smiled", "the time machine", "he smiled at the time traveller"] * 40
 
-FAST = ["model.embed_size=8", "model.hidden_size=16", "model.num_layers=1", "train.batch_size=8",
+FAST = ["model.embed_dim=8", "model.hidden_size=16", "model.num_layers=1", "train.batch_size=8",
         "train.num_steps=16", "train.epochs=2", "train.progress=false", "train.max_time=null",
         "generate.num_tokens=12", "device=cpu"]
 

@@ -106,7 +106,7 @@ class NGramLM:
 
     @classmethod
     def train(cls, lines: Iterable[str] | Iterable[Sequence[str]], order: int = 3, smoothing: str = "mkn", *,
-              min_count: int = 1, vocab: str | os.PathLike | Iterable[str] | None = None,
+              min_freq: int = 1, vocab: str | os.PathLike | Iterable[str] | None = None,
               k: float | None = None, alpha: float | None = None, discounts=None,
               discount_fallback: bool | Sequence[float] = False,
               source: str | os.PathLike | None = None) -> NGramLM:
@@ -116,7 +116,7 @@ class NGramLM:
             lines: training text, one sentence per line, whitespace-tokenized (or token lists).
             order: N >= 1.
             smoothing: one of :data:`seqkit.lm.ngram.smoothing.SMOOTHERS` (``mkn`` = KenLM's).
-            min_count: words rarer than this become ``<unk>`` (closed vocabulary).
+            min_freq: words rarer than this become ``<unk>`` (closed vocabulary).
             vocab: a vocab file path or a list of words that closes the vocabulary instead.
             k: the add-k constant (``addk``; default 1).
             alpha: stupid backoff's factor (default 0.4).
@@ -134,7 +134,7 @@ class NGramLM:
         vocab_words = None
         if vocab is not None:
             vocab_words = read_vocab_file(vocab) if isinstance(vocab, (str, os.PathLike)) else list(vocab)
-        nvocab, packed = build_vocab(sentences, min_count=min_count, vocab_words=vocab_words)
+        nvocab, packed = build_vocab(sentences, min_freq=min_freq, vocab_words=vocab_words)
         return cls.from_packed(packed, nvocab, order, smoothing, k=k, alpha=alpha, discounts=discounts,
                                discount_fallback=discount_fallback)
 

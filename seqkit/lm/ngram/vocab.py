@@ -1,7 +1,7 @@
 """The n-gram model's closed vocabulary and the packed token-id stream it counts and scores.
 
 Ids follow KenLM's layout: ``0 <unk>``, ``1 <s>``, ``2 </s>``, then the words, most frequent first
-(ties keep first occurrence). A word outside the vocabulary (fewer than ``min_count`` occurrences,
+(ties keep first occurrence). A word outside the vocabulary (fewer than ``min_freq`` occurrences,
 absent from a vocab file, or unseen in training) is scored as ``<unk>``, so a perplexity is never
 infinite because of an unknown word (the trap of NLTK's issues #3065/#3211). A literal ``<unk>`` in
 the training text (Penn Treebank has 45k of them) is an ordinary, counted word.
@@ -171,20 +171,20 @@ def read_vocab_file(path: str | os.PathLike) -> list[str]:
     return words
 
 
-def build_vocab(sentences: Sequence[str] | Sequence[Sequence[str]], *, min_count: int = 1,
+def build_vocab(sentences: Sequence[str] | Sequence[Sequence[str]], *, min_freq: int = 1,
                 vocab_words: Iterable[str] | None = None) -> tuple[NGramVocab, Packed]:
     """The closed vocabulary of a training corpus, and the corpus packed with it.
 
     Args:
         sentences: tokenized training sentences.
-        min_count: words seen fewer times become ``<unk>``.
+        min_freq: words seen fewer times become ``<unk>``.
         vocab_words: if given, exactly these words (plus the specials) form the vocabulary, seen or not.
 
     Words are ordered by descending training frequency, ties by first occurrence. The tokens are
     mapped to ids once (a C-level ``map`` over a dict); the final order is a permutation in numpy.
     """
-    if min_count < 1:
-        raise SeqkitError(f"min_count must be >= 1, got {min_count}", fix="use --min-count 1 or more")
+    if min_freq < 1:
+        raise SeqkitError(f"min_freq must be >= 1, got {min_freq}", fix="use --min-freq 1 or more")
     tokens = _flatten(sentences)
     first_seen = {tok: i for i, tok in enumerate(dict.fromkeys(chain(SPECIALS, (_SEP,), tokens)))}
     provisional = np.fromiter(map(first_seen.__getitem__, tokens), dtype=np.int64, count=len(tokens))
@@ -202,7 +202,7 @@ def build_vocab(sentences: Sequence[str] | Sequence[Sequence[str]], *, min_count
         keep = [i for i in range(4, len(words)) if words[i] in keep_set]
         unseen = [w for w in vocab_words if w not in first_seen]
     else:
-        keep = [i for i in range(4, len(words)) if counts[i] >= min_count]
+        keep = [i for i in range(4, len(words)) if counts[i] >= min_freq]
         unseen = []
     keep_arr = np.asarray(keep, dtype=np.int64)
     keep_arr = keep_arr[keep_arr != 3]

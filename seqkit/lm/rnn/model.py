@@ -30,27 +30,27 @@ class RNNLMConfig:
     """Everything needed to rebuild an :class:`RNNLM` (saved as ``rnn_lm.json`` beside the weights)."""
 
     vocab_size: int
-    embed_size: int = 200
+    embed_dim: int = 200
     hidden_size: int = 200
     num_layers: int = 2
     cell: str = "lstm"
     dropout: float = 0.0
-    tie_weights: bool = False
+    tie_embeddings: bool = False
     backend: str = "torch"
     init_range: float | None = 0.1  # U(-r, r) for every weight (Zaremba); None keeps torch's defaults
 
     def validate(self) -> None:
         if self.cell not in MODES:
             raise SeqkitError(f"unknown RNN cell '{self.cell}'", fix=f"use one of {', '.join(MODES)}")
-        if self.vocab_size < 1 or self.embed_size < 1:
-            raise SeqkitError(f"vocab_size and embed_size must be >= 1 (got {self.vocab_size}, "
-                              f"{self.embed_size})", fix="give a non-empty vocabulary and a positive size")
+        if self.vocab_size < 1 or self.embed_dim < 1:
+            raise SeqkitError(f"vocab_size and embed_dim must be >= 1 (got {self.vocab_size}, "
+                              f"{self.embed_dim})", fix="give a non-empty vocabulary and a positive size")
         if not 0.0 <= self.dropout < 1.0:
             raise SeqkitError(f"dropout must be in [0, 1) (got {self.dropout})", fix="e.g. dropout=0.5")
-        if self.tie_weights and self.embed_size != self.hidden_size:
+        if self.tie_embeddings and self.embed_dim != self.hidden_size:
             raise SeqkitError(
-                f"tie_weights needs embed_size == hidden_size (got {self.embed_size} and {self.hidden_size})",
-                fix="set embed_size to hidden_size, or tie_weights=false")
+                f"tie_embeddings needs embed_dim == hidden_size (got {self.embed_dim} and {self.hidden_size})",
+                fix="set embed_dim to hidden_size, or tie_embeddings=false")
 
     @classmethod
     def from_dict(cls, d: dict) -> RNNLMConfig:
@@ -78,8 +78,8 @@ class RNNLM(nn.Module):
         config = config or RNNLMConfig(**kwargs)
         config.validate()
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
-        self.rnn = make_rnn(config.cell, config.embed_size, config.hidden_size, config.num_layers,
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.rnn = make_rnn(config.cell, config.embed_dim, config.hidden_size, config.num_layers,
                             dropout=config.dropout, backend=config.backend)
         # Identity when there is no dropout: not even a no-op kernel on the hot path.
         self.drop = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
@@ -87,7 +87,7 @@ class RNNLM(nn.Module):
         if config.init_range is not None:
             for p in self.parameters():
                 nn.init.uniform_(p, -config.init_range, config.init_range)
-        if config.tie_weights:
+        if config.tie_embeddings:
             # One matrix (V, E) is both the input lookup table and the output projection.
             self.decoder.weight = self.embedding.weight
 
@@ -134,7 +134,7 @@ def save_rnn_lm(model: RNNLM, directory: str | Path) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if model.config.tie_weights:
+    if model.config.tie_embeddings:
         state.pop("decoder.weight")  # the same tensor as embedding.weight; safetensors refuses aliases
     write_bytes_atomic(directory / WEIGHTS_FILE, st_save(state))
     save_json(directory / CONFIG_FILE, asdict(model.config))
@@ -157,7 +157,7 @@ def load_rnn_lm(directory: str | Path, *, backend: str | None = None,
         config.backend = backend
     model = RNNLM(config)
     state = load_file(str(directory / WEIGHTS_FILE))
-    if config.tie_weights:
+    if config.tie_embeddings:
         state["decoder.weight"] = state["embedding.weight"]
     model.load_state_dict(state)
     return model.to(device).eval()
