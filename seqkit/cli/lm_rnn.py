@@ -19,11 +19,11 @@ def rnn() -> None:
 @click.option("--level", type=click.Choice(["char", "word"]), default=None, help="token level")
 @click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default=None)
 @click.option("--backend", type=click.Choice(["torch", "scratch"]), default=None)
-@click.option("--layers", type=int, default=None)
-@click.option("--hidden", type=int, default=None)
-@click.option("--embed", type=int, default=None)
+@click.option("--num-layers", type=int, default=None)
+@click.option("--hidden-size", type=int, default=None)
+@click.option("--embed-dim", type=int, default=None)
 @click.option("--dropout", type=float, default=None)
-@click.option("--tie/--no-tie", default=None, help="tie input and output embeddings")
+@click.option("--tie-embeddings/--no-tie-embeddings", default=None, help="tie input and output embeddings")
 @click.option("--sampling", type=click.Choice(["sequential", "random"]), default=None)
 @click.option("--epochs", type=int, default=None)
 @click.option("--max-time", type=float, default=None, help="seconds of training")
@@ -32,7 +32,7 @@ def rnn() -> None:
 @click.option("--seed", type=int, default=None)
 @click.option("--resume", is_flag=True, help="continue the run in --run-dir from its last checkpoint")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any lm_rnn recipe key")
-def train(corpus, run_dir, level, cell, backend, layers, hidden, embed, dropout, tie, sampling, epochs,
+def train(corpus, run_dir, level, cell, backend, num_layers, hidden_size, embed_dim, dropout, tie_embeddings, sampling, epochs,
           max_time, lr, device, seed, resume, overrides) -> None:
     """Train on CORPUS (a registered name such as timemachine, ptb, wikitext2, or a path).
 
@@ -42,8 +42,8 @@ def train(corpus, run_dir, level, cell, backend, layers, hidden, embed, dropout,
     from seqkit.recipes.pipeline import run_pipeline
 
     flags = {"data.name": corpus, "data.level": level, "model.cell": cell, "model.backend": backend,
-             "model.num_layers": layers, "model.hidden_size": hidden, "model.embed_size": embed,
-             "model.dropout": dropout, "model.tie_weights": tie, "train.sampling": sampling,
+             "model.num_layers": num_layers, "model.hidden_size": hidden_size, "model.embed_dim": embed_dim,
+             "model.dropout": dropout, "model.tie_embeddings": tie_embeddings, "train.sampling": sampling,
              "train.epochs": epochs, "train.max_time": max_time, "train.lr": lr, "device": device,
              "seed": seed, "run_dir": run_dir, "resume": resume or None}
     dotlist = [f"{k}={_yaml(v)}" for k, v in flags.items() if v is not None] + list(overrides)

@@ -28,8 +28,8 @@ def corpus(tmp_path):
 def test_cli_train_runs_the_recipe_then_ppl_and_generate_read_the_run(tmp_path, corpus):
     run_dir = tmp_path / "run"
     runner = CliRunner()
-    res = runner.invoke(cli, ["lm", "rnn", "train", str(corpus), "-o", str(run_dir), "--hidden", "16",
-                              "--embed", "8", "--layers", "1", "--epochs", "2", "--device", "cpu",
+    res = runner.invoke(cli, ["lm", "rnn", "train", str(corpus), "-o", str(run_dir), "--hidden-size", "16",
+                              "--embed-dim", "8", "--num-layers", "1", "--epochs", "2", "--device", "cpu",
                               *[a for kv in FAST for a in ("--set", kv)]], standalone_mode=False)
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
