@@ -5,7 +5,9 @@
   (splits with ``.src``/``.tgt``).
 * :class:`LMBatches` -- d2l's sequential and random sampling over a token-id stream.
 * :class:`ParallelBatches` / :class:`Batch` -- padded seq2seq batches by token budget or sentence count.
-* the registry: :data:`CORPORA`, :func:`corpus_info`, :func:`fetch`, :func:`corpus_names`.
+* the registry of named corpora and pretrained vector sets (``kind="vectors"``, read by
+  :func:`seqkit.embeddings.load_vectors`): :data:`CORPORA`, :func:`corpus_info`, :func:`fetch`,
+  :func:`corpus_names`.
 """
 
 from seqkit.data.corpus import (
@@ -22,12 +24,16 @@ from seqkit.data.corpus import (
 from seqkit.data.download import cache_dir, download, extract, sha256_file
 from seqkit.data.lm_batches import LMBatches
 from seqkit.data.parallel_batches import Batch, ParallelBatches
-from seqkit.data.registry import CORPORA, HUB_CORPORA, CorpusInfo, RemoteFile, bundled_dir, corpus_info, fetch
-
-
-def corpus_names() -> list[str]:
-    """The registered corpus names, sorted."""
-    return sorted(CORPORA)
+from seqkit.data.registry import (
+    CORPORA,
+    HUB_CORPORA,
+    CorpusInfo,
+    RemoteFile,
+    bundled_dir,
+    corpus_info,
+    corpus_names,
+    fetch,
+)
 
 
 __all__ = [

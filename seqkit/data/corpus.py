@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqkit.data.registry import CORPORA, corpus_info, fetch
+from seqkit.data.registry import CORPORA, corpus_info, corpus_names, fetch
 from seqkit.errors import SeqkitError
 from seqkit.io import iter_lines, read_lines
 
@@ -208,6 +208,9 @@ def _tatoeba(name: str, src: str, tgt: str, langs: tuple[str, str], n_heldout: i
 def load_named(name: str, *, src: str | None = None, tgt: str | None = None, split_seed: int = 0):
     """Load a registered corpus by name (see ``seqkit data ls``)."""
     info = corpus_info(name)
+    if info.kind == "vectors":
+        raise SeqkitError(f"{name} is a set of pretrained word vectors, not a corpus",
+                          fix=f"load it with seqkit.embeddings.load_vectors({name!r})")
     if info.kind == "lm":
         return _lm(name)
     if name == "multi30k":
@@ -285,7 +288,7 @@ def load_path(path: PathLike | Sequence[PathLike], *, src: str | None = None, tg
         return load_folder(path, src=src, tgt=tgt)
     if not path.exists():
         raise SeqkitError("no such corpus file, and it is not a registered corpus name", path=path,
-                          fix=f"give an existing path or one of: {', '.join(sorted(CORPORA))}")
+                          fix=f"give an existing path or one of: {', '.join(corpus_names())}")
     if columns is not None or _is_tsv(path):
         cols = tuple(columns) if columns is not None else (0, 1)
         if len(cols) == 1:

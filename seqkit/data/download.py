@@ -57,6 +57,19 @@ def verify(path: PathLike, checksum: str | None) -> bool:
     return parsed is None or file_digest(path, parsed[0]) == parsed[1]
 
 
+def check_checksum(path: PathLike, checksum: str | None, what: str, dest: PathLike, fix: str) -> None:
+    """Raise :class:`SeqkitError` (naming ``what`` and ``dest``) unless ``path`` matches ``checksum``;
+    ``None`` is not checked."""
+    parsed = parse_checksum(checksum)
+    if parsed is None:
+        return
+    algorithm, expected = parsed
+    got = file_digest(path, algorithm)
+    if got != expected:
+        raise SeqkitError(f"checksum mismatch for {what}: expected {algorithm} {expected}, got {got}",
+                          path=dest, fix=fix)
+
+
 def download(url: str, dest: PathLike, checksum: str | None, *, timeout: float = 60.0) -> Path:
     """Fetch ``url`` to ``dest`` and check its checksum (``"md5:HEX"``, ``"sha1:HEX"``, ``"sha256:HEX"``
     or a bare sha256 hex; ``None``: no known checksum, not checked).
@@ -72,14 +85,8 @@ def download(url: str, dest: PathLike, checksum: str | None, *, timeout: float =
             request = urllib.request.Request(url, headers={"User-Agent": "seqkit"})
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/file only)
                 shutil.copyfileobj(response, out, 1 << 20)
-        parsed = parse_checksum(checksum)
-        if parsed is not None:
-            algorithm, expected = parsed
-            got = file_digest(tmp, algorithm)
-            if got != expected:
-                raise SeqkitError(f"checksum mismatch for {url}: expected {algorithm} {expected}, got {got}",
-                                  path=dest, fix="the file upstream changed or the download was corrupted; "
-                                  "retry, or place a verified copy there by hand")
+        check_checksum(tmp, checksum, url, dest, fix="the file upstream changed or the download was corrupted; "
+                       "retry, or place a verified copy there by hand")
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise SeqkitError(f"download of {url} failed ({exc})", path=dest,

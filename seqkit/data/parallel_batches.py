@@ -29,8 +29,7 @@ import numpy as np
 import torch
 
 from seqkit.errors import SeqkitError
-
-PAD_ID, BOS_ID, EOS_ID = 1, 2, 3
+from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
 @dataclass

@@ -1,22 +1,26 @@
-"""The named corpora: where each file lives upstream, its checksum, and where seqkit looks for it.
+"""The named corpora and vector sets: where each file lives upstream, its checksum, and where seqkit
+looks for it.
 
-A named corpus is a set of files, each with a path in the ``SEQKIT_DATA`` layout (the layout of the
-project's ``shared/data`` folder, e.g. ``multi30k/train.de.gz``), a public URL and a sha256. Finding a
+A named entry (:data:`CORPORA`; ``kind`` ``"lm"``, ``"parallel"`` or ``"vectors"``) is a set of files,
+each with a path in the ``SEQKIT_DATA`` layout (the layout of the project's ``shared/data`` folder,
+e.g. ``multi30k/train.de.gz`` or ``vectors/glove.6B.50d.zip``), a public URL and a checksum. Finding a
 file goes, in order:
 
 1. the bundled copy (``seqkit-en-fr`` only: ``<package>/_data`` in an installed wheel, else the
    checkout's ``data/``);
 2. ``$SEQKIT_DATA/<path>`` -- a local copy, used as is;
 3. ``$SEQKIT_CACHE/<path>`` (default ``~/.cache/seqkit``) -- an earlier verified download;
-4. a download of the URL into the cache, verified against the sha256 (skipped when
+4. a download of the URL into the cache, verified against the checksum (skipped when
    ``$SEQKIT_OFFLINE`` is set).
 
 Steps 2 and 3 also accept the file gzipped (``<path>.gz``) or un-gzipped, since the readers decompress
 on the fly. If all fail, one :class:`~seqkit.errors.SeqkitError` says which file to put where.
 
-Checksums are the upstream files' sha256, as recorded in ``shared/data/*/SOURCES.md``. Where the
+Corpus checksums are the upstream files' sha256, as recorded in ``shared/data/*/SOURCES.md``. Where the
 download is an archive (fra-eng: d2l's ``fra-eng.zip``) the archive's own sha256 is not known to us;
-the extracted member is verified instead, against the sha256 of the file d2l's loader extracts.
+the extracted member is verified instead, against the sha256 of the file d2l's loader extracts. Vector
+sets are kept as the zip they come in (their text is read straight from it) and checked by the sha1
+d2l records for it; the Stanford zips have no published checksum, so theirs are not checked.
 """
 
 from __future__ import annotations
@@ -32,24 +36,32 @@ from seqkit.errors import SeqkitError
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file of a named corpus.
+    """One file of a named corpus or vector set.
 
-    ``path`` is relative to ``$SEQKIT_DATA`` / the cache; ``sha256`` is the checksum of the file stored
-    at ``path`` (of the archive member when ``member`` is set); ``archive_sha256`` checks the archive
-    itself when known. A ``url`` of ``gensim:NAME`` is a file shipped inside the gensim package.
+    ``path`` is relative to ``$SEQKIT_DATA`` / the cache; ``checksum`` is that of the file stored at
+    ``path``, as :func:`~seqkit.data.download.download` takes it (a bare sha256 hex, ``"sha1:HEX"``,
+    ``"md5:HEX"``; ``None``: not known, not checked). ``member`` names a file inside the archive at
+    ``url``: with ``extract`` it is extracted and stored at ``path`` (then ``checksum`` is the member's
+    and ``archive_checksum`` checks the archive itself when known); without, the archive itself is
+    stored at ``path`` and readers open ``member`` inside it. A ``url`` of ``gensim:NAME`` is a file
+    shipped inside the gensim package.
     """
 
     path: str
     url: str
-    sha256: str | None
+    checksum: str | None
     member: str | None = None
-    archive_sha256: str | None = None
+    archive_checksum: str | None = None
+    extract: bool = True
 
 
 @dataclass(frozen=True)
 class CorpusInfo:
+    """A named entry of the registry: a corpus (``kind`` ``"lm"`` or ``"parallel"``) or a set of
+    pretrained word vectors (``"vectors"``, one file under the key ``"vectors"``)."""
+
     name: str
-    kind: str  # "lm" | "parallel"
+    kind: str  # "lm" | "parallel" | "vectors"
     description: str
     license: str
     homepage: str
@@ -94,6 +106,11 @@ def _register(info: CorpusInfo) -> None:
     CORPORA[info.name] = info
 
 
+def _splits(path: str, url: str, sha256: dict[str, str]) -> dict[str, RemoteFile]:
+    """One file per split: ``path`` and ``url`` are patterns with ``{split}``, ``sha256`` split -> checksum."""
+    return {split: RemoteFile(path.format(split=split), url.format(split=split), sha) for split, sha in sha256.items()}
+
+
 _register(CorpusInfo(
     "timemachine", "lm", "H. G. Wells, The Time Machine (d2l's timemachine.txt), 3,221 lines; all of it is train",
     "public domain", "https://d2l.ai",
@@ -103,18 +120,18 @@ _register(CorpusInfo(
 _register(CorpusInfo(
     "ptb", "lm", "Penn Treebank, Mikolov's LM version (10k vocab, <unk>), 42,068/3,370/3,761 lines",
     "LDC (research use)", "https://www.fit.vutbr.cz/~imikolov/rnnlm/",
-    {split: RemoteFile(f"ptb/ptb.{split}.txt", f"{_PTB}/ptb.{split}.txt", sha) for split, sha in [
-        ("train", "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf"),
-        ("valid", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
-        ("test", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0")]},
+    _splits("ptb/ptb.{split}.txt", _PTB + "/ptb.{split}.txt", {
+        "train": "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
+        "valid": "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
+        "test": "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0"}),
     languages=("en",)))
 _register(CorpusInfo(
     "wikitext2", "lm", "WikiText-2 v1, tokens version, 36,718/3,760/4,358 lines", "CC BY-SA 3.0",
     "https://www.salesforce.com/blog/the-wikitext-long-term-dependency-language-modeling-dataset/",
-    {split: RemoteFile(f"wikitext-2/{split}.txt", f"{_WIKI}/{split}.txt", sha) for split, sha in [
-        ("train", "9e9fa1ad55b1c2c95b08e37dd8e653f638fac2c6de904b79e813611eefbc985f"),
-        ("valid", "f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8"),
-        ("test", "d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0")]},
+    _splits("wikitext-2/{split}.txt", _WIKI + "/{split}.txt", {
+        "train": "9e9fa1ad55b1c2c95b08e37dd8e653f638fac2c6de904b79e813611eefbc985f",
+        "valid": "f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8",
+        "test": "d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0"}),
     languages=("en",)))
 _register(CorpusInfo(
     "multi30k", "parallel", "Multi30k task 1 raw, de/en/fr: 29,000 train, 1,014 valid, 1,000 test (2016 flickr)",
@@ -149,6 +166,36 @@ _register(CorpusInfo(
                          "5d78d6dafd953bbf65797bef09a9ffb9ec430583381be705f8fd460000f370fb")},
     languages=("en",), notes="no download: the file comes with the gensim dependency"))
 
+_STANFORD = "https://nlp.stanford.edu/data"
+_GLOVE = ("ODC Public Domain Dedication and License", "https://nlp.stanford.edu/projects/glove/")
+
+
+def _vector_set(name: str, url: str, member: str, sha1: str | None, description: str,
+                license_and_homepage: tuple[str, str] = _GLOVE) -> None:
+    """A zip of pretrained vectors, kept whole under ``vectors/``; ``member`` is the text inside it."""
+    remote = RemoteFile(f"vectors/{url.rsplit('/', 1)[-1]}", url, f"sha1:{sha1}" if sha1 else None,
+                        member=member, extract=False)
+    _register(CorpusInfo(name, "vectors", description, *license_and_homepage, {"vectors": remote},
+                         languages=("en",)))
+
+
+# the sha1s are those d2l records for its copies; the Stanford zips have no published checksum
+_vector_set("glove.6B.50d", f"{_D2L}/glove.6B.50d.zip", "vec.txt", "0b8703943ccdb6eb788e6f091b8946e82231bc4d",
+            "GloVe 50d, Wikipedia+Gigaword 6B, 400k words")
+_vector_set("glove.6B.100d", f"{_D2L}/glove.6B.100d.zip", "vec.txt", "cd43bfb07e44e6f27cbcc7bc9ae3d80284fdaf5a",
+            "GloVe 100d, Wikipedia+Gigaword 6B, 400k words")
+_vector_set("glove.6B.200d", f"{_STANFORD}/glove.6B.zip", "glove.6B.200d.txt", None,
+            "GloVe 200d, Wikipedia+Gigaword 6B, 400k words (822 MB zip of all four sizes)")
+_vector_set("glove.6B.300d", f"{_STANFORD}/glove.6B.zip", "glove.6B.300d.txt", None,
+            "GloVe 300d, Wikipedia+Gigaword 6B, 400k words (822 MB zip of all four sizes)")
+_vector_set("glove.42B.300d", f"{_D2L}/glove.42B.300d.zip", "vec.txt", "b5116e234e9eb9076672cfeabf5469f3eec904fa",
+            "GloVe 300d, Common Crawl 42B, 1.9M words")
+_vector_set("glove.840B.300d", f"{_STANFORD}/glove.840B.300d.zip", "glove.840B.300d.txt", None,
+            "GloVe 300d, Common Crawl 840B, 2.2M cased words (tokens with spaces inside)")
+_vector_set("wiki.en", f"{_D2L}/wiki.en.zip", "vec.txt", "c1816da3821ae9f43899be655002f6c723e91b88",
+            "fastText 300d, English Wikipedia, 2.5M words",
+            ("CC BY-SA 3.0", "https://fasttext.cc/docs/en/pretrained-vectors.html"))
+
 # Hugging Face hub corpora (need `datasets` and the network, or its cache): name -> (hub id, config pattern)
 HUB_CORPORA: dict[str, tuple[str, str, str]] = {
     "iwslt2017": ("IWSLT/iwslt2017", "iwslt2017-{src}-{tgt}", "IWSLT 2017 TED talks, e.g. src=de tgt=en"),
@@ -158,11 +205,26 @@ HUB_CORPORA: dict[str, tuple[str, str, str]] = {
 }
 
 
+def names(kind: str | None = None) -> list[str]:
+    """The registered names, sorted: all, or those of one ``kind`` (``"lm"``, ``"parallel"``, ``"vectors"``)."""
+    return sorted(name for name, info in CORPORA.items() if kind in (None, info.kind))
+
+
+def corpus_names() -> list[str]:
+    """The registered corpus names (not the vector sets), sorted."""
+    return sorted(name for name, info in CORPORA.items() if info.kind != "vectors")
+
+
 def corpus_info(name: str) -> CorpusInfo:
     if name not in CORPORA:
         raise SeqkitError(f"unknown corpus {name!r}",
                           fix=f"choose one of: {', '.join(sorted(CORPORA))}, a hub corpus 'hf:NAME', or a file path")
     return CORPORA[name]
+
+
+def _title(info: CorpusInfo) -> str:
+    """How messages name an entry: ``corpus ptb``, ``vector set glove.6B.50d``."""
+    return f"{'vector set' if info.kind == 'vectors' else 'corpus'} {info.name}"
 
 
 def bundled_dir() -> Path:
@@ -203,15 +265,15 @@ def locate(remote: RemoteFile, bundled: bool = False) -> Path | None:
     return None
 
 
-def _where_to_put(name: str, remote: RemoteFile) -> str:
+def _where_to_put(remote: RemoteFile) -> str:
     target = data_dir() / remote.path if data_dir() is not None else f"$SEQKIT_DATA/{remote.path}"
-    return (f"put the file at {target} (set SEQKIT_DATA to a folder laid out like shared/data) or at "
-            f"{cache_dir() / remote.path}" + ("" if remote.url == "bundled" else f"; online, it is downloaded "
-                                                 f"from {remote.url}"))
+    return (f"download {remote.url} and put the file at {target} (set SEQKIT_DATA to a folder laid out like "
+            f"shared/data) or at {cache_dir() / remote.path}")
 
 
 def fetch(name: str, key: str) -> Path:
-    """The local path of file ``key`` of corpus ``name``, downloading and verifying it if needed."""
+    """The local path of file ``key`` of corpus or vector set ``name``, downloading and verifying it if
+    needed (a vector set's one file is ``key="vectors"``: the zip, with the text in ``member``)."""
     info = corpus_info(name)
     remote = info.files[key]
     found = locate(remote, bundled=info.bundled)
@@ -221,15 +283,15 @@ def fetch(name: str, key: str) -> Path:
         raise SeqkitError(f"corpus {name!r}: bundled file {remote.path} is missing", path=bundled_dir() / remote.path,
                           fix="reinstall seqkit, or regenerate it with python data/make_en_fr.py")
     if offline():
-        raise SeqkitError(f"corpus {name!r} needs {remote.path} and SEQKIT_OFFLINE is set",
-                          fix=_where_to_put(name, remote))
+        raise SeqkitError(f"{_title(info)} is not available offline: it needs {remote.path} and SEQKIT_OFFLINE "
+                          "is set", fix=_where_to_put(remote))
     dest = cache_dir() / remote.path
     try:
-        if remote.member is None:
-            return download(remote.url, dest, remote.sha256)
+        if remote.member is None or not remote.extract:
+            return download(remote.url, dest, remote.checksum)
         archive = cache_dir() / "archives" / remote.url.rsplit("/", 1)[-1]
         if not archive.is_file():
-            download(remote.url, archive, remote.archive_sha256)
+            download(remote.url, archive, remote.archive_checksum)
         staging = cache_dir() / "archives" / (archive.name + ".d")
         extract(archive, staging, members=[remote.member])
         try:
@@ -241,27 +303,24 @@ def fetch(name: str, key: str) -> Path:
     except SeqkitError as exc:
         if "checksum mismatch" in exc.message:
             raise
-        raise SeqkitError(f"corpus {name!r} needs {remote.path}: {exc.message}", fix=_where_to_put(name, remote)) from None
+        raise SeqkitError(f"{_title(info)} needs {remote.path}: {exc.message}", fix=_where_to_put(remote)) from None
 
 
 def _verify_and_move(src: Path, dest: Path, remote: RemoteFile) -> None:
-    from seqkit.data.download import sha256_file
-
     if not src.is_file():
         raise SeqkitError(f"archive {remote.url} has no member {remote.member}", fix="report this to seqkit")
-    if remote.sha256 is not None:
-        got = sha256_file(src)
-        if got != remote.sha256:
-            src.unlink()
-            raise SeqkitError(f"checksum mismatch for {remote.member} of {remote.url}: expected sha256 "
-                              f"{remote.sha256}, got {got}", path=dest,
-                              fix="the archive upstream changed; place a verified copy by hand")
+    try:
+        check_checksum(src, remote.checksum, f"{remote.member} of {remote.url}", dest,
+                       fix="the archive upstream changed; place a verified copy by hand")
+    except SeqkitError:
+        src.unlink()
+        raise
     dest.parent.mkdir(parents=True, exist_ok=True)
     os.replace(src, dest)
 
 
 def status(name: str) -> str:
-    """Where corpus ``name`` would be read from now: bundled, local, cached, or remote."""
+    """Where corpus or vector set ``name`` would be read from now: bundled, local, cached, or remote."""
     info = corpus_info(name)
     places = set()
     for remote in info.files.values():

@@ -25,7 +25,7 @@ def check(cfg: dict) -> list[str]:
              ("data.heldout_fraction", data.get("heldout_fraction"), lambda v: 0 <= v < 1, "in [0, 1)"),
              ("sample.num", sample.get("num"), lambda v: v >= 0, ">= 0"),
              ("sample.max_tokens", sample.get("max_tokens"), lambda v: v >= 1, ">= 1"),
-             ("sample.temperature", sample.get("temperature"), lambda v: v > 0, "> 0"),
+             ("sample.temperature", sample.get("temperature"), lambda v: v >= 0, ">= 0 (0: greedy)"),
              ("stats.top", (cfg.get("stats") or {}).get("top"), lambda v: v >= 1, ">= 1")]
     for key, value, ok, allowed in rules:
         if value is not None and not ok(value):

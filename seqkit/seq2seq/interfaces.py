@@ -41,6 +41,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from seqkit.text.vocab import PAD_ID
+
 
 def _select(value: Any, index: Tensor) -> Any:
     """``value`` with every tensor inside it indexed along dim 0 (the batch)."""
@@ -125,7 +127,7 @@ class Decoder(nn.Module):
 class EncoderDecoder(nn.Module):
     """An encoder and a decoder glued by the interface described in this module's docstring."""
 
-    def __init__(self, encoder: Encoder, decoder: Decoder, pad_id: int = 1) -> None:
+    def __init__(self, encoder: Encoder, decoder: Decoder, pad_id: int = PAD_ID) -> None:
         super().__init__()
         self.encoder, self.decoder, self.pad_id = encoder, decoder, pad_id
 

@@ -13,8 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seqkit.text.vocab import PAD_ID
 
-def sequence_loss(logits: Tensor, targets: Tensor, pad_id: int = 1, label_smoothing: float = 0.0
+
+def sequence_loss(logits: Tensor, targets: Tensor, pad_id: int = PAD_ID, label_smoothing: float = 0.0
                   ) -> tuple[Tensor, Tensor]:
     """Summed label-smoothed cross entropy over the non-pad tokens, and their number.
 
@@ -37,7 +39,7 @@ def sequence_loss(logits: Tensor, targets: Tensor, pad_id: int = 1, label_smooth
     return loss_sum, (flat_targets != pad_id).sum()
 
 
-def sequence_mean_loss(logits: Tensor, targets: Tensor, pad_id: int = 1,
+def sequence_mean_loss(logits: Tensor, targets: Tensor, pad_id: int = PAD_ID,
                        label_smoothing: float = 0.0) -> Tensor:
     """The per-token mean ``loss_sum / n_tokens`` of :func:`sequence_loss` (0 for an all-pad batch)."""
     loss_sum, n_tokens = sequence_loss(logits, targets, pad_id, label_smoothing)

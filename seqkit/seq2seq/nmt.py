@@ -36,10 +36,9 @@ from seqkit.io import load_json, save_json, sha256_file
 from seqkit.seq2seq.loss import sequence_loss
 from seqkit.seq2seq.search import beam_search, greedy_search
 from seqkit.settings import setting
+from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seqkit.train import StepOutput
 from seqkit.train.checkpoint import load_weights
-
-UNK_ID, PAD_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 
 #: Model sizes by name. ``base`` is the JoeyNMT Multi30k baseline.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {

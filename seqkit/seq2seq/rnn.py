@@ -28,6 +28,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqkit.seq2seq.attention import AdditiveAttention, DotProductAttention, GeneralAttention
 from seqkit.seq2seq.dropout import Dropout
 from seqkit.seq2seq.interfaces import Decoder, DecoderState, Encoder, EncoderDecoder, lengths_to_mask
+from seqkit.text.vocab import PAD_ID
 
 _CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 ATTENTIONS = ("bahdanau", "dot", "general", None)
@@ -37,7 +38,7 @@ class RNNEncoder(Encoder):
     """src (B, S), src_len (B,) -> (memory (B, S, H * directions), final states)."""
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_size: int, num_layers: int, cell: str = "gru",
-                 bidirectional: bool = False, dropout: float = 0.0, pad_id: int = 1) -> None:
+                 bidirectional: bool = False, dropout: float = 0.0, pad_id: int = PAD_ID) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.rnn = _CELLS[cell](embed_dim, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
@@ -77,7 +78,7 @@ class RNNDecoder(Decoder):
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_size: int, num_layers: int, memory_dim: int,
                  cell: str = "gru", attention: str | None = "bahdanau", dropout: float = 0.0,
-                 pad_id: int = 1, bidirectional: bool = False) -> None:
+                 pad_id: int = PAD_ID, bidirectional: bool = False) -> None:
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, not {attention!r}")
@@ -151,7 +152,7 @@ class RNNSeq2Seq(EncoderDecoder):
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, embed_dim: int = 256, hidden_size: int = 256,
                  num_layers: int = 2, cell: str = "gru", attention: str | None = "bahdanau",
-                 bidirectional: bool = False, dropout: float = 0.0, pad_id: int = 1) -> None:
+                 bidirectional: bool = False, dropout: float = 0.0, pad_id: int = PAD_ID) -> None:
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, not {cell!r}")
         memory_dim = hidden_size * (2 if bidirectional else 1)

@@ -41,6 +41,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from seqkit.sampling import check_sampling, pick_token
+from seqkit.text.vocab import BOS_ID, EOS_ID
+
 
 @dataclasses.dataclass
 class Hypothesis:
@@ -150,36 +153,25 @@ def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tens
 
 
 def greedy_search(model, src: Tensor, src_len: Tensor, max_len_a: float = 1.2, max_len_b: int = 10,
-                  min_len: int = 0, bos_id: int = 2, eos_id: int = 3, return_attention: bool = False
+                  min_len: int = 0, bos_id: int = BOS_ID, eos_id: int = EOS_ID, return_attention: bool = False
                   ) -> list[Hypothesis]:
     """The most probable next token at every step. src (B, S), src_len (B,) -> B hypotheses."""
     return _generate(model, src, src_len, lambda lp: lp.argmax(dim=-1), max_len_a, max_len_b,
                      min_len, bos_id, eos_id, return_attention)
 
 
-def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k: int = 0,
+def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k: int | None = None,
            top_p: float = 1.0, max_len_a: float = 1.2, max_len_b: int = 10, min_len: int = 0,
-           bos_id: int = 2, eos_id: int = 3, generator: torch.Generator | None = None,
+           bos_id: int = BOS_ID, eos_id: int = EOS_ID, generator: torch.Generator | None = None,
            return_attention: bool = False) -> list[Hypothesis]:
-    """Ancestral sampling: each token drawn from ``softmax(log_probs / temperature)`` restricted to
-    the ``top_k`` most probable tokens (0: all) and to the smallest set whose probability reaches
-    ``top_p`` (nucleus sampling; 1.0: all). ``log_prob`` of the result is under the model itself
-    (before temperature). src (B, S), src_len (B,) -> B hypotheses."""
-    if temperature <= 0:
-        raise ValueError("temperature must be > 0 (use greedy_search for temperature 0)")
+    """Ancestral sampling with :func:`seqkit.sampling.pick_token`'s convention: ``temperature`` 0 is
+    greedy, ``top_k`` (None: all) and ``top_p`` (1.0: all) restrict the tokens drawn from. ``log_prob``
+    of the result is under the model itself (before temperature). src (B, S), src_len (B,) -> B
+    hypotheses."""
+    check_sampling(temperature, top_k, top_p)
 
     def pick(log_probs: Tensor) -> Tensor:
-        scores = log_probs / temperature
-        if top_k > 0:
-            kth = scores.topk(min(top_k, scores.shape[-1]), dim=-1).values[:, -1:]
-            scores = scores.masked_fill(scores < kth, -math.inf)
-        if top_p < 1.0:
-            sorted_scores, order = scores.sort(dim=-1, descending=True)
-            probs = sorted_scores.softmax(dim=-1)
-            # drop a token when the tokens before it already reach top_p (the first always stays)
-            drop = probs.cumsum(dim=-1) - probs >= top_p
-            scores = scores.scatter(1, order, sorted_scores.masked_fill(drop, -math.inf))
-        return torch.multinomial(scores.softmax(dim=-1), 1, generator=generator).squeeze(1)
+        return pick_token(log_probs, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
 
     return _generate(model, src, src_len, pick, max_len_a, max_len_b, min_len, bos_id, eos_id,
                      return_attention)
@@ -188,7 +180,7 @@ def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k:
 # -- beam search ---------------------------------------------------------------------------------
 def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: float = 1.0,
                 length_penalty: str | None = "gnmt", nbest: int = 1, max_len_a: float = 1.2,
-                max_len_b: int = 10, min_len: int = 0, bos_id: int = 2, eos_id: int = 3,
+                max_len_b: int = 10, min_len: int = 0, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
                 return_attention: bool = False, early_stop: bool = False) -> list[list[Hypothesis]]:
     """Beam search (see the module docstring). src (B, S), src_len (B,) -> for each sentence, its
     ``nbest`` best hypotheses, best first. ``early_stop``: the faster, inexact stopping rule."""

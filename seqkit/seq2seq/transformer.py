@@ -40,6 +40,7 @@ from seqkit.seq2seq.attention import MultiHeadAttention
 from seqkit.seq2seq.dropout import Dropout
 from seqkit.seq2seq.interfaces import DecoderState, EncoderDecoder, lengths_to_mask
 from seqkit.seq2seq.positional import SinusoidalPositions
+from seqkit.text.vocab import PAD_ID
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
@@ -176,7 +177,7 @@ class Transformer(EncoderDecoder):
 
     def __init__(self, vocab_size: int, d_model: int = 256, n_heads: int = 4, n_enc_layers: int = 3,
                  n_dec_layers: int = 3, d_ff: int = 1024, dropout: float = 0.1, pre_norm: bool = True,
-                 tie_embeddings: bool = True, pad_id: int = 1, max_len: int = 1024,
+                 tie_embeddings: bool = True, pad_id: int = PAD_ID, max_len: int = 1024,
                  activation: str = "relu") -> None:
         layer_args = (d_model, n_heads, d_ff, dropout, pre_norm, activation)
         super().__init__(nn.ModuleList(EncoderLayer(*layer_args) for _ in range(n_enc_layers)),

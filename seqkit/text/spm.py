@@ -20,6 +20,7 @@ from pathlib import Path
 from seqkit.errors import SeqkitError
 from seqkit.io import iter_lines, write_bytes_atomic
 from seqkit.text.base import Tokenizer
+from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 MODEL_TYPES = ("unigram", "bpe", "char", "word")
 
@@ -135,10 +136,10 @@ class SentencePieceTokenizer(Tokenizer):
         character_coverage: float = 1.0,
         byte_fallback: bool = False,
         user_defined_symbols: Sequence[str] = (),
-        unk_id: int = 0,
-        pad_id: int = 1,
-        bos_id: int = 2,
-        eos_id: int = 3,
+        unk_id: int = UNK_ID,
+        pad_id: int = PAD_ID,
+        bos_id: int = BOS_ID,
+        eos_id: int = EOS_ID,
         input_sentence_size: int = 0,
         num_threads: int = 2,
         **options,

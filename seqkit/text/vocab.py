@@ -26,6 +26,9 @@ from seqkit.io import load_json, save_json
 
 UNK, PAD, BOS, EOS = "<unk>", "<pad>", "<bos>", "<eos>"
 RESERVED = (UNK, PAD, BOS, EOS)
+#: The special ids every seqkit vocabulary, sentencepiece model and sequence model shares -- defined
+#: here once; the tokenizers, batchers, models and searches take their defaults from these names.
+UNK_ID, PAD_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 _FORMAT = "seqkit.vocab"
 
 
@@ -122,7 +125,7 @@ class Vocab:
         The model must use seqkit's special ids (``<unk>``=0, ``<pad>``=1, ``<bos>``=2,
         ``<eos>``=3, the training default); user-defined symbols become the specials.
         """
-        expected = {"unk_id": 0, "pad_id": 1, "bos_id": 2, "eos_id": 3}
+        expected = {"unk_id": UNK_ID, "pad_id": PAD_ID, "bos_id": BOS_ID, "eos_id": EOS_ID}
         got = {name: getattr(tokenizer, name) for name in expected}
         if got != expected:
             raise SeqkitError(f"sentencepiece special ids {got} differ from the Vocab's {expected}",

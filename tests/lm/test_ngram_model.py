@@ -89,8 +89,19 @@ def test_bad_training_input():
         NGramLM.train(["", "  "], order=3)
     with pytest.raises(SeqkitError, match="order must be >= 1"):
         NGramLM.train(TRAIN, order=0)
-    with pytest.raises(SeqkitError, match="temperature"):
-        NGramLM.train(TRAIN, order=2, smoothing="wb").sample("w1", temperature=0)
+    lm = NGramLM.train(TRAIN, order=2, smoothing="wb")
+    with pytest.raises(SeqkitError, match="temperature must be >= 0"):
+        lm.sample("w1", temperature=-1)
+    # temperature 0 is greedy (seqkit.sampling's convention): the argmax word each time, any seed
+    greedy = lm.sample("w1", temperature=0, max_tokens=5, seed=1)
+    assert greedy == lm.sample("w1", temperature=0, max_tokens=5, seed=2)
+    expected, words = [], ["w1"]
+    for _ in range(5):
+        w = int(lm.next_log10(words + expected).argmax())
+        if lm.vocab.tokens[w] == "</s>":
+            break
+        expected.append(lm.vocab.tokens[w])
+    assert greedy == expected
 
 
 def test_safetensors_round_trip_and_bad_file(tmp_path):

@@ -8,6 +8,7 @@ import random
 import pytest
 import torch
 
+from seqkit.errors import SeqkitError
 from seqkit.seq2seq import Transformer
 from seqkit.seq2seq.interfaces import DecoderState
 from seqkit.seq2seq.search import beam_search, greedy_search, length_penalty, sample
@@ -216,8 +217,13 @@ def test_bad_arguments_and_empty_batch():
         beam_search(TableModel(random_probs), src, src_len, beam_size=2, nbest=3)
     with pytest.raises(ValueError):
         beam_search(TableModel(random_probs), src, src_len, length_penalty="nope")
-    with pytest.raises(ValueError):
-        sample(TableModel(random_probs), src, src_len, temperature=0)
+    with pytest.raises(SeqkitError, match="temperature must be >= 0"):
+        sample(TableModel(random_probs), src, src_len, temperature=-1)
+    with pytest.raises(SeqkitError, match="top_k must be >= 1 or unset"):
+        sample(TableModel(random_probs), src, src_len, top_k=0)
+    # temperature 0 is greedy, in every generator
+    greedy = [h.tokens for h in greedy_search(TableModel(random_probs), src, src_len)]
+    assert [h.tokens for h in sample(TableModel(random_probs), src, src_len, temperature=0)] == greedy
 
 
 def test_early_stop_is_faster_and_exact_stopping_keeps_going():

@@ -291,19 +291,24 @@ class NGramLM:
         """Continue ``prefix`` by sampling words until ``</s>`` or ``max_tokens``; returns the new words.
 
         The next-word distribution is renormalized (stupid backoff scores do not sum to 1), sharpened
-        or flattened by ``temperature``; the same ``seed`` gives the same continuation.
+        or flattened by ``temperature`` (0: greedy, as :mod:`seqkit.sampling`); the same ``seed``
+        gives the same continuation.
         """
-        if temperature <= 0:
-            raise SeqkitError(f"temperature must be > 0, got {temperature}")
+        from seqkit.sampling import check_sampling
+
+        check_sampling(temperature)
         rng = np.random.default_rng(seed)
         words = prefix.split() if isinstance(prefix, str) else list(prefix)
         out: list[str] = []
         for _ in range(max_tokens):
-            lp = self.next_log10(words + out) / temperature
+            lp = self.next_log10(words + out)
             if not allow_unk:
                 lp[0] = -np.inf
-            p = np.exp((lp - lp.max()) * np.log(10.0))
-            w = int(rng.choice(len(p), p=p / p.sum()))
+            if temperature == 0:
+                w = int(np.argmax(lp))
+            else:
+                p = np.exp((lp - lp.max()) / temperature * np.log(10.0))
+                w = int(rng.choice(len(p), p=p / p.sum()))
             if w == EOS_ID:
                 break
             out.append(self.vocab.tokens[w])

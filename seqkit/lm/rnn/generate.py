@@ -18,24 +18,13 @@ import torch
 
 from seqkit.errors import SeqkitError
 from seqkit.lm.rnn.model import RNNLM
+from seqkit.sampling import pick_token
 
 
 def next_token(logits: torch.Tensor, *, temperature: float = 0.0, top_k: int | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:
-    """Pick one token per row of ``logits`` (B, V). Returns ids (B,)."""
-    if temperature < 0:
-        raise SeqkitError(f"temperature must be >= 0 (got {temperature})", fix="0 for greedy, e.g. 0.8 to sample")
-    if top_k is not None and top_k < 1:
-        raise SeqkitError(f"top_k must be >= 1 (got {top_k})", fix="e.g. top_k=10, or leave it unset")
-    if temperature == 0:
-        return logits.argmax(dim=-1)
-    logits = logits.float() / temperature
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = logits.topk(top_k, dim=-1).values[:, -1:]             # (B, 1): the k-th largest
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    # Sample on the CPU with our generator: reproducible across devices.
-    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+    """Pick one token per row of ``logits`` (B, V) (:func:`seqkit.sampling.pick_token`). Returns ids (B,)."""
+    return pick_token(logits, temperature=temperature, top_k=top_k, generator=generator)
 
 
 @torch.no_grad()
