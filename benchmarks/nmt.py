@@ -94,45 +94,48 @@ def prepare(args, work: Path):
 
 
 def train_seqkit(args, corpus, tok, work: Path) -> dict:
-    from seqkit.data import ParallelBatches
-    from seqkit.io import save_json
-    from seqkit.seq2seq.nmt import NMTStep, build_model, count_parameters, model_config, train_flops_per_token
-    from seqkit.train import Trainer, WarmupInverseSqrt, save_weights
+    from seqkit.io import atomic_dir
+    from seqkit.seq2seq.nmt import (
+        NMTTrainConfig,
+        build_model,
+        count_parameters,
+        model_config,
+        save_model_dir,
+        train_nmt,
+    )
 
-    src_ids = tok.encode_ids_batch(list(corpus.train.src))
-    tgt_ids = tok.encode_ids_batch(list(corpus.train.tgt))
-    # JoeyNMT's max_length 100 filter; batches of 4,096 padded source+target tokens
-    batches = ParallelBatches(src_ids, tgt_ids, max_tokens=args.max_tokens, bucket=True, shuffle=True,
-                              seed=args.seed, max_len=100)
     torch.manual_seed(args.seed)
     cfg = model_config("transformer", "base")
     model = build_model(cfg, len(tok))
-    save_json(work / "model.json", {"model": cfg, "vocab_size": len(tok), "src": args.src, "tgt": args.tgt})
     n_params = count_parameters(model)
     if not args.resume and (work / "train").exists():
         import shutil
 
         shutil.rmtree(work / "train")  # a fresh measurement
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9, foreach=True)
-    trainer = Trainer(model, opt, NMTStep(0.1), scheduler=WarmupInverseSqrt(opt, args.warmup),
-                      amp=args.amp, device=args.device, run_dir=work / "train", log_every=10,
-                      ckpt_every_steps=200, flops_per_item=train_flops_per_token(model), item_name="tokens",
-                      progress=not args.quiet)
+    # JoeyNMT's setup: Adam (0.9, 0.98), warmup + inverse sqrt, label smoothing 0.1, no clipping,
+    # max_length 100, batches of 4,096 padded source+target tokens; no validation while measuring.
+    train_cfg = NMTTrainConfig(lr=args.lr, warmup=args.warmup, max_tokens=args.max_tokens, clip_norm=None,
+                               amp=args.amp, epochs=10_000, max_time=args.train_seconds, log_every=10,
+                               ckpt_every_steps=200, threads=None, progress=not args.quiet)
     with Clock() as c:
-        result = trainer.fit(batches, epochs=10_000, max_time=args.train_seconds, resume=args.resume)
-    save_weights(work / "model.safetensors", trainer.model.state_dict())
+        out = train_nmt(model, tok, list(corpus.train.src), list(corpus.train.tgt), cfg=train_cfg,
+                        device=args.device, run_dir=work / "train", seed=args.seed, resume=args.resume,
+                        max_len=100)
+    with atomic_dir(work / "model") as folder:
+        save_model_dir(folder, cfg, len(tok), work / "spm.model", out.model.state_dict(), src=args.src, tgt=args.tgt)
+    result = out.result
     # per-CPU-second figure: the training share of the process CPU time (validation is not run here)
     return {"parameters": n_params, "updates": result.steps, "train_seconds": result.train_seconds,
             "target_tokens": result.items, "train_tokens_per_s": result.items_per_s,
-            "train_tokens_per_cpu_s": result.items / c.cpu if c.cpu else 0.0, "amp": trainer.amp,
-            "batches_per_epoch": len(batches), "tokens_per_batch": result.items / max(result.steps, 1)}
+            "train_tokens_per_cpu_s": result.items / c.cpu if c.cpu else 0.0, "amp": args.amp,
+            "batches_per_epoch": len(out.batches), "tokens_per_batch": result.items / max(result.steps, 1)}
 
 
 def decode_seqkit(args, corpus, work: Path) -> dict:
     from seqkit.metrics import bleu, chrf
     from seqkit.seq2seq.nmt import Translator
 
-    tr = Translator.from_run(work, weights=work / "model.safetensors", device=args.device, beam=5, alpha=1.0,
+    tr = Translator.from_run(work, device=args.device, beam=5, alpha=1.0,
                              max_len_a=0.0, max_len_b=100, batch_tokens=args.decode_tokens)
     src, ref = list(corpus.test.src), list(corpus.test.tgt)
     if args.decode_sents:

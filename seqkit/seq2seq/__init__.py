@@ -29,6 +29,16 @@ __all__ = [
 ]
 
 # The translation system (tokenizer + model + search) the NMT recipes and `seqkit translate` use.
-from seqkit.seq2seq.nmt import PRESETS, NMTStep, Translator, build_model, model_config  # noqa: E402
+from seqkit.seq2seq.nmt import (  # noqa: E402
+    PRESETS,
+    DecodeConfig,
+    NMTStep,
+    NMTTrainConfig,
+    Translator,
+    build_model,
+    model_config,
+    train_nmt,
+)
 
-__all__ += ["PRESETS", "NMTStep", "Translator", "build_model", "model_config"]
+__all__ += ["PRESETS", "DecodeConfig", "NMTStep", "NMTTrainConfig", "Translator", "build_model", "model_config",
+            "train_nmt"]
