@@ -6,33 +6,49 @@ lines the evaluation reads), ``samples.txt``, ``top_ngrams.json``, ``zipf.png``.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from seqkit.io import save_json, write_text_atomic
 from seqkit.recipes.pipeline import Run, stage
+from seqkit.settings import from_dict, problems, setting
 
 MODEL_FILE = "model.arpa"
 
 
+@dataclass
+class DataSettings:
+    """The recipe's ``data:`` section."""
+
+    name: str = "timemachine"
+    tokenizer: str | None = None
+    heldout_fraction: float = setting(0.1, ge=0, lt=1)
+
+
+@dataclass
+class SampleSettings:
+    """The recipe's ``sample:`` section (``seqkit.sampling``'s convention: temperature 0 is greedy)."""
+
+    prefix: str | None = ""
+    num: int = setting(3, ge=0)
+    max_tokens: int = setting(30, ge=1)
+    temperature: float = setting(1.0, ge=0)
+
+
+@dataclass
+class StatsSettings:
+    """The recipe's ``stats:`` section."""
+
+    top: int = setting(10, ge=1)
+
+
 def check(cfg: dict) -> list[str]:
     """Every bad value of an ``lm_ngram`` config, one line each."""
-    from seqkit.lm.ngram.smoothing import SMOOTHERS
+    from seqkit.lm.ngram.model import NGramConfig
 
-    found = []
-    model, sample, data = cfg.get("model") or {}, cfg.get("sample") or {}, cfg.get("data") or {}
-    rules = [("model.order", model.get("order"), lambda v: v >= 1, ">= 1"),
-             ("model.min_freq", model.get("min_freq"), lambda v: v >= 1, ">= 1"),
-             ("model.k", model.get("k"), lambda v: v > 0, "> 0"),
-             ("model.alpha", model.get("alpha"), lambda v: 0 < v <= 1, "in (0, 1]"),
-             ("data.heldout_fraction", data.get("heldout_fraction"), lambda v: 0 <= v < 1, "in [0, 1)"),
-             ("sample.num", sample.get("num"), lambda v: v >= 0, ">= 0"),
-             ("sample.max_tokens", sample.get("max_tokens"), lambda v: v >= 1, ">= 1"),
-             ("sample.temperature", sample.get("temperature"), lambda v: v >= 0, ">= 0 (0: greedy)"),
-             ("stats.top", (cfg.get("stats") or {}).get("top"), lambda v: v >= 1, ">= 1")]
-    for key, value, ok, allowed in rules:
-        if value is not None and not ok(value):
-            found.append(f"{key}: must be {allowed}, got {value!r}")
-    if model.get("smoothing") not in SMOOTHERS:
-        found.append(f"model.smoothing: must be one of {', '.join(SMOOTHERS)}, got {model.get('smoothing')!r}")
-    return found
+    sections = (("data", DataSettings), ("model", NGramConfig), ("sample", SampleSettings),
+                ("stats", StatsSettings))
+    return [p for name, cls in sections for p in problems(cls, cfg.get(name), name)]
 
 
 def load_lines(name: str) -> tuple[list[str], list[str], list[str]]:
@@ -81,15 +97,15 @@ def train_stage(run: Run) -> dict:
     import time
 
     from seqkit.lm.ngram import NGramLM
+    from seqkit.lm.ngram.model import NGramConfig
 
     data, model = run.cfg.data, run.cfg.model
     name = str(data.name)
     train, valid, test = (tokenize(lines, data.tokenizer, name) for lines in load_lines(name))
     train, valid, test = _split(train, valid, test, float(data.heldout_fraction))
     start = time.perf_counter()
-    lm = NGramLM.train(train, order=int(model.order), smoothing=str(model.smoothing),
-                       min_freq=int(model.min_freq), vocab=model.vocab, k=model.k, alpha=model.alpha,
-                       discount_fallback=bool(model.discount_fallback), source=name)
+    settings = from_dict(NGramConfig, run.section("model"), "model")
+    lm = NGramLM.train(train, **dataclasses.asdict(settings), source=name)
     built = time.perf_counter() - start
     lm.save_arpa(run.path(MODEL_FILE))
     write_text_atomic(run.path("valid.txt"), "".join(line + "\n" for line in valid))

@@ -21,6 +21,7 @@ import torch
 
 from seqkit.io import atomic_dir, load_json, save_json
 from seqkit.recipes.pipeline import Run, stage
+from seqkit.settings import problems
 from seqkit.train import load_weights, save_weights
 from seqkit.vision.data import ImageData, load_images
 from seqkit.vision.models import build_model
@@ -30,29 +31,17 @@ from seqkit.vision.training import evaluate, init_cnn, train_classifier
 
 def check(cfg: dict) -> list[str]:
     """Every bad value of a vision recipe's config, one line each."""
-    from seqkit.optim import OPTIMIZERS
+    from seqkit.vision.data import ImageDataConfig
     from seqkit.vision.models import MODELS
+    from seqkit.vision.training import ClassifierTrainConfig
 
-    found = []
-    data, model, train = cfg.get("data") or {}, cfg.get("model") or {}, cfg.get("train") or {}
-    choices = [("data.name", data.get("name"), ("digits", "fashion-mnist", "mnist")),
-               ("model.name", model.get("name"), tuple(MODELS)),
-               ("train.optimizer", train.get("optimizer"), tuple(OPTIMIZERS)),
-               ("train.schedule", train.get("schedule"), (None, "factor", "multistep", "cosine"))]
-    for key, value, allowed in choices:
-        if value not in allowed:
-            found.append(f"{key}: must be one of {', '.join(str(a) for a in allowed if a)}, got {value!r}")
-    rules = [("train.lr", train.get("lr"), lambda v: v > 0, "> 0"),
-             ("train.weight_decay", train.get("weight_decay"), lambda v: v >= 0, ">= 0"),
-             ("train.epochs", train.get("epochs"), lambda v: v >= 1, ">= 1"),
-             ("train.batch_size", train.get("batch_size"), lambda v: v >= 1, ">= 1"),
-             ("train.threads", train.get("threads"), lambda v: v >= 1, ">= 1"),
-             ("data.resolution", data.get("resolution"), lambda v: v >= 8, ">= 8"),
-             ("data.test_fraction", data.get("test_fraction"), lambda v: 0 < v < 1, "in (0, 1)"),
-             ("model.width", model.get("width"), lambda v: v > 0, "> 0")]
-    for key, value, ok, allowed in rules:
-        if value is not None and not ok(value):
-            found.append(f"{key}: must be {allowed}, got {value!r}")
+    found = problems(ImageDataConfig, cfg.get("data"), "data")
+    found += problems(ClassifierTrainConfig, cfg.get("train"), "train")
+    model = cfg.get("model") or {}
+    if model.get("name") not in MODELS:
+        found.append(f"model.name: must be one of {', '.join(MODELS)}, got {model.get('name')!r}")
+    if model.get("width") is not None and not model["width"] > 0:
+        found.append(f"model.width: must be > 0, got {model['width']!r}")
     return found
 
 

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from seqkit.errors import SeqkitError
 from seqkit.io import cache_dir
+from seqkit.settings import setting
 
 # ---------------------------------------------------------------- IDX files (LeCun's MNIST format)
 
@@ -217,6 +218,18 @@ def prepare(data: ImageData, resolution: int | tuple[int, int] | None = None, st
         mean, std = channel_stats(X_train)
         X_train, X_test = normalize(X_train, mean, std), normalize(X_test, mean, std)
     return dataclasses.replace(data, X_train=X_train, X_test=X_test)
+
+
+@dataclasses.dataclass
+class ImageDataConfig:
+    """The arguments of :func:`load_images` as settings (the vision recipes' ``data:`` section)."""
+
+    name: str = setting("digits", choices=("digits", "fashion-mnist", "mnist"))
+    root: str | None = None
+    download: bool = False
+    resolution: int | None = setting(28, ge=8)
+    standardize: bool = True
+    test_fraction: float = setting(0.2, gt=0, lt=1)
 
 
 def load_images(name: str, resolution: int | tuple[int, int] | None = None, standardize: bool = True,

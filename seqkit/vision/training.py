@@ -9,12 +9,15 @@ equivalent of d2l's Animator.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from seqkit.optim import OPTIMIZERS
+from seqkit.settings import setting
 from seqkit.train import StepOutput, Trainer, build_optimizer, build_schedule
 from seqkit.vision.data import ImageBatches, ImageData
 
@@ -50,6 +53,21 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
         correct += int((logits.argmax(dim=1) == yb).sum())
     model.train(was_training)
     return {"loss": loss_sum / len(X), "acc": correct / len(X)}
+
+
+@dataclass
+class ClassifierTrainConfig:
+    """The settings of :func:`train_classifier` (the vision recipes' ``train:`` section)."""
+
+    optimizer: str = setting("sgd", choices=tuple(OPTIMIZERS))
+    lr: float = setting(0.1, gt=0)
+    weight_decay: float = setting(0.0, ge=0)
+    epochs: int = setting(10, ge=1)
+    batch_size: int = setting(64, ge=1)
+    schedule: str | None = setting(None, choices=(None, "factor", "multistep", "cosine"))
+    schedule_options: dict | None = None
+    threads: int | None = setting(1, ge=1)
+    progress: bool = False
 
 
 def train_classifier(model: nn.Module, data: ImageData, epochs: int = 10, batch_size: int = 64,

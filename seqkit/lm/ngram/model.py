@@ -23,8 +23,22 @@ import numpy as np
 
 from seqkit.errors import SeqkitError
 from seqkit.lm.ngram.counts import KeyIndex, count_ngrams, lookup
-from seqkit.lm.ngram.smoothing import DEFAULT_FALLBACK, estimate
+from seqkit.lm.ngram.smoothing import DEFAULT_FALLBACK, SMOOTHERS, estimate
 from seqkit.lm.ngram.vocab import BOS_ID, EOS_ID, NGramVocab, Packed, build_vocab, pack, read_vocab_file
+from seqkit.settings import setting
+
+
+@dataclass
+class NGramConfig:
+    """The settings of :meth:`NGramLM.train` (the ``lm_ngram`` recipe's ``model:`` section)."""
+
+    order: int = setting(3, ge=1)
+    smoothing: str = setting("mkn", choices=tuple(SMOOTHERS))
+    min_freq: int = setting(1, ge=1)
+    vocab: str | None = None
+    k: float | None = setting(None, gt=0)
+    alpha: float | None = setting(None, gt=0, le=1)
+    discount_fallback: bool = False
 
 
 @dataclass
