@@ -31,7 +31,7 @@ def ls() -> None:
 @click.option("--tgt", default=None, help="target language (parallel corpora)")
 @click.option("--config", default=None, help="hub dataset config (hf:NAME only)")
 def get(name: str, src: str | None, tgt: str | None, config: str | None) -> None:
-    """Make corpus NAME available locally (verified download into the cache if needed) and summarize it."""
+    """Make corpus or vector set NAME available locally (verified download into the cache if needed) and summarize it."""
     from seqkit.data.corpus import LMCorpus, load
     from seqkit.data.registry import CORPORA, fetch
 
@@ -39,6 +39,8 @@ def get(name: str, src: str | None, tgt: str | None, config: str | None) -> None
         for key in CORPORA[name].files:
             path = fetch(name, key)
             click.echo(f"{key}\t{path}")
+        if CORPORA[name].kind == "vectors":
+            return
     corpus = load(name, src=src, tgt=tgt, config=config)
     if isinstance(corpus, LMCorpus):
         click.echo(f"{name}: train {len(corpus.train)}, valid {len(corpus.valid)}, test {len(corpus.test)} lines")

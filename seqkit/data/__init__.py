@@ -35,7 +35,6 @@ from seqkit.data.registry import (
     fetch,
 )
 
-
 __all__ = [
     "CORPORA", "HUB_CORPORA", "Batch", "CorpusInfo", "LMBatches", "LMCorpus", "Lines", "ParallelBatches",
     "ParallelCorpus", "ParallelSplit", "RemoteFile", "bundled_dir", "cache_dir", "corpus_info", "corpus_names",

@@ -7,6 +7,7 @@ upstream never leaves a bad file where the loader would trust it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -109,6 +110,15 @@ def _check_member(name: str, target: Path) -> Path:
     return out
 
 
+def _extract_member(name: str, target: Path, open_member) -> Path:
+    """Copy one archive member (``open_member()`` opens it) to where ``name`` lands below ``target``."""
+    out = _check_member(name, target)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open_member() as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return out
+
+
 def extract(archive: PathLike, target: PathLike, members: list[str] | None = None) -> list[Path]:
     """Extract a ``.zip`` or ``.tar[.gz|.bz2|.xz]`` into ``target``; returns the written files.
 
@@ -128,11 +138,7 @@ def extract(archive: PathLike, target: PathLike, members: list[str] | None = Non
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:  # a symlink stored in a zip
                     raise SeqkitError(f"archive member {info.filename!r} is a link", path=archive,
                                       fix="use a trusted archive")
-                out = _check_member(info.filename, target)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                written.append(out)
+                written.append(_extract_member(info.filename, target, functools.partial(zf.open, info)))
         return written
     try:
         tf = tarfile.open(archive)
@@ -148,10 +154,5 @@ def extract(archive: PathLike, target: PathLike, members: list[str] | None = Non
             if not member.isfile():
                 raise SeqkitError(f"archive member {member.name!r} is not a regular file", path=archive,
                                   fix="use a trusted archive")
-            out = _check_member(member.name, target)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            src = tf.extractfile(member)
-            with src, open(out, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            written.append(out)
+            written.append(_extract_member(member.name, target, functools.partial(tf.extractfile, member)))
     return written

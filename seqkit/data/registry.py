@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import seqkit
-from seqkit.data.download import cache_dir, download, extract, offline
+from seqkit.data.download import cache_dir, check_checksum, download, extract, offline
 from seqkit.errors import SeqkitError
 
 

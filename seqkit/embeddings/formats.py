@@ -81,6 +81,7 @@ class LoadReport:
             self.examples.append(f"line {lineno}: {why}")
 
 
+# ----------------------------------------------------------------------------- memory
 
 def release_free_memory() -> None:
     """Hand freed parse buffers back to the OS (glibc keeps them otherwise, inflating the process's
@@ -105,8 +106,7 @@ _malloc_trim = None
 def _open_stream(path: Path, member: str | None = None) -> tuple[io.BufferedIOBase, int | None]:
     """A binary stream of the (decompressed) file and its uncompressed size when known."""
     if not path.exists():
-        raise SeqkitError("vector file not found", path=path,
-                          fix=f"check the path, or use a named set: {', '.join(REGISTRY)}")
+        raise SeqkitError("vector file not found", path=path, fix="check the path")
     if path.is_dir():
         raise SeqkitError("is a directory, expected a vector file", path=path)
     if path.suffix == ".zip" or zipfile.is_zipfile(path):
@@ -321,13 +321,13 @@ def _parse_text(path: Path, member: str | None, fmt: str, dim: int, header: int 
         capacity = min(capacity, header)
     if limit is not None:
         capacity = min(capacity, limit)
-    matrix, collector = _Matrix(capacity, dim), _TokenCollector()
+    matrix, collector = _Matrix(capacity, dim), TokenCollector()
     parser = _TextParser(path, dim, report, strict)
     stream, _ = _open_stream(path, member)
     with stream:
         for k, (buf, lineno) in enumerate(_iter_blocks(stream, skip_first_line=header is not None)):
             if k % 16 == 15:
-                _release_free_memory()
+                release_free_memory()
             rows, raw = parser.parse(buf, lineno)
             report.lines += buf.count(b"\n")
             if limit is not None and matrix.n + len(rows) > limit:
@@ -337,9 +337,11 @@ def _parse_text(path: Path, member: str | None, fmt: str, dim: int, header: int 
 
             if limit is not None and matrix.n >= limit:
                 break
-    _release_free_memory()
+    release_free_memory()
     return matrix.data[:matrix.n], collector.finish()
 
+
+# ----------------------------------------------------------------------------- binary parsing
 
 def _parse_binary(path: Path, member: str | None, dim: int, header: int, limit: int | None,
                   strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenList]:
@@ -373,8 +375,60 @@ def _parse_binary(path: Path, member: str | None, dim: int, header: int, limit: 
         report.malformed += int(bad.sum())
         matrix = matrix[~bad]
         raw = [t for t, b in zip(raw, bad) if not b]
-    collector = _TokenCollector()
+    collector = TokenCollector()
     for a in range(0, len(raw), 65536):
         collector.add(_decode_tokens(raw[a:a + 65536], a, report, strict, path))
     return matrix, collector.finish()
 
+
+# ----------------------------------------------------------------------------- reading and writing
+
+def read_vector_file(path: Path, member: str | None = None, format: str | None = None, limit: int | None = None,
+                     strict: bool = False) -> tuple[np.ndarray, TokenList, LoadReport]:
+    """The rows (n, d) float32, the n tokens and the :class:`LoadReport` of a vector file, in file order
+    (a repeated token is still there). ``format`` is one of :data:`FORMATS`, detected when ``None``."""
+    detected, dim, header = detect_format(path, member)
+    fmt = format or detected
+    if fmt == "word2vec-binary" and header is None:
+        raise SeqkitError("word2vec binary files start with a 'count dim' header line; this one has none",
+                          path=path, line=1, fix="use format='glove' or 'word2vec-text'")
+    report = LoadReport(path=str(path), format=fmt, dim=dim)
+    if fmt == "word2vec-binary":
+        matrix, tokens = _parse_binary(path, member, dim, header, limit, strict, report)
+    else:
+        matrix, tokens = _parse_text(path, member, fmt, dim,
+                                     header if fmt == "word2vec-text" else None, limit, strict, report)
+    if len(tokens) == 0:
+        raise SeqkitError(f"no vectors could be read ({report.malformed + report.wrong_dim} bad lines; "
+                          + "; ".join(report.examples[:2]) + ")", path=path,
+                          fix="check the format (GloVe: 'word v1 .. vd' per line)")
+    return matrix, tokens, report
+
+
+def write_word2vec(path: PathLike, vectors: np.ndarray, keys: Sequence[str], binary: bool = False,
+                   write_header: bool = True) -> None:
+    """word2vec's format: ``n d`` header, then ``word v1 .. vd`` lines (text) or the word, a space
+    and d little-endian float32 (binary). Text uses 9 significant digits: float32 round-trips."""
+    n, dim = vectors.shape
+    with atomic_write(path, "wb") as fh:
+        if write_header:
+            fh.write(f"{n} {dim}\n".encode())
+        for a in range(0, n, 10_000):
+            block = np.asarray(vectors[a:a + 10_000], dtype="<f4")
+            block_keys = [keys[i] for i in range(a, a + len(block))]
+            _check_keys(block_keys, a)
+            if binary:
+                fh.write(b"".join(k.encode("utf-8") + b" " + row.tobytes() + b"\n"
+                                  for k, row in zip(block_keys, block)))
+            else:
+                fmt = " ".join(["%.9g"] * dim)
+                fh.write("".join(f"{k} {fmt % tuple(row)}\n" for k, row in zip(block_keys, block.tolist()))
+                         .encode("utf-8"))
+
+
+def _check_keys(keys: list[str], offset: int) -> None:
+    """word2vec files separate fields by spaces and entries by newlines: keys must contain neither."""
+    for i, key in enumerate(keys):
+        if not key or any(c in key for c in " \n\t\r"):
+            raise SeqkitError(f"key {key!r} (row {offset + i}) is empty or contains whitespace and cannot "
+                              "be written in word2vec format", fix="use save() instead")

@@ -6,8 +6,8 @@ memory-mapped) and the keys in row order; the key -> row dictionary is built onl
 so loading a 400k-word file does not pay for it. Duplicate keys keep their first row.
 
 Files: :meth:`save`/:meth:`load` write safetensors plus a JSON vocabulary (no pickle);
-:meth:`save_word2vec_format` writes the word2vec text or binary format that gensim and word2vec.c
-read; :meth:`to_gensim`/:meth:`from_gensim` convert.
+:meth:`save_word2vec_format` / :meth:`load_word2vec_format` write and read the formats of
+:mod:`seqkit.embeddings.formats`; :meth:`to_gensim`/:meth:`from_gensim` convert.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqkit.embeddings.formats import write_word2vec
 from seqkit.errors import SeqkitError
 from seqkit.io import atomic_write, load_json, save_json
 
@@ -185,21 +186,7 @@ class KeyedVectors:
     def save_word2vec_format(self, path: PathLike, binary: bool = False, write_header: bool = True) -> None:
         """word2vec's format: ``n d`` header, then ``word v1 .. vd`` lines (text) or the word, a space
         and d little-endian float32 (binary). Text uses 9 significant digits: float32 round-trips."""
-        n, dim = self.vectors.shape
-        with atomic_write(path, "wb") as fh:
-            if write_header:
-                fh.write(f"{n} {dim}\n".encode())
-            for a in range(0, n, 10_000):
-                block = np.asarray(self.vectors[a:a + 10_000], dtype="<f4")
-                keys = [self.index_to_key[i] for i in range(a, a + len(block))]
-                _check_keys(keys, a)
-                if binary:
-                    fh.write(b"".join(k.encode("utf-8") + b" " + row.tobytes() + b"\n"
-                                      for k, row in zip(keys, block)))
-                else:
-                    fmt = " ".join(["%.9g"] * dim)
-                    fh.write("".join(f"{k} {fmt % tuple(row)}\n" for k, row in zip(keys, block.tolist()))
-                             .encode("utf-8"))
+        write_word2vec(path, self.vectors, self.index_to_key, binary=binary, write_header=write_header)
 
     @classmethod
     def load_word2vec_format(cls, path: PathLike, binary: bool | None = None, no_header: bool | None = None,
@@ -245,10 +232,3 @@ def _vocab_path(path: Path) -> Path:
 def _is_vector(item) -> bool:
     return isinstance(item, np.ndarray) and item.ndim == 1
 
-
-def _check_keys(keys: list[str], offset: int) -> None:
-    """word2vec files separate fields by spaces and entries by newlines: keys must contain neither."""
-    for i, key in enumerate(keys):
-        if not key or any(c in key for c in " \n\t\r"):
-            raise SeqkitError(f"key {key!r} (row {offset + i}) is empty or contains whitespace and cannot "
-                              "be written in word2vec format", fix="use save() instead")

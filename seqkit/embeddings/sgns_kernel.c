@@ -100,6 +100,21 @@ static inline void logistic_step(const float *h, float *err, float *wout, int di
     axpy(g, h, v, dim);
 }
 
+/* The steps of one prediction: h against the centre word (label 1) and `negative` noise words
+ * (label 0; a draw of the centre itself is skipped). `err` is zeroed, then holds h's gradient. */
+static inline void predict_centre(const float *h, float *err, float *wout, int dim, int32_t centre,
+                                  int negative, uint64_t *rng, const float *noise_prob,
+                                  const int32_t *noise_alias, int64_t n_words, float alpha,
+                                  int want_loss, double *loss) {
+    memset(err, 0, sizeof(float) * (size_t)dim);
+    logistic_step(h, err, wout, dim, centre, 1.0f, alpha, want_loss, loss);
+    for (int k = 0; k < negative; k++) {
+        int32_t noise = draw_noise(rng, noise_prob, noise_alias, n_words);
+        if (noise == centre) continue;
+        logistic_step(h, err, wout, dim, noise, 0.0f, alpha, want_loss, loss);
+    }
+}
+
 /* Train on sentences [s_begin, s_end) of the id corpus.
  *   corpus: int32 ids of in-vocabulary words; sent_start: n_sent+1 offsets into corpus.
  *   keep:   per-word probability of keeping an occurrence (subsampling).
@@ -156,13 +171,8 @@ int sgns_train_chunk(float *win, float *wout, int dim,
                 for (int j = lo; j <= hi; j++) {
                     if (j == i) continue;
                     float *in = win + (int64_t)sent[j] * dim;
-                    memset(err, 0, sizeof(float) * (size_t)dim);
-                    logistic_step(in, err, wout, dim, centre, 1.0f, alpha, want_loss, &loss);
-                    for (int k = 0; k < negative; k++) {
-                        int32_t noise = draw_noise(&rng, noise_prob, noise_alias, n_words);
-                        if (noise == centre) continue;
-                        logistic_step(in, err, wout, dim, noise, 0.0f, alpha, want_loss, &loss);
-                    }
+                    predict_centre(in, err, wout, dim, centre, negative, &rng, noise_prob, noise_alias,
+                                   n_words, alpha, want_loss, &loss);
                     axpy(1.0f, err, in, dim);
                     steps += 1.0;
                 }
@@ -174,13 +184,8 @@ int sgns_train_chunk(float *win, float *wout, int dim,
                     if (j != i) axpy(1.0f, win + (int64_t)sent[j] * dim, h, dim);
                 float inv = 1.0f / (float)count;
                 for (int k = 0; k < dim; k++) h[k] *= inv;
-                memset(err, 0, sizeof(float) * (size_t)dim);
-                logistic_step(h, err, wout, dim, centre, 1.0f, alpha, want_loss, &loss);
-                for (int k = 0; k < negative; k++) {
-                    int32_t noise = draw_noise(&rng, noise_prob, noise_alias, n_words);
-                    if (noise == centre) continue;
-                    logistic_step(h, err, wout, dim, noise, 0.0f, alpha, want_loss, &loss);
-                }
+                predict_centre(h, err, wout, dim, centre, negative, &rng, noise_prob, noise_alias,
+                               n_words, alpha, want_loss, &loss);
                 for (int j = lo; j <= hi; j++)
                     if (j != i) axpy(1.0f, err, win + (int64_t)sent[j] * dim, dim);
                 steps += 1.0;

@@ -59,7 +59,7 @@ def check(cfg: dict) -> list[str]:
 
     info = CORPORA.get(str(data.get("name")))
     if info is not None and info.kind != "lm":
-        found.append(f"data.name: {data.get('name')!r} is a parallel corpus; a language model needs an LM "
+        found.append(f"data.name: {data.get('name')!r} is a {'vector set' if info.kind == 'vectors' else 'parallel corpus'}; a language model needs an LM "
                      f"corpus ({', '.join(n for n, c in CORPORA.items() if c.kind == 'lm')}) or a text file")
     if data.get("level") not in ("char", "word"):
         found.append(f"data.level: must be one of char, word, got {data.get('level')!r}")

@@ -122,7 +122,7 @@ def check(cfg: Any) -> list[str]:
                          f"{', '.join(n for n, c in CORPORA.items() if c.kind == 'parallel')}, hf:NAME, "
                          "or local files in data.train/valid/test")
         elif info is not None and info.kind != "parallel":
-            found.append(f"data.name: {data.get('name')!r} is a language-modelling corpus; a translation recipe "
+            found.append(f"data.name: {data.get('name')!r} is a {'vector set' if info.kind == 'vectors' else 'language-modelling corpus'}; a translation recipe "
                          f"needs a parallel one ({', '.join(n for n, c in CORPORA.items() if c.kind == 'parallel')})")
     spm = cfg.get("spm") or {}
     if spm.get("vocab_size") is not None and int(spm.get("vocab_size")) < 8:

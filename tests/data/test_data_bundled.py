@@ -32,7 +32,7 @@ def test_sizes_and_registered_checksums(corpus):
     assert (corpus.src_lang, corpus.tgt_lang) == ("en", "fr")
     for key, remote in sk.data.corpus_info("seqkit-en-fr").files.items():
         data = (bundled_dir() / remote.path).read_bytes()
-        assert hashlib.sha256(data).hexdigest() == remote.sha256, key
+        assert hashlib.sha256(data).hexdigest() == remote.checksum, key
 
 
 def test_pairs_unique_and_splits_disjoint_on_both_sides(corpus):

@@ -26,7 +26,18 @@ def test_every_named_corpus_has_url_and_checksum():
     for info in sk.data.CORPORA.values():
         for remote in info.files.values():
             assert remote.url.startswith(("http://", "https://", "gensim:")) or info.bundled
-            assert len(remote.sha256) == 64
+            if info.kind != "vectors":
+                assert len(remote.checksum) == 64
+
+
+def test_vector_sets_share_the_registry():
+    vectors = registry.names("vectors")
+    assert {"glove.6B.50d", "glove.840B.300d", "wiki.en"} <= set(vectors)
+    assert not set(vectors) & set(sk.data.corpus_names())
+    glove = sk.data.corpus_info("glove.6B.50d").files["vectors"]
+    assert glove.path == "vectors/glove.6B.50d.zip" and glove.checksum.startswith("sha1:") and not glove.extract
+    with pytest.raises(SeqkitError, match="glove.6B.50d is a set of pretrained word vectors.*load_vectors"):
+        sk.data.load("glove.6B.50d")
 
 
 def test_offline_without_local_copy_says_which_file_to_put_where(monkeypatch, tmp_path):
@@ -155,6 +166,7 @@ def test_cli_ls_and_get(capsys):
     out = capsys.readouterr().out
     for name in ("timemachine", "ptb", "wikitext2", "fra-eng", "cmn-eng", "multi30k", "seqkit-en-fr", "hf:wmt14"):
         assert name in out
+    assert any(line.split()[:2] == ["glove.6B.50d", "vectors"] for line in out.splitlines())
     assert main(["data", "get", "seqkit-en-fr"]) == 0
     assert "seqkit-en-fr en->fr: train 22000, valid 1000, test 1000 pairs" in capsys.readouterr().out
 

@@ -1,8 +1,10 @@
-"""Loading pretrained vectors: real-file quirks, formats, compression, cache, errors, vocab alignment."""
+"""Loading pretrained vectors: real-file quirks, formats, compression, cache, named sets through the
+registry, errors, vocab alignment, d2l's queries."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import zipfile
 
 import numpy as np
@@ -11,8 +13,17 @@ import torch
 from gensim.models import KeyedVectors as GensimKV
 from gensim.test.utils import datapath
 
-from seqkit.embeddings import vectors as V
-from seqkit.embeddings.vectors import load_vectors
+from seqkit.data import registry
+from seqkit.data.registry import CorpusInfo, RemoteFile
+from seqkit.embeddings import (
+    align_to_vocab,
+    analogy,
+    knn,
+    load_vectors,
+    param_groups,
+    pretrained_embedding,
+    similar_tokens,
+)
 from seqkit.errors import SeqkitError
 
 
@@ -123,7 +134,29 @@ def test_named_set_offline_is_one_clear_error(monkeypatch):
     with pytest.raises(SeqkitError, match="glove.6B.50d is not available offline.*fix: download http"):
         load_vectors("glove.6B.50d")
     assert {"glove.6B.50d", "glove.6B.100d", "glove.6B.200d", "glove.6B.300d", "glove.42B.300d",
-            "glove.840B.300d", "wiki.en"} <= set(V.REGISTRY)
+            "glove.840B.300d", "wiki.en"} <= set(registry.names("vectors"))
+
+
+def test_named_set_is_fetched_verified_and_read_from_its_zip(monkeypatch, tmp_path):
+    archive = tmp_path / "upstream" / "tiny.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("tiny/vec.txt", "a 1 2\nb 3 4\n")
+        zf.writestr("tiny/other.txt", "not vectors\n")
+    sha1 = hashlib.sha1(archive.read_bytes()).hexdigest()
+    remote = RemoteFile("vectors/tiny.zip", archive.as_uri(), f"sha1:{sha1}", member="vec.txt", extract=False)
+    monkeypatch.setitem(registry.CORPORA, "tiny", CorpusInfo("tiny", "vectors", "t", "n", "n", {"vectors": remote}))
+    monkeypatch.delenv("SEQKIT_OFFLINE", raising=False)
+    monkeypatch.delenv("SEQKIT_DATA", raising=False)
+    kv = load_vectors("tiny")
+    assert list(kv.index_to_key) == ["a", "b"] and kv["b"].tolist() == [3.0, 4.0]
+    assert (tmp_path / "cache" / "vectors" / "tiny.zip").read_bytes() == archive.read_bytes()  # kept whole
+    assert registry.status("tiny") == "cached"
+    bad = RemoteFile("vectors/bad.zip", archive.as_uri(), "sha1:" + "0" * 40, member="vec.txt", extract=False)
+    monkeypatch.setitem(registry.CORPORA, "bad", CorpusInfo("bad", "vectors", "t", "n", "n", {"vectors": bad}))
+    with pytest.raises(SeqkitError, match="checksum mismatch .* expected sha1"):
+        load_vectors("bad")
+    assert not (tmp_path / "cache" / "vectors" / "bad.zip").exists()
 
 
 def test_align_to_vocab_embedding_and_param_groups(tmp_path):
@@ -131,14 +164,14 @@ def test_align_to_vocab_embedding_and_param_groups(tmp_path):
 
     kv = load_vectors(write(tmp_path / "v.txt", ["the 1 0", "cat 0 1", "dog 1 1"]))
     vocab = Vocab(["The", "cat", "cat", "mouse"])
-    matrix, coverage = V.align_to_vocab(kv, vocab)
+    matrix, coverage = align_to_vocab(kv, vocab)
     assert (coverage.exact, coverage.lowercase) == (1, 1) and "mouse" in coverage.missing
     assert matrix[vocab["The"]].tolist() == [1, 0] and matrix[vocab["mouse"]].tolist() == [0, 0]
-    emb, _ = V.pretrained_embedding(kv, vocab, freeze=True)
+    emb, _ = pretrained_embedding(kv, vocab, freeze=True)
     assert not emb.weight.requires_grad and emb.weight.shape == (len(vocab), 2)
-    emb, _ = V.pretrained_embedding(kv, vocab, freeze=False)
+    emb, _ = pretrained_embedding(kv, vocab, freeze=False)
     model = torch.nn.Sequential(emb, torch.nn.Linear(2, 3))
-    groups = V.param_groups(model, emb, lr=0.1, embedding_lr=0.001)
+    groups = param_groups(model, emb, lr=0.1, embedding_lr=0.001)
     opt = torch.optim.SGD(groups)
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.001] and groups[1]["params"][0] is emb.weight
 
@@ -146,12 +179,12 @@ def test_align_to_vocab_embedding_and_param_groups(tmp_path):
 def test_d2l_knn_and_analogy_exclude_the_query_words(tmp_path):
     kv = load_vectors(write(tmp_path / "v.txt", [
         "man 1 0 0", "woman 1 1 0", "king 1 0 1", "queen 1 1 1", "apple 0 0 -1"]))
-    idx, cos = V.knn(kv.vectors, kv["king"], 2)
+    idx, cos = knn(kv.vectors, kv["king"], 2)
     assert idx.tolist()[0] == kv.get_index("king") and cos[0] == pytest.approx(1.0, abs=1e-4)
-    assert V.similar_tokens(kv, "king", 1)[0][0] != "king"
-    assert V.analogy(kv, "man", "woman", "king") == "queen"
+    assert similar_tokens(kv, "king", 1)[0][0] != "king"
+    assert analogy(kv, "man", "woman", "king") == "queen"
     # d2l's version (no exclusion) answers 'king' for man:man::king:? -- ours cannot
-    assert V.analogy(kv, "man", "man", "king") != "king"
+    assert analogy(kv, "man", "man", "king") != "king"
 
 
 def test_duplicates_anywhere_keep_the_first_row(tmp_path):
