@@ -1,6 +1,6 @@
 """word2vec: seqkit against gensim, side by side, on the text8 prefix (and d2l's PTB check).
 
-Settings (gensim's text8 settings): skip-gram, negative 5, window 5, min_count 5, sample 1e-4,
+Settings (gensim's text8 settings): skip-gram, negative 5, window 5, min_freq 5, sample 1e-4,
 100 dims, 5 epochs, 2 threads/workers. Both read the same gzipped file. For each:
 
 * words/s = corpus tokens x epochs / training seconds (reading and vocabulary building excluded for
@@ -67,7 +67,7 @@ def run_seqkit(corpus: Path, args, out: Path) -> dict:
     from seqkit.embeddings import Word2Vec
 
     start = time.perf_counter()
-    model = Word2Vec(corpus, dim=args.dim, window=5, negative=5, min_count=5, sample=1e-4, sg=True,
+    model = Word2Vec(corpus, dim=args.dim, window=5, negative=5, min_freq=5, sample=1e-4, sg=True,
                      epochs=args.epochs, threads=args.threads, seed=args.seed, device=args.device,
                      backend=args.backend, batch_size=args.batch_size)
     end = time.perf_counter()
@@ -78,7 +78,7 @@ def run_seqkit(corpus: Path, args, out: Path) -> dict:
 
 def compare(args) -> None:
     corpus = args.corpus or shared_data() / "text8-prefix" / "text8.prefix.txt.gz"
-    print(f"corpus {corpus}; sg, negative 5, window 5, min_count 5, sample 1e-4, dim {args.dim}, "
+    print(f"corpus {corpus}; sg, negative 5, window 5, min_freq 5, sample 1e-4, dim {args.dim}, "
           f"{args.epochs} epochs, {args.threads} threads; device {args.device}")
     rows: dict[str, list[dict]] = {"gensim": [], "seqkit": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,7 +114,7 @@ def ptb(args) -> None:
     from seqkit.embeddings import Word2Vec
 
     corpus = args.corpus or shared_data() / "ptb" / "ptb.train.txt"
-    model = Word2Vec(corpus, dim=100, window=5, negative=5, min_count=10, sample=1e-4, epochs=args.epochs,
+    model = Word2Vec(corpus, dim=100, window=5, negative=5, min_freq=10, sample=1e-4, epochs=args.epochs,
                      threads=args.threads, seed=args.seed, device=args.device, backend="torch",
                      optimizer="adam", alpha=0.002, batch_size=3072)
     near = model.wv.most_similar("chip", topn=10)

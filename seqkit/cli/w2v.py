@@ -1,6 +1,6 @@
 """``seqkit w2v``: train word2vec, evaluate vectors, query nearest neighbours.
 
-    seqkit w2v train CORPUS -o OUT.bin --dim 100 --window 5 --negative 5 --min-count 5 --sample 1e-4 \\
+    seqkit w2v train CORPUS -o OUT.bin --dim 100 --window 5 --negative 5 --min-freq 5 --sample 1e-4 \\
         --epochs 5 --threads 2
     seqkit w2v eval VECTORS                     # analogies (questions-words) + wordsim353
     seqkit w2v similar VECTORS WORD [-n 10]
@@ -57,7 +57,7 @@ def w2v() -> None:
 @click.option("--dim", default=100, show_default=True)
 @click.option("--window", default=5, show_default=True)
 @click.option("--negative", default=5, show_default=True)
-@click.option("--min-count", default=5, show_default=True)
+@click.option("--min-freq", default=5, show_default=True)
 @click.option("--max-vocab", default=None, type=int)
 @click.option("--sample", default=1e-3, show_default=True, help="subsampling threshold (0: off)")
 @click.option("--epochs", default=5, show_default=True)
@@ -71,7 +71,7 @@ def w2v() -> None:
               help="adam: d2l's recipe (torch backend; --alpha is Adam's constant lr, e.g. 0.002)")
 @click.option("--batch-size", default=None, type=int, help="torch backend: pairs per minibatch "
               "(default 1024 on CPU, 65536 on CUDA)")
-def train(corpus: Path, out: Path, dim, window, negative, min_count, max_vocab, sample, epochs, alpha,
+def train(corpus: Path, out: Path, dim, window, negative, min_freq, max_vocab, sample, epochs, alpha,
           cbow, threads, seed, backend, device, optimizer, batch_size) -> None:
     """Train skip-gram (or CBOW) with negative sampling on CORPUS (one sentence per line)."""
     from seqkit.embeddings.word2vec import Word2Vec
@@ -81,7 +81,7 @@ def train(corpus: Path, out: Path, dim, window, negative, min_count, max_vocab, 
                    f"{info['words_per_sec'] / 1000:7.1f}k words/s  loss {info['loss']:.4f}  "
                    f"lr {info['alpha']:.5f}", nl=False, err=True)
 
-    model = Word2Vec(corpus, dim=dim, window=window, negative=negative, min_count=min_count,
+    model = Word2Vec(corpus, dim=dim, window=window, negative=negative, min_freq=min_freq,
                      max_vocab=max_vocab, sample=sample, epochs=epochs, alpha=alpha, sg=not cbow,
                      threads=threads, seed=seed, backend=backend, device=device, optimizer=optimizer,
                      batch_size=batch_size, progress=progress)

@@ -2,7 +2,7 @@
 
 The algorithm is Mikolov et al. (2013), as the d2l chapter and gensim describe it:
 
-* **vocabulary**: words seen at least ``min_count`` times, most frequent first (ties: first seen),
+* **vocabulary**: words seen at least ``min_freq`` times, most frequent first (ties: first seen),
   at most ``max_vocab`` of them; other words are dropped before windows are formed.
 * **subsampling** of frequent words: an occurrence of word ``w`` with count ``c`` among ``N`` in-vocabulary
   words is kept with probability ``min(1, (sqrt(c / (sample*N)) + 1) * sample*N / c)`` -- the formula
@@ -23,12 +23,13 @@ are reproducible.
 
 Example::
 
-    >>> model = Word2Vec("corpus.txt", dim=100, window=5, negative=5, min_count=5)  # doctest: +SKIP
+    >>> model = Word2Vec("corpus.txt", dim=100, window=5, negative=5, min_freq=5)  # doctest: +SKIP
     >>> model.wv.most_similar("king", topn=3)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -43,6 +44,7 @@ from seqkit.embeddings.kernel import load_kernel
 from seqkit.embeddings.keyedvectors import KeyedVectors
 from seqkit.errors import SeqkitError
 from seqkit.io import iter_lines
+from seqkit.settings import SettingsError, problems, setting
 
 if TYPE_CHECKING:
     import torch
@@ -54,38 +56,31 @@ DUPLICATE_FREE = 128  # a row's updates summed freely up to this many per batch 
 
 @dataclass
 class Word2VecConfig:
-    """Hyper-parameters; the defaults are gensim's except where noted."""
+    """Hyper-parameters; the defaults are gensim's except where noted (``min_freq`` is gensim's
+    ``min_count``: one name for it across seqkit)."""
 
-    dim: int = 100
-    window: int = 5
-    negative: int = 5
-    min_count: int = 5
-    max_vocab: int | None = None
-    sample: float = 1e-3
-    epochs: int = 5
-    alpha: float = 0.025
-    min_alpha: float = 0.0001
+    dim: int = setting(100, ge=1)
+    window: int = setting(5, ge=1)
+    negative: int = setting(5, ge=1)  # noise words per pair: this is negative sampling
+    min_freq: int = setting(5, ge=1)
+    max_vocab: int | None = setting(None, ge=1)
+    sample: float = setting(1e-3, ge=0)
+    epochs: int = setting(5, ge=1)
+    alpha: float = setting(0.025, gt=0)
+    min_alpha: float = setting(0.0001, ge=0)
     sg: bool = True  # skip-gram; False = CBOW (mean of the context vectors)
-    threads: int = 2
-    seed: int = 1
-    backend: str = "auto"  # "auto" (C kernel on CPU, torch on CUDA), "kernel" or "torch"
+    threads: int = setting(2, ge=1)
+    seed: int = setting(1, ge=0)
+    backend: str = setting("auto", choices=("auto", "kernel", "torch"))  # auto: C kernel on CPU, torch on CUDA
     device: str = "auto"  # for the torch backend: "auto", "cpu", "cuda"
-    batch_size: int | None = None  # torch backend: positive pairs per minibatch (None: 1024 CPU, 65536 CUDA)
-    optimizer: str = "sgd"  # torch backend: "sgd" (word2vec's, linear decay) or "adam" (d2l's; lr = alpha)
+    batch_size: int | None = setting(None, ge=1)  # torch backend: pairs per minibatch (None: 1024 CPU, 65536 CUDA)
+    optimizer: str = setting("sgd", choices=("sgd", "adam"))  # torch backend: sgd (linear decay) | adam (d2l's)
     compute_loss: bool = True
 
     def validate(self) -> None:
-        for name in ("dim", "window", "epochs", "threads", "batch_size"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise SeqkitError(f"word2vec: {name} must be at least 1, got {getattr(self, name)}",
-                                  fix=f"set {name} to a positive number")
-        if self.negative < 1:
-            raise SeqkitError("word2vec: negative must be at least 1 (this is negative sampling)",
-                              fix="set negative to e.g. 5")
-        if self.optimizer not in ("sgd", "adam"):
-            raise SeqkitError(f"word2vec: unknown optimizer {self.optimizer!r}", fix="use sgd or adam")
-        if self.backend not in ("auto", "kernel", "torch"):
-            raise SeqkitError(f"word2vec: unknown backend {self.backend!r}", fix="use auto, kernel or torch")
+        found = problems(type(self), dataclasses.asdict(self), "word2vec")
+        if found:
+            raise SettingsError(found)
 
 
 @dataclass
@@ -127,7 +122,7 @@ class PreparedCorpus:
     raw_words: int  # tokens in the corpus, out-of-vocabulary ones included
 
 
-def prepare_corpus(corpus, min_count: int = 5, max_vocab: int | None = None) -> PreparedCorpus:
+def prepare_corpus(corpus, min_freq: int = 5, max_vocab: int | None = None) -> PreparedCorpus:
     """Count words, keep the frequent ones (most frequent first, ties by first occurrence), map to ids."""
     sentences = list(iter_sentences(corpus))
     counter: Counter[str] = Counter()
@@ -135,13 +130,13 @@ def prepare_corpus(corpus, min_count: int = 5, max_vocab: int | None = None) -> 
         counter.update(sent)
     raw_words = sum(counter.values())
     # Counter keeps first-seen order and sorted() is stable: equal counts stay in first-seen order
-    vocab = sorted(((w, c) for w, c in counter.items() if c >= min_count), key=lambda wc: -wc[1])
+    vocab = sorted(((w, c) for w, c in counter.items() if c >= min_freq), key=lambda wc: -wc[1])
     if max_vocab is not None:
         vocab = vocab[:max_vocab]
     if not vocab:
         where = corpus if isinstance(corpus, (str, os.PathLike)) else None
-        raise SeqkitError(f"no word occurs at least min_count={min_count} times ({raw_words} tokens)",
-                          path=where, fix="lower min_count or give a larger corpus")
+        raise SeqkitError(f"no word occurs at least min_freq={min_freq} times ({raw_words} tokens)",
+                          path=where, fix="lower min_freq or give a larger corpus")
     words = [w for w, _ in vocab]
     counts = np.array([c for _, c in vocab], dtype=np.int64)
     lookup = {w: i for i, w in enumerate(words)}.get
@@ -216,10 +211,10 @@ class Word2Vec:
 
     def train(self, corpus) -> KeyedVectors:
         cfg = self.config
-        prepared = prepare_corpus(corpus, cfg.min_count, cfg.max_vocab)
+        prepared = prepare_corpus(corpus, cfg.min_freq, cfg.max_vocab)
         if len(prepared.ids) < 2:
             raise SeqkitError("corpus has fewer than two in-vocabulary words",
-                              fix="give a larger corpus or lower min_count")
+                              fix="give a larger corpus or lower min_freq")
         win, wout = _init_weights(len(prepared.words), cfg.dim, cfg.seed)
         device = _pick_device(cfg)
         use_kernel = cfg.backend == "kernel" or (cfg.backend == "auto" and device.type == "cpu"

@@ -15,6 +15,18 @@ from seqkit.embeddings.keyedvectors import KeyedVectors
 from seqkit.errors import SeqkitError
 from seqkit.io import save_json
 from seqkit.recipes.pipeline import Run, stage
+from seqkit.settings import problems
+
+
+def check(cfg: dict) -> list[str]:
+    """Every bad value of a ``word2vec`` config, one line each."""
+    from seqkit.embeddings.word2vec import Word2VecConfig
+
+    found = problems(Word2VecConfig, cfg.get("word2vec"), "word2vec")
+    restrict = (cfg.get("eval") or {}).get("restrict_vocab")
+    if restrict is not None and restrict < 1:
+        found.append(f"eval.restrict_vocab: must be >= 1, got {restrict}")
+    return found
 
 
 def _corpus_path(run: Run) -> str:
@@ -26,7 +38,7 @@ def _corpus_path(run: Run) -> str:
     return str(path)
 
 
-@stage("w2v.train", uses=("corpus", "word2vec"))
+@stage("w2v.train", uses=("corpus", "word2vec"), check=check)
 def train_stage(run: Run) -> dict:
     """Train word2vec on corpus.path; write vectors.bin and vectors.safetensors."""
     from seqkit.embeddings.word2vec import Word2Vec
@@ -58,7 +70,7 @@ def train_stage(run: Run) -> dict:
     return result
 
 
-@stage("w2v.evaluate", uses=("eval",))
+@stage("w2v.evaluate", uses=("eval",), check=check)
 def evaluate_stage(run: Run) -> dict:
     """Analogies, word-pair correlation and nearest neighbours of the trained vectors."""
     from gensim.test.utils import datapath
@@ -74,7 +86,7 @@ def evaluate_stage(run: Run) -> dict:
     for word in cfg.similar or []:
         if word not in kv:
             raise SeqkitError(f"eval.similar word {word!r} is not in the trained vocabulary",
-                              fix="choose a word from the corpus, or lower word2vec.min_count")
+                              fix="choose a word from the corpus, or lower word2vec.min_freq")
         neighbours[word] = [k for k, _ in kv.most_similar(word, topn=5)]
     result = {"analogy_accuracy": score, "analogies_answered": answered, "spearman": spearman,
               "pearson": pearson, "pairs_oov_percent": oov, "neighbours": neighbours}

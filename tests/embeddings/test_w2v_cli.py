@@ -22,7 +22,7 @@ def test_train_eval_similar(tmp_path, capsys, monkeypatch):
     corpus = corpus_file(tmp_path)
     for out, binary in (("v.bin", True), ("v.txt", False)):
         code = main(["w2v", "train", str(corpus), "-o", str(tmp_path / out), "--dim", "16", "--window", "3",
-                     "--negative", "5", "--min-count", "1", "--sample", "0", "--epochs", "3", "--threads", "1",
+                     "--negative", "5", "--min-freq", "1", "--sample", "0", "--epochs", "3", "--threads", "1",
                      "--batch-size", "64"])  # the batch size only matters for the torch fallback
         assert code == 0
         kv = GensimKV.load_word2vec_format(tmp_path / out, binary=binary)
@@ -43,6 +43,6 @@ def test_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "not found" in err and "\n" not in err
     corpus = corpus_file(tmp_path)
-    assert main(["w2v", "train", str(corpus), "-o", str(tmp_path / "v.pkl"), "--min-count", "1",
+    assert main(["w2v", "train", str(corpus), "-o", str(tmp_path / "v.pkl"), "--min-freq", "1",
                  "--epochs", "1", "--threads", "1"]) == 2
     assert "unknown output extension" in capsys.readouterr().err

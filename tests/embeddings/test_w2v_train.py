@@ -33,18 +33,18 @@ def topic_precision(kv) -> float:
 
 
 def test_prepare_corpus_orders_by_count_then_first_seen():
-    prepared = prepare_corpus([["b", "a", "c", "a", "b", "d"], ["a"]], min_count=2)
-    assert prepared.words == ["a", "b"]  # a: 3, b: 2; c and d are below min_count
+    prepared = prepare_corpus([["b", "a", "c", "a", "b", "d"], ["a"]], min_freq=2)
+    assert prepared.words == ["a", "b"]  # a: 3, b: 2; c and d are below min_freq
     assert prepared.counts.tolist() == [3, 2]
     assert prepared.ids.tolist() == [1, 0, 0, 1, 0] and prepared.sent_start.tolist() == [0, 4, 5]
     assert prepared.raw_words == 7
-    assert prepare_corpus([["x", "y", "y", "x", "z"]], min_count=1, max_vocab=2).words == ["x", "y"]
+    assert prepare_corpus([["x", "y", "y", "x", "z"]], min_freq=1, max_vocab=2).words == ["x", "y"]
 
 
 @pytest.mark.parametrize("backend,sg", [("kernel", True), ("kernel", False), ("torch", True), ("torch", False)])
 def test_learns_topics(backend, sg):
     needs(backend)
-    model = Word2Vec(topic_corpus(), dim=20, window=4, negative=5, min_count=1, sample=0, epochs=5,
+    model = Word2Vec(topic_corpus(), dim=20, window=4, negative=5, min_freq=1, sample=0, epochs=5,
                      threads=1, seed=3, backend=backend, sg=sg, batch_size=256)
     assert len(model.wv) == 24
     assert topic_precision(model.wv) > 0.9
@@ -52,7 +52,7 @@ def test_learns_topics(backend, sg):
 
 
 def test_adam_like_d2l_learns_topics():
-    model = Word2Vec(topic_corpus(), dim=20, window=4, negative=5, min_count=1, sample=0, epochs=3,
+    model = Word2Vec(topic_corpus(), dim=20, window=4, negative=5, min_freq=1, sample=0, epochs=3,
                      threads=1, seed=3, optimizer="adam", alpha=0.01, batch_size=256)
     assert model.stats.backend == "torch on cpu"  # Adam needs the torch trainer
     assert topic_precision(model.wv) > 0.9
@@ -61,7 +61,7 @@ def test_adam_like_d2l_learns_topics():
 @pytest.mark.slow
 def test_ptb_chip_neighbours_with_d2l_settings(shared_data):
     """d2l's chapter: embed 100, window 5, 5 noise words, min_freq 10, t=1e-4, Adam 0.002, 5 epochs."""
-    model = Word2Vec(shared_data / "ptb" / "ptb.train.txt", dim=100, window=5, negative=5, min_count=10,
+    model = Word2Vec(shared_data / "ptb" / "ptb.train.txt", dim=100, window=5, negative=5, min_freq=10,
                      sample=1e-4, epochs=5, threads=1, seed=1, optimizer="adam", alpha=0.002, batch_size=3072)
     near = {k for k, _ in model.wv.most_similar("chip", topn=10)}
     assert len(near & {"microprocessor", "chips", "computer", "intel"}) >= 2, near
@@ -85,7 +85,7 @@ def test_large_batches_learn_like_small_ones():
     """Summing hundreds of stale updates of one frequent row in a batch of 16384 pairs diverged (loss
     ~90, precision ~0.04 before the duplicate scaling); it must learn about as well as batch 1024."""
     corpus = zipf_topic_corpus()
-    kw = dict(dim=20, window=4, negative=5, min_count=1, sample=0, epochs=3, threads=1, seed=3, backend="torch")
+    kw = dict(dim=20, window=4, negative=5, min_freq=1, sample=0, epochs=3, threads=1, seed=3, backend="torch")
     small = Word2Vec(corpus, batch_size=1024, **kw)
     large = Word2Vec(corpus, batch_size=16384, **kw)
     assert zipf_topic_precision(small.wv) > 0.95
@@ -96,7 +96,7 @@ def test_large_batches_learn_like_small_ones():
 @pytest.mark.parametrize("backend", ["kernel", "torch"])
 def test_one_thread_with_a_seed_is_reproducible(backend):
     needs(backend)
-    kw = dict(dim=16, window=3, min_count=1, sample=1e-2, epochs=2, threads=1, backend=backend)
+    kw = dict(dim=16, window=3, min_freq=1, sample=1e-2, epochs=2, threads=1, backend=backend)
     a = Word2Vec(topic_corpus(200), seed=5, **kw).wv.vectors
     b = Word2Vec(topic_corpus(200), seed=5, **kw).wv.vectors
     c = Word2Vec(topic_corpus(200), seed=6, **kw).wv.vectors
@@ -106,7 +106,7 @@ def test_one_thread_with_a_seed_is_reproducible(backend):
 
 def test_two_threads_learn_too():
     needs("kernel")
-    model = Word2Vec(topic_corpus(1200), dim=20, window=4, min_count=1, sample=0, epochs=4, threads=2,
+    model = Word2Vec(topic_corpus(1200), dim=20, window=4, min_freq=1, sample=0, epochs=4, threads=2,
                      backend="kernel")
     assert topic_precision(model.wv) > 0.9
 
@@ -115,7 +115,7 @@ def test_progress_reports_words_per_second_and_loss(tmp_path):
     seen = []
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(" ".join(s) for s in topic_corpus(300)) + "\n")
-    Word2Vec(corpus, dim=8, min_count=1, epochs=1, threads=1, backend="torch", progress=seen.append)
+    Word2Vec(corpus, dim=8, min_freq=1, epochs=1, threads=1, backend="torch", progress=seen.append)
     # torch reports about once a second; a short run may end first, so only check what was reported
     for info in seen:
         assert {"epoch", "done", "loss", "words_per_sec", "alpha"} <= set(info)
@@ -124,10 +124,10 @@ def test_progress_reports_words_per_second_and_loss(tmp_path):
 def test_bad_input_gives_one_clear_error(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("rare words only\n")
-    with pytest.raises(SeqkitError, match="min_count=5"):
-        Word2Vec(empty, min_count=5)
+    with pytest.raises(SeqkitError, match="min_freq=5"):
+        Word2Vec(empty, min_freq=5)
     with pytest.raises(SeqkitError, match="negative"):
-        Word2Vec([["a", "b"]], negative=0, min_count=1)
+        Word2Vec([["a", "b"]], negative=0, min_freq=1)
 
 
 def test_vocabulary_equals_gensims_on_lee():
@@ -142,7 +142,7 @@ def test_vocabulary_equals_gensims_on_lee():
     path = datapath("lee_background.cor")
     gensim_model = GensimWord2Vec(min_count=5)
     gensim_model.build_vocab(LineSentence(path))
-    prepared = prepare_corpus(path, min_count=5)
+    prepared = prepare_corpus(path, min_freq=5)
     assert len(prepared.words) == 1762
     gensim_counts = {w: int(gensim_model.wv.get_vecattr(w, "count")) for w in gensim_model.wv.index_to_key}
     assert dict(zip(prepared.words, prepared.counts.tolist())) == gensim_counts

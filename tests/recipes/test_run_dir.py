@@ -209,3 +209,12 @@ def test_every_recipe_checks_its_values_first(recipe, overrides, expected, tmp_p
     assert main(["recipe", "run", recipe, *overrides.split(), f"run_dir={run_dir}"]) == 2
     assert f"error: {expected}" in capsys.readouterr().err
     assert not run_dir.exists()
+
+
+def test_word2vec_checks_its_values_first(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["recipe", "run", "word2vec", "word2vec.dim=0", "word2vec.backend=x", f"run_dir={run_dir}"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["error: word2vec.dim: must be >= 1, got 0",
+                   "error: word2vec.backend: must be one of auto, kernel, torch, got 'x'"]
+    assert not run_dir.exists()
