@@ -103,6 +103,7 @@ def train_seqkit(args, corpus, tok, work: Path) -> dict:
         save_model_dir,
         train_nmt,
     )
+    from seqkit.train.amp import resolve_amp
 
     torch.manual_seed(args.seed)
     cfg = model_config("transformer", "base")
@@ -127,7 +128,8 @@ def train_seqkit(args, corpus, tok, work: Path) -> dict:
     # per-CPU-second figure: the training share of the process CPU time (validation is not run here)
     return {"parameters": n_params, "updates": result.steps, "train_seconds": result.train_seconds,
             "target_tokens": result.items, "train_tokens_per_s": result.items_per_s,
-            "train_tokens_per_cpu_s": result.items / c.cpu if c.cpu else 0.0, "amp": args.amp,
+            "train_tokens_per_cpu_s": result.items / c.cpu if c.cpu else 0.0,
+            "amp": resolve_amp(args.amp, torch.device(args.device)) or "none",
             "batches_per_epoch": len(out.batches), "tokens_per_batch": result.items / max(result.steps, 1)}
 
 
