@@ -1,4 +1,4 @@
-"""The README's Python example runs exactly as printed and translates (300 updates of training)."""
+"""The README's Python example runs exactly as printed and translates (400 updates of training)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_the_readme_example_trains_translates_and_scores(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     m = re.search(r"^BLEU = ([\d.]+) ", out.stdout, flags=re.M)
     assert m, out.stdout
-    # 300 updates of a tiny Transformer on the bundled corpus (a step count: the same on any machine);
+    # 400 updates of a tiny Transformer on the bundled corpus (a step count: the same on any machine);
     # 400 updates gave BLEU 38.4 here.
     assert float(m.group(1)) > 20.0
     assert "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" in out.stdout

@@ -230,7 +230,6 @@ def train_stage(run: Run) -> dict:
                     resume=bool(cfg.get("resume")), max_len=cfg.data.max_len, zh_side=info["zh_side"],
                     tgt_lang=info["tgt"], decode=from_dict(DecodeConfig, run.section("decode"), "decode"),
                     log_fn=log_valid)
-    run.log(f"training pairs: {out.batches.report()}")
     run.log(fit_summary(out.result, "target tokens"))
     if run.is_main:
         weights = out.best_path if out.best_path is not None else out.model.state_dict()  # no validation: last

@@ -260,12 +260,22 @@ class Run:
 
     # -- logging ---------------------------------------------------------------------------
     def _open_log(self) -> None:
-        """Send the ``seqkit`` loggers to ``log.txt`` (time-stamped) and, with ``echo``, to stdout."""
+        """Send the ``seqkit`` loggers (the stages' and the library's) to ``log.txt`` (time-stamped)
+        and, with ``echo``, to stdout; each line names the stage it came from."""
+
+        def add_stage(record: logging.LogRecord) -> bool:
+            record.stage = f"[{self.current_stage}] " if self.current_stage else ""
+            return True
+
         to_file = logging.FileHandler(self.dir / "log.txt", encoding="utf-8", delay=True)
-        to_file.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
-        self._handlers = [to_file] + ([_Stdout()] if self.echo else [])
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(stage)s%(message)s", datefmt="%H:%M:%S"))
+        self._handlers = [to_file]
+        if self.echo:
+            self._handlers.append(_Stdout())
+            self._handlers[-1].setFormatter(logging.Formatter("%(stage)s%(message)s"))
         root = logging.getLogger("seqkit")
         for handler in self._handlers:
+            handler.addFilter(add_stage)
             root.addHandler(handler)
         root.setLevel(logging.INFO)
         root.propagate = False  # a user's root handlers would print every line twice
@@ -284,8 +294,7 @@ class Run:
         """Log ``message`` to ``log.txt`` and stdout (``echo=False``: the file only); rank 0 only."""
         if not self.is_main:
             return
-        prefix = f"[{self.current_stage}] " if self.current_stage else ""
-        LOG.info("%s%s", prefix, message, extra={"file_only": not echo})
+        LOG.info("%s", message, extra={"file_only": not echo})
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
         """Append one JSON line to ``metrics.jsonl`` (the stage name and wall time are added)."""

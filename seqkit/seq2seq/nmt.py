@@ -22,6 +22,7 @@ BLEU). Decode settings are not part of it: whoever decodes chooses them.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 from dataclasses import asdict, dataclass
@@ -39,6 +40,9 @@ from seqkit.settings import setting
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seqkit.train import StepOutput
 from seqkit.train.checkpoint import load_weights
+
+#: The library's messages (a recipe run sends them to its log.txt; configure ``logging`` to see them).
+LOG = logging.getLogger("seqkit.seq2seq")
 
 #: Model sizes by name. ``base`` is the JoeyNMT Multi30k baseline.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -383,6 +387,8 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
     tgt_ids = tokenizer.encode_ids_batch([seg(x) for x in train_tgt] if zh_side == "tgt" else train_tgt)
     batches = ParallelBatches(src_ids, tgt_ids, max_tokens=cfg.max_tokens, bucket=True, shuffle=True,
                               seed=seed, min_len=1, max_len=max_len)
+    LOG.info("training pairs: %s; %s batches of <= %s tokens per epoch", batches.report(), f"{len(batches):,}",
+             cfg.max_tokens)
     optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, betas=cfg.betas, eps=cfg.eps,
                                 weight_decay=cfg.weight_decay)
     sched_opts: dict[str, Any] = {"warmup": cfg.warmup} if cfg.schedule in ("inverse_sqrt", "noam", "cosine") else {}
