@@ -76,7 +76,8 @@ def train_stage(run: Run) -> dict:
     opt_options = {"weight_decay": float(tcfg.weight_decay)} if tcfg.weight_decay else {}
     result = train_classifier(model, data, epochs=int(tcfg.epochs), batch_size=int(tcfg.batch_size),
                               optimizer=tcfg.optimizer, lr=float(tcfg.lr), optimizer_options=opt_options,
-                              schedule=tcfg.schedule, schedule_options=dict(tcfg.schedule_options or {}),
+                              schedule=tcfg.schedule, warmup=int(tcfg.warmup), lr_factor=float(tcfg.lr_factor),
+                              milestones=list(tcfg.milestones) if tcfg.milestones else None,
                               run_dir=train_dir, device=run.device, seed=seed, progress=bool(tcfg.progress),
                               resume=bool(cfg.get("resume")))
     if run.is_main:

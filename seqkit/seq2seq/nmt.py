@@ -378,7 +378,7 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
     early stopping and a time budget. ``resume=True`` continues the run in ``run_dir`` exactly.
     """
     from seqkit.data import ParallelBatches
-    from seqkit.train import Trainer, build_optimizer, build_schedule
+    from seqkit.train import Trainer, build_optimizer, schedule_from
 
     cfg = cfg or NMTTrainConfig()
     decode = decode or DecodeConfig()
@@ -391,12 +391,8 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
              cfg.max_tokens)
     optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, betas=cfg.betas, eps=cfg.eps,
                                 weight_decay=cfg.weight_decay)
-    sched_opts: dict[str, Any] = {"warmup": cfg.warmup} if cfg.schedule in ("inverse_sqrt", "noam", "cosine") else {}
-    if cfg.schedule == "noam":
-        sched_opts["d_model"] = getattr(model, "d_model", 256)
-    if cfg.schedule == "cosine":
-        sched_opts["total"] = cfg.max_steps or max(1, len(batches) * cfg.epochs)
-    scheduler = build_schedule(cfg.schedule, optimizer, **sched_opts)
+    scheduler = schedule_from(cfg, optimizer, d_model=getattr(model, "d_model", None),
+                              total=cfg.max_steps or max(1, len(batches) * cfg.epochs))
 
     valid_fn = None
     if valid_src:

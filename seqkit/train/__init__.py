@@ -15,12 +15,13 @@ from seqkit.train.schedules import (
     WarmupCosine,
     WarmupInverseSqrt,
     build_schedule,
+    schedule_from,
 )
 from seqkit.train.trainer import FitResult, StepOutput, Trainer, fit_summary, move_to
 
 __all__ = [
     "CheckpointManager", "Constant", "FitResult", "HalveAfterEpoch", "Noam", "ReduceOnPlateau",
-    "Schedule", "StepOutput", "Trainer", "WarmupCosine", "WarmupInverseSqrt", "build_optimizer", "build_schedule",
+    "Schedule", "StepOutput", "Trainer", "WarmupCosine", "WarmupInverseSqrt", "build_optimizer", "build_schedule", "schedule_from",
     "fit_summary", "load_state", "load_weights", "move_to", "plot_metrics", "read_metrics",
     "resolve_device", "save_state", "save_weights",
 ]

@@ -15,6 +15,7 @@ trainer calls its ``step()`` after every update.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -221,3 +222,32 @@ def build_schedule(name: str | None, optimizer: torch.optim.Optimizer, **options
         return table[name](optimizer, **options)
     except TypeError as exc:
         raise SeqkitError(f"bad options for schedule {name!r}: {exc}") from None
+
+
+#: The schedule settings every trainer's config spells the same way (``schedule``, ``warmup``,
+#: ``lr_factor``, ``patience``, ``halve_after``, ``milestones``), and the argument each schedule
+#: takes them as. ``total``, ``d_model`` and ``mode`` come from the trainer, not the user.
+SCHEDULE_SETTINGS: dict[str | None, dict[str, str]] = {
+    None: {}, "constant": {},
+    "inverse_sqrt": {"warmup": "warmup"},
+    "noam": {"warmup": "warmup", "d_model": "d_model"},
+    "cosine": {"warmup": "warmup", "total": "total"},
+    "halve": {"halve_after": "start", "lr_factor": "factor"},
+    "plateau": {"lr_factor": "factor", "patience": "patience", "mode": "mode"},
+    "factor": {"lr_factor": "factor"},
+    "multistep": {"milestones": "milestones", "lr_factor": "factor"},
+}
+
+
+def schedule_from(settings: Any, optimizer: torch.optim.Optimizer, **trainer_values: Any) -> Schedule:
+    """The schedule a trainer's config names (``settings.schedule``), built from the settings it has
+    of :data:`SCHEDULE_SETTINGS` plus ``trainer_values`` (``total``, ``d_model``, ``mode``); settings a
+    schedule does not take are ignored, so one config shape serves every schedule."""
+    name = getattr(settings, "schedule", None)
+    if name not in SCHEDULE_SETTINGS:
+        build_schedule(name, optimizer)  # the one "unknown schedule" error
+    values = {key: getattr(settings, key, None) for key in ("warmup", "lr_factor", "patience", "halve_after",
+                                                            "milestones")}
+    values.update(trainer_values)
+    kwargs = {arg: values[key] for key, arg in SCHEDULE_SETTINGS[name].items() if values.get(key) is not None}
+    return build_schedule(name, optimizer, **kwargs)

@@ -9,6 +9,7 @@ equivalent of d2l's Animator.
 from __future__ import annotations
 
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from torch.nn import functional as F
 
 from seqkit.optim import OPTIMIZERS
 from seqkit.settings import setting
-from seqkit.train import StepOutput, Trainer, build_optimizer, build_schedule
+from seqkit.train import StepOutput, Trainer, build_optimizer, schedule_from
 from seqkit.vision.data import ImageBatches, ImageData
 
 
@@ -65,30 +66,31 @@ class ClassifierTrainConfig:
     epochs: int = setting(10, ge=1)
     batch_size: int = setting(64, ge=1)
     schedule: str | None = setting(None, choices=(None, "factor", "multistep", "cosine"))
-    schedule_options: dict | None = None
+    warmup: int = setting(0, ge=0)            # cosine
+    lr_factor: float = setting(0.9, gt=0)     # factor: per epoch; multistep: at each milestone
+    milestones: list | None = None            # multistep: the epochs after which lr *= lr_factor
     threads: int | None = setting(1, ge=1)
     progress: bool = False
 
 
 def train_classifier(model: nn.Module, data: ImageData, epochs: int = 10, batch_size: int = 64,
                      optimizer: str = "sgd", lr: float = 0.1, optimizer_options: dict | None = None,
-                     schedule: str | None = None, schedule_options: dict | None = None,
+                     schedule: str | None = None, warmup: int = 0, lr_factor: float = 0.9,
+                     milestones: list[int] | None = None,
                      run_dir: str | Path | None = None, device: str | None = None, seed: int = 0,
                      progress: bool = False, resume: bool = False) -> dict[str, float]:
     """Train ``model`` on ``data``'s training split, validating on its test split after every epoch.
 
     Returns ``train_loss``, ``train_acc`` and ``test_acc`` / ``test_loss`` of the final model (the
     d2l printout), ``examples_per_s`` (training throughput) and ``seconds`` (wall clock).
-    ``schedule`` names a :mod:`seqkit.train.schedules` schedule (``cosine`` takes ``total``, filled in
-    here when missing).
+    ``schedule`` names a :mod:`seqkit.train.schedules` schedule, with the settings every trainer spells
+    the same way (``warmup``, ``lr_factor``, ``milestones``; ``cosine``'s total is the run's length).
     """
     torch.manual_seed(seed)
     opt = build_optimizer(optimizer, model.parameters(), lr, scratch=True, **(optimizer_options or {}))
     batches = ImageBatches(data.X_train, data.y_train, batch_size=batch_size, seed=seed)
-    sched_opts = dict(schedule_options or {})
-    if schedule == "cosine":
-        sched_opts.setdefault("total", len(batches) * epochs)
-    scheduler = build_schedule(schedule, opt, **sched_opts) if schedule else None
+    settings = types.SimpleNamespace(schedule=schedule, warmup=warmup, lr_factor=lr_factor, milestones=milestones)
+    scheduler = schedule_from(settings, opt, total=len(batches) * epochs) if schedule else None
     trainer = Trainer(model, opt, classify_step, scheduler=scheduler, device=device, run_dir=run_dir,
                       item_name="images", progress=progress, log_every=max(1, len(batches)))
     X_test, y_test = data.X_test, data.y_test

@@ -79,3 +79,26 @@ def test_build_schedule_errors():
     with pytest.raises(SeqkitError, match="bad options for schedule 'inverse_sqrt'"):
         build_schedule("inverse_sqrt", _opt(), warmpu=3)
     assert isinstance(build_schedule("inverse_sqrt", _opt(), warmup=3), WarmupInverseSqrt)
+
+
+def test_one_set_of_schedule_settings_serves_every_schedule():
+    import types
+
+    from seqkit.train import schedule_from
+    from seqkit.train.schedules import HalveAfterEpoch, ReduceOnPlateau, WarmupCosine
+
+    settings = types.SimpleNamespace(schedule="inverse_sqrt", warmup=3, lr_factor=0.25, patience=1,
+                                     halve_after=2, milestones=None)
+    sched = schedule_from(settings, _opt())
+    assert isinstance(sched, WarmupInverseSqrt) and sched.warmup == 3
+    settings.schedule = "halve"
+    sched = schedule_from(settings, _opt())
+    assert isinstance(sched, HalveAfterEpoch) and (sched.start, sched.decay) == (2, 0.25)
+    settings.schedule = "plateau"
+    sched = schedule_from(settings, _opt(), mode="min")
+    assert isinstance(sched, ReduceOnPlateau) and sched.mode == "min" and sched.patience == 1
+    settings.schedule = "cosine"
+    assert isinstance(schedule_from(settings, _opt(), total=10), WarmupCosine)
+    settings.schedule = "nope"
+    with pytest.raises(SeqkitError, match="unknown learning-rate schedule 'nope'"):
+        schedule_from(settings, _opt())

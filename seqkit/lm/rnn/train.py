@@ -202,13 +202,10 @@ def encode_stream(lines: Sequence[str], tokenize: Callable[[str], list[str]], vo
 # --------------------------------------------------------------------------------------------------
 
 def make_schedule(optimizer: torch.optim.Optimizer, cfg: RNNTrainConfig):
-    from seqkit.train import build_schedule
+    """The config's schedule; ``plateau`` watches the validation perplexity (lower is better)."""
+    from seqkit.train import schedule_from
 
-    if cfg.schedule == "halve":
-        return build_schedule("halve", optimizer, start=cfg.halve_after, factor=cfg.lr_factor)
-    if cfg.schedule == "plateau":
-        return build_schedule("plateau", optimizer, mode="min", factor=cfg.lr_factor, patience=cfg.patience)
-    return build_schedule("constant", optimizer)
+    return schedule_from(cfg, optimizer, mode="min")
 
 
 def train_rnn_lm(model: RNNLM, train_ids: torch.Tensor, valid_ids: torch.Tensor | None = None,
