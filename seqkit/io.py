@@ -37,23 +37,47 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SEQKIT_CACHE") or Path.home() / ".cache" / "seqkit").expanduser()
 
 
+BOM = "\ufeff"
+
+
+def _decoded_lines(raw_lines, where: Any, *, strip_newline: bool = True) -> Iterator[str]:
+    """UTF-8 lines of a binary line stream: a leading byte-order mark and CRLF endings removed, so a
+    BOM+CRLF file reads exactly like the same text without them; bad bytes name ``where`` and the line."""
+    for lineno, raw in enumerate(raw_lines, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SeqkitError(
+                f"invalid UTF-8 at byte {exc.start} of the line",
+                path=where,
+                line=lineno,
+                fix="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+            ) from None
+        if lineno == 1 and line.startswith(BOM):
+            line = line[1:]
+        if strip_newline:
+            yield line.rstrip("\r\n")
+        else:
+            yield line[:-2] + "\n" if line.endswith("\r\n") else line
+
+
 def iter_lines(path: PathLike, *, strip_newline: bool = True) -> Iterator[str]:
     """Yield the lines of a UTF-8 text file (``.gz`` is decompressed on the fly).
 
-    Invalid UTF-8 raises :class:`SeqkitError` naming the file and the 1-based line number.
+    A byte-order mark and CRLF line ends are removed; invalid UTF-8 raises :class:`SeqkitError`
+    naming the file and the 1-based line number.
     """
     with _open_binary(path) as fh:
-        for lineno, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise SeqkitError(
-                    f"invalid UTF-8 at byte {exc.start} of the line",
-                    path=path,
-                    line=lineno,
-                    fix="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
-                ) from None
-            yield line.rstrip("\r\n") if strip_newline else line
+        yield from _decoded_lines(fh, path, strip_newline=strip_newline)
+
+
+def iter_stdin_lines(*, strip_newline: bool = True) -> Iterator[str]:
+    """The lines of standard input, read as :func:`iter_lines` reads a file (errors name ``<stdin>``)."""
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", None)  # a text stream without one (tests, notebooks): re-encode
+    raw = stream if stream is not None else (line.encode("utf-8", "surrogateescape") for line in sys.stdin)
+    yield from _decoded_lines(raw, "<stdin>", strip_newline=strip_newline)
 
 
 def read_lines(path: PathLike) -> list[str]:
@@ -62,13 +86,14 @@ def read_lines(path: PathLike) -> list[str]:
 
 
 def read_text(path: PathLike) -> str:
-    """The whole UTF-8 (optionally gzipped) file as one string, decoded in one pass.
+    """The whole UTF-8 (optionally gzipped) file as one string, decoded in one pass (a byte-order mark
+    and CRLF line ends removed).
 
     Invalid UTF-8 raises :class:`SeqkitError` naming the file and the 1-based line number.
     """
     data = read_bytes(path)
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         start = data.rfind(b"\n", 0, exc.start) + 1
@@ -78,6 +103,7 @@ def read_text(path: PathLike) -> str:
             line=line,
             fix="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
         ) from None
+    return text.removeprefix(BOM).replace("\r\n", "\n")
 
 
 def read_bytes(path: PathLike) -> bytes:

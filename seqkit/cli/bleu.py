@@ -7,21 +7,18 @@ sacrebleu reads them (trailing whitespace stripped), so the numbers equal ``sacr
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from seqkit.errors import SeqkitError
-from seqkit.io import iter_lines
+from seqkit.io import iter_lines, iter_stdin_lines
 from seqkit.metrics.corpus import METRICS, corpus_score
 from seqkit.metrics.significance import paired_bootstrap
 
 
 def read_segments(path: str) -> list[str]:
     """Lines of ``path`` (or stdin for ``-``) with trailing whitespace removed, as sacrebleu does."""
-    if path == "-":
-        return [line.rstrip() for line in sys.stdin]
-    return [line.rstrip() for line in iter_lines(path)]
+    lines = iter_stdin_lines() if path == "-" else iter_lines(path)
+    return [line.rstrip() for line in lines]
 
 
 class _MultiValueMetrics(click.Command):

@@ -13,21 +13,11 @@ from seqkit.text.registry import TOKENIZERS, get_tokenizer
 _CHUNK = 10000  # lines handed to encode_batch at once (sentencepiece encodes them in parallel)
 
 
-def _stdin_lines() -> Iterator[str]:
-    """stdin as UTF-8 lines; bad bytes are reported as ``<stdin>:LINE``."""
-    for lineno, raw in enumerate(sys.stdin.buffer, 1):
-        try:
-            yield raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as exc:
-            raise SeqkitError(f"invalid UTF-8 at byte {exc.start} of the line", path="<stdin>", line=lineno,
-                              fix="re-encode the input as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
-
-
 def _input_lines(files: tuple[str, ...]) -> Iterator[str]:
-    from seqkit.io import iter_lines
+    from seqkit.io import iter_lines, iter_stdin_lines
 
     if not files:
-        yield from _stdin_lines()
+        yield from iter_stdin_lines()
         return
     for path in files:
         empty = True

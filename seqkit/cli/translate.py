@@ -64,14 +64,12 @@ def translate(run_dir: str, beam: int, nbest: int, alpha: float, max_len_a: floa
             emit([line], n)
             n += 1
     else:
+        from seqkit.io import iter_stdin_lines
+
         chunk: list[str] = []
         n = 0
-        for raw in sys.stdin.buffer:
-            try:
-                chunk.append(raw.decode("utf-8").rstrip("\r\n"))
-            except UnicodeDecodeError:
-                raise SeqkitError("input is not valid UTF-8", path="<stdin>", line=n + len(chunk) + 1,
-                                  fix="re-encode the input as UTF-8") from None
+        for line in iter_stdin_lines():
+            chunk.append(line)
             if len(chunk) >= batch_lines:
                 emit(chunk, n)
                 n += len(chunk)
