@@ -39,3 +39,27 @@ class SeqkitError(Exception):
         if self.fix:
             text += f"; fix: {self.fix}"
         return text
+
+
+_OS_ERRORS = {
+    "ENOSPC": ("no space left on the device", "free some space, or write somewhere else"),
+    "EDQUOT": ("disk quota exceeded", "free some space, or write somewhere else"),
+    "EACCES": ("permission denied", "choose a folder you can write to, or change its permissions"),
+    "EPERM": ("operation not permitted", "choose a folder you can write to, or change its permissions"),
+    "EROFS": ("read-only file system", "write somewhere else"),
+    "EISDIR": ("is a folder, expected a file", "give a file path"),
+    "ENOTDIR": ("a part of this path is a file, not a folder", "check the path"),
+    "ENOENT": ("no such file or folder", "check the path; a parent folder must already exist"),
+    "EEXIST": ("already exists", "choose another path or remove it first"),
+    "EPIPE": ("the reader closed the pipe", "keep the reading end open"),
+    "EMFILE": ("too many open files", "raise the limit (ulimit -n)"),
+}
+
+
+def from_os_error(exc: OSError, path: str | os.PathLike | None = None) -> SeqkitError:
+    """A file-system error as one :class:`SeqkitError` line naming the path and a fix."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    message, fix = _OS_ERRORS.get(name, (exc.strerror or str(exc), "check the path and the disk"))
+    return SeqkitError(message, path=path if path is not None else exc.filename, fix=fix)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from seqkit.errors import SeqkitError
+from seqkit.errors import SeqkitError, from_os_error
 
 PathLike = str | os.PathLike
 
@@ -113,14 +113,21 @@ def read_bytes(path: PathLike) -> bytes:
 
 
 @contextlib.contextmanager
-def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"):
+def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8", *, make_parents: bool = True):
     """Open a temporary file beside ``path``; on success fsync and rename it over ``path``.
 
-    If the block raises, the temporary file is removed and ``path`` is untouched.
+    If the block raises, the temporary file is removed and ``path`` is untouched; a file-system error
+    (a full disk, a read-only folder) becomes one :class:`SeqkitError` naming ``path``. Missing parent
+    folders are created (``make_parents``); a path a user typed is checked with :func:`output_file`
+    first, which refuses them.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise from_os_error(exc, path) from None
     binary = "b" in mode
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
@@ -129,9 +136,11 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # a full disk, a folder in the way ...: one line naming the file
+            raise from_os_error(exc, path) from None
         raise
 
 
@@ -139,6 +148,23 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def output_file(path: PathLike, *, make_parents: bool = False) -> Path:
+    """Check a file path a user gave for output: its folder must exist (unless ``make_parents``) and
+    it must not be a folder itself. Returns it as a ``Path``; ``-`` (stdout) passes unchanged."""
+    path = Path(path)
+    if os.fspath(path) == "-":
+        return path
+    if path.is_dir():
+        raise SeqkitError("is a folder, expected a file to write", path=path, fix="give a file name inside it")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise SeqkitError(f"{parent} is a file, not a folder", path=path, fix="check the path")
+    if not parent.exists() and not make_parents:
+        raise SeqkitError(f"the folder {parent} does not exist", path=path,
+                          fix=f"create it first (mkdir -p {parent}) or write somewhere else")
+    return path
 
 
 def write_bytes_atomic(path: PathLike, data: bytes) -> None:

@@ -7,12 +7,13 @@ line on stderr and exit status 2.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
 import click
 
-from seqkit.errors import SeqkitError
+from seqkit.errors import SeqkitError, from_os_error
 from seqkit.settings import SettingsError
 
 # command name -> "module:attribute" of a click command or group.
@@ -66,13 +67,21 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
+    """Entry point of the console script; returns the exit status.
+
+    Whatever goes wrong becomes one line on stderr: a :class:`SeqkitError` (a settings error: one line
+    per bad value) or a file-system error (naming the path) exit with 2, Ctrl-C with 130; a closed
+    or full standard output is reported too, never as a traceback.
+    """
+    if sys.stdout is None:  # started with stdout closed (`seqkit ... >&-`)
+        click.echo("error: <stdout>: standard output is closed; fix: redirect it to a file or /dev/null",
+                   err=True)
+        return 2
     try:
         cli.main(args=argv, prog_name="seqkit", standalone_mode=False)
+        sys.stdout.flush()  # a full or closed stdout fails here, not at exit
     except SeqkitError as exc:
-        for line in exc.lines() if isinstance(exc, SettingsError) else [str(exc)]:
-            click.echo(f"error: {line}", err=True)
-        return 2
+        return _fail(exc.lines() if isinstance(exc, SettingsError) else [str(exc)])
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -82,9 +91,36 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `seqkit ... | head`: the reader has all it wanted
+        _silence_stdout()
         return 0
+    except OSError as exc:
+        # seqkit's own writers name their file; a nameless write error is standard output's
+        stdout = exc.filename is None and exc.errno in _STDOUT_ERRNOS
+        if stdout:
+            _silence_stdout()
+        return _fail([str(from_os_error(exc, "<stdout>" if stdout else None))])
     return 0
+
+
+_STDOUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF, errno.EPIPE}
+
+
+def _fail(lines: list[str]) -> int:
+    for line in lines:
+        click.echo(f"error: {line}", err=True)
+    return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's own flush at exit cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import time
 
 import click
 
+from seqkit.cli.params import OUTPUT
 from seqkit.io import iter_lines
 from seqkit.lm.ngram.smoothing import SMOOTHERS
 
@@ -25,7 +26,7 @@ def ngram() -> None:
 
 @ngram.command()
 @click.argument("train_file", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--output", required=True, type=OUTPUT,
               help="model to write: ARPA, or safetensors for a *.safetensors name (reloads much faster)")
 @click.option("--order", default=3, show_default=True, type=int, help="N of the n-grams")
 @click.option("--smoothing", default="mkn", show_default=True, help=f"one of: {', '.join(SMOOTHERS)}")
@@ -116,7 +117,7 @@ def sample(model, prefix, num, max_tokens, seed, temperature, no_unk) -> None:
 @ngram.command()
 @click.argument("text_file", type=click.Path(dir_okay=False))
 @click.option("--top", default=10, show_default=True, type=int)
-@click.option("--zipf", "zipf_png", type=click.Path(dir_okay=False), help="write the Zipf log-log plot here")
+@click.option("--zipf", "zipf_png", type=OUTPUT, help="write the Zipf log-log plot here")
 def stats(text_file, top, zipf_png) -> None:
     """d2l's n-gram statistics of TEXT_FILE: the most frequent uni-, bi- and trigrams."""
     from seqkit.lm.ngram.stats import top_ngrams, zipf_plot

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import click
 
+from seqkit.cli.params import OUTPUT
 from seqkit.errors import SeqkitError
 from seqkit.text.registry import TOKENIZERS, get_tokenizer
 
@@ -135,7 +136,7 @@ def _print_summary(v, path, top: int) -> None:
 
 @vocab.command("build")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="vocab JSON to write")
+@click.option("--output", "-o", required=True, type=OUTPUT, help="vocab JSON to write")
 @_tokenizer_options
 @click.option("--min-freq", default=1, show_default=True, type=click.IntRange(min=1),
               help="drop rarer tokens")
@@ -157,7 +158,7 @@ def build(files, output, name, model, jieba_mode, no_hmm, user_dict, level, lang
 
 @vocab.command("from-spm")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="vocab JSON to write")
+@click.option("--output", "-o", required=True, type=OUTPUT, help="vocab JSON to write")
 def from_spm(model, output):
     """Write the vocab of a sentencepiece MODEL (same ids) as JSON."""
     from seqkit.text.spm import SentencePieceTokenizer
@@ -180,14 +181,14 @@ def show(path, top):
 
 @vocab.command("spm")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="the .model file to write")
+@click.option("--output", "-o", required=True, type=OUTPUT, help="the .model file to write")
 @click.option("--vocab-size", default=8000, show_default=True, type=click.IntRange(min=1))
 @click.option("--model-type", default="unigram", show_default=True,
               type=click.Choice(["unigram", "bpe", "char", "word"]))
 @click.option("--character-coverage", default=1.0, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--byte-fallback", is_flag=True, help="spell unseen characters as UTF-8 byte pieces")
 @click.option("--user-symbols", default="", help="pieces never split, comma-separated")
-@click.option("--vocab", "vocab_out", type=click.Path(dir_okay=False), help="also write the matching vocab JSON")
+@click.option("--vocab", "vocab_out", type=OUTPUT, help="also write the matching vocab JSON")
 def spm_train(files, output, vocab_size, model_type, character_coverage, byte_fallback, user_symbols, vocab_out):
     """Train a sentencepiece model on FILES (UTF-8, .gz ok); ids line up with seqkit's Vocab."""
     from pathlib import Path
@@ -207,7 +208,7 @@ def spm_train(files, output, vocab_size, model_type, character_coverage, byte_fa
 
 @vocab.command("bpe")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="merges JSON to write")
+@click.option("--output", "-o", required=True, type=OUTPUT, help="merges JSON to write")
 @click.option("--merges", "num_merges", default=10000, show_default=True, type=click.IntRange(min=1))
 @click.option("--end-of-word", default="</w>", show_default=True, help="marker appended to every word")
 def bpe_train(files, output, num_merges, end_of_word):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from seqkit.cli.params import OUTPUT
 from seqkit.errors import SeqkitError
 
 
@@ -56,7 +57,7 @@ def models_cmd() -> None:
 @click.option("--steps", default=20, show_default=True)
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
               help="another optimizer argument, e.g. -o beta=0.5 (momentum), -o gamma=0.9 (rmsprop)")
-@click.option("--out", "out_png", default="trajectory.png", show_default=True, help="PNG to write")
+@click.option("--out", "out_png", default="trajectory.png", show_default=True, type=OUTPUT, help="PNG to write")
 def trajectory_cmd(optimizer: str, lr: float, steps: int, options: tuple[str, ...], out_png: str) -> None:
     """Run OPTIMIZER on f(x1, x2) = 0.1 x1^2 + 2 x2^2 from (-5, -2) and save the path over the contours."""
     from seqkit.optim import OPTIMIZERS, plot_trajectory_2d, trajectory_2d

@@ -16,23 +16,31 @@ from pathlib import Path
 
 import click
 
+from seqkit.cli.params import OUTPUT
 from seqkit.errors import SeqkitError
+
+#: output extension -> what is written
+_WRITERS = {".bin": "word2vec binary", ".txt": "word2vec text", ".vec": "word2vec text",
+            ".safetensors": "safetensors + vocab JSON"}
+
+
+def vector_format(out: Path) -> str:
+    """What ``out``'s extension writes; an unknown one is refused before any training."""
+    suffix = out.suffix.lower()
+    if suffix not in _WRITERS:
+        raise SeqkitError(f"unknown output extension {suffix!r}", path=out,
+                          fix="use .bin (word2vec binary), .txt (word2vec text) or .safetensors")
+    return _WRITERS[suffix]
 
 
 def save_vectors(kv, out: Path) -> str:
     """Write by extension; returns the format written."""
-    suffix = out.suffix.lower()
-    if suffix == ".bin":
-        kv.save_word2vec_format(out, binary=True)
-        return "word2vec binary"
-    if suffix in (".txt", ".vec"):
-        kv.save_word2vec_format(out, binary=False)
-        return "word2vec text"
-    if suffix == ".safetensors":
+    written = vector_format(out)
+    if written == "safetensors + vocab JSON":
         kv.save(out)
-        return "safetensors + vocab JSON"
-    raise SeqkitError(f"unknown output extension {suffix!r}", path=out,
-                      fix="use .bin (word2vec binary), .txt (word2vec text) or .safetensors")
+    else:
+        kv.save_word2vec_format(out, binary=written == "word2vec binary")
+    return written
 
 
 def open_vectors(spec: str):
@@ -52,7 +60,7 @@ def w2v() -> None:
 
 @w2v.command()
 @click.argument("corpus", type=click.Path(path_type=Path))
-@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", "out", required=True, type=OUTPUT,
               help="vectors to write: .bin, .txt or .safetensors")
 @click.option("--dim", default=100, show_default=True)
 @click.option("--window", default=5, show_default=True)
@@ -75,6 +83,9 @@ def train(corpus: Path, out: Path, dim, window, negative, min_freq, max_vocab, s
           cbow, threads, seed, backend, device, optimizer, batch_size) -> None:
     """Train skip-gram (or CBOW) with negative sampling on CORPUS (one sentence per line)."""
     from seqkit.embeddings.word2vec import Word2Vec
+
+    out = Path(out)
+    vector_format(out)  # a bad extension is refused now, not after training
 
     def progress(info: dict) -> None:
         click.echo(f"\repoch {info['epoch']}/{epochs}  {100 * info['done']:5.1f}%  "

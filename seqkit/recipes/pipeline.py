@@ -395,8 +395,12 @@ def check_recipe(cfg: DictConfig, stages: list[Stage]) -> None:
     if cfg.get("seed") is not None and int(cfg.get("seed")) < 0:
         found.append(f"seed: must be >= 0, got {cfg.get('seed')}")
     run_dir = cfg.get("run_dir")
-    if run_dir is not None and Path(str(run_dir)).exists() and not Path(str(run_dir)).is_dir():
-        found.append(f"run_dir: {run_dir} is a file, not a folder")
+    if run_dir is not None:
+        path = Path(str(run_dir)).expanduser()
+        if path.exists() and not path.is_dir():
+            found.append(f"run_dir: {run_dir} is a file, not a folder")
+        elif not path.exists() and not path.parent.is_dir():
+            found.append(f"run_dir: its folder {path.parent} does not exist (create it first, or choose another)")
     checks = []
     for st in stages:
         if st.check is not None and st.check not in checks:
@@ -430,15 +434,54 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
             run.log("took over the lock of a run that ended without releasing it (" +
                     ", ".join(f"{k} {v}" for k, v in lock.previous.items()) + ")")
         if run.is_main:
+            removed = remove_leftovers(run_dir)
+            if removed:
+                run.log(f"removed {len(removed)} temporary file(s) a killed run left: {', '.join(removed)}")
             write_text_atomic(run.path("config.yaml"), OmegaConf.to_yaml(cfg))
             save_json(run.path("versions.json"), package_versions())
-        _run_stages(run, resolved, ranks)
+        try:
+            _run_stages(run, resolved, ranks)
+        except KeyboardInterrupt:
+            run.log(_interrupted(run_dir, name))
+            raise
         run.log(f"done; results in {run_dir}")
     finally:
         run.close()
         if lock is not None:
             lock.release()
     return run
+
+
+def remove_leftovers(run_dir: Path) -> list[str]:
+    """Delete what a killed process left half-written in ``run_dir``: atomic writes' temporary files
+    (``.NAME.*.tmp``) and model folders being built or swapped (``.model.*.tmp`` / ``.old``).
+    Only the lock holder calls it. Returns the removed paths, relative to ``run_dir``."""
+    import shutil
+
+    removed = []
+    for path in sorted(run_dir.rglob(".*")):
+        if not (path.name.endswith(".tmp") or path.name.endswith(".old")) or not path.exists():
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(str(path.relative_to(run_dir)))
+    return removed
+
+
+def _interrupted(run_dir: Path, name: str) -> str:
+    """What to tell a user who pressed Ctrl-C: the last saved update and the command that resumes."""
+    pointers = sorted(run_dir.glob("**/checkpoints/last.json"))
+    saved = ""
+    if pointers:
+        try:
+            saved = f"; the last checkpoint is at update {load_json(pointers[0])['step']}"
+        except (SeqkitError, KeyError, TypeError):
+            saved = ""
+    return (f"interrupted{saved}; continue with: seqkit recipe run {name} run_dir={run_dir} resume=true"
+            if saved else f"interrupted before any checkpoint; run again with: seqkit recipe run {name} "
+            f"run_dir={run_dir}")
 
 
 def _run_stages(run: Run, resolved: list[Stage], ranks: Any) -> None:
