@@ -85,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as exc:  # a bad flag or value: one line, like every other error
+        where = exc.ctx.command_path if exc.ctx is not None else "seqkit"
+        return _fail([f"{where}: {exc.format_message()}; fix: see {where} --help"])
     except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        return _fail([exc.format_message()])
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130

@@ -52,7 +52,8 @@ class _MultiValueMetrics(click.Command):
 @click.option("-lc", "--lowercase", is_flag=True, help="case-insensitive scoring")
 @click.option("--paired-bs", "paired_bs", default=None, metavar="OTHER_HYP",
               help="paired bootstrap resampling of HYP against the baseline OTHER_HYP")
-@click.option("--n-bootstrap", default=1000, show_default=True, help="resamples for --paired-bs")
+@click.option("--n-bootstrap", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="resamples for --paired-bs")
 def bleu(hyp: str, refs: tuple[str, ...], metrics: tuple[str, ...], tokenize: str | None,
          lowercase: bool, paired_bs: str | None, n_bootstrap: int) -> None:
     """Score HYP against one or more reference files REF (use - for stdin)."""

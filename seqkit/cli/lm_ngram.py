@@ -28,9 +28,9 @@ def ngram() -> None:
 @click.argument("train_file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=OUTPUT,
               help="model to write: ARPA, or safetensors for a *.safetensors name (reloads much faster)")
-@click.option("--order", default=3, show_default=True, type=int, help="N of the n-grams")
+@click.option("--order", default=3, show_default=True, type=click.IntRange(min=1), help="N of the n-grams")
 @click.option("--smoothing", default="mkn", show_default=True, help=f"one of: {', '.join(SMOOTHERS)}")
-@click.option("--min-freq", default=1, show_default=True, type=int, help="rarer words become <unk>")
+@click.option("--min-freq", default=1, show_default=True, type=click.IntRange(min=1), help="rarer words become <unk>")
 @click.option("--vocab", "vocab_file", type=click.Path(dir_okay=False), help="close the vocabulary to these words")
 @click.option("--k", "k_add", type=float, help="add-k constant (addk; default 1)")
 @click.option("--alpha", type=float, help="stupid backoff factor (default 0.4)")
@@ -98,10 +98,11 @@ def ppl(model, text_file, per_sentence, per_token) -> None:
 @ngram.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--prefix", default="", help="words to continue (the sentence start)")
-@click.option("-n", "--num", default=1, show_default=True, type=int, help="how many samples")
-@click.option("--max-tokens", default=50, show_default=True, type=int)
+@click.option("-n", "--num", default=1, show_default=True, type=click.IntRange(min=0), help="how many samples")
+@click.option("--max-tokens", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--temperature", default=1.0, show_default=True, type=float)
+@click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(min=0),
+              help="0: greedy")
 @click.option("--no-unk", is_flag=True, help="never sample <unk>")
 def sample(model, prefix, num, max_tokens, seed, temperature, no_unk) -> None:
     """Sample continuations of --prefix from MODEL (ARPA or .safetensors)."""
@@ -116,7 +117,7 @@ def sample(model, prefix, num, max_tokens, seed, temperature, no_unk) -> None:
 
 @ngram.command()
 @click.argument("text_file", type=click.Path(dir_okay=False))
-@click.option("--top", default=10, show_default=True, type=int)
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--zipf", "zipf_png", type=OUTPUT, help="write the Zipf log-log plot here")
 def stats(text_file, top, zipf_png) -> None:
     """d2l's n-gram statistics of TEXT_FILE: the most frequent uni-, bi- and trigrams."""

@@ -82,10 +82,10 @@ def ppl(run_dir, text_file, device) -> None:
 @rnn.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--prefix", default="time traveller", show_default=True)
-@click.option("-n", "--num-tokens", type=int, default=100, show_default=True)
-@click.option("--temperature", type=float, default=0.5, show_default=True,
+@click.option("-n", "--num-tokens", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.5, show_default=True,
               help="sample from softmax(logits / T), seeded; 0: greedy (it tends to loop)")
-@click.option("--top-k", type=int, default=None)
+@click.option("--top-k", type=click.IntRange(min=1), default=None)
 @click.option("--seed", type=int, default=0)
 @click.option("--device", default="cpu")
 def generate(run_dir, prefix, num_tokens, temperature, top_k, seed, device) -> None:

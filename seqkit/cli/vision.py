@@ -29,8 +29,8 @@ def vision() -> None:
 @click.argument("model")
 @click.option("--input", "input_shape", default="1x28x28", show_default=True,
               help="input image size as CxHxW")
-@click.option("--classes", default=10, show_default=True, help="number of output classes")
-@click.option("--width", type=float, default=None, help="channel width multiplier (models that have one)")
+@click.option("--classes", default=10, show_default=True, type=click.IntRange(min=1), help="number of output classes")
+@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=None, help="channel width multiplier (models that have one)")
 def summary_cmd(model: str, input_shape: str, classes: int, width: float | None) -> None:
     """Print MODEL's layers with output shapes and parameter counts, and the total."""
     from seqkit.vision.models import build_model
@@ -54,7 +54,7 @@ def models_cmd() -> None:
 @vision.command("trajectory")
 @click.argument("optimizer")
 @click.option("--lr", type=float, required=True, help="learning rate")
-@click.option("--steps", default=20, show_default=True)
+@click.option("--steps", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
               help="another optimizer argument, e.g. -o beta=0.5 (momentum), -o gamma=0.9 (rmsprop)")
 @click.option("--out", "out_png", default="trajectory.png", show_default=True, type=OUTPUT, help="PNG to write")

@@ -108,7 +108,7 @@ def train(corpus: Path, out: Path, dim, window, negative, min_freq, max_vocab, s
 @click.argument("vectors")
 @click.option("--analogies", default=None, help="analogy file (default: gensim's questions-words.txt)")
 @click.option("--pairs", default=None, help="word-pair file (default: gensim's wordsim353.tsv)")
-@click.option("--restrict-vocab", default=30000, show_default=True)
+@click.option("--restrict-vocab", default=30000, show_default=True, type=click.IntRange(min=1))
 def evaluate(vectors: str, analogies, pairs, restrict_vocab: int) -> None:
     """Analogy accuracy and word-pair correlations of VECTORS, scored as gensim scores them."""
     from gensim.test.utils import datapath
@@ -128,7 +128,7 @@ def evaluate(vectors: str, analogies, pairs, restrict_vocab: int) -> None:
 @w2v.command()
 @click.argument("vectors")
 @click.argument("word")
-@click.option("-n", "--topn", default=10, show_default=True)
+@click.option("-n", "--topn", default=10, show_default=True, type=click.IntRange(min=1))
 def similar(vectors: str, word: str, topn: int) -> None:
     """The TOPN nearest words to WORD by cosine similarity."""
     kv = open_vectors(vectors)

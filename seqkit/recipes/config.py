@@ -145,6 +145,8 @@ def _checked(default: Any, value: Any, key: str, recipe: str) -> Any:
     elif isinstance(default, int):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
+        if isinstance(value, float) and value.is_integer():  # 60.0 from a float flag
+            return int(value)
         expected = "an integer"
     elif isinstance(default, float):
         if isinstance(value, int | float) and not isinstance(value, bool):

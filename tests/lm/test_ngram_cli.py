@@ -55,7 +55,7 @@ def test_stats_and_zipf(files, capsys):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--order", 0], "order must be >= 1"),
+    (["--order", 0], "Invalid value for '--order': 0 is not in the range x>=1"),
     (["--smoothing", "kneser"], "unknown smoothing 'kneser'"),
     (["--smoothing", "mkn"], "cannot estimate Kneser-Ney discounts"),
 ])
