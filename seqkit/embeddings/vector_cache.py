@@ -18,6 +18,7 @@ import numpy as np
 from seqkit.embeddings.formats import LoadReport
 from seqkit.embeddings.keyedvectors import KeyedVectors
 from seqkit.embeddings.tokenlist import TokenList
+from seqkit.errors import SeqkitError
 from seqkit.io import cache_dir, load_json, save_json, write_text_atomic
 
 CACHE_VERSION = 1
@@ -48,14 +49,17 @@ def load_cache(folder: Path) -> KeyedVectors | None:
     """The cached vectors (memory-mapped), or ``None`` when there is no complete cache of this version."""
     if not (folder / "meta.json").exists():
         return None
-    meta = load_json(folder / "meta.json")
-    if meta.get("version") != CACHE_VERSION:
-        return None
-    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-    offsets = np.load(folder / "offsets.npy")
-    text = (folder / "tokens.txt").read_text(encoding="utf-8")
-    kv = KeyedVectors(vectors, TokenList(text, offsets))
-    kv.load_report = LoadReport(**{**meta["report"], "from_cache": True})
+    try:
+        meta = load_json(folder / "meta.json")
+        if meta.get("version") != CACHE_VERSION:
+            return None
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")  # never allow_pickle: data only
+        offsets = np.load(folder / "offsets.npy")
+        text = (folder / "tokens.txt").read_text(encoding="utf-8")
+        kv = KeyedVectors(vectors, TokenList(text, offsets))
+        kv.load_report = LoadReport(**{**meta["report"], "from_cache": True})
+    except (SeqkitError, ValueError, OSError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        return None  # a damaged cache (truncated, pickled, hand-edited) is rebuilt from the source file
     return kv
 
 

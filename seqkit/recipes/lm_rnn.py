@@ -132,17 +132,16 @@ def data_stage(run: Run) -> dict:
 @stage("lm.rnn.train", uses=("model", "train"), distributed=True, check=check)
 def train_stage(run: Run) -> dict:
     """Train the RNN LM; validation perplexity each epoch, test perplexity at the end."""
-    from safetensors.torch import load_file
-
     from seqkit.lm.rnn import RNNLM, RNNLMConfig, save_rnn_lm
     from seqkit.lm.rnn.train import RNNTrainConfig, train_rnn_lm
+    from seqkit.train import load_weights
 
     tcfg = dict(run.cfg.train)
     threads = tcfg.pop("threads", None)
     progress = bool(tcfg.pop("progress", True))
     if threads:
         torch.set_num_threads(int(threads))
-    ids = load_file(str(run.path(IDS_FILE)))
+    ids = load_weights(run.path(IDS_FILE))
     info = load_json(run.path(DATA_FILE))
     mcfg = RNNLMConfig.from_dict({**dict(run.cfg.model), "vocab_size": info["vocab_size"]})
     cfg = RNNTrainConfig.from_dict(tcfg)

@@ -19,6 +19,7 @@ import shutil
 
 import torch
 
+from seqkit.errors import SeqkitError
 from seqkit.io import atomic_dir, load_json, save_json
 from seqkit.recipes.pipeline import Run, stage
 from seqkit.settings import problems
@@ -98,8 +99,12 @@ def train_stage(run: Run) -> dict:
 def evaluate_stage(run: Run) -> dict:
     """Reload the trained model and report its train and test accuracy -> scores.json."""
     info = load_json(run.path("model/model.json"))
-    model = build_model(info["name"], in_channels=info["in_channels"], num_classes=info["num_classes"],
-                        resolution=tuple(info["resolution"]), **info["options"])
+    try:
+        model = build_model(info["name"], in_channels=info["in_channels"], num_classes=info["num_classes"],
+                            resolution=tuple(info["resolution"]), **info["options"])
+    except (KeyError, TypeError) as exc:
+        raise SeqkitError(f"model.json lacks or mistypes {exc}", path=run.path("model/model.json"),
+                          fix="re-run the train stage (force=true)") from None
     model.load_state_dict(load_weights(run.path("model/model.safetensors")))
     data = _data(run)
     train, test = evaluate(model, data.X_train, data.y_train), evaluate(model, data.X_test, data.y_test)

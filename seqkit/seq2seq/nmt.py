@@ -256,7 +256,11 @@ class Translator:
                               f"{actual[:12]}, model.json records {recorded[:12]})", path=folder,
                               fix="keep the files of one model folder together, or re-run training")
         tokenizer = SentencePieceTokenizer.load(folder / "spm.model")
-        model = build_model(info["model"], info["vocab_size"])
+        try:
+            model = build_model(info["model"], info["vocab_size"])
+        except (SeqkitError, KeyError, TypeError) as exc:
+            raise SeqkitError(f"model.json describes no model seqkit can build ({exc})", path=folder / "model.json",
+                              fix="re-run the recipe's train stage (force=true)") from None
         weights = Path(weights) if weights is not None else folder / "model.safetensors"
         try:
             model.load_state_dict(load_weights(weights))

@@ -142,24 +142,35 @@ def save_rnn_lm(model: RNNLM, directory: str | Path) -> None:
 
 def load_rnn_lm(directory: str | Path, *, backend: str | None = None,
                 device: torch.device | str = "cpu") -> RNNLM:
-    """Rebuild a model saved by :func:`save_rnn_lm`; ``backend`` may switch torch <-> scratch."""
-    from safetensors.torch import load_file
-
+    """Rebuild a model saved by :func:`save_rnn_lm`; ``backend`` may switch torch <-> scratch.
+    A file that is missing, corrupt or does not fit is one :class:`SeqkitError` naming it."""
     from seqkit.io import load_json
+    from seqkit.train.checkpoint import load_weights
 
     directory = Path(directory)
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (directory / name).exists():
             raise SeqkitError(f"no {name} here: not a trained RNN LM", path=directory,
                               fix="point at the run directory of `seqkit lm rnn train`")
-    config = RNNLMConfig.from_dict(load_json(directory / CONFIG_FILE))
-    if backend is not None:
-        config.backend = backend
-    model = RNNLM(config)
-    state = load_file(str(directory / WEIGHTS_FILE))
-    if config.tie_embeddings:
+    values = load_json(directory / CONFIG_FILE)
+    try:
+        if not isinstance(values, dict):
+            raise SeqkitError("not a JSON object")
+        config = RNNLMConfig.from_dict(values)
+        if backend is not None:
+            config.backend = backend
+        model = RNNLM(config)
+    except SeqkitError as exc:
+        raise SeqkitError(f"bad model settings ({exc})", path=directory / CONFIG_FILE,
+                          fix="re-run the recipe's train stage (force=true)") from None
+    state = load_weights(directory / WEIGHTS_FILE)
+    if config.tie_embeddings and "embedding.weight" in state:
         state["decoder.weight"] = state["embedding.weight"]
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise SeqkitError(f"weights do not fit {CONFIG_FILE} ({str(exc).splitlines()[0]})",
+                          path=directory / WEIGHTS_FILE, fix="keep the files of one model folder together") from None
     return model.to(device).eval()
 
 
