@@ -60,6 +60,9 @@ def bleu(hyp: str, refs: tuple[str, ...], metrics: tuple[str, ...], tokenize: st
     if [hyp, *refs].count("-") > 1:
         raise SeqkitError("stdin ('-') can be used for only one file", fix="write the others to files")
     hyps = read_segments(hyp)
+    if not hyps:
+        raise SeqkitError("no hypotheses to score: the file is empty", path="<stdin>" if hyp == "-" else hyp,
+                          fix="give a hypothesis file with one line per test sentence")
     streams = [read_segments(r) for r in refs]
     for path, stream in zip(refs, streams):
         if len(stream) != len(hyps):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
+from seqkit.errors import SeqkitError
 from seqkit.io import output_file
 
 
@@ -18,3 +21,14 @@ class OutputFile(click.ParamType):
 
 
 OUTPUT = OutputFile()
+
+
+@contextlib.contextmanager
+def naming(*paths):
+    """Inside the block, an error that names no file names ``paths`` (the inputs of the command)."""
+    try:
+        yield
+    except SeqkitError as exc:
+        if exc.path is None and paths:
+            exc.path = ", ".join(str(p) for p in paths)
+        raise

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import click
 
-from seqkit.cli.params import OUTPUT
+from seqkit.cli.params import OUTPUT, naming
 from seqkit.errors import SeqkitError
 from seqkit.text.registry import TOKENIZERS, get_tokenizer
 
@@ -196,9 +196,10 @@ def spm_train(files, output, vocab_size, model_type, character_coverage, byte_fa
     from seqkit.text.spm import SentencePieceTokenizer
     from seqkit.text.vocab import Vocab
 
-    tok = SentencePieceTokenizer.train([Path(f) for f in files], vocab_size=vocab_size, model_type=model_type,
-                                       character_coverage=character_coverage, byte_fallback=byte_fallback,
-                                       user_defined_symbols=[s for s in user_symbols.split(",") if s])
+    with naming(*files):
+        tok = SentencePieceTokenizer.train([Path(f) for f in files], vocab_size=vocab_size, model_type=model_type,
+                                           character_coverage=character_coverage, byte_fallback=byte_fallback,
+                                           user_defined_symbols=[s for s in user_symbols.split(",") if s])
     tok.save(output)
     click.echo(f"{output}: sentencepiece {model_type} model with {len(tok)} pieces")
     if vocab_out:
@@ -220,6 +221,7 @@ def bpe_train(files, output, num_merges, end_of_word):
         for path in files:
             yield from iter_lines(path)
 
-    bpe = BPE.train(lines(), num_merges, end_of_word=end_of_word or None)
+    with naming(*files):
+        bpe = BPE.train(lines(), num_merges, end_of_word=end_of_word or None)
     bpe.save(output)
     click.echo(f"{output}: {len(bpe.merges)} merges")

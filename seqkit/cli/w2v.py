@@ -50,7 +50,11 @@ def open_vectors(spec: str):
 
     if spec.endswith(".safetensors"):
         return KeyedVectors.load(spec)
-    return load_vectors(spec)
+    kv = load_vectors(spec)
+    report = getattr(kv, "load_report", None)
+    if report is not None and (report.duplicates or report.malformed or report.wrong_dim):
+        click.echo(f"note: {report}", err=True)  # what was skipped, and why, is never silent
+    return kv
 
 
 @click.group()

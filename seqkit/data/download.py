@@ -98,21 +98,25 @@ def download(url: str, dest: PathLike, checksum: str | None, *, timeout: float =
     return dest
 
 
-def _check_member(name: str, target: Path) -> Path:
-    """Where an archive member would land, refusing absolute paths and ``..`` that leave ``target``."""
+def _check_member(name: str, target: Path, archive: Path) -> Path:
+    """Where an archive member would land, refusing absolute paths, ``..`` that leave ``target`` and
+    names of a folder (``.``, ``dir/``) for a file."""
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        raise SeqkitError(f"archive member {name!r} has an absolute path", fix="use a trusted archive")
+        raise SeqkitError(f"archive member {name!r} has an absolute path", path=archive, fix="use a trusted archive")
     out = (target / name).resolve()
     root = target.resolve()
     if out != root and root not in out.parents:
-        raise SeqkitError(f"archive member {name!r} would be written outside {root}",
+        raise SeqkitError(f"archive member {name!r} would be written outside {root}", path=archive,
+                          fix="use a trusted archive")
+    if out == root or out.is_dir():
+        raise SeqkitError(f"archive member {name!r} is a file named like a folder", path=archive,
                           fix="use a trusted archive")
     return out
 
 
-def _extract_member(name: str, target: Path, open_member) -> Path:
+def _extract_member(name: str, target: Path, archive: Path, open_member) -> Path:
     """Copy one archive member (``open_member()`` opens it) to where ``name`` lands below ``target``."""
-    out = _check_member(name, target)
+    out = _check_member(name, target, archive)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open_member() as src, open(out, "wb") as dst:
         shutil.copyfileobj(src, dst)
@@ -138,7 +142,7 @@ def extract(archive: PathLike, target: PathLike, members: list[str] | None = Non
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:  # a symlink stored in a zip
                     raise SeqkitError(f"archive member {info.filename!r} is a link", path=archive,
                                       fix="use a trusted archive")
-                written.append(_extract_member(info.filename, target, functools.partial(zf.open, info)))
+                written.append(_extract_member(info.filename, target, archive, functools.partial(zf.open, info)))
         return written
     try:
         tf = tarfile.open(archive)
@@ -154,5 +158,5 @@ def extract(archive: PathLike, target: PathLike, members: list[str] | None = Non
             if not member.isfile():
                 raise SeqkitError(f"archive member {member.name!r} is not a regular file", path=archive,
                                   fix="use a trusted archive")
-            written.append(_extract_member(member.name, target, functools.partial(tf.extractfile, member)))
+            written.append(_extract_member(member.name, target, archive, functools.partial(tf.extractfile, member)))
     return written

@@ -28,6 +28,7 @@ import os
 import re
 import warnings
 import zipfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,8 @@ class LoadReport:
         text += ", cached)" if self.from_cache else ")"
         if skipped:
             text += "; skipped " + ", ".join(skipped)
+            if self.examples:
+                text += " (" + "; ".join(self.examples[:2]) + ")"
         if self.encoding_errors:
             text += f"; {self.encoding_errors} tokens with invalid UTF-8 (replaced)"
         return text
@@ -156,11 +159,15 @@ def detect_format(path: PathLike, member: str | None = None) -> tuple[str, int, 
         except ValueError:
             textual = False
         return ("word2vec-text" if textual else "word2vec-binary"), dim, count
-    fields = first.rstrip(b"\r\n ").split(b" ")
-    if len(fields) < 2:
+    # GloVe: the dimension most lines of the first block have, so one odd line (even the first) is
+    # skipped and counted instead of deciding the dimension for the whole file
+    lines = [line for line in (head.split(b"\n")[:-1] or [first]) if line.strip()]
+    widths = Counter(len(line.rstrip(b"\r ").split(b" ")) - 1 for line in lines)
+    dim = max(widths, key=lambda w: (widths[w], w == len(first.rstrip(b"\r ").split(b" ")) - 1)) if widths else 0
+    if dim < 1:
         raise SeqkitError("the first line has no vector (expected 'word v1 v2 ...' or 'count dim')",
                           path=path, line=1, fix="check that this is a GloVe or word2vec file")
-    return "glove", len(fields) - 1, None
+    return "glove", dim, None
 
 
 # ----------------------------------------------------------------------------- text parsing

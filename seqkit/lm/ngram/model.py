@@ -142,6 +142,10 @@ class NGramLM:
         if order < 1:
             raise SeqkitError(f"order must be >= 1, got {order}", fix="use --order 3 (trigrams) or more")
         sentences = [line if isinstance(line, str) else list(line) for line in lines]
+        nul = next((i for i, s in enumerate(sentences, 1) if isinstance(s, str) and "\0" in s), None)
+        if nul is not None:  # a NUL cannot be written to ARPA (nor read back by KenLM)
+            raise SeqkitError("the text contains a NUL byte", path=source, line=nul,
+                              fix="remove NUL bytes (e.g. tr -d '\\000' < in > out)")
         if not any(s.strip() if isinstance(s, str) else s for s in sentences):
             raise SeqkitError("empty training text: no tokens to count", path=source,
                               fix="give a non-empty text file, one sentence per line")
