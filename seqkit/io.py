@@ -172,6 +172,28 @@ def write_bytes_atomic(path: PathLike, data: bytes) -> None:
         fh.write(data)
 
 
+def copy_file_atomic(src: PathLike, dst: PathLike) -> None:
+    """Copy ``src`` to ``dst`` through :func:`atomic_write`: ``dst`` is the old file or the whole new
+    one, and a failure (a full disk) leaves no partial temporary file."""
+    import shutil
+
+    try:
+        source = open(src, "rb")
+    except OSError as exc:
+        raise from_os_error(exc, src) from None
+    with source, atomic_write(dst, "wb") as fh:
+        shutil.copyfileobj(source, fh, 1 << 20)
+
+
+def append_line(path: PathLike, line: str) -> None:
+    """Append one line to a log-like file (``metrics.jsonl``); a file-system error names the file."""
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    except OSError as exc:
+        raise from_os_error(exc, path) from None
+
+
 def write_text_atomic(path: PathLike, text: str) -> None:
     with atomic_write(path, "w") as fh:
         fh.write(text)
@@ -228,8 +250,11 @@ def atomic_dir(path: PathLike):
     import shutil
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        raise from_os_error(exc, path) from None
     try:
         yield tmp
         for child in tmp.rglob("*"):
@@ -244,6 +269,8 @@ def atomic_dir(path: PathLike):
         os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise from_os_error(exc, path) from None
         raise

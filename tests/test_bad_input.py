@@ -315,3 +315,24 @@ def test_a_run_removes_what_a_killed_run_left(tmp_path):
     run_pipeline({"stages": ["test.noop_leftovers"], "run_dir": str(run_dir)}, echo=False)
     assert _no_tmp(run_dir) == [] and not (run_dir / ".model.xyz.tmp").exists()
     assert "removed 3 temporary file(s)" in (run_dir / "log.txt").read_text()
+
+
+def test_a_full_disk_in_the_middle_of_training_is_one_line(capsys, files, tmp_path, monkeypatch):
+    import os
+
+    real_replace = os.replace
+    run_dir = tmp_path / "run"
+
+    def disk_full_at_checkpoint(src, dst, *a, **k):
+        if "checkpoints" in str(dst) and "step-00000003" in str(dst):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", disk_full_at_checkpoint)
+    err = bad(capsys, ["lm", "rnn", "train", files / "good.txt", "-o", run_dir, "--hidden-size", "8",
+                       "--embed-dim", "4", "--num-layers", "1", "--device", "cpu",
+                       "--set", "train.max_steps=5", "--set", "train.ckpt_every_steps=1",
+                       "--set", "train.batch_size=2", "--set", "train.num_steps=5", "--set", "train.progress=false"],
+              "step-00000003", run_dir)
+    assert "no space left" in err
+    assert (run_dir / "train" / "checkpoints" / "last.json").is_file()  # the last complete checkpoint stays

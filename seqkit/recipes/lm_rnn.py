@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from seqkit.errors import SeqkitError
-from seqkit.io import atomic_dir, load_json, save_json, write_text_atomic
+from seqkit.io import atomic_dir, copy_file_atomic, load_json, save_json, write_text_atomic
 from seqkit.recipes.pipeline import Run, stage
 from seqkit.settings import from_dict, problems
 
@@ -170,7 +170,7 @@ def train_stage(run: Run) -> dict:
         with atomic_dir(run.path("model")) as folder:  # the model, its vocabulary and tokenizer, whole
             save_rnn_lm(model, folder)
             for name in (VOCAB_FILE, DATA_FILE):
-                shutil.copyfile(run.path(name), folder / name)
+                copy_file_atomic(run.path(name), folder / name)
         save_json(run.path("scores.json"), result)
     valid = f"valid ppl {result['valid_ppl']:.2f}" if result["valid_ppl"] is not None else "no valid split"
     test = f", test ppl {result['test_ppl']:.2f}" if result["test_ppl"] is not None else ""

@@ -32,7 +32,15 @@ from typing import Any
 import torch
 
 from seqkit.errors import SeqkitError
-from seqkit.io import atomic_dir, iter_lines, load_json, read_lines, save_json, write_text_atomic
+from seqkit.io import (
+    atomic_dir,
+    copy_file_atomic,
+    iter_lines,
+    load_json,
+    read_lines,
+    save_json,
+    write_text_atomic,
+)
 from seqkit.recipes.pipeline import Run, stage
 from seqkit.seq2seq.nmt import (
     DecodeConfig,
@@ -255,7 +263,7 @@ def decode_stage(run: Run) -> dict:
     hyps = translator.translate(src)
     seconds = time.perf_counter() - started
     write_text_atomic(run.path("test.hyp"), "".join(h + "\n" for h in hyps))
-    shutil.copyfile(run.path("data/test.tgt"), run.path("test.ref"))
+    copy_file_atomic(run.path("data/test.tgt"), run.path("test.ref"))
     s = translator.stats
     run.log(f"beam {decode.beam}, alpha {decode.alpha}: {len(src):,} test sentences in {seconds:.1f}s "
             f"({len(src) / seconds:.1f} sentences/s); empty {s['empty']}, cut {s['truncated']}, "

@@ -47,7 +47,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from seqkit.errors import SeqkitError
-from seqkit.io import load_json, save_json, sha256_file, write_text_atomic
+from seqkit.io import append_line, load_json, save_json, sha256_file, write_text_atomic
 from seqkit.settings import SettingsError
 
 #: Everything a run logs goes through this logger; :func:`run_pipeline` sends it to ``log.txt``
@@ -146,6 +146,14 @@ class _Stdout(logging.StreamHandler):
 
     @stream.setter
     def stream(self, value) -> None:
+        pass
+
+
+class _LogFile(logging.FileHandler):
+    """``log.txt``: a line that cannot be written (a full disk) is dropped without logging's traceback;
+    the next artifact write reports the disk as one error line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
         pass
 
 
@@ -267,7 +275,7 @@ class Run:
             record.stage = f"[{self.current_stage}] " if self.current_stage else ""
             return True
 
-        to_file = logging.FileHandler(self.dir / "log.txt", encoding="utf-8", delay=True)
+        to_file = _LogFile(self.dir / "log.txt", encoding="utf-8", delay=True)
         to_file.setFormatter(logging.Formatter("%(asctime)s %(stage)s%(message)s", datefmt="%H:%M:%S"))
         self._handlers = [to_file]
         if self.echo:
@@ -301,8 +309,7 @@ class Run:
         if not self.is_main:
             return
         record = {"stage": self.current_stage, "time": round(time.time(), 3), **metrics}
-        with open(self.dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, default=float) + "\n")
+        append_line(self.dir / "metrics.jsonl", json.dumps(record, default=float))
 
     # -- executing stages -------------------------------------------------------------------
     def _fingerprint(self, st: Stage, previous: str) -> str:

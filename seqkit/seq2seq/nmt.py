@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from seqkit.errors import SeqkitError
-from seqkit.io import load_json, save_json, sha256_file
+from seqkit.io import copy_file_atomic, load_json, save_json, sha256_file
 from seqkit.seq2seq.loss import sequence_loss
 from seqkit.seq2seq.search import beam_search, greedy_search
 from seqkit.settings import setting
@@ -445,16 +445,14 @@ def save_model_dir(folder: str | os.PathLike, model_cfg: dict[str, Any], vocab_s
     ``spm.model`` (a copy of ``tokenizer_file``), ``model.json`` (``model_cfg``, ``vocab_size``, the
     tokenizer's SHA-256 and ``info`` such as languages). Write it into a fresh folder (for example
     :func:`seqkit.io.atomic_dir`) so the three always belong together."""
-    import shutil
-
     from seqkit.train.checkpoint import save_weights
 
     folder = Path(folder)
-    shutil.copyfile(tokenizer_file, folder / "spm.model")
+    copy_file_atomic(tokenizer_file, folder / "spm.model")
     if isinstance(weights, dict):
         save_weights(folder / "model.safetensors", weights)
     else:
-        shutil.copyfile(weights, folder / "model.safetensors")
+        copy_file_atomic(weights, folder / "model.safetensors")
     save_json(folder / "model.json", {"model": model_cfg, "vocab_size": vocab_size,
                                       "tokenizer_sha256": sha256_file(folder / "spm.model"), **info})
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from seqkit.errors import SeqkitError
-from seqkit.io import load_json, save_json, write_bytes_atomic
+from seqkit.io import copy_file_atomic, load_json, save_json, write_bytes_atomic
 
 PathLike = str | os.PathLike
 
@@ -139,8 +138,7 @@ class CheckpointManager:
             if path.name not in known:
                 path.unlink(missing_ok=True)
         if self.best and (self.dir / self.best[0]["file"]).is_file():
-            shutil.copyfile(self.dir / self.best[0]["file"], self.dir / ".best.safetensors.tmp")
-            os.replace(self.dir / ".best.safetensors.tmp", self.dir / "best.safetensors")
+            copy_file_atomic(self.dir / self.best[0]["file"], self.dir / "best.safetensors")
         save_json(self.dir / "best.json", self.best)
 
     # -- best-N -----------------------------------------------------------------------------------
@@ -166,8 +164,7 @@ class CheckpointManager:
         save_weights(self.dir / entry["file"], weights, {"step": str(step), "score": str(score)})
         new_best = kept[0] is entry
         if new_best:
-            shutil.copyfile(self.dir / entry["file"], self.dir / ".best.safetensors.tmp")
-            os.replace(self.dir / ".best.safetensors.tmp", self.dir / "best.safetensors")
+            copy_file_atomic(self.dir / entry["file"], self.dir / "best.safetensors")
         save_json(self.dir / "best.json", kept)
         for r in dropped:
             if r["file"]:

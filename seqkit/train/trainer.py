@@ -78,6 +78,7 @@ import torch
 from torch import nn
 
 from seqkit.errors import SeqkitError
+from seqkit.io import append_line
 from seqkit.train import distributed as dist_utils
 from seqkit.train.amp import autocast, resolve_amp
 from seqkit.train.builders import resolve_device
@@ -251,8 +252,7 @@ class Trainer:
             return
         if self.metrics_file is not None:
             self.metrics_file.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.metrics_file, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record) + "\n")
+            append_line(self.metrics_file, json.dumps(record))
         if self.log_fn is not None:
             self.log_fn(record)
 
