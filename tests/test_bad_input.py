@@ -336,3 +336,89 @@ def test_a_full_disk_in_the_middle_of_training_is_one_line(capsys, files, tmp_pa
               "step-00000003", run_dir)
     assert "no space left" in err
     assert (run_dir / "train" / "checkpoints" / "last.json").is_file()  # the last complete checkpoint stays
+
+
+def test_glove_dimension_is_the_majority_and_skips_are_reported(capsys, tmp_path):
+    from seqkit.embeddings import load_vectors
+
+    path = tmp_path / "g.txt"
+    path.write_text("odd 0.1 0.2 0.3\n" + "".join(f"w{i} 0.{i} 0.{i + 1}\n" for i in range(1, 6)))
+    kv = load_vectors(path)
+    assert (len(kv), kv.vector_size, kv.load_report.wrong_dim) == (5, 2, 1)
+    assert main(["w2v", "similar", str(path), "w1", "-n", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 1 lines with the wrong dimension (line 1: more than 2 numbers on the line)" in err
+
+
+def test_a_tar_member_named_like_a_folder(tmp_path):
+    import io
+    import tarfile
+
+    from seqkit.data.download import extract
+    from seqkit.errors import SeqkitError
+
+    archive = tmp_path / "evil.tar"
+    with tarfile.open(archive, "w") as tf:
+        info = tarfile.TarInfo(".")
+        info.size = 2
+        tf.addfile(info, io.BytesIO(b"hi"))
+    with pytest.raises(SeqkitError, match="archive member '.' is a file named like a folder"):
+        extract(archive, tmp_path / "out")
+
+
+def test_ctrl_c_names_the_last_checkpoint_and_the_resume_command(capsys, files, tmp_path, monkeypatch):
+    import seqkit.lm.rnn.train as rnn_train
+
+    real = rnn_train.LMStep.__call__
+    calls = [0]
+
+    def interrupted(self, model, batch):
+        calls[0] += 1
+        if calls[0] == 4:
+            raise KeyboardInterrupt
+        return real(self, model, batch)
+
+    monkeypatch.setattr(rnn_train.LMStep, "__call__", interrupted)
+    run_dir = tmp_path / "run"
+    status = main(["lm", "rnn", "train", str(files / "good.txt"), "-o", str(run_dir), "--hidden-size", "8",
+                   "--embed-dim", "4", "--num-layers", "1", "--device", "cpu", "--set", "train.max_steps=9",
+                   "--set", "train.ckpt_every_steps=2", "--set", "train.batch_size=2", "--set",
+                   "train.num_steps=5", "--set", "train.progress=false"])
+    out, err = capsys.readouterr()
+    assert status == 130 and err.strip() == "interrupted"
+    assert (f"interrupted; the last checkpoint is at update 2; continue with: seqkit recipe run lm_rnn "
+            f"run_dir={run_dir} resume=true") in out
+
+
+def test_corrupt_ids_vision_and_cache_files(capsys, files, tmp_path):
+    import numpy as np
+
+    from seqkit.embeddings.vector_cache import load_cache
+    from seqkit.errors import SeqkitError
+    from seqkit.train import load_weights
+
+    ids = tmp_path / "ids.safetensors"
+    ids.write_bytes(pickle.dumps({"train": [1, 2, 3]}))
+    with pytest.raises(SeqkitError, match="corrupt or truncated weights file") as err:
+        load_weights(ids)
+    assert str(ids) in str(err.value)
+    # a vector cache holding an object array (pickled on save) is not loaded: it is rebuilt
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    np.save(cache / "vectors.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    (cache / "meta.json").write_text(json.dumps({"version": 10**6}))
+    assert load_cache(cache) is None
+    # a vision run whose model.json lacks its name
+    run_dir = tmp_path / "vision"
+    assert main(["recipe", "run", "vision_lenet", f"run_dir={run_dir}", "train.epochs=1", "data.resolution=12",
+                 "model.name=lenet-relu"]) == 0
+    info = json.loads((run_dir / "model" / "model.json").read_text())
+    del info["name"]
+    (run_dir / "model" / "model.json").write_text(json.dumps(info))
+    (run_dir / "stages" / "vision.evaluate.json").unlink()  # training is kept, evaluation runs again
+    bad(capsys, ["recipe", "run", "vision_lenet", f"run_dir={run_dir}", "train.epochs=1", "data.resolution=12",
+                 "model.name=lenet-relu"], run_dir / "model" / "model.json")
+
+
+def test_lm_rnn_generate_refuses_a_negative_count(capsys, rnn_run):
+    bad(capsys, ["lm", "rnn", "generate", rnn_run, "-n", "-5"], "--num-tokens")

@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a full or closed stdout fails here, not at exit
     except SeqkitError as exc:
         return _fail(exc.lines() if isinstance(exc, SettingsError) else [str(exc)])
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort:  # click's name for Ctrl-C
+        click.echo("interrupted", err=True)
         return 130
     except click.UsageError as exc:  # a bad flag or value: one line, like every other error
         where = exc.ctx.command_path if exc.ctx is not None else "seqkit"
