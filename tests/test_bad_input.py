@@ -422,3 +422,26 @@ def test_corrupt_ids_vision_and_cache_files(capsys, files, tmp_path):
 
 def test_lm_rnn_generate_refuses_a_negative_count(capsys, rnn_run):
     bad(capsys, ["lm", "rnn", "generate", rnn_run, "-n", "-5"], "--num-tokens")
+
+
+@pytest.mark.parametrize("content", [b"garbage{", b"[1, 2]", pickle.dumps({"fingerprint": 1}),
+                                     b'{"fingerprint": 5, "result": [1]}'])
+def test_a_damaged_stage_record_makes_the_stage_run_again(tmp_path, content):
+    from seqkit.recipes.pipeline import run_pipeline, stage
+
+    calls = []
+
+    @stage("test.counted")
+    def _counted(run):
+        """Counts its runs."""
+        calls.append(1)
+        return {"n": len(calls)}
+
+    cfg = {"stages": ["test.counted"], "run_dir": str(tmp_path / "run")}
+    run_pipeline(cfg, echo=False)
+    run_pipeline(cfg, echo=False)
+    assert len(calls) == 1  # unchanged: skipped
+    (tmp_path / "run" / "stages" / "test.counted.json").write_bytes(content)
+    run = run_pipeline(cfg, echo=False)
+    assert len(calls) == 2 and run.results["test.counted"] == {"n": 2}
+    assert "stages/test.counted.json is unreadable: the stage runs again" in (tmp_path / "run" / "log.txt").read_text()

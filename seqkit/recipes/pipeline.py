@@ -321,7 +321,7 @@ class Run:
         """Take over the result rank 0 recorded for ``st`` (the other ranks under torchrun)."""
         fingerprint = self._fingerprint(st, previous)
         manifest_path = self.dir / "stages" / f"{st.name}.json"
-        manifest = load_json(manifest_path) if manifest_path.exists() else {}
+        manifest = _read_manifest(manifest_path)
         if manifest.get("fingerprint") != fingerprint:
             raise SeqkitError(f"rank {self.rank}: rank 0 left no result of stage {st.name} for this config",
                               path=manifest_path, fix="run every rank with the same recipe and overrides")
@@ -336,7 +336,9 @@ class Run:
         self.current_stage = st.name
         try:
             if not force and manifest_path.exists():
-                manifest = load_json(manifest_path)
+                manifest = _read_manifest(manifest_path)
+                if not manifest:
+                    self.log(f"{manifest_path.relative_to(self.dir)} is unreadable: the stage runs again")
                 if manifest.get("fingerprint") == fingerprint and self._still_valid(manifest):
                     self.results[st.name] = manifest.get("result") or {}
                     self.log("unchanged, skipped (force=true recomputes)")
@@ -361,6 +363,19 @@ class Run:
                 return False
         files = (manifest.get("result") or {}).get("files") or []
         return all((self.dir / f).exists() for f in files)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """A stage's record, or ``{}`` when there is none or it is damaged (the stage then runs again)."""
+    if not path.exists():
+        return {}
+    try:
+        manifest = load_json(path)
+    except SeqkitError:
+        return {}
+    ok = isinstance(manifest, dict) and isinstance(manifest.get("result", {}), dict | None) and \
+        isinstance(manifest.get("inputs", {}), dict | None)
+    return manifest if ok else {}
 
 
 def _plain(value: Any) -> Any:
