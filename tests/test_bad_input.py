@@ -167,6 +167,19 @@ def test_lm_rnn_train_max_time_takes_a_float(capsys, tmp_path):
 
 
 # -- corrupt run files -------------------------------------------------------------------------------
+def corrupt(path: Path, content) -> Path:
+    """Damage ``path``: ``"truncate"`` (half of it), ``"pickle"`` (a pickled dict), bytes or a JSON object."""
+    if content == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif content == "pickle":
+        path.write_bytes(pickle.dumps({"embedding.weight": [1.0]}))
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(json.dumps(content))
+    return path
+
+
 @pytest.fixture(scope="module")
 def rnn_run(tmp_path_factory):
     """A tiny trained RNN LM model folder (as the lm_rnn recipe writes it)."""
@@ -196,15 +209,7 @@ def test_corrupt_rnn_lm_files(capsys, rnn_run, tmp_path, files, name, content):
 
     run = tmp_path / "run"
     shutil.copytree(rnn_run, run)
-    path = run / "model" / name
-    if content == "truncate":
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    elif content == "pickle":
-        path.write_bytes(pickle.dumps({"embedding.weight": [1.0]}))
-    elif isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(json.dumps(content))
+    path = corrupt(run / "model" / name, content)
     bad(capsys, ["lm", "rnn", "generate", run, "--prefix", "the", "-n", "3"], path)
     bad(capsys, ["lm", "rnn", "ppl", run, files / "good.txt"], path)
 
@@ -240,18 +245,12 @@ def test_corrupt_translation_model_files(capsys, nmt_model, tmp_path, name, cont
 
     run = tmp_path / "run"
     shutil.copytree(nmt_model, run)
-    path = run / "model" / name
     info = json.loads((run / "model" / "model.json").read_text())
     if content == "unknown-arch":
-        path.write_text(json.dumps({**info, "model": {**info["model"], "arch": "lstm9000"}}))
-    elif content == "truncate":
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    elif content == "pickle":
-        path.write_bytes(pickle.dumps({"embed.weight": [1.0]}))
-    elif isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(json.dumps({**content, "tokenizer_sha256": info["tokenizer_sha256"]}))
+        content = {**info, "model": {**info["model"], "arch": "lstm9000"}}
+    elif isinstance(content, dict):
+        content = {**content, "tokenizer_sha256": info["tokenizer_sha256"]}
+    path = corrupt(run / "model" / name, content)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"the cat\n")))
     bad(capsys, ["translate", "--run", run], path.parent if name == "spm.model" else path)
 
