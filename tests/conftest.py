@@ -9,6 +9,10 @@ import pytest
 
 _DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
+# Tests compute with one thread (fast and deterministic for tiny models); tests of the thread choice
+# itself clear this.
+os.environ.setdefault("SEQKIT_THREADS", "1")
+
 
 def shared_data_dir() -> Path | None:
     """``$SEQKIT_DATA`` or ``../shared/data`` beside the checkout, if it exists."""

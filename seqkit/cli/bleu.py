@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from seqkit.cli.params import threads_option
 from seqkit.errors import SeqkitError
 from seqkit.io import iter_lines, iter_stdin_lines
 from seqkit.metrics.corpus import METRICS, corpus_score
@@ -54,8 +55,9 @@ class _MultiValueMetrics(click.Command):
               help="paired bootstrap resampling of HYP against the baseline OTHER_HYP")
 @click.option("--n-bootstrap", default=1000, show_default=True, type=click.IntRange(min=1),
               help="resamples for --paired-bs")
+@threads_option
 def bleu(hyp: str, refs: tuple[str, ...], metrics: tuple[str, ...], tokenize: str | None,
-         lowercase: bool, paired_bs: str | None, n_bootstrap: int) -> None:
+         lowercase: bool, paired_bs: str | None, n_bootstrap: int, threads) -> None:
     """Score HYP against one or more reference files REF (use - for stdin)."""
     if [hyp, *refs].count("-") > 1:
         raise SeqkitError("stdin ('-') can be used for only one file", fix="write the others to files")

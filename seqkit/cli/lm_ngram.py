@@ -14,7 +14,7 @@ import time
 
 import click
 
-from seqkit.cli.params import OUTPUT
+from seqkit.cli.params import OUTPUT, threads_option
 from seqkit.io import iter_lines
 from seqkit.lm.ngram.smoothing import SMOOTHERS
 
@@ -36,7 +36,8 @@ def ngram() -> None:
 @click.option("--alpha", type=float, help="stupid backoff factor (default 0.4)")
 @click.option("--discount-fallback", is_flag=True,
               help="when Kneser-Ney discounts cannot be estimated, use D1=0.5 D2=1 D3+=1.5 (as KenLM)")
-def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alpha, discount_fallback) -> None:
+@threads_option
+def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alpha, discount_fallback, threads) -> None:
     """Count TRAIN_FILE (one sentence per line, whitespace tokens) and write an ARPA model."""
     from seqkit.lm.ngram import NGramLM
 
@@ -59,7 +60,8 @@ def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alp
 @click.argument("text_file", type=click.Path(dir_okay=False))
 @click.option("--per-sentence", is_flag=True, help="also print each sentence's log10 p and perplexity")
 @click.option("--per-token", is_flag=True, help="also print every token's log10 p (KenLM full_scores)")
-def ppl(model, text_file, per_sentence, per_token) -> None:
+@threads_option
+def ppl(model, text_file, per_sentence, per_token, threads) -> None:
     """Perplexity of MODEL (ARPA or .safetensors) on TEXT_FILE; unknown words score as <unk>."""
     import numpy as np
 
@@ -104,7 +106,8 @@ def ppl(model, text_file, per_sentence, per_token) -> None:
 @click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(min=0),
               help="0: greedy")
 @click.option("--no-unk", is_flag=True, help="never sample <unk>")
-def sample(model, prefix, num, max_tokens, seed, temperature, no_unk) -> None:
+@threads_option
+def sample(model, prefix, num, max_tokens, seed, temperature, no_unk, threads) -> None:
     """Sample continuations of --prefix from MODEL (ARPA or .safetensors)."""
     from seqkit.lm.ngram import NGramLM
 

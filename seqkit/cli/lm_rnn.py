@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import click
 
+from seqkit.cli.params import threads_option
+
 
 @click.group()
 def rnn() -> None:
@@ -29,11 +31,13 @@ def rnn() -> None:
 @click.option("--max-time", type=float, default=None, help="seconds of training")
 @click.option("--lr", type=float, default=None)
 @click.option("--device", default=None, help="auto | cpu | cuda")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads [default: the cores not busy with other work]")
 @click.option("--seed", type=int, default=None)
 @click.option("--resume", is_flag=True, help="continue the run in --run-dir from its last checkpoint")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any lm_rnn recipe key")
 def train(corpus, run_dir, level, cell, backend, num_layers, hidden_size, embed_dim, dropout, tie_embeddings, sampling, epochs,
-          max_time, lr, device, seed, resume, overrides) -> None:
+          max_time, lr, device, threads, seed, resume, overrides) -> None:
     """Train on CORPUS (a registered name such as timemachine, ptb, wikitext2, or a path).
 
     Runs the whole ``lm_rnn`` recipe (data, train, generate) and prints the perplexities and a sample.
@@ -45,6 +49,7 @@ def train(corpus, run_dir, level, cell, backend, num_layers, hidden_size, embed_
              "model.num_layers": num_layers, "model.hidden_size": hidden_size, "model.embed_dim": embed_dim,
              "model.dropout": dropout, "model.tie_embeddings": tie_embeddings, "train.sampling": sampling,
              "train.epochs": epochs, "train.max_time": max_time, "train.lr": lr, "device": device,
+             "threads": threads,
              "seed": seed, "run_dir": run_dir, "resume": resume or None}
     dotlist = [f"{k}={_yaml(v)}" for k, v in flags.items() if v is not None] + list(overrides)
     _, cfg = load_recipe("lm_rnn", dotlist)
@@ -62,7 +67,8 @@ def train(corpus, run_dir, level, cell, backend, num_layers, hidden_size, embed_
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("text_file", type=click.Path(dir_okay=False))
 @click.option("--device", default="cpu")
-def ppl(run_dir, text_file, device) -> None:
+@threads_option
+def ppl(run_dir, text_file, device, threads) -> None:
     """Perplexity of TEXT_FILE under the model trained in RUN_DIR (one stream, full history)."""
     from seqkit.errors import SeqkitError
     from seqkit.io import read_lines
@@ -88,7 +94,8 @@ def ppl(run_dir, text_file, device) -> None:
 @click.option("--top-k", type=click.IntRange(min=1), default=None)
 @click.option("--seed", type=int, default=0)
 @click.option("--device", default="cpu")
-def generate(run_dir, prefix, num_tokens, temperature, top_k, seed, device) -> None:
+@threads_option
+def generate(run_dir, prefix, num_tokens, temperature, top_k, seed, device, threads) -> None:
     """Continue --prefix with the model trained in RUN_DIR."""
     from seqkit.lm.rnn import load_model_dir
     from seqkit.lm.rnn.generate import continue_text

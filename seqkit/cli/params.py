@@ -32,3 +32,19 @@ def naming(*paths):
         if exc.path is None and paths:
             exc.path = ", ".join(str(p) for p in paths)
         raise
+
+
+def threads_option(command):
+    """``--threads N`` for a command that computes: N CPU threads, or by default the cores not busy
+    with other work (:mod:`seqkit.threads`; ``SEQKIT_THREADS`` also sets it). Applied before the
+    command runs; the command receives the count as ``threads``."""
+    import functools
+
+    @functools.wraps(command)
+    def with_threads(*args, threads=None, **kwargs):
+        from seqkit.threads import use_threads
+
+        return command(*args, threads=use_threads(threads).threads, **kwargs)
+
+    return click.option("--threads", type=click.IntRange(min=1), default=None,
+                        help="CPU threads [default: the cores not busy with other work]")(with_threads)

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from seqkit.cli.params import threads_option
+
 
 @click.command()
 @click.option("--run", "--model", "run_dir", required=True, type=click.Path(file_okay=False),
@@ -22,8 +24,9 @@ import click
               help="a checkpoint's .safetensors instead of the run's best weights")
 @click.option("--batch-lines", default=500, show_default=True, type=click.IntRange(min=1),
               help="lines read before translating a chunk of piped input")
+@threads_option
 def translate(run_dir: str, beam: int, nbest: int, alpha: float, max_len_a: float, max_len_b: int, device: str,
-              weights: str | None, batch_lines: int) -> None:
+              weights: str | None, batch_lines: int, threads) -> None:
     """Translate sentences from stdin, one per line, to detokenized text on stdout.
 
     At a terminal each line is translated as soon as it is entered (Ctrl-D ends); from a pipe the

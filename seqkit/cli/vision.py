@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from seqkit.cli.params import OUTPUT
+from seqkit.cli.params import OUTPUT, threads_option
 from seqkit.errors import SeqkitError
 
 
@@ -31,7 +31,8 @@ def vision() -> None:
               help="input image size as CxHxW")
 @click.option("--classes", default=10, show_default=True, type=click.IntRange(min=1), help="number of output classes")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=None, help="channel width multiplier (models that have one)")
-def summary_cmd(model: str, input_shape: str, classes: int, width: float | None) -> None:
+@threads_option
+def summary_cmd(model: str, input_shape: str, classes: int, width: float | None, threads) -> None:
     """Print MODEL's layers with output shapes and parameter counts, and the total."""
     from seqkit.vision.models import build_model
     from seqkit.vision.shapes import summary
@@ -58,7 +59,8 @@ def models_cmd() -> None:
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
               help="another optimizer argument, e.g. -o beta=0.5 (momentum), -o gamma=0.9 (rmsprop)")
 @click.option("--out", "out_png", default="trajectory.png", show_default=True, type=OUTPUT, help="PNG to write")
-def trajectory_cmd(optimizer: str, lr: float, steps: int, options: tuple[str, ...], out_png: str) -> None:
+@threads_option
+def trajectory_cmd(optimizer: str, lr: float, steps: int, options: tuple[str, ...], out_png: str, threads) -> None:
     """Run OPTIMIZER on f(x1, x2) = 0.1 x1^2 + 2 x2^2 from (-5, -2) and save the path over the contours."""
     from seqkit.optim import OPTIMIZERS, plot_trajectory_2d, trajectory_2d
 

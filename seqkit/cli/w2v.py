@@ -1,7 +1,7 @@
 """``seqkit w2v``: train word2vec, evaluate vectors, query nearest neighbours.
 
     seqkit w2v train CORPUS -o OUT.bin --dim 100 --window 5 --negative 5 --min-freq 5 --sample 1e-4 \\
-        --epochs 5 --threads 2
+        --epochs 5
     seqkit w2v eval VECTORS                     # analogies (questions-words) + wordsim353
     seqkit w2v similar VECTORS WORD [-n 10]
 
@@ -75,7 +75,8 @@ def w2v() -> None:
 @click.option("--epochs", default=5, show_default=True)
 @click.option("--alpha", default=0.025, show_default=True, help="initial learning rate")
 @click.option("--cbow", is_flag=True, help="CBOW instead of skip-gram")
-@click.option("--threads", default=2, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="worker threads [default: the cores not busy with other work]")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--backend", type=click.Choice(["auto", "kernel", "torch"]), default="auto", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="torch backend: auto, cpu, cuda")
@@ -87,9 +88,11 @@ def train(corpus: Path, out: Path, dim, window, negative, min_freq, max_vocab, s
           cbow, threads, seed, backend, device, optimizer, batch_size) -> None:
     """Train skip-gram (or CBOW) with negative sampling on CORPUS (one sentence per line)."""
     from seqkit.embeddings.word2vec import Word2Vec
+    from seqkit.threads import use_threads
 
     out = Path(out)
     vector_format(out)  # a bad extension is refused now, not after training
+    threads = use_threads(threads).threads
 
     def progress(info: dict) -> None:
         click.echo(f"\repoch {info['epoch']}/{epochs}  {100 * info['done']:5.1f}%  "

@@ -69,7 +69,7 @@ class Word2VecConfig:
     alpha: float = setting(0.025, gt=0)
     min_alpha: float = setting(0.0001, ge=0)
     sg: bool = True  # skip-gram; False = CBOW (mean of the context vectors)
-    threads: int = setting(2, ge=1)
+    threads: int | None = setting(None, ge=1)  # None: the free cores (seqkit.threads)
     seed: int = setting(1, ge=0)
     backend: str = setting("auto", choices=("auto", "kernel", "torch"))  # auto: C kernel on CPU, torch on CUDA
     device: str = "auto"  # for the torch backend: "auto", "cpu", "cuda"
@@ -210,6 +210,10 @@ class Word2Vec:
             self.train(corpus)
 
     def train(self, corpus) -> KeyedVectors:
+        if self.config.threads is None:  # the free cores, decided when training starts
+            from seqkit.threads import choose_threads
+
+            self.config = dataclasses.replace(self.config, threads=choose_threads().threads)
         cfg = self.config
         prepared = prepare_corpus(corpus, cfg.min_freq, cfg.max_vocab)
         if len(prepared.ids) < 2:

@@ -24,6 +24,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "resume": False,  # continue training from the run directory's last checkpoint
     "seed": 0,
     "device": "auto",  # auto | cpu | cuda | cuda:N
+    "threads": None,  # CPU threads; null: the cores not busy with other work (seqkit.threads)
 }
 
 #: Keys that describe the recipe rather than configure it.

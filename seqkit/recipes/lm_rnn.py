@@ -65,7 +65,7 @@ def check(cfg: dict) -> list[str]:
         found.append(f"data.level: must be one of char, word, got {data.get('level')!r}")
     if data.get("min_freq") is not None and int(data["min_freq"]) < 1:
         found.append(f"data.min_freq: must be >= 1, got {data['min_freq']}")
-    train = {k: v for k, v in (cfg.get("train") or {}).items() if k not in ("threads", "progress")}
+    train = {k: v for k, v in (cfg.get("train") or {}).items() if k != "progress"}
     for cls, section, values in ((RNNLMConfig, "model", {**(cfg.get("model") or {}), "vocab_size": 1}),
                                  (RNNTrainConfig, "train", train)):
         typed = problems(cls, values, section)
@@ -137,10 +137,7 @@ def train_stage(run: Run) -> dict:
     from seqkit.train import load_weights
 
     tcfg = dict(run.cfg.train)
-    threads = tcfg.pop("threads", None)
     progress = bool(tcfg.pop("progress", True))
-    if threads:
-        torch.set_num_threads(int(threads))
     ids = load_weights(run.path(IDS_FILE))
     info = load_json(run.path(DATA_FILE))
     mcfg = RNNLMConfig.from_dict({**dict(run.cfg.model), "vocab_size": info["vocab_size"]})

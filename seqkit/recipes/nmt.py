@@ -213,8 +213,6 @@ def train_stage(run: Run) -> dict:
 
     cfg = run.cfg
     tcfg = from_dict(NMTTrainConfig, run.section("train"), "train")
-    if tcfg.threads:
-        torch.set_num_threads(tcfg.threads)
     info = _model_info(run)
     tok = SentencePieceTokenizer.load(run.path("spm.model"))
     torch.manual_seed(int(cfg.seed or 0))
@@ -255,8 +253,6 @@ def train_stage(run: Run) -> dict:
 def decode_stage(run: Run) -> dict:
     """Beam-search the test set with the model folder's weights -> test.hyp (and test.ref)."""
     decode = from_dict(DecodeConfig, run.section("decode"), "decode")
-    if run.cfg.train.get("threads"):
-        torch.set_num_threads(int(run.cfg.train.threads))
     translator = Translator.from_run(run.dir, device=run.device, **decode.translator_options())
     src = read_lines(run.path("data/test.src"))
     started = time.perf_counter()

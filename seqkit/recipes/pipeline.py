@@ -233,6 +233,7 @@ class Run:
         self.current_stage: str | None = None
         self._inputs: dict[str, str] = {}
         self._handlers: list[logging.Handler] = []
+        self.threads: int | None = None  # the CPU threads the stages compute with (run_pipeline sets it)
         if self.is_main:
             self.dir.mkdir(parents=True, exist_ok=True)
             self._open_log()
@@ -414,6 +415,9 @@ def check_recipe(cfg: DictConfig, stages: list[Stage]) -> None:
     device = cfg.get("device", "auto")
     if device is not None and not re.fullmatch(DEVICE_PATTERN, str(device)):
         found.append(f"device: must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    threads = cfg.get("threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        found.append(f"threads: must be an integer >= 1 or null (the free cores), got {threads!r}")
     if cfg.get("seed") is not None and int(cfg.get("seed")) < 0:
         found.append(f"seed: must be >= 0, got {cfg.get('seed')}")
     run_dir = cfg.get("run_dir")
@@ -455,6 +459,11 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
         if lock is not None and lock.previous:
             run.log("took over the lock of a run that ended without releasing it (" +
                     ", ".join(f"{k} {v}" for k, v in lock.previous.items()) + ")")
+        from seqkit.threads import use_threads
+
+        choice = use_threads(cfg.get("threads"))
+        run.threads = choice.threads
+        run.log(f"threads: {choice}")
         if run.is_main:
             removed = remove_leftovers(run_dir)
             if removed:

@@ -60,8 +60,6 @@ def _model_options(run: Run) -> dict:
 def train_stage(run: Run) -> dict:
     """Train model.name on data.name with the shared Trainer; save the final weights."""
     cfg, tcfg = run.cfg, run.cfg.train
-    if tcfg.get("threads"):
-        torch.set_num_threads(int(tcfg.threads))
     data = _data(run)
     c, h, w = data.image_shape
     seed = int(cfg.seed or 0)

@@ -150,7 +150,6 @@ class NMTTrainConfig:
     keep_best: int = setting(3, ge=0)
     ckpt_every_steps: int | None = setting(100, ge=1)
     log_every: int = setting(20, ge=1)
-    threads: int | None = setting(1, ge=1)
     progress: bool = True
 
     def checks(self) -> list[str]:

@@ -69,7 +69,6 @@ class ClassifierTrainConfig:
     warmup: int = setting(0, ge=0)            # cosine
     lr_factor: float = setting(0.9, gt=0)     # factor: per epoch; multistep: at each milestone
     milestones: list | None = None            # multistep: the epochs after which lr *= lr_factor
-    threads: int | None = setting(1, ge=1)
     progress: bool = False
 
 
