@@ -3,11 +3,12 @@
 An explicit count wins (``--threads N``, ``threads=N``, or ``SEQKIT_THREADS``). Otherwise seqkit uses
 the cores that are free *now*: the CPUs this process may run on minus the other tasks the kernel has
 runnable at this moment (``/proc/loadavg``'s instantaneous count, the least of a few samples, so a
-short blip does not count). Measured on a 2-core machine (``benchmarks/threads.py``): beam search
-runs 1.5x faster with 2 threads when the machine is quiet, and 5.6x *slower* with 2 than with 1 when
-another process keeps one core busy -- torch's threads wait for each other in a spin loop, so a
-thread without a core of its own stalls every parallel region. Torch's default (all cores) is right
-only on an idle machine.
+short blip does not count). Measured on a 2-core machine (``benchmarks/threads.py``, figures in
+``docs/benchmarks.md``): beam search runs 1.3x and NMT training 1.7x faster with 2 threads when the
+machine is quiet, and 2.2x *slower* with 2 than with 1 when another process keeps one core busy --
+torch's threads wait for each other in a spin loop, so a thread without a core of its own stalls
+every parallel region. Torch's default (all cores) is right only on an idle machine. Workers that
+never wait for each other (word2vec's Hogwild threads) take every usable core instead.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class ThreadChoice:
     busy: int = 0
 
     def __str__(self) -> str:
+        if self.reason == "usable cores":
+            return f"{self.threads} independent worker thread(s): {self.cores} usable cores"
         if self.reason == "free cores":
             return f"{self.threads} thread(s): {self.cores} cores, {self.busy} busy with other work"
         return f"{self.threads} thread(s) ({self.reason})"
@@ -57,9 +60,11 @@ def busy_cores(samples: int = 5, interval: float = 0.01) -> int:
     return min(counts)
 
 
-def choose_threads(requested: int | None = None) -> ThreadChoice:
+def choose_threads(requested: int | None = None, *, independent: bool = False) -> ThreadChoice:
     """How many threads to compute with: ``requested`` (> 0), else ``$SEQKIT_THREADS``, else the free
-    cores (at least 1)."""
+    cores (at least 1) -- or, for ``independent`` workers that never wait for each other (word2vec's
+    Hogwild threads), every usable core: under load each extra thread only adds to this process's
+    share of the CPU."""
     from seqkit.errors import SeqkitError
 
     cores = usable_cores()
@@ -72,6 +77,8 @@ def choose_threads(requested: int | None = None) -> ThreadChoice:
         if not env.isdigit() or int(env) < 1:
             raise SeqkitError(f"{ENV}={env!r} is not a positive integer", fix=f"unset {ENV} or give e.g. {ENV}=2")
         return ThreadChoice(int(env), ENV, cores)
+    if independent:
+        return ThreadChoice(cores, "usable cores", cores)
     busy = busy_cores()
     return ThreadChoice(max(1, cores - busy), "free cores", cores, busy)
 

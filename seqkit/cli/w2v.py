@@ -88,11 +88,8 @@ def train(corpus: Path, out: Path, dim, window, negative, min_freq, max_vocab, s
           cbow, threads, seed, backend, device, optimizer, batch_size) -> None:
     """Train skip-gram (or CBOW) with negative sampling on CORPUS (one sentence per line)."""
     from seqkit.embeddings.word2vec import Word2Vec
-    from seqkit.threads import use_threads
-
     out = Path(out)
     vector_format(out)  # a bad extension is refused now, not after training
-    threads = use_threads(threads).threads
 
     def progress(info: dict) -> None:
         click.echo(f"\repoch {info['epoch']}/{epochs}  {100 * info['done']:5.1f}%  "

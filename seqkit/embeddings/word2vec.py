@@ -210,10 +210,6 @@ class Word2Vec:
             self.train(corpus)
 
     def train(self, corpus) -> KeyedVectors:
-        if self.config.threads is None:  # the free cores, decided when training starts
-            from seqkit.threads import choose_threads
-
-            self.config = dataclasses.replace(self.config, threads=choose_threads().threads)
         cfg = self.config
         prepared = prepare_corpus(corpus, cfg.min_freq, cfg.max_vocab)
         if len(prepared.ids) < 2:
@@ -227,6 +223,10 @@ class Word2Vec:
         if cfg.backend == "kernel" and kernel is None:
             raise SeqkitError("word2vec: the C kernel could not be compiled",
                               fix="install gcc, or use backend=torch")
+        if cfg.threads is None:  # decided now: the kernel's Hogwild workers never wait for each other
+            from seqkit.threads import choose_threads
+
+            cfg = self.config = dataclasses.replace(cfg, threads=choose_threads(independent=kernel is not None).threads)
         start = time.perf_counter()
         if kernel is not None:
             losses = _train_kernel(kernel, prepared, win, wout, cfg, self._report)

@@ -46,7 +46,7 @@ def train_stage(run: Run) -> dict:
     corpus = run.input(_corpus_path(run))
     options = {k: v for k, v in run.cfg.word2vec.items() if v is not None}
     options["seed"] = int(run.cfg.seed if run.cfg.get("seed") is not None else 1)
-    options["threads"] = run.threads
+    options["threads"] = run.cfg.get("threads")  # None: Word2Vec picks for its backend (seqkit.threads)
     if run.cfg.get("device"):
         options.setdefault("device", str(run.cfg.device))
     last = [0.0]

@@ -1,0 +1,151 @@
+"""seqkit's default CPU thread count against the best fixed count, on a quiet machine and beside one
+and two busy processes, in one run.
+
+Workloads (each measured the same way under every setting):
+
+- ``translate``: beam-5 search over 300 bundled en->fr test sentences (``Translator.translate``) with a
+  tiny Transformer (``--run RUN_DIR`` uses a trained run's model folder instead of a fresh one;
+  an untrained model decodes to the length cap, the same work at every setting);
+- ``nmt-train``: 15 training updates of the tiny Transformer on batches of 3,000 tokens;
+- ``w2v-train``: one epoch of skip-gram on gensim's bundled Lee corpus (the C kernel, N worker threads);
+- ``ngram-ppl``: perplexity of a 3-gram Kneser-Ney model over the same text (numpy; threads do not
+  matter to it, it is here to show the default costs nothing).
+
+Settings: ``default`` is what a command does when the user gives no ``--threads``
+(:func:`seqkit.threads.choose_threads`, decided under the load: the free cores for torch's threads,
+every usable core for word2vec's independent workers), against fixed 1 and 2 threads. The
+load is ``--load`` busy Python processes (``while True: pass``) started before the measurement. Each
+figure is the best of ``--repeats`` timings, taken in turns (default, 1, 2, default, 1, 2, ...). Prints items/s and default / best-fixed per workload and
+load; the goal is >= 0.90 everywhere.
+
+    python benchmarks/threads.py                 # loads 0, 1, 2 on this machine, ~4 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import torch
+
+
+def busy(n: int) -> list[subprocess.Popen]:
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    time.sleep(1.0)  # let them reach the run queue
+    return procs
+
+
+def workloads(args) -> dict:
+    import seqkit as sk
+    from seqkit.lm.ngram import NGramLM
+    from seqkit.seq2seq.nmt import NMTStep, Translator, build_model, model_config
+    from seqkit.text import SentencePieceTokenizer
+    from seqkit.threads import use_threads
+
+    corpus = sk.data.load("seqkit-en-fr")
+    src = list(corpus.test.src[:300])
+    if args.run:
+        translator = Translator.from_run(args.run, beam=5)
+        tok, model = translator.tokenizer, translator.model
+    else:
+        tok = SentencePieceTokenizer.train(list(corpus.train.src) + list(corpus.train.tgt),
+                                           vocab_size=2000)
+        torch.manual_seed(0)
+        model = build_model(model_config("transformer", "tiny"), len(tok))
+        translator = Translator(model, tok, beam=5, max_len_a=1.0, max_len_b=5)
+    batches = sk.data.ParallelBatches(tok.encode_ids_batch(list(corpus.train.src[:3000])),
+                                      tok.encode_ids_batch(list(corpus.train.tgt[:3000])), max_tokens=3000)
+    train_batches = list(batches.epoch(0))[:15]
+    step = NMTStep(0.1)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def translate(threads: int | None) -> float:
+        use_threads(threads)
+        started = time.perf_counter()
+        translator.translate(src)
+        return len(src) / (time.perf_counter() - started)
+
+    def nmt_train(threads: int | None) -> float:
+        use_threads(threads)
+        model.train()
+        tokens, started = 0, time.perf_counter()
+        for batch in train_batches:
+            out = step(model, batch)
+            opt.zero_grad()
+            out.loss.backward()
+            opt.step()
+            tokens += out.n_items
+        model.eval()
+        return tokens / (time.perf_counter() - started)
+
+    from gensim.test.utils import datapath
+
+    lee = datapath("lee_background.cor")
+
+    def w2v(threads: int | None) -> float:  # None: Word2Vec's own choice
+        from seqkit.embeddings import Word2Vec
+
+        model_ = Word2Vec(lee, dim=100, min_freq=5, epochs=1, threads=threads, seed=1, compute_loss=False)
+        return model_.stats.words_per_sec
+
+    lines = [line for line in sk.io.read_lines(lee) if line.strip()]
+    lm = NGramLM.train(lines, order=3, smoothing="mkn")
+
+    def ngram(threads: int | None) -> float:
+        use_threads(threads)
+        started = time.perf_counter()
+        scores = lm.score_corpus(lines * 30)
+        return scores.n_tokens / (time.perf_counter() - started)
+
+    return {"translate (sent/s)": translate, "nmt-train (tok/s)": nmt_train, "w2v-train (words/s)": w2v,
+            "ngram-ppl (tok/s)": ngram}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--loads", default="0,1,2", help="busy processes beside the measurement, per condition")
+    ap.add_argument("--fixed", default="1,2", help="fixed thread counts to compare with")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--run", default=None, help="a trained nmt run (its model folder) for translate")
+    args = ap.parse_args()
+    import os
+
+    from seqkit.threads import choose_threads
+
+    os.environ.pop("SEQKIT_THREADS", None)
+    work = workloads(args)
+    fixed = [int(x) for x in args.fixed.split(",")]
+    for fn in work.values():  # warm up (kernel compile, allocator)
+        fn(1)
+    rows = []
+    for load in (int(x) for x in args.loads.split(",")):
+        procs = busy(load)
+        try:
+            for name, fn in work.items():
+                chosen = choose_threads(independent=name.startswith("w2v")).threads  # what the default does
+
+                settings = [None, *fixed]
+                runs = {n: [] for n in settings}
+                for _ in range(args.repeats):  # interleaved, so drift in the machine's speed hits all alike
+                    for n in settings:
+                        runs[n].append(fn(n))
+                default = max(runs[None])
+                figures = {n: max(runs[n]) for n in fixed}
+                top = max(figures.values())
+                rows.append((load, name, chosen, default, figures, default / top))
+                print(f"load {load}: {name:<22} default {chosen} thr {default:10,.1f}   "
+                      + "   ".join(f"{n} thr {v:10,.1f}" for n, v in figures.items())
+                      + f"   default/best {default / top:.2f}", flush=True)
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+    worst = min(r[5] for r in rows)
+    print(f"\nworst default / best fixed: {worst:.2f} (goal >= 0.90) on {os.cpu_count()} CPUs, torch "
+          f"{torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()
