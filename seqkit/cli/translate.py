@@ -6,56 +6,82 @@ import sys
 
 import click
 
-from seqkit.cli.params import threads_option
+from seqkit.cli.params import OUTPUT, threads_option
 
 
 @click.command()
 @click.option("--run", "--model", "run_dir", required=True, type=click.Path(file_okay=False),
               help="run directory of an nmt_transformer / nmt_rnn_attention run")
+@click.option("-i", "--input", "input_file", default=None, type=click.Path(dir_okay=False),
+              help="sentences to translate, one per line [default: stdin]")
+@click.option("-o", "--output", "output_file", default=None, type=OUTPUT,
+              help="where the translations go (written whole at the end) [default: stdout]")
 @click.option("--beam", default=5, show_default=True, type=click.IntRange(min=1), help="beam size (1: greedy)")
 @click.option("--nbest", default=1, show_default=True, type=click.IntRange(min=1),
-              help="print the N best translations of each line as 'LINE ||| translation'")
+              help="the N best translations of each line, Moses style: 'LINE ||| translation ||| score ||| log_prob'")
+@click.option("--scores", is_flag=True,
+              help="1-best: print 'translation ||| score ||| log_prob' (score: length-normalised, log_prob: summed)")
+@click.option("--print-alignment", is_flag=True,
+              help="append ' ||| 0-0 1-2 ...': source-target piece pairs by argmax attention (Pharaoh format)")
 @click.option("--alpha", default=1.0, show_default=True, type=float, help="GNMT length penalty")
 @click.option("--max-len-a", default=1.5, show_default=True, type=float,
               help="output cap: a * source length + b pieces")
 @click.option("--max-len-b", default=10, show_default=True, type=int)
+@click.option("--max-len", default=None, type=click.IntRange(min=1),
+              help="a fixed output cap in pieces (instead of --max-len-a/--max-len-b)")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False),
               help="a checkpoint's .safetensors instead of the run's best weights")
 @click.option("--batch-lines", default=500, show_default=True, type=click.IntRange(min=1),
               help="lines read before translating a chunk of piped input")
 @threads_option
-def translate(run_dir: str, beam: int, nbest: int, alpha: float, max_len_a: float, max_len_b: int, device: str,
-              weights: str | None, batch_lines: int, threads) -> None:
-    """Translate sentences from stdin, one per line, to detokenized text on stdout.
+def translate(run_dir: str, input_file: str | None, output_file: str | None, beam: int, nbest: int, scores: bool,
+              print_alignment: bool, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
+              device: str, weights: str | None, batch_lines: int, threads) -> None:
+    """Translate sentences (stdin or -i FILE), one per line, to detokenized text (stdout or -o FILE).
 
-    At a terminal each line is translated as soon as it is entered (Ctrl-D ends); from a pipe the
-    input is read in chunks and decoded in length-sorted batches. Empty lines give empty lines;
-    pieces the model does not know are reported on stderr.
+    At a terminal each line is translated as soon as it is entered (Ctrl-D ends); otherwise the
+    input is read in chunks and decoded in length-sorted batches, with a progress bar for -i/-o.
+    Empty lines give empty lines; pieces the model does not know are reported on stderr.
     """
     from seqkit.errors import SeqkitError
+    from seqkit.io import iter_lines, iter_stdin_lines, write_text_atomic
     from seqkit.seq2seq.nmt import DecodeConfig, Translator
     from seqkit.settings import from_dict
     from seqkit.train import resolve_device
 
     if nbest > beam:
         raise SeqkitError(f"--nbest {nbest} is larger than --beam {beam}", fix=f"use --beam {nbest} or more")
+    if max_len is not None:
+        max_len_a, max_len_b = 0.0, max_len
     decode = from_dict(DecodeConfig, {"beam": beam, "alpha": alpha, "max_len_a": max_len_a,
                                       "max_len_b": max_len_b}, "translate")
     translator = Translator.from_run(run_dir, weights=weights, device=resolve_device(device),
                                      **decode.translator_options())
+    written: list[str] = []
+
+    def put(text: str) -> None:
+        if output_file is None:
+            click.echo(text)
+        else:
+            written.append(text + "\n")
 
     def emit(lines: list[str], first: int) -> None:
-        outs = translator.translate(lines, beam=beam, nbest=nbest)
-        for i, out in enumerate(outs):
-            if nbest == 1:
-                click.echo(out)
-            else:
-                for hyp in out:
-                    click.echo(f"{first + i} ||| {hyp}")
-        sys.stdout.flush()
+        for i, hyps in enumerate(translator.translate_scored(lines, beam=beam, nbest=nbest,
+                                                             attention=print_alignment)):
+            for hyp in hyps:
+                fields = [f"{first + i}"] if nbest > 1 else []
+                fields.append(hyp.text)
+                if nbest > 1 or scores:
+                    fields += [f"{hyp.score:.6f}", f"{hyp.log_prob:.6f}"]
+                if print_alignment:
+                    fields.append(hyp.pharaoh())
+                put(" ||| ".join(fields))
+        if output_file is None:
+            sys.stdout.flush()
 
-    if sys.stdin.isatty():
+    interactive = input_file is None and sys.stdin.isatty()
+    if interactive:
         click.echo(f"seqkit translate: {run_dir} (beam {beam}); one sentence per line, Ctrl-D to quit",
                    err=True)
         n = 0
@@ -67,16 +93,23 @@ def translate(run_dir: str, beam: int, nbest: int, alpha: float, max_len_a: floa
             emit([line], n)
             n += 1
     else:
-        from seqkit.io import iter_stdin_lines
+        from tqdm import tqdm
 
+        lines = iter_lines(input_file) if input_file else iter_stdin_lines()
+        bar = tqdm(unit=" lines", disable=output_file is None or not sys.stderr.isatty(), file=sys.stderr)
         chunk: list[str] = []
         n = 0
-        for line in iter_stdin_lines():
+        for line in lines:
             chunk.append(line)
             if len(chunk) >= batch_lines:
                 emit(chunk, n)
                 n += len(chunk)
+                bar.update(len(chunk))
                 chunk = []
         if chunk:
             emit(chunk, n)
+            bar.update(len(chunk))
+        bar.close()
+    if output_file is not None:
+        write_text_atomic(output_file, "".join(written))
     translator.report()

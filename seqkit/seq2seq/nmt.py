@@ -35,7 +35,7 @@ from torch import nn
 from seqkit.errors import SeqkitError
 from seqkit.io import copy_file_atomic, load_json, save_json, sha256_file
 from seqkit.seq2seq.loss import sequence_loss
-from seqkit.seq2seq.search import beam_search, greedy_search
+from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search
 from seqkit.settings import setting
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seqkit.train import StepOutput
@@ -206,6 +206,34 @@ class NMTStep:
         return StepOutput(loss_sum / max(n, 1), n)
 
 
+@dataclass
+class Translation:
+    """One translation of a sentence: ``text`` (detokenized), ``score`` (the ranking score:
+    ``log_prob / lp(length)`` in beam search), ``log_prob`` (summed over the pieces and ``<eos>``),
+    ``pieces`` / ``src_pieces`` (what the model read and wrote) and ``alignment`` (``(source piece,
+    target piece)`` pairs by argmax attention, when asked for)."""
+
+    text: str
+    score: float
+    log_prob: float
+    pieces: list[str]
+    src_pieces: list[str]
+    alignment: list[tuple[int, int]] | None = None
+
+    def pharaoh(self) -> str:
+        """The alignment as ``0-0 1-2 ...`` (source-target, 0-based piece indices)."""
+        return " ".join(f"{s}-{t}" for s, t in self.alignment or [])
+
+
+def alignment(attention: torch.Tensor, n_src: int, n_tgt: int) -> list[tuple[int, int]]:
+    """``(source, target)`` piece pairs: each target piece aligned to the source piece it attends to
+    most (the ``<eos>`` row and column left out; a row that attends most to ``<eos>`` aligns nowhere)."""
+    if n_src == 0 or n_tgt == 0:
+        return []
+    best = attention[:n_tgt].float().argmax(dim=-1).tolist()
+    return [(s, t) for t, s in enumerate(best) if s < n_src]
+
+
 class Translator:
     """Translate raw sentences with a trained model: encode, batch by length, search, decode.
 
@@ -293,13 +321,17 @@ class Translator:
         return ParallelBatches(src_ids, src_ids, max_tokens=self.batch_tokens, bucket=True, shuffle=False,
                                max_src_len=self.max_src_len, max_tgt_len=self.max_src_len, count="tgt")
 
-    def translate_ids(self, src_ids: list[list[int]], *, beam: int | None = None, nbest: int = 1
-                      ) -> list[list[list[int]]]:
-        """For each source id list, its ``nbest`` output id lists (best first); empty in -> empty out."""
+    def search(self, src_ids: list[list[int]], *, beam: int | None = None, nbest: int = 1,
+               attention: bool = False) -> list[list[Hypothesis]]:
+        """For each source id list, its ``nbest`` :class:`~seqkit.seq2seq.search.Hypothesis` (best
+        first, with ``score`` -- the ranking score, length-normalised in beam search -- ``log_prob``,
+        the summed log-probability of the tokens and ``<eos>``, and with ``attention`` the (target
+        steps, source pieces + ``<eos>``) weights). An empty source gives empty hypotheses."""
         beam = self.beam if beam is None else beam
         if nbest > max(beam, 1):
             raise SeqkitError(f"nbest ({nbest}) cannot exceed the beam size ({beam})", fix="raise --beam")
-        results: list[list[list[int]]] = [[[] for _ in range(nbest)] for _ in src_ids]
+        empty = Hypothesis([], 0.0, 0.0, None)
+        results: list[list[Hypothesis]] = [[empty] * nbest for _ in src_ids]
         self.stats["sentences"] += len(src_ids)
         n_empty = sum(1 for s in src_ids if not s)
         self.stats["empty"] += n_empty
@@ -309,15 +341,35 @@ class Translator:
             src, src_len = batch.src.to(self.device), batch.src_len.to(self.device)
             if beam <= 1:
                 hyps = [[h] for h in greedy_search(self.model, src, src_len, max_len_a=self.max_len_a,
-                                                    max_len_b=self.max_len_b, bos_id=BOS_ID, eos_id=EOS_ID)]
+                                                    max_len_b=self.max_len_b, bos_id=BOS_ID, eos_id=EOS_ID,
+                                                    return_attention=attention)]
             else:
                 hyps = beam_search(self.model, src, src_len, beam_size=beam, alpha=self.alpha, nbest=nbest,
                                    max_len_a=self.max_len_a, max_len_b=self.max_len_b, bos_id=BOS_ID,
-                                   eos_id=EOS_ID)
+                                   eos_id=EOS_ID, return_attention=attention)
             for i, hs in zip(batch.indices.tolist(), hyps):
-                outs = [[t for t in h.tokens if t != UNK_ID] for h in hs]  # never print <unk> marks
-                results[i] = outs + [[] for _ in range(nbest - len(outs))]
+                results[i] = list(hs) + [empty] * (nbest - len(hs))
         return results
+
+    def translate_ids(self, src_ids: list[list[int]], *, beam: int | None = None, nbest: int = 1
+                      ) -> list[list[list[int]]]:
+        """For each source id list, its ``nbest`` output id lists (best first); empty in -> empty out."""
+        return [[[t for t in h.tokens if t != UNK_ID] for h in hs]  # never print <unk> marks
+                for hs in self.search(src_ids, beam=beam, nbest=nbest)]
+
+    def translate_scored(self, sentences: list[str], *, beam: int | None = None, nbest: int = 1,
+                         attention: bool = False) -> list[list[Translation]]:
+        """For each sentence its ``nbest`` :class:`Translation` (text, pieces, scores, alignment)."""
+        src_ids = self.encode(sentences)
+        out = []
+        for ids, hs in zip(src_ids, self.search(src_ids, beam=beam, nbest=nbest, attention=attention)):
+            src_pieces = [self.tokenizer.id_to_piece(t) for t in ids]
+            out.append([Translation(self.decode([t for t in h.tokens if t != UNK_ID]), h.score, h.log_prob,
+                                    [self.tokenizer.id_to_piece(t) for t in h.tokens], src_pieces,
+                                    alignment(h.attention, len(ids), len(h.tokens))
+                                    if attention and h.attention is not None else None)
+                        for h in hs])
+        return out
 
     def decode(self, ids: list[int]) -> str:
         text = self.tokenizer.decode_ids(ids)

@@ -1,0 +1,102 @@
+"""What comes out of a trained translation model: scored n-best lists, alignments, files in and out.
+
+The model is a tiny Transformer trained for 300 updates to copy strings of letters (8 s on one
+thread): its n-best scores are checked against its own teacher-forced log-probabilities, and its
+attention must align each copied piece with itself.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from seqkit.cli import main
+from seqkit.seq2seq.nmt import NMTTrainConfig, Translator, build_model, model_config, save_model_dir, train_nmt
+from seqkit.text import SentencePieceTokenizer
+from seqkit.text.vocab import BOS_ID, EOS_ID
+
+LETTERS = "abcdefghij"
+
+
+def _strings(rng: random.Random, n: int, lo: int = 3, hi: int = 8) -> list[str]:
+    return ["".join(rng.choice(LETTERS) for _ in range(rng.randint(lo, hi))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def copier(tmp_path_factory):
+    rng = random.Random(0)
+    lines = _strings(rng, 3000)
+    tok = SentencePieceTokenizer.train(lines, vocab_size=16, model_type="char")
+    torch.manual_seed(0)
+    cfg = model_config("transformer", "tiny", d_model=64, d_ff=128, n_heads=4, n_enc_layers=1, n_dec_layers=1,
+                       dropout=0.0)
+    model = build_model(cfg, len(tok))
+    train_nmt(model, tok, lines, lines, cfg=NMTTrainConfig(lr=3e-3, warmup=50, max_tokens=2000, max_steps=300,
+                                                            label_smoothing=0.0, progress=False))
+    folder = tmp_path_factory.mktemp("copier") / "model"
+    folder.mkdir()
+    tok.save(folder.parent / "spm.model")
+    save_model_dir(folder, cfg, len(tok), folder.parent / "spm.model", model.state_dict())
+    return Translator(model.eval(), tok, beam=4), folder
+
+
+def _teacher_forced_log_prob(translator: Translator, src: str, tokens: list[int]) -> float:
+    src_ids = translator.tokenizer.encode_ids(src) + [EOS_ID]
+    model = translator.model
+    with torch.no_grad():
+        logits = model(torch.tensor([src_ids]), torch.tensor([len(src_ids)]), torch.tensor([[BOS_ID, *tokens]]))
+        log_probs = logits.float().log_softmax(-1)[0]
+    return float(sum(log_probs[i, t] for i, t in enumerate([*tokens, EOS_ID])))
+
+
+def test_nbest_scores_are_the_models_log_probabilities_best_first(copier):
+    translator, _ = copier
+    sentences = _strings(random.Random(1), 8)
+    results = translator.translate_scored(sentences, beam=4, nbest=4)
+    assert sum(hyps[0].text == sentence for sentence, hyps in zip(sentences, results)) >= 6  # it copies
+    for sentence, hyps in zip(sentences, results):
+        assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+        for h in hyps:
+            ids = [translator.tokenizer.piece_to_id(p) for p in h.pieces]
+            assert h.log_prob == pytest.approx(_teacher_forced_log_prob(translator, sentence, ids), abs=1e-4)
+            n = len(ids) + 1  # GNMT length penalty over the pieces and <eos>, alpha 1
+            assert h.score == pytest.approx(h.log_prob / (((5 + n) / 6) ** 1.0), abs=1e-4)
+
+
+def test_alignments_of_a_copy_model_are_the_diagonal(copier):
+    translator, _ = copier
+    sentences = _strings(random.Random(2), 20, 5, 8)
+    on_diagonal = total = 0
+    for hyps in translator.translate_scored(sentences, beam=4, attention=True):
+        best = hyps[0]
+        # the copied letters (not the leading word marker '▁', which attends to the letter after it)
+        pairs = [(s, t) for s, t in best.alignment if t > 0]
+        on_diagonal += sum(s == t for s, t in pairs)
+        total += len(best.pieces) - 1
+    assert on_diagonal >= 0.9 * total  # 300 updates: nearly every copied piece attends to itself
+
+
+def test_translate_cli_files_nbest_scores_alignment_and_max_len(copier, tmp_path, capsys):
+    translator, folder = copier
+    src = tmp_path / "src.txt"
+    sentences = ["abcde", "", "jihgf"]
+    src.write_text("".join(s + "\n" for s in sentences))
+    out = tmp_path / "hyp.txt"
+    assert main(["translate", "--run", str(folder), "-i", str(src), "-o", str(out), "--threads", "1"]) == 0
+    assert out.read_text().splitlines() == sentences
+    assert main(["translate", "--run", str(folder), "-i", str(src), "--nbest", "3", "--beam", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" ||| ")[0] for line in lines] == ["0"] * 3 + ["1"] * 3 + ["2"] * 3
+    expected = translator.translate_scored(["abcde"], beam=4, nbest=3)[0]
+    for line, hyp in zip(lines[:3], expected):
+        _, text, score, log_prob = line.split(" ||| ")
+        assert text == hyp.text and float(score) == pytest.approx(hyp.score, abs=1e-6)
+        assert float(log_prob) == pytest.approx(hyp.log_prob, abs=1e-6)
+    assert main(["translate", "--run", str(folder), "-i", str(src), "--scores", "--print-alignment"]) == 0
+    first = capsys.readouterr().out.splitlines()[0].split(" ||| ")
+    assert first[0] == "abcde" and float(first[2]) < 0 and first[3].split()[-1] == "5-5"
+    assert main(["translate", "--run", str(folder), "-i", str(src), "--max-len", "2"]) == 0
+    capped = capsys.readouterr().out.splitlines()
+    assert len(translator.tokenizer.encode(capped[0])) <= 2 and capped[1] == ""
