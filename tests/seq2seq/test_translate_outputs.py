@@ -13,7 +13,14 @@ import pytest
 import torch
 
 from seqkit.cli import main
-from seqkit.seq2seq.nmt import NMTTrainConfig, Translator, build_model, model_config, save_model_dir, train_nmt
+from seqkit.seq2seq.nmt import (
+    NMTTrainConfig,
+    Translator,
+    build_model,
+    model_config,
+    save_model_dir,
+    train_nmt,
+)
 from seqkit.text import SentencePieceTokenizer
 from seqkit.text.vocab import BOS_ID, EOS_ID
 
