@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lm": ("seqkit.cli.lm:lm", "n-gram and RNN language models"),
     "w2v": ("seqkit.cli.w2v:w2v", "train, evaluate and query word2vec vectors"),
     "translate": ("seqkit.cli.translate:translate", "translate stdin with a trained run"),
+    "average": ("seqkit.cli.average:average", "average checkpoints (a run's best, or given files)"),
     "bleu": ("seqkit.cli.bleu:bleu", "corpus BLEU/chrF/TER with the sacrebleu signature"),
     "vision": ("seqkit.cli.vision:vision", "CNN model summaries and the vision chapters"),
 }

@@ -239,6 +239,12 @@ def train_stage(run: Run) -> dict:
     run.log(fit_summary(out.result, "target tokens"))
     if run.is_main:
         weights = out.best_path if out.best_path is not None else out.model.state_dict()  # no validation: last
+        if tcfg.average_best and out.best_path is not None:
+            from seqkit.train import average_weights, best_checkpoints
+
+            averaged = best_checkpoints(out.best_path.parent, tcfg.average_best)
+            weights = average_weights(averaged)
+            run.log(f"model = the mean of {len(averaged)} best checkpoint(s): {', '.join(p.name for p in averaged)}")
         with atomic_dir(run.path("model")) as folder:
             save_model_dir(folder, mcfg, len(tok), run.path("spm.model"), weights, **info)
     summary = {k: v for k, v in out.result.to_dict().items() if k != "last_valid"}

@@ -148,11 +148,14 @@ class NMTTrainConfig:
     valid_max_sents: int | None = setting(300, ge=1)
     early_stopping: int | None = setting(None, ge=1)
     keep_best: int = setting(3, ge=0)
+    average_best: int | None = setting(None, ge=1)  # the model = the mean of the N best checkpoints
     ckpt_every_steps: int | None = setting(100, ge=1)
     log_every: int = setting(20, ge=1)
     progress: bool = True
 
     def checks(self) -> list[str]:
+        if self.average_best is not None and self.average_best > self.keep_best:
+            return [f"average_best: must be <= keep_best ({self.keep_best}), got {self.average_best}"]
         if len(self.betas) != 2 or not all(isinstance(b, int | float) and 0 <= b < 1 for b in self.betas):
             return [f"betas: must be two numbers in [0, 1), got {self.betas!r}"]
         return []

@@ -4,7 +4,15 @@ The contract the other packages code against is in :mod:`seqkit.train.trainer`'s
 """
 
 from seqkit.train.builders import build_optimizer, resolve_device
-from seqkit.train.checkpoint import CheckpointManager, load_state, load_weights, save_state, save_weights
+from seqkit.train.checkpoint import (
+    CheckpointManager,
+    average_weights,
+    best_checkpoints,
+    load_state,
+    load_weights,
+    save_state,
+    save_weights,
+)
 from seqkit.train.plots import plot_metrics, read_metrics
 from seqkit.train.schedules import (
     Constant,
@@ -20,7 +28,7 @@ from seqkit.train.schedules import (
 from seqkit.train.trainer import FitResult, StepOutput, Trainer, fit_summary, move_to
 
 __all__ = [
-    "CheckpointManager", "Constant", "FitResult", "HalveAfterEpoch", "Noam", "ReduceOnPlateau",
+    "CheckpointManager", "average_weights", "best_checkpoints", "Constant", "FitResult", "HalveAfterEpoch", "Noam", "ReduceOnPlateau",
     "Schedule", "StepOutput", "Trainer", "WarmupCosine", "WarmupInverseSqrt", "build_optimizer", "build_schedule", "schedule_from",
     "fit_summary", "load_state", "load_weights", "move_to", "plot_metrics", "read_metrics",
     "resolve_device", "save_state", "save_weights",

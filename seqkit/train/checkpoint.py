@@ -177,3 +177,37 @@ class CheckpointManager:
         """``best.safetensors`` if any validation has run, else ``None``."""
         path = self.dir / "best.safetensors"
         return path if path.is_file() else None
+
+
+def average_weights(paths: list[PathLike]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of several weight files of one model (checkpoint averaging, as
+    fairseq's ``average_checkpoints``): accumulated in float64, returned in each tensor's dtype.
+    Files with different tensor names or shapes are refused, naming the file."""
+    if not paths:
+        raise SeqkitError("no checkpoints to average", fix="give at least one .safetensors file")
+    total: dict[str, torch.Tensor] = {}
+    dtypes: dict[str, torch.dtype] = {}
+    for i, path in enumerate(paths):
+        weights = load_weights(path)
+        if i == 0:
+            total = {k: v.to(torch.float64) for k, v in weights.items()}
+            dtypes = {k: v.dtype for k, v in weights.items()}
+            continue
+        if weights.keys() != total.keys() or any(v.shape != total[k].shape for k, v in weights.items()):
+            raise SeqkitError("these weights are not of the same model as the first file", path=path,
+                              fix="average checkpoints of one run")
+        for k, v in weights.items():
+            total[k] += v.to(torch.float64)
+    return {k: (v / len(paths)).to(dtypes[k]) for k, v in total.items()}
+
+
+def best_checkpoints(directory: PathLike, n: int | None = None) -> list[Path]:
+    """The best-N weight files a run kept (``best.json``, best first), at most ``n`` of them."""
+    directory = Path(directory)
+    listing = load_json(directory / "best.json") if (directory / "best.json").is_file() else []
+    files = [directory / r["file"] for r in listing if isinstance(r, dict) and r.get("file")]
+    files = [f for f in files if f.is_file()]
+    if not files:
+        raise SeqkitError("no best checkpoints here (the run never validated)", path=directory,
+                          fix="give checkpoint files explicitly")
+    return files[:n] if n else files

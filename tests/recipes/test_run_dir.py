@@ -218,3 +218,24 @@ def test_word2vec_checks_its_values_first(tmp_path, capsys):
     assert err == ["error: word2vec.dim: must be >= 1, got 0",
                    "error: word2vec.backend: must be one of auto, kernel, torch, got 'x'"]
     assert not run_dir.exists()
+
+
+def test_the_recipe_can_average_the_best_checkpoints(trained, tmp_path):
+    import shutil
+
+    import torch
+
+    from seqkit.train import average_weights, best_checkpoints, load_weights
+
+    run, _ = trained
+    run_dir = tmp_path / "run"
+    shutil.copytree(run.dir, run_dir)
+    cfg = OmegaConf.create((run_dir / "config.yaml").read_text())
+    cfg.run_dir, cfg.train.average_best = str(run_dir), 2
+    run_pipeline(cfg, "nmt_transformer", echo=False)
+    best = best_checkpoints(run_dir / "train" / "checkpoints", 2)
+    assert len(best) == 2
+    model = load_weights(run_dir / "model" / "model.safetensors")
+    expected = average_weights(best)
+    assert all(torch.equal(model[k], expected[k]) for k in expected)
+    assert "model = the mean of 2 best checkpoint(s)" in (run_dir / "log.txt").read_text()

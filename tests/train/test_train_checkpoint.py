@@ -129,3 +129,25 @@ def test_best_n_never_lists_a_step_twice_nor_a_missing_file(tmp_path):
     assert [r["step"] for r in json.loads((tmp_path / "best.json").read_text())] == [2]
     assert sorted(p.name for p in tmp_path.glob("best-step-*")) == ["best-step-00000002.safetensors"]
     assert load_weights(tmp_path / "best.safetensors")["a"].item() == 2.0
+
+
+def test_averaged_weights_are_the_mean(tmp_path, capsys):
+    import torch
+
+    from seqkit.cli import main
+    from seqkit.errors import SeqkitError
+    from seqkit.train import average_weights, load_weights, save_weights
+
+    a = {"w": torch.tensor([[1.0, 2.0], [3.0, 4.0]]), "n": torch.tensor([1, 3])}
+    b = {"w": torch.tensor([[3.0, 0.0], [1.0, 8.0]]), "n": torch.tensor([3, 5])}
+    save_weights(tmp_path / "a.safetensors", a)
+    save_weights(tmp_path / "b.safetensors", b)
+    mean = average_weights([tmp_path / "a.safetensors", tmp_path / "b.safetensors"])
+    assert torch.equal(mean["w"], torch.tensor([[2.0, 1.0], [2.0, 6.0]]))
+    assert torch.equal(mean["n"], torch.tensor([2, 4])) and mean["n"].dtype == torch.int64
+    out = tmp_path / "avg.safetensors"
+    assert main(["average", str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors"), "-o", str(out)]) == 0
+    assert torch.equal(load_weights(out)["w"], mean["w"])
+    save_weights(tmp_path / "c.safetensors", {"w": torch.zeros(3)})
+    with pytest.raises(SeqkitError, match="not of the same model"):
+        average_weights([tmp_path / "a.safetensors", tmp_path / "c.safetensors"])
