@@ -10,8 +10,8 @@ from seqkit.cli.params import OUTPUT, threads_option
 
 
 @click.command()
-@click.option("--run", "--model", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="run directory of an nmt_transformer / nmt_rnn_attention run")
+@click.option("--run", "--model", "run_dirs", required=True, multiple=True, type=click.Path(file_okay=False),
+              help="run directory of an nmt_transformer / nmt_rnn_attention run; several: an ensemble")
 @click.option("-i", "--input", "input_file", default=None, type=click.Path(dir_okay=False),
               help="sentences to translate, one per line [default: stdin]")
 @click.option("-o", "--output", "output_file", default=None, type=OUTPUT,
@@ -35,7 +35,7 @@ from seqkit.cli.params import OUTPUT, threads_option
 @click.option("--batch-lines", default=500, show_default=True, type=click.IntRange(min=1),
               help="lines read before translating a chunk of piped input")
 @threads_option
-def translate(run_dir: str, input_file: str | None, output_file: str | None, beam: int, nbest: int, scores: bool,
+def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: str | None, beam: int, nbest: int, scores: bool,
               print_alignment: bool, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
               device: str, weights: str | None, batch_lines: int, threads) -> None:
     """Translate sentences (stdin or -i FILE), one per line, to detokenized text (stdout or -o FILE).
@@ -56,8 +56,14 @@ def translate(run_dir: str, input_file: str | None, output_file: str | None, bea
         max_len_a, max_len_b = 0.0, max_len
     decode = from_dict(DecodeConfig, {"beam": beam, "alpha": alpha, "max_len_a": max_len_a,
                                       "max_len_b": max_len_b}, "translate")
-    translator = Translator.from_run(run_dir, weights=weights, device=resolve_device(device),
-                                     **decode.translator_options())
+    if weights is not None and len(run_dirs) > 1:
+        raise SeqkitError("--weights applies to one run, not an ensemble", fix="drop --weights or give one --run")
+    if weights is not None:
+        translator = Translator.from_run(run_dirs[0], weights=weights, device=resolve_device(device),
+                                         **decode.translator_options())
+    else:
+        translator = Translator.from_runs(list(run_dirs), device=resolve_device(device),
+                                          **decode.translator_options())
     written: list[str] = []
 
     def put(text: str) -> None:
@@ -82,7 +88,7 @@ def translate(run_dir: str, input_file: str | None, output_file: str | None, bea
 
     interactive = input_file is None and sys.stdin.isatty()
     if interactive:
-        click.echo(f"seqkit translate: {run_dir} (beam {beam}); one sentence per line, Ctrl-D to quit",
+        click.echo(f"seqkit translate: {', '.join(run_dirs)} (beam {beam}); one sentence per line, Ctrl-D to quit",
                    err=True)
         n = 0
         while True:

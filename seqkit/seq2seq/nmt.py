@@ -266,6 +266,26 @@ class Translator:
         self.stats = {"sentences": 0, "empty": 0, "truncated": 0, "unknown_tokens": 0}
 
     @classmethod
+    def from_runs(cls, run_dirs: list[str | os.PathLike], *, device: str | torch.device = "cpu",
+                  **options: Any) -> Translator:
+        """One run: :meth:`from_run`. Several: their models as an
+        :class:`~seqkit.seq2seq.ensemble.Ensemble` over the first run's tokenizer; runs whose
+        tokenizers differ are refused (their ids would not mean the same pieces)."""
+        from seqkit.seq2seq.ensemble import Ensemble
+
+        members = [cls.from_run(r, device=device, **options) for r in run_dirs]
+        if len(members) == 1:
+            return members[0]
+        first = sha256_file(model_dir(run_dirs[0]) / "spm.model")
+        for run in run_dirs[1:]:
+            if sha256_file(model_dir(run) / "spm.model") != first:
+                raise SeqkitError("this run's tokenizer differs from the first run's: an ensemble needs one "
+                                  "vocabulary", path=run, fix="ensemble runs trained with the same spm.model")
+        lead = members[0]
+        return cls(Ensemble([m.model for m in members]), lead.tokenizer, device=device,
+                   preprocess=lead.preprocess, postprocess=lead.postprocess, **options)
+
+    @classmethod
     def from_run(cls, run_dir: str | os.PathLike, *, weights: str | os.PathLike | None = None,
                  device: str | torch.device = "cpu", **options: Any) -> Translator:
         """Load the model folder of a run (``RUN_DIR/model/``, or a model folder itself).

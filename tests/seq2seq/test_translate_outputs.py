@@ -107,3 +107,48 @@ def test_translate_cli_files_nbest_scores_alignment_and_max_len(copier, tmp_path
     assert main(["translate", "--run", str(folder), "-i", str(src), "--max-len", "2"]) == 0
     capped = capsys.readouterr().out.splitlines()
     assert len(translator.tokenizer.encode(capped[0])) <= 2 and capped[1] == ""
+
+
+def test_an_ensemble_of_a_model_with_itself_is_the_model(copier, tmp_path, capsys):
+    import shutil
+
+    translator, folder = copier
+    twin = tmp_path / "twin"
+    shutil.copytree(folder, twin)
+    ensemble = Translator.from_runs([folder, twin], beam=4)
+    sentences = _strings(random.Random(3), 6)
+    alone = translator.translate_scored(sentences, beam=4, nbest=3)
+    together = ensemble.translate_scored(sentences, beam=4, nbest=3)
+    for a, b in zip(alone, together):
+        assert [h.text for h in a] == [h.text for h in b]
+        assert [h.log_prob for h in b] == pytest.approx([h.log_prob for h in a], abs=1e-4)
+    # the CLI: two --run give the same output as one
+    src = tmp_path / "src.txt"
+    src.write_text("\n".join(sentences) + "\n")
+    assert main(["translate", "--run", str(folder), "-i", str(src)]) == 0
+    one = capsys.readouterr().out
+    assert main(["translate", "--run", str(folder), "--run", str(twin), "-i", str(src)]) == 0
+    assert capsys.readouterr().out == one
+
+
+def test_an_ensemble_refuses_runs_with_another_vocabulary(copier, tmp_path, capsys):
+    import shutil
+
+    _, folder = copier
+    other = tmp_path / "other"
+    shutil.copytree(folder, other)
+    lines = _strings(random.Random(4), 500)
+    tok = SentencePieceTokenizer.train(lines, vocab_size=16, model_type="char", character_coverage=0.999)
+    tok.save(other / "spm.model")
+    info = (other / "model.json").read_text()
+    import json
+
+    from seqkit.io import sha256_file
+
+    meta = json.loads(info)
+    meta["tokenizer_sha256"] = sha256_file(other / "spm.model")
+    (other / "model.json").write_text(json.dumps(meta))
+    if sha256_file(other / "spm.model") == sha256_file(folder / "spm.model"):
+        pytest.skip("sentencepiece trained the same model twice")
+    assert main(["translate", "--run", str(folder), "--run", str(other), "-i", str(tmp_path / "none.txt")]) == 2
+    assert "tokenizer differs from the first run's" in capsys.readouterr().err
