@@ -23,6 +23,7 @@ from seqkit.cli.params import OUTPUT, threads_option
               help="1-best: print 'translation ||| score ||| log_prob' (score: length-normalised, log_prob: summed)")
 @click.option("--print-alignment", is_flag=True,
               help="append ' ||| 0-0 1-2 ...': source-target piece pairs by argmax attention (Pharaoh format)")
+@click.option("--prefix", default=None, help="the text every translation must begin with (forced, then scored)")
 @click.option("--alpha", default=1.0, show_default=True, type=float, help="GNMT length penalty")
 @click.option("--max-len-a", default=1.5, show_default=True, type=float,
               help="output cap: a * source length + b pieces")
@@ -36,7 +37,7 @@ from seqkit.cli.params import OUTPUT, threads_option
               help="lines read before translating a chunk of piped input")
 @threads_option
 def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: str | None, beam: int, nbest: int, scores: bool,
-              print_alignment: bool, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
+              print_alignment: bool, prefix: str | None, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
               device: str, weights: str | None, batch_lines: int, threads) -> None:
     """Translate sentences (stdin or -i FILE), one per line, to detokenized text (stdout or -o FILE).
 
@@ -74,7 +75,7 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
 
     def emit(lines: list[str], first: int) -> None:
         for i, hyps in enumerate(translator.translate_scored(lines, beam=beam, nbest=nbest,
-                                                             attention=print_alignment)):
+                                                             attention=print_alignment, prefix=prefix)):
             for hyp in hyps:
                 fields = [f"{first + i}"] if nbest > 1 else []
                 fields.append(hyp.text)

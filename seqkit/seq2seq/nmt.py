@@ -345,11 +345,12 @@ class Translator:
                                max_src_len=self.max_src_len, max_tgt_len=self.max_src_len, count="tgt")
 
     def search(self, src_ids: list[list[int]], *, beam: int | None = None, nbest: int = 1,
-               attention: bool = False) -> list[list[Hypothesis]]:
+               attention: bool = False, prefix_ids: list[list[int]] | None = None) -> list[list[Hypothesis]]:
         """For each source id list, its ``nbest`` :class:`~seqkit.seq2seq.search.Hypothesis` (best
         first, with ``score`` -- the ranking score, length-normalised in beam search -- ``log_prob``,
         the summed log-probability of the tokens and ``<eos>``, and with ``attention`` the (target
-        steps, source pieces + ``<eos>``) weights). An empty source gives empty hypotheses."""
+        steps, source pieces + ``<eos>``) weights). ``prefix_ids``: target pieces each output must
+        start with (forced; scored by the model). An empty source gives empty hypotheses."""
         beam = self.beam if beam is None else beam
         if nbest > max(beam, 1):
             raise SeqkitError(f"nbest ({nbest}) cannot exceed the beam size ({beam})", fix="raise --beam")
@@ -362,14 +363,20 @@ class Translator:
             return results
         for batch in self.batches(src_ids).epoch(0):
             src, src_len = batch.src.to(self.device), batch.src_len.to(self.device)
+            prefix = None
+            if prefix_ids is not None:
+                rows = [prefix_ids[i] for i in batch.indices.tolist()]
+                width = max((len(r) for r in rows), default=0)
+                prefix = torch.tensor([r + [-1] * (width - len(r)) for r in rows], dtype=torch.long,
+                                      device=self.device) if width else None
             if beam <= 1:
                 hyps = [[h] for h in greedy_search(self.model, src, src_len, max_len_a=self.max_len_a,
                                                     max_len_b=self.max_len_b, bos_id=BOS_ID, eos_id=EOS_ID,
-                                                    return_attention=attention)]
+                                                    return_attention=attention, prefix=prefix)]
             else:
                 hyps = beam_search(self.model, src, src_len, beam_size=beam, alpha=self.alpha, nbest=nbest,
                                    max_len_a=self.max_len_a, max_len_b=self.max_len_b, bos_id=BOS_ID,
-                                   eos_id=EOS_ID, return_attention=attention)
+                                   eos_id=EOS_ID, return_attention=attention, prefix=prefix)
             for i, hs in zip(batch.indices.tolist(), hyps):
                 results[i] = list(hs) + [empty] * (nbest - len(hs))
         return results
@@ -381,11 +388,20 @@ class Translator:
                 for hs in self.search(src_ids, beam=beam, nbest=nbest)]
 
     def translate_scored(self, sentences: list[str], *, beam: int | None = None, nbest: int = 1,
-                         attention: bool = False) -> list[list[Translation]]:
-        """For each sentence its ``nbest`` :class:`Translation` (text, pieces, scores, alignment)."""
+                         attention: bool = False, prefix: str | list[str] | None = None) -> list[list[Translation]]:
+        """For each sentence its ``nbest`` :class:`Translation` (text, pieces, scores, alignment).
+        ``prefix``: the text every translation (or, a list: each sentence's) must begin with."""
         src_ids = self.encode(sentences)
+        prefix_ids = None
+        if prefix is not None:
+            texts = [prefix] * len(sentences) if isinstance(prefix, str) else list(prefix)
+            if len(texts) != len(sentences):
+                raise SeqkitError(f"{len(texts)} prefixes for {len(sentences)} sentences",
+                                  fix="give one prefix, or one per sentence")
+            prefix_ids = [list(ids) for ids in self.tokenizer.encode_ids_batch(texts)]
         out = []
-        for ids, hs in zip(src_ids, self.search(src_ids, beam=beam, nbest=nbest, attention=attention)):
+        for ids, hs in zip(src_ids, self.search(src_ids, beam=beam, nbest=nbest, attention=attention,
+                                                prefix_ids=prefix_ids)):
             src_pieces = [self.tokenizer.id_to_piece(t) for t in ids]
             out.append([Translation(self.decode([t for t in h.tokens if t != UNK_ID]), h.score, h.log_prob,
                                     [self.tokenizer.id_to_piece(t) for t in h.tokens], src_pieces,

@@ -105,21 +105,42 @@ def _constrain(log_probs: Tensor, t: int, max_len: Tensor, min_len: int, eos_id:
     return log_probs
 
 
+def _force(log_probs: Tensor, t: int, prefix: Tensor | None, sentences: Tensor) -> Tensor:
+    """Rows whose sentence has a forced target token at position ``t`` (``prefix`` (B, P), ``-1``
+    past a sentence's prefix) may only emit it; its log-probability is the model's own."""
+    if prefix is None or t >= prefix.shape[1]:
+        return log_probs
+    forced = prefix[sentences, t]  # (N,) token or -1
+    rows = forced >= 0
+    if not bool(rows.any()):
+        return log_probs
+    keep = torch.zeros_like(log_probs, dtype=torch.bool)
+    keep[rows.nonzero().flatten(), forced[rows]] = True
+    return torch.where(rows.unsqueeze(1) & ~keep, -math.inf, log_probs)
+
+
+def _prefix_caps(caps: Tensor, prefix: Tensor | None) -> Tensor:
+    """Output caps that leave room for each forced prefix and one more token."""
+    if prefix is None:
+        return caps
+    return torch.maximum(caps, (prefix >= 0).sum(1) + 1)
+
+
 def _trim(attention: Tensor | None, src_len: int) -> Tensor | None:
     return None if attention is None else attention[:, :src_len].float().cpu()
 
 
 # -- greedy search and sampling ----------------------------------------------------------------------
 def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tensor], max_len_a: float,
-              max_len_b: int, min_len: int, bos_id: int, eos_id: int, return_attention: bool
-              ) -> list[Hypothesis]:
+              max_len_b: int, min_len: int, bos_id: int, eos_id: int, return_attention: bool,
+              prefix: Tensor | None = None) -> list[Hypothesis]:
     """One token per step for every sentence, chosen by ``pick(log_probs (N, V)) -> ids (N,)``."""
     if src.shape[0] == 0:
         return []
     with _inference(model):
         n_sent = src.shape[0]
         state = model.encode(src, src_len)
-        caps = max_lengths(src_len, max_len_a, max_len_b)
+        caps = _prefix_caps(max_lengths(src_len, max_len_a, max_len_b), prefix)
         alive = torch.arange(n_sent, device=src.device)  # sentence index of each batch row
         prev = torch.full((n_sent,), bos_id, dtype=torch.long, device=src.device)
         history = prev.new_empty(n_sent, 0)
@@ -128,7 +149,7 @@ def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tens
         results: list[Hypothesis | None] = [None] * n_sent
         for t in range(int(caps.max()) + 1):
             log_probs, state, attn = model.decode_step(prev, state, return_attention)
-            log_probs = _constrain(log_probs, t, caps[alive], min_len, eos_id)
+            log_probs = _force(_constrain(log_probs, t, caps[alive], min_len, eos_id), t, prefix, alive)
             tokens = torch.where(caps[alive] <= t, eos_id, pick(log_probs))
             log_prob = log_prob + log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1)
             if return_attention:
@@ -153,11 +174,12 @@ def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tens
 
 
 def greedy_search(model, src: Tensor, src_len: Tensor, max_len_a: float = 1.2, max_len_b: int = 10,
-                  min_len: int = 0, bos_id: int = BOS_ID, eos_id: int = EOS_ID, return_attention: bool = False
-                  ) -> list[Hypothesis]:
-    """The most probable next token at every step. src (B, S), src_len (B,) -> B hypotheses."""
+                  min_len: int = 0, bos_id: int = BOS_ID, eos_id: int = EOS_ID, return_attention: bool = False,
+                  prefix: Tensor | None = None) -> list[Hypothesis]:
+    """The most probable next token at every step. src (B, S), src_len (B,) -> B hypotheses.
+    ``prefix`` (B, P): target tokens forced at the first steps (``-1`` past a sentence's prefix)."""
     return _generate(model, src, src_len, lambda lp: lp.argmax(dim=-1), max_len_a, max_len_b,
-                     min_len, bos_id, eos_id, return_attention)
+                     min_len, bos_id, eos_id, return_attention, prefix)
 
 
 def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k: int | None = None,
@@ -181,9 +203,12 @@ def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k:
 def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: float = 1.0,
                 length_penalty: str | None = "gnmt", nbest: int = 1, max_len_a: float = 1.2,
                 max_len_b: int = 10, min_len: int = 0, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
-                return_attention: bool = False, early_stop: bool = False) -> list[list[Hypothesis]]:
+                return_attention: bool = False, early_stop: bool = False, prefix: Tensor | None = None
+                ) -> list[list[Hypothesis]]:
     """Beam search (see the module docstring). src (B, S), src_len (B,) -> for each sentence, its
-    ``nbest`` best hypotheses, best first. ``early_stop``: the faster, inexact stopping rule."""
+    ``nbest`` best hypotheses, best first. ``early_stop``: the faster, inexact stopping rule.
+    ``prefix`` (B, P): target tokens forced at the first steps (``-1`` past a sentence's prefix); their
+    log-probabilities count in the scores."""
     if not 1 <= nbest <= beam_size:
         raise ValueError(f"nbest must be between 1 and beam_size ({beam_size}), not {nbest}")
     lp = _penalty_fn(alpha, length_penalty)
@@ -193,7 +218,7 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: 
     with _inference(model):
         n_sent, device = src.shape[0], src.device
         state = model.encode(src, src_len).expand(K)
-        caps = max_lengths(src_len, max_len_a, max_len_b)
+        caps = _prefix_caps(max_lengths(src_len, max_len_a, max_len_b), prefix)
         alive = torch.arange(n_sent, device=device)  # sentence of each group of K rows
         scores = torch.full((n_sent, K), -math.inf, device=device)
         scores[:, 0] = 0.0  # one live hypothesis per sentence at the start, not K copies
@@ -206,6 +231,7 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: 
             log_probs, state, attn = model.decode_step(prev, state, return_attention)
             vocab = log_probs.shape[1]
             log_probs = _constrain(log_probs, t, caps[alive].repeat_interleave(K), min_len, eos_id)
+            log_probs = _force(log_probs, t, prefix, alive.repeat_interleave(K))
             cand = (scores.reshape(-1, 1) + log_probs).view(n, K * vocab)
             top_scores, top_ids = cand.topk(min(2 * K, K * vocab), dim=1)  # (n, 2K), best first
             top_beams, top_tokens = top_ids // vocab, top_ids % vocab

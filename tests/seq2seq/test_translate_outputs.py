@@ -137,8 +137,8 @@ def test_an_ensemble_refuses_runs_with_another_vocabulary(copier, tmp_path, caps
     _, folder = copier
     other = tmp_path / "other"
     shutil.copytree(folder, other)
-    lines = _strings(random.Random(4), 500)
-    tok = SentencePieceTokenizer.train(lines, vocab_size=16, model_type="char", character_coverage=0.999)
+    lines = [line + "klm" for line in _strings(random.Random(4), 500)]  # three more letters: another vocabulary
+    tok = SentencePieceTokenizer.train(lines, vocab_size=19, model_type="char")
     tok.save(other / "spm.model")
     info = (other / "model.json").read_text()
     import json
@@ -148,7 +148,22 @@ def test_an_ensemble_refuses_runs_with_another_vocabulary(copier, tmp_path, caps
     meta = json.loads(info)
     meta["tokenizer_sha256"] = sha256_file(other / "spm.model")
     (other / "model.json").write_text(json.dumps(meta))
-    if sha256_file(other / "spm.model") == sha256_file(folder / "spm.model"):
-        pytest.skip("sentencepiece trained the same model twice")
     assert main(["translate", "--run", str(folder), "--run", str(other), "-i", str(tmp_path / "none.txt")]) == 2
     assert "tokenizer differs from the first run's" in capsys.readouterr().err
+
+
+def test_a_forced_prefix_appears_verbatim_and_is_scored(copier, tmp_path, capsys):
+    translator, folder = copier
+    sentences = ["abcde", "hgf"]
+    for beam in (1, 4):
+        for hyps, sentence in zip(translator.translate_scored(sentences, beam=beam, prefix="jj"), sentences):
+            best = hyps[0]
+            assert best.text.startswith("jj")
+            ids = [translator.tokenizer.piece_to_id(p) for p in best.pieces]
+            assert best.log_prob == pytest.approx(_teacher_forced_log_prob(translator, sentence, ids), abs=1e-4)
+    free = translator.translate_scored(sentences, beam=4)
+    assert [h[0].text for h in free] == sentences  # without a prefix the model copies
+    src = tmp_path / "src.txt"
+    src.write_text("abcde\n")
+    assert main(["translate", "--run", str(folder), "-i", str(src), "--prefix", "ii"]) == 0
+    assert capsys.readouterr().out.startswith("ii")
