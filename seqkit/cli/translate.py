@@ -23,6 +23,15 @@ from seqkit.cli.params import OUTPUT, threads_option
               help="1-best: print 'translation ||| score ||| log_prob' (score: length-normalised, log_prob: summed)")
 @click.option("--print-alignment", is_flag=True,
               help="append ' ||| 0-0 1-2 ...': source-target piece pairs by argmax attention (Pharaoh format)")
+@click.option("--sample", "do_sample", is_flag=True, help="sample translations instead of searching")
+@click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(min=0),
+              help="--sample: softmax temperature (0: greedy)")
+@click.option("--top-k", default=None, type=click.IntRange(min=1), help="--sample: among the k most likely pieces")
+@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="--sample: among the smallest set reaching this probability (nucleus)")
+@click.option("--seed", default=0, show_default=True, type=int, help="--sample: random seed")
+@click.option("--unk-penalty", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="subtracted from <unk>'s log-probability at every step")
 @click.option("--prefix", default=None, help="the text every translation must begin with (forced, then scored)")
 @click.option("--alpha", default=1.0, show_default=True, type=float, help="GNMT length penalty")
 @click.option("--max-len-a", default=1.5, show_default=True, type=float,
@@ -37,7 +46,8 @@ from seqkit.cli.params import OUTPUT, threads_option
               help="lines read before translating a chunk of piped input")
 @threads_option
 def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: str | None, beam: int, nbest: int, scores: bool,
-              print_alignment: bool, prefix: str | None, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
+              print_alignment: bool, do_sample: bool, temperature: float, top_k: int | None, top_p: float,
+              seed: int, unk_penalty: float, prefix: str | None, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
               device: str, weights: str | None, batch_lines: int, threads) -> None:
     """Translate sentences (stdin or -i FILE), one per line, to detokenized text (stdout or -o FILE).
 
@@ -53,6 +63,11 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
 
     if nbest > beam:
         raise SeqkitError(f"--nbest {nbest} is larger than --beam {beam}", fix=f"use --beam {nbest} or more")
+    if do_sample and nbest > 1:
+        raise SeqkitError("--nbest needs beam search, not --sample", fix="drop --nbest or --sample")
+    extra = {"unk_penalty": unk_penalty}
+    if do_sample:
+        extra["sampling"] = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
     if max_len is not None:
         max_len_a, max_len_b = 0.0, max_len
     decode = from_dict(DecodeConfig, {"beam": beam, "alpha": alpha, "max_len_a": max_len_a,
@@ -61,10 +76,10 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
         raise SeqkitError("--weights applies to one run, not an ensemble", fix="drop --weights or give one --run")
     if weights is not None:
         translator = Translator.from_run(run_dirs[0], weights=weights, device=resolve_device(device),
-                                         **decode.translator_options())
+                                         **decode.translator_options(), **extra)
     else:
         translator = Translator.from_runs(list(run_dirs), device=resolve_device(device),
-                                          **decode.translator_options())
+                                          **decode.translator_options(), **extra)
     written: list[str] = []
 
     def put(text: str) -> None:

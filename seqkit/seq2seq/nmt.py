@@ -35,7 +35,7 @@ from torch import nn
 from seqkit.errors import SeqkitError
 from seqkit.io import copy_file_atomic, load_json, save_json, sha256_file
 from seqkit.seq2seq.loss import sequence_loss
-from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search
+from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search, sample
 from seqkit.settings import setting
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seqkit.train import StepOutput
@@ -237,6 +237,23 @@ def alignment(attention: torch.Tensor, n_src: int, n_tgt: int) -> list[tuple[int
     return [(s, t) for t, s in enumerate(best) if s < n_src]
 
 
+class _UnkPenalty(nn.Module):
+    """A model whose ``<unk>`` log-probability is lowered by ``penalty`` at every decoding step."""
+
+    def __init__(self, model: nn.Module, penalty: float) -> None:
+        super().__init__()
+        self.model, self.penalty, self.pad_id = model, penalty, getattr(model, "pad_id", PAD_ID)
+
+    def encode(self, src: torch.Tensor, src_len: torch.Tensor) -> Any:
+        return self.model.encode(src, src_len)
+
+    def decode_step(self, prev_tokens: torch.Tensor, state: Any, need_attn: bool = False) -> Any:
+        log_probs, state, attn = self.model.decode_step(prev_tokens, state, need_attn)
+        log_probs = log_probs.clone()
+        log_probs[:, UNK_ID] -= self.penalty
+        return log_probs, state, attn
+
+
 class Translator:
     """Translate raw sentences with a trained model: encode, batch by length, search, decode.
 
@@ -252,7 +269,8 @@ class Translator:
 
     def __init__(self, model: nn.Module, tokenizer: Any, *, device: str | torch.device = "cpu",
                  beam: int = 5, alpha: float = 1.0, max_len_a: float = 1.5, max_len_b: int = 10,
-                 max_src_len: int = 250, batch_tokens: int = 3000,
+                 max_src_len: int = 250, batch_tokens: int = 3000, unk_penalty: float = 0.0,
+                 sampling: dict[str, Any] | None = None,
                  preprocess: Any = None, postprocess: Any = None) -> None:
         from seqkit.train.host_memory import keep_freed_memory
 
@@ -262,6 +280,8 @@ class Translator:
         self.tokenizer = tokenizer
         self.beam, self.alpha, self.max_len_a, self.max_len_b = beam, alpha, max_len_a, max_len_b
         self.max_src_len, self.batch_tokens = max_src_len, batch_tokens
+        self.unk_penalty = unk_penalty  # subtracted from <unk>'s log-probability at every step
+        self.sampling = sampling  # {"temperature", "top_k", "top_p", "seed"}: sample instead of searching
         self.preprocess, self.postprocess = preprocess, postprocess
         self.stats = {"sentences": 0, "empty": 0, "truncated": 0, "unknown_tokens": 0}
 
@@ -361,6 +381,10 @@ class Translator:
         self.stats["empty"] += n_empty
         if n_empty == len(src_ids):
             return results
+        model = _UnkPenalty(self.model, self.unk_penalty) if self.unk_penalty else self.model
+        generator = None
+        if self.sampling is not None:
+            generator = torch.Generator().manual_seed(int(self.sampling.get("seed") or 0))
         for batch in self.batches(src_ids).epoch(0):
             src, src_len = batch.src.to(self.device), batch.src_len.to(self.device)
             prefix = None
@@ -369,12 +393,17 @@ class Translator:
                 width = max((len(r) for r in rows), default=0)
                 prefix = torch.tensor([r + [-1] * (width - len(r)) for r in rows], dtype=torch.long,
                                       device=self.device) if width else None
-            if beam <= 1:
-                hyps = [[h] for h in greedy_search(self.model, src, src_len, max_len_a=self.max_len_a,
+            if self.sampling is not None:
+                opts = {k: self.sampling[k] for k in ("temperature", "top_k", "top_p") if k in self.sampling}
+                hyps = [[h] for h in sample(model, src, src_len, **opts, max_len_a=self.max_len_a,
+                                            max_len_b=self.max_len_b, bos_id=BOS_ID, eos_id=EOS_ID,
+                                            generator=generator, return_attention=attention, prefix=prefix)]
+            elif beam <= 1:
+                hyps = [[h] for h in greedy_search(model, src, src_len, max_len_a=self.max_len_a,
                                                     max_len_b=self.max_len_b, bos_id=BOS_ID, eos_id=EOS_ID,
                                                     return_attention=attention, prefix=prefix)]
             else:
-                hyps = beam_search(self.model, src, src_len, beam_size=beam, alpha=self.alpha, nbest=nbest,
+                hyps = beam_search(model, src, src_len, beam_size=beam, alpha=self.alpha, nbest=nbest,
                                    max_len_a=self.max_len_a, max_len_b=self.max_len_b, bos_id=BOS_ID,
                                    eos_id=EOS_ID, return_attention=attention, prefix=prefix)
             for i, hs in zip(batch.indices.tolist(), hyps):

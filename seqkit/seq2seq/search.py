@@ -185,7 +185,7 @@ def greedy_search(model, src: Tensor, src_len: Tensor, max_len_a: float = 1.2, m
 def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k: int | None = None,
            top_p: float = 1.0, max_len_a: float = 1.2, max_len_b: int = 10, min_len: int = 0,
            bos_id: int = BOS_ID, eos_id: int = EOS_ID, generator: torch.Generator | None = None,
-           return_attention: bool = False) -> list[Hypothesis]:
+           return_attention: bool = False, prefix: Tensor | None = None) -> list[Hypothesis]:
     """Ancestral sampling with :func:`seqkit.sampling.pick_token`'s convention: ``temperature`` 0 is
     greedy, ``top_k`` (None: all) and ``top_p`` (1.0: all) restrict the tokens drawn from. ``log_prob``
     of the result is under the model itself (before temperature). src (B, S), src_len (B,) -> B
@@ -196,7 +196,7 @@ def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k:
         return pick_token(log_probs, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
 
     return _generate(model, src, src_len, pick, max_len_a, max_len_b, min_len, bos_id, eos_id,
-                     return_attention)
+                     return_attention, prefix)
 
 
 # -- beam search ---------------------------------------------------------------------------------

@@ -167,3 +167,39 @@ def test_a_forced_prefix_appears_verbatim_and_is_scored(copier, tmp_path, capsys
     src.write_text("abcde\n")
     assert main(["translate", "--run", str(folder), "-i", str(src), "--prefix", "ii"]) == 0
     assert capsys.readouterr().out.startswith("ii")
+
+
+def test_sampling_is_seeded_and_its_extremes_are_greedy(copier, tmp_path, capsys):
+    translator, folder = copier
+    sentences = _strings(random.Random(5), 6)
+    greedy = [h[0].text for h in translator.translate_scored(sentences, beam=1)]
+
+    def sampled(**opts):
+        sampler = Translator(translator.model, translator.tokenizer, sampling=opts)
+        return [h[0].text for h in sampler.translate_scored(sentences)]
+
+    assert sampled(temperature=0.0) == greedy and sampled(temperature=1.0, top_k=1) == greedy
+    hot = dict(temperature=5.0, seed=7)
+    assert sampled(**hot) == sampled(**hot)  # the same seed, the same samples
+    assert sampled(**hot) != greedy  # a hot sampler wanders off the copy
+    src = tmp_path / "src.txt"
+    src.write_text("\n".join(sentences) + "\n")
+    assert main(["translate", "--run", str(folder), "-i", str(src), "--sample", "--temperature", "0"]) == 0
+    assert capsys.readouterr().out.splitlines() == greedy
+
+
+def test_the_unknown_piece_penalty_lowers_unk_only(copier):
+    from seqkit.seq2seq.nmt import _UnkPenalty
+    from seqkit.text.vocab import UNK_ID
+
+    translator, _ = copier
+    src_ids = translator.tokenizer.encode_ids("abc") + [EOS_ID]
+    src, src_len = torch.tensor([src_ids]), torch.tensor([len(src_ids)])
+    prev = torch.tensor([BOS_ID])
+    with torch.no_grad():
+        plain, _, _ = translator.model.decode_step(prev, translator.model.encode(src, src_len))
+        wrapped = _UnkPenalty(translator.model, 2.5)
+        penalised, _, _ = wrapped.decode_step(prev, wrapped.encode(src, src_len))
+    expected = plain.clone()
+    expected[:, UNK_ID] -= 2.5
+    assert torch.allclose(penalised, expected)
