@@ -167,6 +167,20 @@ def output_file(path: PathLike, *, make_parents: bool = False) -> Path:
     return path
 
 
+def output_folder(path: PathLike) -> Path:
+    """A folder a user gave for outputs: made if missing, but only inside a folder that exists."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SeqkitError("is a file, expected a folder to write into", path=path, fix="give a folder path")
+    if not path.exists():
+        output_file(path)  # the same rule as for a file: its parent must exist
+        try:
+            path.mkdir()
+        except OSError as exc:
+            raise from_os_error(exc, path) from None
+    return path
+
+
 def write_bytes_atomic(path: PathLike, data: bytes) -> None:
     with atomic_write(path, "wb") as fh:
         fh.write(data)

@@ -33,6 +33,8 @@ from seqkit.cli.params import OUTPUT, threads_option
 @click.option("--unk-penalty", default=0.0, show_default=True, type=click.FloatRange(min=0),
               help="subtracted from <unk>'s log-probability at every step")
 @click.option("--prefix", default=None, help="the text every translation must begin with (forced, then scored)")
+@click.option("--heatmaps", "heatmap_dir", default=None, type=click.Path(file_okay=False),
+              help="write an attention heatmap (PNG) of each translation into this folder")
 @click.option("--alpha", default=1.0, show_default=True, type=float, help="GNMT length penalty")
 @click.option("--max-len-a", default=1.5, show_default=True, type=float,
               help="output cap: a * source length + b pieces")
@@ -47,7 +49,7 @@ from seqkit.cli.params import OUTPUT, threads_option
 @threads_option
 def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: str | None, beam: int, nbest: int, scores: bool,
               print_alignment: bool, do_sample: bool, temperature: float, top_k: int | None, top_p: float,
-              seed: int, unk_penalty: float, prefix: str | None, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
+              seed: int, unk_penalty: float, prefix: str | None, heatmap_dir: str | None, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
               device: str, weights: str | None, batch_lines: int, threads) -> None:
     """Translate sentences (stdin or -i FILE), one per line, to detokenized text (stdout or -o FILE).
 
@@ -81,6 +83,10 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
         translator = Translator.from_runs(list(run_dirs), device=resolve_device(device),
                                           **decode.translator_options(), **extra)
     written: list[str] = []
+    if heatmap_dir is not None:
+        from seqkit.io import output_folder
+
+        heatmap_path = output_folder(heatmap_dir)
 
     def put(text: str) -> None:
         if output_file is None:
@@ -90,7 +96,10 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
 
     def emit(lines: list[str], first: int) -> None:
         for i, hyps in enumerate(translator.translate_scored(lines, beam=beam, nbest=nbest,
-                                                             attention=print_alignment, prefix=prefix)):
+                                                             attention=print_alignment or heatmap_dir is not None,
+                                                             prefix=prefix)):
+            if heatmap_dir is not None and hyps[0].attention is not None:
+                hyps[0].heatmap(heatmap_path / f"{first + i:05d}.png")
             for hyp in hyps:
                 fields = [f"{first + i}"] if nbest > 1 else []
                 fields.append(hyp.text)

@@ -265,13 +265,20 @@ def decode_stage(run: Run) -> dict:
     hyps = translator.translate(src)
     seconds = time.perf_counter() - started
     write_text_atomic(run.path("test.hyp"), "".join(h + "\n" for h in hyps))
+    s = dict(translator.stats)  # of the test set (the heatmaps below translate a few lines again)
+    heatmaps = []
+    if decode.heatmaps:
+        shown = translator.translate_scored(src[: decode.heatmaps], attention=True)
+        for i, hyps_i in enumerate(shown):
+            if hyps_i[0].attention is not None:
+                heatmaps.append(f"heatmaps/{i:05d}.png")
+                hyps_i[0].heatmap(run.path(heatmaps[-1]))
     copy_file_atomic(run.path("data/test.tgt"), run.path("test.ref"))
-    s = translator.stats
     run.log(f"beam {decode.beam}, alpha {decode.alpha}: {len(src):,} test sentences in {seconds:.1f}s "
             f"({len(src) / seconds:.1f} sentences/s); empty {s['empty']}, cut {s['truncated']}, "
             f"unknown pieces {s['unknown_tokens']}")
     return {"sentences": len(src), "seconds": round(seconds, 2), "sentences_per_s": round(len(src) / seconds, 2),
-            "decode": decode.translator_options(), "files": ["test.hyp", "test.ref"], **s}
+            "decode": decode.translator_options(), "files": ["test.hyp", "test.ref", *heatmaps], **s}
 
 
 @stage("nmt.evaluate", uses=("data", "decode"))

@@ -170,9 +170,10 @@ class DecodeConfig:
     max_len_a: float = setting(1.5, ge=0)   # output cap: a * source length + b pieces
     max_len_b: int = setting(10, ge=0)
     batch_tokens: int = setting(3000, ge=1)
+    heatmaps: int = setting(5, ge=0)         # attention heatmaps of the first N test sentences (recipes)
 
     def translator_options(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "heatmaps"}
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -222,6 +223,16 @@ class Translation:
     pieces: list[str]
     src_pieces: list[str]
     alignment: list[tuple[int, int]] | None = None
+    attention: torch.Tensor | None = None  # (len(pieces) + 1, len(src_pieces) + 1): <eos> row and column
+
+    def heatmap(self, path: str | os.PathLike) -> None:
+        """Write this translation's attention as a PNG heatmap, labelled with readable pieces."""
+        from seqkit.seq2seq.plot import plot_attention, readable
+
+        if self.attention is None:
+            raise SeqkitError("no attention kept for this translation", fix="translate with attention=True")
+        plot_attention(self.attention, [*readable(self.src_pieces), "</s>"], readable(self.pieces), path,
+                       title=self.text[:80])
 
     def pharaoh(self) -> str:
         """The alignment as ``0-0 1-2 ...`` (source-target, 0-based piece indices)."""
@@ -435,7 +446,8 @@ class Translator:
             out.append([Translation(self.decode([t for t in h.tokens if t != UNK_ID]), h.score, h.log_prob,
                                     [self.tokenizer.id_to_piece(t) for t in h.tokens], src_pieces,
                                     alignment(h.attention, len(ids), len(h.tokens))
-                                    if attention and h.attention is not None else None)
+                                    if attention and h.attention is not None else None,
+                                    h.attention if attention else None)
                         for h in hs])
         return out
 

@@ -61,7 +61,7 @@ def tiny_run(tmp_path_factory):
 def test_recipe_writes_every_artifact(tiny_run):
     d = tiny_run.dir
     for name in ("spm.model", "vocab.json", "model/model.json", "model/model.safetensors", "model/spm.model",
-                 "test.hyp", "test.ref",
+                 "test.hyp", "test.ref", "heatmaps/00000.png",
                  "scores.json", "train/metrics.jsonl", "train/curves.png", "train/checkpoints/last.json"):
         assert (d / name).is_file(), name
     scores = json.loads((d / "scores.json").read_text())

@@ -203,3 +203,31 @@ def test_the_unknown_piece_penalty_lowers_unk_only(copier):
     expected = plain.clone()
     expected[:, UNK_ID] -= 2.5
     assert torch.allclose(penalised, expected)
+
+
+def test_heatmaps_are_written_with_readable_labels(copier, tmp_path, capsys):
+    from seqkit.seq2seq.plot import readable
+
+    _, folder = copier
+    assert readable(["▁the", "▁ca", "t", "s", "▁"]) == ["the", "ca", "-t", "-s", "␣"]
+    src = tmp_path / "src.txt"
+    src.write_text("abcde\nhgf\n")
+    out = tmp_path / "maps"
+    assert main(["translate", "--run", str(folder), "-i", str(src), "--heatmaps", str(out)]) == 0
+    pngs = sorted(p.name for p in out.iterdir())
+    assert pngs == ["00000.png", "00001.png"]
+    assert (out / "00000.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["translate", "--run", str(folder), "-i", str(src), "--heatmaps", str(tmp_path / "no" / "maps")]) == 2
+
+
+def test_cjk_labels_use_an_installed_cjk_font(tmp_path):
+    from seqkit.seq2seq.plot import cjk_font, plot_attention
+
+    font = cjk_font()
+    if font is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-droid-fallback); labels would show boxes")
+    from matplotlib import font_manager
+
+    assert font_manager.findfont(font, fallback_to_default=False)
+    plot_attention(torch.rand(3, 3), ["我", "爱", "</s>"], ["I", "love"], tmp_path / "zh.png", title="我爱")
+    assert (tmp_path / "zh.png").stat().st_size > 1000
