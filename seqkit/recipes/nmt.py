@@ -227,8 +227,8 @@ def train_stage(run: Run) -> dict:
 
     def log_valid(record: dict) -> None:  # validation lines land in log.txt (the bar prints them)
         if record.get("split") == "valid":
-            run.log(f"validation @ {record['step']}: bleu {record['bleu']:.2f}, chrf {record['chrf']:.2f}",
-                    echo=False)
+            run.log(f"validation @ {record['step']}: loss {record['loss']:.4f}, ppl {record['ppl']:.2f}, "
+                    f"bleu {record['bleu']:.2f}, chrf {record['chrf']:.2f}", echo=False)
 
     out = train_nmt(model, tok, read_lines(run.path("data/train.src")), read_lines(run.path("data/train.tgt")),
                     read_lines(run.path("data/valid.src")), read_lines(run.path("data/valid.tgt")),

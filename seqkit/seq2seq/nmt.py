@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass
@@ -477,6 +478,23 @@ class Translator:
             print("note: " + "; ".join(notes), file=stream or sys.stderr)
 
 
+@torch.no_grad()
+def validation_loss(model: nn.Module, batches: list[Any], device: torch.device) -> float:
+    """Teacher-forced cross entropy per target token (no label smoothing) over ``batches``."""
+    was_training = model.training
+    model.eval()
+    total, tokens = 0.0, 0
+    try:
+        for batch in batches:
+            batch = batch.to(device) if hasattr(batch, "to") else batch
+            logits = model(batch.src, batch.src_len, batch.tgt_in)
+            loss_sum, n = sequence_loss(logits.float(), batch.tgt_out, PAD_ID, 0.0)
+            total, tokens = total + float(loss_sum), tokens + int(n)
+    finally:
+        model.train(was_training)
+    return total / max(tokens, 1)
+
+
 def score_translations(hyps: list[str], refs: list[str], tgt_lang: str | None = None) -> dict[str, Any]:
     """sacreBLEU corpus BLEU and chrF with signatures (``zh`` tokenization for Chinese targets)."""
     from seqkit.metrics import bleu, chrf
@@ -533,6 +551,10 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
     if valid_src:
         if cfg.valid_max_sents:
             valid_src, valid_ref = valid_src[: cfg.valid_max_sents], valid_ref[: cfg.valid_max_sents]
+        valid_batches = list(ParallelBatches(
+            tokenizer.encode_ids_batch([seg(x) for x in valid_src] if zh_side == "src" else valid_src),
+            tokenizer.encode_ids_batch([seg(x) for x in valid_ref] if zh_side == "tgt" else valid_ref),
+            max_tokens=cfg.max_tokens, bucket=True, shuffle=False, min_len=1, max_len=max_len).epoch(0))
         translator = Translator(model, tokenizer, device=device, **{**decode.translator_options(),
                                                                     "beam": cfg.valid_beam},
                                 preprocess=_jieba_segment if zh_side == "src" else None,
@@ -541,7 +563,8 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
         def valid_fn(m: nn.Module) -> dict:
             translator.model = m
             scores = score_translations(translator.translate(valid_src), valid_ref, tgt_lang)
-            return {"bleu": scores["bleu"], "chrf": scores["chrf"]}
+            return {"loss": (loss := validation_loss(m, valid_batches, translator.device)),
+                    "ppl": math.exp(min(loss, 50.0)), "bleu": scores["bleu"], "chrf": scores["chrf"]}
 
     trainer = Trainer(model, optimizer, NMTStep(cfg.label_smoothing, PAD_ID), scheduler=scheduler,
                       clip_norm=cfg.clip_norm, accum_steps=cfg.accum_steps, amp=cfg.amp, device=device,

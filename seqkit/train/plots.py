@@ -55,7 +55,13 @@ def plot_metrics(metrics_file: str | os.PathLike, out_png: str | os.PathLike,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = sorted(series)
+    # loss first, then perplexity and the task's scores, then throughput and the rest; a panel whose
+    # values never change (a constant learning rate, a fixed batch size) says nothing: left out
+    order = {"loss": 0, "ppl": 1, "bleu": 2, "chrf": 3, "acc": 4}
+    names = sorted((n for n in series if len({y for _, ys in series[n].values() for y in ys}) > 1),
+                   key=lambda n: (order.get(n, 10), n))
+    if not names:
+        return None
     cols = min(3, len(names))
     rows = (len(names) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)

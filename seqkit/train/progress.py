@@ -12,7 +12,6 @@ the core count and vector width on CPUs -- good enough to see whether a change m
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import TextIO
@@ -26,27 +25,15 @@ _GPU_PEAKS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L
 
 
 def estimate_peak_flops(device: torch.device, amp: str | None = None) -> float | None:
-    """Peak FLOP/s of ``device`` (``None`` when unknown).
-
-    CPU: cores x 2.5 GHz x FLOPs per cycle per core: 2 FMA units x 16 fp32 lanes x 2 on AVX-512,
-    half that on AVX2, doubled again for native bf16 dot products. A rough, documented estimate.
-    """
+    """Peak FLOP/s of ``device``, or ``None`` when it is not known: the GPUs of the published table
+    only. A CPU's peak depends on its clock under load and its vector units, which seqkit cannot
+    read reliably, so no MFU is shown there (pass ``Trainer(peak_flops=...)`` to have one)."""
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         for key, peak in _GPU_PEAKS.items():
             if key in name:
                 return peak if amp == "bf16" else peak / 2  # tf32 is about half the bf16 rate
-        return None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            flags = fh.read()
-    except OSError:
-        flags = ""
-    per_cycle = 64.0 if "avx512f" in flags else 32.0
-    if amp == "bf16" and "avx512_bf16" in flags:
-        per_cycle *= 2
-    cores = torch.get_num_threads() or os.cpu_count() or 1
-    return cores * 2.5e9 * per_cycle
+    return None
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -74,10 +75,12 @@ def test_recipe_writes_every_artifact(tiny_run):
     assert sum(train["dropped"].values()) == 3
     log = (d / "log.txt").read_text(encoding="utf-8")
     assert "kept 300 of 303 pairs" in log and "longer than 80 tokens" in log
-    assert "[nmt.train] validation @ 2: bleu" in log and "[nmt.train] validation @ 4: bleu" in log
+    assert "[nmt.train] validation @ 2: loss" in log and "[nmt.train] validation @ 4: loss" in log
     valid = [json.loads(line) for line in (d / "train/metrics.jsonl").read_text().splitlines()
              if '"valid"' in line]
     assert [r["step"] for r in valid] == [2, 4] and all("bleu" in r for r in valid)
+    # validation loss and perplexity beside BLEU: the teacher-forced cross entropy, ppl = exp(loss)
+    assert all(r["ppl"] == pytest.approx(math.exp(r["loss"])) and r["loss"] > 0 for r in valid)
 
 
 def test_mismatched_parallel_files_name_the_file(tmp_path):

@@ -77,3 +77,33 @@ def test_training_output_to_a_log_file_has_no_carriage_returns(capsys):
     assert [line.split(":")[0] for line in lines if line.startswith("train")] == [
         "train 5/20", "train 10/20", "train 15/20", "train 20/20"]
     assert "valid @ 10: acc 1" in lines and "valid @ 20: acc 1" in lines
+
+
+def test_curves_put_loss_first_and_leave_constant_panels_out(tmp_path, monkeypatch):
+    import json
+
+    from seqkit.train import plots
+
+    drawn = []
+    real = plots.plot_metrics
+
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"split": "train", "step": 1, "loss": 3.0, "lr": 0.001, "tokens_per_s": 10.0, "bleu_weight": 1.0},
+        {"split": "train", "step": 2, "loss": 2.0, "lr": 0.001, "tokens_per_s": 12.0, "bleu_weight": 1.0},
+        {"split": "valid", "step": 2, "loss": 2.5, "ppl": 12.2, "bleu": 10.0},
+        {"split": "valid", "step": 4, "loss": 2.1, "ppl": 8.2, "bleu": 14.0},
+    ]))
+    import matplotlib.axes
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", lambda self, t, *a, **k: drawn.append(t))
+    assert real(metrics, tmp_path / "curves.png") is not None
+    assert drawn == ["loss", "ppl", "bleu", "tokens_per_s"]  # lr and bleu_weight never change: left out
+
+
+def test_no_mfu_on_a_cpu():
+    import torch
+
+    from seqkit.train.progress import estimate_peak_flops
+
+    assert estimate_peak_flops(torch.device("cpu"), "bf16") is None
