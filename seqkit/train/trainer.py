@@ -237,6 +237,7 @@ class Trainer:
         self.bad_validations = 0
         self.best_score: float | None = None  # known on every rank (the checkpoint list lives on rank 0)
         self.ckpt: CheckpointManager | None = None
+        self._tb = None  # the TensorBoard writer, opened with the first record
 
     # -- files ------------------------------------------------------------------------------------
     @property
@@ -250,6 +251,16 @@ class Trainer:
     def _record(self, record: dict[str, Any]) -> None:
         if not self.is_main:
             return
+        if self.run_dir is not None:  # TensorBoard event files beside metrics.jsonl
+            if self._tb is None:
+                from tensorboardX import SummaryWriter
+
+                self._tb = SummaryWriter(logdir=str(self.run_dir), flush_secs=30)
+            split = record.get("split", "train")
+            for key, value in record.items():
+                if key not in ("split", "step", "epoch") and isinstance(value, int | float) \
+                        and not isinstance(value, bool):
+                    self._tb.add_scalar(f"{split}/{key}", value, record.get("step", 0))
         if self.metrics_file is not None:
             self.metrics_file.parent.mkdir(parents=True, exist_ok=True)
             append_line(self.metrics_file, json.dumps(record))
@@ -600,6 +611,9 @@ class Trainer:
             checkpoint()
         finally:
             bar.close()
+            if self._tb is not None:
+                self._tb.close()
+                self._tb = None
             if self.plot and self.is_main and self.metrics_file is not None and self.metrics_file.is_file():
                 plot_metrics(self.metrics_file, self.run_dir / "curves.png")
         best = self.ckpt.best[0] if self.ckpt is not None and self.ckpt.best else None

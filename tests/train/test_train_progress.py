@@ -107,3 +107,33 @@ def test_no_mfu_on_a_cpu():
     from seqkit.train.progress import estimate_peak_flops
 
     assert estimate_peak_flops(torch.device("cpu"), "bf16") is None
+
+
+def test_tensorboard_event_files_beside_the_metrics(tmp_path):
+    """The trainer writes TensorBoard events in its run directory: every metric, by split and step."""
+    import struct
+
+    import torch
+    from tensorboardX.proto import event_pb2
+
+    from seqkit.train import StepOutput, Trainer
+
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(m, batch):
+        x, y = batch
+        return StepOutput(((m(x) - y) ** 2).mean(), len(x))
+
+    data = [(torch.randn(4, 2), torch.randn(4, 1)) for _ in range(4)]
+    Trainer(model, opt, step, run_dir=tmp_path, log_every=1, progress=False, plot=False).fit(
+        data, epochs=1, valid_fn=lambda m: {"loss": 1.0}, monitor=None)
+    (events,) = tmp_path.glob("events.out.tfevents.*")
+    raw, tags = events.read_bytes(), []
+    while raw:  # TFRecord: length, crc, data, crc
+        (n,) = struct.unpack("<Q", raw[:8])
+        event = event_pb2.Event.FromString(raw[12:12 + n])
+        tags += [(v.tag, event.step) for v in event.summary.value]
+        raw = raw[12 + n + 4:]
+    assert [s for t, s in tags if t == "train/loss"] == [1, 2, 3, 4]
+    assert ("valid/loss", 4) in tags
