@@ -21,6 +21,8 @@ from seqkit.cli.params import OUTPUT, threads_option
               help="the N best translations of each line, Moses style: 'LINE ||| translation ||| score ||| log_prob'")
 @click.option("--scores", is_flag=True,
               help="1-best: print 'translation ||| score ||| log_prob' (score: length-normalised, log_prob: summed)")
+@click.option("--token-scores", is_flag=True,
+              help="append ' ||| lp1 lp2 ... lp_eos': each piece's log-probability (then <eos>'s)")
 @click.option("--print-alignment", is_flag=True,
               help="append ' ||| 0-0 1-2 ...': source-target piece pairs by argmax attention (Pharaoh format)")
 @click.option("--sample", "do_sample", is_flag=True, help="sample translations instead of searching")
@@ -48,7 +50,7 @@ from seqkit.cli.params import OUTPUT, threads_option
               help="lines read before translating a chunk of piped input")
 @threads_option
 def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: str | None, beam: int, nbest: int, scores: bool,
-              print_alignment: bool, do_sample: bool, temperature: float, top_k: int | None, top_p: float,
+              token_scores: bool, print_alignment: bool, do_sample: bool, temperature: float, top_k: int | None, top_p: float,
               seed: int, unk_penalty: float, prefix: str | None, heatmap_dir: str | None, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
               device: str, weights: str | None, batch_lines: int, threads) -> None:
     """Translate sentences (stdin or -i FILE), one per line, to detokenized text (stdout or -o FILE).
@@ -97,7 +99,7 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
     def emit(lines: list[str], first: int) -> None:
         for i, hyps in enumerate(translator.translate_scored(lines, beam=beam, nbest=nbest,
                                                              attention=print_alignment or heatmap_dir is not None,
-                                                             prefix=prefix)):
+                                                             prefix=prefix, token_scores=token_scores)):
             if heatmap_dir is not None and hyps[0].attention is not None:
                 hyps[0].heatmap(heatmap_path / f"{first + i:05d}.png")
             for hyp in hyps:
@@ -105,6 +107,8 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
                 fields.append(hyp.text)
                 if nbest > 1 or scores:
                     fields += [f"{hyp.score:.6f}", f"{hyp.log_prob:.6f}"]
+                if token_scores:
+                    fields.append(" ".join(f"{x:.4f}" for x in hyp.token_log_probs or []))
                 if print_alignment:
                     fields.append(hyp.pharaoh())
                 put(" ||| ".join(fields))

@@ -225,6 +225,7 @@ class Translation:
     src_pieces: list[str]
     alignment: list[tuple[int, int]] | None = None
     attention: torch.Tensor | None = None  # (len(pieces) + 1, len(src_pieces) + 1): <eos> row and column
+    token_log_probs: list[float] | None = None  # each piece's and then <eos>'s log-probability, on request
 
     def heatmap(self, path: str | os.PathLike) -> None:
         """Write this translation's attention as a PNG heatmap, labelled with readable pieces."""
@@ -429,9 +430,11 @@ class Translator:
                 for hs in self.search(src_ids, beam=beam, nbest=nbest)]
 
     def translate_scored(self, sentences: list[str], *, beam: int | None = None, nbest: int = 1,
-                         attention: bool = False, prefix: str | list[str] | None = None) -> list[list[Translation]]:
+                         attention: bool = False, prefix: str | list[str] | None = None,
+                         token_scores: bool = False) -> list[list[Translation]]:
         """For each sentence its ``nbest`` :class:`Translation` (text, pieces, scores, alignment).
-        ``prefix``: the text every translation (or, a list: each sentence's) must begin with."""
+        ``prefix``: the text every translation (or, a list: each sentence's) must begin with;
+        ``token_scores``: each piece's log-probability too (the model's, teacher-forced on the output)."""
         src_ids = self.encode(sentences)
         prefix_ids = None
         if prefix is not None:
@@ -448,9 +451,20 @@ class Translator:
                                     [self.tokenizer.id_to_piece(t) for t in h.tokens], src_pieces,
                                     alignment(h.attention, len(ids), len(h.tokens))
                                     if attention and h.attention is not None else None,
-                                    h.attention if attention else None)
+                                    h.attention if attention else None,
+                                    self.token_log_probs(ids, h.tokens) if token_scores and ids else None)
                         for h in hs])
         return out
+
+    @torch.no_grad()
+    def token_log_probs(self, src_ids: list[int], tokens: list[int]) -> list[float]:
+        """The model's log-probability of each of ``tokens`` and then ``<eos>`` after ``src_ids``
+        (teacher forcing; they sum to the search's ``log_prob`` of a finished hypothesis)."""
+        src = torch.tensor([src_ids[: self.max_src_len - 1] + [EOS_ID]], device=self.device)
+        tgt_in = torch.tensor([[BOS_ID, *tokens]], device=self.device)
+        scores = self.model(src, torch.tensor([src.shape[1]], device=self.device), tgt_in)
+        log_probs = scores.float().log_softmax(-1)[0]
+        return [float(log_probs[i, t]) for i, t in enumerate([*tokens, EOS_ID])]
 
     def decode(self, ids: list[int]) -> str:
         text = self.tokenizer.decode_ids(ids)

@@ -231,3 +231,16 @@ def test_cjk_labels_use_an_installed_cjk_font(tmp_path):
     assert font_manager.findfont(font, fallback_to_default=False)
     plot_attention(torch.rand(3, 3), ["我", "爱", "</s>"], ["I", "love"], tmp_path / "zh.png", title="我爱")
     assert (tmp_path / "zh.png").stat().st_size > 1000
+
+
+def test_token_scores_sum_to_the_sentence_score(copier, tmp_path, capsys):
+    translator, folder = copier
+    for hyps in translator.translate_scored(_strings(random.Random(6), 4), beam=4, nbest=2, token_scores=True):
+        for h in hyps:
+            assert len(h.token_log_probs) == len(h.pieces) + 1
+            assert sum(h.token_log_probs) == pytest.approx(h.log_prob, abs=1e-4)
+    src = tmp_path / "src.txt"
+    src.write_text("abc\n")
+    assert main(["translate", "--run", str(folder), "-i", str(src), "--scores", "--token-scores"]) == 0
+    text, score, log_prob, per_token = capsys.readouterr().out.strip().split(" ||| ")
+    assert sum(float(x) for x in per_token.split()) == pytest.approx(float(log_prob), abs=1e-3)
