@@ -12,21 +12,24 @@ from seqkit.cli.params import OUTPUT
 @click.option("--run", "run_dir", default=None, type=click.Path(file_okay=False),
               help="average this run's best checkpoints (train/checkpoints/best.json)")
 @click.option("--best", "n_best", default=None, type=click.IntRange(min=1), help="only the N best of them")
+@click.option("--last", "n_last", default=None, type=click.IntRange(min=1),
+              help="the run's N newest step checkpoints instead (kept with train.keep_last)")
 @click.option("-o", "--output", required=True, type=OUTPUT, help="the averaged weights (.safetensors)")
-def average(checkpoints, run_dir, n_best, output) -> None:
-    """Average CHECKPOINTS (.safetensors of one model), or the best ones of --run, into --output.
+def average(checkpoints, run_dir, n_best, n_last, output) -> None:
+    """Average CHECKPOINTS (.safetensors of one model), or the best (or --last) ones of --run, into --output.
 
     The result loads wherever the run's weights do: seqkit translate --run RUN --weights OUT.
     """
     from pathlib import Path
 
     from seqkit.errors import SeqkitError
-    from seqkit.train import average_weights, best_checkpoints, save_weights
+    from seqkit.train import average_weights, best_checkpoints, last_checkpoints, save_weights
 
     if run_dir is not None:
         if checkpoints:
             raise SeqkitError("give --run or checkpoint files, not both", fix="drop one of them")
-        paths = best_checkpoints(Path(run_dir) / "train" / "checkpoints", n_best)
+        folder = Path(run_dir) / "train" / "checkpoints"
+        paths = last_checkpoints(folder, n_last) if n_last else best_checkpoints(folder, n_best)
     else:
         paths = [Path(p) for p in checkpoints][:n_best] if n_best else [Path(p) for p in checkpoints]
     save_weights(output, average_weights(paths), {"averaged": ",".join(p.name for p in paths)})

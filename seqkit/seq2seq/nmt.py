@@ -150,6 +150,7 @@ class NMTTrainConfig:
     early_stopping: int | None = setting(None, ge=1)
     keep_best: int = setting(3, ge=0)
     average_best: int | None = setting(None, ge=1)  # the model = the mean of the N best checkpoints
+    keep_last: int = setting(1, ge=1)  # the newest step checkpoints kept (seqkit average --last N)
     ckpt_every_steps: int | None = setting(100, ge=1)
     log_every: int = setting(20, ge=1)
     progress: bool = True
@@ -583,7 +584,7 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
     trainer = Trainer(model, optimizer, NMTStep(cfg.label_smoothing, PAD_ID), scheduler=scheduler,
                       clip_norm=cfg.clip_norm, accum_steps=cfg.accum_steps, amp=cfg.amp, device=device,
                       run_dir=run_dir, log_every=cfg.log_every, ckpt_every_steps=cfg.ckpt_every_steps,
-                      keep_best=cfg.keep_best, flops_per_item=train_flops_per_token(model), item_name="tokens",
+                      keep_best=cfg.keep_best, keep_last=cfg.keep_last, flops_per_item=train_flops_per_token(model), item_name="tokens",
                       progress=cfg.progress, log_fn=log_fn)
     result = trainer.fit(batches, epochs=cfg.epochs, max_steps=cfg.max_steps, max_time=cfg.max_time,
                          valid_fn=valid_fn, valid_every=cfg.valid_every, monitor="bleu", mode="max",

@@ -86,11 +86,12 @@ class CheckpointManager:
         mode: ``"max"`` when a higher score is better (BLEU, accuracy), ``"min"`` for loss/perplexity.
     """
 
-    def __init__(self, directory: PathLike, keep_best: int = 3, mode: str = "max") -> None:
+    def __init__(self, directory: PathLike, keep_best: int = 3, mode: str = "max", keep_last: int = 1) -> None:
         if mode not in ("max", "min"):
             raise SeqkitError(f"mode must be 'max' or 'min', got {mode!r}")
         self.dir = Path(directory)
         self.keep_best, self.mode = keep_best, mode
+        self.keep_last = max(1, keep_last)  # the newest step-*.safetensors kept (for averaging the last N)
         self.best: list[dict[str, Any]] = []  # [{"step", "score", "file"}], best first
 
     # -- last -------------------------------------------------------------------------------------
@@ -102,9 +103,10 @@ class CheckpointManager:
         save_state(self.dir / f"{stem}.state.pt", {**state, "best": self.best})
         save_json(self.dir / "last.json", {"step": step, "weights": f"{stem}.safetensors",
                                            "state": f"{stem}.state.pt"})
+        kept_weights = set(sorted(self.dir.glob("step-*.safetensors"))[-self.keep_last:])
         for old in self.dir.glob("step-*"):
-            if not old.name.startswith(stem + "."):
-                old.unlink(missing_ok=True)
+            if not old.name.startswith(stem + ".") and old not in kept_weights:
+                old.unlink(missing_ok=True)  # older trainer states always; weights beyond keep_last
         return self.dir / f"{stem}.safetensors"
 
     def has_last(self) -> bool:
@@ -199,6 +201,14 @@ def average_weights(paths: list[PathLike]) -> dict[str, torch.Tensor]:
         for k, v in weights.items():
             total[k] += v.to(torch.float64)
     return {k: (v / len(paths)).to(dtypes[k]) for k, v in total.items()}
+
+
+def last_checkpoints(directory: PathLike, n: int | None = None) -> list[Path]:
+    """The newest step weights a run kept (``keep_last``), newest first, at most ``n`` of them."""
+    files = sorted(Path(directory).glob("step-*.safetensors"), reverse=True)
+    if not files:
+        raise SeqkitError("no step checkpoints here", path=directory, fix="give checkpoint files explicitly")
+    return files[:n] if n else files
 
 
 def best_checkpoints(directory: PathLike, n: int | None = None) -> list[Path]:

@@ -200,7 +200,7 @@ class Trainer:
                  clip_norm: float | None = None, accum_steps: int = 1, amp: str | None = None,
                  device: str | torch.device | None = None, run_dir: str | Path | None = None,
                  log_every: int = 50, ckpt_every_steps: int | None = None, keep_best: int = 3,
-                 flops_per_item: float | None = None, item_name: str = "items",
+                 keep_last: int = 1, flops_per_item: float | None = None, item_name: str = "items",
                  progress: bool = True, log_fn: Callable[[dict], None] | None = None,
                  plot: bool = True, peak_flops: float | None = None) -> None:
         if accum_steps < 1:
@@ -218,6 +218,7 @@ class Trainer:
         self.amp = resolve_amp(amp, self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.log_every, self.ckpt_every_steps, self.keep_best = max(1, log_every), ckpt_every_steps, keep_best
+        self.keep_last = keep_last
         self.flops_per_item, self.item_name, self.progress = flops_per_item, item_name, progress
         self.log_fn, self.plot = log_fn, plot
         self.peak_flops = peak_flops or estimate_peak_flops(self.device, self.amp)
@@ -446,7 +447,7 @@ class Trainer:
             monitor = None
         if self.run_dir is not None:
             self.ckpt = CheckpointManager(self.run_dir / "checkpoints", self.keep_best if monitor else 0,
-                                          mode)
+                                          mode, keep_last=self.keep_last)
         if resume and self.ckpt is None:
             raise SeqkitError("resume needs a run directory", fix="pass run_dir to the Trainer")
         resumed = self.resume() if resume else False

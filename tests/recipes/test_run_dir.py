@@ -239,3 +239,20 @@ def test_the_recipe_can_average_the_best_checkpoints(trained, tmp_path):
     expected = average_weights(best)
     assert all(torch.equal(model[k], expected[k]) for k in expected)
     assert "model = the mean of 2 best checkpoint(s)" in (run_dir / "log.txt").read_text()
+
+
+def test_seqkit_average_the_last_checkpoints_of_a_run(tmp_path, capsys):
+    import torch
+
+    from seqkit.train import average_weights, load_weights
+
+    run_dir = tmp_path / "run"
+    cfg = _tiny_nmt(run_dir, tmp_path, **{"train.keep_last": 2, "train.max_steps": 6})
+    run_pipeline(cfg, "nmt_transformer", echo=False)
+    steps = sorted(p.name for p in (run_dir / "train" / "checkpoints").glob("step-*.safetensors"))
+    assert steps == ["step-00000004.safetensors", "step-00000006.safetensors"]
+    out = tmp_path / "last2.safetensors"
+    assert main(["average", "--run", str(run_dir), "--last", "2", "-o", str(out)]) == 0
+    expected = average_weights([run_dir / "train" / "checkpoints" / s for s in steps])
+    got = load_weights(out)
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
