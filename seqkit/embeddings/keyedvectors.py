@@ -131,6 +131,81 @@ class KeyedVectors:
         self._check_key(key2)
         return float(np.dot(self.get_vector(key1, norm=True), self.get_vector(key2, norm=True)))
 
+    def similar_by_word(self, word: str, topn: int = 10, restrict_vocab: int | None = None
+                        ) -> list[tuple[str, float]]:
+        """The ``topn`` keys nearest to ``word`` (gensim's name for ``most_similar(word)``)."""
+        return self.most_similar(word, topn=topn, restrict_vocab=restrict_vocab)
+
+    def most_similar_cosmul(self, positive: str | Sequence = (), negative: str | Sequence = (),
+                            topn: int = 10, restrict_vocab: int | None = None) -> list[tuple[str, float]]:
+        """3CosMul (Levy and Goldberg 2014), as gensim: each key's product of ``(1 + cos) / 2`` with the
+        positive words over that with the negative ones (plus 1e-6); the query keys are left out."""
+        positive = [positive] if isinstance(positive, str) else list(positive)
+        negative = [negative] if isinstance(negative, str) else list(negative)
+        if not positive and not negative:
+            raise SeqkitError("most_similar_cosmul needs at least one positive or negative word")
+        for key in (*positive, *negative):
+            self._check_key(key)
+        end = min(restrict_vocab or len(self), len(self))
+        vectors, norms = self.vectors[:end], self.norms[:end]
+
+        def shifted(key: str) -> np.ndarray:
+            return (1 + (vectors @ self.get_vector(key, norm=True)) / norms) / 2
+
+        pos = np.prod([shifted(k) for k in positive], axis=0) if positive else np.ones(end)
+        neg = np.prod([shifted(k) for k in negative], axis=0) if negative else np.ones(end)
+        dists = pos / (neg + 0.000001)
+        exclude = {self.get_index(k) for k in (*positive, *negative)}
+        best = np.argsort(-dists, kind="stable")[: topn + len(exclude)]
+        return [(self.index_to_key[i], float(dists[i])) for i in best if i not in exclude][:topn]
+
+    def distance(self, key1: str, key2: str) -> float:
+        """Cosine distance, ``1 - similarity``."""
+        return 1.0 - self.similarity(key1, key2)
+
+    def distances(self, word_or_vector: str | np.ndarray, other_words: Sequence[str] = ()) -> np.ndarray:
+        """Cosine distances from a key (or vector) to ``other_words`` (all keys when empty)."""
+        if isinstance(word_or_vector, str):
+            self._check_key(word_or_vector)
+            vec = self.get_vector(word_or_vector, norm=True)
+        else:
+            vec = np.asarray(word_or_vector, dtype=np.float32)
+            vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
+        if not other_words:
+            return 1 - (self.vectors @ vec) / self.norms
+        for key in other_words:
+            self._check_key(key)
+        idx = [self.get_index(k) for k in other_words]
+        return 1 - (self.vectors[idx] @ vec) / self.norms[idx]
+
+    def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
+        """Cosine similarity of the means of two sets of keys' vectors (as gensim: raw vectors)."""
+        if not len(ws1) or not len(ws2):
+            raise SeqkitError("n_similarity needs at least one word on each side")
+        v1, v2 = self[list(ws1)].mean(axis=0), self[list(ws2)].mean(axis=0)
+        return float(np.dot(v1 / np.linalg.norm(v1), v2 / np.linalg.norm(v2)))
+
+    def doesnt_match(self, words: Sequence[str]) -> str:
+        """The key furthest from the mean of the others' unit vectors (unknown keys are ignored)."""
+        used = [w for w in words if w in self]
+        if not used:
+            raise SeqkitError("doesnt_match: none of the words is in the vocabulary")
+        vectors = np.vstack([self.get_vector(w, norm=True) for w in used]).astype(np.float32)
+        mean = vectors.mean(axis=0)
+        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        return sorted(zip(vectors @ mean, used))[0][1]
+
+    def closer_than(self, key1: str, key2: str) -> list[str]:
+        """Every key closer to ``key1`` than ``key2`` is."""
+        distances = self.distances(key1)
+        i1, i2 = self.get_index(key1), self.get_index(key2)
+        return [self.index_to_key[i] for i in np.flatnonzero(distances < distances[i2]) if i != i1]
+
+    def rank(self, key1: str, key2: str) -> int:
+        """The rank of ``key2`` among ``key1``'s neighbours (1: the nearest)."""
+        self._check_key(key2)
+        return len(self.closer_than(key1, key2)) + 1
+
     def _check_key(self, key: str) -> None:
         if key not in self.key_to_index:
             raise SeqkitError(f"word {key!r} is not in the vocabulary ({len(self)} words)",
