@@ -39,6 +39,13 @@ def ngram() -> None:
 @threads_option
 def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alpha, discount_fallback, threads) -> None:
     """Count TRAIN_FILE (one sentence per line, whitespace tokens) and write an ARPA model."""
+    from pathlib import Path
+
+    from seqkit.errors import SeqkitError
+
+    if Path(output).name.isdigit():  # lmplz's habit: -o 5 is the order there
+        raise SeqkitError(f"-o {output} would write a model file named {Path(output).name!r}", path=output,
+                          fix=f"-o is the output file here; for the order use --order {Path(output).name} -o model.arpa")
     from seqkit.lm.ngram import NGramLM
 
     start = time.perf_counter()

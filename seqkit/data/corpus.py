@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqkit.data.registry import CORPORA, corpus_info, corpus_names, fetch
+from seqkit.data.registry import CORPORA, canonical, corpus_info, corpus_names, fetch, suggest
 from seqkit.errors import SeqkitError
 from seqkit.io import iter_lines, read_lines
 
@@ -288,7 +288,7 @@ def load_path(path: PathLike | Sequence[PathLike], *, src: str | None = None, tg
         return load_folder(path, src=src, tgt=tgt)
     if not path.exists():
         raise SeqkitError("no such corpus file, and it is not a registered corpus name", path=path,
-                          fix=f"give an existing path or one of: {', '.join(corpus_names())}")
+                          fix=f"{suggest(str(path))}give an existing path or one of: {', '.join(corpus_names())}")
     if columns is not None or _is_tsv(path):
         cols = tuple(columns) if columns is not None else (0, 1)
         if len(cols) == 1:
@@ -322,7 +322,7 @@ def load(name_or_path: str | PathLike | Sequence[PathLike], *, src: str | None =
         from seqkit.data.hub import load_hub
 
         return load_hub(name_or_path[3:], config=config, src=src, tgt=tgt, **hub_options)
-    if isinstance(name_or_path, str) and name_or_path in CORPORA:
-        return load_named(name_or_path, src=src, tgt=tgt, split_seed=split_seed)
+    if isinstance(name_or_path, str) and canonical(name_or_path) in CORPORA:
+        return load_named(canonical(name_or_path), src=src, tgt=tgt, split_seed=split_seed)
     return load_path(name_or_path, src=src, tgt=tgt, columns=columns, valid_size=valid_size,
                      test_size=test_size, split_seed=split_seed)

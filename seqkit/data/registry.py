@@ -100,6 +100,22 @@ _EN_FR_SHA = {  # computed from the bundled files that data/make_en_fr.py writes
 }
 
 CORPORA: dict[str, CorpusInfo] = {}
+#: Other names users type for a registered corpus (the shared data folder's name, for one).
+ALIASES: dict[str, str] = {"wikitext-2": "wikitext2", "wikitext": "wikitext2", "time-machine": "timemachine",
+                           "penn-treebank": "ptb"}
+
+
+def canonical(name: str) -> str:
+    """The registered name for ``name`` (itself, or what an alias stands for)."""
+    return ALIASES.get(name, name)
+
+
+def suggest(name: str) -> str:
+    """``"did you mean 'x'? "`` for a near miss of a registered name or alias, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, [*CORPORA, *ALIASES], n=1, cutoff=0.7)
+    return f"did you mean '{canonical(close[0])}'? " if close else ""
 
 
 def _register(info: CorpusInfo) -> None:
@@ -216,10 +232,11 @@ def corpus_names() -> list[str]:
 
 
 def corpus_info(name: str) -> CorpusInfo:
-    if name not in CORPORA:
+    if canonical(name) not in CORPORA:
         raise SeqkitError(f"unknown corpus {name!r}",
-                          fix=f"choose one of: {', '.join(sorted(CORPORA))}, a hub corpus 'hf:NAME', or a file path")
-    return CORPORA[name]
+                          fix=f"{suggest(name)}choose one of: {', '.join(sorted(CORPORA))}, a hub corpus 'hf:NAME', "
+                          "or a file path")
+    return CORPORA[canonical(name)]
 
 
 def _title(info: CorpusInfo) -> str:

@@ -55,9 +55,9 @@ def check(cfg: dict) -> list[str]:
 
     found = []
     data = cfg.get("data") or {}
-    from seqkit.data.registry import CORPORA
+    from seqkit.data.registry import CORPORA, canonical
 
-    info = CORPORA.get(str(data.get("name")))
+    info = CORPORA.get(canonical(str(data.get("name"))))
     if info is not None and info.kind != "lm":
         found.append(f"data.name: {data.get('name')!r} is a {'vector set' if info.kind == 'vectors' else 'parallel corpus'}; a language model needs an LM "
                      f"corpus ({', '.join(n for n, c in CORPORA.items() if c.kind == 'lm')}) or a text file")

@@ -122,9 +122,9 @@ def check(cfg: Any) -> list[str]:
     found = []
     data = cfg.get("data") or {}
     if not data.get("train"):
-        from seqkit.data.registry import CORPORA
+        from seqkit.data.registry import CORPORA, canonical
 
-        info = CORPORA.get(str(data.get("name")))
+        info = CORPORA.get(canonical(str(data.get("name"))))
         if info is None and not str(data.get("name", "")).startswith("hf:"):
             found.append(f"data.name: unknown corpus {data.get('name')!r}; a translation recipe takes "
                          f"{', '.join(n for n, c in CORPORA.items() if c.kind == 'parallel')}, hf:NAME, "

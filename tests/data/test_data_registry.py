@@ -176,3 +176,12 @@ def test_cli_get_offline_missing_corpus_exits_2(capsys, monkeypatch, tmp_path):
     assert main(["data", "get", "multi30k"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "multi30k/train.de.gz" in err and "SEQKIT_OFFLINE" in err
+
+
+def test_aliases_and_near_misses():
+    from seqkit.data.registry import canonical, corpus_info, suggest
+
+    assert canonical("wikitext-2") == "wikitext2" and corpus_info("wikitext-2").name == "wikitext2"
+    assert suggest("wikitxt2") == "did you mean 'wikitext2'? "
+    with pytest.raises(SeqkitError, match="did you mean 'multi30k'"):
+        corpus_info("multi30")

@@ -92,3 +92,14 @@ def test_closed_vocabulary_options(files, capsys):
     assert status == 0 and re.search(r"^OOVs: 4$", out, re.M)  # on, log, zebra, ate
     assert run(capsys, "train", "--min-freq", 15, "--smoothing", "addk", "--k", 0.5, train, "-o", model)[0] == 0
     assert NGramLM.load(model).vocab.tokens == ["<unk>", "<s>", "</s>", "the", "cat"]  # the 27, cat 15, sat 12
+
+
+def test_an_lmplz_style_numeric_output_is_refused(capsys, tmp_path, monkeypatch):
+    from seqkit.cli import main
+
+    train = tmp_path / "t.txt"
+    train.write_text("a b c\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["lm", "ngram", "train", str(train), "-o", "5"]) == 2
+    assert "for the order use --order 5 -o model.arpa" in capsys.readouterr().err
+    assert not (tmp_path / "5").exists()
