@@ -76,14 +76,8 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
         max_len_a, max_len_b = 0.0, max_len
     decode = from_dict(DecodeConfig, {"beam": beam, "alpha": alpha, "max_len_a": max_len_a,
                                       "max_len_b": max_len_b}, "translate")
-    if weights is not None and len(run_dirs) > 1:
-        raise SeqkitError("--weights applies to one run, not an ensemble", fix="drop --weights or give one --run")
-    if weights is not None:
-        translator = Translator.from_run(run_dirs[0], weights=weights, device=resolve_device(device),
-                                         **decode.translator_options(), **extra)
-    else:
-        translator = Translator.from_runs(list(run_dirs), device=resolve_device(device),
-                                          **decode.translator_options(), **extra)
+    translator = Translator.from_runs(list(run_dirs), weights=weights, device=resolve_device(device),
+                                      **decode.translator_options(), **extra)
     written: list[str] = []
     if heatmap_dir is not None:
         from seqkit.io import output_folder

@@ -55,12 +55,12 @@ def check(cfg: dict) -> list[str]:
 
     found = []
     data = cfg.get("data") or {}
-    from seqkit.data.registry import CORPORA, canonical
+    from seqkit.data.registry import CORPORA, canonical, names
 
     info = CORPORA.get(canonical(str(data.get("name"))))
     if info is not None and info.kind != "lm":
         found.append(f"data.name: {data.get('name')!r} is a {'vector set' if info.kind == 'vectors' else 'parallel corpus'}; a language model needs an LM "
-                     f"corpus ({', '.join(n for n, c in CORPORA.items() if c.kind == 'lm')}) or a text file")
+                     f"corpus ({', '.join(names('lm'))}) or a text file")
     if data.get("level") not in ("char", "word"):
         found.append(f"data.level: must be one of char, word, got {data.get('level')!r}")
     if data.get("min_freq") is not None and int(data["min_freq"]) < 1:

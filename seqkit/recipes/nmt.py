@@ -122,16 +122,16 @@ def check(cfg: Any) -> list[str]:
     found = []
     data = cfg.get("data") or {}
     if not data.get("train"):
-        from seqkit.data.registry import CORPORA, canonical
+        from seqkit.data.registry import CORPORA, canonical, names
 
         info = CORPORA.get(canonical(str(data.get("name"))))
         if info is None and not str(data.get("name", "")).startswith("hf:"):
             found.append(f"data.name: unknown corpus {data.get('name')!r}; a translation recipe takes "
-                         f"{', '.join(n for n, c in CORPORA.items() if c.kind == 'parallel')}, hf:NAME, "
+                         f"{', '.join(names('parallel'))}, hf:NAME, "
                          "or local files in data.train/valid/test")
         elif info is not None and info.kind != "parallel":
             found.append(f"data.name: {data.get('name')!r} is a {'vector set' if info.kind == 'vectors' else 'language-modelling corpus'}; a translation recipe "
-                         f"needs a parallel one ({', '.join(n for n, c in CORPORA.items() if c.kind == 'parallel')})")
+                         f"needs a parallel one ({', '.join(names('parallel'))})")
     spm = cfg.get("spm") or {}
     if spm.get("vocab_size") is not None and int(spm.get("vocab_size")) < 8:
         found.append(f"spm.vocab_size: must be >= 8, got {spm.get('vocab_size')}")

@@ -300,16 +300,18 @@ class Translator:
         self.stats = {"sentences": 0, "empty": 0, "truncated": 0, "unknown_tokens": 0}
 
     @classmethod
-    def from_runs(cls, run_dirs: list[str | os.PathLike], *, device: str | torch.device = "cpu",
-                  **options: Any) -> Translator:
-        """One run: :meth:`from_run`. Several: their models as an
-        :class:`~seqkit.seq2seq.ensemble.Ensemble` over the first run's tokenizer; runs whose
+    def from_runs(cls, run_dirs: list[str | os.PathLike], *, weights: str | os.PathLike | None = None,
+                  device: str | torch.device = "cpu", **options: Any) -> Translator:
+        """One run: :meth:`from_run` (``weights`` may replace its best weights). Several: their models
+        as an :class:`~seqkit.seq2seq.ensemble.Ensemble` over the first run's tokenizer; runs whose
         tokenizers differ are refused (their ids would not mean the same pieces)."""
         from seqkit.seq2seq.ensemble import Ensemble
 
+        if len(run_dirs) == 1:
+            return cls.from_run(run_dirs[0], weights=weights, device=device, **options)
+        if weights is not None:
+            raise SeqkitError("--weights applies to one run, not an ensemble", fix="drop --weights or give one --run")
         members = [cls.from_run(r, device=device, **options) for r in run_dirs]
-        if len(members) == 1:
-            return members[0]
         first = sha256_file(model_dir(run_dirs[0]) / "spm.model")
         for run in run_dirs[1:]:
             if sha256_file(model_dir(run) / "spm.model") != first:
@@ -550,9 +552,10 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
 
     cfg = cfg or NMTTrainConfig()
     decode = decode or DecodeConfig()
-    seg = _jieba_segment
-    src_ids = tokenizer.encode_ids_batch([seg(x) for x in train_src] if zh_side == "src" else train_src)
-    tgt_ids = tokenizer.encode_ids_batch([seg(x) for x in train_tgt] if zh_side == "tgt" else train_tgt)
+    def encode(lines: list[str], side: str) -> list[list[int]]:  # a Chinese side is segmented by jieba first
+        return tokenizer.encode_ids_batch([_jieba_segment(x) for x in lines] if zh_side == side else lines)
+
+    src_ids, tgt_ids = encode(train_src, "src"), encode(train_tgt, "tgt")
     batches = ParallelBatches(src_ids, tgt_ids, max_tokens=cfg.max_tokens, bucket=True, shuffle=True,
                               seed=seed, min_len=1, max_len=max_len)
     LOG.info("training pairs: %s; %s batches of <= %s tokens per epoch", batches.report(), f"{len(batches):,}",
@@ -567,8 +570,7 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
         if cfg.valid_max_sents:
             valid_src, valid_ref = valid_src[: cfg.valid_max_sents], valid_ref[: cfg.valid_max_sents]
         valid_batches = list(ParallelBatches(
-            tokenizer.encode_ids_batch([seg(x) for x in valid_src] if zh_side == "src" else valid_src),
-            tokenizer.encode_ids_batch([seg(x) for x in valid_ref] if zh_side == "tgt" else valid_ref),
+            encode(valid_src, "src"), encode(valid_ref, "tgt"),
             max_tokens=cfg.max_tokens, bucket=True, shuffle=False, min_len=1, max_len=max_len).epoch(0))
         translator = Translator(model, tokenizer, device=device, **{**decode.translator_options(),
                                                                     "beam": cfg.valid_beam},
