@@ -83,7 +83,7 @@ def test_invalid_utf8_on_stdin(capsys, files, tmp_path, monkeypatch, stdin_bytes
     import io
     import sys
 
-    for command in (["tokenize"], ["bleu", "-", files / "good.txt"]):
+    for command in (["tokenize"], ["bleu", files / "good.txt"]):
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin_bytes)))
         err = bad(capsys, command, "<stdin>")
         assert "invalid UTF-8" in err
@@ -139,7 +139,7 @@ def test_a_full_stdout_is_one_line(tmp_path):
 # -- bad values ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("args, named", [
     (["vision", "summary", "lenet", "--classes", "0"], "--classes"),
-    (["bleu", "IN", "IN", "--paired-bs", "IN", "--n-bootstrap", "0"], "--n-bootstrap"),
+    (["bleu", "IN", "-i", "IN", "IN2", "--paired-bs", "--paired-bs-n", "x"], "--paired-bs-n"),
     (["lm", "ngram", "sample", "MODEL", "-n", "-5"], "--num"),
     (["lm", "ngram", "sample", "MODEL", "--temperature", "-1"], "--temperature"),
     (["recipe", "run", "nmt_transformer", "train.epochs=-1"], "train.epochs"),

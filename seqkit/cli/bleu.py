@@ -1,83 +1,229 @@
-"""``seqkit bleu HYP REF [REF ...]``: corpus BLEU (and chrF, TER) like the sacrebleu command line.
+"""``seqkit bleu REF [REF ...] -i HYP [HYP ...] [sacrebleu's flags]``: the sacrebleu command line.
 
-Prints sacrebleu's report line (``BLEU = 48.53 82.4/50.0/45.5/37.5 (BP = ...)``) and the signature
-for each metric. ``-`` reads the hypotheses (or one reference) from stdin. Lines are read as
-sacrebleu reads them (trailing whitespace stripped), so the numbers equal ``sacrebleu REF -i HYP``.
+Arguments are parsed by sacrebleu's own parser and scored by sacrebleu's own ``main`` and metric
+classes, so every flag (``-m bleu chrf ter``, ``-b``, ``-w``, ``-f json|text``, ``-sl``, ``--confidence``,
+``--paired-bs``/``--paired-ar`` over several ``-i`` systems, ``--chrf-word-order 2`` for chrF++, ``-t
+wmt21 -l de-en --echo src`` ...) means and prints exactly what it does in ``sacrebleu``. What seqkit
+adds around it:
+
+* Chinese references get ``-tok zh`` when no ``-tok`` and no ``-l`` is given (sacrebleu would use
+  13a); the signature shows ``tok:zh``.
+* The argument order is sacrebleu's: references first, hypotheses after ``-i`` (or on stdin). Without
+  ``-i`` and with a terminal on stdin, seqkit stops with a line saying so instead of waiting -- the old
+  ``seqkit bleu HYP REF`` order would otherwise score the wrong file.
+* ``-t NAME -l PAIR`` reads a local copy of the test set (``$SEQKIT_DATA/wmt21-news`` ...) when
+  sacrebleu has not downloaded it; anything else it cannot download is one line, not a traceback.
+* Every error (a missing file, unequal line counts, a bad flag) is one line and exit status 2.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import sys
+from pathlib import Path
+
 import click
 
-from seqkit.cli.params import threads_option
-from seqkit.errors import SeqkitError
-from seqkit.io import iter_lines, iter_stdin_lines
-from seqkit.metrics.corpus import METRICS, corpus_score
-from seqkit.metrics.significance import paired_bootstrap
+from seqkit.errors import SeqkitError, from_os_error
+
+#: sacrebleu's test set name -> the SEQKIT_DATA copy: (folder, file pattern with {pair}, {side}, {lang}).
+LOCAL_TEST_SETS = {
+    "wmt21": ("wmt21-news", "newstest2021.{pair}.{side}.{lang}"),
+}
 
 
-def read_segments(path: str) -> list[str]:
-    """Lines of ``path`` (or stdin for ``-``) with trailing whitespace removed, as sacrebleu does."""
-    lines = iter_stdin_lines() if path == "-" else iter_lines(path)
-    return [line.rstrip() for line in lines]
+def local_test_set(name: str, pair: str) -> dict[str, Path] | None:
+    """``{"src": path, "ref": path}`` of a test set in ``$SEQKIT_DATA``, or None if there is no copy."""
+    from seqkit.data.registry import data_dir
+
+    if name not in LOCAL_TEST_SETS or data_dir() is None or "-" not in pair:
+        return None
+    folder, pattern = LOCAL_TEST_SETS[name]
+    s, t = pair.split("-", 1)
+    files = {"src": data_dir() / folder / pattern.format(pair=pair, side="src", lang=s),
+             "ref": data_dir() / folder / pattern.format(pair=pair, side="ref.A", lang=t)}
+    return files if all(p.is_file() for p in files.values()) else None
 
 
-class _MultiValueMetrics(click.Command):
-    """Accept sacrebleu's ``-m bleu chrf ter`` (several values after one flag) besides
-    ``-m bleu -m chrf``: the values after ``-m`` are rewritten into repeated flags."""
+def _sacrebleu_cached(name: str, pair: str) -> bool:
+    from sacrebleu.dataset import DATASETS
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        out, i = [], 0
-        while i < len(args):
-            arg = args[i]
-            out.append(arg)
-            i += 1
-            if arg in ("-m", "--metrics"):
-                if i < len(args):  # the first value, checked by click like any other
-                    out.append(args[i])
-                    i += 1
-                while i < len(args) and args[i].lower() in METRICS:
-                    out += ["-m", args[i]]
-                    i += 1
-        return super().parse_args(ctx, out)
+    dataset = DATASETS.get(name)
+    if dataset is None or pair not in dataset.langpairs:
+        return False
+    return Path(dataset._get_txt_file_path(pair, "src")).is_file()
 
 
-@click.command(cls=_MultiValueMetrics)
-@click.argument("hyp")
-@click.argument("refs", nargs=-1, required=True)
-@click.option("-m", "--metrics", multiple=True, type=click.Choice(METRICS, case_sensitive=False),
-              help="metrics to compute (default: bleu); sacrebleu style '-m bleu chrf ter' works")
-@click.option("-tok", "--tokenize", default=None,
-              help="BLEU tokenizer (13a, zh, intl, char, none, ...); default: zh for Chinese references, "
-                   "else 13a")
-@click.option("-lc", "--lowercase", is_flag=True, help="case-insensitive scoring")
-@click.option("--paired-bs", "paired_bs", default=None, metavar="OTHER_HYP",
-              help="paired bootstrap resampling of HYP against the baseline OTHER_HYP")
-@click.option("--n-bootstrap", default=1000, show_default=True, type=click.IntRange(min=1),
-              help="resamples for --paired-bs")
-@threads_option
-def bleu(hyp: str, refs: tuple[str, ...], metrics: tuple[str, ...], tokenize: str | None,
-         lowercase: bool, paired_bs: str | None, n_bootstrap: int, threads) -> None:
-    """Score HYP against one or more reference files REF (use - for stdin)."""
-    if [hyp, *refs].count("-") > 1:
-        raise SeqkitError("stdin ('-') can be used for only one file", fix="write the others to files")
-    hyps = read_segments(hyp)
-    if not hyps:
-        raise SeqkitError("no hypotheses to score: the file is empty", path="<stdin>" if hyp == "-" else hyp,
-                          fix="give a hypothesis file with one line per test sentence")
-    streams = [read_segments(r) for r in refs]
-    for path, stream in zip(refs, streams):
-        if len(stream) != len(hyps):
-            raise SeqkitError(f"{len(stream)} reference lines but {len(hyps)} hypothesis lines in {hyp}",
-                              path=path, fix="give one reference line per hypothesis line")
-    metrics = tuple(dict.fromkeys(m.lower() for m in metrics)) or ("bleu",)
-    if paired_bs is not None:
-        baseline = read_segments(paired_bs)
-        if len(baseline) != len(hyps):
-            raise SeqkitError(f"{len(baseline)} lines but {hyp} has {len(hyps)}", path=paired_bs,
-                              fix="both systems must translate the same test set")
-        for result in paired_bootstrap(baseline, hyps, streams, metrics, tokenize, n_bootstrap):
-            click.echo(str(result))
-        return
-    for name in metrics:
-        click.echo(str(corpus_score(name, hyps, streams, tokenize, lowercase=lowercase)))
+class _Log(logging.Handler):
+    """sacrebleu's log: ERROR records (logged before it calls ``sys.exit(1)``) are kept for seqkit's
+    one-line error; the rest print as sacrebleu prints them, unless ``quiet``."""
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__(logging.INFO)
+        self.quiet = quiet
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            self.errors.append(record.getMessage().strip())
+        elif not self.quiet:
+            print(f"sacreBLEU: {record.getMessage()}", file=sys.stderr)
+
+
+def _parse(argv: list[str]):
+    """sacrebleu's parser on ``argv``; a usage error becomes one SeqkitError line."""
+    from sacrebleu import sacrebleu as sb
+
+    err = io.StringIO()
+    old = sys.argv
+    sys.argv = ["seqkit bleu", *argv]
+    try:
+        with contextlib.redirect_stderr(err):
+            return sb.parse_args()
+    except SystemExit as exc:
+        if exc.code in (0, None):  # --help, --version
+            raise
+        lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
+        message = lines[-1].split("error: ", 1)[-1] if lines else "bad arguments"
+        raise SeqkitError(message, fix="see seqkit bleu --help; the order is REF [REF ...] -i HYP") from None
+    finally:
+        sys.argv = old
+
+
+def _check_readable(paths: list[str]) -> None:
+    for path in paths:
+        if path == "-":
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise from_os_error(exc, path) from None
+
+
+def _with_local_test_set(argv: list[str], args) -> tuple[list[str], list[str] | None]:
+    """``argv`` with ``-t NAME`` replaced by the local reference file when sacrebleu has no copy;
+    also the lines to echo for ``--echo``. Unchanged when sacrebleu has the set or seqkit has no copy."""
+    names = args.test_set.split(",")
+    if len(names) != 1 or args.langpair is None or _sacrebleu_cached(names[0], args.langpair):
+        return argv, None
+    files = local_test_set(names[0], args.langpair)
+    if files is None:
+        return argv, None
+    echo = None
+    if args.echo:
+        unknown = [f for f in args.echo if f not in files]
+        if unknown:
+            raise SeqkitError(f"--echo {' '.join(unknown)}: the local copy of {names[0]} has only src and ref",
+                              path=files["src"], fix="use --echo src or --echo ref")
+        from seqkit.io import iter_lines
+
+        columns = [list(iter_lines(files[f])) for f in args.echo]
+        echo = ["\t".join(row) for row in zip(*columns)]
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("-t", "--test-set"):
+            skip = True
+            continue
+        if arg.startswith("--test-set="):
+            continue
+        out.append(arg)
+    return [str(files["ref"]), *out], echo
+
+
+def run_sacrebleu(argv: list[str]) -> None:
+    """sacrebleu's command line on ``argv`` with seqkit's additions (see the module docstring)."""
+    from sacrebleu import sacrebleu as sb
+
+    from seqkit.io import iter_lines
+    from seqkit.metrics.corpus import is_chinese
+
+    args = _parse(argv)
+    if args.test_set is not None and not (args.list or args.citation):
+        argv, echo = _with_local_test_set(argv, args)
+        if echo is not None:
+            for line in echo:
+                click.echo(line)
+            return
+        args = _parse(argv)
+    local = args.test_set is None and not (args.list or args.citation or args.download)
+    if local and not args.refs:
+        raise SeqkitError("no reference files: give them first, then the hypotheses after -i",
+                          fix="seqkit bleu REF [REF ...] -i HYP (sacrebleu's order), or -t TESTSET -l PAIR")
+    if args.input is None and local and sys.stdin.isatty():
+        raise SeqkitError("no hypotheses: sacrebleu's order is REF [REF ...] -i HYP (or HYP on stdin)",
+                          fix=f"seqkit bleu {' '.join(args.refs[:-1]) or 'REF'} -i {args.refs[-1]}"
+                              if len(args.refs) > 1 else "add -i HYP")
+    _check_readable([*args.refs, *(args.input or [])])
+    if (local and args.bleu_tokenize is None and args.langpair is None and "bleu" in args.metrics
+            and args.num_refs == 1 and is_chinese(list(iter_lines(args.refs[0]))[:500])):
+        argv = [*argv, "--tokenize", "zh"]
+
+    log = _Log(args.quiet)
+    saved = sys.stdin, sys.stdout, sys.stderr
+    sys.argv, old_argv = ["seqkit bleu", *argv], sys.argv
+    sb.sacrelogger.addHandler(log)
+    sb.sacrelogger.propagate = False
+    # sacrebleu reopens fd 0 and 1 as UTF-8 files; hand it the streams we have instead (closing
+    # fd 1 behind the caller's back, or losing pytest's capture, would follow otherwise).
+    sb.open = lambda fd, *a, **k: saved[0] if fd == 0 else saved[1]
+    sys.stdin, sys.stdout = _Fd(saved[0], 0), _Fd(saved[1], 1)
+    try:
+        sb.main()
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            message = "; ".join(m for m in log.errors if m) or f"sacrebleu exited with status {exc.code}"
+            if "different lengths" in message and args.input is None:
+                message += " (the hypotheses were read from stdin: no -i was given)"
+            raise SeqkitError(message, fix="the order is REF [REF ...] -i HYP, one line per segment in each") from None
+    except UnicodeDecodeError as exc:
+        if args.encoding.lower().replace("-", "") == "utf8":
+            for path in [*args.refs, *(args.input or [])]:  # seqkit's reader names the file and line
+                for _ in iter_lines(path):
+                    pass
+        name = "UTF-8" if args.encoding.lower().replace("-", "") == "utf8" else args.encoding
+        raise SeqkitError(f"invalid {name} text ({exc.reason} at byte {exc.start})",
+                          path="<stdin>" if args.input is None else None,
+                          fix="convert the input to UTF-8, or name its encoding with -e") from None
+    except OSError as exc:  # a download without network (test sets, flores tokenizers), a missing file
+        if getattr(exc, "filename", None):
+            raise from_os_error(exc, exc.filename) from None
+        fix = "run it once with network access (sacrebleu keeps its downloads in ~/.sacrebleu)"
+        if args.test_set:
+            fix += f", or set SEQKIT_DATA to a folder with {', '.join(f + '/' for f, _ in LOCAL_TEST_SETS.values())}"
+        raise SeqkitError(f"sacrebleu could not download what this needs ({getattr(exc, 'reason', exc)})",
+                          fix=fix) from None
+    finally:
+        sys.stdout.flush()
+        del sb.open
+        sb.sacrelogger.removeHandler(log)
+        sb.sacrelogger.propagate = True
+        sys.argv = old_argv
+        sys.stdin, sys.stdout, sys.stderr = saved
+
+
+class _Fd:
+    """A stream whose ``fileno()`` is what sacrebleu passes to ``open`` (0 or 1) -- nothing else."""
+
+    def __init__(self, stream, fd: int) -> None:
+        self._stream, self._fd = stream, fd
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                 "help_option_names": []}, add_help_option=False)
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def bleu(argv: tuple[str, ...]) -> None:
+    """sacreBLEU's command line: REF [REF ...] -i HYP [HYP ...] [flags]; --help lists them all."""
+    run_sacrebleu(list(argv))
+
