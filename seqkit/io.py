@@ -226,13 +226,19 @@ def load_json(path: PathLike) -> Any:
                           fix="restore the file or re-create it") from None
 
 
-def open_text_out(path: PathLike) -> io.TextIOBase:
-    """Text output to a path, or stdout for ``-``."""
+def open_out(path: PathLike, mode: str = "w"):
+    """Output to a path (atomically, see :func:`atomic_write`), or to stdout for ``-``; ``mode`` "w"
+    for text, "wb" for bytes."""
     import sys
 
     if os.fspath(path) == "-":
-        return contextlib.nullcontext(sys.stdout)
-    return atomic_write(path, "w")
+        return contextlib.nullcontext(sys.stdout.buffer if "b" in mode else sys.stdout)
+    return atomic_write(path, mode)
+
+
+def iter_input(path: PathLike) -> Iterator[str]:
+    """Lines of a file, or of stdin for ``-`` (both as :func:`iter_lines` reads them)."""
+    return iter_stdin_lines() if os.fspath(path) == "-" else iter_lines(path)
 
 
 def sha256_file(path: PathLike) -> str:

@@ -3,7 +3,9 @@
 ::
 
     seqkit lm ngram train --order 5 --smoothing mkn train.txt -o model.arpa
+    seqkit lm ngram train --order 3 --prune 0 1 - -o - < train.txt > model.arpa   # stdin/stdout, pruned
     seqkit lm ngram ppl model.arpa test.txt            # perplexity: 141.19   OOVs: 0 ...
+    seqkit lm ngram ppl model.arpa < test.txt          # text from stdin
     seqkit lm ngram sample model.arpa --prefix "the company" --seed 1
     seqkit lm ngram stats train.txt --zipf zipf.png    # d2l's top n-grams and Zipf plot
 """
@@ -15,7 +17,7 @@ import time
 import click
 
 from seqkit.cli.params import OUTPUT, threads_option
-from seqkit.io import iter_lines
+from seqkit.io import iter_input, iter_lines
 from seqkit.lm.ngram.smoothing import SMOOTHERS
 
 
@@ -27,7 +29,7 @@ def ngram() -> None:
 @ngram.command()
 @click.argument("train_file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=OUTPUT,
-              help="model to write: ARPA, or safetensors for a *.safetensors name (reloads much faster)")
+              help="model to write: ARPA (- for stdout), or safetensors for a *.safetensors name (reloads much faster)")
 @click.option("--order", default=3, show_default=True, type=click.IntRange(min=1), help="N of the n-grams")
 @click.option("--smoothing", default="mkn", show_default=True, help=f"one of: {', '.join(SMOOTHERS)}")
 @click.option("--min-freq", default=1, show_default=True, type=click.IntRange(min=1), help="rarer words become <unk>")
@@ -38,7 +40,7 @@ def ngram() -> None:
               help="when Kneser-Ney discounts cannot be estimated, use D1=0.5 D2=1 D3+=1.5 (as KenLM)")
 @threads_option
 def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alpha, discount_fallback, threads) -> None:
-    """Count TRAIN_FILE (one sentence per line, whitespace tokens) and write an ARPA model."""
+    """Count TRAIN_FILE (one sentence per line, whitespace tokens; - for stdin) and write an ARPA model."""
     from pathlib import Path
 
     from seqkit.errors import SeqkitError
@@ -49,7 +51,7 @@ def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alp
     from seqkit.lm.ngram import NGramLM
 
     start = time.perf_counter()
-    lm = NGramLM.train(list(iter_lines(train_file)), order=order, smoothing=smoothing, min_freq=min_freq,
+    lm = NGramLM.train(list(iter_input(train_file)), order=order, smoothing=smoothing, min_freq=min_freq,
                        vocab=vocab_file, k=k_add, alpha=alpha, discount_fallback=discount_fallback,
                        source=train_file)
     built = time.perf_counter()
@@ -64,12 +66,13 @@ def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alp
 
 @ngram.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("text_file", type=click.Path(dir_okay=False))
+@click.argument("text_file", type=click.Path(dir_okay=False), default="-")
 @click.option("--per-sentence", is_flag=True, help="also print each sentence's log10 p and perplexity")
 @click.option("--per-token", is_flag=True, help="also print every token's log10 p (KenLM full_scores)")
 @threads_option
 def ppl(model, text_file, per_sentence, per_token, threads) -> None:
-    """Perplexity of MODEL (ARPA or .safetensors) on TEXT_FILE; unknown words score as <unk>."""
+    """Perplexity of MODEL (ARPA or .safetensors) on TEXT_FILE (default -: stdin); unknown words score
+    as <unk>. An ARPA file's first load leaves a binary copy in the cache folder; later loads read it."""
     import numpy as np
 
     from seqkit.lm.ngram import NGramLM
@@ -77,11 +80,9 @@ def ppl(model, text_file, per_sentence, per_token, threads) -> None:
     start = time.perf_counter()
     lm = NGramLM.load(model)
     loaded = time.perf_counter()
-    lm.build_index()
-    indexed = time.perf_counter()
-    lines = list(iter_lines(text_file))
+    lines = list(iter_input(text_file))
     start_scoring = time.perf_counter()
-    scores = lm.score_corpus(lines)
+    scores = lm.score_corpus(lines, threads=threads)
     took = time.perf_counter() - start_scoring
     if per_token or per_sentence:
         sent_lp = scores.sentence_log10()
@@ -100,7 +101,7 @@ def ppl(model, text_file, per_sentence, per_token, threads) -> None:
     click.echo(f"OOVs: {scores.n_oov}")
     click.echo(f"tokens: {scores.n_tokens} (words and </s>), sentences: {scores.n_sentences}, "
                f"log10 p: {scores.total_log10:.4f}")
-    click.echo(f"loaded in {loaded - start:.2f} s, indexed in {indexed - loaded:.2f} s, scored in {took:.3f} s "
+    click.echo(f"loaded in {loaded - start:.2f} s, scored in {took:.3f} s "
                f"({scores.n_tokens / max(took, 1e-9):,.0f} tokens/s)", err=True)
 
 

@@ -27,7 +27,7 @@ from itertools import repeat
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.io import atomic_write, read_text
+from seqkit.io import open_out, read_text
 from seqkit.lm.ngram.counts import lookup
 from seqkit.lm.ngram.model import NGramLM
 from seqkit.lm.ngram.vocab import SPECIALS, NGramVocab
@@ -113,11 +113,11 @@ def ngram_words(model: NGramLM) -> list[np.ndarray]:
 
 
 def write_arpa(model: NGramLM, path: str | os.PathLike, chunk_rows: int = 200_000) -> None:
-    """Write ``model`` to ``path`` as ARPA, atomically. Zero probabilities are written as -99."""
+    """Write ``model`` to ``path`` as ARPA, atomically (``-``: stdout). Zero probabilities are written as -99."""
     tokens = model.vocab.tokens
     table = _token_table(tokens)
     header = "\\data\\\n" + "".join(f"ngram {k}={n}\n" for k, n in enumerate(model.counts, 1)) + "\n"
-    with atomic_write(path, "wb") as fh:
+    with open_out(path, "wb") as fh:
         fh.write(header.encode())
         for k, words in enumerate(ngram_words(model), 1):
             fh.write(f"\\{k}-grams:\n".encode())
@@ -186,7 +186,14 @@ def read_arpa(path: str | os.PathLike) -> NGramLM:
     its first n-1 words an (n-1)-gram of the file (as KenLM requires). A file without ``<unk>``
     gets it with log10 p = -100, as KenLM does. Lines before ``\\data\\`` are ignored.
     """
+    from tqdm import tqdm
+
+    big = os.path.getsize(path) >= 8 << 20 if os.path.isfile(path) else False
+    # a long load shows where it is (on a terminal only: tqdm's disable=None)
+    bar = tqdm(total=3, desc=f"reading {os.path.basename(path)}", unit="step", leave=False,
+               disable=None if big else True)
     src = _Text(path, _read_whole(path))
+    bar.update()
     data_at = src.text.find("\\data\\")
     while data_at > 0 and src.text[data_at - 1] != "\n":
         data_at = src.text.find("\\data\\", data_at + 1)
@@ -229,6 +236,7 @@ def read_arpa(path: str | os.PathLike) -> NGramLM:
                    f"expected \\end\\ after the {order}-grams, got '{line or 'the end of the file'}'")
 
     fields = [_split_section(src, k, *sections[k - 1], has_backoff=k < order) for k in range(1, order + 1)]
+    bar.update()
     vocab, logp1, logbo1 = _unigrams(src, sections[0][1], *fields[0])
     keys = [np.arange(len(vocab), dtype=np.int64)]
     logp, logbo = [logp1], [logbo1]
@@ -238,6 +246,8 @@ def read_arpa(path: str | os.PathLike) -> NGramLM:
         logp.append(lp)
         logbo.append(lb)
     logbo[-1] = np.zeros(0)
+    bar.update()
+    bar.close()
     return NGramLM(vocab, keys, logp, logbo, {"source": os.fspath(path)})
 
 

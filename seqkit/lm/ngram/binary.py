@@ -2,26 +2,38 @@
 
 ARPA is the interchange format (KenLM, SRILM); parsing millions of text lines costs seconds. This
 file stores the arrays themselves -- per order the sorted keys, log10 probabilities and backoff
-weights -- plus the vocabulary and training info as JSON metadata. Nothing is unpickled.
+weights, and the compiled scorer's hash tables when asked (:mod:`seqkit.lm.ngram.kernel`) -- plus the vocabulary and training info as JSON
+metadata. Nothing is unpickled.
+
+:func:`load_arpa_cached` is KenLM's ``build_binary`` done for you: the first load of an ARPA file
+writes this binary form into seqkit's cache folder (``$SEQKIT_CACHE/ngram``), one entry per ARPA
+path that records the file's size and modification time; later loads of the unchanged file read the
+copy. Files under :data:`MIN_CACHE_BYTES` are parsed every time (it takes well under a second).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
+from pathlib import Path
 
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.io import write_bytes_atomic
+from seqkit.io import cache_dir, write_bytes_atomic
 from seqkit.lm.ngram.model import NGramLM
 from seqkit.lm.ngram.vocab import NGramVocab
 
 FORMAT = "seqkit.ngram/1"
+log = logging.getLogger(__name__)
 
 
-def save_binary(model: NGramLM, path: str | os.PathLike) -> None:
-    """Write ``model`` as safetensors (atomically)."""
+def save_binary(model: NGramLM, path: str | os.PathLike, *, index: bool = False,
+                extra: dict[str, str] | None = None) -> None:
+    """Write ``model`` as safetensors (atomically); ``index`` also stores the compiled scorer's hash
+    tables (built now if needed), so that the reloaded model scores at full speed at once."""
     from safetensors.numpy import save
 
     tensors = {}
@@ -30,9 +42,18 @@ def save_binary(model: NGramLM, path: str | os.PathLike) -> None:
         tensors[f"logp.{k}"] = np.ascontiguousarray(model.logp[k - 1], dtype=np.float64)
         if k < model.order:
             tensors[f"logbo.{k}"] = np.ascontiguousarray(model.logbo[k - 1], dtype=np.float64)
+        if index and k > 1:
+            tensors[f"native.{k}"] = model._native_tables()[k - 1]
     metadata = {"format": FORMAT, "order": str(model.order), "vocab": json.dumps(model.vocab.tokens),
-                "info": json.dumps(model.info, default=str)}
+                "info": json.dumps(model.info, default=str), **(extra or {})}
     write_bytes_atomic(path, save(tensors, metadata=metadata))
+
+
+def _metadata(path: str | os.PathLike) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(os.fspath(path), framework="numpy") as fh:
+        return fh.metadata() or {}
 
 
 def load_binary(path: str | os.PathLike) -> NGramLM:
@@ -48,12 +69,64 @@ def load_binary(path: str | os.PathLike) -> NGramLM:
                 raise SeqkitError(f"not a seqkit n-gram model (format {meta.get('format')!r})", path=path,
                                   fix="give a model written by seqkit lm ngram train -o MODEL.safetensors")
             order = int(meta["order"])
+            names = set(fh.keys())
             keys = [fh.get_tensor(f"keys.{k}") for k in range(1, order + 1)]
             logp = [fh.get_tensor(f"logp.{k}") for k in range(1, order + 1)]
             logbo = [fh.get_tensor(f"logbo.{k}") for k in range(1, order)] + [np.zeros(0)]
+            native = ([None, *(fh.get_tensor(f"native.{k}") for k in range(2, order + 1))]
+                      if f"native.{order}" in names else None)
     except SeqkitError:
         raise
     except Exception as exc:  # a truncated or foreign file: safetensors' own errors vary
         raise SeqkitError(f"cannot read the model: {exc}", path=path,
                           fix="re-create it with seqkit lm ngram train") from None
-    return NGramLM(NGramVocab(json.loads(meta["vocab"])), keys, logp, logbo, json.loads(meta.get("info", "{}")))
+    model = NGramLM(NGramVocab(json.loads(meta["vocab"])), keys, logp, logbo, json.loads(meta.get("info", "{}")))
+    model._native = native
+    return model
+
+
+#: ARPA files smaller than this parse in well under a second: no cache entry for them.
+MIN_CACHE_BYTES = 8 << 20
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def cache_path(arpa: str | os.PathLike) -> Path:
+    """Where the binary copy of ``arpa`` lives in the cache folder: one entry per ARPA path (a changed
+    file replaces its entry; ``rm -r $SEQKIT_CACHE/ngram`` clears them all)."""
+    digest = hashlib.sha256(str(Path(arpa).resolve()).encode()).hexdigest()[:24]
+    return cache_dir() / "ngram" / f"{Path(arpa).name}.{digest}.safetensors"
+
+
+def load_arpa_cached(path: str | os.PathLike) -> NGramLM:
+    """``read_arpa(path)``, through the binary copy in the cache folder when the file is unchanged.
+
+    A cache that cannot be written (a read-only home, a full disk) only costs the speed-up: the
+    model is still returned, and the log says why.
+    """
+    from seqkit.lm.ngram.arpa import read_arpa
+
+    try:
+        cached, stamp = cache_path(path), _stamp(Path(path))
+        small = Path(path).stat().st_size < MIN_CACHE_BYTES
+    except OSError:
+        return read_arpa(path)  # read_arpa names the missing or unreadable file
+    if small:
+        return read_arpa(path)
+    if cached.is_file():
+        try:
+            if _metadata(cached).get("arpa") == stamp:
+                return load_binary(cached)
+        except Exception as exc:  # a damaged cache entry is rebuilt below
+            log.info("ignoring the damaged binary cache %s (%s)", cached, exc)
+    model = read_arpa(path)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        save_binary(model, cached, index=True, extra={"arpa": stamp})
+        log.info("wrote a binary copy of %s to %s: the next load is fast", path, cached)
+    except (OSError, SeqkitError) as exc:
+        log.info("could not write the binary cache %s (%s); loads stay at ARPA speed", cached, exc)
+    return model

@@ -121,19 +121,20 @@ class KeyIndex:
     def __init__(self, keys: np.ndarray) -> None:
         self.bits = max(4, int(np.ceil(np.log2(max(2 * len(keys), 2)))))
         size = 1 << self.bits
-        self.slot_key = np.full(size, -1, dtype=np.int64)
-        self.slot_val = np.full(size, -1, dtype=np.int64)
+        # key and value side by side: a probe reads one 16-byte pair, one cache miss instead of two
+        self.slots = np.full((size, 2), -1, dtype=np.int64)
+        slot_key, slot_val = self.slots[:, 0], self.slots[:, 1]
         pending = np.arange(len(keys), dtype=np.int64)
         pos = self._home(keys)
         while len(pending):
             slot = pos[pending]
-            free = self.slot_key[slot] < 0
+            free = slot_key[slot] < 0
             # Several keys may claim one free slot: scatter them all, the last write is the winner,
             # and everyone who did not win moves one slot on.
             claim, claimers = slot[free], pending[free]
-            self.slot_val[claim] = claimers
-            winners = claimers[self.slot_val[claim] == claimers]
-            self.slot_key[pos[winners]] = keys[winners]
+            slot_val[claim] = claimers
+            winners = claimers[slot_val[claim] == claimers]
+            slot_key[pos[winners]] = keys[winners]
             lost = np.ones(len(keys), dtype=bool)
             lost[winners] = False
             pending = pending[lost[pending]]
@@ -148,10 +149,12 @@ class KeyIndex:
         mask = (1 << self.bits) - 1
         active = np.arange(len(keys), dtype=np.int64)
         pos = self._home(keys)
+        pairs = self.slots.view(np.complex128).ravel()  # one 16-byte item per slot: numpy's fast 1-D gather
         while len(active):
-            slot_key = self.slot_key[pos]
+            pair = np.take(pairs, pos).view(np.int64)
+            slot_key = pair[0::2]
             hit = slot_key == keys
-            out[active[hit]] = self.slot_val[pos[hit]]
+            out[active[hit]] = pair[1::2][hit]
             go_on = ~hit & (slot_key >= 0)
             active, keys, pos = active[go_on], keys[go_on], (pos[go_on] + 1) & mask
         return out

@@ -77,6 +77,15 @@ class CorpusScores:
         lp = self.log10[keep]
         return float(10.0 ** (-lp.mean())) if len(lp) else float("nan")
 
+    @classmethod
+    def concatenate(cls, parts: Sequence[CorpusScores]) -> CorpusScores:
+        """The scores of consecutive blocks of one corpus as one."""
+        offsets = np.cumsum([0, *(p.n_sentences for p in parts[:-1])])
+        return cls(np.concatenate([p.log10 for p in parts]), np.concatenate([p.ngram_length for p in parts]),
+                   np.concatenate([p.oov for p in parts]),
+                   np.concatenate([p.sentence + o for p, o in zip(parts, offsets)]),
+                   sum(p.n_sentences for p in parts))
+
     def sentence_log10(self) -> np.ndarray:
         """(n_sentences,) total log10 probability of each sentence (``</s>`` included)."""
         return np.bincount(self.sentence, weights=self.log10, minlength=self.n_sentences)
@@ -106,6 +115,7 @@ class NGramLM:
     info: dict = field(default_factory=dict)
     _indexes: list | None = field(default=None, repr=False, compare=False)
     _searched: dict = field(default_factory=dict, repr=False, compare=False)  # order -> keys binary-searched
+    _native: list | None = field(default=None, repr=False, compare=False)  # the kernel's slot tables
 
     # ------------------------------------------------------------------ building
 
@@ -228,12 +238,27 @@ class NGramLM:
             logp[use] += np.take(self.logbo[c - 1], contexts[c - 1][use])
         return logp, matched
 
-    def score_packed(self, packed: Packed) -> CorpusScores:
-        """Score every token of a packed corpus at once (each sentence starts in state ``<s>``)."""
+    def score_packed(self, packed: Packed, *, bos: bool = True, native: bool = True) -> CorpusScores:
+        """Score every token of a packed corpus at once.
+
+        Each sentence starts in state ``<s>`` (``bos=False``: in the empty context, KenLM's
+        ``NullContextState``). ``native`` runs the compiled loop of :mod:`seqkit.lm.ngram.kernel` when
+        it can be built (one pass, KenLM's per-token walk); otherwise, or with ``native=False``, the
+        numpy path below, which gives the same numbers.
+        """
+        from seqkit.lm.ngram import kernel
+
+        lib = kernel.load() if native and bos and 1 < self.order <= kernel.MAX_ORDER else None
+        if lib is not None:
+            logp, matched = kernel.score(lib, packed.ids, self.order, len(self.vocab), self._native_tables(),
+                                         self.logp[0], self.logbo[0])
+            target = packed.ids != BOS_ID
+            sentence = np.cumsum(packed.ids == BOS_ID)[target] - 1
+            return CorpusScores(logp, matched, packed.oov[target], sentence, packed.n_sentences)
         ids = packed.ids.astype(np.int64)
         pos = packed.pos_in_sentence
         # by_order[k-1][t]: id of the k-gram ending at t (-1 if absent or crossing the sentence start)
-        by_order = [ids]
+        by_order = [ids if bos else np.where(pos == 0, -1, ids)]  # without <s>, nothing precedes word 1
         for k in range(2, self.order + 1):
             prefix = np.empty_like(ids)
             prefix[0] = -1
@@ -241,7 +266,7 @@ class NGramLM:
             prefix[pos < k - 1] = -1
             by_order.append(self._lookup(k, prefix, ids))
         target = np.flatnonzero(pos > 0)
-        found = [ids_k[target] for ids_k in by_order]
+        found = [ids[target], *(ids_k[target] for ids_k in by_order[1:])]
         contexts = []
         for c in range(1, self.order):
             ctx = by_order[c - 1][target - 1]
@@ -250,23 +275,49 @@ class NGramLM:
         sentence = np.cumsum(ids == BOS_ID)[target] - 1
         return CorpusScores(logp, matched, packed.oov[target], sentence, packed.n_sentences)
 
-    def score_corpus(self, lines: Iterable[str] | Iterable[Sequence[str]]) -> CorpusScores:
-        """Per-token log10 scores of text lines (or token lists); unknown words score as ``<unk>``."""
+    def _native_tables(self) -> list:
+        """The compiled kernel's slot tables (built once, from the hash index)."""
+        from seqkit.lm.ngram import kernel
+
+        if self._native is None:
+            self._native = kernel.tables(self.keys, self.logp, self.logbo, len(self.vocab))
+        return self._native
+
+    def score_corpus(self, lines: Iterable[str] | Iterable[Sequence[str]], *, bos: bool = True,
+                     threads: int = 1) -> CorpusScores:
+        """Per-token log10 scores of text lines (or token lists); unknown words score as ``<unk>``.
+
+        ``threads`` > 1 scores blocks of lines in a pipeline: while one thread maps a block's words
+        to ids (Python, holding the GIL), another runs the compiled loop on the block before.
+        """
         lines = lines if isinstance(lines, list) else list(lines)
-        return self.score_packed(pack(lines, self.vocab))
+        block = max(500, -(-len(lines) // (4 * threads)))
+        if threads <= 1 or len(lines) <= block:
+            return self.score_packed(pack(lines, self.vocab), bos=bos)
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._native_tables() if bos else self.build_index()  # once, before the threads share them
+        blocks = [lines[i:i + block] for i in range(0, len(lines), block)]
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(lambda b: self.score_packed(pack(b, self.vocab), bos=bos), blocks))
+        return CorpusScores.concatenate(parts)
 
     def perplexity(self, lines: Iterable[str] | Iterable[Sequence[str]], include_oov: bool = True) -> float:
         """Corpus perplexity over words and ``</s>`` (KenLM's ``query`` "including OOVs")."""
         return self.score_corpus(lines).perplexity(include_oov)
 
-    def full_scores(self, sentence: str | Sequence[str]) -> list[tuple[float, int, bool]]:
-        """``(log10 p, ngram length, is_oov)`` per word and the final ``</s>``, as ``kenlm.Model``."""
-        s = self.score_corpus([sentence])
-        return list(zip(s.log10.tolist(), s.ngram_length.tolist(), s.oov.tolist()))
+    def full_scores(self, sentence: str | Sequence[str], bos: bool = True,
+                    eos: bool = True) -> list[tuple[float, int, bool]]:
+        """``(log10 p, ngram length, is_oov)`` per word and, with ``eos``, the final ``</s>``; ``bos``
+        starts in the ``<s>`` context (else the empty one) -- as ``kenlm.Model.full_scores``."""
+        s = self.score_corpus([sentence], bos=bos)
+        rows = list(zip(s.log10.tolist(), s.ngram_length.tolist(), s.oov.tolist()))
+        return rows if eos else rows[:-1]
 
-    def score(self, sentence: str | Sequence[str]) -> float:
-        """Total log10 probability of one sentence, ``</s>`` included (``kenlm.Model.score``)."""
-        return self.score_corpus([sentence]).total_log10
+    def score(self, sentence: str | Sequence[str], bos: bool = True, eos: bool = True) -> float:
+        """Total log10 probability of one sentence (``kenlm.Model.score``): ``</s>`` included with
+        ``eos``, the ``<s>`` context with ``bos``."""
+        return float(sum(lp for lp, _, _ in self.full_scores(sentence, bos=bos, eos=eos)))
 
     # ------------------------------------------------------------------ next-token distribution
 
@@ -341,8 +392,17 @@ class NGramLM:
         write_arpa(self, path)
 
     @classmethod
-    def load_arpa(cls, path: str | os.PathLike) -> NGramLM:
-        """Read an ARPA file (e.g. from KenLM's ``lmplz``); mistakes are reported with their line."""
+    def load_arpa(cls, path: str | os.PathLike, *, cache: bool = True) -> NGramLM:
+        """Read an ARPA file (e.g. from KenLM's ``lmplz``); mistakes are reported with their line.
+
+        With ``cache`` (default), the first load also writes a binary copy with its hash index to
+        ``$SEQKIT_CACHE/ngram`` and later loads of the unchanged file read that instead (KenLM's
+        ``build_binary``, done for you; see :mod:`seqkit.lm.ngram.binary`).
+        """
+        if cache:
+            from seqkit.lm.ngram.binary import load_arpa_cached
+
+            return load_arpa_cached(path)
         from seqkit.lm.ngram.arpa import read_arpa
 
         return read_arpa(path)

@@ -1,0 +1,85 @@
+"""The compiled scoring loop (``score_kernel.c``, built by :mod:`seqkit.native` at first use).
+
+One pass over the token stream with KenLM's per-token backoff walk: no per-order arrays as long as the
+corpus, which is what the numpy path in :meth:`~seqkit.lm.ngram.NGramLM.score_packed` builds. Both give
+the same numbers (tests/lm/test_ngram_model.py); ``SEQKIT_NGRAM_KERNEL=0`` forces the numpy path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import numpy as np
+
+from seqkit.native import load_library
+
+_SOURCE = Path(__file__).with_name("score_kernel.c")
+_lib: ctypes.CDLL | None = None
+_tried = False
+MAX_ORDER = 16
+
+
+def load() -> ctypes.CDLL | None:
+    """The compiled kernel, or ``None`` (no compiler, or ``SEQKIT_NGRAM_KERNEL=0``)."""
+    global _lib, _tried
+    if os.environ.get("SEQKIT_NGRAM_KERNEL", "1") == "0":
+        return None
+    if not _tried:
+        _tried = True
+        lib = load_library(_SOURCE)
+        if lib is not None:
+            lib.ngram_score.restype = ctypes.c_int64
+            lib.ngram_score.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+                                        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                        ctypes.c_void_p, ctypes.c_void_p]
+        _lib = lib
+    return _lib
+
+
+def tables(keys: list[np.ndarray], logp: list[np.ndarray], logbo: list[np.ndarray],
+           n_vocab: int) -> list[np.ndarray | None]:
+    """Per order >= 2, the kernel's hash table: (size, 2) int64 slots, column 0 the key, column 1 the
+    float32 log10 p and backoff side by side (-1 keys mark empty slots).
+
+    An n-gram's id in these tables is its slot; a k-gram's key is ``slot of its prefix * n_vocab + w``
+    (order 1: the word id), so the tables are built order by order from the sorted ``keys``.
+    """
+    from seqkit.lm.ngram.counts import KeyIndex
+
+    out: list[np.ndarray | None] = [None]
+    slot_of = np.arange(n_vocab, dtype=np.int64)  # order 1: an id is its own slot
+    for k in range(2, len(keys) + 1):
+        prefix, word = np.divmod(keys[k - 1], n_vocab)
+        native = slot_of[prefix] * n_vocab + word
+        slots = KeyIndex(native).slots
+        used = np.flatnonzero(slots[:, 1] >= 0)
+        idx = slots[used, 1]
+        table = np.full((len(slots), 2), -1, dtype=np.int64)
+        table[used, 0] = native[idx]
+        values = np.zeros((len(used), 2), dtype=np.float32)
+        values[:, 0] = logp[k - 1][idx]
+        if k < len(keys):
+            values[:, 1] = logbo[k - 1][idx]
+        table[used, 1] = values.view(np.int64)[:, 0]
+        slot_of = np.empty(len(native), dtype=np.int64)
+        slot_of[idx] = used
+        out.append(table)
+    return out
+
+
+def score(lib: ctypes.CDLL, ids: np.ndarray, order: int, n_vocab: int, tables: list, logp1: np.ndarray,
+          logbo1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log10 p, matched order) of every token of ``ids`` (int32, ``<s> ... </s>`` sentences) but
+    the ``<s>``; ``tables`` from :func:`tables`, ``logp1``/``logbo1`` the unigram arrays."""
+    ids = np.ascontiguousarray(ids, dtype=np.int32)
+    out_logp = np.empty(len(ids), dtype=np.float64)
+    out_order = np.empty(len(ids), dtype=np.int32)
+    bits = np.array([0] + [int(len(t)).bit_length() - 1 for t in tables[1:]], dtype=np.int32)
+    pointers = (ctypes.c_void_p * order)(*[None if t is None else t.ctypes.data for t in tables])
+    logp1 = np.ascontiguousarray(logp1, dtype=np.float64)
+    logbo1 = np.ascontiguousarray(logbo1 if order > 1 else np.zeros(n_vocab), dtype=np.float64)
+    n = lib.ngram_score(order, n_vocab, ids.ctypes.data, len(ids), pointers, bits.ctypes.data,
+                        logp1.ctypes.data, logbo1.ctypes.data, out_logp.ctypes.data, out_order.ctypes.data)
+    return out_logp[:n], out_order[:n]

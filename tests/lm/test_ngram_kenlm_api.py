@@ -1,0 +1,142 @@
+"""KenLM's habits: ``score``/``full_scores`` with ``bos``/``eos``, the binary cache of an ARPA file
+(KenLM's ``build_binary`` done for you), the compiled scorer against the numpy path, stdin/stdout."""
+
+import io
+import sys
+
+import numpy as np
+import pytest
+
+from seqkit.cli import main
+from seqkit.lm.ngram import NGramLM, binary, kernel
+from seqkit.lm.ngram.arpa import ngram_words
+from seqkit.lm.ngram.vocab import pack
+
+rng = np.random.default_rng(1)
+WORDS = [f"w{i}" for i in range(30)]
+TRAIN = [" ".join(rng.choice(WORDS, size=rng.integers(1, 12), p=np.arange(30, 0, -1) / 465)) for _ in range(400)]
+TEST = [" ".join(rng.choice(WORDS + ["oov"], size=rng.integers(0, 12))) for _ in range(80)]
+
+
+def reference(lm, sentence, bos=True, eos=True):
+    """log10 p per token by the ARPA backoff rule with dicts (slow, obvious); ``bos=False`` starts
+    in the empty context, ``eos=False`` leaves out ``</s>``."""
+    table = {}
+    for k, words in enumerate(ngram_words(lm), 1):
+        bo = lm.logbo[k - 1] if k < lm.order else np.zeros(len(words))
+        for row, lp, b in zip(words, lm.logp[k - 1], bo):
+            table[tuple(lm.vocab.tokens[w] for w in row)] = (lp, b)
+
+    def logp(gram):
+        if gram in table:
+            return table[gram][0]
+        return (table[gram[:-1]][1] if gram[:-1] in table else 0.0) + logp(gram[1:])
+
+    words = [w if w in lm.vocab else "<unk>" for w in sentence.split()] + (["</s>"] if eos else [])
+    tokens = (["<s>"] if bos else []) + words
+    first = 1 if bos else 0
+    return [logp(tuple(tokens[max(0, i - lm.order + 1): i + 1])) for i in range(first, len(tokens))]
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return NGramLM.train(TRAIN, order=4, smoothing="mkn", discount_fallback=True)
+
+
+@pytest.mark.parametrize("bos", [True, False])
+@pytest.mark.parametrize("eos", [True, False])
+def test_score_and_full_scores_with_bos_and_eos(lm, bos, eos):
+    for sentence in TEST[:20]:
+        expected = reference(lm, sentence, bos, eos)
+        rows = lm.full_scores(sentence, bos=bos, eos=eos)
+        assert len(rows) == len(sentence.split()) + eos
+        assert np.allclose([r[0] for r in rows], expected, rtol=0, atol=1e-6)  # float32 in the kernel
+        assert lm.score(sentence, bos=bos, eos=eos) == pytest.approx(sum(expected), abs=1e-5)
+        assert [r[2] for r in rows] == [w == "oov" for w in sentence.split()] + [False] * eos
+
+
+def test_the_same_as_the_kenlm_module(lm, tmp_path):
+    kenlm = pytest.importorskip("kenlm", reason="pip install kenlm to compare with the kenlm module")
+    lm.save_arpa(tmp_path / "m.arpa")
+    theirs = kenlm.Model(str(tmp_path / "m.arpa"))
+    for sentence in TEST[:20]:
+        for bos in (True, False):
+            for eos in (True, False):
+                ours = lm.full_scores(sentence, bos=bos, eos=eos)
+                kl = list(theirs.full_scores(sentence, bos=bos, eos=eos))
+                assert [(b, c) for _, b, c in ours] == [(b, c) for _, b, c in kl]
+                assert [a for a, _, _ in ours] == pytest.approx([a for a, _, _ in kl], abs=1e-4)
+
+
+@pytest.mark.skipif(kernel.load() is None, reason="no C compiler: the numpy path is the only one")
+@pytest.mark.parametrize("order", [2, 3, 5])
+def test_compiled_scorer_equals_the_numpy_path(order):
+    lm = NGramLM.train(TRAIN, order=order, smoothing="mkn", discount_fallback=True)
+    packed = pack(TEST, lm.vocab)
+    fast, slow = lm.score_packed(packed), lm.score_packed(packed, native=False)
+    assert np.allclose(fast.log10, slow.log10, rtol=0, atol=1e-6)  # the kernel keeps float32, as KenLM
+    assert np.array_equal(fast.ngram_length, slow.ngram_length)
+    assert np.array_equal(fast.sentence, slow.sentence) and np.array_equal(fast.oov, slow.oov)
+    expected = np.concatenate([reference(lm, s) for s in TEST])
+    assert np.allclose(fast.log10, expected, rtol=0, atol=1e-6)
+
+
+def test_scoring_in_threads_equals_one_thread(lm):
+    corpus = TEST * 30  # 2,400 lines: several blocks
+    one, two = lm.score_corpus(corpus), lm.score_corpus(corpus, threads=2)
+    assert np.array_equal(one.log10, two.log10) and np.array_equal(one.sentence, two.sentence)
+    assert two.n_sentences == len(corpus) and two.perplexity() == one.perplexity()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(binary, "MIN_CACHE_BYTES", 0)
+    return tmp_path / "cache" / "ngram"
+
+
+def test_an_arpa_file_is_parsed_once_then_read_from_the_cache(lm, tmp_path, cache, monkeypatch):
+    import seqkit.lm.ngram.arpa as arpa
+
+    path = tmp_path / "m.arpa"
+    lm.save_arpa(path)
+    first = NGramLM.load_arpa(path)
+    assert [p.name.startswith("m.arpa.") for p in cache.iterdir()] == [True]
+    real = arpa.read_arpa
+    monkeypatch.setattr(arpa, "read_arpa", lambda p: pytest.fail("parsed again"))
+    second = NGramLM.load_arpa(path)
+    assert second._native is not None  # the compiled scorer's tables come with it
+    assert second.score_corpus(TEST).total_log10 == first.score_corpus(TEST).total_log10
+    # a changed file is parsed again, and its entry replaced
+    monkeypatch.setattr(arpa, "read_arpa", real)
+    other = NGramLM.train(TRAIN[:100], order=2, discount_fallback=True)
+    other.save_arpa(path)
+    assert NGramLM.load_arpa(path).order == 2 and len(list(cache.iterdir())) == 1
+    # a damaged entry is rebuilt, not fatal
+    entry = next(cache.iterdir())
+    entry.write_bytes(b"garbage")
+    assert NGramLM.load_arpa(path).order == 2
+    assert NGramLM.load_arpa(path, cache=False).order == 2
+
+
+def test_an_unwritable_cache_only_costs_the_speed_up(lm, tmp_path, monkeypatch):
+    monkeypatch.setattr(binary, "MIN_CACHE_BYTES", 0)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("SEQKIT_CACHE", str(blocker))  # a file where the folder should be
+    lm.save_arpa(tmp_path / "m.arpa")
+    assert NGramLM.load_arpa(tmp_path / "m.arpa").counts == lm.counts
+
+
+def test_stdin_and_stdout(tmp_path, capsysbinary, monkeypatch):
+    text = "\n".join(TRAIN) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    assert main(["lm", "ngram", "train", "--order", "3", "--discount-fallback", "-", "-o", "-"]) == 0
+    arpa_text = capsysbinary.readouterr().out
+    assert arpa_text.startswith(b"\\data\\\nngram 1=")
+    (tmp_path / "m.arpa").write_bytes(arpa_text)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(("\n".join(TEST) + "\n").encode())))
+    assert main(["lm", "ngram", "ppl", str(tmp_path / "m.arpa")]) == 0
+    out = capsysbinary.readouterr().out.decode()
+    expected = NGramLM.train(TRAIN, order=3, discount_fallback=True).perplexity(TEST)
+    assert f"perplexity: {expected:.4f}" in out
