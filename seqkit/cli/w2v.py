@@ -21,7 +21,7 @@ from seqkit.errors import SeqkitError
 
 #: output extension -> what is written
 _WRITERS = {".bin": "word2vec binary", ".txt": "word2vec text", ".vec": "word2vec text",
-            ".safetensors": "safetensors + vocab JSON"}
+            ".safetensors": "safetensors + vocab JSON", ".kv": "gensim KeyedVectors (for gensim's load)"}
 
 
 def vector_format(out: Path) -> str:
@@ -29,14 +29,14 @@ def vector_format(out: Path) -> str:
     suffix = out.suffix.lower()
     if suffix not in _WRITERS:
         raise SeqkitError(f"unknown output extension {suffix!r}", path=out,
-                          fix="use .bin (word2vec binary), .txt (word2vec text) or .safetensors")
+                          fix="use .bin (word2vec binary), .txt (word2vec text), .safetensors or .kv (gensim)")
     return _WRITERS[suffix]
 
 
 def save_vectors(kv, out: Path) -> str:
     """Write by extension; returns the format written."""
     written = vector_format(out)
-    if written == "safetensors + vocab JSON":
+    if out.suffix.lower() in (".safetensors", ".kv"):
         kv.save(out)
     else:
         kv.save_word2vec_format(out, binary=written == "word2vec binary")
@@ -84,23 +84,41 @@ def w2v() -> None:
               help="adam: d2l's recipe (torch backend; --alpha is Adam's constant lr, e.g. 0.002)")
 @click.option("--batch-size", default=None, type=int, help="torch backend: pairs per minibatch "
               "(default 1024 on CPU, 65536 on CUDA)")
+@click.option("--save-model", type=OUTPUT, default=None,
+              help="also write the whole model (both matrices, counts, settings) to continue it later")
+@click.option("--continue-from", "continue_from", type=click.Path(dir_okay=False), default=None,
+              help="continue a model written by --save-model on CORPUS (new words join the vocabulary); "
+                   "its settings apply, except --epochs, --alpha, --threads and --seed")
 def train(corpus: Path, out: Path, dim, window, negative, min_freq, max_vocab, sample, epochs, alpha,
-          cbow, threads, seed, backend, device, optimizer, batch_size) -> None:
+          cbow, threads, seed, backend, device, optimizer, batch_size, save_model, continue_from) -> None:
     """Train skip-gram (or CBOW) with negative sampling on CORPUS (one sentence per line)."""
     from seqkit.embeddings.word2vec import Word2Vec
     out = Path(out)
     vector_format(out)  # a bad extension is refused now, not after training
+    if save_model and not str(save_model).endswith(".safetensors"):
+        raise SeqkitError("the model file must end in .safetensors", path=save_model,
+                          fix="e.g. --save-model model.safetensors")
 
     def progress(info: dict) -> None:
         click.echo(f"\repoch {info['epoch']}/{epochs}  {100 * info['done']:5.1f}%  "
                    f"{info['words_per_sec'] / 1000:7.1f}k words/s  loss {info['loss']:.4f}  "
                    f"lr {info['alpha']:.5f}", nl=False, err=True)
 
-    model = Word2Vec(corpus, dim=dim, window=window, negative=negative, min_freq=min_freq,
-                     max_vocab=max_vocab, sample=sample, epochs=epochs, alpha=alpha, sg=not cbow,
-                     threads=threads, seed=seed, backend=backend, device=device, optimizer=optimizer,
-                     batch_size=batch_size, progress=progress)
+    if continue_from:
+        model = Word2Vec.load(continue_from, epochs=epochs, alpha=alpha, threads=threads, seed=seed)
+        model.progress = progress
+        before = len(model.wv)
+        model.train(corpus, update=True)
+        click.echo(f"\ncontinued {continue_from}: {before} words before, {len(model.wv)} now", err=True)
+        dim = model.config.dim
+    else:
+        model = Word2Vec(corpus, dim=dim, window=window, negative=negative, min_freq=min_freq,
+                         max_vocab=max_vocab, sample=sample, epochs=epochs, alpha=alpha, sg=not cbow,
+                         threads=threads, seed=seed, backend=backend, device=device, optimizer=optimizer,
+                         batch_size=batch_size, progress=progress)
     click.echo("", err=True)
+    if save_model:
+        model.save(save_model)
     stats = model.stats
     written = save_vectors(model.wv, out)
     click.echo(f"{len(model.wv)} words x {dim}: {stats.words:,} words in {stats.seconds:.1f} s "
@@ -131,10 +149,26 @@ def evaluate(vectors: str, analogies, pairs, restrict_vocab: int) -> None:
 
 @w2v.command()
 @click.argument("vectors")
-@click.argument("word")
+@click.argument("words", nargs=-1)
+@click.option("--positive", "-p", multiple=True, help="a word to add (repeatable; WORDS are positive too)")
+@click.option("--negative", multiple=True, help="a word to subtract (repeatable): king woman --negative man")
+@click.option("--cosmul", is_flag=True, help="3CosMul (Levy & Goldberg 2014) instead of 3CosAdd, as "
+              "gensim's most_similar_cosmul")
 @click.option("-n", "--topn", default=10, show_default=True, type=click.IntRange(min=1))
-def similar(vectors: str, word: str, topn: int) -> None:
-    """The TOPN nearest words to WORD by cosine similarity."""
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=None,
+              help="search only the first N (most frequent) words")
+def similar(vectors: str, words: tuple[str, ...], positive, negative, cosmul: bool, topn: int,
+            restrict_vocab) -> None:
+    """The TOPN nearest words to WORDS (plus --positive, minus --negative) by cosine similarity, as
+    gensim's most_similar."""
+    positive = [*words, *positive]
+    if not positive and not negative:
+        raise SeqkitError("no query words", fix="give a word, e.g. seqkit w2v similar vectors.bin king")
     kv = open_vectors(vectors)
-    for key, sim in kv.most_similar(word, topn=topn):
+    for word in (*positive, *negative):
+        if word not in kv:
+            raise SeqkitError(f"{word!r} is not in the vocabulary ({len(kv)} words)", path=vectors,
+                              fix="check the spelling and case")
+    query = kv.most_similar_cosmul if cosmul else kv.most_similar
+    for key, sim in query(positive=positive, negative=list(negative), topn=topn, restrict_vocab=restrict_vocab):
         click.echo(f"{sim:.4f}\t{key}")

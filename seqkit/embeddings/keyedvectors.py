@@ -90,6 +90,60 @@ class KeyedVectors:
     def get_normed_vectors(self) -> np.ndarray:
         return self.vectors / self.norms[:, None]
 
+    def fill_norms(self, force: bool = False) -> None:
+        """Compute the row norms now (gensim's ``fill_norms``); ``force`` recomputes them."""
+        if force:
+            self._norms = None
+        _ = self.norms
+
+    def get_vecattr(self, key: str, attr: str):
+        """A per-key attribute, as gensim's ``get_vecattr`` (seqkit keeps ``"count"``)."""
+        if attr != "count":
+            raise KeyError(f"unknown attribute {attr!r}: seqkit keeps 'count'")
+        if self.counts is None:
+            raise KeyError("these vectors carry no counts")
+        return int(self.counts[self.get_index(key)])
+
+    def set_vecattr(self, key: str, attr: str, value) -> None:
+        """Set a per-key attribute (``"count"``), as gensim's ``set_vecattr``."""
+        if attr != "count":
+            raise KeyError(f"unknown attribute {attr!r}: seqkit keeps 'count'")
+        if self.counts is None:
+            self.counts = np.zeros(len(self), dtype=np.int64)
+        self.counts[self.get_index(key)] = value
+
+    def add_vectors(self, keys: str | Sequence[str], weights, replace: bool = False) -> None:
+        """Append keys with their vectors (gensim's ``add_vectors``): keys already present keep their
+        vector unless ``replace``; a key listed twice counts once (its first vector)."""
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        weights = np.asarray(weights, dtype=np.float32).reshape(len(keys), -1)
+        if weights.shape[1] != self.vector_size:
+            raise SeqkitError(f"vectors of {weights.shape[1]} dimensions cannot join {self.vector_size}-d ones",
+                              fix=f"give {self.vector_size} values per key")
+        new_rows, new_keys = [], []
+        seen = set()
+        for key, row in zip(keys, weights):
+            if key in seen:
+                continue
+            seen.add(key)
+            if key in self.key_to_index:
+                if replace:
+                    if not self.vectors.flags.writeable:
+                        self.vectors = np.array(self.vectors)  # a memory-mapped file is never written
+                    self.vectors[self.key_to_index[key]] = row
+            else:
+                new_rows.append(row)
+                new_keys.append(key)
+        if new_keys:
+            self.vectors = np.concatenate([np.asarray(self.vectors), np.stack(new_rows)])
+            start = len(self.index_to_key)
+            self.index_to_key = [*self.index_to_key, *new_keys]
+            if self.counts is not None:
+                self.counts = np.concatenate([self.counts, np.zeros(len(new_keys), dtype=np.int64)])
+            if self._key_to_index is not None:
+                self._key_to_index.update((k, start + i) for i, k in enumerate(new_keys))
+        self._norms = None
+
     # ------------------------------------------------------------------ queries
     def most_similar(self, positive: str | Sequence = (), negative: str | Sequence = (), topn: int = 10,
                      restrict_vocab: int | None = None) -> list[tuple[str, float]]:
@@ -135,6 +189,8 @@ class KeyedVectors:
                         ) -> list[tuple[str, float]]:
         """The ``topn`` keys nearest to ``word`` (gensim's name for ``most_similar(word)``)."""
         return self.most_similar(word, topn=topn, restrict_vocab=restrict_vocab)
+
+    similar_by_key = similar_by_word  # gensim 4's name for it
 
     def most_similar_cosmul(self, positive: str | Sequence = (), negative: str | Sequence = (),
                             topn: int = 10, restrict_vocab: int | None = None) -> list[tuple[str, float]]:
@@ -227,10 +283,19 @@ class KeyedVectors:
 
     # ------------------------------------------------------------------ files
     def save(self, path: PathLike) -> None:
-        """``path`` (``.safetensors``) holds the matrix (and counts); ``path.vocab.json`` the keys."""
+        """``path`` (``.safetensors``) holds the matrix (and counts); ``path.vocab.json`` the keys.
+
+        A ``.kv`` path writes gensim's own format instead (through gensim's ``KeyedVectors.save``), for
+        ``gensim.models.KeyedVectors.load``. seqkit itself never reads ``.kv`` files back: they are
+        Python pickles (see :meth:`load`).
+        """
         from safetensors.numpy import save as to_bytes
 
         path = Path(path)
+        if path.suffix == ".kv":
+            with atomic_write(path, "wb") as fh:
+                self.to_gensim().save(fh)
+            return
         tensors = {"vectors": np.ascontiguousarray(self.vectors, dtype=np.float32)}
         if self.counts is not None:
             tensors["counts"] = np.asarray(self.counts, dtype=np.int64)
@@ -242,10 +307,14 @@ class KeyedVectors:
 
     @classmethod
     def load(cls, path: PathLike) -> KeyedVectors:
+        """Read what :meth:`save` wrote (safetensors + vocabulary JSON). A gensim ``.kv`` file is a
+        Python pickle, which seqkit never loads from a file (unpickling runs code the file names):
+        convert it where gensim runs, as the error says."""
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
         path = Path(path)
+        refuse_pickle(path)
         meta = load_json(_vocab_path(path))
         try:
             tensors = load_file(str(path))
@@ -298,6 +367,21 @@ class KeyedVectors:
 
     def __repr__(self) -> str:
         return f"KeyedVectors({len(self)} keys x {self.vector_size} dims)"
+
+
+def refuse_pickle(path: Path) -> None:
+    """A gensim ``.kv``/``.model`` file (a pickle) gets one line with the conversion, never unpickled."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    except OSError:
+        return  # the caller's reader reports a missing or unreadable file
+    if path.suffix in (".kv", ".model", ".pkl", ".pickle") or (len(head) == 2 and head[0] == 0x80 and head[1] <= 5):
+        raise SeqkitError(
+            "a gensim .kv/.model file is a Python pickle, and seqkit never unpickles a file", path=path,
+            fix=f"convert it once where you trust it: python -c \"from gensim.models import KeyedVectors as K; "
+                f"K.load('{path}').save_word2vec_format('{path.with_suffix('.bin')}', binary=True)\" "
+                "(or pass a loaded gensim object to seqkit.embeddings.KeyedVectors.from_gensim)")
 
 
 def _vocab_path(path: Path) -> Path:

@@ -55,6 +55,10 @@ def load_vectors(path_or_name: PathLike, *, format: str | None = None, limit: in
 
         raise SeqkitError("vector file not found", path=path,
                           fix=f"check the path, or use a named set: {', '.join(names('vectors'))}")
+    if member is None:
+        from seqkit.embeddings.keyedvectors import refuse_pickle
+
+        refuse_pickle(path)
     folder = None
     if cache:
         folder = cache_folder(path, member, format, limit, strict)

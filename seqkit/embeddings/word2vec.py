@@ -30,12 +30,14 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     import torch
 
 MAX_SENTENCE_LENGTH = 10_000  # longer lines are cut into pieces of this many words (as gensim does)
+MODEL_FORMAT = "seqkit.word2vec/1"
 CHUNK_WORDS = 20_000  # words per kernel call: the unit of work a thread takes and of progress reports
 DUPLICATE_FREE = 128  # a row's updates summed freely up to this many per batch (see _duplicate_scale)
 
@@ -122,23 +125,34 @@ class PreparedCorpus:
     raw_words: int  # tokens in the corpus, out-of-vocabulary ones included
 
 
-def prepare_corpus(corpus, min_freq: int = 5, max_vocab: int | None = None) -> PreparedCorpus:
-    """Count words, keep the frequent ones (most frequent first, ties by first occurrence), map to ids."""
+def prepare_corpus(corpus, min_freq: int = 5, max_vocab: int | None = None,
+                   known: tuple[Sequence[str], np.ndarray] | None = None) -> PreparedCorpus:
+    """Count words, keep the frequent ones (most frequent first, ties by first occurrence), map to ids.
+
+    ``known`` (words, counts) is the vocabulary of a model that continues training: its words keep
+    their ids and gain this corpus's counts; new words that reach ``min_freq`` here are appended (as
+    gensim's ``build_vocab(update=True)``).
+    """
     sentences = list(iter_sentences(corpus))
     counter: Counter[str] = Counter()
     for sent in sentences:
         counter.update(sent)
     raw_words = sum(counter.values())
+    old = set(known[0]) if known is not None else set()
     # Counter keeps first-seen order and sorted() is stable: equal counts stay in first-seen order
-    vocab = sorted(((w, c) for w, c in counter.items() if c >= min_freq), key=lambda wc: -wc[1])
+    vocab = sorted(((w, c) for w, c in counter.items() if c >= min_freq and w not in old), key=lambda wc: -wc[1])
     if max_vocab is not None:
-        vocab = vocab[:max_vocab]
-    if not vocab:
+        vocab = vocab[:max(0, max_vocab - len(old))]
+    if not vocab and known is None:
         where = corpus if isinstance(corpus, (str, os.PathLike)) else None
         raise SeqkitError(f"no word occurs at least min_freq={min_freq} times ({raw_words} tokens)",
                           path=where, fix="lower min_freq or give a larger corpus")
     words = [w for w, _ in vocab]
     counts = np.array([c for _, c in vocab], dtype=np.int64)
+    if known is not None:
+        old_counts = np.asarray(known[1], dtype=np.int64) + np.array([counter.get(w, 0) for w in known[0]],
+                                                                      dtype=np.int64)
+        words, counts = [*known[0], *words], np.concatenate([old_counts, counts])
     lookup = {w: i for i, w in enumerate(words)}.get
     ids_parts, starts, total = [], [0], 0
     for sent in sentences:
@@ -209,13 +223,30 @@ class Word2Vec:
         if corpus is not None:
             self.train(corpus)
 
-    def train(self, corpus) -> KeyedVectors:
+    def train(self, corpus, *, update: bool = False) -> KeyedVectors:
+        """Train on ``corpus``; returns (and sets) ``self.wv``.
+
+        ``update`` continues a trained (or :meth:`load`-ed) model on new text, as gensim's
+        ``build_vocab(update=True)`` then ``train``: known words keep their vectors as the starting
+        point, new words reaching ``min_freq`` get fresh rows, the counts (and so the noise
+        distribution) add up, and the learning rate decays from ``alpha`` again over the new corpus.
+        """
         cfg = self.config
-        prepared = prepare_corpus(corpus, cfg.min_freq, cfg.max_vocab)
+        if update and (self.wv is None or self.syn1neg is None):
+            raise SeqkitError("nothing to continue: this model has not been trained",
+                              fix="train it first, or load one saved with Word2Vec.save")
+        known = (list(self.wv.index_to_key), self.wv.counts) if update else None
+        prepared = prepare_corpus(corpus, cfg.min_freq, cfg.max_vocab, known=known)
         if len(prepared.ids) < 2:
             raise SeqkitError("corpus has fewer than two in-vocabulary words",
                               fix="give a larger corpus or lower min_freq")
-        win, wout = _init_weights(len(prepared.words), cfg.dim, cfg.seed)
+        if update:
+            n_old = len(self.wv)
+            fresh_in, fresh_out = _init_weights(len(prepared.words) - n_old, cfg.dim, cfg.seed + n_old)
+            win = np.concatenate([np.asarray(self.wv.vectors, dtype=np.float32), fresh_in])
+            wout = np.concatenate([np.asarray(self.syn1neg, dtype=np.float32), fresh_out])
+        else:
+            win, wout = _init_weights(len(prepared.words), cfg.dim, cfg.seed)
         device = _pick_device(cfg)
         use_kernel = cfg.backend == "kernel" or (cfg.backend == "auto" and device.type == "cpu"
                                                  and cfg.optimizer == "sgd")
@@ -240,6 +271,53 @@ class Word2Vec:
         self.wv = KeyedVectors(win, prepared.words, counts=prepared.counts)
         self.syn1neg = wout
         return self.wv
+
+    def save(self, path: str | os.PathLike) -> None:
+        """The whole model, to continue training later: input and output vectors, counts, words and
+        settings in one safetensors file (atomically; nothing pickled)."""
+        from safetensors.numpy import save as to_bytes
+
+        from seqkit.io import write_bytes_atomic
+
+        if self.wv is None or self.syn1neg is None:
+            raise SeqkitError("nothing to save: this model has not been trained", path=path,
+                              fix="train it first")
+        tensors = {"input": np.ascontiguousarray(self.wv.vectors, dtype=np.float32),
+                   "output": np.ascontiguousarray(self.syn1neg, dtype=np.float32),
+                   "counts": np.asarray(self.wv.counts, dtype=np.int64)}
+        config = {k: v for k, v in asdict(self.config).items() if k != "threads"}
+        meta = {"format": MODEL_FORMAT, "words": json.dumps(list(self.wv.index_to_key)),
+                "config": json.dumps(config)}
+        write_bytes_atomic(path, to_bytes(tensors, metadata=meta))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **overrides) -> Word2Vec:
+        """A model written by :meth:`save`; ``overrides`` replace settings (``epochs``, ``alpha``,
+        ``threads`` ...) for the training that continues it."""
+        from safetensors import safe_open
+
+        from seqkit.embeddings.keyedvectors import refuse_pickle
+
+        refuse_pickle(Path(path))
+        try:
+            with safe_open(os.fspath(path), framework="numpy") as fh:
+                meta = fh.metadata() or {}
+                if meta.get("format") != MODEL_FORMAT:
+                    raise SeqkitError(f"not a seqkit word2vec model (format {meta.get('format')!r})", path=path,
+                                      fix="give a file written by Word2Vec.save or seqkit w2v train --save-model")
+                tensors = {name: fh.get_tensor(name) for name in ("input", "output", "counts")}
+            words, config = json.loads(meta["words"]), json.loads(meta["config"])
+        except SeqkitError:
+            raise
+        except FileNotFoundError:
+            raise SeqkitError("file not found", path=path, fix="check the path") from None
+        except Exception as exc:  # a truncated or foreign file
+            raise SeqkitError(f"cannot read the model ({exc})", path=path,
+                              fix="save it again with Word2Vec.save") from None
+        model = cls(**{**config, **overrides})
+        model.wv = KeyedVectors(tensors["input"].copy(), words, counts=tensors["counts"].copy())
+        model.syn1neg = tensors["output"].copy()
+        return model
 
     def _report(self, info: dict) -> None:
         if self.progress is not None:
