@@ -28,23 +28,23 @@ import click
 
 from seqkit.errors import SeqkitError, from_os_error
 
-#: sacrebleu's test set name -> the SEQKIT_DATA copy: (folder, file pattern with {pair}, {side}, {lang}).
-LOCAL_TEST_SETS = {
-    "wmt21": ("wmt21-news", "newstest2021.{pair}.{side}.{lang}"),
-}
+#: sacrebleu's test set name -> the registered corpus (``seqkit data ls``) that holds a copy
+LOCAL_TEST_SETS = {"wmt21": "wmt21-news"}
 
 
 def local_test_set(name: str, pair: str) -> dict[str, Path] | None:
-    """``{"src": path, "ref": path}`` of a test set in ``$SEQKIT_DATA``, or None if there is no copy."""
-    from seqkit.data.registry import data_dir
+    """``{"src": path, "ref": path}`` of a local copy of a test set (``$SEQKIT_DATA``, the cache), or None."""
+    from seqkit.data.registry import CORPORA, locate
 
-    if name not in LOCAL_TEST_SETS or data_dir() is None or "-" not in pair:
+    info = CORPORA.get(LOCAL_TEST_SETS.get(name, ""))
+    if info is None or pair.count("-") != 1:
         return None
-    folder, pattern = LOCAL_TEST_SETS[name]
-    s, t = pair.split("-", 1)
-    files = {"src": data_dir() / folder / pattern.format(pair=pair, side="src", lang=s),
-             "ref": data_dir() / folder / pattern.format(pair=pair, side="ref.A", lang=t)}
-    return files if all(p.is_file() for p in files.values()) else None
+    s, t = pair.split("-")
+    remotes = {"src": info.files.get(f"test.{pair}.{s}"), "ref": info.files.get(f"test.{pair}.{t}")}
+    if None in remotes.values():
+        return None
+    files = {side: locate(remote) for side, remote in remotes.items()}
+    return None if None in files.values() else files
 
 
 def _sacrebleu_cached(name: str, pair: str) -> bool:
@@ -195,7 +195,7 @@ def run_sacrebleu(argv: list[str]) -> None:
             raise from_os_error(exc, exc.filename) from None
         fix = "run it once with network access (sacrebleu keeps its downloads in ~/.sacrebleu)"
         if args.test_set:
-            fix += f", or set SEQKIT_DATA to a folder with {', '.join(f + '/' for f, _ in LOCAL_TEST_SETS.values())}"
+            fix += f", or set SEQKIT_DATA to a folder with {', '.join(f + '/' for f in LOCAL_TEST_SETS.values())}"
         raise SeqkitError(f"sacrebleu could not download what this needs ({getattr(exc, 'reason', exc)})",
                           fix=fix) from None
     finally:

@@ -38,7 +38,7 @@ def rnn() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any lm_rnn recipe key")
 def train(corpus, run_dir, level, cell, backend, num_layers, hidden_size, embed_dim, dropout, tie_embeddings, sampling, epochs,
           max_time, lr, device, threads, seed, resume, overrides) -> None:
-    """Train on CORPUS (a registered name such as timemachine, ptb, wikitext2, or a path).
+    """Train on CORPUS (a registered name such as timemachine, ptb, wikitext-2, or a path).
 
     Runs the whole ``lm_rnn`` recipe (data, train, generate) and prints the perplexities and a sample.
     """

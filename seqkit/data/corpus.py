@@ -193,8 +193,22 @@ def _pick_pair(name: str, src: str | None, tgt: str | None, default: tuple[str, 
 
 
 def _aligned_files(name: str, src: str, tgt: str) -> ParallelCorpus:
-    splits = {split: read_parallel_files(fetch(name, f"{split}.{src}"), fetch(name, f"{split}.{tgt}"))
-              for split in ("train", "valid", "test")}
+    """Line-aligned files per split, keyed ``SPLIT.LANG`` (or ``SPLIT.SRC-TGT.LANG`` for test sets that
+    exist in one direction); a split the corpus lacks is empty."""
+    files = corpus_info(name).files
+    splits = {}
+    for split in ("train", "valid", "test"):
+        for s_key, t_key in ((f"{split}.{src}-{tgt}.{src}", f"{split}.{src}-{tgt}.{tgt}"),
+                             (f"{split}.{src}", f"{split}.{tgt}")):
+            if s_key in files and t_key in files:
+                splits[split] = read_parallel_files(fetch(name, s_key), fetch(name, t_key))
+                break
+        else:
+            splits[split] = ParallelSplit([], [])
+    if not any(len(part.src) for part in splits.values()):
+        pairs = sorted({k.split(".")[1] for k in files if k.count(".") == 2})
+        raise SeqkitError(f"corpus {name!r} has no {src}->{tgt} direction",
+                          fix=f"choose one of {', '.join(pairs)} (src= and tgt=)")
     return ParallelCorpus(src_lang=src, tgt_lang=tgt, name=name, **splits)
 
 
@@ -217,6 +231,10 @@ def load_named(name: str, *, src: str | None = None, tgt: str | None = None, spl
         return _aligned_files(name, *_pick_pair(name, src, tgt, ("de", "en")))
     if name == "seqkit-en-fr":
         return _aligned_files(name, *_pick_pair(name, src, tgt, ("en", "fr")))
+    if name == "iwslt14-de-en":
+        return _aligned_files(name, *_pick_pair(name, src, tgt, ("de", "en")))
+    if name == "wmt21-news":
+        return _aligned_files(name, *_pick_pair(name, src, tgt, ("de", "en")))
     if name == "fra-eng":
         return _tatoeba(name, *_pick_pair(name, src, tgt, ("en", "fr")), ("en", "fr"), 5000, split_seed)
     if name == "cmn-eng":
@@ -307,21 +325,29 @@ def load_path(path: PathLike | Sequence[PathLike], *, src: str | None = None, tg
 def load(name_or_path: str | PathLike | Sequence[PathLike], *, src: str | None = None, tgt: str | None = None,
          columns: Sequence[int] | None = None, split_seed: int = 0, valid_size: int = 0, test_size: int = 0,
          config: str | None = None, **hub_options):
-    """Load a corpus: a registered name, ``hf:NAME`` (Hugging Face ``datasets``), or local files.
+    """Load a corpus: a registered name, ``hf:NAME`` (Hugging Face ``datasets``), a ``datasets.Dataset`` or
+    ``DatasetDict`` object, a CSV/JSON/Parquet file (read by ``datasets``: columns ``src``/``tgt`` named by
+    language, a ``translation`` column, or ``text``), or local text files.
 
     >>> corpus = load("seqkit-en-fr")                    # doctest: +SKIP
     >>> corpus.train.src[0], corpus.train.tgt[0]         # doctest: +SKIP
     >>> load("multi30k", src="de", tgt="en")             # doctest: +SKIP
     >>> load("hf:wmt14", config="de-en", src="de", tgt="en")   # doctest: +SKIP
     >>> load("pairs.tsv", columns=(0, 1), valid_size=500) # doctest: +SKIP
+    >>> load("pairs.csv", src="de", tgt="en")            # doctest: +SKIP
+    >>> load(datasets.load_dataset("wmt16", "de-en"), src="de", tgt="en")   # doctest: +SKIP
 
     ``split_seed`` fixes the train/valid/test split of corpora that ship as one file (fra-eng,
     cmn-eng, and local files with ``valid_size``/``test_size``).
     """
-    if isinstance(name_or_path, str) and name_or_path.startswith("hf:"):
-        from seqkit.data.hub import load_hub
+    from seqkit.data import hub
 
-        return load_hub(name_or_path[3:], config=config, src=src, tgt=tgt, **hub_options)
+    if hub.is_dataset(name_or_path):
+        return hub.from_datasets(name_or_path, src=src, tgt=tgt, **hub_options)
+    if isinstance(name_or_path, str) and name_or_path.startswith("hf:"):
+        return hub.load_hub(name_or_path[3:], config=config, src=src, tgt=tgt, **hub_options)
+    if hub.is_table_file(name_or_path):
+        return hub.load_hub(str(name_or_path), config=config, src=src, tgt=tgt, **hub_options)
     if isinstance(name_or_path, str) and canonical(name_or_path) in CORPORA:
         return load_named(canonical(name_or_path), src=src, tgt=tgt, split_seed=split_seed)
     return load_path(name_or_path, src=src, tgt=tgt, columns=columns, valid_size=valid_size,

@@ -42,14 +42,37 @@ def _open(name: str, config: str | None, **options):
         if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "dataset_info.json").is_file()
                               or (path / "state.json").is_file()):
             return datasets.load_from_disk(str(path))
-        if path.is_file() and path.suffix in (".json", ".jsonl"):
-            return datasets.load_dataset("json", data_files=str(path), **options)
+        builder = _file_builder(path)
+        if builder is not None:
+            return datasets.load_dataset(builder, data_files=str(path), **options)
         return datasets.load_dataset(name, config, **options)
     except (FileNotFoundError, ConnectionError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SeqkitError(f"hub corpus {name!r} (config {config!r}) could not be loaded: {first}",
                           fix="check the name and config on huggingface.co/datasets, go online once so "
                               "`datasets` caches it, or pass a folder written by save_to_disk") from None
+
+
+#: file suffix -> the ``datasets`` builder that reads it (``.gz`` and friends are read too)
+FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+def _file_builder(path: Path) -> str | None:
+    suffixes = [s for s in path.suffixes if s not in (".gz", ".bz2", ".xz", ".zst")]
+    return FILE_BUILDERS.get(suffixes[-1]) if path.is_file() and suffixes else None
+
+
+def is_table_file(path) -> bool:
+    """A CSV, JSON (lines) or Parquet file, read through ``datasets``."""
+    return isinstance(path, (str, Path)) and _file_builder(Path(path)) is not None
+
+
+def is_dataset(obj) -> bool:
+    """A ``datasets.Dataset`` or ``DatasetDict`` (without importing ``datasets`` when it is not loaded)."""
+    import sys
+
+    datasets = sys.modules.get("datasets")
+    return datasets is not None and isinstance(obj, (datasets.Dataset, datasets.DatasetDict))
 
 
 def _as_dict(ds) -> dict:
@@ -62,9 +85,18 @@ def _as_dict(ds) -> dict:
 
 def load_hub(name: str, *, config: str | None = None, src: str | None = None, tgt: str | None = None,
              text_column: str = "text", **options):
-    """Load a Hugging Face dataset as a seqkit corpus (see the module docstring)."""
+    """Load a Hugging Face dataset as a seqkit corpus (see the module docstring); ``options`` go to
+    ``datasets.load_dataset`` (``data_files=``, ``revision=`` ...)."""
     hub_id, config = _hub_id(name, config, src, tgt)
-    splits_in = _as_dict(_open(hub_id, config, **options))
+    shown = name if is_table_file(name) or Path(name).exists() else f"hf:{name}"
+    return from_datasets(_open(hub_id, config, **options), name=shown, src=src, tgt=tgt, text_column=text_column)
+
+
+def from_datasets(ds, *, name: str = "dataset", src: str | None = None, tgt: str | None = None,
+                  text_column: str = "text"):
+    """A ``datasets.Dataset`` (all train) or ``DatasetDict`` (its train/validation/test splits) as a
+    seqkit corpus: parallel with ``src`` and ``tgt``, else language modelling from ``text_column``."""
+    splits_in = _as_dict(ds)
     splits: dict[str, object] = {}
     columns: list[str] = []
     for hub_split, ds in splits_in.items():
@@ -85,8 +117,8 @@ def load_hub(name: str, *, config: str | None = None, src: str | None = None, tg
     if src and tgt:
         empty = ParallelSplit([], [])
         return ParallelCorpus(splits["train"], splits.get("valid", empty), splits.get("test", empty),
-                              src_lang=src, tgt_lang=tgt, name=f"hf:{name}")
-    return LMCorpus(splits["train"], splits.get("valid", Lines()), splits.get("test", Lines()), name=f"hf:{name}")
+                              src_lang=src, tgt_lang=tgt, name=name)
+    return LMCorpus(splits["train"], splits.get("valid", Lines()), splits.get("test", Lines()), name=name)
 
 
 def _parallel_split(ds, src: str, tgt: str, name: str) -> ParallelSplit:

@@ -48,7 +48,7 @@ class RemoteFile:
     """
 
     path: str
-    url: str
+    url: str | None  # None: no public download (a local copy only)
     checksum: str | None
     member: str | None = None
     archive_checksum: str | None = None
@@ -101,8 +101,9 @@ _EN_FR_SHA = {  # computed from the bundled files that data/make_en_fr.py writes
 
 CORPORA: dict[str, CorpusInfo] = {}
 #: Other names users type for a registered corpus (the shared data folder's name, for one).
-ALIASES: dict[str, str] = {"wikitext-2": "wikitext2", "wikitext": "wikitext2", "time-machine": "timemachine",
-                           "penn-treebank": "ptb"}
+ALIASES: dict[str, str] = {"wikitext2": "wikitext-2", "wikitext": "wikitext-2", "time-machine": "timemachine",
+                           "penn-treebank": "ptb", "text8": "text8-prefix", "wmt21": "wmt21-news",
+                           "newstest2021": "wmt21-news", "iwslt14": "iwslt14-de-en"}
 
 
 def canonical(name: str) -> str:
@@ -142,7 +143,7 @@ _register(CorpusInfo(
         "test": "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0"}),
     languages=("en",)))
 _register(CorpusInfo(
-    "wikitext2", "lm", "WikiText-2 v1, tokens version, 36,718/3,760/4,358 lines", "CC BY-SA 3.0",
+    "wikitext-2", "lm", "WikiText-2 v1, tokens version, 36,718/3,760/4,358 lines", "CC BY-SA 3.0",
     "https://www.salesforce.com/blog/the-wikitext-long-term-dependency-language-modeling-dataset/",
     _splits("wikitext-2/{split}.txt", _WIKI + "/{split}.txt", {
         "train": "9e9fa1ad55b1c2c95b08e37dd8e653f638fac2c6de904b79e813611eefbc985f",
@@ -174,6 +175,44 @@ _register(CorpusInfo(
     {f"{split}.{lang}": RemoteFile(f"en-fr/{split}.{lang}", "bundled", _EN_FR_SHA[f"{split}.{lang}"])
      for split in ("train", "valid", "test") for lang in ("en", "fr")},
     languages=("en", "fr"), bundled=True))
+
+_register(CorpusInfo(
+    "text8-prefix", "lm", "the first 2,139,748 words of text8 (Mahoney's Wikipedia dump), one line -- a PARTIAL "
+    "text8 (the full one has about 17M words); all of it is train", "CC BY-SA (Wikipedia text)",
+    "https://mattmahoney.net/dc/textdata.html",
+    {"train": RemoteFile("text8-prefix/text8.prefix.txt.gz", None,
+                         "c429913c6c361a2f8475bb4d3398fa7b45d99b74f62ccf7fe3dfc308acbd692c")},
+    languages=("en",), notes="cut from a truncated text8.zip (see shared/data/text8-prefix/SOURCES.md): no download"))
+_IWSLT = "https://raw.githubusercontent.com/mt-upc/transformer-contributions-nmt/b3599ce82fb06fcfb26e45555c31c2e42247af01/data/iwslt14"
+_register(CorpusInfo(
+    "iwslt14-de-en", "parallel", "IWSLT14 de-en test split as fairseq prepares it (lowercased, Moses-tokenized), "
+    "6,750 pairs; test only", "CC BY-NC-ND 4.0 (TED)", "https://wit3.fbk.eu",
+    {"test.de": RemoteFile("iwslt14-de-en/test.de", f"{_IWSLT}/test.de",
+                           "79907bfa24fc515a756aaf10d3d9b9adbb0d9fe9adc694ce2bb24ff90b6487c5"),
+     "test.en": RemoteFile("iwslt14-de-en/test.en", f"{_IWSLT}/test.en",
+                           "2acf38d4de6ba944fc077218ccae8609bec9d75380cf5ec7e3c2ebefcf84f2bb")},
+    languages=("de", "en"), notes="already tokenized and lowercased: score it with -tok none -lc"))
+_WMT21 = "https://raw.githubusercontent.com/wmt-conference/wmt21-news-systems/f41750dadbf2ba6ab01ca5380347d253298a3427/txt"
+_WMT21_SHA = {
+    "de-en.src.de": "b8afa1e06d881bbf739e7c8b2edbc568b963a3ffd26a8c49c98ef7ac98d53526",
+    "de-en.ref.A.en": "35a42d27dfc433fcb9d8ec4094b12ca389b98e90ee4497c75d364fa2638ece3a",
+    "en-de.src.en": "63925ded38b5354d19717df308d81274854f95ac2be5d94fd29b7b13c5dddcb7",
+    "en-de.ref.A.de": "3363b4a490bdcf55f3565bcc5dfadabaf3554f17cfb3540e25781e6bad67f854",
+    "zh-en.src.zh": "9b0f5618d7c88904cd15b751dbb57cbbde8eefb54555456b6b5205a4b2ccfe20",
+    "zh-en.ref.A.en": "4eee78956e540546f45af6fdf47e1c74f44f88e1b87a785fb2033f253bdafdb0",
+    "en-zh.src.en": "18eb713c29a313c4cd791dede5c7c3395b90ababc2773cf15062e4094c8dd8fd",
+    "en-zh.ref.A.zh": "5dae3084b580517497e80b80b84fa2b59333e3fef82fd931ccdfa68087e30838",
+}
+_register(CorpusInfo(
+    "wmt21-news", "parallel", "WMT21 newstest2021 sources and references A: de-en 1,000, en-de 1,002, zh-en 1,948, "
+    "en-zh 1,002 segments; test only, one direction each", "research use (WMT organisers)",
+    "https://www.statmt.org/wmt21/translation-task.html",
+    {f"test.{pair}.{name.rsplit('.', 1)[1]}": RemoteFile(
+        f"wmt21-news/newstest2021.{pair}.{name}",
+        f"{_WMT21}/{'sources' if '.src.' in f'.{name}' else 'references'}/newstest2021.{pair}.{name}", sha)
+     for key, sha in _WMT21_SHA.items() for pair, name in [key.split(".", 1)]},
+    languages=("de", "en", "zh"), notes="directions de-en, en-de, zh-en, en-zh (src= tgt=); "
+                                        "seqkit bleu -t wmt21 -l PAIR reads the same files"))
 
 _register(CorpusInfo(
     "lee", "lm", "gensim's Lee background corpus: 300 English news documents (~60k words), one per line",
@@ -266,7 +305,7 @@ def _variants(path: Path) -> list[Path]:
 
 def locate(remote: RemoteFile, bundled: bool = False) -> Path | None:
     """An existing local copy of ``remote`` (bundled, ``$SEQKIT_DATA``, cache), or None."""
-    if remote.url.startswith("gensim:"):
+    if (remote.url or "").startswith("gensim:"):
         from gensim.test.utils import datapath
 
         path = Path(datapath(remote.url.split(":", 1)[1]))
@@ -296,6 +335,10 @@ def fetch(name: str, key: str) -> Path:
     found = locate(remote, bundled=info.bundled)
     if found is not None:
         return found
+    if remote.url is None:
+        raise SeqkitError(f"{_title(info)} has no public download: it needs {remote.path}",
+                          fix=f"put the file at {data_dir() / remote.path if data_dir() else '$SEQKIT_DATA/' + remote.path} "
+                              "(set SEQKIT_DATA to a folder laid out like shared/data)")
     if info.bundled or remote.url == "bundled" or remote.url.startswith("gensim:"):
         raise SeqkitError(f"corpus {name!r}: bundled file {remote.path} is missing", path=bundled_dir() / remote.path,
                           fix="reinstall seqkit, or regenerate it with python data/make_en_fr.py")
@@ -344,7 +387,7 @@ def status(name: str) -> str:
         found = locate(remote, bundled=info.bundled)
         if found is None:
             places.add("remote")
-        elif remote.url.startswith("gensim:") or (info.bundled and bundled_dir() in found.parents):
+        elif (remote.url or "").startswith("gensim:") or (info.bundled and bundled_dir() in found.parents):
             places.add("bundled")
         elif data_dir() is not None and data_dir().resolve() in found.resolve().parents:
             places.add("local")

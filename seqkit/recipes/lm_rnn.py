@@ -98,7 +98,7 @@ def data_stage(run: Run) -> dict:
     corpus = skdata.load(name)
     if not isinstance(corpus, skdata.LMCorpus):
         raise SeqkitError(f"'{name}' is a parallel corpus, not a language-modelling one", path=name,
-                          fix="use an LM corpus (timemachine, ptb, wikitext2) or a plain text file")
+                          fix="use an LM corpus (timemachine, ptb, wikitext-2) or a plain text file")
     spec = tokenizer_spec(dict(cfg), name)
     tokenizer = build_tokenizer(spec)
     level = cfg.level or "char"

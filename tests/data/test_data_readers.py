@@ -109,7 +109,7 @@ def test_named_lm_corpora(shared_data, monkeypatch):
     assert len(tm.train) == 3221 and tm.train[0] == "The Time Machine, by H. G. Wells [1898]"
     ptb = sk.data.load("ptb")
     assert (len(ptb.train), len(ptb.valid), len(ptb.test)) == (42068, 3370, 3761)
-    wiki = sk.data.load("wikitext2")  # train.txt is stored gzipped locally: found as train.txt.gz
+    wiki = sk.data.load("wikitext-2")  # train.txt is stored gzipped locally: found as train.txt.gz
     assert (len(wiki.train), len(wiki.valid), len(wiki.test)) == (36718, 3760, 4358)
 
 

@@ -21,11 +21,13 @@ SHA = hashlib.sha256(TEXT).hexdigest()
 
 
 def test_every_named_corpus_has_url_and_checksum():
-    assert {"timemachine", "ptb", "wikitext2", "fra-eng", "cmn-eng", "multi30k", "seqkit-en-fr"} <= set(
+    assert {"timemachine", "ptb", "wikitext-2", "fra-eng", "cmn-eng", "multi30k", "seqkit-en-fr"} <= set(
         sk.data.corpus_names())
     for info in sk.data.CORPORA.values():
         for remote in info.files.values():
-            assert remote.url.startswith(("http://", "https://", "gensim:")) or info.bundled
+            # text8-prefix was cut from a truncated zip: no public file holds it (url None, local copy only)
+            assert remote.url is None and info.name == "text8-prefix" or info.bundled or \
+                remote.url.startswith(("http://", "https://", "gensim:"))
             if info.kind != "vectors":
                 assert len(remote.checksum) == 64
 
@@ -164,7 +166,7 @@ def test_safe_members_are_extracted(tmp_path):
 def test_cli_ls_and_get(capsys):
     assert main(["data", "ls"]) == 0
     out = capsys.readouterr().out
-    for name in ("timemachine", "ptb", "wikitext2", "fra-eng", "cmn-eng", "multi30k", "seqkit-en-fr", "hf:wmt14"):
+    for name in ("timemachine", "ptb", "wikitext-2", "fra-eng", "cmn-eng", "multi30k", "seqkit-en-fr", "hf:wmt14"):
         assert name in out
     assert any(line.split()[:2] == ["glove.6B.50d", "vectors"] for line in out.splitlines())
     assert main(["data", "get", "seqkit-en-fr"]) == 0
@@ -181,7 +183,54 @@ def test_cli_get_offline_missing_corpus_exits_2(capsys, monkeypatch, tmp_path):
 def test_aliases_and_near_misses():
     from seqkit.data.registry import canonical, corpus_info, suggest
 
-    assert canonical("wikitext-2") == "wikitext2" and corpus_info("wikitext-2").name == "wikitext2"
-    assert suggest("wikitxt2") == "did you mean 'wikitext2'? "
+    assert canonical("wikitext2") == "wikitext-2" and corpus_info("wikitext2").name == "wikitext-2"
+    assert suggest("wikitxt-2") == "did you mean 'wikitext-2'? "
     with pytest.raises(SeqkitError, match="did you mean 'multi30k'"):
         corpus_info("multi30")
+
+
+def test_every_shared_data_folder_is_a_registered_name(shared_data, monkeypatch):
+    """Each folder of the shared data is a name (its own), and loads with the counts its SOURCES.md gives."""
+    monkeypatch.setenv("SEQKIT_DATA", str(shared_data))
+    folders = {p.name for p in shared_data.iterdir() if p.is_dir()}
+    assert folders <= set(sk.data.CORPORA), folders - set(sk.data.CORPORA)
+    text8 = sk.data.load("text8")  # the alias, for the partial copy the folder holds
+    assert text8.name == "text8-prefix" and len(text8.train[0].split()) == 2_139_748
+    iwslt = sk.data.load("iwslt14-de-en")
+    assert len(iwslt.test.src) == len(iwslt.test.tgt) == 6750 and len(iwslt.train.src) == 0
+    assert iwslt.test.tgt[0].startswith("you know , one of the intense pleasures of travel")
+    for pair, n in (("de-en", 1000), ("en-de", 1002), ("zh-en", 1948), ("en-zh", 1002)):
+        s, t = pair.split("-")
+        wmt = sk.data.load("wmt21-news", src=s, tgt=t)
+        assert len(wmt.test.src) == len(wmt.test.tgt) == n
+    with pytest.raises(SeqkitError, match="no de->zh direction.*de-en, en-de, en-zh, zh-en"):
+        sk.data.load("wmt21", src="de", tgt="zh")
+
+
+def test_a_file_without_a_public_download_says_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(SeqkitError, match="has no public download.*text8-prefix/text8.prefix.txt.gz"):
+        sk.data.load("text8-prefix")
+
+
+def test_datasets_objects_and_table_files(tmp_path):
+    import datasets
+
+    rows = {"de": ["ein Hund", "eine Katze", "ein Haus"], "en": ["a dog", "a cat", "a house"]}
+    dd = datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows),
+                               "validation": datasets.Dataset.from_dict({k: v[:1] for k, v in rows.items()})})
+    corpus = sk.data.load(dd, src="de", tgt="en")
+    assert corpus.train.src == rows["de"] and corpus.valid.tgt == ["a dog"] and len(corpus.test.src) == 0
+    lm = sk.data.load(datasets.Dataset.from_dict({"text": ["one line", "two lines"]}))
+    assert list(lm.train) == ["one line", "two lines"]
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("de,en\n" + "".join(f'"{d}","{e}"\n' for d, e in zip(rows["de"], rows["en"])), encoding="utf-8")
+    from_csv = sk.data.load(csv, src="de", tgt="en")
+    assert from_csv.train.src == rows["de"] and from_csv.train.tgt == rows["en"] and from_csv.name == str(csv)
+    jsonl = tmp_path / "pairs.jsonl"
+    jsonl.write_text("".join(f'{{"translation": {{"de": "{d}", "en": "{e}"}}}}\n'
+                             for d, e in zip(rows["de"], rows["en"])), encoding="utf-8")
+    assert sk.data.load(jsonl, src="de", tgt="en").train.tgt == rows["en"]
+    with pytest.raises(SeqkitError, match="translates \\['de', 'en'\\], not fr->en"):
+        sk.data.load(jsonl, src="fr", tgt="en")
