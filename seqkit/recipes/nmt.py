@@ -43,14 +43,15 @@ from seqkit.io import (
 )
 from seqkit.recipes.pipeline import Run, stage
 from seqkit.seq2seq.nmt import (
+    PRETOKENIZE,
     DecodeConfig,
     NMTTrainConfig,
     Translator,
-    _jieba_segment,
     build_model,
     count_parameters,
     model_config,
     model_problems,
+    pretokenizer,
     save_model_dir,
     score_translations,
     train_nmt,
@@ -91,7 +92,12 @@ def load_parallel(data_cfg: Any) -> tuple[dict[str, tuple[list[str], list[str]]]
         return splits, data_cfg.get("src"), data_cfg.get("tgt")
     import seqkit.data as skdata
 
-    kwargs = {k: data_cfg[k] for k in ("src", "tgt") if data_cfg.get(k)}
+    kwargs = {k: data_cfg[k] for k in ("src", "tgt", "config") if data_cfg.get(k)}
+    if data_cfg.get("files"):  # datasets' data_files: a path, a list, or {split: path(s)}
+        from omegaconf import OmegaConf
+
+        files = data_cfg["files"]
+        kwargs["data_files"] = OmegaConf.to_container(files) if OmegaConf.is_config(files) else str(files)
     corpus = skdata.load(data_cfg.name, **kwargs)
     out = {}
     for split in SPLITS:
@@ -107,13 +113,17 @@ def load_parallel(data_cfg: Any) -> tuple[dict[str, tuple[list[str], list[str]]]
 
 
 
-def _zh_side(src_lang: str | None, tgt_lang: str | None) -> str | None:
-    """Which side is Chinese (segmented with jieba before sentencepiece), if any."""
-    if str(src_lang or "").startswith("zh"):
-        return "src"
-    if str(tgt_lang or "").startswith("zh"):
-        return "tgt"
-    return None
+def pretokenize_sides(how: str, langs: dict[str, str | None], samples: dict[str, list[str]]) -> dict[str, str]:
+    """``data.pretokenize`` per side: ``auto`` cuts a Chinese side (language code ``zh*``, or text that
+    is mostly CJK) with jieba and leaves other sides alone; ``jieba``/``char`` cut the Chinese side(s)
+    that way; ``none`` cuts nothing."""
+    from seqkit.metrics.corpus import is_chinese
+
+    chinese = [side for side in ("src", "tgt")
+               if str(langs.get(side) or "").startswith("zh") or is_chinese(samples.get(side, [])[:500])]
+    if how == "none" or not chinese:
+        return {}
+    return {side: "jieba" if how == "auto" else how for side in chinese}
 
 
 # -- checking the config before anything runs ---------------------------------------------------------
@@ -132,7 +142,12 @@ def check(cfg: Any) -> list[str]:
         elif info is not None and info.kind != "parallel":
             found.append(f"data.name: {data.get('name')!r} is a {'vector set' if info.kind == 'vectors' else 'language-modelling corpus'}; a translation recipe "
                          f"needs a parallel one ({', '.join(names('parallel'))})")
+    if data.get("pretokenize", "auto") not in ("auto", *PRETOKENIZE):
+        found.append(f"data.pretokenize: must be one of auto, {', '.join(PRETOKENIZE)}, got {data.get('pretokenize')!r}")
     spm = cfg.get("spm") or {}
+    coverage = spm.get("character_coverage", "auto")
+    if coverage != "auto" and not (isinstance(coverage, (int, float)) and 0.9 <= coverage <= 1.0):
+        found.append(f"spm.character_coverage: must be auto or a number in [0.9, 1], got {coverage!r}")
     if spm.get("vocab_size") is not None and int(spm.get("vocab_size")) < 8:
         found.append(f"spm.vocab_size: must be >= 8, got {spm.get('vocab_size')}")
     if spm.get("model_type") not in ("unigram", "bpe", "char", "word"):
@@ -160,13 +175,32 @@ def data_stage(run: Run) -> dict:
     name = "local files" if cfg.get("train") else cfg.name
     run.log(f"{name} {src_lang or '?'}->{tgt_lang or '?'}: "
             + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + " pairs")
-    return {"pairs": counts, "files": files, "src": src_lang, "tgt": tgt_lang,
-            "zh_side": _zh_side(src_lang, tgt_lang)}
+    pretokenize = pretokenize_sides(cfg.get("pretokenize", "auto"), {"src": src_lang, "tgt": tgt_lang},
+                                    {side: lines for side, lines in zip(("src", "tgt"), splits["train"])})
+    if pretokenize:
+        run.log("pretokenize: " + ", ".join(f"{side} ({langs}) with {how}" for side, how in pretokenize.items()
+                                            for langs in [src_lang if side == "src" else tgt_lang]))
+    return {"pairs": counts, "files": files, "src": src_lang, "tgt": tgt_lang, "pretokenize": pretokenize}
 
 
 # -- sentencepiece and vocab --------------------------------------------------------------------------
-def _maybe_segment(lines: list[str], on: bool) -> list[str]:
-    return [_jieba_segment(s) for s in lines] if on else lines
+def required_characters(texts: list[str], coverage: float) -> int:
+    """How many distinct characters sentencepiece keeps at ``character_coverage`` (the most frequent
+    ones covering that share of all non-space characters): the vocabulary must be larger."""
+    from collections import Counter
+
+    counts = Counter()
+    for text in texts:
+        counts.update(text.replace(" ", ""))
+    if not counts:
+        return 0
+    freq = sorted(counts.values(), reverse=True)
+    total, running = sum(freq), 0
+    for k, c in enumerate(freq, 1):
+        running += c
+        if running >= coverage * total:
+            return k
+    return len(freq)
 
 
 @stage("nmt.spm", uses=("data", "spm"))
@@ -175,18 +209,31 @@ def spm_stage(run: Run) -> dict:
     from seqkit.text import SentencePieceTokenizer
 
     cfg = run.cfg.spm
-    zh = run.results["nmt.data"].get("zh_side")
+    pretokenize = run.results["nmt.data"].get("pretokenize") or {}
     texts = []
     for side in ("src", "tgt"):
         lines = read_lines(run.path(f"data/train.{side}"))
-        texts.extend(_maybe_segment(lines, zh == side))
+        cut = pretokenizer(pretokenize.get(side))
+        texts.extend([cut(x) for x in lines] if cut else lines)
+    # Chinese has thousands of characters: sentencepiece's CJK coverage (0.9995) leaves the rarest to
+    # <unk>-free byte-less pieces, and the vocabulary must hold every character it keeps
+    coverage = cfg.get("character_coverage", "auto")
+    coverage = (0.9995 if pretokenize else 1.0) if coverage == "auto" else float(coverage)
+    vocab_size = int(cfg.vocab_size)
+    needed = required_characters(texts, coverage)
+    if vocab_size < needed + 8:  # sentencepiece: the characters plus its few control pieces must fit
+        raised = -(-(needed + max(needed // 2, 64)) // 100) * 100
+        run.log(f"spm.vocab_size {vocab_size} is too small for the {needed:,} characters kept at coverage "
+                f"{coverage}: using {raised} (set spm.vocab_size={raised} or spm.character_coverage lower "
+                "to choose yourself)")
+        vocab_size = raised
     started = time.perf_counter()
-    tok = SentencePieceTokenizer.train(texts, vocab_size=cfg.vocab_size, model_type=cfg.model_type,
-                                       character_coverage=cfg.character_coverage,
+    tok = SentencePieceTokenizer.train(texts, vocab_size=vocab_size, model_type=cfg.model_type,
+                                       character_coverage=coverage,
                                        input_sentence_size=cfg.get("input_sentence_size") or 0)
     tok.save(run.path("spm.model"))
     run.log(f"sentencepiece {cfg.model_type} with {len(tok):,} pieces in {time.perf_counter() - started:.1f}s")
-    return {"vocab_size": len(tok), "files": ["spm.model"]}
+    return {"vocab_size": len(tok), "character_coverage": coverage, "files": ["spm.model"]}
 
 
 @stage("nmt.vocab", uses=("data", "spm"))
@@ -202,7 +249,7 @@ def vocab_stage(run: Run) -> dict:
 # -- training -----------------------------------------------------------------------------------------
 def _model_info(run: Run) -> dict:
     data = run.results["nmt.data"]
-    return {"zh_side": data.get("zh_side"), "src": data.get("src"), "tgt": data.get("tgt")}
+    return {"pretokenize": data.get("pretokenize") or {}, "src": data.get("src"), "tgt": data.get("tgt")}
 
 
 @stage("nmt.train", uses=("data", "spm", "model", "train"), distributed=True, check=check)
@@ -233,7 +280,7 @@ def train_stage(run: Run) -> dict:
     out = train_nmt(model, tok, read_lines(run.path("data/train.src")), read_lines(run.path("data/train.tgt")),
                     read_lines(run.path("data/valid.src")), read_lines(run.path("data/valid.tgt")),
                     cfg=tcfg, device=run.device, run_dir=train_dir, seed=int(cfg.seed or 0),
-                    resume=bool(cfg.get("resume")), max_len=cfg.data.max_len, zh_side=info["zh_side"],
+                    resume=bool(cfg.get("resume")), max_len=cfg.data.max_len, pretokenize=info["pretokenize"],
                     tgt_lang=info["tgt"], decode=from_dict(DecodeConfig, run.section("decode"), "decode"),
                     log_fn=log_valid)
     run.log(fit_summary(out.result, "target tokens"))

@@ -353,11 +353,10 @@ class Translator:
         except RuntimeError as exc:
             raise SeqkitError(f"weights do not fit model.json ({str(exc).splitlines()[0]})", path=weights,
                               fix="use the weights written by this run") from None
-        pre = post = None
-        if info.get("zh_side") == "src":
-            pre = _jieba_segment
-        elif info.get("zh_side") == "tgt":
-            post = join_cjk
+        pretokenize = info.get("pretokenize")
+        if pretokenize is None and info.get("zh_side"):  # model folders written before seqkit 0.2
+            pretokenize = {info["zh_side"]: "jieba"}
+        pre, post = side_functions(pretokenize)
         return cls(model, tokenizer, device=device, preprocess=pre, postprocess=post, **options)
 
     # -- translation ------------------------------------------------------------------------------
@@ -537,13 +536,14 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
               valid_src: list[str] | None = None, valid_ref: list[str] | None = None, *,
               cfg: NMTTrainConfig | None = None, device: str | torch.device = "cpu",
               run_dir: str | os.PathLike | None = None, seed: int = 0, resume: bool = False,
-              max_len: int | None = None, zh_side: str | None = None, tgt_lang: str | None = None,
+              max_len: int | None = None, pretokenize: dict[str, str] | None = None, tgt_lang: str | None = None,
               decode: DecodeConfig | None = None, log_fn: Any = None) -> NMTTraining:
     """Train a translation model with the shared :class:`~seqkit.train.Trainer`.
 
     Token-budget length-bucketed batches of the sentencepiece ids (pairs with an empty side or more
     than ``max_len`` pieces are dropped and counted), label-smoothed cross entropy, the optimizer and
-    schedule ``cfg`` names, validation BLEU on ``valid_src``/``valid_ref`` (greedy with
+    schedule ``cfg`` names, ``pretokenize`` ({"src"|"tgt": "jieba"|"char"}) cutting a Chinese side into
+    words before sentencepiece, validation BLEU on ``valid_src``/``valid_ref`` (greedy with
     ``cfg.valid_beam`` 1) every ``cfg.valid_every`` updates with best-N checkpoints in ``run_dir``,
     early stopping and a time budget. ``resume=True`` continues the run in ``run_dir`` exactly.
     """
@@ -552,8 +552,10 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
 
     cfg = cfg or NMTTrainConfig()
     decode = decode or DecodeConfig()
-    def encode(lines: list[str], side: str) -> list[list[int]]:  # a Chinese side is segmented by jieba first
-        return tokenizer.encode_ids_batch([_jieba_segment(x) for x in lines] if zh_side == side else lines)
+    cut = {side: pretokenizer((pretokenize or {}).get(side)) for side in ("src", "tgt")}
+
+    def encode(lines: list[str], side: str) -> list[list[int]]:  # a pretokenized side is cut first
+        return tokenizer.encode_ids_batch([cut[side](x) for x in lines] if cut[side] else lines)
 
     src_ids, tgt_ids = encode(train_src, "src"), encode(train_tgt, "tgt")
     batches = ParallelBatches(src_ids, tgt_ids, max_tokens=cfg.max_tokens, bucket=True, shuffle=True,
@@ -574,8 +576,7 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
             max_tokens=cfg.max_tokens, bucket=True, shuffle=False, min_len=1, max_len=max_len).epoch(0))
         translator = Translator(model, tokenizer, device=device, **{**decode.translator_options(),
                                                                     "beam": cfg.valid_beam},
-                                preprocess=_jieba_segment if zh_side == "src" else None,
-                                postprocess=join_cjk if zh_side == "tgt" else None)
+                                **dict(zip(("preprocess", "postprocess"), side_functions(pretokenize))))
 
         def valid_fn(m: nn.Module) -> dict:
             translator.model = m
@@ -643,6 +644,35 @@ def _jieba():
 
 def _jieba_segment(text: str) -> str:
     return " ".join(_jieba().encode(text))
+
+
+def _char_segment(text: str) -> str:
+    """Spaces around every Chinese character; runs of other characters stay whole."""
+    return " ".join("".join(f" {ch} " if _is_cjk(ch) else ch for ch in text).split())
+
+
+#: ``pretokenize`` values: how a Chinese side is cut into words before sentencepiece sees it
+PRETOKENIZE = ("jieba", "char", "none")
+
+
+def pretokenizer(name: str | None):
+    """The function for a ``pretokenize`` value (``None`` for ``"none"``)."""
+    if name in (None, "none"):
+        return None
+    if name == "jieba":
+        return _jieba_segment
+    if name == "char":
+        return _char_segment
+    raise SeqkitError(f"unknown pretokenize {name!r}", fix=f"use one of {', '.join(PRETOKENIZE)}")
+
+
+def side_functions(pretokenize: dict[str, str] | None) -> tuple[Any, Any]:
+    """(source preprocess, target postprocess) for a model's ``pretokenize`` sides: a pretokenized
+    source is cut the same way before encoding, a pretokenized target has the spaces taken out again."""
+    pretokenize = pretokenize or {}
+    pre = pretokenizer(pretokenize.get("src"))
+    post = join_cjk if pretokenizer(pretokenize.get("tgt")) is not None else None
+    return pre, post
 
 
 def join_cjk(text: str) -> str:
