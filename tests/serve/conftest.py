@@ -1,21 +1,17 @@
 """Fixtures of the serve tests: one tiny trained run (the whole nmt_transformer recipe, 40 updates on
-2,000 pairs of the bundled en-fr corpus: about 5 s on one thread), its engine, and a real server."""
+2,000 pairs of the bundled en-fr corpus: about 5 s on one thread), its engine, and a real server
+started by ``benchmarks/serve_load.py`` (whose load test a test runs small)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi", reason="seqkit serve needs the serve extra: pip install 'seqkit[serve]'")
-httpx = pytest.importorskip("httpx", reason="the serve tests need httpx")
+pytest.importorskip("httpx", reason="the serve tests need httpx")
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,48 +42,18 @@ def engine(tiny_run):
     return load_engine(tiny_run)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``python -m seqkit serve`` in a subprocess, on a free localhost port."""
-
-    def __init__(self, run_dir: Path, *args: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(REPO), "SEQKIT_THREADS": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "seqkit", "serve", "--run", str(run_dir),
-                                      "--port", str(self.port), *args], cwd=REPO, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(600):  # up to 60 s: importing torch and loading the model
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"seqkit serve exited with {self.proc.returncode}: {self.proc.stdout.read()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("seqkit serve did not answer /health within 60 s")
-
-    def stop(self, timeout: float = 30) -> tuple[int, str]:
-        """SIGTERM; (exit status, everything the server printed)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            out, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate()
-        return self.proc.returncode, out
+@pytest.fixture(scope="session")
+def serve_load():
+    """``benchmarks/serve_load.py`` as a module (its ``Server``, ``run_load`` and ``main``)."""
+    spec = importlib.util.spec_from_file_location("serve_load", REPO / "benchmarks" / "serve_load.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
-def server(tiny_run):
-    srv = Server(tiny_run)
+def server(tiny_run, serve_load):
+    """``seqkit serve --run`` the tiny run, in a subprocess on a free port."""
+    srv = serve_load.Server(tiny_run)
     yield srv
     srv.stop()
