@@ -5,10 +5,9 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from pathlib import Path
 
 import httpx
-
-from pathlib import Path
 
 from seqkit.io import read_lines
 
