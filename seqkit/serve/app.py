@@ -30,7 +30,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from seqkit.serve.batcher import Closed, MicroBatcher, Options, QueueFull
@@ -90,6 +90,10 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
     @app.get("/", response_class=HTMLResponse)
     async def page() -> str:
         return resources.files("seqkit.serve").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:  # browsers ask for one; "no content" keeps their console clean
+        return Response(status_code=204)
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:
