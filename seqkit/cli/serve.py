@@ -10,8 +10,8 @@ from seqkit.cli.params import threads_option
 @click.command()
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False),
               help="run directory of an nmt_transformer / nmt_rnn_attention run (or its model/ folder)")
-@click.option("--engine", default="torch", show_default=True, type=click.Choice(["torch", "ct2"]),
-              help="decode with seqkit's own model (torch) or its CTranslate2 export (ct2)")
+@click.option("--engine", default="seqkit", show_default=True, type=click.Choice(["seqkit", "ct2"]),
+              help="decode with seqkit's own model (torch) or the run's CTranslate2 export (seqkit export ct2)")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
@@ -49,13 +49,13 @@ def serve(run_dir: str, engine: str, host: str, port: int, device: str, alpha: f
         from seqkit.serve.app import Limits, create_app
     except ImportError as exc:
         raise SeqkitError(f"seqkit serve needs FastAPI and uvicorn ({exc})", fix="pip install 'seqkit[serve]'") from None
-    from seqkit.serve.engine import load_engine, run_info
+    from seqkit.serve.engine import ENGINES, load_engine, run_info
     from seqkit.train import resolve_device
 
     translator = load_engine(run_dir, engine, device=resolve_device(device), alpha=alpha)
     limits = Limits(max_request_bytes=max_request_bytes, max_sentences=max_sentences, max_chars=max_chars,
                     max_beam=max_beam, max_queue=max_queue)
-    app = create_app(translator, info=run_info(run_dir), limits=limits, max_wait_ms=max_wait_ms,
-                     max_batch=max_batch, threads=threads)
+    app = create_app(translator, info=run_info(run_dir), limits=limits, attention=ENGINES[engine],
+                     max_wait_ms=max_wait_ms, max_batch=max_batch, threads=threads)
     click.echo(f"seqkit serve: {run_dir} ({engine}, {threads} thread(s)) on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=grace)

@@ -33,6 +33,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from seqkit.errors import SeqkitError
 from seqkit.serve.batcher import Closed, MicroBatcher, Options, QueueFull
 
 
@@ -60,10 +61,13 @@ class TranslateRequest(BaseModel):
 
 
 def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limits = Limits(),
-               max_wait_ms: float = 5.0, max_batch: int = 64, threads: int | None = None) -> FastAPI:
+               attention: bool = True, max_wait_ms: float = 5.0, max_batch: int = 64,
+               threads: int | None = None) -> FastAPI:
     """The FastAPI app serving ``engine`` (see :mod:`seqkit.serve.engine` for the interface).
 
-    ``info`` is what ``GET /info`` adds about the model (:func:`seqkit.serve.engine.run_info`). The
+    ``info`` is what ``GET /info`` adds about the model (:func:`seqkit.serve.engine.run_info`);
+    ``attention``: whether the engine gives attention (if not, asking for it or for alignments is a
+    422, and the page shows no heatmap). The
     :class:`~seqkit.serve.batcher.MicroBatcher` (``max_wait_ms``, ``max_batch``, ``threads``) starts
     with the app's lifespan and, at shutdown, finishes every request it holds before it stops.
     """
@@ -78,7 +82,7 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
             await asyncio.to_thread(app.state.batcher.close)
 
     app = FastAPI(title="seqkit serve", lifespan=lifespan, docs_url="/docs", redoc_url=None)
-    about = {**(info or {}), "engine": type(engine).__name__, "limits": asdict(limits),
+    about = {**(info or {}), "engine": type(engine).__name__, "attention": attention, "limits": asdict(limits),
              "batching": {"max_wait_ms": max_wait_ms, "max_batch": max_batch}}
 
     def batcher(request: Request) -> MicroBatcher:
@@ -109,6 +113,9 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
         body = await _read_body(request, limits.max_request_bytes)
         req = _parse(body)
         _check(req, limits)
+        if (req.alignment or req.attention) and not attention:
+            raise HTTPException(422, f"this server's engine ({about['engine']}) gives no attention or alignments; "
+                                     "ask without them")
         options = Options(req.beam, req.nbest, req.alignment or req.attention)
         try:
             future = batcher(request).submit(req.sentences, options)
@@ -118,6 +125,8 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
             raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
         try:
             results = await asyncio.wrap_future(future)
+        except SeqkitError as exc:  # the engine refused what was asked (an option it lacks ...)
+            raise HTTPException(422, str(exc)) from None
         except Exception as exc:  # noqa: BLE001 -- the engine failed on this batch: say so, stay up
             raise HTTPException(500, f"translation failed: {type(exc).__name__}: {exc}") from None
         return {"beam": req.beam, "nbest": req.nbest,

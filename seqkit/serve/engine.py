@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from seqkit.errors import SeqkitError
 
-ENGINES = ("torch", "ct2")
+# engine name (as `seqkit translate --engine`) -> whether it gives attention (and so alignments)
+ENGINES = {"seqkit": True, "ct2": False}
 
 
 class Engine(Protocol):
@@ -29,25 +30,24 @@ class Engine(Protocol):
                          attention: bool = False) -> list[list[Any]]: ...
 
 
-def load_engine(run_dir: str | os.PathLike, engine: str = "torch", *, device: str = "cpu",
+def load_engine(run_dir: str | os.PathLike, engine: str = "seqkit", *, device: str = "cpu",
                 **options: Any) -> Engine:
-    """The engine of ``run_dir``: ``torch`` (:meth:`seqkit.seq2seq.Translator.from_run`) or ``ct2``
-    (``CT2Translator.from_run`` from :mod:`seqkit.seq2seq.export`, the CTranslate2 engine; imported
-    only here, so an install without it fails with one line). ``options``: decode settings (``alpha``,
-    ``max_len_a`` ...)."""
-    if engine == "torch":
-        from seqkit.seq2seq import Translator
-
-        return Translator.from_run(run_dir, device=device, **options)
-    if engine == "ct2":
+    """The engine of ``run_dir``: ``seqkit`` (:class:`seqkit.seq2seq.Translator`, torch) or ``ct2``
+    (``CT2Translator`` of :mod:`seqkit.seq2seq.export`, CTranslate2, reading the run's ``ct2/`` export;
+    imported only here, so an install without it fails with one line). Both load through
+    ``from_runs([run_dir], device=, **options)``; ``options`` are decode settings (``alpha`` ...)."""
+    if engine == "seqkit":
+        from seqkit.seq2seq import Translator as cls
+    elif engine == "ct2":
         try:
-            from seqkit.seq2seq.export import CT2Translator
+            from seqkit.seq2seq.export import CT2Translator as cls
         except ImportError as exc:
             raise SeqkitError(f"--engine ct2 is not available here ({exc})",
                               fix="pip install 'seqkit[ct2]' with a seqkit that has seqkit.seq2seq.export, "
-                                  "or use --engine torch") from None
-        return CT2Translator.from_run(run_dir, device=device, **options)
-    raise SeqkitError(f"unknown engine {engine!r}", fix=f"use one of {', '.join(ENGINES)}")
+                                  "or use --engine seqkit") from None
+    else:
+        raise SeqkitError(f"unknown engine {engine!r}", fix=f"use one of {', '.join(ENGINES)}")
+    return cls.from_runs([run_dir], device=device, **options)
 
 
 def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
@@ -58,7 +58,10 @@ def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
     from seqkit.io import load_json
     from seqkit.seq2seq.nmt import model_dir
 
-    folder = model_dir(run_dir)
+    try:
+        folder = model_dir(run_dir)
+    except SeqkitError:  # e.g. a bare CTranslate2 export folder: nothing more to say about it
+        return {"run": str(run_dir), "model": None, "vocab_size": None, "src": None, "tgt": None, "test": None}
     model = load_json(folder / "model.json")
     run = folder.parent if folder.name == "model" else folder  # RUN/model/ -> RUN/
     test = None

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from seqkit.errors import SeqkitError
+from seqkit.seq2seq import Translator
 from seqkit.seq2seq.plot import readable
 from seqkit.serve.app import Limits, create_app
 from seqkit.serve.engine import load_engine, run_info
@@ -73,7 +74,7 @@ def test_info_names_the_model_and_its_test_score(client, tiny_run):
     scores = json.loads((tiny_run / "scores.json").read_text())
     assert info["src"] == "en" and info["tgt"] == "fr"
     assert info["model"]["arch"] == "transformer" and info["model"]["d_model"] == 64
-    assert info["engine"] == "Translator"
+    assert info["engine"] == "Translator" and info["attention"] is True
     assert info["test"]["bleu"] == scores["bleu"] and info["test"]["chrf"] == scores["chrf"]
     assert info["test"]["bleu_signature"] == scores["bleu_signature"]
     assert info["test"]["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")
@@ -202,6 +203,34 @@ def test_an_engine_failure_is_a_500_line_and_the_server_stays_up(engine):
         assert c.get("/health").json()["errors"] == 1
 
 
+def test_an_engine_without_attention(engine):
+    class NoAttention:  # as the CTranslate2 engine: refuses attention with a SeqkitError
+        def translate_scored(self, sentences, *, attention=False, **options):
+            if attention:
+                raise SeqkitError("this engine gives no attention", fix="ask without it")
+            return engine.translate_scored(sentences, **options)
+
+    with TestClient(create_app(NoAttention(), attention=False)) as c:
+        assert c.get("/info").json()["attention"] is False
+        r = c.post("/translate", json={"sentences": ["The cat."], "alignment": True})
+        assert r.status_code == 422
+        assert r.json()["detail"] == ("this server's engine (NoAttention) gives no attention or alignments; "
+                                      "ask without them")
+        assert c.post("/translate", json={"sentences": ["The cat."]}).status_code == 200
+    with TestClient(create_app(NoAttention())) as c:  # not told: the engine's own refusal is the 422
+        r = c.post("/translate", json={"sentences": ["The cat."], "attention": True})
+        assert r.status_code == 422 and r.json()["detail"] == "this engine gives no attention; fix: ask without it"
+
+
+def test_empty_sentences_translate_to_empty_text(client):
+    r = client.post("/translate", json={"sentences": ["", "The cat."], "attention": True, "alignment": True})
+    assert r.status_code == 200
+    empty, cat = (hyps[0] for hyps in r.json()["translations"])
+    # nothing was attended to: no alignment, no attention (null), rather than made-up empty ones
+    assert (empty["text"], empty["pieces"], empty["alignment"], empty["attention"]) == ("", [], None, None)
+    assert cat["text"] != "" and cat["attention"] is not None
+
+
 def test_an_app_without_its_lifespan_says_so(engine):
     c = TestClient(create_app(engine))  # not entered: the decoder never started
     r = c.post("/translate", json={"sentences": ["a"]})
@@ -215,6 +244,7 @@ def test_ct2_engine_missing_is_one_line(tiny_run, monkeypatch):
     monkeypatch.setitem(sys.modules, "seqkit.seq2seq.export", None)  # as if not installed
     with pytest.raises(SeqkitError, match=r"--engine ct2 is not available here .*fix: pip install 'seqkit\[ct2\]'"):
         load_engine(tiny_run, "ct2")
+    assert isinstance(load_engine(tiny_run, "seqkit"), Translator)
     with pytest.raises(SeqkitError, match="unknown engine 'onnx'"):
         load_engine(tiny_run, "onnx")
 
