@@ -52,7 +52,7 @@ def serve(run_dir: str, engine: str, host: str, port: int, device: str, alpha: f
     from seqkit.serve.engine import ENGINES, load_engine, run_info
     from seqkit.train import resolve_device
 
-    translator = load_engine(run_dir, engine, device=resolve_device(device), alpha=alpha)
+    translator = load_engine(run_dir, engine, device=resolve_device(device), threads=threads, alpha=alpha)
     limits = Limits(max_request_bytes=max_request_bytes, max_sentences=max_sentences, max_chars=max_chars,
                     max_beam=max_beam, max_queue=max_queue)
     app = create_app(translator, info=run_info(run_dir), limits=limits, attention=ENGINES[engine],

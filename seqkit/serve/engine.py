@@ -30,24 +30,28 @@ class Engine(Protocol):
                          attention: bool = False) -> list[list[Any]]: ...
 
 
-def load_engine(run_dir: str | os.PathLike, engine: str = "seqkit", *, device: str = "cpu",
-                **options: Any) -> Engine:
+def load_engine(run_dir: str | os.PathLike, engine: str = "seqkit", *, device: Any = "cpu",
+                threads: int | None = None, **options: Any) -> Engine:
     """The engine of ``run_dir``: ``seqkit`` (:class:`seqkit.seq2seq.Translator`, torch) or ``ct2``
     (``CT2Translator`` of :mod:`seqkit.seq2seq.export`, CTranslate2, reading the run's ``ct2/`` export;
     imported only here, so an install without it fails with one line). Both load through
-    ``from_runs([run_dir], device=, **options)``; ``options`` are decode settings (``alpha`` ...)."""
+    ``from_runs([run_dir], device=, **options)``; ``options`` are decode settings (``alpha`` ...).
+    ``device``: a torch device or its name; ``threads``: CTranslate2's own thread count (seqkit's
+    torch threads are set by the decoding thread, :class:`~seqkit.serve.batcher.MicroBatcher`)."""
     if engine == "seqkit":
-        from seqkit.seq2seq import Translator as cls
-    elif engine == "ct2":
+        from seqkit.seq2seq import Translator
+
+        return Translator.from_runs([run_dir], device=device, **options)
+    if engine == "ct2":
         try:
-            from seqkit.seq2seq.export import CT2Translator as cls
+            from seqkit.seq2seq.export import CT2Translator
         except ImportError as exc:
             raise SeqkitError(f"--engine ct2 is not available here ({exc})",
                               fix="pip install 'seqkit[ct2]' with a seqkit that has seqkit.seq2seq.export, "
                                   "or use --engine seqkit") from None
-    else:
-        raise SeqkitError(f"unknown engine {engine!r}", fix=f"use one of {', '.join(ENGINES)}")
-    return cls.from_runs([run_dir], device=device, **options)
+        kind = getattr(device, "type", str(device).split(":")[0])  # CTranslate2 takes "cpu" / "cuda"
+        return CT2Translator.from_runs([run_dir], device=kind, threads=threads or 0, **options)
+    raise SeqkitError(f"unknown engine {engine!r}", fix=f"use one of {', '.join(ENGINES)}")
 
 
 def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
