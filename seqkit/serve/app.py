@@ -67,9 +67,9 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
 
     ``info`` is what ``GET /info`` adds about the model (:func:`seqkit.serve.engine.run_info`);
     ``attention``: whether the engine gives attention (if not, asking for it or for alignments is a
-    422, and the page shows no heatmap). The
-    :class:`~seqkit.serve.batcher.MicroBatcher` (``max_wait_ms``, ``max_batch``, ``threads``) starts
-    with the app's lifespan and, at shutdown, finishes every request it holds before it stops.
+    422, and the page shows no heatmap). The :class:`~seqkit.serve.batcher.MicroBatcher`
+    (``max_wait_ms``, ``max_batch``, ``threads``) starts with the app's lifespan and, at shutdown,
+    finishes every request it holds before it stops.
     """
 
     @contextlib.asynccontextmanager

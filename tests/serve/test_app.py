@@ -96,6 +96,7 @@ def test_page_is_served(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert 'id="source"' in r.text and 'fetch("/translate"' in r.text
+    assert client.get("/favicon.ico").status_code == 204
 
 
 # -- limits ---------------------------------------------------------------------------------------------

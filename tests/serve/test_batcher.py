@@ -157,3 +157,15 @@ def test_batched_translations_equal_one_at_a_time(engine):
     for sentence, t in zip(sentences, together):
         alone = engine.translate_scored([sentence], beam=3)[0][0]
         assert t.text == alone.text and t.score == pytest.approx(alone.score, abs=1e-4)
+
+
+def test_the_worker_computes_with_the_threads_it_was_given():
+    import torch
+
+    class Threads:
+        def translate_scored(self, sentences, **options):
+            return [[torch.get_num_threads()] for _ in sentences]
+
+    b = MicroBatcher(Threads(), max_wait_ms=0, threads=2)
+    assert b.submit(["a"]).result(10) == [[2]]
+    b.close(10)
