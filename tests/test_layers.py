@@ -1,4 +1,4 @@
-"""The layer rule: library packages never import ``seqkit.recipes`` or ``seqkit.cli``.
+"""The layer rule: library packages never import ``seqkit.recipes``, ``seqkit.cli`` or ``seqkit.serve``.
 
 Checked on the source (every ``import`` statement, top level or inside functions), so a lazy import
 in a function body cannot slip through.
@@ -12,7 +12,7 @@ from pathlib import Path
 import seqkit
 
 ROOT = Path(seqkit.__file__).resolve().parent
-ABOVE = ("seqkit.recipes", "seqkit.cli")
+ABOVE = ("seqkit.recipes", "seqkit.cli", "seqkit.serve")  # the application layer
 BASE = ("errors.py", "io.py", "settings.py", "__init__.py")
 
 
@@ -31,7 +31,7 @@ def _library_files() -> list[Path]:
     files = []
     for path in sorted(ROOT.rglob("*.py")):
         top = path.relative_to(ROOT).parts[0]
-        if top in ("recipes", "cli", "__main__.py"):
+        if top in ("recipes", "cli", "serve", "__main__.py"):
             continue
         files.append(path)
     return files
@@ -48,6 +48,13 @@ def test_library_never_imports_recipes_or_cli():
 def test_recipes_never_import_cli():
     bad = [f"{p.relative_to(ROOT)}:{line}: imports {name}" for p in sorted((ROOT / "recipes").rglob("*.py"))
            for line, name in _imports(p) if name.startswith("seqkit.cli")]
+    assert bad == []
+
+
+def test_serve_is_application_layer():
+    # the server may use the library, never the recipe runner's internals or the CLI
+    bad = [f"{p.relative_to(ROOT)}:{line}: imports {name}" for p in sorted((ROOT / "serve").rglob("*.py"))
+           for line, name in _imports(p) if name.startswith(("seqkit.cli", "seqkit.recipes"))]
     assert bad == []
 
 

@@ -1,0 +1,15 @@
+"""``seqkit serve``: translation over HTTP -- a JSON API, a micro-batching queue and a web page.
+
+Application layer, like :mod:`seqkit.cli`: the library never imports it. ``app.py`` builds the
+FastAPI app around an engine (``create_app``), ``batcher.py`` is the queue that decodes concurrent
+requests together in one worker thread, ``engine.py`` loads the engine of a run and says what the
+server needs of it, ``static/index.html`` is the page at ``/``. Needs the ``serve`` extra
+(``pip install 'seqkit[serve]'``: FastAPI and uvicorn).
+"""
+
+from __future__ import annotations
+
+from seqkit.serve.batcher import MicroBatcher, Options
+from seqkit.serve.engine import Engine, load_engine, run_info
+
+__all__ = ["Engine", "MicroBatcher", "Options", "load_engine", "run_info"]

@@ -1,0 +1,78 @@
+"""What the server decodes with, and what it says about the run.
+
+The engine interface is one method, the one :class:`seqkit.seq2seq.Translator` already has::
+
+    engine.translate_scored(sentences: list[str], *, beam: int, nbest: int, attention: bool)
+        -> list[list[Translation]]   # per sentence, its nbest translations, best first
+
+Each :class:`~seqkit.seq2seq.nmt.Translation` carries ``text``, ``score``, ``log_prob``, ``pieces``,
+``src_pieces`` and, with ``attention=True``, ``alignment`` and ``attention`` (a tensor of shape
+(len(pieces) + 1, len(src_pieces) + 1): one row per output piece and ``<eos>``, one column per source
+piece and ``</s>``; an engine without attention leaves both ``None``). The server calls it from one
+worker thread only, so an engine need not be thread-safe.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+from seqkit.errors import SeqkitError
+
+# engine name (as `seqkit translate --engine`) -> whether it gives attention (and so alignments)
+ENGINES = {"seqkit": True, "ct2": False}
+
+
+class Engine(Protocol):
+    """The one method :mod:`seqkit.serve` needs from a translation engine (see the module docstring)."""
+
+    def translate_scored(self, sentences: list[str], *, beam: int | None = None, nbest: int = 1,
+                         attention: bool = False) -> list[list[Any]]: ...
+
+
+def load_engine(run_dir: str | os.PathLike, engine: str = "seqkit", *, device: Any = "cpu",
+                threads: int | None = None, **options: Any) -> Engine:
+    """The engine of ``run_dir``: ``seqkit`` (:class:`seqkit.seq2seq.Translator`, torch) or ``ct2``
+    (``CT2Translator`` of :mod:`seqkit.seq2seq.export`, CTranslate2, reading the run's ``ct2/`` export;
+    imported only here, so an install without it fails with one line). Both load through
+    ``from_runs([run_dir], device=, **options)``; ``options`` are decode settings (``alpha`` ...).
+    ``device``: a torch device or its name; ``threads``: CTranslate2's own thread count (seqkit's
+    torch threads are set by the decoding thread, :class:`~seqkit.serve.batcher.MicroBatcher`)."""
+    if engine == "seqkit":
+        from seqkit.seq2seq import Translator
+
+        return Translator.from_runs([run_dir], device=device, **options)
+    if engine == "ct2":
+        try:
+            from seqkit.seq2seq.export import CT2Translator
+        except ImportError as exc:
+            raise SeqkitError(f"--engine ct2 is not available here ({exc})",
+                              fix="pip install 'seqkit[ct2]' with a seqkit that has seqkit.seq2seq.export, "
+                                  "or use --engine seqkit") from None
+        kind = getattr(device, "type", str(device).split(":")[0])  # CTranslate2 takes "cpu" / "cuda"
+        return CT2Translator.from_runs([run_dir], device=kind, threads=threads or 0, **options)
+    raise SeqkitError(f"unknown engine {engine!r}", fix=f"use one of {', '.join(ENGINES)}")
+
+
+def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """What ``GET /info`` shows of a run: the model (``model.json``'s architecture and sizes), the
+    languages, and the test score the recipe's evaluate stage wrote (``scores.json`` beside ``model/``:
+    BLEU and chrF with their sacreBLEU signatures; ``None`` when the run was never evaluated).
+    ``test.current`` is false when the weights are newer than the score (retrained, not re-evaluated)."""
+    from seqkit.io import load_json
+    from seqkit.seq2seq.nmt import model_dir
+
+    try:
+        folder = model_dir(run_dir)
+    except SeqkitError:  # e.g. a bare CTranslate2 export folder: nothing more to say about it
+        return {"run": str(run_dir), "model": None, "vocab_size": None, "src": None, "tgt": None, "test": None}
+    model = load_json(folder / "model.json")
+    run = folder.parent if folder.name == "model" else folder  # RUN/model/ -> RUN/
+    test = None
+    scores_file = run / "scores.json"
+    if scores_file.is_file():
+        scores = load_json(scores_file)
+        test = {k: scores.get(k) for k in ("bleu", "chrf", "bleu_signature", "chrf_signature", "bleu_text")}
+        test["current"] = scores_file.stat().st_mtime >= (folder / "model.safetensors").stat().st_mtime
+    return {"run": str(run), "model": model.get("model"), "vocab_size": model.get("vocab_size"),
+            "src": model.get("src"), "tgt": model.get("tgt"), "test": test}

@@ -1,0 +1,60 @@
+"""Fixtures of the serve tests: one tiny trained run (the whole nmt_transformer recipe, 80 updates on
+2,000 pairs of the bundled en-fr corpus: about 10 s on one thread; it writes French-looking words,
+never empty lines), its engine, and a real server
+started by ``benchmarks/serve_load.py`` (whose load test a test runs small)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="seqkit serve needs the serve extra: pip install 'seqkit[serve]'")
+pytest.importorskip("httpx", reason="the serve tests need httpx")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished nmt_transformer run directory: model/, scores.json (test BLEU + signature) ..."""
+    from seqkit.recipes.config import load_recipe
+    from seqkit.recipes.pipeline import run_pipeline
+
+    run_dir = tmp_path_factory.mktemp("serve") / "run"
+    overrides = {"run_dir": str(run_dir), "device": "cpu", "data.name": "seqkit-en-fr", "data.max_train": 2000,
+                 "data.max_valid": 20, "data.max_test": 10, "spm.vocab_size": 300, "model.d_model": 64,
+                 "model.d_ff": 128, "model.n_enc_layers": 1, "model.n_dec_layers": 1, "train.max_steps": 80,
+                 "train.max_time": None, "train.valid_every": 80, "train.ckpt_every_steps": 80,
+                 "train.max_tokens": 1500, "train.progress": False, "train.warmup": 10, "train.lr": 0.005,
+                 "train.amp": "none", "decode.beam": 2, "decode.heatmaps": 0}
+    _, cfg = load_recipe("nmt_transformer", [f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
+                                             for k, v in overrides.items()])
+    run_pipeline(cfg, "nmt_transformer", echo=False)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_run):
+    from seqkit.serve.engine import load_engine
+
+    return load_engine(tiny_run)
+
+
+@pytest.fixture(scope="session")
+def serve_load():
+    """``benchmarks/serve_load.py`` as a module (its ``Server``, ``run_load`` and ``main``)."""
+    spec = importlib.util.spec_from_file_location("serve_load", REPO / "benchmarks" / "serve_load.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def server(tiny_run, serve_load):
+    """``seqkit serve --run`` the tiny run, in a subprocess on a free port."""
+    srv = serve_load.Server(tiny_run)
+    yield srv
+    srv.stop()

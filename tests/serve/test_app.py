@@ -1,0 +1,258 @@
+"""The HTTP API in-process (FastAPI's TestClient): every endpoint, every limit, against the engine itself."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from seqkit.errors import SeqkitError
+from seqkit.seq2seq import Translator
+from seqkit.seq2seq.plot import readable
+from seqkit.serve.app import Limits, create_app
+from seqkit.serve.engine import load_engine, run_info
+
+SENTENCES = ["The cat eats.", "I am here.", "Where is the station?"]
+
+
+@pytest.fixture(scope="module")
+def client(engine, tiny_run):
+    with TestClient(create_app(engine, info=run_info(tiny_run))) as c:
+        yield c
+
+
+def test_translate_returns_what_the_engine_gives(client, engine):
+    r = client.post("/translate", json={"sentences": SENTENCES, "beam": 3, "nbest": 2})
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["beam"], body["nbest"]) == (3, 2)
+    expected = engine.translate_scored(SENTENCES, beam=3, nbest=2)
+    assert len(body["translations"]) == 3 and all(t[0].text for t in expected)  # nothing trivially empty
+    for got, want in zip(body["translations"], expected):
+        assert [h["text"] for h in got] == [t.text for t in want]
+        assert [h["pieces"] for h in got] == [t.pieces for t in want]
+        assert [h["src_pieces"] for h in got] == [t.src_pieces for t in want]
+        assert [h["score"] for h in got] == pytest.approx([t.score for t in want], abs=1e-4)
+        assert [h["log_prob"] for h in got] == pytest.approx([t.log_prob for t in want], abs=1e-4)
+        assert got[0]["score"] >= got[1]["score"]  # best first
+        assert all("alignment" not in h and "attention" not in h for h in got)  # only when asked for
+
+
+def test_alignment_and_attention_on_request(client, engine):
+    r = client.post("/translate", json={"sentences": SENTENCES[:2], "beam": 2, "alignment": True, "attention": True})
+    assert r.status_code == 200
+    want = engine.translate_scored(SENTENCES[:2], beam=2, attention=True)
+    for [hyp], [t] in zip(r.json()["translations"], want):
+        assert hyp["alignment"] == t.pharaoh()
+        att = hyp["attention"]
+        # one row per output piece and </s>, one column per source piece and </s>
+        assert len(att["weights"]) == len(t.pieces) + 1 == len(att["target"])
+        assert all(len(row) == len(t.src_pieces) + 1 for row in att["weights"])
+        assert att["source"][-1] == att["target"][-1] == "</s>"
+        assert att["source"][:-1] == readable(t.src_pieces) and att["target"][:-1] == readable(t.pieces)
+        for row, exact in zip(att["weights"], t.attention.tolist()):
+            assert sum(row) == pytest.approx(1.0, abs=5e-3)  # softmax rows, rounded to 4 decimals
+            assert row == pytest.approx(exact, abs=1e-4)
+
+
+def test_health_counts_requests_and_sentences(engine):
+    with TestClient(create_app(engine)) as c:
+        assert c.get("/health").json() == {"status": "ok", "queued": 0, "in_flight": 0, "requests": 0,
+                                           "sentences": 0, "batches": 0, "largest_batch": 0, "errors": 0}
+        for n in (1, 3, 2):
+            assert c.post("/translate", json={"sentences": SENTENCES[:n], "beam": 1}).status_code == 200
+        h = c.get("/health").json()
+        # one client, one request at a time: every request is its own batch
+        assert (h["requests"], h["sentences"], h["batches"], h["largest_batch"]) == (3, 6, 3, 3)
+
+
+def test_info_names_the_model_and_its_test_score(client, tiny_run):
+    info = client.get("/info").json()
+    scores = json.loads((tiny_run / "scores.json").read_text())
+    assert info["src"] == "en" and info["tgt"] == "fr"
+    assert info["model"]["arch"] == "transformer" and info["model"]["d_model"] == 64
+    assert info["engine"] == "Translator" and info["attention"] is True
+    assert info["test"]["bleu"] == scores["bleu"] and info["test"]["chrf"] == scores["chrf"]
+    assert info["test"]["bleu_signature"] == scores["bleu_signature"]
+    assert info["test"]["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")
+    assert info["test"]["current"] is True
+    assert info["limits"] == {"max_request_bytes": 262144, "max_sentences": 64, "max_chars": 1000,
+                              "max_beam": 16, "max_queue": 512}
+
+
+def test_info_of_a_run_never_evaluated(tmp_path, tiny_run):
+    import shutil
+
+    shutil.copytree(tiny_run / "model", tmp_path / "model")
+    info = run_info(tmp_path)
+    assert info["test"] is None and info["src"] == "en"
+    assert run_info(tmp_path / "model")["run"] == str(tmp_path)  # the model folder itself works too
+
+
+def test_page_is_served(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert 'id="source"' in r.text and 'fetch("/translate"' in r.text
+    assert client.get("/favicon.ico").status_code == 204
+
+
+# -- limits ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small(engine):
+    limits = Limits(max_request_bytes=300, max_sentences=3, max_chars=20, max_beam=4, max_queue=8)
+    with TestClient(create_app(engine, limits=limits)) as c:
+        yield c
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"sentences": ["a", "b", "c", "d"]}, 413, "4 sentences in one request; the limit is 3"),
+    ({"sentences": ["ok", "x" * 21]}, 422, "sentences.1 has 21 characters; the limit is 20"),
+    ({"sentences": ["a"], "beam": 5}, 422, "beam 5 is over this server's limit of 4"),
+    ({"sentences": ["a"], "beam": 2, "nbest": 3}, 422, "nbest 3 cannot exceed the beam size 2"),
+    # pydantic's own words after the field's name
+    ({"sentences": []}, 422, "bad request: sentences: "),
+    ({"sentence": ["a"]}, 422, "bad request: sentence: "),
+    ({"sentences": "a"}, 422, "bad request: sentences: "),
+    ({"sentences": [1]}, 422, "bad request: sentences.0: "),
+    ({"sentences": ["a"], "beam": 0}, 422, "bad request: beam: "),
+])
+def test_limits_and_bad_requests_answer_with_one_line(small, body, status, message):
+    r = small.post("/translate", json=body)
+    assert r.status_code == status
+    assert message in r.json()["detail"] and "\n" not in r.json()["detail"]
+
+
+def test_body_size_limit_with_and_without_a_declared_length(small):
+    big = json.dumps({"sentences": ["word " * 70]}).encode()
+    r = small.post("/translate", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and f"request body of {len(big)} bytes is over the limit of 300" in r.json()["detail"]
+    # streamed (chunked, no Content-Length): refused once more than the limit has arrived
+    r = small.post("/translate", content=iter([big[:200], big[200:]]), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "over the limit of 300 bytes" in r.json()["detail"]
+    r = small.post("/translate", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "Invalid JSON" in r.json()["detail"]
+    assert small.get("/health").json()["status"] == "ok"  # and the server is still up
+
+
+class _Gated:
+    """The real engine behind a gate: decoding waits until the test opens it."""
+
+    def __init__(self, engine):
+        self.engine, self.gate = engine, threading.Event()
+
+    def translate_scored(self, sentences, **options):
+        assert self.gate.wait(30)
+        return self.engine.translate_scored(sentences, **options)
+
+
+def _wait_for(client, **state):
+    for _ in range(500):
+        h = client.get("/health").json()
+        if all(h[k] == v for k, v in state.items()):
+            return h
+        time.sleep(0.01)
+    raise AssertionError(f"server never reached {state}: {h}")
+
+
+def test_a_full_queue_answers_503_and_the_queued_requests_still_finish(engine):
+    gated = _Gated(engine)
+    with TestClient(create_app(gated, limits=Limits(max_queue=3), max_wait_ms=0)) as c:
+        results = {}
+
+        def post(name, sentences):
+            results[name] = c.post("/translate", json={"sentences": sentences, "beam": 2})
+
+        first = threading.Thread(target=post, args=("first", SENTENCES[:1]))
+        first.start()
+        _wait_for(c, in_flight=1)  # decoding, held at the gate
+        second = threading.Thread(target=post, args=("second", SENTENCES[:2]))
+        second.start()
+        _wait_for(c, queued=2)
+        r = c.post("/translate", json={"sentences": SENTENCES[:2], "beam": 2})  # 2 + 2 > 3 waiting
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert r.json()["detail"] == "server busy: 2 sentences are already waiting (the queue holds 3); retry shortly"
+        gated.gate.set()
+        first.join(30)
+        second.join(30)
+        want = engine.translate_scored(SENTENCES[:2], beam=2)
+        assert [h[0]["text"] for h in results["first"].json()["translations"]] == [want[0][0].text]
+        assert [h[0]["text"] for h in results["second"].json()["translations"]] == [w[0].text for w in want]
+
+
+def test_a_closing_server_answers_503(engine):
+    with TestClient(create_app(engine)) as c:
+        c.app.state.batcher.close()
+        r = c.post("/translate", json={"sentences": ["a"]})
+        assert r.status_code == 503 and r.json()["detail"] == "the server is shutting down"
+        assert c.get("/health").json()["status"] == "closing"
+
+
+def test_an_engine_failure_is_a_500_line_and_the_server_stays_up(engine):
+    class Failing:
+        def translate_scored(self, sentences, **options):
+            if "boom" in sentences:
+                raise RuntimeError("out of memory")
+            return engine.translate_scored(sentences, **options)
+
+    with TestClient(create_app(Failing())) as c:
+        r = c.post("/translate", json={"sentences": ["boom"]})
+        assert r.status_code == 500 and r.json()["detail"] == "translation failed: RuntimeError: out of memory"
+        assert c.post("/translate", json={"sentences": ["The cat."]}).status_code == 200
+        assert c.get("/health").json()["errors"] == 1
+
+
+def test_an_engine_without_attention(engine):
+    class NoAttention:  # as the CTranslate2 engine: refuses attention with a SeqkitError
+        def translate_scored(self, sentences, *, attention=False, **options):
+            if attention:
+                raise SeqkitError("this engine gives no attention", fix="ask without it")
+            return engine.translate_scored(sentences, **options)
+
+    with TestClient(create_app(NoAttention(), attention=False)) as c:
+        assert c.get("/info").json()["attention"] is False
+        r = c.post("/translate", json={"sentences": ["The cat."], "alignment": True})
+        assert r.status_code == 422
+        assert r.json()["detail"] == ("this server's engine (NoAttention) gives no attention or alignments; "
+                                      "ask without them")
+        assert c.post("/translate", json={"sentences": ["The cat."]}).status_code == 200
+    with TestClient(create_app(NoAttention())) as c:  # not told: the engine's own refusal is the 422
+        r = c.post("/translate", json={"sentences": ["The cat."], "attention": True})
+        assert r.status_code == 422 and r.json()["detail"] == "this engine gives no attention; fix: ask without it"
+
+
+def test_empty_sentences_translate_to_empty_text(client):
+    r = client.post("/translate", json={"sentences": ["", "The cat."], "attention": True, "alignment": True})
+    assert r.status_code == 200
+    empty, cat = (hyps[0] for hyps in r.json()["translations"])
+    # nothing was attended to: no alignment, no attention (null), rather than made-up empty ones
+    assert (empty["text"], empty["pieces"], empty["alignment"], empty["attention"]) == ("", [], None, None)
+    assert cat["text"] != "" and cat["attention"] is not None
+
+
+def test_an_app_without_its_lifespan_says_so(engine):
+    c = TestClient(create_app(engine))  # not entered: the decoder never started
+    r = c.post("/translate", json={"sentences": ["a"]})
+    assert r.status_code == 503 and "not running" in r.json()["detail"]
+
+
+# -- engines --------------------------------------------------------------------------------------------
+def test_ct2_engine_missing_is_one_line(tiny_run, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "seqkit.seq2seq.export", None)  # as if not installed
+    with pytest.raises(SeqkitError, match=r"--engine ct2 is not available here .*fix: pip install 'seqkit\[ct2\]'"):
+        load_engine(tiny_run, "ct2")
+    assert isinstance(load_engine(tiny_run, "seqkit"), Translator)
+    with pytest.raises(SeqkitError, match="unknown engine 'onnx'"):
+        load_engine(tiny_run, "onnx")
+
+
+def test_cli_refuses_a_missing_run_with_one_line(tmp_path, capsys):
+    from seqkit.cli import main
+
+    assert main(["serve", "--run", str(tmp_path / "nope"), "--port", "8123"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run directory not found" in err[0]

@@ -1,0 +1,171 @@
+"""The micro-batching queue: what is decoded together, what each request gets back, and shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import CancelledError
+from pathlib import Path
+
+import pytest
+
+from seqkit.serve.batcher import Closed, MicroBatcher, Options, QueueFull
+
+
+class Recorder:
+    """An engine that writes each sentence backwards and records every call it gets; ``gate`` holds
+    the first call until the test opens it (the worker is then busy and requests pile up)."""
+
+    def __init__(self):
+        self.calls: list[tuple[list[str], dict]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def translate_scored(self, sentences, **options):
+        assert self.gate.wait(30)
+        self.calls.append((list(sentences), options))
+        return [[f"{s[::-1]}/{options['beam']}"] * options["nbest"] for s in sentences]
+
+
+def _wait(predicate, what: str):
+    for _ in range(1000):
+        if predicate():
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_requests_that_wait_together_are_decoded_in_one_call_and_routed_back():
+    engine = Recorder()
+    engine.gate.clear()
+    b = MicroBatcher(engine, max_wait_ms=0, max_batch=100)
+    first = b.submit(["zero"])
+    _wait(lambda: b.health()["in_flight"] == 1, "the first request to be taken")
+    # while the worker is busy, three requests queue up; they form the next batch, in arrival order
+    futures = [b.submit(["ab", "cd"]), b.submit(["efg"]), b.submit(["h", "ij", "kl"])]
+    assert b.health()["queued"] == 6
+    engine.gate.set()
+    assert first.result(10) == [["orez/5"]]
+    assert [f.result(10) for f in futures] == [[["ba/5"], ["dc/5"]], [["gfe/5"]], [["h/5"], ["ji/5"], ["lk/5"]]]
+    assert [c[0] for c in engine.calls] == [["zero"], ["ab", "cd", "efg", "h", "ij", "kl"]]
+    assert b.health() == {"status": "ok", "queued": 0, "in_flight": 0, "requests": 4, "sentences": 7,
+                          "batches": 2, "largest_batch": 6, "errors": 0}
+    assert b.close(10)
+
+
+def test_the_wait_gathers_requests_that_arrive_within_it():
+    engine = Recorder()
+    b = MicroBatcher(engine, max_wait_ms=2000, max_batch=3)
+    futures = [b.submit([w]) for w in ("a", "b", "c")]  # the third fills the batch: no need to wait it out
+    assert [f.result(10) for f in futures] == [[["a/5"]], [["b/5"]], [["c/5"]]]
+    assert [c[0] for c in engine.calls] == [["a", "b", "c"]]
+    b.close(10)
+
+
+def test_different_options_are_separate_calls_and_batches_respect_max_batch():
+    engine = Recorder()
+    engine.gate.clear()
+    b = MicroBatcher(engine, max_wait_ms=0, max_batch=4)
+    b.submit(["x"])
+    _wait(lambda: b.health()["in_flight"] == 1, "the first request to be taken")
+    f1 = b.submit(["a", "b"], Options(beam=2))
+    f2 = b.submit(["c"], Options(beam=3, nbest=2))
+    f3 = b.submit(["d"], Options(beam=2))
+    f4 = b.submit(["e", "f"], Options(beam=2))  # 2 + 1 + 1 = 4 already: waits for the next batch
+    engine.gate.set()
+    assert f2.result(10) == [["c/3", "c/3"]] and f4.result(10) == [["e/2"], ["f/2"]]
+    assert f1.result(10) == [["a/2"], ["b/2"]] and f3.result(10) == [["d/2"]]
+    assert [(c[0], c[1]["beam"], c[1]["nbest"]) for c in engine.calls[1:]] == [
+        (["a", "b", "d"], 2, 1), (["c"], 3, 2), (["e", "f"], 2, 1)]
+    b.close(10)
+
+
+def test_a_request_larger_than_max_batch_is_decoded_alone():
+    engine = Recorder()
+    b = MicroBatcher(engine, max_wait_ms=0, max_batch=2)
+    assert len(b.submit(["a", "b", "c", "d", "e"]).result(10)) == 5
+    b.close(10)
+
+
+def test_the_queue_refuses_beyond_max_queue_and_a_cancelled_request_is_skipped():
+    engine = Recorder()
+    engine.gate.clear()
+    b = MicroBatcher(engine, max_wait_ms=0, max_queue=3)
+    b.submit(["busy"])
+    _wait(lambda: b.health()["in_flight"] == 1, "the first request to be taken")
+    gone = b.submit(["a", "b"])
+    with pytest.raises(QueueFull, match=r"2 sentences are already waiting \(the queue holds 3\)"):
+        b.submit(["c", "d"])
+    kept = b.submit(["e"])  # 2 + 1 fits
+    assert gone.cancel()  # its client went away before decoding started
+    engine.gate.set()
+    assert kept.result(10) == [["e/5"]]
+    with pytest.raises(CancelledError):
+        gone.result(0)
+    assert [c[0] for c in engine.calls] == [["busy"], ["e"]]
+    b.close(10)
+
+
+def test_close_finishes_everything_queued_then_refuses_new_work():
+    engine = Recorder()
+    engine.gate.clear()
+    b = MicroBatcher(engine, max_wait_ms=0, max_batch=1)
+    futures = [b.submit([w]) for w in ("a", "b", "c")]
+    _wait(lambda: b.health()["in_flight"] == 1, "the first request to be taken")
+    closer = threading.Thread(target=b.close)
+    closer.start()
+    _wait(lambda: b.health()["status"] == "closing", "the batcher to close")
+    with pytest.raises(Closed, match="shutting down"):
+        b.submit(["late"])
+    engine.gate.set()
+    closer.join(10)
+    assert not closer.is_alive()
+    assert [f.result(0) for f in futures] == [[["a/5"]], [["b/5"]], [["c/5"]]]
+
+
+def test_an_engine_error_goes_to_the_requests_of_that_call_only():
+    class Picky(Recorder):
+        def translate_scored(self, sentences, **options):
+            if options["beam"] == 1:
+                raise ValueError("no greedy here")
+            return super().translate_scored(sentences, **options)
+
+    engine = Picky()
+    engine.gate.clear()
+    b = MicroBatcher(engine, max_wait_ms=0)
+    b.submit(["x"])
+    _wait(lambda: b.health()["in_flight"] == 1, "the first request to be taken")
+    bad, good = b.submit(["a"], Options(beam=1)), b.submit(["b"], Options(beam=2))
+    engine.gate.set()
+    with pytest.raises(ValueError, match="no greedy here"):
+        bad.result(10)
+    assert good.result(10) == [["b/2"]]
+    assert b.health()["errors"] == 1
+    b.close(10)
+
+
+def test_batched_translations_equal_one_at_a_time(engine):
+    """With the real engine: sentences decoded together give the texts each gives alone."""
+    from seqkit.io import read_lines
+
+    sentences = read_lines(Path(__file__).resolve().parents[2] / "data" / "en-fr" / "test.en")[:12]
+    b = MicroBatcher(engine, max_wait_ms=50)
+    futures = [b.submit([s], Options(beam=3)) for s in sentences]
+    together = [f.result(60)[0][0] for f in futures]
+    assert b.health()["batches"] < len(sentences)  # they did share batches
+    b.close(10)
+    for sentence, t in zip(sentences, together):
+        alone = engine.translate_scored([sentence], beam=3)[0][0]
+        assert t.text == alone.text and t.score == pytest.approx(alone.score, abs=1e-4)
+
+
+def test_the_worker_computes_with_the_threads_it_was_given():
+    import torch
+
+    class Threads:
+        def translate_scored(self, sentences, **options):
+            return [[torch.get_num_threads()] for _ in sentences]
+
+    b = MicroBatcher(Threads(), max_wait_ms=0, threads=2)
+    assert b.submit(["a"]).result(10) == [[2]]
+    b.close(10)
