@@ -16,7 +16,7 @@ import time
 
 import click
 
-from seqkit.cli.params import OUTPUT, threads_option
+from seqkit.cli.params import OUTPUT, spaced_command, threads_option
 from seqkit.io import iter_input, iter_lines
 from seqkit.lm.ngram.smoothing import SMOOTHERS
 
@@ -26,7 +26,7 @@ def ngram() -> None:
     """n-gram language models (KenLM-compatible ARPA files)."""
 
 
-@ngram.command()
+@ngram.command(cls=spaced_command(**{"--prune": str.isdigit}))
 @click.argument("train_file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=OUTPUT,
               help="model to write: ARPA (- for stdout), or safetensors for a *.safetensors name (reloads much faster)")
@@ -38,8 +38,12 @@ def ngram() -> None:
 @click.option("--alpha", type=float, help="stupid backoff factor (default 0.4)")
 @click.option("--discount-fallback", is_flag=True,
               help="when Kneser-Ney discounts cannot be estimated, use D1=0.5 D2=1 D3+=1.5 (as KenLM)")
+@click.option("--prune", default=None, metavar="N N ...",
+              help="lmplz's count pruning: drop n-grams seen at most N times, one N per order from unigrams "
+                   "(0 0 1: singleton trigrams and above; the last repeats)")
 @threads_option
-def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alpha, discount_fallback, threads) -> None:
+def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alpha, discount_fallback, prune,
+          threads) -> None:
     """Count TRAIN_FILE (one sentence per line, whitespace tokens; - for stdin) and write an ARPA model."""
     from pathlib import Path
 
@@ -53,7 +57,7 @@ def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alp
     start = time.perf_counter()
     lm = NGramLM.train(list(iter_input(train_file)), order=order, smoothing=smoothing, min_freq=min_freq,
                        vocab=vocab_file, k=k_add, alpha=alpha, discount_fallback=discount_fallback,
-                       source=train_file)
+                       prune=_thresholds(prune), source=train_file)
     built = time.perf_counter()
     lm.save(output)
     done = time.perf_counter()
@@ -62,6 +66,17 @@ def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alp
     for k, d in enumerate(lm.info.get("discounts") or [], 1):
         click.echo(f"  {k}-gram discounts D1={d[0]:.6g} D2={d[1]:.6g} D3+={d[2]:.6g}", err=True)
     click.echo(f"built in {built - start:.2f} s, wrote {output} in {done - built:.2f} s", err=True)
+
+
+def _thresholds(value: str | None) -> list[int] | None:
+    from seqkit.errors import SeqkitError
+
+    if value is None:
+        return None
+    parts = value.replace(",", " ").split()
+    if not parts or not all(p.isdigit() for p in parts):
+        raise SeqkitError(f"--prune {value}: expected counts such as 0 0 1", fix="give one count per order")
+    return [int(p) for p in parts]
 
 
 @ngram.command()

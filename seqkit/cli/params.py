@@ -48,3 +48,32 @@ def threads_option(command):
 
     return click.option("--threads", type=click.IntRange(min=1), default=None,
                         help="CPU threads [default: the cores not busy with other work]")(with_threads)
+
+
+class SpacedValues(click.Command):
+    """A command whose options in ``spaced`` take several values after one flag, as lmplz's
+    ``--prune 0 0 1``: the values that follow (while ``spaced[flag](value)`` holds) are joined into one
+    comma-separated value for click."""
+
+    spaced: dict[str, object] = {}
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out, i = [], 0
+        while i < len(args):
+            arg = args[i]
+            out.append(arg)
+            i += 1
+            test = self.spaced.get(arg)
+            if test is not None:
+                values = []
+                while i < len(args) and test(args[i]):
+                    values.append(args[i])
+                    i += 1
+                if values:
+                    out.append(",".join(values))
+        return super().parse_args(ctx, out)
+
+
+def spaced_command(**flags):
+    """``@group.command(cls=spaced_command(**{"--prune": str.isdigit}))``."""
+    return type("SpacedCommand", (SpacedValues,), {"spaced": flags})

@@ -140,3 +140,58 @@ def test_stdin_and_stdout(tmp_path, capsysbinary, monkeypatch):
     out = capsysbinary.readouterr().out.decode()
     expected = NGramLM.train(TRAIN, order=3, discount_fallback=True).perplexity(TEST)
     assert f"perplexity: {expected:.4f}" in out
+
+
+# -- pruning (lmplz --prune) -------------------------------------------------------------------------
+def test_pruning_drops_rare_ngrams_and_keeps_every_distribution_normalized():
+    full = NGramLM.train(TRAIN, order=4, smoothing="mkn", discount_fallback=True)
+    pruned = NGramLM.train(TRAIN, order=4, smoothing="mkn", discount_fallback=True, prune=(0, 1, 1))
+    assert pruned.counts[0] == full.counts[0] and all(p < f for p, f in zip(pruned.counts[1:], full.counts[1:]))
+    for context in ([], ["w1"], ["w1", "w2"], ["w3", "w0", "w1"], ["w0", "w0", "w0"], ["oov", "w2"]):
+        lp = pruned.next_log10(context)
+        assert (10.0 ** lp[np.isfinite(lp)]).sum() == pytest.approx(1.0, abs=1e-9), context
+    # a kept n-gram keeps its probability; the context of every kept n-gram is kept (ARPA needs it)
+    full_entries = {tuple(w): lp for k in range(4) for w, lp in zip(ngram_words(full)[k].tolist(), full.logp[k])}
+    for k in range(4):
+        for w, lp in zip(ngram_words(pruned)[k].tolist(), pruned.logp[k]):
+            assert full_entries[tuple(w)] == lp
+    kept = {tuple(w) for k in range(4) for w in ngram_words(pruned)[k].tolist()}
+    assert all(g[:-1] in kept for g in kept if len(g) > 1)
+
+
+def test_pruning_nothing_recomputes_the_same_backoffs():
+    from seqkit.lm.ngram.prune import prune
+
+    lm = NGramLM.train(TRAIN, order=3, smoothing="mkn", discount_fallback=True)
+    same = prune(lm, [np.ones(n, dtype=np.int64) for n in lm.counts], (0, 0, 0))
+    for a, b in zip(same.logbo, lm.logbo):
+        assert np.allclose(a, b, atol=1e-9)
+
+
+def test_pruned_arpa_from_the_cli_reads_back_and_in_kenlm(tmp_path, capsys):
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(TRAIN) + "\n")
+    assert main(["lm", "ngram", "train", "--order", "3", "--prune", "0", "0", "1", "--discount-fallback",
+                 str(train), "-o", str(tmp_path / "p.arpa")]) == 0
+    ours = NGramLM.train(TRAIN, order=3, discount_fallback=True, prune=(0, 0, 1))
+    back = NGramLM.load_arpa(tmp_path / "p.arpa")
+    assert back.counts == ours.counts
+    assert back.perplexity(TEST) == pytest.approx(ours.perplexity(TEST), rel=1e-6)
+    kenlm = pytest.importorskip("kenlm", reason="pip install kenlm to compare with the kenlm module")
+    model = kenlm.Model(str(tmp_path / "p.arpa"))
+    total = sum(model.score(s) for s in TEST)
+    assert 10 ** (-total / sum(len(s.split()) + 1 for s in TEST)) == pytest.approx(ours.perplexity(TEST), rel=1e-5)
+
+
+@pytest.mark.parametrize("values, message", [((1, 1), r"the first \(unigrams\) must be 0"),
+                                             ((0, 2, 1), "must not decrease")])
+def test_bad_prune_thresholds(values, message):
+    from seqkit.errors import SeqkitError
+
+    with pytest.raises(SeqkitError, match=message):
+        NGramLM.train(TRAIN, order=3, prune=values, discount_fallback=True)
+    lm = NGramLM.train(TRAIN, order=3, smoothing="stupid")
+    from seqkit.lm.ngram.prune import prune
+
+    with pytest.raises(SeqkitError, match="which 'stupid' does not have"):
+        prune(lm, [np.ones(n) for n in lm.counts], (0, 1))

@@ -132,7 +132,7 @@ class NGramLM:
     def train(cls, lines: Iterable[str] | Iterable[Sequence[str]], order: int = 3, smoothing: str = "mkn", *,
               min_freq: int = 1, vocab: str | os.PathLike | Iterable[str] | None = None,
               k: float | None = None, alpha: float | None = None, discounts=None,
-              discount_fallback: bool | Sequence[float] = False,
+              discount_fallback: bool | Sequence[float] = False, prune: Sequence[int] | None = None,
               source: str | os.PathLike | None = None) -> NGramLM:
         """Count and estimate a model of ``order`` from text lines (or pre-tokenized sentences).
 
@@ -147,6 +147,8 @@ class NGramLM:
             discounts: explicit discounts per order, D or (D1, D2, D3+) (``absolute``/``kn``/``mkn``).
             discount_fallback: when discounts cannot be estimated (tiny or artificial data), use
                 these (True = KenLM's 0.5, 1, 1.5) instead of raising.
+            prune: lmplz's count thresholds per order (``(0, 0, 1)``: drop singleton trigrams and
+                above), see :mod:`seqkit.lm.ngram.prune`.
             source: where ``lines`` came from (a file, a corpus name), named by errors about them.
         """
         if order < 1:
@@ -164,13 +166,18 @@ class NGramLM:
             vocab_words = read_vocab_file(vocab) if isinstance(vocab, (str, os.PathLike)) else list(vocab)
         nvocab, packed = build_vocab(sentences, min_freq=min_freq, vocab_words=vocab_words)
         return cls.from_packed(packed, nvocab, order, smoothing, k=k, alpha=alpha, discounts=discounts,
-                               discount_fallback=discount_fallback)
+                               discount_fallback=discount_fallback, prune=prune)
 
     @classmethod
     def from_packed(cls, packed: Packed, vocab: NGramVocab, order: int, smoothing: str = "mkn", *,
                     k: float | None = None, alpha: float | None = None, discounts=None,
-                    discount_fallback: bool | Sequence[float] = False) -> NGramLM:
+                    discount_fallback: bool | Sequence[float] = False,
+                    prune: Sequence[int] | None = None) -> NGramLM:
         """Estimate from an already packed corpus (see :meth:`train` for the arguments)."""
+        if prune is not None:
+            from seqkit.lm.ngram.prune import thresholds_for
+
+            thresholds_for(prune, order)  # bad thresholds fail before the counting
         counts = count_ngrams(packed, order, len(vocab), vocab.first_seen)
         fallback = (DEFAULT_FALLBACK if discount_fallback is True
                     else (tuple(discount_fallback) if discount_fallback else None))
@@ -181,7 +188,12 @@ class NGramLM:
                 "sentences": counts.n_sentences}
         if tables.discounts is not None:
             info["discounts"] = [list(d) for d in tables.discounts]
-        return cls(vocab, [o.keys for o in counts.orders], tables.logp, tables.logbo, info)
+        model = cls(vocab, [o.keys for o in counts.orders], tables.logp, tables.logbo, info)
+        if prune is not None and any(prune):
+            from seqkit.lm.ngram.prune import prune as prune_model
+
+            model = prune_model(model, [o.counts for o in counts.orders], prune)
+        return model
 
     # ------------------------------------------------------------------ lookup and scoring
 
