@@ -196,6 +196,47 @@ def bench_order(order: int, train: list[str], test: list[str], work: Path, repea
         print(f"interop seqkit ARPA -> kenlm: perplexity {kp:.4f} (seqkit {ppl:.4f}, diff {100 * (kp / ppl - 1):+.5f}%)")
         print(f"scoring speed seqkit/kenlm-module = {scores.n_tokens / text_s / kspeed:.2f}x (from text), "
               f"{scores.n_tokens / score_s / kspeed:.2f}x (from ids)")
+        bench_load_and_score(arpa, test, kenlm, repeats)
+
+
+def bench_load_and_score(arpa: Path, test: list[str], kenlm, repeats: int) -> None:
+    """ARPA load (first, then from seqkit's binary cache) and scoring from text, against kenlm.Model,
+    alternating the two tools in each repeat so that load on the machine hits both alike."""
+    from seqkit.lm.ngram import binary
+
+    n = sum(len(line.split()) + 1 for line in test)
+    NGramLM.train(test[:50], order=2, discount_fallback=True).score_corpus(test[:5])  # compiles the kernel first
+    rows: dict[str, list[float]] = {k: [] for k in ("kenlm load", "seqkit first load", "seqkit cached load",
+                                                    "kenlm score", "seqkit score 1t", "seqkit score 2t")}
+    for _ in range(repeats):
+        binary.cache_path(arpa).unlink(missing_ok=True)
+        start = time.perf_counter()
+        with quiet_stderr():
+            model = kenlm.Model(str(arpa))
+        rows["kenlm load"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        NGramLM.load_arpa(arpa)  # parses, writes the cache
+        rows["seqkit first load"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        lm = NGramLM.load_arpa(arpa)
+        rows["seqkit cached load"].append(time.perf_counter() - start)
+        for _ in range(3):
+            start = time.perf_counter()
+            sum(model.score(line, bos=True, eos=True) for line in test)
+            rows["kenlm score"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            lm.score_corpus(test)
+            rows["seqkit score 1t"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            lm.score_corpus(test, threads=2)
+            rows["seqkit score 2t"].append(time.perf_counter() - start)
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    print(f"ARPA load ({arpa.stat().st_size / 1e6:.0f} MB): kenlm.Model {med['kenlm load']:.2f} s; seqkit first "
+          f"{med['seqkit first load']:.2f} s ({med['seqkit first load'] / med['kenlm load']:.2f}x), from its cache "
+          f"{med['seqkit cached load']:.3f} s ({med['seqkit cached load'] / med['kenlm load']:.3f}x kenlm's time)")
+    print(f"scoring from text: kenlm module {n / med['kenlm score']:,.0f} tokens/s; seqkit 1 thread "
+          f"{n / med['seqkit score 1t']:,.0f} ({med['kenlm score'] / med['seqkit score 1t']:.2f}x), 2 threads "
+          f"{n / med['seqkit score 2t']:,.0f} ({med['kenlm score'] / med['seqkit score 2t']:.2f}x)")
 
 
 def main() -> int:
@@ -218,6 +259,7 @@ def main() -> int:
     except ImportError:
         kenlm = None
     work = Path(tempfile.mkdtemp(prefix="seqkit-ngram-bench-"))
+    os.environ["SEQKIT_CACHE"] = str(work / "cache")  # the ARPA caches (and kernels) of this run only
     try:
         train = renamed_copy(src / "ptb.train.txt", work / "train.txt")
         test = renamed_copy(src / "ptb.test.txt", work / "test.txt")
