@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from collections.abc import Iterable
 from typing import Any
@@ -53,11 +54,13 @@ def _allows_none(tp: Any) -> bool:
 
 
 def _base_types(tp: Any) -> tuple[type, ...]:
-    args = typing.get_args(tp)
-    if not args:
-        origin = typing.get_origin(tp) or tp
-        return (origin,) if isinstance(origin, type) else ()
-    return tuple(t for a in args if a is not type(None) for t in _base_types(a))
+    """The runtime types a hint admits: the members of a union, the origin of a generic (``list[int]``
+    -> ``list``)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return tuple(t for a in typing.get_args(tp) if a is not type(None) for t in _base_types(a))
+    origin = origin or tp
+    return (origin,) if isinstance(origin, type) else ()
 
 
 def _check_value(name: str, value: Any, tp: Any, meta: dict) -> tuple[Any, str | None]:

@@ -187,3 +187,14 @@ def to_yaml(cfg: DictConfig) -> str:
 
 def to_container(cfg: DictConfig | dict) -> dict:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def corpus_options(data_cfg: Any, keys: tuple[str, ...] = ("src", "tgt", "config")) -> dict[str, Any]:
+    """Keyword arguments of :func:`seqkit.data.load` from a recipe's ``data:`` section: the set ones of
+    ``keys`` (``config`` names a ``datasets`` configuration) and ``files`` as ``datasets``'
+    ``data_files`` (a path, a list, or ``{split: path(s)}``, for ``hf:csv``, ``hf:json`` ...)."""
+    out = {k: data_cfg[k] for k in keys if data_cfg.get(k)}
+    files = data_cfg.get("files")
+    if files:
+        out["data_files"] = OmegaConf.to_container(files) if OmegaConf.is_config(files) else str(files)
+    return out

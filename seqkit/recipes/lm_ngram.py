@@ -21,6 +21,8 @@ class DataSettings:
     """The recipe's ``data:`` section."""
 
     name: str = "timemachine"
+    config: str | None = None  # a datasets config name (hf:NAME)
+    files: dict | list | str | None = None  # datasets data_files (hf:csv, hf:json, hf:text)
     tokenizer: str | None = None
     heldout_fraction: float = setting(0.1, ge=0, lt=1)
 
@@ -51,7 +53,7 @@ def check(cfg: dict) -> list[str]:
     return [p for name, cls in sections for p in problems(cls, cfg.get(name), name)]
 
 
-def load_lines(name: str) -> tuple[list[str], list[str], list[str]]:
+def load_lines(name: str, options: dict | None = None) -> tuple[list[str], list[str], list[str]]:
     """(train, valid, test) raw lines of a registered corpus, a local file/folder, or ``gensim:FILE``
     (a text file bundled with gensim, e.g. ``gensim:lee_background.cor``, always offline)."""
     if name.startswith("gensim:"):
@@ -62,7 +64,7 @@ def load_lines(name: str) -> tuple[list[str], list[str], list[str]]:
         return read_lines(datapath(name[len("gensim:"):])), [], []
     import seqkit.data as skdata
 
-    corpus = skdata.load(name)
+    corpus = skdata.load(name, **(options or {}))
     return list(corpus.train), list(corpus.valid), list(corpus.test)
 
 
@@ -101,7 +103,10 @@ def train_stage(run: Run) -> dict:
 
     data, model = run.cfg.data, run.cfg.model
     name = str(data.name)
-    train, valid, test = (tokenize(lines, data.tokenizer, name) for lines in load_lines(name))
+    from seqkit.recipes.config import corpus_options
+
+    lines = load_lines(name, corpus_options(data, ("config",)))
+    train, valid, test = (tokenize(part, data.tokenizer, name) for part in lines)
     train, valid, test = _split(train, valid, test, float(data.heldout_fraction))
     start = time.perf_counter()
     settings = from_dict(NGramConfig, run.section("model"), "model")
@@ -162,7 +167,9 @@ def stats_stage(run: Run) -> dict:
     from seqkit.lm.ngram.stats import top_ngrams, zipf_plot
 
     name = str(run.cfg.data.name)
-    lines = tokenize(load_lines(name)[0], run.cfg.data.tokenizer, name)
+    from seqkit.recipes.config import corpus_options
+
+    lines = tokenize(load_lines(name, corpus_options(run.cfg.data, ("config",)))[0], run.cfg.data.tokenizer, name)
     top = int(run.cfg.stats.top)
     tables = top_ngrams(lines, orders=(1, 2, 3), top=top)
     for k, rows in tables.items():

@@ -95,7 +95,9 @@ def data_stage(run: Run) -> dict:
 
     cfg = run.cfg.data
     name = str(cfg.name)
-    corpus = skdata.load(name)
+    from seqkit.recipes.config import corpus_options
+
+    corpus = skdata.load(name, **corpus_options(cfg, ("config",)))
     if not isinstance(corpus, skdata.LMCorpus):
         raise SeqkitError(f"'{name}' is a parallel corpus, not a language-modelling one", path=name,
                           fix="use an LM corpus (timemachine, ptb, wikitext-2) or a plain text file")

@@ -91,13 +91,9 @@ def load_parallel(data_cfg: Any) -> tuple[dict[str, tuple[list[str], list[str]]]
                               fix="set data.valid=[SRC,TGT] and data.test=[SRC,TGT]")
         return splits, data_cfg.get("src"), data_cfg.get("tgt")
     import seqkit.data as skdata
+    from seqkit.recipes.config import corpus_options
 
-    kwargs = {k: data_cfg[k] for k in ("src", "tgt", "config") if data_cfg.get(k)}
-    if data_cfg.get("files"):  # datasets' data_files: a path, a list, or {split: path(s)}
-        from omegaconf import OmegaConf
-
-        files = data_cfg["files"]
-        kwargs["data_files"] = OmegaConf.to_container(files) if OmegaConf.is_config(files) else str(files)
+    kwargs = corpus_options(data_cfg)
     corpus = skdata.load(data_cfg.name, **kwargs)
     out = {}
     for split in SPLITS:

@@ -29,3 +29,21 @@ def test_lm_ngram_recipe_on_a_folder(tmp_path, capsys):
     # a second run with the same config skips every stage
     assert main(args) == 0
     assert capsys.readouterr().out.count("unchanged, skipped") == 4
+
+
+def test_lm_ngram_recipe_with_datasets_files_and_pruning(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    words = ["the", "cat", "sat", "on", "mat", "dog", "ran"]
+    for name, n in (("tr.txt", 300), ("te.txt", 30)):
+        (tmp_path / name).write_text("\n".join(" ".join(rng.choice(words) for _ in range(8)) for _ in range(n)) + "\n")
+    args = ["recipe", "run", "lm_ngram", "data.name=hf:text",
+            f"data.files={{train: {tmp_path / 'tr.txt'}, test: {tmp_path / 'te.txt'}}}",
+            "model.prune=[0,1]", "model.discount_fallback=true", f"run_dir={tmp_path / 'run'}"]
+    assert main(args) == 0
+    from seqkit.lm.ngram import NGramLM
+
+    lm = NGramLM.load_arpa(tmp_path / "run" / "model.arpa", cache=False)
+    full = NGramLM.train((tmp_path / "tr.txt").read_text().splitlines()[:270], order=3, discount_fallback=True)
+    assert lm.counts[0] == full.counts[0] and lm.counts[2] < full.counts[2]  # singleton bigrams+ pruned

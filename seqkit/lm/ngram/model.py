@@ -39,6 +39,7 @@ class NGramConfig:
     k: float | None = setting(None, gt=0)
     alpha: float | None = setting(None, gt=0, le=1)
     discount_fallback: bool = False
+    prune: list[int] | None = None  # lmplz's --prune thresholds per order, e.g. [0, 0, 1]
 
 
 @dataclass
