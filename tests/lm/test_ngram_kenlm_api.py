@@ -195,3 +195,19 @@ def test_bad_prune_thresholds(values, message):
 
     with pytest.raises(SeqkitError, match="which 'stupid' does not have"):
         prune(lm, [np.ones(n) for n in lm.counts], (0, 1))
+
+
+@pytest.mark.skipif(kernel.load() is None, reason="no C compiler: the numpy path is the only one")
+def test_text_kernel_splits_and_looks_up_words_as_python_does():
+    lm = NGramLM.train(TRAIN, order=3, smoothing="mkn", discount_fallback=True)
+    lines = [*TEST[:30], "", "   ", "w1\tw2  w3 ", "oov <unk> w1", "w2 <s> w3", "</s> w1", "naïve café w1"]
+    fast = lm._score_block(lines, True)
+    slow = lm.score_packed(pack(lines, lm.vocab), native=False)
+    assert np.allclose(fast.log10, slow.log10, rtol=0, atol=1e-6)
+    for name in ("ngram_length", "oov", "sentence"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    assert fast.n_sentences == slow.n_sentences == len(lines)
+    # Unicode whitespace (which str.split honours and the kernel does not) takes the packed path
+    assert kernel.text_fits(["w1\u3000w2"]) is None and kernel.text_fits(["a\nb"]) is None
+    odd = lm.score_corpus(["w1\u3000w2", "w3"])
+    assert odd.n_tokens == 5

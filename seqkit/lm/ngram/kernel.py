@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,14 @@ def load() -> ctypes.CDLL | None:
             lib.ngram_score.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
                                         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                         ctypes.c_void_p, ctypes.c_void_p]
+            lib.ngram_vocab_index.restype = None
+            lib.ngram_vocab_index.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
+                                              ctypes.c_int]
+            lib.ngram_score_text.restype = ctypes.c_int64
+            lib.ngram_score_text.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64,
+                                             ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p,
+                                             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         _lib = lib
     return _lib
 
@@ -83,3 +92,51 @@ def score(lib: ctypes.CDLL, ids: np.ndarray, order: int, n_vocab: int, tables: l
     n = lib.ngram_score(order, n_vocab, ids.ctypes.data, len(ids), pointers, bits.ctypes.data,
                         logp1.ctypes.data, logbo1.ctypes.data, out_logp.ctypes.data, out_order.ctypes.data)
     return out_logp[:n], out_order[:n]
+
+
+class VocabIndex:
+    """The vocabulary as the kernel reads it: the words' UTF-8 bytes end to end, their offsets, and an
+    open-addressing table of (FNV-1a hash, id) built in C."""
+
+    def __init__(self, lib: ctypes.CDLL, tokens: list[str]) -> None:
+        encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
+        self.words = b"".join(encoded)
+        self.offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=self.offsets[1:])
+        self.bits = max(4, int(np.ceil(np.log2(2 * len(encoded) + 2))))
+        self.table = np.full((1 << self.bits) * 2, -1, dtype=np.int64)
+        lib.ngram_vocab_index(self.words, self.offsets.ctypes.data, len(encoded), self.table.ctypes.data, self.bits)
+
+
+# Python's str.split() also splits on these; the kernel splits on ASCII space, tab, CR, VT, FF only
+_OTHER_SPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
+def text_fits(lines: list[str]) -> str | None:
+    """The lines joined for :func:`score_text`, or None when the kernel would split them differently
+    from ``str.split`` (a newline inside a line, Unicode whitespace): the caller packs them instead."""
+    text = "\n".join(lines)
+    if text.count("\n") != len(lines) - 1 or _OTHER_SPACE.search(text):
+        return None
+    return text
+
+
+def score_text(lib: ctypes.CDLL, text: str, n_lines: int, order: int, vocab: VocabIndex, n_vocab: int,
+               tables: list, logp1: np.ndarray, logbo1: np.ndarray):
+    """(log10 p, matched order, oov, sentence) of every word and ``</s>`` of ``text`` (lines joined by
+    newlines, see :func:`text_fits`)."""
+    data = text.encode("utf-8", "surrogatepass")
+    cap = len(data) + n_lines + 1  # every word takes a byte, every line one </s>
+    out_logp = np.empty(cap, dtype=np.float64)
+    out_order = np.empty(cap, dtype=np.int32)
+    out_oov = np.empty(cap, dtype=np.uint8)
+    out_sentence = np.empty(cap, dtype=np.int64)
+    bits = np.array([0] + [int(len(t)).bit_length() - 1 for t in tables[1:]], dtype=np.int32)
+    pointers = (ctypes.c_void_p * order)(*[None if t is None else t.ctypes.data for t in tables])
+    logp1 = np.ascontiguousarray(logp1, dtype=np.float64)
+    logbo1 = np.ascontiguousarray(logbo1, dtype=np.float64)
+    n = lib.ngram_score_text(order, n_vocab, data, len(data), vocab.table.ctypes.data, vocab.bits, vocab.words,
+                             vocab.offsets.ctypes.data, pointers, bits.ctypes.data, logp1.ctypes.data,
+                             logbo1.ctypes.data, out_logp.ctypes.data, out_order.ctypes.data, out_oov.ctypes.data,
+                             out_sentence.ctypes.data)
+    return out_logp[:n], out_order[:n], out_oov[:n].astype(bool), out_sentence[:n]

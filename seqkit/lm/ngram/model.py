@@ -117,6 +117,7 @@ class NGramLM:
     _indexes: list | None = field(default=None, repr=False, compare=False)
     _searched: dict = field(default_factory=dict, repr=False, compare=False)  # order -> keys binary-searched
     _native: list | None = field(default=None, repr=False, compare=False)  # the kernel's slot tables
+    _vocab_index: object = field(default=None, repr=False, compare=False)  # the text kernel's word table
 
     # ------------------------------------------------------------------ building
 
@@ -300,20 +301,44 @@ class NGramLM:
                      threads: int = 1) -> CorpusScores:
         """Per-token log10 scores of text lines (or token lists); unknown words score as ``<unk>``.
 
-        ``threads`` > 1 scores blocks of lines in a pipeline: while one thread maps a block's words
-        to ids (Python, holding the GIL), another runs the compiled loop on the block before.
+        Text lines go straight to the compiled kernel, which splits and looks up the words itself
+        (lines with Unicode whitespace or token lists are mapped to ids in Python first);
+        ``threads`` > 1 scores blocks of lines at once (the kernel releases the GIL).
         """
         lines = lines if isinstance(lines, list) else list(lines)
-        block = max(500, -(-len(lines) // (4 * threads)))
+        block = max(2000, -(-len(lines) // threads))
         if threads <= 1 or len(lines) <= block:
-            return self.score_packed(pack(lines, self.vocab), bos=bos)
+            return self._score_block(lines, bos)
         from concurrent.futures import ThreadPoolExecutor
 
         self._native_tables() if bos else self.build_index()  # once, before the threads share them
+        self._text_vocab()
         blocks = [lines[i:i + block] for i in range(0, len(lines), block)]
         with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(lambda b: self.score_packed(pack(b, self.vocab), bos=bos), blocks))
+            parts = list(pool.map(lambda b: self._score_block(b, bos), blocks))
         return CorpusScores.concatenate(parts)
+
+    def _score_block(self, lines: list, bos: bool) -> CorpusScores:
+        """Text lines straight through the compiled kernel (words looked up in C) when it can, else
+        packed to ids first."""
+        from seqkit.lm.ngram import kernel
+
+        lib = kernel.load() if bos and 1 < self.order <= kernel.MAX_ORDER and lines else None
+        text = kernel.text_fits(lines) if lib is not None and isinstance(lines[0], str) else None
+        if text is None or not all(isinstance(line, str) for line in lines[:1]):
+            return self.score_packed(pack(lines, self.vocab), bos=bos)
+        logp, matched, oov, sentence = kernel.score_text(lib, text, len(lines), self.order, self._text_vocab(),
+                                                         len(self.vocab), self._native_tables(), self.logp[0],
+                                                         self.logbo[0])
+        return CorpusScores(logp, matched, oov, sentence, len(lines))
+
+    def _text_vocab(self):
+        """The vocabulary table of the text kernel (built once)."""
+        from seqkit.lm.ngram import kernel
+
+        if self._vocab_index is None and kernel.load() is not None:
+            self._vocab_index = kernel.VocabIndex(kernel.load(), list(self.vocab.tokens))
+        return self._vocab_index
 
     def perplexity(self, lines: Iterable[str] | Iterable[Sequence[str]], include_oov: bool = True) -> float:
         """Corpus perplexity over words and ``</s>`` (KenLM's ``query`` "including OOVs")."""

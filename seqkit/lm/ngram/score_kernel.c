@@ -17,7 +17,9 @@
 
 #define MAX_ORDER 16
 #define GOLDEN 0x9E3779B97F4A7C15ULL
+#define UNK 0
 #define BOS 1
+#define EOS 2
 
 typedef struct { int64_t key; float logp, logbo; } Slot;
 
@@ -32,6 +34,54 @@ static inline int64_t find(const Slot *slots, int bits, int64_t key) {
     }
 }
 
+/* The per-token backoff walk, shared by both entry points: scores word w from state prev (ids and
+ * backoffs of the n-grams ending at the previous token), leaves the new state in cur. */
+typedef struct {
+    int order;
+    int64_t V;
+    const Slot *const *tables;
+    const int32_t *bits;
+    const double *logp1, *logbo1;
+} Model;
+
+static inline double step(const Model *M, int64_t w, const int64_t *prev, const double *prev_bo,
+                          int64_t *cur, double *cur_bo, int32_t *matched) {
+    /* Every order's key is known before any probe (it needs only the previous token's state), so
+     * all the probes' first cache lines are requested at once: the misses overlap instead of queueing. */
+    for (int k = 2; k <= M->order; k++) {
+        int64_t p = prev[k - 1];
+        if (p >= 0) {
+            uint64_t pos = ((uint64_t)(p * M->V + w) * GOLDEN) >> (64 - M->bits[k - 1]);
+            __builtin_prefetch(M->tables[k - 1] + pos);
+        }
+    }
+    cur[1] = w;
+    cur_bo[1] = M->logbo1[w];
+    double lp = M->logp1[w];
+    int m = 1;
+    for (int k = 2; k <= M->order; k++) {
+        int64_t p = prev[k - 1];
+        int64_t at = p >= 0 ? find(M->tables[k - 1], M->bits[k - 1], p * M->V + w) : -1;
+        cur[k] = at;
+        if (at >= 0) {
+            const Slot *s = M->tables[k - 1] + at;
+            cur_bo[k] = s->logbo;
+            lp = s->logp;
+            m = k;
+        }
+    }
+    for (int c = m; c < M->order; c++)
+        if (prev[c] >= 0) lp += prev_bo[c];
+    *matched = m;
+    return lp;
+}
+
+static inline void start_sentence(const Model *M, int64_t *prev, double *prev_bo) {
+    prev[1] = BOS;
+    prev_bo[1] = M->logbo1[BOS];
+    for (int k = 2; k <= M->order; k++) prev[k] = -1;
+}
+
 /* ids: (T,) token ids, each sentence "<s> ... </s>". Writes one (log10 p, matched order) per token
  * that is not <s>, in order; returns how many. tables[k] and bits[k] for order k+1 >= 2 (tables[0]
  * unused: unigrams are logp1[w], logbo1[w]). */
@@ -39,43 +89,118 @@ int64_t ngram_score(int order, int64_t V, const int32_t *ids, int64_t T,
                     const Slot *const *tables, const int32_t *bits,
                     const double *logp1, const double *logbo1,
                     double *out_logp, int32_t *out_order) {
-    int64_t prev[MAX_ORDER + 1], cur[MAX_ORDER + 1];
-    double prev_bo[MAX_ORDER + 1], cur_bo[MAX_ORDER + 1];
+    Model M = {order, V, tables, bits, logp1, logbo1};
+    int64_t a[MAX_ORDER + 1], b[MAX_ORDER + 1];
+    double abo[MAX_ORDER + 1], bbo[MAX_ORDER + 1];
+    int64_t *prev = a, *cur = b;
+    double *prev_bo = abo, *cur_bo = bbo;
     int64_t n = 0;
     if (order > MAX_ORDER) return -1;
-    for (int k = 0; k <= order; k++) prev[k] = -1;
+    for (int k = 0; k <= order; k++) prev[k] = cur[k] = -1;
     for (int64_t t = 0; t < T; t++) {
         int64_t w = ids[t];
-        if (w == BOS) {  /* a sentence starts: only the unigram <s> is a context */
-            prev[1] = BOS;
-            prev_bo[1] = logbo1[BOS];
-            for (int k = 2; k <= order; k++) prev[k] = -1;
+        if (w == BOS) {
+            start_sentence(&M, prev, prev_bo);
             continue;
         }
-        cur[1] = w;
-        cur_bo[1] = logbo1[w];
-        double lp = logp1[w];
-        int m = 1;
-        for (int k = 2; k <= order; k++) {
-            int64_t p = prev[k - 1];
-            int64_t at = p >= 0 ? find(tables[k - 1], bits[k - 1], p * V + w) : -1;
-            cur[k] = at;
-            if (at >= 0) {
-                const Slot *s = tables[k - 1] + at;
-                cur_bo[k] = s->logbo;
-                lp = s->logp;
-                m = k;
-            }
-        }
-        for (int c = m; c < order; c++)
-            if (prev[c] >= 0) lp += prev_bo[c];
-        out_logp[n] = lp;
-        out_order[n] = m;
+        out_logp[n] = step(&M, w, prev, prev_bo, cur, cur_bo, &out_order[n]);
         n++;
-        for (int k = 1; k <= order; k++) {
-            prev[k] = cur[k];
-            prev_bo[k] = cur_bo[k];
+        int64_t *t1 = prev; prev = cur; cur = t1;
+        double *t2 = prev_bo; prev_bo = cur_bo; cur_bo = t2;
+    }
+    return n;
+}
+
+/* ---- straight from text: the words are looked up here too, no Python object per token ---------- */
+
+static inline uint64_t fnv1a(const uint8_t *s, int64_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (int64_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Fill vtable ((1 << vbits) x 2 int64, all -1) with (hash, id) of the n words, word i being the bytes
+ * words[offsets[i] .. offsets[i+1]). */
+void ngram_vocab_index(const uint8_t *words, const int64_t *offsets, int64_t n, int64_t *vtable, int vbits) {
+    uint64_t mask = (1ULL << vbits) - 1;
+    for (int64_t id = 0; id < n; id++) {
+        uint64_t h = fnv1a(words + offsets[id], offsets[id + 1] - offsets[id]);
+        uint64_t pos = (h * GOLDEN) >> (64 - vbits);
+        while (vtable[2 * pos + 1] >= 0) pos = (pos + 1) & mask;
+        vtable[2 * pos] = (int64_t)h;
+        vtable[2 * pos + 1] = id;
+    }
+}
+
+static inline int64_t vocab_find(const int64_t *vtable, int vbits, const uint8_t *words, const int64_t *offsets,
+                                 const uint8_t *w, int64_t len) {
+    uint64_t mask = (1ULL << vbits) - 1;
+    uint64_t h = fnv1a(w, len);
+    uint64_t pos = (h * GOLDEN) >> (64 - vbits);
+    for (;;) {
+        int64_t id = vtable[2 * pos + 1];
+        if (id < 0) return -1;
+        if ((uint64_t)vtable[2 * pos] == h && offsets[id + 1] - offsets[id] == len) {
+            const uint8_t *v = words + offsets[id];
+            int64_t i = 0;
+            while (i < len && v[i] == w[i]) i++;
+            if (i == len) return id;
         }
+        pos = (pos + 1) & mask;
+    }
+}
+
+static inline int is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+/* text: the corpus, lines joined by '\n' (no final one), ASCII whitespace between words. Scores every
+ * word and each line's </s> as ngram_score does for the packed ids (unknown words as <unk>, flagged);
+ * out_sentence gets the line of each scored token. Returns how many tokens were scored. */
+int64_t ngram_score_text(int order, int64_t V, const uint8_t *text, int64_t len,
+                         const int64_t *vtable, int vbits, const uint8_t *vwords, const int64_t *voffsets,
+                         const Slot *const *tables, const int32_t *bits,
+                         const double *logp1, const double *logbo1,
+                         double *out_logp, int32_t *out_order, uint8_t *out_oov, int64_t *out_sentence) {
+    Model M = {order, V, tables, bits, logp1, logbo1};
+    int64_t a[MAX_ORDER + 1], b[MAX_ORDER + 1];
+    double abo[MAX_ORDER + 1], bbo[MAX_ORDER + 1];
+    int64_t *prev = a, *cur = b;
+    double *prev_bo = abo, *cur_bo = bbo;
+    int64_t n = 0, sentence = 0, i = 0;
+    if (order > MAX_ORDER) return -1;
+    for (int k = 0; k <= order; k++) prev[k] = cur[k] = -1;
+    start_sentence(&M, prev, prev_bo);
+    for (;;) {
+        while (i < len && is_space(text[i])) i++;
+        if (i >= len || text[i] == '\n') {  /* the end of a line: its </s> */
+            out_logp[n] = step(&M, EOS, prev, prev_bo, cur, cur_bo, &out_order[n]);
+            out_oov[n] = 0;
+            out_sentence[n] = sentence;
+            n++;
+            if (i >= len) break;
+            i++;
+            sentence++;
+            start_sentence(&M, prev, prev_bo);
+            continue;
+        }
+        int64_t start = i;
+        while (i < len && !is_space(text[i]) && text[i] != '\n') i++;
+        int64_t w = vocab_find(vtable, vbits, vwords, voffsets, text + start, i - start);
+        uint8_t oov = w < 0;
+        if (oov) w = UNK;
+        if (w == BOS) {  /* a literal <s> starts a sentence, as in the packed ids */
+            sentence++;
+            start_sentence(&M, prev, prev_bo);
+            continue;
+        }
+        out_logp[n] = step(&M, w, prev, prev_bo, cur, cur_bo, &out_order[n]);
+        out_oov[n] = oov;
+        out_sentence[n] = sentence;
+        n++;
+        int64_t *t1 = prev; prev = cur; cur = t1;
+        double *t2 = prev_bo; prev_bo = cur_bo; cur_bo = t2;
     }
     return n;
 }
