@@ -97,3 +97,35 @@ def test_site_builds(tmp_path):
             for rel in IMAGE.findall(page.read_text(encoding="utf-8")):
                 assert (site / "tutorials" / rel).is_file(), rel
                 assert f'src="../{rel}"' in html.read_text(encoding="utf-8"), rel
+
+
+def test_sphinx_docstrings_become_markdown():
+    """docs/hooks/griffe_rst.py: what mkdocstrings renders from seqkit's Sphinx-style docstrings."""
+    sys.path.insert(0, str(DOCS / "hooks"))
+    try:
+        from griffe_rst import to_markdown
+    finally:
+        sys.path.remove(str(DOCS / "hooks"))
+    doc = "\n".join([
+        "See :class:`~seqkit.text.Vocab` and :func:`seqkit.metrics.bleu`.",
+        "",
+        "======  ===============",
+        "``a``   first row that",
+        "        wraps",
+        "``b``   :class:`~x.Y`",
+        "======  ===============",
+        "",
+        "Layout::",
+        "",
+        "    one   two",
+        "    three",
+        "",
+        ">>> 1 + 1",
+        "2",
+    ])
+    assert to_markdown(doc).splitlines() == [
+        "See `Vocab` and `seqkit.metrics.bleu`.",
+        "", "", "|  |  |", "| --- | --- |", "| ``a`` | first row that wraps |", "| ``b`` | `Y` |", "", "",
+        "Layout:", "", "```text", "one   two", "three", "```", "", "",
+        "```pycon", ">>> 1 + 1", "2", "```",
+    ]

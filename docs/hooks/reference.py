@@ -23,6 +23,8 @@ from mkdocs.structure.files import File
 # Document the seqkit of this checkout, whichever copy is installed (`mkdocs` does not put the
 # working directory on sys.path).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from griffe_rst import to_markdown  # noqa: E402  (beside this file)
 
 _CLI_PAGE = "reference/cli.md"
 _RECIPE_PAGE = "reference/recipes.md"
@@ -174,57 +176,21 @@ def on_page_markdown(markdown, page, config, files):
     return markdown
 
 
-def _literal_block(doc: str) -> str:
-    """The first ``::`` literal block of an RST docstring, dedented."""
-    lines = doc.split("::\n", 1)[1].splitlines()
-    block = []
-    for line in lines[1:]:
-        if line.strip() and not line.startswith("    "):
-            break
-        block.append(line[4:])
-    return "\n".join(block).strip("\n")
-
-
-def _rst_table(doc: str) -> list[tuple[str, str]]:
-    """Rows ``(first column, rest)`` of the first RST simple table of a docstring (rows may wrap)."""
-    lines = doc.splitlines()
-    borders = [i for i, line in enumerate(lines) if re.fullmatch(r"=+ +=+", line.strip())]
-    if len(borders) < 2:
-        return []
-    rows: list[list[str]] = []
-    for line in lines[borders[0] + 1:borders[1]]:
-        if line[:1].strip():  # a new row: its first cell may overrun the column, so split at a space
-            head, _, rest = line.partition(" ")
-            rows.append([head, rest.strip()])
-        elif rows:
-            rows[-1][1] += " " + line.strip()
-    return [(a, b) for a, b in rows]
-
-
-def _rst_inline(text: str) -> str:
-    text = re.sub(r":mod:`~?([^`]+)`", r"`\1`", text)
-    text = re.sub(r":\w+:`~?([^`]+)`", lambda m: f"`{m[1].rsplit('.', 1)[-1]}`", text)
-    return text.replace("``", "`")
-
-
 def run_dir_layout() -> str:
+    """The layout block of ``seqkit.recipes.pipeline``'s docstring (its first literal block)."""
     from seqkit.recipes import pipeline
 
-    return "```text\n" + _literal_block(pipeline.__doc__) + "\n```\n"
+    markdown = to_markdown(inspect.cleandoc(pipeline.__doc__))
+    return markdown[markdown.index("```text"):markdown.index("```", markdown.index("```text") + 3) + 3] + "\n"
 
 
 def stage_tables() -> str:
+    """Each recipe's stage-module docstring (its stage table: what each stage writes), as Markdown."""
     import importlib
 
     out = []
     for recipes, module in _STAGE_MODULES.items():
-        doc = importlib.import_module(module).__doc__
-        rows = _rst_table(doc)
+        doc = inspect.cleandoc(importlib.import_module(module).__doc__)
         out.append(f"### {', '.join(f'`{r.strip()}`' for r in recipes.split(','))}\n")
-        if not rows:  # no stage table: the docstring says what the stages write in prose
-            out.append(_rst_inline(" ".join(doc.strip().splitlines())) + "\n")
-            continue
-        out.append("| stage | what it writes |\n| --- | --- |")
-        out += [f"| `{stage.strip('`')}` | {_cell(_rst_inline(what))} |" for stage, what in rows]
-        out.append("")
+        out.append(to_markdown(doc) + "\n")
     return "\n".join(out)
