@@ -126,6 +126,6 @@ def test_sphinx_docstrings_become_markdown():
     assert to_markdown(doc).splitlines() == [
         "See `Vocab` and `seqkit.metrics.bleu`.",
         "", "", "|  |  |", "| --- | --- |", "| ``a`` | first row that wraps |", "| ``b`` | `Y` |", "", "",
-        "Layout:", "", "```text", "one   two", "three", "```", "", "",
+        "Layout:", "", "```text", "one   two", "three", "```", "",
         "```pycon", ">>> 1 + 1", "2", "```",
     ]
