@@ -129,3 +129,42 @@ def test_sphinx_docstrings_become_markdown():
         "Layout:", "", "```text", "one   two", "three", "```", "",
         "```pycon", ">>> 1 + 1", "2", "```",
     ]
+
+
+@pytest.mark.slow
+def test_built_pages_render_in_a_browser(tmp_path):
+    """Headless chromium opens the built home page and a tutorial: both draw content, the tutorial
+    its pictures (colourful pixels). Needs the `chromium` binary (Debian: apt-get install chromium)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium binary (apt-get install chromium)")
+    pytest.importorskip("mkdocs", reason="pip install -e '.[docs]' to build the site")
+    import functools
+    import http.server
+    import threading
+
+    import numpy as np
+    from PIL import Image
+
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(site)], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=300)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        shots = {}
+        for name, path in [("home", ""), ("tutorial", "tutorials/ngram_sampling/")]:
+            out = tmp_path / f"{name}.png"
+            subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                            "--hide-scrollbars", "--window-size=1280,6000", "--virtual-time-budget=3000",
+                            f"--screenshot={out}", f"http://127.0.0.1:{server.server_port}/{path}"],
+                           capture_output=True, timeout=120)
+            shots[name] = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    finally:
+        server.shutdown()
+    for name, pixels in shots.items():
+        assert (pixels.min(axis=(0, 1)) < 100).all() and pixels.std() > 20, f"{name} page is blank"
+    colourful = ((shots["tutorial"].max(2) - shots["tutorial"].min(2)) > 80).sum()
+    assert colourful > 20_000, "the tutorial's pictures are not drawn"
