@@ -35,7 +35,6 @@ def test_tutorial(page: Path, tmp_path, monkeypatch):
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SEQKIT_THREADS", "1")
-    monkeypatch.setenv("SEQKIT_REPO", str(ROOT))  # where the pages find data/ (the bundled corpus)
     monkeypatch.syspath_prepend(str(ROOT))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
