@@ -50,8 +50,8 @@ def test_score_and_full_scores_with_bos_and_eos(lm, bos, eos):
         expected = reference(lm, sentence, bos, eos)
         rows = lm.full_scores(sentence, bos=bos, eos=eos)
         assert len(rows) == len(sentence.split()) + eos
-        assert np.allclose([r[0] for r in rows], expected, rtol=0, atol=1e-6)  # float32 in the kernel
-        assert lm.score(sentence, bos=bos, eos=eos) == pytest.approx(sum(expected), abs=1e-5)
+        assert np.allclose([r[0] for r in rows], expected, rtol=0, atol=1e-12)
+        assert lm.score(sentence, bos=bos, eos=eos) == pytest.approx(sum(expected), abs=1e-9)
         assert [r[2] for r in rows] == [w == "oov" for w in sentence.split()] + [False] * eos
 
 
@@ -74,11 +74,11 @@ def test_compiled_scorer_equals_the_numpy_path(order):
     lm = NGramLM.train(TRAIN, order=order, smoothing="mkn", discount_fallback=True)
     packed = pack(TEST, lm.vocab)
     fast, slow = lm.score_packed(packed), lm.score_packed(packed, native=False)
-    assert np.allclose(fast.log10, slow.log10, rtol=0, atol=1e-6)  # the kernel keeps float32, as KenLM
+    assert np.allclose(fast.log10, slow.log10, rtol=0, atol=1e-12)  # float64 on both paths
     assert np.array_equal(fast.ngram_length, slow.ngram_length)
     assert np.array_equal(fast.sentence, slow.sentence) and np.array_equal(fast.oov, slow.oov)
     expected = np.concatenate([reference(lm, s) for s in TEST])
-    assert np.allclose(fast.log10, expected, rtol=0, atol=1e-6)
+    assert np.allclose(fast.log10, expected, rtol=0, atol=1e-12)
 
 
 def test_scoring_in_threads_equals_one_thread(lm):
@@ -203,7 +203,7 @@ def test_text_kernel_splits_and_looks_up_words_as_python_does():
     lines = [*TEST[:30], "", "   ", "w1\tw2  w3 ", "oov <unk> w1", "w2 <s> w3", "</s> w1", "naïve café w1"]
     fast = lm._score_block(lines, True)
     slow = lm.score_packed(pack(lines, lm.vocab), native=False)
-    assert np.allclose(fast.log10, slow.log10, rtol=0, atol=1e-6)
+    assert np.allclose(fast.log10, slow.log10, rtol=0, atol=1e-12)
     for name in ("ngram_length", "oov", "sentence"):
         assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
     assert fast.n_sentences == slow.n_sentences == len(lines)

@@ -81,7 +81,8 @@ def load_binary(path: str | os.PathLike) -> NGramLM:
         raise SeqkitError(f"cannot read the model: {exc}", path=path,
                           fix="re-create it with seqkit lm ngram train") from None
     model = NGramLM(NGramVocab(json.loads(meta["vocab"])), keys, logp, logbo, json.loads(meta.get("info", "{}")))
-    model._native = native
+    if native is not None and all(t.ndim == 2 and t.shape[1] == 3 for t in native[1:]):
+        model._native = native  # else a layout of an older seqkit: rebuilt on first use
     return model
 
 

@@ -49,8 +49,8 @@ def load() -> ctypes.CDLL | None:
 
 def tables(keys: list[np.ndarray], logp: list[np.ndarray], logbo: list[np.ndarray],
            n_vocab: int) -> list[np.ndarray | None]:
-    """Per order >= 2, the kernel's hash table: (size, 2) int64 slots, column 0 the key, column 1 the
-    float32 log10 p and backoff side by side (-1 keys mark empty slots).
+    """Per order >= 2, the kernel's hash table: (size, 3) int64 slots -- the key (-1: empty), then the
+    float64 log10 p and backoff stored bit for bit.
 
     An n-gram's id in these tables is its slot; a k-gram's key is ``slot of its prefix * n_vocab + w``
     (order 1: the word id), so the tables are built order by order from the sorted ``keys``.
@@ -65,13 +65,12 @@ def tables(keys: list[np.ndarray], logp: list[np.ndarray], logbo: list[np.ndarra
         slots = KeyIndex(native).slots
         used = np.flatnonzero(slots[:, 1] >= 0)
         idx = slots[used, 1]
-        table = np.full((len(slots), 2), -1, dtype=np.int64)
+        table = np.zeros((len(slots), 3), dtype=np.int64)
+        table[:, 0] = -1
         table[used, 0] = native[idx]
-        values = np.zeros((len(used), 2), dtype=np.float32)
-        values[:, 0] = logp[k - 1][idx]
+        table[used, 1] = np.asarray(logp[k - 1], dtype=np.float64)[idx].view(np.int64)
         if k < len(keys):
-            values[:, 1] = logbo[k - 1][idx]
-        table[used, 1] = values.view(np.int64)[:, 0]
+            table[used, 2] = np.asarray(logbo[k - 1], dtype=np.float64)[idx].view(np.int64)
         slot_of = np.empty(len(native), dtype=np.int64)
         slot_of[idx] = used
         out.append(table)

@@ -7,11 +7,11 @@
  *   log10 p(w | h) = logp_m[found[m]] + sum over c = m..N-1 of logbo_c[context c-gram]
  *                    (m = the longest order found; a context c-gram is found[c] at the previous position)
  *
- * Each order k >= 2 has an open-addressing hash table of 16-byte slots {key, log10 p, log10 backoff},
+ * Each order k >= 2 has an open-addressing hash table of 24-byte slots {key, log10 p, log10 backoff},
  * probed linearly from the Fibonacci hash of the key. An n-gram's id is its slot's position, and a
  * k-gram's key is (slot of its (k-1)-gram prefix) * V + w, so one probe gives the n-gram, its values and
  * the id the next order needs: one cache miss per order, as in KenLM's probing tables.
- * (log10 values are float32 here, as in KenLM; the numpy path keeps float64.)
+ * (The values stay float64, so a probability of 1 is exactly 1, as on the numpy path.)
  */
 #include <stdint.h>
 
@@ -21,7 +21,7 @@
 #define BOS 1
 #define EOS 2
 
-typedef struct { int64_t key; float logp, logbo; } Slot;
+typedef struct { int64_t key; double logp, logbo; } Slot;
 
 static inline int64_t find(const Slot *slots, int bits, int64_t key) {
     uint64_t mask = (1ULL << bits) - 1;
