@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from ngram_reference import reference
 
 from seqkit.cli import main
 from seqkit.lm.ngram import NGramLM, binary, kernel
@@ -16,26 +17,6 @@ rng = np.random.default_rng(1)
 WORDS = [f"w{i}" for i in range(30)]
 TRAIN = [" ".join(rng.choice(WORDS, size=rng.integers(1, 12), p=np.arange(30, 0, -1) / 465)) for _ in range(400)]
 TEST = [" ".join(rng.choice(WORDS + ["oov"], size=rng.integers(0, 12))) for _ in range(80)]
-
-
-def reference(lm, sentence, bos=True, eos=True):
-    """log10 p per token by the ARPA backoff rule with dicts (slow, obvious); ``bos=False`` starts
-    in the empty context, ``eos=False`` leaves out ``</s>``."""
-    table = {}
-    for k, words in enumerate(ngram_words(lm), 1):
-        bo = lm.logbo[k - 1] if k < lm.order else np.zeros(len(words))
-        for row, lp, b in zip(words, lm.logp[k - 1], bo):
-            table[tuple(lm.vocab.tokens[w] for w in row)] = (lp, b)
-
-    def logp(gram):
-        if gram in table:
-            return table[gram][0]
-        return (table[gram[:-1]][1] if gram[:-1] in table else 0.0) + logp(gram[1:])
-
-    words = [w if w in lm.vocab else "<unk>" for w in sentence.split()] + (["</s>"] if eos else [])
-    tokens = (["<s>"] if bos else []) + words
-    first = 1 if bos else 0
-    return [logp(tuple(tokens[max(0, i - lm.order + 1): i + 1])) for i in range(first, len(tokens))]
 
 
 @pytest.fixture(scope="module")
