@@ -47,6 +47,17 @@ class TokenList(Sequence):
     def __iter__(self) -> Iterator[str]:
         return iter(self.text.split("\n")[:-1])
 
+    def __eq__(self, other) -> bool:
+        """Equal to any sequence of the same tokens in the same order (a list, as gensim's
+        ``index_to_key``, or another TokenList)."""
+        if isinstance(other, TokenList):
+            return self.text == other.text
+        if isinstance(other, (list, tuple)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # mutable-sequence semantics: equal by content, so not hashable
+
 
 class TokenCollector:
     """Gathers decoded tokens block by block into one string plus their lengths, so that no list of

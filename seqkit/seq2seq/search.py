@@ -152,14 +152,14 @@ def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tens
             log_probs = _force(_constrain(log_probs, t, caps[alive], min_len, eos_id), t, prefix, alive)
             tokens = torch.where(caps[alive] <= t, eos_id, pick(log_probs))
             log_prob = log_prob + log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1)
-            if return_attention:
+            if return_attention and attn is not None:  # a model without attention gives None
                 step_attn = attn.unsqueeze(1)
                 attn_hist = step_attn if attn_hist is None else torch.cat([attn_hist, step_attn], 1)
             done = tokens == eos_id
             for row in done.nonzero().flatten().tolist():
                 b = int(alive[row])
                 results[b] = Hypothesis(history[row].tolist(), float(log_prob[row]), float(log_prob[row]),
-                                        _trim(attn_hist[row], int(src_len[b])) if return_attention else None)
+                                        _trim(attn_hist[row], int(src_len[b])) if attn_hist is not None else None)
             history = torch.cat([history, tokens.unsqueeze(1)], dim=1)
             keep = (~done).nonzero().flatten()
             if keep.numel() == 0:
@@ -236,7 +236,7 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: 
             top_scores, top_ids = cand.topk(min(2 * K, K * vocab), dim=1)  # (n, 2K), best first
             top_beams, top_tokens = top_ids // vocab, top_ids % vocab
             top_rows = top_beams + (torch.arange(n, device=device) * K).unsqueeze(1)  # flat parent rows
-            if return_attention:
+            if return_attention and attn is not None:  # a model without attention gives None
                 attn_hist = attn.unsqueeze(1) if attn_hist is None else torch.cat(
                     [attn_hist, attn.unsqueeze(1)], dim=1)
 
@@ -247,7 +247,7 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: 
                 penalty = lp(t + 1)
                 for r, j in ends.nonzero().tolist():
                     b, row, s = int(alive[r]), int(top_rows[r, j]), float(top_scores[r, j])
-                    att = _trim(attn_hist[row], int(src_len[b])) if return_attention else None
+                    att = _trim(attn_hist[row], int(src_len[b])) if attn_hist is not None else None
                     finished[b].append(Hypothesis(history[row].tolist(), s / penalty, s, att))
 
             # the K best non-<eos> candidates stay alive

@@ -539,7 +539,9 @@ class Trainer:
             flush()
             last_valid = self._validate(valid_fn, monitor)
             self.last_valid, self.last_valid_step = last_valid, self.step
-            record = {"split": "valid", "step": self.step, "epoch": self.epoch + 1, **last_valid}
+            # right after an epoch ends the counter already names the next one: report the finished one
+            epoch = self.epoch if self.batch_in_epoch == 0 and self.epoch > 0 else self.epoch + 1
+            record = {"split": "valid", "step": self.step, "epoch": epoch, **last_valid}
             improved = True
             if monitor is not None:
                 score = last_valid[monitor]

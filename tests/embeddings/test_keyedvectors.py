@@ -105,3 +105,11 @@ def test_keys_with_spaces_cannot_be_written_in_word2vec_format(tmp_path):
     kv = KeyedVectors(np.zeros((1, 2), np.float32), ["new york"])
     with pytest.raises(SeqkitError, match="whitespace"):
         kv.save_word2vec_format(tmp_path / "x.txt")
+
+
+def test_token_lists_compare_by_content():
+    from seqkit.embeddings.tokenlist import TokenList
+
+    tokens = TokenList.from_strings(["a", "b", "c"])
+    assert tokens == ["a", "b", "c"] and ["a", "b", "c"] == tokens and tokens == TokenList.from_strings(["a", "b", "c"])
+    assert tokens != ["a", "b"] and tokens != ["a", "b", "x"]

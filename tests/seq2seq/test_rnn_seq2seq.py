@@ -92,3 +92,15 @@ def test_learns_to_reverse_short_sequences():
     hyps = greedy_search(model, src[:16], src_len[:16], max_len_a=0, max_len_b=length + 2)
     correct = sum(h.tokens == r.tolist() for h, r in zip(hyps, rev[:16]))
     assert correct >= 14, (float(loss), correct)
+
+
+def test_search_asking_for_attention_of_a_model_without_it_gives_none():
+    from seqkit.seq2seq.search import beam_search, greedy_search
+
+    torch.manual_seed(0)
+    model = RNNSeq2Seq(20, 20, 8, 12, 2, attention=None).eval()
+    src, src_len, _ = _batch()
+    greedy = greedy_search(model, src, src_len, return_attention=True)
+    beam = [nbest[0] for nbest in beam_search(model, src, src_len, beam_size=2, return_attention=True)]
+    for hyps in (greedy, beam):
+        assert len(hyps) == len(src) and all(h.attention is None for h in hyps)

@@ -137,3 +137,19 @@ def test_tensorboard_event_files_beside_the_metrics(tmp_path):
         raw = raw[12 + n + 4:]
     assert [s for t, s in tags if t == "train/loss"] == [1, 2, 3, 4]
     assert ("valid/loss", 4) in tags
+
+
+def test_validation_after_an_epoch_is_recorded_with_that_epoch(tmp_path):
+    import json
+
+    import torch
+    from train_toy_helpers import ToyBatches, toy_model, toy_step
+
+    from seqkit.train import Trainer
+
+    model = toy_model()
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.01), toy_step, run_dir=tmp_path,
+                      progress=False)
+    trainer.fit(ToyBatches(n_batches=3), epochs=2, valid_fn=lambda m: {"loss": 1.0}, monitor="loss", mode="min")
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["epoch"]) for r in records if r.get("split") == "valid"] == [(3, 1), (6, 2)]
