@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "average": ("seqkit.cli.average:average", "average checkpoints (a run's best, or given files)"),
     "bleu": ("seqkit.cli.bleu:bleu", "corpus BLEU/chrF/TER with the sacrebleu signature"),
     "vision": ("seqkit.cli.vision:vision", "CNN model summaries and the vision chapters"),
+    "export": ("seqkit.cli.export:export", "export a trained model to CTranslate2 (export ct2)"),
 }
 
 
