@@ -286,9 +286,12 @@ class CT2Translator:
                 prefixes = [[self.pieces[t] for t in prefix_ids[i]] or None for i in rows]
             # seqkit allows `cap` tokens and then forces <eos>; CTranslate2 stops at max_decoding_length
             # without one. One more step shows which hypotheses ran into the cap (no <eos> at the end):
-            # they are cut to `cap` tokens and rescored with <eos>, as seqkit scores them.
+            # they are cut to `cap` tokens and rescored with <eos>, as seqkit scores them. All `beam`
+            # hypotheses come back, so that rescoring can re-rank them before the n best are kept.
+            # (Beam search can still differ at the cap: seqkit keeps the best non-<eos> extensions of
+            # the last step alive among 2 * beam candidates, CTranslate2 ends there.)
             out = self.translator.translate_batch(
-                sources, prefixes, beam_size=max(beam, 1), num_hypotheses=nbest, length_penalty=alpha,
+                sources, prefixes, beam_size=max(beam, 1), num_hypotheses=max(beam, 1), length_penalty=alpha,
                 max_decoding_length=cap + 1, max_input_length=0, return_scores=True, return_end_token=True,
                 max_batch_size=self.batch_tokens, batch_type="tokens")
             capped = []  # (row, hypothesis index, source pieces, the cap tokens)
@@ -311,7 +314,7 @@ class CT2Translator:
                     lp = self._penalty(len(tokens) + 1, alpha)
                     results[i][j][1:] = [log_prob / lp, log_prob]
         for i, hyps in enumerate(results):
-            hyps = sorted((tuple(h) for h in hyps), key=lambda h: h[1], reverse=True)
+            hyps = sorted((tuple(h) for h in hyps), key=lambda h: h[1], reverse=True)[:nbest]
             results[i] = hyps + [([], 0.0, 0.0)] * (nbest - len(hyps))
         return results
 
