@@ -133,6 +133,7 @@ def test_int8_stays_close(trained_run):
     int8 = {"torch": Translator.from_run(trained_run, beam=1, quantize="int8"),
             "ct2": CT2Translator(trained_run / "ct2-int8", beam=1, threads=1)}
     assert "quantized" in type(int8["torch"].model.encoder[0].ff.w1).__module__
+    assert "quantized" in type(int8["torch"].model.out_proj).__module__  # the tied projection too
     src_ids = fp32.encode(SOURCES[:10])
     for name, translator in int8.items():
         diffs = []
