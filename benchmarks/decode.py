@@ -10,8 +10,9 @@ Multi30k de->en) and a test set (default: Multi30k test_2016_flickr from ``$SEQK
 at beam 1 and 5 and 1 and 2 threads: sentences/s and target tokens/s (the pieces of the outputs, with
 ``<eos>``), the median of ``--repeats`` timed passes, and sacreBLEU (13a, detokenized, cased) of each.
 Both engines decode with the same settings (alpha 1, output cap 1.5 * source + 10); the length penalty
-is CTranslate2's ``L ** alpha`` (seqkit's ``length_penalty="d2l"``) so that the float32 outputs can be
-equal, not just close. ``--profile`` adds a torch.profiler table of seqkit's beam-5 float32 decoding.
+is CTranslate2's ``L ** alpha`` (seqkit's ``length_penalty="d2l"``) and CTranslate2's beam search runs
+with patience 2 (see ``CT2Translator``) so that the float32 outputs can be equal, not just close; the
+``ct2 int8 p1`` row is CTranslate2 with its default patience 1. ``--profile`` adds a torch.profiler table of seqkit's beam-5 float32 decoding.
 
     python benchmarks/decode.py --run runs/m30k --repeats 3 [--profile]
 """
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             "seqkit int8": Translator.from_run(args.run, quantize="int8", **common),
             "ct2 float32": CT2Translator(exports["float32"], threads=threads, **common),
             "ct2 int8": CT2Translator(exports["int8"], threads=threads, **common),
+            # CTranslate2's own default stopping (patience 1): faster, ends some searches early
+            "ct2 int8 p1": CT2Translator(exports["int8"], threads=threads, patience=1.0, **common),
         }
         for beam in [int(b) for b in args.beams.split(",")]:
             for name, engine in engines.items():

@@ -207,6 +207,10 @@ class CT2Translator:
             normalises by ``L ** alpha`` instead -- a near but not identical ranking.
         threads: CTranslate2's ``intra_threads`` (0: its default); ``compute_type``: ``"default"``
             (the exported weight type) or a CTranslate2 compute type such as ``"int8"``, ``"float32"``.
+        patience: CTranslate2 ends a sentence's beam search once ``beam * patience`` hypotheses have
+            finished; seqkit goes on while an alive hypothesis can still win. With 1 (CTranslate2's
+            default) it returned a worse-scoring translation than seqkit for 9 of the 1,000 seqkit-en-fr
+            test sentences (beam 5, alpha 1); with 2, for none.
 
     ``translate_scored`` gives :class:`~seqkit.seq2seq.nmt.Translation` objects with the same fields
     (no attention); ``score`` is the ranking score, ``log_prob`` the summed log-probability of the
@@ -216,7 +220,7 @@ class CT2Translator:
     def __init__(self, path: str | os.PathLike, *, device: str = "cpu", beam: int = 5, alpha: float = 1.0,
                  max_len_a: float = 1.5, max_len_b: int = 10, max_src_len: int = 250, batch_tokens: int = 3000,
                  length_penalty: str = "gnmt", threads: int = 0, compute_type: str = "default",
-                 **unsupported: Any) -> None:
+                 patience: float = 2.0, **unsupported: Any) -> None:
         from seqkit.seq2seq.nmt import _jieba_segment, join_cjk
         from seqkit.text import SentencePieceTokenizer
 
@@ -237,6 +241,7 @@ class CT2Translator:
         self.postprocess = join_cjk if info.get("zh_side") == "tgt" else None
         self.beam, self.alpha, self.max_len_a, self.max_len_b = beam, alpha, max_len_a, max_len_b
         self.max_src_len, self.batch_tokens, self.length_penalty = max_src_len, batch_tokens, length_penalty
+        self.patience = patience
         self.stats = {"sentences": 0, "empty": 0, "truncated": 0, "unknown_tokens": 0}
 
     @classmethod
@@ -292,7 +297,7 @@ class CT2Translator:
             # the last step alive among 2 * beam candidates, CTranslate2 ends there.)
             out = self.translator.translate_batch(
                 sources, prefixes, beam_size=max(beam, 1), num_hypotheses=max(beam, 1), length_penalty=alpha,
-                max_decoding_length=cap + 1, max_input_length=0, return_scores=True, return_end_token=True,
+                max_decoding_length=cap + 1, max_input_length=0, patience=self.patience, return_scores=True, return_end_token=True,
                 max_batch_size=self.batch_tokens, batch_type="tokens")
             capped = []  # (row, hypothesis index, source pieces, the cap tokens)
             for i, source, result in zip(rows, sources, out):
