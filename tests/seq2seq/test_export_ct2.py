@@ -175,3 +175,15 @@ def test_unsupported_settings_are_named():
     assert exportable({"arch": "transformer", "activation": "swish"}) == \
         "activation 'swish' has no CTranslate2 equivalent (relu, gelu)"
     assert exportable({"arch": "transformer", "pre_norm": False, "activation": "gelu"}) is None
+
+
+def test_engine_refuses_what_it_cannot_do(trained_run, tmp_path, capsys):
+    export_ct2(trained_run)
+    src = tmp_path / "src.en"
+    src.write_text("a cat\n", encoding="utf-8")
+    for extra, says in ((["--print-alignment"], "gives no attention"), (["--quantize", "int8"], "seqkit engine"),
+                        (["--unk-penalty", "1"], "does not support unk_penalty"),
+                        (["--sample"], "does not support sampling")):
+        assert main(["translate", "--run", str(trained_run), "--engine", "ct2", "-i", str(src), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and says in err, err
