@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bleu": ("seqkit.cli.bleu:bleu", "corpus BLEU/chrF/TER with the sacrebleu signature"),
     "vision": ("seqkit.cli.vision:vision", "CNN model summaries and the vision chapters"),
     "serve": ("seqkit.cli.serve:serve", "translate over HTTP: JSON API, micro-batching, web page"),
+    "export": ("seqkit.cli.export:export", "export a trained model to CTranslate2 (export ct2)"),
 }
 
 

@@ -46,13 +46,20 @@ from seqkit.cli.params import OUTPUT, threads_option
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False),
               help="a checkpoint's .safetensors instead of the run's best weights")
+@click.option("--engine", default="seqkit", show_default=True, type=click.Choice(["seqkit", "ct2"]),
+              help="ct2: decode with CTranslate2 (--run: a `seqkit export ct2` folder, or a run holding one)")
+@click.option("--quantize", default=None, type=click.Choice(["int8"]),
+              help="seqkit engine: int8 Linear layers (torch dynamic quantization, CPU)")
+@click.option("--length-penalty", default="gnmt", show_default=True, type=click.Choice(["gnmt", "d2l"]),
+              help="gnmt: ((5+L)/6)^alpha; d2l: L^alpha (CTranslate2's)")
 @click.option("--batch-lines", default=500, show_default=True, type=click.IntRange(min=1),
               help="lines read before translating a chunk of piped input")
 @threads_option
 def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: str | None, beam: int, nbest: int, scores: bool,
               token_scores: bool, print_alignment: bool, do_sample: bool, temperature: float, top_k: int | None, top_p: float,
               seed: int, unk_penalty: float, prefix: str | None, heatmap_dir: str | None, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
-              device: str, weights: str | None, batch_lines: int, threads) -> None:
+              device: str, weights: str | None, engine: str, quantize: str | None, length_penalty: str,
+              batch_lines: int, threads) -> None:
     """Translate sentences (stdin or -i FILE), one per line, to detokenized text (stdout or -o FILE).
 
     At a terminal each line is translated as soon as it is entered (Ctrl-D ends); otherwise the
@@ -76,8 +83,21 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
         max_len_a, max_len_b = 0.0, max_len
     decode = from_dict(DecodeConfig, {"beam": beam, "alpha": alpha, "max_len_a": max_len_a,
                                       "max_len_b": max_len_b}, "translate")
-    translator = Translator.from_runs(list(run_dirs), weights=weights, device=resolve_device(device),
-                                      **decode.translator_options(), **extra)
+    options = {**decode.translator_options(), **extra, "length_penalty": length_penalty}
+    if engine == "ct2":
+        from seqkit.seq2seq.export import CT2Translator
+
+        if quantize:
+            raise SeqkitError("--quantize applies to the seqkit engine",
+                              fix="export with `seqkit export ct2 --quantization int8` instead")
+        if print_alignment or heatmap_dir is not None:
+            raise SeqkitError("the ct2 engine gives no attention (--print-alignment, --heatmaps)",
+                              fix="use --engine seqkit")
+        translator = CT2Translator.from_runs(list(run_dirs), weights=weights, device=resolve_device(device).type,
+                                             threads=threads or 0, **options)
+    else:
+        translator = Translator.from_runs(list(run_dirs), weights=weights, device=resolve_device(device),
+                                          quantize=quantize, **options)
     written: list[str] = []
     if heatmap_dir is not None:
         from seqkit.io import output_folder

@@ -268,13 +268,49 @@ class _UnkPenalty(nn.Module):
         return log_probs, state, attn
 
 
+QUANTIZE = ("int8",)
+
+
+def quantize_model(model: nn.Module, kind: str, device: torch.device | str = "cpu") -> nn.Module:
+    """A copy of ``model`` whose ``nn.Linear`` layers are int8 (torch's dynamic quantization: weights
+    int8 per output row, activations quantized on the fly per batch), for inference.
+
+    A tied output projection (``F.linear`` over the embedding matrix, the largest matmul of a decoding
+    step with an 8k vocabulary) becomes a Linear of its own first, so it is quantized too; the
+    embedding lookup keeps the float32 matrix. CPU only -- torch has no dynamic-quantization kernels
+    on other devices.
+    """
+    import copy
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    if kind not in QUANTIZE:
+        raise SeqkitError(f"unknown quantization {kind!r}", fix=f"use one of: {', '.join(QUANTIZE)}")
+    if torch.device(device).type != "cpu":
+        raise SeqkitError(f"--quantize {kind} runs on the CPU only", fix="drop --quantize or use --device cpu")
+    model = copy.deepcopy(model)
+    embed = getattr(model, "embed", None)
+    if getattr(model, "out_proj", False) is None and isinstance(embed, nn.Embedding):
+        model.out_proj = nn.Linear(embed.embedding_dim, embed.num_embeddings, bias=False)
+        model.out_proj.weight = nn.Parameter(embed.weight.detach().clone(), requires_grad=False)
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+
+
 class Translator:
     """Translate raw sentences with a trained model: encode, batch by length, search, decode.
 
     Args:
         model: an encoder-decoder of the :mod:`seqkit.seq2seq.interfaces` interface.
         tokenizer: the joint :class:`~seqkit.text.SentencePieceTokenizer` (ids = model ids).
-        beam: beam size (1 = greedy search); ``alpha`` the GNMT length penalty.
+        beam: beam size (1 = greedy search); ``alpha`` the length penalty's exponent;
+            ``length_penalty`` its kind (``"gnmt"`` ``((5 + L) / 6) ** alpha``, ``"d2l"`` ``L ** alpha``
+            as CTranslate2 has it, None; see :func:`~seqkit.seq2seq.search.length_penalty`).
+        quantize: ``"int8"`` runs the model's Linear layers with int8 weights (torch's dynamic
+            quantization, CPU only: weights quantized per row once, activations per batch); None keeps
+            float32.
         max_len_a, max_len_b: output cap ``a * source length + b`` tokens.
         max_src_len: longer sources are cut to this many tokens, ``<eos>`` included (counted in ``stats``).
         batch_tokens: padded source tokens per decoding batch (sentences are sorted by length first).
@@ -284,14 +320,17 @@ class Translator:
     def __init__(self, model: nn.Module, tokenizer: Any, *, device: str | torch.device = "cpu",
                  beam: int = 5, alpha: float = 1.0, max_len_a: float = 1.5, max_len_b: int = 10,
                  max_src_len: int = 250, batch_tokens: int = 3000, unk_penalty: float = 0.0,
-                 sampling: dict[str, Any] | None = None,
-                 preprocess: Any = None, postprocess: Any = None) -> None:
+                 sampling: dict[str, Any] | None = None, length_penalty: str | None = "gnmt",
+                 quantize: str | None = None, preprocess: Any = None, postprocess: Any = None) -> None:
         from seqkit.train.host_memory import keep_freed_memory
 
         self.device = torch.device(device)
         keep_freed_memory(self.device)  # on a CPU: beam search reuses its buffers without page faults
         self.model = model.to(self.device).eval()
+        if quantize is not None:
+            self.model = quantize_model(self.model, quantize, self.device)
         self.tokenizer = tokenizer
+        self.length_penalty = length_penalty
         self.beam, self.alpha, self.max_len_a, self.max_len_b = beam, alpha, max_len_a, max_len_b
         self.max_src_len, self.batch_tokens = max_src_len, batch_tokens
         self.unk_penalty = unk_penalty  # subtracted from <unk>'s log-probability at every step
@@ -419,6 +458,7 @@ class Translator:
                                                     return_attention=attention, prefix=prefix)]
             else:
                 hyps = beam_search(model, src, src_len, beam_size=beam, alpha=self.alpha, nbest=nbest,
+                                   length_penalty=self.length_penalty,
                                    max_len_a=self.max_len_a, max_len_b=self.max_len_b, bos_id=BOS_ID,
                                    eos_id=EOS_ID, return_attention=attention, prefix=prefix)
             for i, hs in zip(batch.indices.tolist(), hyps):

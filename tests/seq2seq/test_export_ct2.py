@@ -1,0 +1,189 @@
+"""CTranslate2 export: the exported model decodes exactly as seqkit does on the same weights.
+
+A tiny pre-norm Transformer trained for 80 updates on the bundled seqkit-en-fr corpus (a few seconds
+on one thread) and an untrained post-norm GELU one (whose outputs run into the length cap) are
+exported; CTranslate2's hypotheses must equal seqkit's string for string, with the same scores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("ctranslate2")
+
+from seqkit.cli import main  # noqa: E402
+from seqkit.errors import SeqkitError  # noqa: E402
+from seqkit.seq2seq.export import CT2Translator, export_ct2, exportable  # noqa: E402
+from seqkit.seq2seq.nmt import (  # noqa: E402
+    NMTTrainConfig,
+    Translator,
+    build_model,
+    model_config,
+    save_model_dir,
+    train_nmt,
+)
+from seqkit.text import SentencePieceTokenizer  # noqa: E402
+
+EN_FR = Path(__file__).resolve().parents[2] / "data" / "en-fr"
+
+
+def _lines(name: str, n: int) -> list[str]:
+    return (EN_FR / name).read_text(encoding="utf-8").splitlines()[:n]
+
+
+def _run(root: Path, cfg: dict, tok: SentencePieceTokenizer, model: torch.nn.Module) -> Path:
+    (root / "model").mkdir(parents=True)
+    tok.save(root / "spm.model")
+    save_model_dir(root / "model", cfg, len(tok), root / "spm.model", model.state_dict(), src="en", tgt="fr")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return SentencePieceTokenizer.train(_lines("train.en", 600) + _lines("train.fr", 600), vocab_size=200)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tokenizer):
+    """Pre-norm, tied embeddings, 80 updates on 600 pairs of seqkit-en-fr."""
+    torch.manual_seed(0)
+    cfg = model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=4, n_enc_layers=2, n_dec_layers=2,
+                       dropout=0.0)
+    model = build_model(cfg, len(tokenizer))
+    train_nmt(model, tokenizer, _lines("train.en", 600), _lines("train.fr", 600),
+              cfg=NMTTrainConfig(lr=5e-3, warmup=10, max_tokens=800, max_steps=80, valid_every=None,
+                                 label_smoothing=0.0, progress=False))
+    return _run(tmp_path_factory.mktemp("pre"), cfg, tokenizer, model)
+
+
+@pytest.fixture(scope="module")
+def post_norm_run(tmp_path_factory, tokenizer):
+    """Post-norm, GELU, untied output projection, untrained (its outputs run to the length cap)."""
+    torch.manual_seed(1)
+    cfg = model_config("transformer", "tiny", d_model=32, d_ff=48, n_heads=2, n_enc_layers=1, n_dec_layers=2,
+                       dropout=0.0, pre_norm=False, activation="gelu", tie_embeddings=False)
+    return _run(tmp_path_factory.mktemp("post"), cfg, tokenizer, build_model(cfg, len(tokenizer)))
+
+
+SOURCES = _lines("test.en", 40) + [""]
+
+
+def _both(run: Path, **options) -> tuple[list, list]:
+    out = export_ct2(run, quantization="float32")
+    assert out == run / "ct2" and (out / "model.bin").is_file() and (out / "spm.model").is_file()
+    nbest = min(options.get("beam", 1), 2)  # the two best of a beam: both must agree
+    ours = Translator.from_run(run, **options).translate_scored(SOURCES, nbest=nbest)
+    theirs = CT2Translator(run, threads=1, **options).translate_scored(SOURCES, nbest=nbest)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("beam", [1, 5])
+def test_export_then_decode_equals_seqkit(trained_run, beam):
+    # CTranslate2 normalises by L ** alpha, which is seqkit's "d2l" length penalty
+    ours, theirs = _both(trained_run, beam=beam, alpha=1.0, length_penalty="d2l")
+    tok = SentencePieceTokenizer.load(trained_run / "spm.model")
+    compared = same_best = 0
+    for src, a, b in zip(SOURCES, ours, theirs):
+        same_best += a[0].text == b[0].text
+        cap = int(1.5 * (len(tok.encode_ids(src)) + 1) + 10)
+        if beam > 1 and any(len(h.pieces) == cap for h in a + b):
+            continue  # beam search at the cap: seqkit forces <eos>, CTranslate2 stops (see export.py)
+        compared += 1
+        assert [h.text for h in a] == [h.text for h in b]
+        assert [h.pieces for h in a] == [h.pieces for h in b]
+        for x, y in zip(a, b):
+            assert y.score == pytest.approx(x.score, rel=2e-4, abs=2e-3)
+            assert y.log_prob == pytest.approx(x.log_prob, rel=2e-4, abs=2e-3)
+    assert ours[-1][0].text == theirs[-1][0].text == ""  # an empty line stays empty
+    assert same_best >= 0.9 * len(SOURCES) and compared >= (len(SOURCES) if beam == 1 else 2)
+    print(f"beam {beam}: {compared} compared in full, {same_best} equal 1-best of {len(SOURCES)}")
+
+
+def test_post_norm_gelu_untied_and_the_length_cap(post_norm_run, tokenizer):
+    ours, theirs = _both(post_norm_run, beam=1, max_len_a=0.5, max_len_b=3)
+    capped = 0
+    for src, a, b in zip(SOURCES, ours, theirs):
+        assert a[0].pieces == b[0].pieces
+        assert b[0].log_prob == pytest.approx(a[0].log_prob, rel=2e-4, abs=2e-3)
+        n = len(tokenizer.encode_ids(src)) + 1  # with <eos>
+        capped += src != "" and len(a[0].pieces) == int(0.5 * n + 3)
+    assert capped >= 10  # the cap (then a forced <eos>, scored) was reached and handled alike
+
+
+def test_token_scores_and_prefix_match(trained_run):
+    export_ct2(trained_run)
+    ours = Translator.from_run(trained_run, beam=1)  # greedy: equal even where outputs reach the cap
+    theirs = CT2Translator(trained_run, beam=1, threads=1)
+    a = ours.translate_scored(SOURCES[:5], token_scores=True, prefix="Le")
+    b = theirs.translate_scored(SOURCES[:5], token_scores=True, prefix="Le")
+    for x, y in zip(a, b):
+        assert x[0].text == y[0].text and x[0].text.startswith("Le")
+        assert y[0].token_log_probs == pytest.approx(x[0].token_log_probs, abs=1e-3)
+        assert sum(y[0].token_log_probs) == pytest.approx(y[0].log_prob, abs=2e-3)
+
+
+def test_int8_stays_close(trained_run):
+    """int8 weights (CTranslate2's and torch's dynamic quantization) move the model's per-token
+    log-probabilities only a little -- but do move them (the weights really are int8)."""
+    export_ct2(trained_run, trained_run / "ct2-int8", quantization="int8")
+    fp32 = Translator.from_run(trained_run, beam=1)
+    int8 = {"torch": Translator.from_run(trained_run, beam=1, quantize="int8"),
+            "ct2": CT2Translator(trained_run / "ct2-int8", beam=1, threads=1)}
+    assert "quantized" in type(int8["torch"].model.encoder[0].ff.w1).__module__
+    assert "quantized" in type(int8["torch"].model.out_proj).__module__  # the tied projection too
+    src_ids = fp32.encode(SOURCES[:10])
+    for name, translator in int8.items():
+        diffs = []
+        for ids, out in zip(src_ids, fp32.translate_ids(src_ids)):
+            ref = fp32.token_log_probs(ids, out[0])
+            diffs += [abs(x - y) for x, y in zip(translator.token_log_probs(ids, out[0]), ref)]
+        mean = sum(diffs) / len(diffs)
+        assert 0 < mean < 0.05 and max(diffs) < 0.5, name
+
+
+def test_cli_export_and_engine(trained_run, tmp_path, capsys):
+    src = tmp_path / "src.en"
+    src.write_text("\n".join(SOURCES[:6]) + "\n", encoding="utf-8")
+    assert main(["export", "ct2", "--run", str(trained_run), "-o", str(tmp_path / "exp")]) == 0
+    capsys.readouterr()
+    outs = []
+    for args in (["--run", str(trained_run)], ["--run", str(tmp_path / "exp"), "--engine", "ct2"],
+                 ["--run", str(trained_run), "--engine", "ct2"]):  # a run dir holding ct2/ (from _both)
+        export_ct2(trained_run)
+        assert main(["translate", *args, "-i", str(src), "--beam", "1",
+                     "--threads", "1"]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] == outs[2] and len(outs[0].splitlines()) == 6
+
+
+def test_rnn_model_is_refused_in_one_line(tmp_path, tokenizer, capsys):
+    cfg = model_config("rnn", "tiny", embed_dim=16, hidden_size=16)
+    run = _run(tmp_path / "rnn", cfg, tokenizer, build_model(cfg, len(tokenizer)))
+    assert main(["export", "ct2", "--run", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "'rnn' model (GRU/RNN encoder-decoder with attention) cannot be exported" in err
+    assert "CTranslate2 runs Transformer models only" in err and not (run / "ct2").exists()
+    with pytest.raises(SeqkitError, match="no CTranslate2 export here"):
+        CT2Translator(run)
+
+
+def test_unsupported_settings_are_named():
+    assert exportable({"arch": "transformer", "activation": "swish"}) == \
+        "activation 'swish' has no CTranslate2 equivalent (relu, gelu)"
+    assert exportable({"arch": "transformer", "pre_norm": False, "activation": "gelu"}) is None
+
+
+def test_engine_refuses_what_it_cannot_do(trained_run, tmp_path, capsys):
+    export_ct2(trained_run)
+    src = tmp_path / "src.en"
+    src.write_text("a cat\n", encoding="utf-8")
+    for extra, says in ((["--print-alignment"], "gives no attention"), (["--quantize", "int8"], "seqkit engine"),
+                        (["--unk-penalty", "1"], "does not support unk_penalty"),
+                        (["--sample"], "does not support sampling")):
+        assert main(["translate", "--run", str(trained_run), "--engine", "ct2", "-i", str(src), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and says in err, err
