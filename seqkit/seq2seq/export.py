@@ -224,7 +224,7 @@ class CT2Translator:
                  max_len_a: float = 1.5, max_len_b: int = 10, max_src_len: int = 250, batch_tokens: int = 3000,
                  length_penalty: str = "gnmt", threads: int = 0, compute_type: str = "default",
                  patience: float = 2.0, **unsupported: Any) -> None:
-        from seqkit.seq2seq.nmt import _jieba_segment, join_cjk
+        from seqkit.seq2seq.nmt import model_pretokenize, side_functions
         from seqkit.text import SentencePieceTokenizer
 
         bad = {k: v for k, v in unsupported.items() if v not in (None, 0, 0.0, False)}
@@ -240,8 +240,7 @@ class CT2Translator:
         self.tokenizer = SentencePieceTokenizer.load(self.folder / "spm.model")
         self.pieces = self.tokenizer.pieces()
         info = load_json(self.folder / "seqkit.json") if (self.folder / "seqkit.json").is_file() else {}
-        self.preprocess = _jieba_segment if info.get("zh_side") == "src" else None
-        self.postprocess = join_cjk if info.get("zh_side") == "tgt" else None
+        self.preprocess, self.postprocess = side_functions(model_pretokenize(info))
         self.beam, self.alpha, self.max_len_a, self.max_len_b = beam, alpha, max_len_a, max_len_b
         self.max_src_len, self.batch_tokens, self.length_penalty = max_src_len, batch_tokens, length_penalty
         self.patience = patience

@@ -392,10 +392,7 @@ class Translator:
         except RuntimeError as exc:
             raise SeqkitError(f"weights do not fit model.json ({str(exc).splitlines()[0]})", path=weights,
                               fix="use the weights written by this run") from None
-        pretokenize = info.get("pretokenize")
-        if pretokenize is None and info.get("zh_side"):  # model folders written before seqkit 0.2
-            pretokenize = {info["zh_side"]: "jieba"}
-        pre, post = side_functions(pretokenize)
+        pre, post = side_functions(model_pretokenize(info))
         return cls(model, tokenizer, device=device, preprocess=pre, postprocess=post, **options)
 
     # -- translation ------------------------------------------------------------------------------
@@ -704,6 +701,14 @@ def pretokenizer(name: str | None):
     if name == "char":
         return _char_segment
     raise SeqkitError(f"unknown pretokenize {name!r}", fix=f"use one of {', '.join(PRETOKENIZE)}")
+
+
+def model_pretokenize(info: dict[str, Any]) -> dict[str, str]:
+    """The ``pretokenize`` sides a model folder's ``model.json`` records (older folders: ``zh_side``,
+    which meant jieba)."""
+    if info.get("pretokenize") is not None:
+        return dict(info["pretokenize"])
+    return {info["zh_side"]: "jieba"} if info.get("zh_side") else {}
 
 
 def side_functions(pretokenize: dict[str, str] | None) -> tuple[Any, Any]:
