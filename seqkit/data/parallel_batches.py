@@ -18,12 +18,25 @@ the batches an uninterrupted one would.
 Before batching, pairs can be filtered (empty sides, too long, length ratio) -- the counts of what was
 dropped are in :attr:`ParallelBatches.dropped` and :meth:`ParallelBatches.report` -- and the kept
 ones truncated to ``max_src_len``/``max_tgt_len`` tokens **including** ``<eos>``, which is kept.
+
+For corpora larger than memory, :meth:`ParallelBatches.from_prepared` (or :meth:`~ParallelBatches.from_flat`)
+batches straight from flat id arrays -- a :class:`seqkit.data.prepared.PreparedCorpus` memory map --
+with a few int64 numbers per pair and no Python object per sentence; a batch reads only its own rows.
+The greedy token-budget planning runs as a small C loop (``chunk_kernel.c``, through
+:mod:`seqkit.native`; the Python loop is the fallback and the reference), so planning 5 million pairs
+takes about a second. Under ``torchrun``, ``epoch(e, start, rank=r, world_size=w)`` builds only the
+batches rank ``r`` trains on (every ``w``-th, as :class:`seqkit.train.Trainer` deals them out) and
+yields ``None`` in the other ranks' places, so the global batches stay those of one process.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,6 +97,29 @@ def _flatten(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.
     return flat, starts, lengths
 
 
+_KERNEL_SOURCE = Path(__file__).with_name("chunk_kernel.c")
+_kernel: Any = None
+_kernel_tried = False
+
+
+def _chunk_kernel() -> Any:
+    """The compiled greedy batching loop, or ``None`` (no compiler, or ``SEQKIT_CHUNK_KERNEL=0``)."""
+    global _kernel, _kernel_tried
+    if os.environ.get("SEQKIT_CHUNK_KERNEL", "1") == "0":
+        return None
+    if not _kernel_tried:
+        from seqkit.native import load_library
+
+        _kernel_tried = True
+        lib = load_library(_KERNEL_SOURCE)
+        if lib is not None:
+            lib.chunk_by_tokens.restype = ctypes.c_int64
+            lib.chunk_by_tokens.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                                            ctypes.c_int, ctypes.c_void_p]
+        _kernel = lib
+    return _kernel
+
+
 class ParallelBatches:
     """Batches of (source, target) id lists; see the module docstring.
 
@@ -109,24 +145,58 @@ class ParallelBatches:
                  max_tgt_len: int | None = None, min_len: int = 1, max_len: int | None = None,
                  max_ratio: float | None = None, count: str = "src+tgt", pad_id: int = PAD_ID,
                  bos_id: int = BOS_ID, eos_id: int = EOS_ID) -> None:
+        if len(src_ids) != len(tgt_ids):
+            raise SeqkitError(f"{len(src_ids)} source but {len(tgt_ids)} target sequences",
+                              fix="give one target per source")
+        src_flat, src_start, src_n = _flatten(src_ids)
+        tgt_flat, tgt_start, tgt_n = _flatten(tgt_ids)
+        self._build(src_flat, src_start, src_n, tgt_flat, tgt_start, tgt_n, max_tokens=max_tokens,
+                    batch_size=batch_size, bucket=bucket, shuffle=shuffle, seed=seed, max_src_len=max_src_len,
+                    max_tgt_len=max_tgt_len, min_len=min_len, max_len=max_len, max_ratio=max_ratio, count=count,
+                    pad_id=pad_id, bos_id=bos_id, eos_id=eos_id)
+
+    @classmethod
+    def from_flat(cls, src_flat: np.ndarray, src_offsets: np.ndarray, tgt_flat: np.ndarray,
+                  tgt_offsets: np.ndarray, **options: Any) -> ParallelBatches:
+        """Batches of pairs stored flat: pair i's source is ``src_flat[src_offsets[i]:src_offsets[i + 1]]``.
+
+        ``src_flat``/``tgt_flat`` may be memory maps of any integer dtype (they are read a batch at a
+        time); ``*_offsets`` are (n + 1,) ascending. ``options`` are the constructor's keywords. The
+        batches equal those of the constructor given the same pairs as lists.
+        """
+        src_offsets = np.asarray(src_offsets, dtype=np.int64)
+        tgt_offsets = np.asarray(tgt_offsets, dtype=np.int64)
+        if len(src_offsets) != len(tgt_offsets) or len(src_offsets) == 0:
+            raise SeqkitError(f"{len(src_offsets) - 1} source but {len(tgt_offsets) - 1} target sequences",
+                              fix="give one target per source (offsets have n + 1 entries)")
+        self = cls.__new__(cls)
+        self._build(src_flat, src_offsets[:-1], np.diff(src_offsets), tgt_flat, tgt_offsets[:-1],
+                    np.diff(tgt_offsets), **options)
+        return self
+
+    @classmethod
+    def from_prepared(cls, corpus: Any, **options: Any) -> ParallelBatches:
+        """Batches from a :class:`seqkit.data.prepared.PreparedCorpus` (its memory map); see :meth:`from_flat`."""
+        return cls.from_flat(corpus.src_ids, corpus.src_offsets, corpus.tgt_ids, corpus.tgt_offsets, **options)
+
+    def _build(self, src_flat: np.ndarray, src_start: np.ndarray, src_n: np.ndarray, tgt_flat: np.ndarray,
+               tgt_start: np.ndarray, tgt_n: np.ndarray, *, max_tokens: int | None = None,
+               batch_size: int | None = None, bucket: bool = True, shuffle: bool = True, seed: int = 0,
+               max_src_len: int | None = None, max_tgt_len: int | None = None, min_len: int = 1,
+               max_len: int | None = None, max_ratio: float | None = None, count: str = "src+tgt",
+               pad_id: int = PAD_ID, bos_id: int = BOS_ID, eos_id: int = EOS_ID) -> None:
         if (max_tokens is None) == (batch_size is None):
             raise SeqkitError("give exactly one of max_tokens and batch_size",
                               fix="e.g. max_tokens=4096 (token budget) or batch_size=64 (sentences)")
         if count not in ("src+tgt", "tgt"):
             raise SeqkitError(f"unknown count {count!r}", fix="use 'src+tgt' or 'tgt'")
-        if len(src_ids) != len(tgt_ids):
-            raise SeqkitError(f"{len(src_ids)} source but {len(tgt_ids)} target sequences",
-                              fix="give one target per source")
         for name, limit in (("max_src_len", max_src_len), ("max_tgt_len", max_tgt_len)):
             if limit is not None and limit < 2:
                 raise SeqkitError(f"{name}={limit} leaves no room for a token and <eos>", fix=f"use {name} >= 2")
         self.max_tokens, self.batch_size, self.bucket, self.shuffle = max_tokens, batch_size, bucket, shuffle
         self.seed, self.count = seed, count
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
-        self.n_input = len(src_ids)
-
-        src_flat, src_start, src_n = _flatten(src_ids)
-        tgt_flat, tgt_start, tgt_n = _flatten(tgt_ids)
+        self.n_input = len(src_n)
         keep = np.ones(len(src_n), dtype=bool)
         self.dropped: dict[str, int] = {}
         self.truncated = 0
@@ -199,7 +269,18 @@ class ParallelBatches:
         if self.batch_size is not None:
             return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         # token budget: a batch of rows r0..rk costs (k+1) * (max src + max tgt); greedy in order
-        src, tgt = self.src_len[order], self.tgt_len[order]
+        src = np.ascontiguousarray(self.src_len[order], dtype=np.int64)
+        tgt = np.ascontiguousarray(self.tgt_len[order], dtype=np.int64)
+        lib = _chunk_kernel()
+        if lib is not None:
+            starts = np.empty(len(order), dtype=np.int64)
+            k = lib.chunk_by_tokens(src.ctypes.data, tgt.ctypes.data, len(order), self.max_tokens,
+                                    int(self.count == "tgt"), starts.ctypes.data)
+            return np.split(order, starts[1:k])
+        return self._chunk_python(order, src, tgt)
+
+    def _chunk_python(self, order: np.ndarray, src: np.ndarray, tgt: np.ndarray) -> list[np.ndarray]:
+        """The greedy loop of ``chunk_kernel.c`` in Python (the fallback, and the tests' reference)."""
         batches, begin = [], 0
         max_s = max_t = 0
         for i in range(len(order)):
@@ -228,8 +309,9 @@ class ParallelBatches:
         n_copy = lengths[:, None] - 1  # content tokens per row: the length minus <eos> (or <bos>)
         inside = (cols >= 0) & (cols < n_copy)
         pos = np.where(inside, starts[rows][:, None] + cols, 0)
-        out = np.where(inside, flat[pos] if len(flat) else 0, self.pad_id)
-        return out
+        # a memory map holds uint16/uint32 ids: gather only this batch's, then widen to int64
+        values = flat[pos].astype(np.int64, copy=False) if len(flat) else np.zeros(pos.shape, dtype=np.int64)
+        return np.where(inside, values, np.int64(self.pad_id))
 
     def make_batch(self, rows: np.ndarray) -> Batch:
         """The :class:`Batch` of kept pairs number ``rows``."""
@@ -246,10 +328,18 @@ class ParallelBatches:
                      torch.from_numpy(tgt_out), torch.from_numpy(tgt_len.copy()), int(tgt_len.sum()),
                      torch.from_numpy(self.indices[rows]), self.pad_id)
 
-    def epoch(self, epoch: int, start: int = 0) -> Iterator[Batch]:
-        """Yield the batches of ``epoch``, skipping the first ``start`` (mid-epoch resume)."""
-        for rows in self.plan(epoch)[start:]:
-            yield self.make_batch(rows)
+    def epoch(self, epoch: int, start: int = 0, *, rank: int = 0, world_size: int = 1) -> Iterator[Batch | None]:
+        """Yield the batches of ``epoch``, skipping the first ``start`` (mid-epoch resume).
+
+        With ``world_size > 1`` only batch numbers ``i`` (counted from the epoch's start) with
+        ``i % world_size == rank`` are built -- the ones :class:`seqkit.train.Trainer` gives rank
+        ``rank`` -- and ``None`` stands in the other places, so every rank sees the same sequence
+        length and the same global batches as one process.
+        """
+        if not 0 <= rank < world_size:
+            raise SeqkitError(f"rank {rank} of world size {world_size}", fix="use 0 <= rank < world_size")
+        for i, rows in enumerate(self.plan(epoch)[start:], start):
+            yield self.make_batch(rows) if i % world_size == rank else None
 
     def __iter__(self) -> Iterator[Batch]:
         return self.epoch(0)
