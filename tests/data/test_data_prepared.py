@@ -123,3 +123,26 @@ def test_batches_from_the_memory_map_equal_in_memory_batches(tok, files, tmp_pat
 def test_prepare_needs_a_sentencepiece_tokenizer(tmp_path):
     with pytest.raises(SeqkitError, match="sentencepiece"):
         prepare(["a"], ["b"], object(), tmp_path / "x")
+
+
+def test_cli_prepares_reuses_and_fails_cleanly(tok, files, tmp_path, capsys):
+    from seqkit.cli import main
+
+    src, tgt = files
+    out = tmp_path / "prep"
+    args = ["data", "prepare", "--src", str(src), "--tgt", str(tgt), "--spm", tok.path, "-o", str(out),
+            "--workers", "2", "--chunk-lines", "100"]
+    assert main(args) == 0
+    assert "503 pairs" in capsys.readouterr().out
+    corpus = PreparedCorpus.open(out)
+    assert corpus.pair(7) == (tok.encode_ids(src.read_text().splitlines()[7]),
+                              tok.encode_ids(tgt.read_text().splitlines()[7]))
+    mtime = (out / "tgt.ids").stat().st_mtime_ns
+    assert main(args) == 0 and (out / "tgt.ids").stat().st_mtime_ns == mtime
+    short = tmp_path / "short.tgt"
+    short.write_text("a\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main([*args[:5], str(short), *args[6:8], "-o", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "503 lines" in err and "short.tgt has 1" in err
+    assert not (tmp_path / "bad").exists() and not list(tmp_path.glob(".bad*"))
