@@ -218,12 +218,25 @@ class ParallelBatches:
             raise SeqkitError(f"all {self.n_input} pairs were filtered out ({self.report()})",
                               fix="relax min_len/max_len/max_ratio or check the data")
 
-        # lengths with <eos> (source) and with <bos>/<eos> shift (target rows have n + 1 tokens)
-        self.src_len = np.minimum(src_n[keep] + 1, max_src_len or np.iinfo(np.int64).max)
-        self.tgt_len = np.minimum(tgt_n[keep] + 1, max_tgt_len or np.iinfo(np.int64).max)
-        self.truncated = int(((src_n[keep] + 1) > self.src_len).sum() + ((tgt_n[keep] + 1) > self.tgt_len).sum())
-        self._src = (src_flat, src_start[keep])
-        self._tgt = (tgt_flat, tgt_start[keep])
+        # Lengths with <eos> (source) and with the <bos>/<eos> shift (target rows have n + 1 tokens), as
+        # int32: with the per-pair arrays below about 40 bytes a pair, so millions of pairs fit easily.
+        # The starts stay those of the whole input (a memory map's offsets are not copied); rows find
+        # theirs through self.indices.
+        src_full = np.minimum(src_n[keep] + 1, max_src_len or np.iinfo(np.int64).max)
+        tgt_full = np.minimum(tgt_n[keep] + 1, max_tgt_len or np.iinfo(np.int64).max)
+        self.truncated = int((src_n[keep] + 1 > src_full).sum() + (tgt_n[keep] + 1 > tgt_full).sum())
+        if len(src_full) and max(src_full.max(), tgt_full.max()) >= np.iinfo(np.int32).max:
+            raise SeqkitError("a sentence has 2**31 tokens or more", fix="split the corpus into sentences")
+        self.src_len, self.tgt_len = src_full.astype(np.int32), tgt_full.astype(np.int32)
+        del src_full, tgt_full
+        self._src = (src_flat, src_start)
+        self._tgt = (tgt_flat, tgt_start)
+        # one sort key (source length, then target length) in the smallest dtype: a stable argsort of
+        # it orders as np.lexsort((tgt_len, src_len)) does, and of 16-bit keys numpy radix-sorts
+        key = self.src_len.astype(np.int64) * (int(self.tgt_len.max(initial=0)) + 1) + self.tgt_len
+        top = int(key.max(initial=0))
+        self._bucket_key = key.astype(np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64)
+        del key
         if self.max_tokens is not None:
             widest = int(self._cost(self.src_len, self.tgt_len).max())
             if widest > self.max_tokens:
@@ -256,7 +269,7 @@ class ParallelBatches:
         n = len(self.indices)
         order = rng.permutation(n) if self.shuffle else np.arange(n)
         if self.bucket:  # stable sort by length keeps the shuffled order among equal lengths
-            order = order[np.lexsort((self.tgt_len[order], self.src_len[order]))]
+            order = order[np.argsort(self._bucket_key[order], kind="stable")]
         batches = self._chunk(order)
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
@@ -269,8 +282,8 @@ class ParallelBatches:
         if self.batch_size is not None:
             return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         # token budget: a batch of rows r0..rk costs (k+1) * (max src + max tgt); greedy in order
-        src = np.ascontiguousarray(self.src_len[order], dtype=np.int64)
-        tgt = np.ascontiguousarray(self.tgt_len[order], dtype=np.int64)
+        src = np.ascontiguousarray(self.src_len[order], dtype=np.int32)  # (n,), as the kernel reads them
+        tgt = np.ascontiguousarray(self.tgt_len[order], dtype=np.int32)
         lib = _chunk_kernel()
         if lib is not None:
             starts = np.empty(len(order), dtype=np.int64)
@@ -308,14 +321,14 @@ class ParallelBatches:
         cols = np.arange(width)[None, :] - shift  # (B, width)
         n_copy = lengths[:, None] - 1  # content tokens per row: the length minus <eos> (or <bos>)
         inside = (cols >= 0) & (cols < n_copy)
-        pos = np.where(inside, starts[rows][:, None] + cols, 0)
+        pos = np.where(inside, starts[self.indices[rows]][:, None] + cols, 0)
         # a memory map holds uint16/uint32 ids: gather only this batch's, then widen to int64
         values = flat[pos].astype(np.int64, copy=False) if len(flat) else np.zeros(pos.shape, dtype=np.int64)
         return np.where(inside, values, np.int64(self.pad_id))
 
     def make_batch(self, rows: np.ndarray) -> Batch:
         """The :class:`Batch` of kept pairs number ``rows``."""
-        src_len, tgt_len = self.src_len[rows], self.tgt_len[rows]
+        src_len, tgt_len = self.src_len[rows].astype(np.int64), self.tgt_len[rows].astype(np.int64)
         S, T = int(src_len.max()), int(tgt_len.max())
         B = len(rows)
         src = self._pad(self._src, rows, src_len, S, shift=0)
@@ -324,8 +337,8 @@ class ParallelBatches:
         tgt_out[np.arange(B), tgt_len - 1] = self.eos_id
         tgt_in = self._pad(self._tgt, rows, tgt_len, T, shift=1)
         tgt_in[:, 0] = self.bos_id
-        return Batch(torch.from_numpy(src), torch.from_numpy(src_len.copy()), torch.from_numpy(tgt_in),
-                     torch.from_numpy(tgt_out), torch.from_numpy(tgt_len.copy()), int(tgt_len.sum()),
+        return Batch(torch.from_numpy(src), torch.from_numpy(src_len), torch.from_numpy(tgt_in),
+                     torch.from_numpy(tgt_out), torch.from_numpy(tgt_len), int(tgt_len.sum()),
                      torch.from_numpy(self.indices[rows]), self.pad_id)
 
     def epoch(self, epoch: int, start: int = 0, *, rank: int = 0, world_size: int = 1) -> Iterator[Batch | None]:

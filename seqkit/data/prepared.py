@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import itertools
 import json
+import mmap
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
@@ -128,7 +129,7 @@ class PreparedCorpus:
         dtype = np.dtype(meta["dtype"])
         for side in SIDES:
             n_ids = meta[f"{side}_tokens"]
-            ids = _map(path / f"{side}.ids", dtype, n_ids)
+            ids = _map(path / f"{side}.ids", dtype, n_ids, random_access=True)
             offsets = _map(path / f"{side}.offsets", np.dtype("<i8"), meta["pairs"] + 1)
             setattr(self, f"{side}_ids", ids)
             setattr(self, f"{side}_offsets", offsets)
@@ -184,7 +185,7 @@ class PreparedCorpus:
                 f"tokens={self.meta['src_tokens']:,}+{self.meta['tgt_tokens']:,}, dtype={self.meta['dtype']})")
 
 
-def _map(path: Path, dtype: np.dtype, count: int) -> np.ndarray:
+def _map(path: Path, dtype: np.dtype, count: int, *, random_access: bool = False) -> np.ndarray:
     expected = count * dtype.itemsize
     try:
         size = path.stat().st_size
@@ -195,7 +196,13 @@ def _map(path: Path, dtype: np.dtype, count: int) -> np.ndarray:
                           fix="the folder is damaged: prepare the corpus again")
     if count == 0:  # np.memmap refuses empty files
         return np.zeros(0, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r", shape=(count,))
+    array = np.memmap(path, dtype=dtype, mode="r", shape=(count,))
+    raw = getattr(array, "_mmap", None)
+    if random_access and raw is not None and hasattr(mmap, "MADV_RANDOM"):
+        # A batch gathers pairs from all over the file: without this, every page fault reads ahead
+        # ~128 KB, and 30 batches of a 5M-pair corpus pulled 430 MB into the process's RSS.
+        raw.madvise(mmap.MADV_RANDOM)
+    return array
 
 
 def _reusable(out_dir: Path, want: dict[str, Any], inputs: list[str | os.PathLike] | None) -> bool:
