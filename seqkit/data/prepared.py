@@ -205,6 +205,18 @@ def _map(path: Path, dtype: np.dtype, count: int, *, random_access: bool = False
     return array
 
 
+def _is_prepared(folder: Path) -> bool:
+    """An empty folder, or one :func:`prepare` wrote (its meta.json names the format)."""
+    if not folder.is_dir():
+        return False
+    if not any(folder.iterdir()):
+        return True
+    try:
+        return json.loads((folder / "meta.json").read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return False
+
+
 def _reusable(out_dir: Path, want: dict[str, Any], inputs: list[str | os.PathLike] | None) -> bool:
     try:
         meta = json.loads((out_dir / "meta.json").read_text(encoding="utf-8"))
@@ -255,6 +267,10 @@ def prepare(src_lines: Iterable[str], tgt_lines: Iterable[str], tokenizer: Any, 
             "dtype": dtype.str}
     if _reusable(out_dir, want, inputs):
         return PreparedCorpus.open(out_dir)
+    if out_dir.exists() and not _is_prepared(out_dir):
+        # the folder is replaced as a whole: never delete something that is not a prepared corpus
+        raise SeqkitError("exists and is not a prepared corpus; refusing to replace it", path=out_dir,
+                          fix="give a new folder name (or an empty folder)")
     stamps = [file_stamp(p) for p in inputs] if inputs is not None else None
 
     with atomic_dir(out_dir) as tmp:

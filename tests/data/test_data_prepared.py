@@ -146,3 +146,15 @@ def test_cli_prepares_reuses_and_fails_cleanly(tok, files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "503 lines" in err and "short.tgt has 1" in err
     assert not (tmp_path / "bad").exists() and not list(tmp_path.glob(".bad*"))
+
+
+def test_an_unrelated_folder_is_never_replaced(tok, files, tmp_path):
+    src, tgt = files
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(SeqkitError, match="not a prepared corpus; refusing"):
+        prepare_files(src, tgt, tok, precious, progress=False)
+    assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    (tmp_path / "empty").mkdir()
+    assert len(prepare_files(src, tgt, tok, tmp_path / "empty", progress=False)) == 503
