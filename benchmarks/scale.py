@@ -157,6 +157,9 @@ def main() -> None:
     rows = []
     try:
         # one joint vocabulary, trained on a sample of lines (input_sentence_size), used for every size
+        import sentencepiece
+
+        sentencepiece.set_random_generator_seed(15)  # the sample of sentences it trains on
         spm_en_fr = work / "en-fr.spm"
         tok = SentencePieceTokenizer.train([ROOT / "data/en-fr/train.en", ROOT / "data/en-fr/train.fr"], spm_en_fr,
                                            vocab_size=2000, input_sentence_size=40_000,

@@ -20,8 +20,9 @@ dropped are in :attr:`ParallelBatches.dropped` and :meth:`ParallelBatches.report
 ones truncated to ``max_src_len``/``max_tgt_len`` tokens **including** ``<eos>``, which is kept.
 
 For corpora larger than memory, :meth:`ParallelBatches.from_prepared` (or :meth:`~ParallelBatches.from_flat`)
-batches straight from flat id arrays -- a :class:`seqkit.data.prepared.PreparedCorpus` memory map --
-with a few int64 numbers per pair and no Python object per sentence; a batch reads only its own rows.
+batches straight from flat id arrays -- a :class:`seqkit.data.prepared.PreparedCorpus` on disk --
+with ~20 bytes per pair (int32 lengths, an int64 index, a 16-bit sort key) and no Python object per
+sentence; a batch reads only its own rows (``pread``, nothing of the ids mapped into memory).
 The greedy token-budget planning runs as a small C loop (``chunk_kernel.c``, through
 :mod:`seqkit.native`; the Python loop is the fallback and the reference), so planning 5 million pairs
 takes about a second. Under ``torchrun``, ``epoch(e, start, rank=r, world_size=w)`` builds only the
@@ -160,8 +161,9 @@ class ParallelBatches:
                   tgt_offsets: np.ndarray, **options: Any) -> ParallelBatches:
         """Batches of pairs stored flat: pair i's source is ``src_flat[src_offsets[i]:src_offsets[i + 1]]``.
 
-        ``src_flat``/``tgt_flat`` may be memory maps of any integer dtype (they are read a batch at a
-        time); ``*_offsets`` are (n + 1,) ascending. ``options`` are the constructor's keywords. The
+        ``src_flat``/``tgt_flat`` may be memory maps of any integer dtype, or objects with
+        ``read_rows(starts, counts)`` (:class:`seqkit.data.prepared.IdsFile`); a batch reads only its
+        own rows. ``*_offsets`` are (n + 1,) ascending. ``options`` are the constructor's keywords. The
         batches equal those of the constructor given the same pairs as lists.
         """
         src_offsets = np.asarray(src_offsets, dtype=np.int64)
@@ -177,7 +179,8 @@ class ParallelBatches:
     @classmethod
     def from_prepared(cls, corpus: Any, **options: Any) -> ParallelBatches:
         """Batches from a :class:`seqkit.data.prepared.PreparedCorpus` (its memory map); see :meth:`from_flat`."""
-        return cls.from_flat(corpus.src_ids, corpus.src_offsets, corpus.tgt_ids, corpus.tgt_offsets, **options)
+        return cls.from_flat(corpus.reader("src"), corpus.src_offsets, corpus.reader("tgt"), corpus.tgt_offsets,
+                             **options)
 
     def _build(self, src_flat: np.ndarray, src_start: np.ndarray, src_n: np.ndarray, tgt_flat: np.ndarray,
                tgt_start: np.ndarray, tgt_n: np.ndarray, *, max_tokens: int | None = None,
@@ -321,9 +324,15 @@ class ParallelBatches:
         cols = np.arange(width)[None, :] - shift  # (B, width)
         n_copy = lengths[:, None] - 1  # content tokens per row: the length minus <eos> (or <bos>)
         inside = (cols >= 0) & (cols < n_copy)
-        pos = np.where(inside, starts[self.indices[rows]][:, None] + cols, 0)
-        # a memory map holds uint16/uint32 ids: gather only this batch's, then widen to int64
-        values = flat[pos].astype(np.int64, copy=False) if len(flat) else np.zeros(pos.shape, dtype=np.int64)
+        row_starts = starts[self.indices[rows]]
+        if hasattr(flat, "read_rows"):  # a file read row by row (seqkit.data.prepared.IdsFile)
+            content = flat.read_rows(row_starts, n_copy[:, 0])  # (B, max n_copy), zero-padded
+            at = np.clip(cols, 0, max(content.shape[1] - 1, 0))
+            values = content[np.arange(len(rows))[:, None], at] if content.shape[1] else np.zeros(inside.shape, np.int64)
+        else:
+            pos = np.where(inside, row_starts[:, None] + cols, 0)
+            # uint16/uint32 ids (a memory map): gather only this batch's, then widen to int64
+            values = flat[pos].astype(np.int64, copy=False) if len(flat) else np.zeros(pos.shape, dtype=np.int64)
         return np.where(inside, values, np.int64(self.pad_id))
 
     def make_batch(self, rows: np.ndarray) -> Batch:

@@ -13,8 +13,8 @@ else ``uint32``), so WMT14 en-de's 4.5 million pairs (~280 million pieces) take 
 tens of GB of Python lists. :func:`prepare` streams its input in chunks of ``chunk_lines`` pairs,
 encodes them in ``workers`` processes (in order, so the output is the same for any ``workers``), and
 builds the folder aside and swaps it in (:func:`seqkit.io.atomic_dir`). :meth:`PreparedCorpus.open`
-maps the files without reading them; ``seqkit.data.ParallelBatches.from_prepared`` batches from the
-map. Sentences carry no ``<bos>``/``<eos>``: batching adds them.
+maps the files without reading them; ``seqkit.data.ParallelBatches.from_prepared`` plans from the
+mapped offsets and reads each batch's ids with ``pread`` (:class:`IdsFile`). Sentences carry no ``<bos>``/``<eos>``: batching adds them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import collections
 import itertools
 import json
-import mmap
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
@@ -129,7 +128,7 @@ class PreparedCorpus:
         dtype = np.dtype(meta["dtype"])
         for side in SIDES:
             n_ids = meta[f"{side}_tokens"]
-            ids = _map(path / f"{side}.ids", dtype, n_ids, random_access=True)
+            ids = _map(path / f"{side}.ids", dtype, n_ids)
             offsets = _map(path / f"{side}.offsets", np.dtype("<i8"), meta["pairs"] + 1)
             setattr(self, f"{side}_ids", ids)
             setattr(self, f"{side}_offsets", offsets)
@@ -168,6 +167,10 @@ class PreparedCorpus:
     def spm_sha256(self) -> str:
         return self.meta["spm_sha256"]
 
+    def reader(self, side: str) -> IdsFile:
+        """``side``'s ids (``"src"``/``"tgt"``) as an :class:`IdsFile` (what batching reads from)."""
+        return IdsFile(self.path / f"{side}.ids", np.dtype(self.meta["dtype"]), self.meta[f"{side}_tokens"])
+
     def pair(self, i: int) -> tuple[list[int], list[int]]:
         """Pair ``i``'s (source ids, target ids) as lists (for inspection and tests)."""
         if not -len(self) <= i < len(self):
@@ -185,7 +188,7 @@ class PreparedCorpus:
                 f"tokens={self.meta['src_tokens']:,}+{self.meta['tgt_tokens']:,}, dtype={self.meta['dtype']})")
 
 
-def _map(path: Path, dtype: np.dtype, count: int, *, random_access: bool = False) -> np.ndarray:
+def _map(path: Path, dtype: np.dtype, count: int) -> np.ndarray:
     expected = count * dtype.itemsize
     try:
         size = path.stat().st_size
@@ -196,13 +199,50 @@ def _map(path: Path, dtype: np.dtype, count: int, *, random_access: bool = False
                           fix="the folder is damaged: prepare the corpus again")
     if count == 0:  # np.memmap refuses empty files
         return np.zeros(0, dtype=dtype)
-    array = np.memmap(path, dtype=dtype, mode="r", shape=(count,))
-    raw = getattr(array, "_mmap", None)
-    if random_access and raw is not None and hasattr(mmap, "MADV_RANDOM"):
-        # A batch gathers pairs from all over the file: without this, every page fault reads ahead
-        # ~128 KB, and 30 batches of a 5M-pair corpus pulled 430 MB into the process's RSS.
-        raw.madvise(mmap.MADV_RANDOM)
-    return array
+    return np.memmap(path, dtype=dtype, mode="r", shape=(count,))
+
+
+class IdsFile:
+    """A side's flat ids read with ``pread``, a batch's rows at a time: no page is mapped.
+
+    Gathering rows from all over a memory map makes the kernel map whole neighbourhoods of each
+    touched id (fault-around, 64 KB), so a process's RSS grows toward the file's size within an epoch
+    -- page cache the kernel can drop, but it counts. ``read_rows`` reads exactly the ids asked for;
+    the file descriptor is opened on first use in each process (forked workers get their own).
+    """
+
+    def __init__(self, path: Path, dtype: np.dtype, count: int) -> None:
+        self.path, self.dtype, self.count = path, np.dtype(dtype), count
+        self._fd: int | None = None
+        self._pid = -1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getstate__(self) -> dict[str, Any]:  # a pickled copy opens its own descriptor
+        return {**self.__dict__, "_fd": None, "_pid": -1}
+
+    def _descriptor(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
+        return self._fd
+
+    def read_rows(self, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """(B, max count) int64: row i holds ids ``starts[i] .. starts[i] + counts[i] - 1``, then zeros."""
+        out = np.zeros((len(starts), int(counts.max(initial=0))), dtype=np.int64)
+        fd, item = self._descriptor(), self.dtype.itemsize
+        for i, (start, n) in enumerate(zip(starts.tolist(), counts.tolist())):
+            if n > 0:
+                data = os.pread(fd, n * item, start * item)
+                if len(data) != n * item:
+                    raise SeqkitError(f"{self.path.name} ended early (read {len(data)} of {n * item} bytes "
+                                      f"at id {start:,})", path=self.path, fix="prepare the corpus again")
+                out[i, :n] = np.frombuffer(data, dtype=self.dtype)
+        return out
+
+    def __del__(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
 
 
 def _is_prepared(folder: Path) -> bool:
