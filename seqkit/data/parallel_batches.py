@@ -98,6 +98,20 @@ def _flatten(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.
     return flat, starts, lengths
 
 
+def _lengths(offsets: np.ndarray, block: int = 1 << 20) -> np.ndarray:
+    """(n,) int32 ``offsets[i + 1] - offsets[i]``, a block at a time: no int64 array of n is made
+    (at 5M pairs an int64 difference is 40 MB a side that the peak memory would carry)."""
+    n = len(offsets) - 1
+    out = np.empty(max(n, 0), dtype=np.int32)
+    for begin in range(0, n, block):
+        diff = np.diff(offsets[begin:begin + block + 1])
+        if len(diff) and (diff.min() < 0 or diff.max() >= np.iinfo(np.int32).max):
+            raise SeqkitError(f"offsets {begin:,}..{begin + len(diff):,} are not ascending, or a sentence has "
+                              "2**31 tokens or more", fix="offsets must be the n + 1 ascending starts of the pairs")
+        out[begin:begin + len(diff)] = diff
+    return out
+
+
 _KERNEL_SOURCE = Path(__file__).with_name("chunk_kernel.c")
 _kernel: Any = None
 _kernel_tried = False
@@ -172,8 +186,8 @@ class ParallelBatches:
             raise SeqkitError(f"{len(src_offsets) - 1} source but {len(tgt_offsets) - 1} target sequences",
                               fix="give one target per source (offsets have n + 1 entries)")
         self = cls.__new__(cls)
-        self._build(src_flat, src_offsets[:-1], np.diff(src_offsets), tgt_flat, tgt_offsets[:-1],
-                    np.diff(tgt_offsets), **options)
+        self._build(src_flat, src_offsets[:-1], _lengths(src_offsets), tgt_flat, tgt_offsets[:-1],
+                    _lengths(tgt_offsets), **options)
         return self
 
     @classmethod
@@ -225,13 +239,17 @@ class ParallelBatches:
         # int32: with the index and the sort key below, ~20 bytes are kept a pair (5M pairs: 0.1 GB).
         # The starts stay those of the whole input (a memory map's offsets are not copied); rows find
         # theirs through self.indices.
-        src_full = np.minimum(src_n[keep] + 1, max_src_len or np.iinfo(np.int64).max)
-        tgt_full = np.minimum(tgt_n[keep] + 1, max_tgt_len or np.iinfo(np.int64).max)
-        self.truncated = int((src_n[keep] + 1 > src_full).sum() + (tgt_n[keep] + 1 > tgt_full).sum())
-        if len(src_full) and max(src_full.max(), tgt_full.max()) >= np.iinfo(np.int32).max:
-            raise SeqkitError("a sentence has 2**31 tokens or more", fix="split the corpus into sentences")
-        self.src_len, self.tgt_len = src_full.astype(np.int32), tgt_full.astype(np.int32)
-        del src_full, tgt_full
+        lengths = []
+        for n_tokens, limit in ((src_n, max_src_len), (tgt_n, max_tgt_len)):
+            if n_tokens.max(initial=0) >= np.iinfo(np.int32).max:
+                raise SeqkitError("a sentence has 2**31 tokens or more", fix="split the corpus into sentences")
+            full = n_tokens[keep].astype(np.int32, copy=False) + np.int32(1)
+            if limit is not None:
+                self.truncated += int((full > limit).sum())
+                np.minimum(full, limit, out=full)
+            lengths.append(full)
+        self.src_len, self.tgt_len = lengths
+        del lengths
         self._src = (src_flat, src_start)
         self._tgt = (tgt_flat, tgt_start)
         # one sort key (source length, then target length) in the smallest dtype: a stable argsort of
