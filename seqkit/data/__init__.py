@@ -24,6 +24,7 @@ from seqkit.data.corpus import (
 from seqkit.data.download import cache_dir, download, extract, sha256_file
 from seqkit.data.lm_batches import LMBatches
 from seqkit.data.parallel_batches import Batch, ParallelBatches
+from seqkit.data.prepared import PreparedCorpus, prepare, prepare_files
 from seqkit.data.registry import (
     CORPORA,
     HUB_CORPORA,
@@ -39,5 +40,5 @@ __all__ = [
     "CORPORA", "HUB_CORPORA", "Batch", "CorpusInfo", "LMBatches", "LMCorpus", "Lines", "ParallelBatches",
     "ParallelCorpus", "ParallelSplit", "RemoteFile", "bundled_dir", "cache_dir", "corpus_info", "corpus_names",
     "download", "extract", "fetch", "load", "read_parallel_files", "read_text_file", "read_tsv", "sha256_file",
-    "split_by_seed",
+    "split_by_seed", "PreparedCorpus", "prepare", "prepare_files",
 ]

@@ -18,12 +18,26 @@ the batches an uninterrupted one would.
 Before batching, pairs can be filtered (empty sides, too long, length ratio) -- the counts of what was
 dropped are in :attr:`ParallelBatches.dropped` and :meth:`ParallelBatches.report` -- and the kept
 ones truncated to ``max_src_len``/``max_tgt_len`` tokens **including** ``<eos>``, which is kept.
+
+For corpora larger than memory, :meth:`ParallelBatches.from_prepared` (or :meth:`~ParallelBatches.from_flat`)
+batches straight from flat id arrays -- a :class:`seqkit.data.prepared.PreparedCorpus` on disk --
+with ~20 bytes per pair (int32 lengths, an int64 index, a 16-bit sort key) and no Python object per
+sentence; a batch reads only its own rows (``pread``, nothing of the ids mapped into memory).
+The greedy token-budget planning runs as a small C loop (``chunk_kernel.c``, through
+:mod:`seqkit.native`; the Python loop is the fallback and the reference), so planning 5 million pairs
+takes about a second. Under ``torchrun``, ``epoch(e, start, rank=r, world_size=w)`` builds only the
+batches rank ``r`` trains on (every ``w``-th, as :class:`seqkit.train.Trainer` deals them out) and
+yields ``None`` in the other ranks' places, so the global batches stay those of one process.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,6 +98,43 @@ def _flatten(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.
     return flat, starts, lengths
 
 
+def _lengths(offsets: np.ndarray, block: int = 1 << 20) -> np.ndarray:
+    """(n,) int32 ``offsets[i + 1] - offsets[i]``, a block at a time: no int64 array of n is made
+    (at 5M pairs an int64 difference is 40 MB a side that the peak memory would carry)."""
+    n = len(offsets) - 1
+    out = np.empty(max(n, 0), dtype=np.int32)
+    for begin in range(0, n, block):
+        diff = np.diff(offsets[begin:begin + block + 1])
+        if len(diff) and (diff.min() < 0 or diff.max() >= np.iinfo(np.int32).max):
+            raise SeqkitError(f"offsets {begin:,}..{begin + len(diff):,} are not ascending, or a sentence has "
+                              "2**31 tokens or more", fix="offsets must be the n + 1 ascending starts of the pairs")
+        out[begin:begin + len(diff)] = diff
+    return out
+
+
+_KERNEL_SOURCE = Path(__file__).with_name("chunk_kernel.c")
+_kernel: Any = None
+_kernel_tried = False
+
+
+def _chunk_kernel() -> Any:
+    """The compiled greedy batching loop, or ``None`` (no compiler, or ``SEQKIT_CHUNK_KERNEL=0``)."""
+    global _kernel, _kernel_tried
+    if os.environ.get("SEQKIT_CHUNK_KERNEL", "1") == "0":
+        return None
+    if not _kernel_tried:
+        from seqkit.native import load_library
+
+        _kernel_tried = True
+        lib = load_library(_KERNEL_SOURCE)
+        if lib is not None:
+            lib.chunk_by_tokens.restype = ctypes.c_int64
+            lib.chunk_by_tokens.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                                            ctypes.c_int, ctypes.c_void_p]
+        _kernel = lib
+    return _kernel
+
+
 class ParallelBatches:
     """Batches of (source, target) id lists; see the module docstring.
 
@@ -109,24 +160,60 @@ class ParallelBatches:
                  max_tgt_len: int | None = None, min_len: int = 1, max_len: int | None = None,
                  max_ratio: float | None = None, count: str = "src+tgt", pad_id: int = PAD_ID,
                  bos_id: int = BOS_ID, eos_id: int = EOS_ID) -> None:
+        if len(src_ids) != len(tgt_ids):
+            raise SeqkitError(f"{len(src_ids)} source but {len(tgt_ids)} target sequences",
+                              fix="give one target per source")
+        src_flat, src_start, src_n = _flatten(src_ids)
+        tgt_flat, tgt_start, tgt_n = _flatten(tgt_ids)
+        self._build(src_flat, src_start, src_n, tgt_flat, tgt_start, tgt_n, max_tokens=max_tokens,
+                    batch_size=batch_size, bucket=bucket, shuffle=shuffle, seed=seed, max_src_len=max_src_len,
+                    max_tgt_len=max_tgt_len, min_len=min_len, max_len=max_len, max_ratio=max_ratio, count=count,
+                    pad_id=pad_id, bos_id=bos_id, eos_id=eos_id)
+
+    @classmethod
+    def from_flat(cls, src_flat: np.ndarray, src_offsets: np.ndarray, tgt_flat: np.ndarray,
+                  tgt_offsets: np.ndarray, **options: Any) -> ParallelBatches:
+        """Batches of pairs stored flat: pair i's source is ``src_flat[src_offsets[i]:src_offsets[i + 1]]``.
+
+        ``src_flat``/``tgt_flat`` may be memory maps of any integer dtype, or objects with
+        ``read_rows(starts, counts)`` (:class:`seqkit.data.prepared.IdsFile`); a batch reads only its
+        own rows. ``*_offsets`` are (n + 1,) ascending. ``options`` are the constructor's keywords. The
+        batches equal those of the constructor given the same pairs as lists.
+        """
+        src_offsets = np.asarray(src_offsets, dtype=np.int64)
+        tgt_offsets = np.asarray(tgt_offsets, dtype=np.int64)
+        if len(src_offsets) != len(tgt_offsets) or len(src_offsets) == 0:
+            raise SeqkitError(f"{len(src_offsets) - 1} source but {len(tgt_offsets) - 1} target sequences",
+                              fix="give one target per source (offsets have n + 1 entries)")
+        self = cls.__new__(cls)
+        self._build(src_flat, src_offsets[:-1], _lengths(src_offsets), tgt_flat, tgt_offsets[:-1],
+                    _lengths(tgt_offsets), **options)
+        return self
+
+    @classmethod
+    def from_prepared(cls, corpus: Any, **options: Any) -> ParallelBatches:
+        """Batches from a :class:`seqkit.data.prepared.PreparedCorpus` (its memory map); see :meth:`from_flat`."""
+        return cls.from_flat(corpus.reader("src"), corpus.src_offsets, corpus.reader("tgt"), corpus.tgt_offsets,
+                             **options)
+
+    def _build(self, src_flat: np.ndarray, src_start: np.ndarray, src_n: np.ndarray, tgt_flat: np.ndarray,
+               tgt_start: np.ndarray, tgt_n: np.ndarray, *, max_tokens: int | None = None,
+               batch_size: int | None = None, bucket: bool = True, shuffle: bool = True, seed: int = 0,
+               max_src_len: int | None = None, max_tgt_len: int | None = None, min_len: int = 1,
+               max_len: int | None = None, max_ratio: float | None = None, count: str = "src+tgt",
+               pad_id: int = PAD_ID, bos_id: int = BOS_ID, eos_id: int = EOS_ID) -> None:
         if (max_tokens is None) == (batch_size is None):
             raise SeqkitError("give exactly one of max_tokens and batch_size",
                               fix="e.g. max_tokens=4096 (token budget) or batch_size=64 (sentences)")
         if count not in ("src+tgt", "tgt"):
             raise SeqkitError(f"unknown count {count!r}", fix="use 'src+tgt' or 'tgt'")
-        if len(src_ids) != len(tgt_ids):
-            raise SeqkitError(f"{len(src_ids)} source but {len(tgt_ids)} target sequences",
-                              fix="give one target per source")
         for name, limit in (("max_src_len", max_src_len), ("max_tgt_len", max_tgt_len)):
             if limit is not None and limit < 2:
                 raise SeqkitError(f"{name}={limit} leaves no room for a token and <eos>", fix=f"use {name} >= 2")
         self.max_tokens, self.batch_size, self.bucket, self.shuffle = max_tokens, batch_size, bucket, shuffle
         self.seed, self.count = seed, count
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
-        self.n_input = len(src_ids)
-
-        src_flat, src_start, src_n = _flatten(src_ids)
-        tgt_flat, tgt_start, tgt_n = _flatten(tgt_ids)
+        self.n_input = len(src_n)
         keep = np.ones(len(src_n), dtype=bool)
         self.dropped: dict[str, int] = {}
         self.truncated = 0
@@ -148,12 +235,29 @@ class ParallelBatches:
             raise SeqkitError(f"all {self.n_input} pairs were filtered out ({self.report()})",
                               fix="relax min_len/max_len/max_ratio or check the data")
 
-        # lengths with <eos> (source) and with <bos>/<eos> shift (target rows have n + 1 tokens)
-        self.src_len = np.minimum(src_n[keep] + 1, max_src_len or np.iinfo(np.int64).max)
-        self.tgt_len = np.minimum(tgt_n[keep] + 1, max_tgt_len or np.iinfo(np.int64).max)
-        self.truncated = int(((src_n[keep] + 1) > self.src_len).sum() + ((tgt_n[keep] + 1) > self.tgt_len).sum())
-        self._src = (src_flat, src_start[keep])
-        self._tgt = (tgt_flat, tgt_start[keep])
+        # Lengths with <eos> (source) and with the <bos>/<eos> shift (target rows have n + 1 tokens), as
+        # int32: with the index and the sort key below, ~20 bytes are kept a pair (5M pairs: 0.1 GB).
+        # The starts stay those of the whole input (a memory map's offsets are not copied); rows find
+        # theirs through self.indices.
+        lengths = []
+        for n_tokens, limit in ((src_n, max_src_len), (tgt_n, max_tgt_len)):
+            if n_tokens.max(initial=0) >= np.iinfo(np.int32).max:
+                raise SeqkitError("a sentence has 2**31 tokens or more", fix="split the corpus into sentences")
+            full = n_tokens[keep].astype(np.int32, copy=False) + np.int32(1)
+            if limit is not None:
+                self.truncated += int((full > limit).sum())
+                np.minimum(full, limit, out=full)
+            lengths.append(full)
+        self.src_len, self.tgt_len = lengths
+        del lengths
+        self._src = (src_flat, src_start)
+        self._tgt = (tgt_flat, tgt_start)
+        # one sort key (source length, then target length) in the smallest dtype: a stable argsort of
+        # it orders as np.lexsort((tgt_len, src_len)) does, and of 16-bit keys numpy radix-sorts
+        key = self.src_len.astype(np.int64) * (int(self.tgt_len.max(initial=0)) + 1) + self.tgt_len
+        top = int(key.max(initial=0))
+        self._bucket_key = key.astype(np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64)
+        del key
         if self.max_tokens is not None:
             widest = int(self._cost(self.src_len, self.tgt_len).max())
             if widest > self.max_tokens:
@@ -186,7 +290,7 @@ class ParallelBatches:
         n = len(self.indices)
         order = rng.permutation(n) if self.shuffle else np.arange(n)
         if self.bucket:  # stable sort by length keeps the shuffled order among equal lengths
-            order = order[np.lexsort((self.tgt_len[order], self.src_len[order]))]
+            order = order[np.argsort(self._bucket_key[order], kind="stable")]
         batches = self._chunk(order)
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
@@ -199,7 +303,18 @@ class ParallelBatches:
         if self.batch_size is not None:
             return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         # token budget: a batch of rows r0..rk costs (k+1) * (max src + max tgt); greedy in order
-        src, tgt = self.src_len[order], self.tgt_len[order]
+        src = np.ascontiguousarray(self.src_len[order], dtype=np.int32)  # (n,), as the kernel reads them
+        tgt = np.ascontiguousarray(self.tgt_len[order], dtype=np.int32)
+        lib = _chunk_kernel()
+        if lib is not None:
+            starts = np.empty(len(order), dtype=np.int64)
+            k = lib.chunk_by_tokens(src.ctypes.data, tgt.ctypes.data, len(order), self.max_tokens,
+                                    int(self.count == "tgt"), starts.ctypes.data)
+            return np.split(order, starts[1:k])
+        return self._chunk_python(order, src, tgt)
+
+    def _chunk_python(self, order: np.ndarray, src: np.ndarray, tgt: np.ndarray) -> list[np.ndarray]:
+        """The greedy loop of ``chunk_kernel.c`` in Python (the fallback, and the tests' reference)."""
         batches, begin = [], 0
         max_s = max_t = 0
         for i in range(len(order)):
@@ -227,13 +342,20 @@ class ParallelBatches:
         cols = np.arange(width)[None, :] - shift  # (B, width)
         n_copy = lengths[:, None] - 1  # content tokens per row: the length minus <eos> (or <bos>)
         inside = (cols >= 0) & (cols < n_copy)
-        pos = np.where(inside, starts[rows][:, None] + cols, 0)
-        out = np.where(inside, flat[pos] if len(flat) else 0, self.pad_id)
-        return out
+        row_starts = starts[self.indices[rows]]
+        if hasattr(flat, "read_rows"):  # a file read row by row (seqkit.data.prepared.IdsFile)
+            content = flat.read_rows(row_starts, n_copy[:, 0])  # (B, max n_copy), zero-padded
+            at = np.clip(cols, 0, max(content.shape[1] - 1, 0))
+            values = content[np.arange(len(rows))[:, None], at] if content.shape[1] else np.zeros(inside.shape, np.int64)
+        else:
+            pos = np.where(inside, row_starts[:, None] + cols, 0)
+            # uint16/uint32 ids (a memory map): gather only this batch's, then widen to int64
+            values = flat[pos].astype(np.int64, copy=False) if len(flat) else np.zeros(pos.shape, dtype=np.int64)
+        return np.where(inside, values, np.int64(self.pad_id))
 
     def make_batch(self, rows: np.ndarray) -> Batch:
         """The :class:`Batch` of kept pairs number ``rows``."""
-        src_len, tgt_len = self.src_len[rows], self.tgt_len[rows]
+        src_len, tgt_len = self.src_len[rows].astype(np.int64), self.tgt_len[rows].astype(np.int64)
         S, T = int(src_len.max()), int(tgt_len.max())
         B = len(rows)
         src = self._pad(self._src, rows, src_len, S, shift=0)
@@ -242,14 +364,22 @@ class ParallelBatches:
         tgt_out[np.arange(B), tgt_len - 1] = self.eos_id
         tgt_in = self._pad(self._tgt, rows, tgt_len, T, shift=1)
         tgt_in[:, 0] = self.bos_id
-        return Batch(torch.from_numpy(src), torch.from_numpy(src_len.copy()), torch.from_numpy(tgt_in),
-                     torch.from_numpy(tgt_out), torch.from_numpy(tgt_len.copy()), int(tgt_len.sum()),
+        return Batch(torch.from_numpy(src), torch.from_numpy(src_len), torch.from_numpy(tgt_in),
+                     torch.from_numpy(tgt_out), torch.from_numpy(tgt_len), int(tgt_len.sum()),
                      torch.from_numpy(self.indices[rows]), self.pad_id)
 
-    def epoch(self, epoch: int, start: int = 0) -> Iterator[Batch]:
-        """Yield the batches of ``epoch``, skipping the first ``start`` (mid-epoch resume)."""
-        for rows in self.plan(epoch)[start:]:
-            yield self.make_batch(rows)
+    def epoch(self, epoch: int, start: int = 0, *, rank: int = 0, world_size: int = 1) -> Iterator[Batch | None]:
+        """Yield the batches of ``epoch``, skipping the first ``start`` (mid-epoch resume).
+
+        With ``world_size > 1`` only batch numbers ``i`` (counted from the epoch's start) with
+        ``i % world_size == rank`` are built -- the ones :class:`seqkit.train.Trainer` gives rank
+        ``rank`` -- and ``None`` stands in the other places, so every rank sees the same sequence
+        length and the same global batches as one process.
+        """
+        if not 0 <= rank < world_size:
+            raise SeqkitError(f"rank {rank} of world size {world_size}", fix="use 0 <= rank < world_size")
+        for i, rows in enumerate(self.plan(epoch)[start:], start):
+            yield self.make_batch(rows) if i % world_size == rank else None
 
     def __iter__(self) -> Iterator[Batch]:
         return self.epoch(0)

@@ -569,7 +569,7 @@ class NMTTraining:
     batches: Any
 
 
-def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt: list[str],
+def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, train_tgt: list[str] | None,
               valid_src: list[str] | None = None, valid_ref: list[str] | None = None, *,
               cfg: NMTTrainConfig | None = None, device: str | torch.device = "cpu",
               run_dir: str | os.PathLike | None = None, seed: int = 0, resume: bool = False,
@@ -583,8 +583,14 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
     words before sentencepiece, validation BLEU on ``valid_src``/``valid_ref`` (greedy with
     ``cfg.valid_beam`` 1) every ``cfg.valid_every`` updates with best-N checkpoints in ``run_dir``,
     early stopping and a time budget. ``resume=True`` continues the run in ``run_dir`` exactly.
+
+    ``train_src`` may instead be a :class:`seqkit.data.prepared.PreparedCorpus` (``train_tgt=None``):
+    the pairs tokenized once by ``seqkit data prepare`` with this ``tokenizer``, batched straight from
+    its memory map, so the corpus never becomes Python objects (the same batches as the lists would
+    give).
     """
     from seqkit.data import ParallelBatches
+    from seqkit.data.prepared import PreparedCorpus
     from seqkit.train import Trainer, build_optimizer, schedule_from
 
     cfg = cfg or NMTTrainConfig()
@@ -594,9 +600,12 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
     def encode(lines: list[str], side: str) -> list[list[int]]:  # a pretokenized side is cut first
         return tokenizer.encode_ids_batch([cut[side](x) for x in lines] if cut[side] else lines)
 
-    src_ids, tgt_ids = encode(train_src, "src"), encode(train_tgt, "tgt")
-    batches = ParallelBatches(src_ids, tgt_ids, max_tokens=cfg.max_tokens, bucket=True, shuffle=True,
-                              seed=seed, min_len=1, max_len=max_len)
+    batch_options = dict(max_tokens=cfg.max_tokens, bucket=True, shuffle=True, seed=seed, min_len=1, max_len=max_len)
+    if isinstance(train_src, PreparedCorpus):
+        _check_prepared(train_src, train_tgt, tokenizer, pretokenize)
+        batches = ParallelBatches.from_prepared(train_src, **batch_options)
+    else:
+        batches = ParallelBatches(encode(train_src, "src"), encode(train_tgt, "tgt"), **batch_options)
     LOG.info("training pairs: %s; %s batches of <= %s tokens per epoch", batches.report(), f"{len(batches):,}",
              cfg.max_tokens)
     optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, betas=cfg.betas, eps=cfg.eps,
@@ -631,6 +640,21 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str], train_tgt:
                          early_stopping=cfg.early_stopping, resume=resume)
     best = trainer.ckpt.best_path if trainer.ckpt else None
     return NMTTraining(trainer.model, result, best, batches)
+
+
+def _check_prepared(corpus: Any, train_tgt: Any, tokenizer: Any, pretokenize: dict[str, str] | None) -> None:
+    """A prepared corpus must have been tokenized by ``tokenizer`` (the same model bytes), alone."""
+    import hashlib
+
+    if train_tgt is not None:
+        raise SeqkitError("a prepared corpus holds both sides", fix="pass train_tgt=None with a PreparedCorpus")
+    if pretokenize:
+        raise SeqkitError("pretokenize does not apply to a prepared corpus (it is tokenized already)",
+                          fix="prepare the corpus from pretokenized text, and drop pretokenize")
+    proto = getattr(tokenizer, "_proto", None)
+    if proto is None or hashlib.sha256(proto).hexdigest() != corpus.spm_sha256:
+        raise SeqkitError("the prepared corpus was tokenized with another sentencepiece model", path=corpus.path,
+                          fix="prepare it again with this model (`seqkit data prepare --spm ...`)")
 
 
 def model_dir(path: str | os.PathLike) -> Path:

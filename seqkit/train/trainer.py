@@ -51,7 +51,8 @@ Contract (code against this; it is also in ``docs/design.md``)::
   each update takes ``accum_steps * world_size`` consecutive batches and rank ``r`` runs every
   ``world_size``-th of them, so the update equals one process with ``accum_steps * world_size``
   micro-batches. At an epoch's end a group too small to give every rank a batch is dropped under DDP
-  (a single process still uses it). Only rank 0 writes files and validates.
+  (a single process still uses it). Only rank 0 writes files and validates. A batch source whose
+  ``epoch`` takes ``rank``/``world_size`` (``ParallelBatches``) builds only the rank's own batches.
 
 ``fit`` returns a :class:`FitResult` (steps, epochs, why it stopped, best score and step, training
 throughput).
@@ -142,10 +143,16 @@ def move_to(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def _epoch_batches(batches: Any, epoch: int, start: int) -> Iterator[Any]:
-    """Batches of ``epoch`` from the ``start``-th on, whatever kind of batch source this is."""
+def _epoch_batches(batches: Any, epoch: int, start: int, rank: int = 0, world_size: int = 1) -> Iterator[Any]:
+    """Batches of ``epoch`` from the ``start``-th on, whatever kind of batch source this is.
+
+    A source whose ``epoch`` takes ``rank``/``world_size`` (``ParallelBatches``) builds only this
+    rank's batches and yields ``None`` in the other ranks' places, which ``fit`` never touches.
+    """
     if hasattr(batches, "epoch"):
         params = inspect.signature(batches.epoch).parameters
+        if "start" in params and "rank" in params and world_size > 1:
+            return iter(batches.epoch(epoch, start=start, rank=rank, world_size=world_size))
         if "start" in params:
             return iter(batches.epoch(epoch, start=start))
         return itertools.islice(batches.epoch(epoch), start, None)
@@ -564,7 +571,7 @@ class Trainer:
             while self.epoch < epochs and stopped == "epochs":
                 if self.batch_in_epoch == 0 and hasattr(self.step_fn, "on_epoch_start"):
                     self.step_fn.on_epoch_start(self.epoch)
-                it = _epoch_batches(batches, self.epoch, self.batch_in_epoch)
+                it = _epoch_batches(batches, self.epoch, self.batch_in_epoch, self.dist.rank, self.dist.world_size)
                 while True:
                     if max_steps is not None and self.step >= max_steps:
                         stopped = "max_steps"

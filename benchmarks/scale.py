@@ -1,0 +1,220 @@
+"""Corpora larger than memory (issue 15): prepare once, train from the memory map.
+
+For each size in ``--pairs`` (default 500,000 and 5,000,000 pairs, about WMT14 en-de's 4.5 million) it
+
+1. generates the corpus from the bundled English-French corpus (``data/en-fr``, 22,000 pairs): every
+   line joins 1-4 pairs drawn with a seeded RNG, so the sentences are ~2.5x longer (~18 words, near
+   WMT's ~23) and the sides stay translations of each other. The files go to a temporary folder
+   (``--work``), never into the repository;
+2. prepares it (``seqkit.data.prepared.prepare_files``, ``--workers`` processes): wall time, disk size,
+   and the time of a second call, which must re-use the folder;
+3. trains a tiny Transformer (2+2 layers, d_model 128) for ``--steps`` updates from the prepared corpus
+   in a fresh process, which reports its peak RSS (``VmHWM``), its RSS once the model is built and the
+   corpus opened (the baseline: "above the model" is the difference), and the time from the start of
+   the process to the end of the first update (imports, opening the map, planning the epoch, one
+   update). The time to plan an epoch of the whole corpus is measured on its own in this process.
+
+Then, on Multi30k de->en (``$SEQKIT_DATA/multi30k``), it trains the same model for ``--steps`` updates
+twice, from the lists of strings (the in-memory path) and from a prepared copy, alternating
+``--repeats`` times, and prints the median target tokens/s of each and their ratio. Both see the same
+batches (tests/seq2seq/test_train_prepared.py proves the weights equal).
+
+Usage: ``python benchmarks/scale.py [--pairs 500000 5000000] [--steps 30] [--workers 2] [--work DIR]``.
+Timings depend on the load of the machine; the figures in docs/benchmarks.md say under which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # this checkout's seqkit, in the training process too
+MODEL = dict(d_model=128, d_ff=512, n_heads=4, n_enc_layers=2, n_dec_layers=2, dropout=0.1)
+MAX_TOKENS = 4096
+
+
+def generate(out: Path, n_pairs: int, seed: int = 15) -> tuple[Path, Path]:
+    """``out/train.en``, ``out/train.fr``: ``n_pairs`` lines, each 1-4 bundled pairs joined."""
+    base_en = (ROOT / "data/en-fr/train.en").read_text(encoding="utf-8").splitlines()
+    base_fr = (ROOT / "data/en-fr/train.fr").read_text(encoding="utf-8").splitlines()
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    en_path, fr_path = out / "train.en", out / "train.fr"
+    block = 100_000
+    with open(en_path, "w", encoding="utf-8") as en, open(fr_path, "w", encoding="utf-8") as fr:
+        for begin in range(0, n_pairs, block):
+            n = min(block, n_pairs - begin)
+            parts = rng.integers(1, 5, n)
+            picks = rng.integers(0, len(base_en), int(parts.sum()))
+            ends = np.cumsum(parts)
+            starts = ends - parts
+            en.write("".join(" ".join(base_en[j] for j in picks[s:e]) + "\n" for s, e in zip(starts, ends)))
+            fr.write("".join(" ".join(base_fr[j] for j in picks[s:e]) + "\n" for s, e in zip(starts, ends)))
+    return en_path, fr_path
+
+
+def _status(field: str) -> int:
+    """A ``/proc/self/status`` field in bytes (VmHWM: peak RSS, VmRSS: current)."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def child(args: argparse.Namespace) -> None:
+    """Train ``--steps`` updates (from ``--prepared`` or the Multi30k lists) and print one JSON line."""
+    t_start = float(args.t0)
+    import torch
+
+    from seqkit.data.prepared import PreparedCorpus
+    from seqkit.seq2seq.nmt import NMTTrainConfig, build_model, model_config, train_nmt
+    from seqkit.text import SentencePieceTokenizer
+
+    torch.set_num_threads(args.threads)
+    tok = SentencePieceTokenizer.load(args.spm, num_threads=1)
+    if args.prepared:
+        train_src, train_tgt = PreparedCorpus.open(args.prepared), None
+    else:
+        from seqkit.io import iter_lines
+
+        train_src = list(iter_lines(args.src))
+        train_tgt = list(iter_lines(args.tgt))
+    torch.manual_seed(0)
+    model = build_model(model_config("transformer", "tiny", **MODEL), len(tok))
+    rss_model = _status("VmRSS")
+    first: list[float] = []
+
+    def log_fn(record: dict) -> None:
+        if not first and record.get("split") == "train":
+            first.append(time.time() - t_start)
+
+    cfg = NMTTrainConfig(lr=5e-4, warmup=100, max_tokens=MAX_TOKENS, max_steps=args.steps, log_every=1,
+                         progress=False, amp="none")
+    out = train_nmt(model, tok, train_src, train_tgt, cfg=cfg, seed=0, max_len=args.max_len, log_fn=log_fn)
+    # VmHWM counts the pages of the memory map the batches touched too (page cache the kernel can
+    # drop); RssAnon is the process's own memory at the end
+    print(json.dumps({"peak_rss": _status("VmHWM"), "rss_model": rss_model, "rss_anon": _status("RssAnon"),
+                      "rss_file": _status("RssFile"), "first_update_s": first[0],
+                      "tokens_per_s": out.result.items_per_s, "steps": out.result.steps,
+                      "batches_per_epoch": len(out.batches)}))
+
+
+def run_child(spm: Path, *, prepared: Path | None = None, src: Path | None = None, tgt: Path | None = None,
+              steps: int, threads: int, max_len: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", "--spm", str(spm), "--steps", str(steps), "--threads", str(threads),
+           "--max-len", str(max_len)]
+    cmd += ["--prepared", str(prepared)] if prepared else ["--src", str(src), "--tgt", str(tgt)]
+    env = {**os.environ, "SEQKIT_THREADS": str(threads)}
+    t0 = time.time()
+    proc = subprocess.run([*cmd, "--t0", repr(t0)], capture_output=True, text=True, env=env, cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"training child failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, nargs="*", default=[500_000, 5_000_000])
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the training process")
+    ap.add_argument("--repeats", type=int, default=3, help="alternating in-memory/prepared runs on Multi30k")
+    ap.add_argument("--max-len", type=int, default=128)
+    ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one, removed)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--skip-multi30k", action="store_true")
+    # the training process
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--t0", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--spm", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--prepared", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--src", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--tgt", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    from seqkit.data import ParallelBatches
+    from seqkit.data.prepared import prepare_files
+    from seqkit.text import SentencePieceTokenizer
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="seqkit-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    try:
+        # one joint vocabulary, trained on a sample of lines (input_sentence_size), used for every size
+        import sentencepiece
+
+        sentencepiece.set_random_generator_seed(15)  # the sample of sentences it trains on
+        spm_en_fr = work / "en-fr.spm"
+        tok = SentencePieceTokenizer.train([ROOT / "data/en-fr/train.en", ROOT / "data/en-fr/train.fr"], spm_en_fr,
+                                           vocab_size=2000, input_sentence_size=40_000,
+                                           shuffle_input_sentence=True, num_threads=args.workers)
+        for n in args.pairs:
+            t = time.perf_counter()
+            en, fr = generate(work / f"gen-{n}", n)
+            gen_s = time.perf_counter() - t
+            t = time.perf_counter()
+            corpus = prepare_files(en, fr, tok, work / f"prep-{n}", workers=args.workers, progress=True,
+                                   total=n)
+            prep_s = time.perf_counter() - t
+            t = time.perf_counter()
+            prepare_files(en, fr, tok, work / f"prep-{n}", workers=args.workers, progress=False)
+            reuse_s = time.perf_counter() - t
+            text_mb = (en.stat().st_size + fr.stat().st_size) / 1e6
+            t = time.perf_counter()  # planning an epoch: filter, sort by length, greedy token budget
+            ParallelBatches.from_prepared(corpus, max_tokens=MAX_TOKENS, seed=0, max_len=args.max_len).plan(0)
+            plan_s = time.perf_counter() - t
+            train = run_child(tok.path, prepared=corpus.path, steps=args.steps, threads=args.threads,
+                              max_len=args.max_len)
+            rows.append({"pairs": n, "text_MB": text_mb, "gen_s": gen_s, "prepare_s": prep_s, "reuse_s": reuse_s,
+                         "pieces": corpus.meta["src_tokens"] + corpus.meta["tgt_tokens"],
+                         "disk_MB": corpus.disk_bytes() / 1e6, "plan_s": plan_s, **train})
+            print(json.dumps(rows[-1]), flush=True)
+            shutil.rmtree(work / f"gen-{n}", ignore_errors=True)  # the text is the big part; keep the disk free
+
+        print(f"\n{'pairs':>10} {'text MB':>8} {'prepare s':>9} {'re-use s':>8} {'disk MB':>8} {'plan s':>6} "
+              f"{'RSS model MB':>12} {'peak RSS MB':>11} {'above MB':>8} {'anon MB':>7} {'1st update s':>12} {'tok/s':>7}")
+        for r in rows:
+            print(f"{r['pairs']:>10,} {r['text_MB']:>8.0f} {r['prepare_s']:>9.1f} {r['reuse_s']:>8.2f} "
+                  f"{r['disk_MB']:>8.0f} {r['plan_s']:>6.2f} {r['rss_model'] / 1e6:>12.0f} "
+                  f"{r['peak_rss'] / 1e6:>11.0f} {(r['peak_rss'] - r['rss_model']) / 1e6:>8.0f} {r['rss_anon'] / 1e6:>7.0f} "
+                  f"{r['first_update_s']:>12.1f} {r['tokens_per_s']:>7.0f}")
+
+        if not args.skip_multi30k:
+            data = Path(os.environ.get("SEQKIT_DATA", ROOT.parent / "shared/data")) / "multi30k"
+            src, tgt = data / "train.de.gz", data / "train.en.gz"
+            spm = work / "multi30k.spm"
+            tok = SentencePieceTokenizer.train([src, tgt], spm, vocab_size=8000, num_threads=args.workers)
+            prepared = prepare_files(src, tgt, tok, work / "prep-multi30k", workers=args.workers, progress=False)
+            rates: dict[str, list[float]] = {"in-memory": [], "prepared": []}
+            for _ in range(args.repeats):
+                for kind in rates:
+                    r = run_child(tok.path, steps=args.steps, threads=args.threads, max_len=args.max_len,
+                                  **({"prepared": prepared.path} if kind == "prepared" else {"src": src, "tgt": tgt}))
+                    rates[kind].append(r["tokens_per_s"])
+                    print(kind, json.dumps(r), flush=True)
+            mem, prep = statistics.median(rates["in-memory"]), statistics.median(rates["prepared"])
+            print(f"\nMulti30k, {args.steps} updates x {args.repeats}: in-memory {mem:,.0f} target tokens/s, "
+                  f"prepared {prep:,.0f} (median), ratio {prep / mem:.3f}")
+    finally:
+        if args.work is None and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
