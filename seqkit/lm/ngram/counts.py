@@ -118,8 +118,8 @@ class KeyIndex:
     lets scoring reach millions of tokens per second.
     """
 
-    def __init__(self, keys: np.ndarray) -> None:
-        self.bits = max(4, int(np.ceil(np.log2(max(2 * len(keys), 2)))))
+    def __init__(self, keys: np.ndarray, max_load: float = 0.5) -> None:
+        self.bits = max(4, int(np.ceil(np.log2(max(len(keys) / max_load, 2)))))
         size = 1 << self.bits
         # key and value side by side: a probe reads one 16-byte pair, one cache miss instead of two
         self.slots = np.full((size, 2), -1, dtype=np.int64)
