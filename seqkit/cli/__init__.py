@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "w2v": ("seqkit.cli.w2v:w2v", "train, evaluate and query word2vec vectors"),
     "translate": ("seqkit.cli.translate:translate", "translate stdin with a trained run"),
     "average": ("seqkit.cli.average:average", "average checkpoints (a run's best, or given files)"),
-    "bleu": ("seqkit.cli.bleu:bleu", "corpus BLEU/chrF/TER with the sacrebleu signature"),
+    "bleu": ("seqkit.cli.bleu:bleu", "sacreBLEU's command line: REF -i HYP, every flag, several systems"),
     "vision": ("seqkit.cli.vision:vision", "CNN model summaries and the vision chapters"),
     "serve": ("seqkit.cli.serve:serve", "translate over HTTP: JSON API, micro-batching, web page"),
     "export": ("seqkit.cli.export:export", "export a trained model to CTranslate2 (export ct2)"),

@@ -220,8 +220,25 @@ class _Fd:
         return getattr(self._stream, name)
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                 "help_option_names": []}, add_help_option=False)
+def sacrebleu_help() -> str:
+    """sacreBLEU's own ``--help`` text (its parser's), as ``seqkit bleu --help`` prints it."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        _parse(["--help"])
+    return out.getvalue()
+
+
+class _SacreBleuCommand(click.Command):
+    """``--help`` is sacreBLEU's (the arguments are all passed to its parser); ``get_help`` -- what
+    the documentation's CLI reference shows -- says so too."""
+
+    def get_help(self, ctx: click.Context) -> str:
+        return sacrebleu_help()
+
+
+@click.command(cls=_SacreBleuCommand, context_settings={"ignore_unknown_options": True,
+                                                         "allow_extra_args": True, "help_option_names": []},
+               add_help_option=False)
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
 def bleu(argv: tuple[str, ...]) -> None:
     """sacreBLEU's command line: REF [REF ...] -i HYP [HYP ...] [flags]; --help lists them all."""
