@@ -22,6 +22,7 @@ import contextlib
 import io
 import logging
 import sys
+from itertools import islice
 from pathlib import Path
 
 import click
@@ -161,7 +162,7 @@ def run_sacrebleu(argv: list[str]) -> None:
                               if len(args.refs) > 1 else "add -i HYP")
     _check_readable([*args.refs, *(args.input or [])])
     if (local and args.bleu_tokenize is None and args.langpair is None and "bleu" in args.metrics
-            and args.num_refs == 1 and is_chinese(list(iter_lines(args.refs[0]))[:500])):
+            and args.num_refs == 1 and is_chinese(list(islice(iter_lines(args.refs[0]), 500)))):
         argv = [*argv, "--tokenize", "zh"]
 
     log = _Log(args.quiet)
