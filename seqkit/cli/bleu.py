@@ -234,7 +234,8 @@ class _SacreBleuCommand(click.Command):
     the documentation's CLI reference shows -- says so too."""
 
     def get_help(self, ctx: click.Context) -> str:
-        return sacrebleu_help()
+        return ("Usage: seqkit bleu REF [REF ...] -i HYP [HYP ...] [sacreBLEU's flags]\n\n"
+                "  sacreBLEU's own command line; its --help follows.\n\n" + sacrebleu_help())
 
 
 @click.command(cls=_SacreBleuCommand, context_settings={"ignore_unknown_options": True,
