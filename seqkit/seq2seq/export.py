@@ -333,18 +333,12 @@ class CT2Translator:
                          attention: bool = False, prefix: str | list[str] | None = None,
                          token_scores: bool = False) -> list[list[Any]]:
         """For each sentence its ``nbest`` :class:`~seqkit.seq2seq.nmt.Translation` (best first)."""
-        from seqkit.seq2seq.nmt import Translation
+        from seqkit.seq2seq.nmt import Translation, encode_prefix
 
         if attention:
             raise SeqkitError("the ct2 engine gives no attention/alignments", fix="use --engine seqkit")
         src_ids = self.encode(sentences)
-        prefix_ids = None
-        if prefix is not None:
-            texts = [prefix] * len(sentences) if isinstance(prefix, str) else list(prefix)
-            if len(texts) != len(sentences):
-                raise SeqkitError(f"{len(texts)} prefixes for {len(sentences)} sentences",
-                                  fix="give one prefix, or one per sentence")
-            prefix_ids = [list(ids) for ids in self.tokenizer.encode_ids_batch(texts)]
+        prefix_ids = encode_prefix(self.tokenizer, prefix, len(sentences))
         out = []
         for ids, hyps in zip(src_ids, self.search(src_ids, beam=beam, nbest=nbest, prefix_ids=prefix_ids)):
             src_pieces = [self.pieces[t] for t in ids]

@@ -242,6 +242,16 @@ class Translation:
         return " ".join(f"{s}-{t}" for s, t in self.alignment or [])
 
 
+def encode_prefix(tokenizer: Any, prefix: str | list[str] | None, n: int) -> list[list[int]] | None:
+    """Target-prefix ids for ``n`` sentences: one text for all, or one per sentence (``None``: none)."""
+    if prefix is None:
+        return None
+    texts = [prefix] * n if isinstance(prefix, str) else list(prefix)
+    if len(texts) != n:
+        raise SeqkitError(f"{len(texts)} prefixes for {n} sentences", fix="give one prefix, or one per sentence")
+    return [list(ids) for ids in tokenizer.encode_ids_batch(texts)]
+
+
 def alignment(attention: torch.Tensor, n_src: int, n_tgt: int) -> list[tuple[int, int]]:
     """``(source, target)`` piece pairs: each target piece aligned to the source piece it attends to
     most (the ``<eos>`` row and column left out; a row that attends most to ``<eos>`` aligns nowhere)."""
@@ -475,13 +485,7 @@ class Translator:
         ``prefix``: the text every translation (or, a list: each sentence's) must begin with;
         ``token_scores``: each piece's log-probability too (the model's, teacher-forced on the output)."""
         src_ids = self.encode(sentences)
-        prefix_ids = None
-        if prefix is not None:
-            texts = [prefix] * len(sentences) if isinstance(prefix, str) else list(prefix)
-            if len(texts) != len(sentences):
-                raise SeqkitError(f"{len(texts)} prefixes for {len(sentences)} sentences",
-                                  fix="give one prefix, or one per sentence")
-            prefix_ids = [list(ids) for ids in self.tokenizer.encode_ids_batch(texts)]
+        prefix_ids = encode_prefix(self.tokenizer, prefix, len(sentences))
         out = []
         for ids, hs in zip(src_ids, self.search(src_ids, beam=beam, nbest=nbest, attention=attention,
                                                 prefix_ids=prefix_ids)):
