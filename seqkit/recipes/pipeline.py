@@ -456,6 +456,11 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
     run = Run(cfg, run_dir, echo=echo, rank=ranks.rank)
     try:
         run.log(f"run directory: {run_dir}")
+        if ranks.enabled:
+            import torch.distributed as dist
+
+            run.log(f"distributed: {ranks.world_size} processes ({dist.get_backend()}), "
+                    f"{os.environ.get('LOCAL_WORLD_SIZE', '?')} on this machine; this log is rank 0's")
         if lock is not None and lock.previous:
             run.log("took over the lock of a run that ended without releasing it (" +
                     ", ".join(f"{k} {v}" for k, v in lock.previous.items()) + ")")
