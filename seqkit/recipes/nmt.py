@@ -9,6 +9,7 @@ sections in its ``uses`` and passes data on through files in the run directory:
                    that source and target have the same number of lines, writes ``data/{split}.{src,tgt}``
 ``nmt.spm``        trains the joint sentencepiece model on both sides -> ``spm.model``
 ``nmt.vocab``      the vocabulary of that model, ids identical -> ``vocab.json``
+``nmt.prepare``    with ``data.prepared: true``, the training pairs tokenized once -> ``prepared/``
 ``nmt.train``      :func:`~seqkit.seq2seq.nmt.train_nmt` (token-budget batches, label smoothing, Adam +
                    warmup/inverse-sqrt, validation BLEU, best-N checkpoints, early stopping, a time
                    budget) -> ``train/``, then the model folder ``model/`` (best weights,
@@ -138,6 +139,9 @@ def check(cfg: Any) -> list[str]:
         elif info is not None and info.kind != "parallel":
             found.append(f"data.name: {data.get('name')!r} is a {'vector set' if info.kind == 'vectors' else 'language-modelling corpus'}; a translation recipe "
                          f"needs a parallel one ({', '.join(names('parallel'))})")
+    if data.get("prepared") and data.get("pretokenize", "auto") in ("jieba", "char"):
+        found.append("data.prepared: a prepared corpus cannot be pretokenized yet; set data.pretokenize=none "
+                     "or data.prepared=false")
     if data.get("pretokenize", "auto") not in ("auto", *PRETOKENIZE):
         found.append(f"data.pretokenize: must be one of auto, {', '.join(PRETOKENIZE)}, got {data.get('pretokenize')!r}")
     spm = cfg.get("spm") or {}
@@ -242,6 +246,28 @@ def vocab_stage(run: Run) -> dict:
     return {"size": len(vocab), "files": ["vocab.json"]}
 
 
+@stage("nmt.prepare", uses=("data", "spm"))
+def prepare_stage(run: Run) -> dict:
+    """With ``data.prepared: true``: the training pairs tokenized once into ``prepared/`` (flat ids and
+    offsets on disk, :mod:`seqkit.data.prepared`); training then reads batches from there instead of
+    holding every sentence as Python objects. Off (the default): nothing to do."""
+    if not run.cfg.data.get("prepared"):
+        return {"prepared": False}
+    from seqkit.data.prepared import prepare_files
+    from seqkit.text import SentencePieceTokenizer
+
+    if run.results["nmt.data"].get("pretokenize"):
+        raise SeqkitError("data.prepared: this corpus has a Chinese side, which is pretokenized, and a prepared "
+                          "corpus cannot be yet", fix="set data.prepared=false (or data.pretokenize=none)")
+    started = time.perf_counter()
+    corpus = prepare_files(run.path("data/train.src"), run.path("data/train.tgt"),
+                           SentencePieceTokenizer.load(run.path("spm.model")), run.path("prepared"),
+                           workers=max(1, run.threads or 1))
+    run.log(f"prepared {len(corpus):,} training pairs into prepared/ ({corpus.disk_bytes() / 1e6:.1f} MB) "
+            f"in {time.perf_counter() - started:.1f}s")
+    return {"prepared": True, "pairs": len(corpus), "files": ["prepared/meta.json"]}
+
+
 # -- training -----------------------------------------------------------------------------------------
 def _model_info(run: Run) -> dict:
     data = run.results["nmt.data"]
@@ -273,8 +299,13 @@ def train_stage(run: Run) -> dict:
             run.log(f"validation @ {record['step']}: loss {record['loss']:.4f}, ppl {record['ppl']:.2f}, "
                     f"bleu {record['bleu']:.2f}, chrf {record['chrf']:.2f}", echo=False)
 
-    out = train_nmt(model, tok, read_lines(run.path("data/train.src")), read_lines(run.path("data/train.tgt")),
-                    read_lines(run.path("data/valid.src")), read_lines(run.path("data/valid.tgt")),
+    if cfg.data.get("prepared"):
+        from seqkit.data.prepared import PreparedCorpus
+
+        train_src, train_tgt = PreparedCorpus.open(run.path("prepared")), None
+    else:
+        train_src, train_tgt = read_lines(run.path("data/train.src")), read_lines(run.path("data/train.tgt"))
+    out = train_nmt(model, tok, train_src, train_tgt, read_lines(run.path("data/valid.src")), read_lines(run.path("data/valid.tgt")),
                     cfg=tcfg, device=run.device, run_dir=train_dir, seed=int(cfg.seed or 0),
                     resume=bool(cfg.get("resume")), max_len=cfg.data.max_len, pretokenize=info["pretokenize"],
                     tgt_lang=info["tgt"], decode=from_dict(DecodeConfig, run.section("decode"), "decode"),

@@ -154,3 +154,22 @@ def test_resume_continues_a_stopped_run(tiny_run, tmp_path):
              if '"train"' in line]
     assert steps == [1, 2, 3, 4, 5, 6]
     torch.testing.assert_close(torch.tensor(1.0), torch.tensor(1.0))
+
+
+def test_prepared_training_data_gives_the_same_model(tmp_path):
+    """``data.prepared=true``: the training pairs are tokenized once into prepared/ and training reads
+    its batches from there -- the same batches, so the same weights as the in-memory path."""
+    from safetensors.torch import load_file
+
+    files = _local_data(tmp_path)
+    small = {"model.d_model": 32, "model.d_ff": 64, "model.n_enc_layers": 1, "model.n_dec_layers": 1}
+    runs = {}
+    for prepared in (False, True):
+        _, cfg = load_recipe("nmt_transformer", _overrides(tmp_path / f"run{prepared}", files,
+                                                           **{**small, "data.prepared": prepared}))
+        runs[prepared] = run_pipeline(cfg, "nmt_transformer", echo=False)
+    assert runs[True].results["nmt.prepare"]["pairs"] == 300 and (runs[True].dir / "prepared" / "meta.json").is_file()
+    assert runs[False].results["nmt.prepare"] == {"prepared": False}
+    a = load_file(runs[False].dir / "model" / "model.safetensors")
+    b = load_file(runs[True].dir / "model" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
