@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--data", default=os.environ.get("SEQKIT_DATA", "../shared/data"))
     args = ap.parse_args()
     sacre = [shutil.which("sacrebleu") or sys.executable, *([] if shutil.which("sacrebleu") else ["-m", "sacrebleu"])]
-    seqkit = [sys.executable, "-m", "seqkit", "bleu"]
+    seqkit = [sys.executable, "-m", "seqkit.cli", "bleu"]
     tmp = Path(tempfile.mkdtemp())
     print("| test set | flags | sacrebleu | seqkit bleu | same output |")
     print("| --- | --- | ---: | ---: | --- |")

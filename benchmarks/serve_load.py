@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class Server:
-    """``python -m seqkit serve --run RUN`` in a subprocess on a free localhost port (``url``)."""
+    """``python -m seqkit.cli serve --run RUN`` in a subprocess on a free localhost port (``url``)."""
 
     def __init__(self, run_dir: str | os.PathLike, *args: str, startup_s: float = 60.0) -> None:
         with socket.socket() as s:
@@ -44,7 +44,7 @@ class Server:
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-        self.proc = subprocess.Popen([sys.executable, "-m", "seqkit", "serve", "--run", str(run_dir),
+        self.proc = subprocess.Popen([sys.executable, "-m", "seqkit.cli", "serve", "--run", str(run_dir),
                                       "--port", str(self.port), *args], cwd=REPO, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + startup_s  # importing torch and loading the model

@@ -130,7 +130,7 @@ def test_a_full_stdout_is_one_line(tmp_path):
     src = tmp_path / "a.txt"
     src.write_text("a b c\n")
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([sys.executable, "-m", "seqkit", "tokenize", str(src)], stdout=full,
+        proc = subprocess.run([sys.executable, "-m", "seqkit.cli", "tokenize", str(src)], stdout=full,
                               stderr=subprocess.PIPE, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         "error: <stdout>: no space left on the device; fix: free some space, or write somewhere else"]

@@ -62,7 +62,7 @@ def test_bad_input_is_one_line_exit_2(args, message, recipe_file, capsys):
 
 
 def test_console_entry_point_runs_as_module():
-    proc = subprocess.run([sys.executable, "-m", "seqkit", "--help"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "seqkit.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
     for command in ("recipe", "bleu", "translate", "tokenize", "data", "lm", "w2v", "vision"):
         assert command in proc.stdout

@@ -31,7 +31,7 @@ def _library_files() -> list[Path]:
     files = []
     for path in sorted(ROOT.rglob("*.py")):
         top = path.relative_to(ROOT).parts[0]
-        if top in ("recipes", "cli", "serve", "__main__.py"):
+        if top in ("recipes", "cli", "serve"):
             continue
         files.append(path)
     return files

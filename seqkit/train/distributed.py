@@ -1,6 +1,6 @@
 """Several processes with ``torchrun``: DDP with gloo on CPU and NCCL on GPU.
 
-``torchrun --nproc-per-node 2 -m seqkit ...`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and the
+``torchrun --nproc-per-node 2 -m seqkit.cli ...`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and the
 rendezvous variables; :func:`init_from_env` starts the process group from them (a plain single
 process sees ``WORLD_SIZE`` unset and stays single). The :class:`~seqkit.train.Trainer` then wraps
 the model in ``DistributedDataParallel``, gives every rank its share of each update's batches, and

@@ -186,7 +186,7 @@ def test_translate_refuses_a_tokenizer_that_is_not_the_weights_one(trained, tmp_
     SentencePieceTokenizer.train(lines, vocab_size=200, model_type="bpe").save(mixed / "spm.model")
     src = tmp_path / "src.txt"
     src.write_text("The cat eats.\n")
-    code = subprocess.run([sys.executable, "-m", "seqkit", "translate", "--run", str(mixed)], stdin=open(src),
+    code = subprocess.run([sys.executable, "-m", "seqkit.cli", "translate", "--run", str(mixed)], stdin=open(src),
                           capture_output=True, text=True, cwd=REPO)
     assert code.returncode == 2 and code.stdout == ""
     err = code.stderr.strip().splitlines()
