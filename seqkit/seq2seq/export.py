@@ -43,6 +43,7 @@ from typing import Any
 
 from seqkit.errors import SeqkitError
 from seqkit.io import atomic_dir, copy_file_atomic, load_json, save_json
+from seqkit.seq2seq.nmt import TextSide
 from seqkit.text.vocab import BOS_ID, EOS_ID, UNK_ID
 
 #: CTranslate2 weight types ``seqkit export ct2 --quantization`` offers (CPU kernels exist for all).
@@ -199,7 +200,7 @@ def ct2_dir(path: str | os.PathLike) -> Path:
                       fix="run `seqkit export ct2 --run RUN_DIR` first, or give the folder it wrote")
 
 
-class CT2Translator:
+class CT2Translator(TextSide):
     """:class:`~seqkit.seq2seq.nmt.Translator`'s translation methods, run by CTranslate2.
 
     Args:
@@ -258,14 +259,6 @@ class CT2Translator:
         return cls(run_dirs[0], device=device, **options)
 
     # -- the Translator methods -------------------------------------------------------------------
-    def encode(self, sentences: list[str]) -> list[list[int]]:
-        """Source ids of each sentence (``<unk>`` pieces and over-long sources counted)."""
-        texts = [self.preprocess(s) if self.preprocess else s for s in sentences]
-        ids = [list(seq) for seq in self.tokenizer.encode_ids_batch(texts)]
-        self.stats["unknown_tokens"] += sum(seq.count(UNK_ID) for seq in ids)
-        self.stats["truncated"] += sum(1 for seq in ids if len(seq) + 1 > self.max_src_len)
-        return ids
-
     def search(self, src_ids: list[list[int]], *, beam: int | None = None, nbest: int = 1,
                prefix_ids: list[list[int]] | None = None) -> list[list[tuple[list[int], float, float]]]:
         """For each source, its ``nbest`` ``(ids, score, log_prob)`` best first; empty in -> empty out."""
@@ -360,19 +353,3 @@ class CT2Translator:
         return [[[t for t in ids if t != UNK_ID] for ids, _, _ in hyps]
                 for hyps in self.search(src_ids, beam=beam, nbest=nbest)]
 
-    def translate(self, sentences: list[str], *, beam: int | None = None, nbest: int = 1
-                  ) -> list[list[str]] | list[str]:
-        """Detokenized translations: a list of strings, or of ``nbest`` lists when ``nbest > 1``."""
-        outs = self.translate_ids(self.encode(sentences), beam=beam, nbest=nbest)
-        if nbest == 1:
-            return [self.decode(o[0]) for o in outs]
-        return [[self.decode(h) for h in o] for o in outs]
-
-    def decode(self, ids: list[int]) -> str:
-        text = self.tokenizer.decode_ids([t for t in ids if t != UNK_ID])
-        return self.postprocess(text) if self.postprocess else text
-
-    def report(self, stream=None) -> None:
-        from seqkit.seq2seq.nmt import Translator
-
-        Translator.report(self, stream)  # the same one-line note, from the same counters

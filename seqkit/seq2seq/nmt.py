@@ -309,7 +309,48 @@ def quantize_model(model: nn.Module, kind: str, device: torch.device | str = "cp
         return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
 
 
-class Translator:
+class TextSide:
+    """What every translation engine does around its search, on text: ``encode`` sentences to source
+    ids (counting ``<unk>`` pieces and over-long sources in ``stats``), ``decode`` output ids to text,
+    ``translate`` (through the engine's ``translate_ids``) and ``report``. An engine sets
+    ``tokenizer``, ``preprocess``, ``postprocess``, ``max_src_len`` and ``stats``."""
+
+    def encode(self, sentences: list[str]) -> list[list[int]]:
+        """Source ids for each sentence (``<unk>`` pieces counted; ``<eos>`` is added when batching)."""
+        texts = [self.preprocess(s) if self.preprocess else s for s in sentences]
+        ids = [list(seq) for seq in self.tokenizer.encode_ids_batch(texts)]
+        self.stats["unknown_tokens"] += sum(seq.count(UNK_ID) for seq in ids)
+        self.stats["truncated"] += sum(1 for seq in ids if len(seq) + 1 > self.max_src_len)
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        """Detokenized text of output ids (``<unk>`` marks are never printed)."""
+        text = self.tokenizer.decode_ids([t for t in ids if t != UNK_ID])
+        return self.postprocess(text) if self.postprocess else text
+
+    def translate(self, sentences: list[str], *, beam: int | None = None, nbest: int = 1
+                  ) -> list[list[str]] | list[str]:
+        """Detokenized translations: a list of strings, or of ``nbest`` lists when ``nbest > 1``."""
+        outs = self.translate_ids(self.encode(sentences), beam=beam, nbest=nbest)
+        if nbest == 1:
+            return [self.decode(o[0]) for o in outs]
+        return [[self.decode(h) for h in o] for o in outs]
+
+    def report(self, stream=None) -> None:
+        """Print what was skipped or cut, if anything (one line, to ``stream`` or stderr)."""
+        s = self.stats
+        notes = []
+        if s["empty"]:
+            notes.append(f"{s['empty']} empty lines gave empty translations")
+        if s["truncated"]:
+            notes.append(f"{s['truncated']} sources longer than {self.max_src_len} tokens were cut")
+        if s["unknown_tokens"]:
+            notes.append(f"{s['unknown_tokens']} source pieces were unknown to the model (<unk>)")
+        if notes:
+            print("note: " + "; ".join(notes), file=stream or sys.stderr)
+
+
+class Translator(TextSide):
     """Translate raw sentences with a trained model: encode, batch by length, search, decode.
 
     Args:
@@ -406,14 +447,6 @@ class Translator:
         return cls(model, tokenizer, device=device, preprocess=pre, postprocess=post, **options)
 
     # -- translation ------------------------------------------------------------------------------
-    def encode(self, sentences: list[str]) -> list[list[int]]:
-        """Source ids for each sentence (``<unk>`` pieces counted; ``<eos>`` is added when batching)."""
-        texts = [self.preprocess(s) if self.preprocess else s for s in sentences]
-        ids = [list(seq) for seq in self.tokenizer.encode_ids_batch(texts)]
-        self.stats["unknown_tokens"] += sum(seq.count(UNK_ID) for seq in ids)
-        self.stats["truncated"] += sum(1 for seq in ids if len(seq) + 1 > self.max_src_len)
-        return ids
-
     def batches(self, src_ids: list[list[int]]) -> Any:
         """Length-bucketed decoding batches (``seqkit.data.ParallelBatches``, sources as dummy targets).
 
@@ -490,7 +523,7 @@ class Translator:
         for ids, hs in zip(src_ids, self.search(src_ids, beam=beam, nbest=nbest, attention=attention,
                                                 prefix_ids=prefix_ids)):
             src_pieces = [self.tokenizer.id_to_piece(t) for t in ids]
-            out.append([Translation(self.decode([t for t in h.tokens if t != UNK_ID]), h.score, h.log_prob,
+            out.append([Translation(self.decode(h.tokens), h.score, h.log_prob,
                                     [self.tokenizer.id_to_piece(t) for t in h.tokens], src_pieces,
                                     alignment(h.attention, len(ids), len(h.tokens))
                                     if attention and h.attention is not None else None,
@@ -509,30 +542,6 @@ class Translator:
         log_probs = scores.float().log_softmax(-1)[0]
         return [float(log_probs[i, t]) for i, t in enumerate([*tokens, EOS_ID])]
 
-    def decode(self, ids: list[int]) -> str:
-        text = self.tokenizer.decode_ids(ids)
-        return self.postprocess(text) if self.postprocess else text
-
-    def translate(self, sentences: list[str], *, beam: int | None = None, nbest: int = 1
-                  ) -> list[list[str]] | list[str]:
-        """Detokenized translations: a list of strings, or of ``nbest`` lists when ``nbest > 1``."""
-        outs = self.translate_ids(self.encode(sentences), beam=beam, nbest=nbest)
-        if nbest == 1:
-            return [self.decode(o[0]) for o in outs]
-        return [[self.decode(h) for h in o] for o in outs]
-
-    def report(self, stream=None) -> None:
-        """Print what was skipped or cut, if anything (one line, to ``stream`` or stderr)."""
-        s = self.stats
-        notes = []
-        if s["empty"]:
-            notes.append(f"{s['empty']} empty lines gave empty translations")
-        if s["truncated"]:
-            notes.append(f"{s['truncated']} sources longer than {self.max_src_len} tokens were cut")
-        if s["unknown_tokens"]:
-            notes.append(f"{s['unknown_tokens']} source pieces were unknown to the model (<unk>)")
-        if notes:
-            print("note: " + "; ".join(notes), file=stream or sys.stderr)
 
 
 @torch.no_grad()
