@@ -86,3 +86,22 @@ def load_library(source: Path) -> ctypes.CDLL | None:
         except OSError:
             continue
     return None
+
+
+_LOADED: dict[Path, ctypes.CDLL | None] = {}
+
+
+def kernel(source: Path, switch: str, signatures: dict[str, tuple[object, list]]) -> ctypes.CDLL | None:
+    """``source`` compiled and loaded once per process, its functions typed by ``signatures``
+    (``name -> (restype, argtypes)``); ``None`` when no compiler can build it, or when the environment
+    variable ``switch`` is ``0`` (the caller's numpy or torch path runs instead)."""
+    if os.environ.get(switch, "1") == "0":
+        return None
+    if source not in _LOADED:
+        lib = load_library(source)
+        if lib is not None:
+            for name, (restype, argtypes) in signatures.items():
+                fn = getattr(lib, name)
+                fn.restype, fn.argtypes = restype, argtypes
+        _LOADED[source] = lib
+    return _LOADED[source]

@@ -33,7 +33,6 @@ yields ``None`` in the other ranks' places, so the global batches stay those of 
 from __future__ import annotations
 
 import ctypes
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,26 +112,15 @@ def _lengths(offsets: np.ndarray, block: int = 1 << 20) -> np.ndarray:
 
 
 _KERNEL_SOURCE = Path(__file__).with_name("chunk_kernel.c")
-_kernel: Any = None
-_kernel_tried = False
 
 
 def _chunk_kernel() -> Any:
     """The compiled greedy batching loop, or ``None`` (no compiler, or ``SEQKIT_CHUNK_KERNEL=0``)."""
-    global _kernel, _kernel_tried
-    if os.environ.get("SEQKIT_CHUNK_KERNEL", "1") == "0":
-        return None
-    if not _kernel_tried:
-        from seqkit.native import load_library
+    from seqkit.native import kernel
 
-        _kernel_tried = True
-        lib = load_library(_KERNEL_SOURCE)
-        if lib is not None:
-            lib.chunk_by_tokens.restype = ctypes.c_int64
-            lib.chunk_by_tokens.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
-                                            ctypes.c_int, ctypes.c_void_p]
-        _kernel = lib
-    return _kernel
+    return kernel(_KERNEL_SOURCE, "SEQKIT_CHUNK_KERNEL", {"chunk_by_tokens": (
+        ctypes.c_int64, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
+                         ctypes.c_void_p])})
 
 
 class ParallelBatches:

@@ -8,46 +8,32 @@ the same numbers (tests/lm/test_ngram_model.py); ``SEQKIT_NGRAM_KERNEL=0`` force
 from __future__ import annotations
 
 import ctypes
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from seqkit.native import load_library
+from seqkit.native import kernel
 
 _SOURCE = Path(__file__).with_name("score_kernel.c")
-_lib: ctypes.CDLL | None = None
-_tried = False
 MAX_ORDER = 16
 #: fuller tables than the numpy path's (0.5): a probe walks a few more adjacent slots, but the tables
 #: take half the memory
 MAX_LOAD = 0.75
 
 
+_P, _I64 = ctypes.c_void_p, ctypes.c_int64
+_SIGNATURES = {
+    "ngram_score": (_I64, [ctypes.c_int, _I64, _P, _I64, _P, _P, _P, _P, _P, _P]),
+    "ngram_vocab_index": (None, [ctypes.c_char_p, _P, _I64, _P, ctypes.c_int]),
+    "ngram_score_text": (_I64, [ctypes.c_int, _I64, ctypes.c_char_p, _I64, _P, ctypes.c_int, ctypes.c_char_p,
+                                _P, _P, _P, _P, _P, _P, _P, _P, _P]),
+}
+
+
 def load() -> ctypes.CDLL | None:
     """The compiled kernel, or ``None`` (no compiler, or ``SEQKIT_NGRAM_KERNEL=0``)."""
-    global _lib, _tried
-    if os.environ.get("SEQKIT_NGRAM_KERNEL", "1") == "0":
-        return None
-    if not _tried:
-        _tried = True
-        lib = load_library(_SOURCE)
-        if lib is not None:
-            lib.ngram_score.restype = ctypes.c_int64
-            lib.ngram_score.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
-                                        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                        ctypes.c_void_p, ctypes.c_void_p]
-            lib.ngram_vocab_index.restype = None
-            lib.ngram_vocab_index.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
-                                              ctypes.c_int]
-            lib.ngram_score_text.restype = ctypes.c_int64
-            lib.ngram_score_text.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64,
-                                             ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p,
-                                             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        _lib = lib
-    return _lib
+    return kernel(_SOURCE, "SEQKIT_NGRAM_KERNEL", _SIGNATURES)
 
 
 def tables(keys: list[np.ndarray], logp: list[np.ndarray], logbo: list[np.ndarray],
