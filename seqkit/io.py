@@ -180,6 +180,28 @@ def output_folder(path: PathLike) -> Path:
     return path
 
 
+def read_safetensors(path: PathLike, fmt: str, what: str, fix: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """The metadata and every array (numpy) of a safetensors file whose metadata says ``format: fmt``.
+
+    A missing file, another format, or a truncated or foreign file is one :class:`SeqkitError` naming
+    ``path``: "not a seqkit ``what``" or "cannot read the model", with ``fix``. Nothing is unpickled.
+    """
+    from safetensors import safe_open
+
+    if not os.path.exists(path):
+        raise SeqkitError("file not found", path=path, fix="check the path")
+    try:
+        with safe_open(os.fspath(path), framework="numpy") as fh:
+            meta = fh.metadata() or {}
+            if meta.get("format") != fmt:
+                raise SeqkitError(f"not a seqkit {what} (format {meta.get('format')!r})", path=path, fix=fix)
+            return meta, {name: fh.get_tensor(name) for name in fh.keys()}
+    except SeqkitError:
+        raise
+    except Exception as exc:  # a truncated or foreign file: safetensors' own errors vary
+        raise SeqkitError(f"cannot read the model ({exc})", path=path, fix=fix) from None
+
+
 def write_bytes_atomic(path: PathLike, data: bytes) -> None:
     with atomic_write(path, "wb") as fh:
         fh.write(data)

@@ -294,26 +294,17 @@ class Word2Vec:
     def load(cls, path: str | os.PathLike, **overrides) -> Word2Vec:
         """A model written by :meth:`save`; ``overrides`` replace settings (``epochs``, ``alpha``,
         ``threads`` ...) for the training that continues it."""
-        from safetensors import safe_open
-
         from seqkit.embeddings.keyedvectors import refuse_pickle
+        from seqkit.io import read_safetensors
 
         refuse_pickle(Path(path))
-        try:
-            with safe_open(os.fspath(path), framework="numpy") as fh:
-                meta = fh.metadata() or {}
-                if meta.get("format") != MODEL_FORMAT:
-                    raise SeqkitError(f"not a seqkit word2vec model (format {meta.get('format')!r})", path=path,
-                                      fix="give a file written by Word2Vec.save or seqkit w2v train --save-model")
-                tensors = {name: fh.get_tensor(name) for name in ("input", "output", "counts")}
-            words, config = json.loads(meta["words"]), json.loads(meta["config"])
-        except SeqkitError:
-            raise
-        except FileNotFoundError:
-            raise SeqkitError("file not found", path=path, fix="check the path") from None
-        except Exception as exc:  # a truncated or foreign file
-            raise SeqkitError(f"cannot read the model ({exc})", path=path,
-                              fix="save it again with Word2Vec.save") from None
+        meta, tensors = read_safetensors(path, MODEL_FORMAT, "word2vec model",
+                                         fix="give a file written by Word2Vec.save or seqkit w2v train --save-model")
+        missing = {"input", "output", "counts"} - set(tensors)
+        if missing or "words" not in meta or "config" not in meta:
+            raise SeqkitError(f"cannot read the model (missing {', '.join(sorted(missing)) or 'metadata'})",
+                              path=path, fix="save it again with Word2Vec.save")
+        words, config = json.loads(meta["words"]), json.loads(meta["config"])
         model = cls(**{**config, **overrides})
         model.wv = KeyedVectors(tensors["input"].copy(), words, counts=tensors["counts"].copy())
         model.syn1neg = tensors["output"].copy()

@@ -58,30 +58,21 @@ def _metadata(path: str | os.PathLike) -> dict[str, str]:
 
 def load_binary(path: str | os.PathLike) -> NGramLM:
     """Read a model written by :func:`save_binary`."""
-    from safetensors import safe_open
+    from seqkit.io import read_safetensors
 
-    if not os.path.exists(path):
-        raise SeqkitError("file not found", path=path, fix="check the path")
+    meta, t = read_safetensors(path, FORMAT, "n-gram model",
+                               fix="give a model written by seqkit lm ngram train -o MODEL.safetensors")
     try:
-        with safe_open(os.fspath(path), framework="numpy") as fh:
-            meta = fh.metadata() or {}
-            if meta.get("format") != FORMAT:
-                raise SeqkitError(f"not a seqkit n-gram model (format {meta.get('format')!r})", path=path,
-                                  fix="give a model written by seqkit lm ngram train -o MODEL.safetensors")
-            order = int(meta["order"])
-            names = set(fh.keys())
-            keys = [fh.get_tensor(f"keys.{k}") for k in range(1, order + 1)]
-            logp = [fh.get_tensor(f"logp.{k}") for k in range(1, order + 1)]
-            logbo = [fh.get_tensor(f"logbo.{k}") for k in range(1, order)] + [np.zeros(0)]
-            native = ([None, *(fh.get_tensor(f"native.{k}") for k in range(2, order + 1))]
-                      if f"native.{order}" in names else None)
-    except SeqkitError:
-        raise
-    except Exception as exc:  # a truncated or foreign file: safetensors' own errors vary
-        raise SeqkitError(f"cannot read the model: {exc}", path=path,
+        order = int(meta["order"])
+        keys = [t[f"keys.{k}"] for k in range(1, order + 1)]
+        logp = [t[f"logp.{k}"] for k in range(1, order + 1)]
+        logbo = [t[f"logbo.{k}"] for k in range(1, order)] + [np.zeros(0)]
+    except KeyError as exc:
+        raise SeqkitError(f"cannot read the model (missing {exc})", path=path,
                           fix="re-create it with seqkit lm ngram train") from None
+    native = [None, *(t[f"native.{k}"] for k in range(2, order + 1))] if f"native.{order}" in t else None
     model = NGramLM(NGramVocab(json.loads(meta["vocab"])), keys, logp, logbo, json.loads(meta.get("info", "{}")))
-    if native is not None and all(t.ndim == 2 and t.shape[1] == 3 for t in native[1:]):
+    if native is not None and all(a.ndim == 2 and a.shape[1] == 3 for a in native[1:]):
         model._native = native  # else a layout of an older seqkit: rebuilt on first use
     return model
 
