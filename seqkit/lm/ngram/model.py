@@ -325,7 +325,7 @@ class NGramLM:
 
         lib = kernel.load() if bos and 1 < self.order <= kernel.MAX_ORDER and lines else None
         text = kernel.text_fits(lines) if lib is not None and isinstance(lines[0], str) else None
-        if text is None or not all(isinstance(line, str) for line in lines[:1]):
+        if text is None:
             return self.score_packed(pack(lines, self.vocab), bos=bos)
         logp, matched, oov, sentence = kernel.score_text(lib, text, len(lines), self.order, self._text_vocab(),
                                                          len(self.vocab), self._native_tables(), self.logp[0],
@@ -336,8 +336,9 @@ class NGramLM:
         """The vocabulary table of the text kernel (built once)."""
         from seqkit.lm.ngram import kernel
 
-        if self._vocab_index is None and kernel.load() is not None:
-            self._vocab_index = kernel.VocabIndex(kernel.load(), list(self.vocab.tokens))
+        lib = kernel.load()
+        if self._vocab_index is None and lib is not None:
+            self._vocab_index = kernel.VocabIndex(lib, list(self.vocab.tokens))
         return self._vocab_index
 
     def perplexity(self, lines: Iterable[str] | Iterable[Sequence[str]], include_oov: bool = True) -> float:
