@@ -50,29 +50,75 @@ def get(name: str, src: str | None, tgt: str | None, config: str | None) -> None
 
 
 @data.command("prepare")
-@click.option("--src", "src", required=True, type=click.Path(dir_okay=False), help="source sentences, one a line (.gz ok)")
-@click.option("--tgt", "tgt", required=True, type=click.Path(dir_okay=False), help="target sentences, line-aligned")
-@click.option("--spm", "spm_model", required=True, type=click.Path(dir_okay=False), help="sentencepiece .model file")
+@click.option("--src", "src", multiple=True, metavar="FILE",
+              help="source sentences, one a line (.gz ok); repeat it or give a quoted glob for shards")
+@click.option("--tgt", "tgt", multiple=True, metavar="FILE", help="target sentences: one file per --src, line-aligned")
+@click.option("--hub", default=None, metavar="NAME",
+              help="instead of files: a datasets corpus read with streaming=True (hub name, or a local "
+                   "JSON/CSV/Parquet file)")
+@click.option("--langs", default=None, metavar="SRC-TGT", help="with --hub: the language pair, e.g. de-en")
+@click.option("--config", default=None, help="with --hub: the datasets config")
+@click.option("--split", default="train", show_default=True, help="with --hub: the split")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="use only the first N pairs")
+@click.option("--spm", "spm_model", type=click.Path(dir_okay=False), default=None,
+              help="sentencepiece .model to tokenize with [default: train one on a sample, saved in OUT]")
+@click.option("--vocab-size", type=click.IntRange(min=8), default=None,
+              help=f"without --spm: joint pieces [default: {32_000:,}]")
+@click.option("--model-type", type=click.Choice(["unigram", "bpe", "char", "word"]), default=None,
+              help="without --spm: sentencepiece model type [default: unigram]")
+@click.option("--character-coverage", type=click.FloatRange(0.9, 1.0), default=None,
+              help="without --spm [default: 1.0; 0.9995 for Chinese or Japanese]")
+@click.option("--input-sentence-size", type=click.IntRange(min=0), default=None,
+              help=f"without --spm: sentences to train on, half from each side of a uniform sample "
+                   f"(0: all) [default: {2_000_000:,}]")
+@click.option("--seed", type=int, default=None, help="without --spm: the sample's seed [default: 0]")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="folder to write")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="encoding processes [default: the cores not busy with other work]")
 @click.option("--chunk-lines", type=click.IntRange(min=1), default=20_000, show_default=True,
               help="pairs per unit of work")
-def prepare_cmd(src: str, tgt: str, spm_model: str, out: str, workers: int | None, chunk_lines: int) -> None:
+def prepare_cmd(src: tuple[str, ...], tgt: tuple[str, ...], hub: str | None, langs: str | None, config: str | None,
+                split: str, limit: int | None, spm_model: str | None, out: str, workers: int | None,
+                chunk_lines: int, **spm_options) -> None:
     """Tokenize a parallel corpus once into OUT: flat ids (uint16/uint32) + offsets, memory-mapped by training.
 
-    Re-running with unchanged inputs and model returns at once (the folder is re-used).
+    Shards (several --src/--tgt, or globs, in sorted order) go into one corpus with one vocabulary.
+    Without --spm a joint sentencepiece model is trained on a sample first (OUT/spm.model).
+    Re-running with unchanged files, model and options returns at once (the folder is re-used).
+
+    \b
+      seqkit data prepare --src train.de --tgt train.en --spm spm.model -o prep
+      seqkit data prepare --src 'shards/*.de.gz' --tgt 'shards/*.en.gz' --vocab-size 32000 -o prep
+      seqkit data prepare --hub wmt14 --config de-en --langs de-en -o prep
     """
     import time
 
-    from seqkit.data.prepared import prepare_files
+    from seqkit.data.prepared import prepare_stream
+    from seqkit.data.stream import ParallelStream
+    from seqkit.errors import SeqkitError
     from seqkit.text import SentencePieceTokenizer
     from seqkit.threads import choose_threads
 
-    tok = SentencePieceTokenizer.load(spm_model, num_threads=1)
+    if hub:
+        if src or tgt:
+            raise SeqkitError("give either --hub or --src/--tgt files, not both", fix="drop one of them")
+        pair = (langs or "").split("-")
+        if len(pair) != 2 or not all(pair):
+            raise SeqkitError(f"--langs {langs!r}: --hub needs the language pair", fix="e.g. --langs de-en")
+        stream = ParallelStream.hub(hub, src=pair[0], tgt=pair[1], config=config, split=split, limit=limit)
+    else:
+        if not src or not tgt:
+            raise SeqkitError("no corpus given", fix="give --src FILE --tgt FILE (or --hub NAME --langs SRC-TGT)")
+        stream = ParallelStream.files(list(src), list(tgt), limit=limit)
+    spm_options = {k: v for k, v in spm_options.items() if v is not None}
+    if spm_model and spm_options:
+        raise SeqkitError(f"--{next(iter(spm_options)).replace('_', '-')} trains a model, but --spm gives one",
+                          fix="drop --spm to train one, or drop the training options")
+    tok = SentencePieceTokenizer.load(spm_model, num_threads=1) if spm_model else None
     workers = workers or choose_threads(None).threads
     start = time.perf_counter()
-    corpus = prepare_files(src, tgt, tok, out, workers=workers, chunk_lines=chunk_lines)
+    corpus = prepare_stream(stream, tok, out, spm=spm_options, workers=workers, chunk_lines=chunk_lines)
     m = corpus.meta
-    click.echo(f"{out}: {m['pairs']:,} pairs, {m['src_tokens']:,} + {m['tgt_tokens']:,} pieces ({m['dtype']}), "
-               f"{corpus.disk_bytes() / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s")
+    click.echo(f"{out}: {m['pairs']:,} pairs, {m['src_tokens']:,} + {m['tgt_tokens']:,} pieces ({m['dtype']}, "
+               f"vocabulary {m['vocab_size']:,}), {corpus.disk_bytes() / 1e6:.1f} MB, "
+               f"{time.perf_counter() - start:.1f} s")

@@ -92,26 +92,6 @@ def _encode_chunk(task: tuple[list[str], list[str], str]) -> tuple[np.ndarray, .
     return (*_encode_side(_worker_sp, src, np.dtype(dtype)), *_encode_side(_worker_sp, tgt, np.dtype(dtype)))
 
 
-def _chunks(src_lines: Iterable[str], tgt_lines: Iterable[str], size: int,
-            names: tuple[str, str]) -> Iterator[tuple[list[str], list[str]]]:
-    """Pairs of line lists of ``size`` (the last shorter); unequal line counts are an error."""
-    src_it, tgt_it = iter(src_lines), iter(tgt_lines)
-    done = 0
-    while True:
-        src = list(itertools.islice(src_it, size))
-        tgt = list(itertools.islice(tgt_it, len(src)))
-        extra = list(itertools.islice(tgt_it, 1)) if len(src) < size else []  # the source has ended
-        if len(tgt) < len(src) or extra:
-            n_src = done + len(src) + sum(1 for _ in src_it)
-            n_tgt = done + len(tgt) + len(extra) + sum(1 for _ in tgt_it)
-            raise SeqkitError(f"{names[0]} has {n_src:,} lines but {names[1]} has {n_tgt:,}",
-                              fix="give line-aligned source and target files (one target line per source line)")
-        if not src:
-            return
-        done += len(src)
-        yield src, tgt
-
-
 class PreparedCorpus:
     """A prepared folder, memory-mapped (see the module docstring).
 
@@ -166,6 +146,15 @@ class PreparedCorpus:
     @property
     def spm_sha256(self) -> str:
         return self.meta["spm_sha256"]
+
+    def tokenizer(self) -> Any:
+        """The sentencepiece model :func:`prepare_stream` trained and saved in the folder (``spm.model``)."""
+        from seqkit.text import SentencePieceTokenizer
+
+        if not (self.path / "spm.model").is_file():
+            raise SeqkitError("this prepared corpus was tokenized with a model given to it; it holds none",
+                              path=self.path, fix="load that model (`seqkit data prepare --spm MODEL ...`)")
+        return SentencePieceTokenizer.load(self.path / "spm.model")
 
     def reader(self, side: str) -> IdsFile:
         """``side``'s ids (``"src"``/``"tgt"``) as an :class:`IdsFile` (what batching reads from)."""
@@ -270,41 +259,76 @@ def _reusable(out_dir: Path, want: dict[str, Any], inputs: list[str | os.PathLik
     return len(old) == len(inputs) and all(_same_file(o, p) for o, p in zip(old, inputs))
 
 
+#: what :func:`prepare_stream` trains the shared sentencepiece model with when given no tokenizer
+SPM_DEFAULTS = {"vocab_size": 32_000, "model_type": "unigram", "character_coverage": 1.0,
+                "input_sentence_size": 2_000_000, "seed": 0}
+
+
 def prepare(src_lines: Iterable[str], tgt_lines: Iterable[str], tokenizer: Any, out_dir: str | os.PathLike, *,
-            workers: int = 1, chunk_lines: int = 20_000, inputs: list[str | os.PathLike] | None = None,
-            total: int | None = None, progress: bool | None = None,
-            names: tuple[str, str] = ("source", "target")) -> PreparedCorpus:
-    """Tokenize line-aligned ``src_lines``/``tgt_lines`` into the prepared folder ``out_dir``.
+            names: tuple[str, str] = ("source", "target"), chunk_lines: int = 20_000,
+            **options: Any) -> PreparedCorpus:
+    """Tokenize line-aligned ``src_lines``/``tgt_lines`` (any iterables: nothing is held beyond a chunk)
+    into the prepared folder ``out_dir``; ``names`` are what errors call the two inputs. Always rebuilt
+    (nothing identifies the lines' content); the other options are :func:`prepare_stream`'s."""
+    from seqkit.data.stream import ParallelStream, line_chunks
+
+    stream = ParallelStream(lambda size: line_chunks(src_lines, tgt_lines, size, names), names[0])
+    return prepare_stream(stream, tokenizer, out_dir, chunk_lines=chunk_lines, **options)
+
+
+def prepare_files(src: Any, tgt: Any, tokenizer: Any, out_dir: str | os.PathLike, *, limit: int | None = None,
+                  **options: Any) -> PreparedCorpus:
+    """:func:`prepare_stream` of line-aligned files: ``src``/``tgt`` are paths, glob patterns or lists of
+    shards (``.gz`` read on the fly); ``out_dir`` is re-used when it already holds these files prepared
+    with the same tokenizer and options."""
+    from seqkit.data.stream import ParallelStream
+
+    return prepare_stream(ParallelStream.files(src, tgt, limit=limit), tokenizer, out_dir, **options)
+
+
+def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, spm: dict[str, Any] | None = None,
+                   workers: int = 1, chunk_lines: int = 20_000, total: int | None = None,
+                   progress: bool | None = None) -> PreparedCorpus:
+    """Tokenize a :class:`seqkit.data.stream.ParallelStream` into the prepared folder ``out_dir``.
 
     Args:
-        src_lines, tgt_lines: iterables of sentences (file readers: nothing is held beyond a chunk).
-        tokenizer: a :class:`seqkit.text.SentencePieceTokenizer` (its model bytes go to the workers).
+        stream: the pairs (shard files, a streamed hub corpus, or lines), read once in order.
+        tokenizer: a :class:`seqkit.text.SentencePieceTokenizer` (its model bytes go to the workers), or
+            ``None``: train one joint model for all shards on a sample of the stream (``spm``), save it
+            as ``out_dir/spm.model`` (:meth:`PreparedCorpus.tokenizer`) and tokenize with it.
+        spm: with ``tokenizer=None``, the training options over :data:`SPM_DEFAULTS`:
+            ``input_sentence_size`` sentences (half from each side, one reservoir pass over the stream,
+            ``seed``; 0: every sentence), ``vocab_size``, ``model_type``, ``character_coverage``.
         workers: encoding processes (1: in this process). The output does not depend on it.
         chunk_lines: pairs per unit of work; at most ``2 * workers`` chunks are in flight.
-        inputs: the files the lines come from. Their stamps (size, mtime, SHA-256) go into
-            ``meta.json``; when ``out_dir`` already holds a corpus of the same files, tokenizer and
-            options, it is opened and returned without work. Without ``inputs`` it is always rebuilt.
         total: pairs expected, for the progress bar's total (optional).
         progress: show a tqdm bar (None: on a terminal only).
-        names: what to call the two inputs in errors (e.g. the file names).
 
-    Returns the opened :class:`PreparedCorpus`.
+    A stream of files records their stamps (size, mtime, SHA-256) in ``meta.json``; when ``out_dir``
+    already holds a corpus of the same files, tokenizer (or spm options) and ``limit``, it is opened and
+    returned without work. Returns the opened :class:`PreparedCorpus`.
     """
     import hashlib
 
     from tqdm import tqdm
 
-    proto = getattr(tokenizer, "_proto", None)
-    if proto is None:
-        raise SeqkitError(f"cannot prepare with a {type(tokenizer).__name__} tokenizer",
-                          fix="use a sentencepiece model (seqkit.text.SentencePieceTokenizer)")
     if workers < 1 or chunk_lines < 1:
         raise SeqkitError(f"workers={workers}, chunk_lines={chunk_lines}", fix="use positive numbers")
     out_dir = Path(out_dir)
-    vocab_size = len(tokenizer)
-    dtype = id_dtype(vocab_size)
-    want = {"format": FORMAT, "spm_sha256": hashlib.sha256(proto).hexdigest(), "vocab_size": vocab_size,
-            "dtype": dtype.str}
+    inputs = stream.stamps()
+    want: dict[str, Any] = {"format": FORMAT, "limit": stream.limit}
+    if tokenizer is None:
+        unknown = set(spm or {}) - set(SPM_DEFAULTS)
+        if unknown:
+            raise SeqkitError(f"unknown sentencepiece option(s) {sorted(unknown)}",
+                              fix=f"use {', '.join(SPM_DEFAULTS)}")
+        want["spm_train"] = {**SPM_DEFAULTS, **(spm or {})}
+    else:
+        proto = getattr(tokenizer, "_proto", None)
+        if proto is None:
+            raise SeqkitError(f"cannot prepare with a {type(tokenizer).__name__} tokenizer",
+                              fix="use a sentencepiece model (seqkit.text.SentencePieceTokenizer)")
+        want["spm_sha256"] = hashlib.sha256(proto).hexdigest()
     if _reusable(out_dir, want, inputs):
         return PreparedCorpus.open(out_dir)
     if out_dir.exists() and not _is_prepared(out_dir):
@@ -312,8 +336,16 @@ def prepare(src_lines: Iterable[str], tgt_lines: Iterable[str], tokenizer: Any, 
         raise SeqkitError("exists and is not a prepared corpus; refusing to replace it", path=out_dir,
                           fix="give a new folder name (or an empty folder)")
     stamps = [file_stamp(p) for p in inputs] if inputs is not None else None
+    if tokenizer is None:
+        tokenizer = _train_spm(stream, want["spm_train"])
+    proto = tokenizer._proto
+    vocab_size = len(tokenizer)
+    dtype = id_dtype(vocab_size)
+    want.update(spm_sha256=hashlib.sha256(proto).hexdigest(), vocab_size=vocab_size, dtype=dtype.str)
 
     with atomic_dir(out_dir) as tmp:
+        if "spm_train" in want:
+            (tmp / "spm.model").write_bytes(proto)
         files = {name: open(tmp / name, "wb") for side in SIDES for name in (f"{side}.ids", f"{side}.offsets")}
         totals = {side: 0 for side in SIDES}
         pairs = 0
@@ -331,7 +363,7 @@ def prepare(src_lines: Iterable[str], tgt_lines: Iterable[str], tokenizer: Any, 
 
         bar = tqdm(total=total, desc=f"prepare {out_dir.name}", unit=" pairs", unit_scale=True,
                    disable=None if progress is None else not progress)
-        chunks = _chunks(src_lines, tgt_lines, chunk_lines, names)
+        chunks = stream.chunks(chunk_lines)
         try:
             if workers == 1:
                 _worker_init(proto)
@@ -361,19 +393,22 @@ def prepare(src_lines: Iterable[str], tgt_lines: Iterable[str], tokenizer: Any, 
             for fh in files.values():
                 fh.close()
         meta = {**want, "pairs": pairs, "src_tokens": totals["src"], "tgt_tokens": totals["tgt"],
-                "inputs": stamps, "options": {"chunk_lines": chunk_lines}}
+                "source": stream.name, "inputs": stamps, "options": {"chunk_lines": chunk_lines}}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return PreparedCorpus.open(out_dir)
 
 
-def prepare_files(src: str | os.PathLike, tgt: str | os.PathLike, tokenizer: Any, out_dir: str | os.PathLike,
-                  **options: Any) -> PreparedCorpus:
-    """:func:`prepare` the lines of two files (``.gz`` read on the fly), re-using ``out_dir`` when it
-    already holds these files tokenized by this tokenizer."""
-    from seqkit.io import iter_lines
+def _train_spm(stream: Any, options: dict[str, Any]) -> Any:
+    """The joint sentencepiece model of ``stream``: trained on ``input_sentence_size`` sentences, half
+    from each side of a reservoir sample of pairs (every sentence when it is 0)."""
+    from seqkit.text import SentencePieceTokenizer
 
-    for path in (src, tgt):
-        if not Path(path).is_file():
-            raise SeqkitError("input file not found", path=path, fix="check the path")
-    return prepare(iter_lines(src), iter_lines(tgt), tokenizer, out_dir, inputs=[src, tgt],
-                   names=(str(src), str(tgt)), **options)
+    size = int(options["input_sentence_size"])
+    if size > 0:
+        src, tgt = stream.sample(max(1, -(-size // 2)), seed=int(options["seed"]))
+        texts: Iterable[str] = src + tgt
+    else:
+        texts = (line for src, tgt in stream.chunks() for side in (src, tgt) for line in side)
+    return SentencePieceTokenizer.train(texts, vocab_size=int(options["vocab_size"]),
+                                        model_type=options["model_type"],
+                                        character_coverage=float(options["character_coverage"]))
