@@ -279,6 +279,40 @@ def sha256_file(path: PathLike) -> str:
     return h.hexdigest()
 
 
+_HASHED: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> SHA-256, for this process
+
+
+def file_stamp(path: PathLike, *, with_hash: bool = True) -> dict[str, Any]:
+    """What identifies a file's content: ``path`` (absolute), ``size`` (bytes), ``mtime_ns`` and
+    ``sha256`` (hashed once per process for an unchanged size and mtime)."""
+    path = os.path.abspath(path)
+    st = os.stat(path)
+    stamp: dict[str, Any] = {"path": path, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if with_hash:
+        key = (path, st.st_size, st.st_mtime_ns)
+        if key not in _HASHED:
+            _HASHED[key] = sha256_file(path)
+        stamp["sha256"] = _HASHED[key]
+    return stamp
+
+
+def unchanged(old: dict[str, Any], path: PathLike) -> bool:
+    """Whether ``path`` still has the content ``old`` (a :func:`file_stamp`) describes.
+
+    Size and modification time equal: unchanged, without reading it (as ``make`` decides). A touched
+    file of the same size is hashed and compared, so copying or touching an input changes nothing.
+    """
+    try:
+        now = file_stamp(path, with_hash=False)
+    except OSError:
+        return False
+    if now["size"] != old.get("size"):
+        return False
+    if now["mtime_ns"] == old.get("mtime_ns"):
+        return True
+    return file_stamp(path)["sha256"] == old.get("sha256")
+
+
 @contextlib.contextmanager
 def atomic_dir(path: PathLike):
     """Build a folder aside and swap it in for ``path`` when the block succeeds.

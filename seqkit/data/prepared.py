@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.io import atomic_dir, sha256_file
+from seqkit.io import atomic_dir, file_stamp, unchanged
 
 FORMAT = "seqkit-prepared-parallel/1"
 SIDES = ("src", "tgt")
@@ -40,32 +40,6 @@ SIDES = ("src", "tgt")
 def id_dtype(vocab_size: int) -> np.dtype:
     """The smallest unsigned little-endian dtype holding ids ``0 .. vocab_size - 1``."""
     return np.dtype("<u2") if vocab_size <= 1 << 16 else np.dtype("<u4")
-
-
-def file_stamp(path: str | os.PathLike, *, with_hash: bool = True) -> dict[str, Any]:
-    """What identifies an input file's content: ``size`` (bytes), ``mtime_ns`` and ``sha256``."""
-    st = os.stat(path)
-    stamp: dict[str, Any] = {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    if with_hash:
-        stamp["sha256"] = sha256_file(path)
-    return stamp
-
-
-def _same_file(old: dict[str, Any], path: str | os.PathLike) -> bool:
-    """Whether ``path`` still has the content ``old`` (a :func:`file_stamp`) describes.
-
-    Size and modification time equal: unchanged, without reading it (as ``make`` decides). A touched
-    file of the same size is hashed and compared, so copying or touching an input does not re-prepare.
-    """
-    try:
-        now = file_stamp(path, with_hash=False)
-    except OSError:
-        return False
-    if now["size"] != old.get("size"):
-        return False
-    if now["mtime_ns"] == old.get("mtime_ns"):
-        return True
-    return sha256_file(path) == old.get("sha256")
 
 
 # -- workers --------------------------------------------------------------------------------------------
@@ -256,7 +230,7 @@ def _reusable(out_dir: Path, want: dict[str, Any], inputs: list[str | os.PathLik
     if inputs is None:
         return False
     old = meta.get("inputs") or []
-    return len(old) == len(inputs) and all(_same_file(o, p) for o, p in zip(old, inputs))
+    return len(old) == len(inputs) and all(unchanged(o, p) for o, p in zip(old, inputs))
 
 
 #: what :func:`prepare_stream` trains the shared sentencepiece model with when given no tokenizer
@@ -399,16 +373,10 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
 
 
 def _train_spm(stream: Any, options: dict[str, Any]) -> Any:
-    """The joint sentencepiece model of ``stream``: trained on ``input_sentence_size`` sentences, half
-    from each side of a reservoir sample of pairs (every sentence when it is 0)."""
+    """The joint sentencepiece model of ``stream`` (trained on :meth:`ParallelStream.spm_sample`)."""
     from seqkit.text import SentencePieceTokenizer
 
-    size = int(options["input_sentence_size"])
-    if size > 0:
-        src, tgt = stream.sample(max(1, -(-size // 2)), seed=int(options["seed"]))
-        texts: Iterable[str] = src + tgt
-    else:
-        texts = (line for src, tgt in stream.chunks() for side in (src, tgt) for line in side)
-    return SentencePieceTokenizer.train(texts, vocab_size=int(options["vocab_size"]),
+    src, tgt = stream.spm_sample(int(options["input_sentence_size"]), seed=int(options["seed"]))
+    return SentencePieceTokenizer.train(src + tgt, vocab_size=int(options["vocab_size"]),
                                         model_type=options["model_type"],
                                         character_coverage=float(options["character_coverage"]))

@@ -188,6 +188,22 @@ class ParallelStream:
             seen += len(src)
         return res_src, res_tgt
 
+    def lists(self) -> Chunk:
+        """Every pair, as (source lines, target lines): for what must hold the corpus anyway."""
+        src: list[str] = []
+        tgt: list[str] = []
+        for s, t in self.chunks():
+            src += s
+            tgt += t
+        return src, tgt
+
+    def spm_sample(self, input_sentence_size: int, seed: int = 0) -> Chunk:
+        """What a joint sentencepiece model of both sides trains on: ``input_sentence_size`` sentences,
+        the two sides of a :meth:`sample` of half as many pairs; every pair when it is 0."""
+        if input_sentence_size > 0:
+            return self.sample(-(-input_sentence_size // 2), seed=seed)
+        return self.lists()
+
     def __repr__(self) -> str:
         return f"ParallelStream({self.name!r}{'' if self.limit is None else f', limit={self.limit:,}'})"
 

@@ -5,9 +5,12 @@ sections in its ``uses`` and passes data on through files in the run directory:
 
 =================  ==================================================================================
 ``nmt.data``       loads the corpus (``data.name``: bundled ``seqkit-en-fr``, ``multi30k``, ``fra-eng``,
-                   ``cmn-eng``, or local files ``data.train/valid/test: [SRC_FILE, TGT_FILE]``), checks
-                   that source and target have the same number of lines, writes ``data/{split}.{src,tgt}``
-``nmt.spm``        trains the joint sentencepiece model on both sides -> ``spm.model``
+                   ``cmn-eng``, or local files ``data.train/valid/test: [SRC_FILE, TGT_FILE]``, each a
+                   glob or list of shards), checks that source and target have the same number of lines,
+                   writes ``data/{split}.{src,tgt}`` (not the training split of local files with
+                   ``data.prepared``: the later stages stream those from where they are)
+``nmt.spm``        trains the joint sentencepiece model on both sides (all, or a uniform sample of
+                   ``spm.input_sentence_size`` sentences) -> ``spm.model``
 ``nmt.vocab``      the vocabulary of that model, ids identical -> ``vocab.json``
 ``nmt.prepare``    with ``data.prepared: true``, the training pairs tokenized once -> ``prepared/``
 ``nmt.train``      :func:`~seqkit.seq2seq.nmt.train_nmt` (token-budget batches, label smoothing, Adam +
@@ -72,21 +75,32 @@ def check_parallel(src: list[str], tgt: list[str], src_name: Any, tgt_name: Any)
         raise SeqkitError("empty corpus: no sentence pairs", path=src_name, fix="give non-empty files")
 
 
-def _local_split(files: Any, split: str) -> tuple[list[str], list[str]]:
+def local_stream(data_cfg: Any, split: str) -> Any:
+    """``data.{split}: [SOURCE, TARGET]`` as a :class:`~seqkit.data.stream.ParallelStream`; each side may
+    be a file, a glob or a list of shards (read in order, each shard pair checked)."""
+    from seqkit.data.stream import ParallelStream
+
+    files = data_cfg[split]
     if len(files) != 2:
         raise SeqkitError(f"data.{split} must be [SOURCE_FILE, TARGET_FILE], got {list(files)}")
-    src_path, tgt_path = (Path(str(f)).expanduser() for f in files)
-    src, tgt = read_lines(src_path), read_lines(tgt_path)
-    check_parallel(src, tgt, src_path, tgt_path)
+    src, tgt = (str(side) if isinstance(side, str) else [str(f) for f in side] for side in files)
+    return ParallelStream.files(src, tgt, limit=data_cfg.get(f"max_{split}"))
+
+
+def _local_split(data_cfg: Any, split: str) -> tuple[list[str], list[str]]:
+    stream = local_stream(data_cfg, split)
+    src, tgt = stream.lists()
+    check_parallel(src, tgt, stream.name, stream.name)
     return src, tgt
 
 
-def load_parallel(data_cfg: Any) -> tuple[dict[str, tuple[list[str], list[str]]], str | None, str | None]:
+def load_parallel(data_cfg: Any, splits: tuple[str, ...] = SPLITS
+                  ) -> tuple[dict[str, tuple[list[str], list[str]]], str | None, str | None]:
     """``({"train": (src_lines, tgt_lines), "valid": ..., "test": ...}, src_lang, tgt_lang)`` from
-    the ``data:`` section."""
+    the ``data:`` section (local files: only ``splits``)."""
     if data_cfg.get("train"):
-        splits = {s: _local_split(data_cfg[s], s) for s in SPLITS if data_cfg.get(s)}
-        missing = [s for s in SPLITS if s not in splits]
+        splits = {s: _local_split(data_cfg, s) for s in splits if data_cfg.get(s)}
+        missing = [s for s in SPLITS if not data_cfg.get(s)]
         if missing:
             raise SeqkitError(f"local data needs train, valid and test files; missing: {', '.join(missing)}",
                               fix="set data.valid=[SRC,TGT] and data.test=[SRC,TGT]")
@@ -161,10 +175,24 @@ def check(cfg: Any) -> list[str]:
 
 @stage("nmt.data", uses=("data",), check=check)
 def data_stage(run: Run) -> dict:
-    """Load the parallel corpus, check it, and write data/{train,valid,test}.{src,tgt}."""
+    """Load the parallel corpus, check it, and write data/{train,valid,test}.{src,tgt}.
+
+    With ``data.prepared`` and local training files (or shards), the training pairs are not read here:
+    the later stages stream them from where they are (``train_shards`` in the result)."""
     cfg = run.cfg.data
-    splits, src_lang, tgt_lang = load_parallel(cfg)
-    counts, files = {}, []
+    streamed = bool(cfg.get("prepared") and cfg.get("train"))
+    if cfg.get("train"):  # their contents become part of this stage's fingerprint: edit one, it runs again
+        for split in SPLITS:
+            for path in local_stream(cfg, split).stamps() if cfg.get(split) else ():
+                run.input(path)
+    splits, src_lang, tgt_lang = load_parallel(cfg, ("valid", "test") if streamed else SPLITS)
+    counts, files, result = {}, [], {}
+    if streamed:
+        stream = local_stream(cfg, "train")
+        result["train_shards"] = {side: [str(pair[i].resolve()) for pair in stream.shards]
+                                  for i, side in enumerate(("src", "tgt"))}
+        train_sample = next(stream.chunks(500), ([], []))
+        counts["train"] = f"{len(stream.shards)} shard(s), streamed"
     for split, (src, tgt) in splits.items():
         if cfg.get(f"max_{split}"):
             src, tgt = src[: cfg[f"max_{split}"]], tgt[: cfg[f"max_{split}"]]
@@ -174,13 +202,26 @@ def data_stage(run: Run) -> dict:
         counts[split] = len(src)
     name = "local files" if cfg.get("train") else cfg.name
     run.log(f"{name} {src_lang or '?'}->{tgt_lang or '?'}: "
-            + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + " pairs")
+            + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in counts.items())
+            + " pairs")
     pretokenize = pretokenize_sides(cfg.get("pretokenize", "auto"), {"src": src_lang, "tgt": tgt_lang},
-                                    {side: lines for side, lines in zip(("src", "tgt"), splits["train"])})
+                                    dict(zip(("src", "tgt"), train_sample if streamed else splits["train"])))
     if pretokenize:
         run.log("pretokenize: " + ", ".join(f"{side} ({langs}) with {how}" for side, how in pretokenize.items()
                                             for langs in [src_lang if side == "src" else tgt_lang]))
-    return {"pairs": counts, "files": files, "src": src_lang, "tgt": tgt_lang, "pretokenize": pretokenize}
+    return {"pairs": counts, "files": files, "src": src_lang, "tgt": tgt_lang, "pretokenize": pretokenize,
+            **result}
+
+
+def train_stream(run: Run) -> Any:
+    """The training pairs as a :class:`~seqkit.data.stream.ParallelStream`: the local shards the data
+    stage left in place, else ``data/train.{src,tgt}``."""
+    from seqkit.data.stream import ParallelStream
+
+    shards = run.results["nmt.data"].get("train_shards")
+    if shards:
+        return ParallelStream.files(shards["src"], shards["tgt"], limit=run.cfg.data.get("max_train"))
+    return ParallelStream.files(run.path("data/train.src"), run.path("data/train.tgt"))
 
 
 # -- sentencepiece and vocab --------------------------------------------------------------------------
@@ -210,9 +251,13 @@ def spm_stage(run: Run) -> dict:
 
     cfg = run.cfg.spm
     pretokenize = run.results["nmt.data"].get("pretokenize") or {}
+    sample = int(cfg.get("input_sentence_size") or 0)
+    if not sample and run.results["nmt.data"].get("train_shards"):
+        run.log("spm.input_sentence_size is 0: sentencepiece reads every training sentence into memory "
+                "(set e.g. spm.input_sentence_size=2000000 to train on a uniform sample)")
+    src, tgt = train_stream(run).spm_sample(sample, seed=int(run.cfg.seed or 0))
     texts = []
-    for side in ("src", "tgt"):
-        lines = read_lines(run.path(f"data/train.{side}"))
+    for side, lines in (("src", src), ("tgt", tgt)):
         cut = pretokenizer(pretokenize.get(side))
         texts.extend([cut(x) for x in lines] if cut else lines)
     # Chinese has thousands of characters: sentencepiece's CJK coverage (0.9995) leaves the rarest to
@@ -229,8 +274,7 @@ def spm_stage(run: Run) -> dict:
         vocab_size = raised
     started = time.perf_counter()
     tok = SentencePieceTokenizer.train(texts, vocab_size=vocab_size, model_type=cfg.model_type,
-                                       character_coverage=coverage,
-                                       input_sentence_size=cfg.get("input_sentence_size") or 0)
+                                       character_coverage=coverage)
     tok.save(run.path("spm.model"))
     run.log(f"sentencepiece {cfg.model_type} with {len(tok):,} pieces in {time.perf_counter() - started:.1f}s")
     return {"vocab_size": len(tok), "character_coverage": coverage, "files": ["spm.model"]}
@@ -253,16 +297,15 @@ def prepare_stage(run: Run) -> dict:
     holding every sentence as Python objects. Off (the default): nothing to do."""
     if not run.cfg.data.get("prepared"):
         return {"prepared": False}
-    from seqkit.data.prepared import prepare_files
+    from seqkit.data.prepared import prepare_stream
     from seqkit.text import SentencePieceTokenizer
 
     if run.results["nmt.data"].get("pretokenize"):
         raise SeqkitError("data.prepared: this corpus has a Chinese side, which is pretokenized, and a prepared "
                           "corpus cannot be yet", fix="set data.prepared=false (or data.pretokenize=none)")
     started = time.perf_counter()
-    corpus = prepare_files(run.path("data/train.src"), run.path("data/train.tgt"),
-                           SentencePieceTokenizer.load(run.path("spm.model")), run.path("prepared"),
-                           workers=max(1, run.threads or 1))
+    corpus = prepare_stream(train_stream(run), SentencePieceTokenizer.load(run.path("spm.model")),
+                            run.path("prepared"), workers=max(1, run.threads or 1))
     run.log(f"prepared {len(corpus):,} training pairs into prepared/ ({corpus.disk_bytes() / 1e6:.1f} MB) "
             f"in {time.perf_counter() - started:.1f}s")
     return {"prepared": True, "pairs": len(corpus), "files": ["prepared/meta.json"]}

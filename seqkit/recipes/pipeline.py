@@ -47,7 +47,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from seqkit.errors import SeqkitError
-from seqkit.io import append_line, load_json, save_json, sha256_file, write_text_atomic
+from seqkit.io import append_line, file_stamp, load_json, save_json, sha256_file, unchanged, write_text_atomic
 from seqkit.settings import SettingsError
 
 #: Everything a run logs goes through this logger; :func:`run_pipeline` sends it to ``log.txt``
@@ -131,6 +131,11 @@ def registered_stages() -> dict[str, Stage]:
 
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _contents(inputs: dict[str, Any] | None) -> dict[str, str]:
+    """Path -> SHA-256 of a stage's inputs: what later stages' fingerprints depend on (not mtimes)."""
+    return {path: seen["sha256"] if isinstance(seen, dict) else seen for path, seen in (inputs or {}).items()}
 
 
 class _Stdout(logging.StreamHandler):
@@ -251,9 +256,12 @@ class Run:
         return path
 
     def input(self, path: str | os.PathLike) -> Path:
-        """Declare that the current stage reads ``path``: its contents become part of the fingerprint."""
+        """Declare that the current stage reads ``path``: its contents become part of the fingerprint
+        (a file's SHA-256, read again on a later run only when its size or modification time changed)."""
         path = Path(path)
-        if path.exists():
+        if path.is_file():
+            self._inputs[str(path.resolve())] = file_stamp(path)
+        elif path.exists():
             self._inputs[str(path.resolve())] = sha256_file(path)
         return path
 
@@ -327,7 +335,7 @@ class Run:
             raise SeqkitError(f"rank {self.rank}: rank 0 left no result of stage {st.name} for this config",
                               path=manifest_path, fix="run every rank with the same recipe and overrides")
         self.results[st.name] = manifest.get("result") or {}
-        return _digest([fingerprint, manifest.get("inputs")])
+        return _digest([fingerprint, _contents(manifest.get("inputs"))])
 
     def run_stage(self, stage_: Stage | str, previous: str = "", force: bool = False) -> str:
         """Run (or skip, when unchanged) one stage; returns its fingerprint."""
@@ -343,7 +351,7 @@ class Run:
                 if manifest.get("fingerprint") == fingerprint and self._still_valid(manifest):
                     self.results[st.name] = manifest.get("result") or {}
                     self.log("unchanged, skipped (force=true recomputes)")
-                    return _digest([fingerprint, manifest.get("inputs")])
+                    return _digest([fingerprint, _contents(manifest.get("inputs"))])
             self._inputs = {}
             started = time.time()
             result = st.fn(self) or {}
@@ -354,13 +362,16 @@ class Run:
                         "seconds": round(time.time() - started, 2)}
             if self.is_main:
                 save_json(manifest_path, manifest)
-            return _digest([fingerprint, self._inputs])
+            return _digest([fingerprint, _contents(self._inputs)])
         finally:
             self.current_stage = None
 
     def _still_valid(self, manifest: dict) -> bool:
-        for path, digest in (manifest.get("inputs") or {}).items():
-            if not Path(path).exists() or sha256_file(Path(path)) != digest:
+        for path, seen in (manifest.get("inputs") or {}).items():
+            if isinstance(seen, dict):
+                if not unchanged(seen, path):
+                    return False
+            elif not Path(path).exists() or sha256_file(Path(path)) != seen:  # a folder
                 return False
         files = (manifest.get("result") or {}).get("files") or []
         return all((self.dir / f).exists() for f in files)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from seqkit.errors import SeqkitError
 from seqkit.recipes.config import load_recipe
 from seqkit.recipes.pipeline import run_pipeline
+from seqkit.text import SentencePieceTokenizer
 
 REPO = Path(__file__).resolve().parents[2]
 EN_FR = REPO / "data" / "en-fr"
@@ -89,8 +91,8 @@ def test_mismatched_parallel_files_name_the_file(tmp_path):
     with pytest.raises(SeqkitError) as err:
         run_pipeline(cfg, "nmt_transformer", echo=False)
     msg = str(err.value)
-    assert msg.startswith(str(tmp_path / "train.en")) and "source has 301 lines but target" in msg
-    assert "301" in msg and "300" in msg and "\n" not in msg
+    assert msg.startswith(f"{tmp_path / 'train.en'} has 301 lines but {tmp_path / 'train.fr'} has 300; fix: ")
+    assert "\n" not in msg
 
 
 def test_translate_handles_empty_unknown_and_overlong_input(tiny_run):
@@ -173,3 +175,38 @@ def test_prepared_training_data_gives_the_same_model(tmp_path):
     a = load_file(runs[False].dir / "model" / "model.safetensors")
     b = load_file(runs[True].dir / "model" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sharded_training_files_are_streamed_into_the_prepared_corpus(tmp_path):
+    """``data.prepared=true`` with shards: the training pairs are never copied or read whole -- the
+    sentencepiece model trains on a uniform sample (``spm.input_sentence_size``) and ``prepared/`` is built
+    straight from the shards; a re-run skips every stage until a shard changes."""
+    from seqkit.data.prepared import PreparedCorpus
+
+    files = _local_data(tmp_path)
+    en, fr = (Path(f).read_text(encoding="utf-8").splitlines() for f in files["train"])
+    for i, (a, b) in enumerate([(0, 120), (120, 300)]):
+        _write(tmp_path / f"shard{i}.en", en[a:b])
+        _write(tmp_path / f"shard{i}.fr", fr[a:b])
+    small = {"model.d_model": 32, "model.d_ff": 64, "model.n_enc_layers": 1, "model.n_dec_layers": 1,
+             "data.prepared": True, "spm.input_sentence_size": 400, "train.max_steps": 2}
+    files["train"] = [str(tmp_path / "shard*.en"), str(tmp_path / "shard*.fr")]
+    _, cfg = load_recipe("nmt_transformer", _overrides(tmp_path / "run", files, **small))
+    run = run_pipeline(cfg, "nmt_transformer", echo=False)
+    assert not (run.dir / "data" / "train.en").exists() and not (run.dir / "data" / "train.src").exists()
+    assert run.results["nmt.data"]["train_shards"]["tgt"] == [str(tmp_path / "shard0.fr"), str(tmp_path / "shard1.fr")]
+    corpus = PreparedCorpus.open(run.dir / "prepared")
+    assert len(corpus) == 300 and run.results["nmt.prepare"]["pairs"] == 300
+    tok = SentencePieceTokenizer.load(run.dir / "spm.model")
+    assert corpus.pair(200) == (tok.encode_ids(en[200]), tok.encode_ids(fr[200]))
+    again = run_pipeline(cfg, "nmt_transformer", echo=False)
+    log = (again.dir / "log.txt").read_text(encoding="utf-8").split("unchanged, skipped")
+    assert len(log) == 1 + 7  # all seven stages skipped
+    os.utime(tmp_path / "shard1.fr", ns=(1, 1))  # touched, same bytes: still skipped
+    run_pipeline(cfg, "nmt_transformer", echo=False)
+    assert (again.dir / "log.txt").read_text(encoding="utf-8").count("unchanged, skipped") == 14
+    _write(tmp_path / "shard1.fr", fr[120:299] + ["Une autre phrase."])
+    third = run_pipeline(cfg, "nmt_transformer", echo=False)
+    assert third.results["nmt.prepare"]["pairs"] == 300
+    assert PreparedCorpus.open(run.dir / "prepared").pair(299)[1] == \
+        SentencePieceTokenizer.load(run.dir / "spm.model").encode_ids("Une autre phrase.")
