@@ -87,28 +87,50 @@ class Batch:
                      move(self.tgt_len), self.n_tgt_tokens, self.indices, self.pad_id)
 
 
-def _flatten(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ragged id lists -> (flat int64 ids, start of each list, length of each list)."""
+def _flatten(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged id lists -> (flat int64 ids, (n + 1,) offsets)."""
     lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-    starts = np.zeros(len(seqs), dtype=np.int64)
-    if len(seqs):
-        np.cumsum(lengths[:-1], out=starts[1:])
-    flat = np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=int(lengths.sum()))
-    return flat, starts, lengths
+    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=int(offsets[-1]))
+    return flat, offsets
 
 
-def _lengths(offsets: np.ndarray, block: int = 1 << 20) -> np.ndarray:
-    """(n,) int32 ``offsets[i + 1] - offsets[i]``, a block at a time: no int64 array of n is made
-    (at 5M pairs an int64 difference is 40 MB a side that the peak memory would carry)."""
-    n = len(offsets) - 1
-    out = np.empty(max(n, 0), dtype=np.int32)
-    for begin in range(0, n, block):
-        diff = np.diff(offsets[begin:begin + block + 1])
-        if len(diff) and (diff.min() < 0 or diff.max() >= np.iinfo(np.int32).max):
-            raise SeqkitError(f"offsets {begin:,}..{begin + len(diff):,} are not ascending, or a sentence has "
-                              "2**31 tokens or more", fix="offsets must be the n + 1 ascending starts of the pairs")
-        out[begin:begin + len(diff)] = diff
-    return out
+def _read_offsets(offsets: Any, begin: int, end: int) -> np.ndarray:
+    """``offsets[begin:end + 1]`` as int64: of an array or memory map, or read from a file object with
+    ``read_rows`` (:class:`seqkit.data.prepared.IdsFile`), so no page of a large file stays mapped."""
+    if hasattr(offsets, "read_rows"):
+        return offsets.read_rows(np.array([begin]), np.array([end + 1 - begin]))[0]
+    return np.array(offsets[begin:end + 1], dtype=np.int64)
+
+
+def _lengths(offsets: np.ndarray, first: int) -> np.ndarray:
+    """(n,) int32 differences of ascending offsets (``first``: the input position of offsets[0])."""
+    diff = np.diff(offsets)
+    if len(diff) and (diff.min() < 0 or diff.max() >= np.iinfo(np.int32).max):
+        raise SeqkitError(f"offsets {first:,}..{first + len(diff):,} are not ascending, or a sentence has "
+                          "2**31 tokens or more", fix="offsets must be the n + 1 ascending starts of the pairs")
+    return diff.astype(np.int32)
+
+
+@dataclass
+class _Pool:
+    """The kept pairs of input positions ``first .. first + n - 1``: what batches are planned from.
+
+    ``indices`` (input positions), the row lengths with ``<eos>``/the ``<bos>`` shift (int32, after
+    truncation), a 16-bit (when it fits) sort key, and each row's start in the flat ids: ~38 bytes a
+    kept pair, for the pool's pairs only.
+    """
+
+    first: int
+    indices: np.ndarray
+    src_len: np.ndarray
+    tgt_len: np.ndarray
+    key: np.ndarray
+    src_start: np.ndarray
+    tgt_start: np.ndarray
+    dropped: dict[str, int]
+    truncated: int
 
 
 _KERNEL_SOURCE = Path(__file__).with_name("chunk_kernel.c")
@@ -139,56 +161,49 @@ class ParallelBatches:
         max_len: drop pairs longer than this (tokens, before truncation) on either side.
         max_ratio: drop pairs whose length ratio (longer / shorter side) exceeds it.
         count: ``"src+tgt"`` or ``"tgt"``: what ``max_tokens`` counts.
+        pool_pairs: ``None`` (default): bucket and shuffle over the whole input, holding ~38 bytes a
+            pair. ``N``: over pools of ``N`` consecutive pairs -- an epoch visits the pools in a shuffled
+            order and each pool's batches in a shuffled order -- so memory is that of one pool whatever
+            the corpus size (a pool is built when it is reached; nothing is kept per pair).
         pad_id, bos_id, eos_id: special ids (defaults: the Vocab's 1, 2, 3).
     """
 
-    def __init__(self, src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]], *,
-                 max_tokens: int | None = None, batch_size: int | None = None, bucket: bool = True,
-                 shuffle: bool = True, seed: int = 0, max_src_len: int | None = None,
-                 max_tgt_len: int | None = None, min_len: int = 1, max_len: int | None = None,
-                 max_ratio: float | None = None, count: str = "src+tgt", pad_id: int = PAD_ID,
-                 bos_id: int = BOS_ID, eos_id: int = EOS_ID) -> None:
+    def __init__(self, src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]], **options: Any) -> None:
         if len(src_ids) != len(tgt_ids):
             raise SeqkitError(f"{len(src_ids)} source but {len(tgt_ids)} target sequences",
                               fix="give one target per source")
-        src_flat, src_start, src_n = _flatten(src_ids)
-        tgt_flat, tgt_start, tgt_n = _flatten(tgt_ids)
-        self._build(src_flat, src_start, src_n, tgt_flat, tgt_start, tgt_n, max_tokens=max_tokens,
-                    batch_size=batch_size, bucket=bucket, shuffle=shuffle, seed=seed, max_src_len=max_src_len,
-                    max_tgt_len=max_tgt_len, min_len=min_len, max_len=max_len, max_ratio=max_ratio, count=count,
-                    pad_id=pad_id, bos_id=bos_id, eos_id=eos_id)
+        self._build(*_flatten(src_ids), *_flatten(tgt_ids), **options)
 
     @classmethod
-    def from_flat(cls, src_flat: np.ndarray, src_offsets: np.ndarray, tgt_flat: np.ndarray,
-                  tgt_offsets: np.ndarray, **options: Any) -> ParallelBatches:
+    def from_flat(cls, src_flat: Any, src_offsets: Any, tgt_flat: Any, tgt_offsets: Any,
+                  **options: Any) -> ParallelBatches:
         """Batches of pairs stored flat: pair i's source is ``src_flat[src_offsets[i]:src_offsets[i + 1]]``.
 
         ``src_flat``/``tgt_flat`` may be memory maps of any integer dtype, or objects with
         ``read_rows(starts, counts)`` (:class:`seqkit.data.prepared.IdsFile`); a batch reads only its
-        own rows. ``*_offsets`` are (n + 1,) ascending. ``options`` are the constructor's keywords. The
-        batches equal those of the constructor given the same pairs as lists.
+        own rows. ``*_offsets`` are (n + 1,) ascending: arrays, memory maps or such file objects (read a
+        pool at a time). ``options`` are the constructor's keywords. The batches equal those of the
+        constructor given the same pairs as lists.
         """
-        src_offsets = np.asarray(src_offsets, dtype=np.int64)
-        tgt_offsets = np.asarray(tgt_offsets, dtype=np.int64)
         if len(src_offsets) != len(tgt_offsets) or len(src_offsets) == 0:
             raise SeqkitError(f"{len(src_offsets) - 1} source but {len(tgt_offsets) - 1} target sequences",
                               fix="give one target per source (offsets have n + 1 entries)")
         self = cls.__new__(cls)
-        self._build(src_flat, src_offsets[:-1], _lengths(src_offsets), tgt_flat, tgt_offsets[:-1],
-                    _lengths(tgt_offsets), **options)
+        self._build(src_flat, src_offsets, tgt_flat, tgt_offsets, **options)
         return self
 
     @classmethod
     def from_prepared(cls, corpus: Any, **options: Any) -> ParallelBatches:
-        """Batches from a :class:`seqkit.data.prepared.PreparedCorpus` (its memory map); see :meth:`from_flat`."""
-        return cls.from_flat(corpus.reader("src"), corpus.src_offsets, corpus.reader("tgt"), corpus.tgt_offsets,
-                             **options)
+        """Batches from a :class:`seqkit.data.prepared.PreparedCorpus` (ids and offsets read from its
+        files, never mapped); see :meth:`from_flat`."""
+        return cls.from_flat(corpus.reader("src"), corpus.reader("src", "offsets"), corpus.reader("tgt"),
+                             corpus.reader("tgt", "offsets"), **options)
 
-    def _build(self, src_flat: np.ndarray, src_start: np.ndarray, src_n: np.ndarray, tgt_flat: np.ndarray,
-               tgt_start: np.ndarray, tgt_n: np.ndarray, *, max_tokens: int | None = None,
-               batch_size: int | None = None, bucket: bool = True, shuffle: bool = True, seed: int = 0,
-               max_src_len: int | None = None, max_tgt_len: int | None = None, min_len: int = 1,
-               max_len: int | None = None, max_ratio: float | None = None, count: str = "src+tgt",
+    def _build(self, src_flat: Any, src_offsets: Any, tgt_flat: Any, tgt_offsets: Any, *,
+               max_tokens: int | None = None, batch_size: int | None = None, bucket: bool = True,
+               shuffle: bool = True, seed: int = 0, max_src_len: int | None = None,
+               max_tgt_len: int | None = None, min_len: int = 1, max_len: int | None = None,
+               max_ratio: float | None = None, count: str = "src+tgt", pool_pairs: int | None = None,
                pad_id: int = PAD_ID, bos_id: int = BOS_ID, eos_id: int = EOS_ID) -> None:
         if (max_tokens is None) == (batch_size is None):
             raise SeqkitError("give exactly one of max_tokens and batch_size",
@@ -198,19 +213,65 @@ class ParallelBatches:
         for name, limit in (("max_src_len", max_src_len), ("max_tgt_len", max_tgt_len)):
             if limit is not None and limit < 2:
                 raise SeqkitError(f"{name}={limit} leaves no room for a token and <eos>", fix=f"use {name} >= 2")
+        if pool_pairs is not None and pool_pairs < 1:
+            raise SeqkitError(f"pool_pairs={pool_pairs}", fix="use a positive number of pairs, or None (one pool)")
         self.max_tokens, self.batch_size, self.bucket, self.shuffle = max_tokens, batch_size, bucket, shuffle
         self.seed, self.count = seed, count
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
-        self.n_input = len(src_n)
+        self._data = (src_flat, src_offsets, tgt_flat, tgt_offsets)
+        self._limits = (min_len, max_len, max_ratio, max_src_len, max_tgt_len)
+        self.n_input = len(src_offsets) - 1
+        step = pool_pairs or max(self.n_input, 1)
+        self.pool_pairs = pool_pairs
+        self._firsts = np.arange(0, max(self.n_input, 1), step, dtype=np.int64)  # each pool's first pair
+
+        # one pass over the pools: what is dropped and truncated, and the widest pair; a single pool is
+        # kept (it is all there is), more are rebuilt when an epoch reaches them
+        reasons = [f"shorter than {min_len} token(s)", f"longer than {max_len} tokens",
+                   f"length ratio above {max_ratio:g}" if max_ratio is not None else ""]
+        dropped = dict.fromkeys(reasons, 0)
+        self.truncated, widest = 0, 0
+        kept = np.zeros(len(self._firsts), dtype=np.int64)
+        self._cached: tuple[int, _Pool] | None = None
+        for p in range(len(self._firsts)):
+            pool = self._make_pool(p)
+            for reason, n in pool.dropped.items():
+                dropped[reason] += n
+            self.truncated += pool.truncated
+            kept[p] = len(pool.indices)
+            if self.max_tokens is not None and len(pool.indices):
+                widest = max(widest, int(self._cost(pool.src_len, pool.tgt_len).max()))
+            if len(self._firsts) == 1:
+                self._cached = (0, pool)
+        self.dropped = {reason: n for reason, n in dropped.items() if n}
+        self._row_starts = np.concatenate([[0], np.cumsum(kept)])  # kept rows before each pool
+        self.n_kept = int(self._row_starts[-1])
+        if self.n_kept == 0:
+            raise SeqkitError(f"all {self.n_input} pairs were filtered out ({self.report()})",
+                              fix="relax min_len/max_len/max_ratio or check the data")
+        if widest > (self.max_tokens or widest):
+            raise SeqkitError(f"max_tokens={self.max_tokens} is smaller than the longest pair ({widest} tokens)",
+                              fix=f"raise max_tokens to at least {widest}, or set max_src_len/max_tgt_len or max_len")
+        self._plans: dict[int, list[np.ndarray]] = {}
+        self._counts: dict[int, list[int]] = {}
+
+    def _make_pool(self, p: int) -> _Pool:
+        """Pool ``p``: its pairs' lengths read from the offsets, filtered, truncated, keyed."""
+        if self._cached is not None and self._cached[0] == p:
+            return self._cached[1]
+        min_len, max_len, max_ratio, max_src_len, max_tgt_len = self._limits
+        first = int(self._firsts[p])
+        end = min(first + (self.pool_pairs or self.n_input), self.n_input)
+        src_off = _read_offsets(self._data[1], first, end)
+        tgt_off = _read_offsets(self._data[3], first, end)
+        src_n, tgt_n = _lengths(src_off, first), _lengths(tgt_off, first)
         keep = np.ones(len(src_n), dtype=bool)
-        self.dropped: dict[str, int] = {}
-        self.truncated = 0
+        dropped = {}
 
         def drop(reason: str, mask: np.ndarray) -> None:
             newly = mask & keep
-            if newly.any():
-                self.dropped[reason] = int(newly.sum())
-                keep[newly] = False
+            dropped[reason] = int(newly.sum())
+            keep[newly] = False
 
         drop(f"shorter than {min_len} token(s)", (src_n < min_len) | (tgt_n < min_len))
         if max_len is not None:
@@ -218,46 +279,37 @@ class ParallelBatches:
         if max_ratio is not None:
             lo, hi = np.minimum(src_n, tgt_n), np.maximum(src_n, tgt_n)
             drop(f"length ratio above {max_ratio:g}", hi > max_ratio * np.maximum(lo, 1))
-        self.indices = np.flatnonzero(keep)  # positions of the kept pairs in the input
-        if len(self.indices) == 0:
-            raise SeqkitError(f"all {self.n_input} pairs were filtered out ({self.report()})",
-                              fix="relax min_len/max_len/max_ratio or check the data")
-
-        # Lengths with <eos> (source) and with the <bos>/<eos> shift (target rows have n + 1 tokens), as
-        # int32: with the index and the sort key below, ~20 bytes are kept a pair (5M pairs: 0.1 GB).
-        # The starts stay those of the whole input (a memory map's offsets are not copied); rows find
-        # theirs through self.indices.
-        lengths = []
+        local = np.flatnonzero(keep)
+        # lengths with <eos> (source) and with the <bos>/<eos> shift (target rows have n + 1 tokens)
+        lengths, truncated = [], 0
         for n_tokens, limit in ((src_n, max_src_len), (tgt_n, max_tgt_len)):
-            if n_tokens.max(initial=0) >= np.iinfo(np.int32).max:
-                raise SeqkitError("a sentence has 2**31 tokens or more", fix="split the corpus into sentences")
-            full = n_tokens[keep].astype(np.int32, copy=False) + np.int32(1)
+            full = n_tokens[local] + np.int32(1)
             if limit is not None:
-                self.truncated += int((full > limit).sum())
+                truncated += int((full > limit).sum())
                 np.minimum(full, limit, out=full)
             lengths.append(full)
-        self.src_len, self.tgt_len = lengths
-        del lengths
-        self._src = (src_flat, src_start)
-        self._tgt = (tgt_flat, tgt_start)
+        src_len, tgt_len = lengths
         # one sort key (source length, then target length) in the smallest dtype: a stable argsort of
         # it orders as np.lexsort((tgt_len, src_len)) does, and of 16-bit keys numpy radix-sorts
-        key = self.src_len.astype(np.int64) * (int(self.tgt_len.max(initial=0)) + 1) + self.tgt_len
+        key = src_len.astype(np.int64) * (int(tgt_len.max(initial=0)) + 1) + tgt_len
         top = int(key.max(initial=0))
-        self._bucket_key = key.astype(np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64)
-        del key
-        if self.max_tokens is not None:
-            widest = int(self._cost(self.src_len, self.tgt_len).max())
-            if widest > self.max_tokens:
-                raise SeqkitError(f"max_tokens={self.max_tokens} is smaller than the longest pair ({widest} tokens)",
-                                  fix=f"raise max_tokens to at least {widest}, or set max_src_len/max_tgt_len or max_len")
-        self._plans: dict[int, list[np.ndarray]] = {}
+        key = key.astype(np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64)
+        pool = _Pool(first, local + first, src_len, tgt_len, key, src_off[local], tgt_off[local], dropped,
+                     truncated)
+        self._cached = (p, pool)
+        return pool
+
+    @property
+    def indices(self) -> np.ndarray:
+        """(kept,) int64: the input positions of the kept pairs (built from every pool when pooled)."""
+        if len(self._firsts) == 1:
+            return self._make_pool(0).indices
+        return np.concatenate([self._make_pool(p).indices for p in range(len(self._firsts))])
 
     # -- reporting ----------------------------------------------------------------------------------
     def report(self) -> str:
         """One line: pairs kept, dropped by reason, truncated sides."""
-        kept = len(self.indices)
-        parts = [f"kept {kept} of {self.n_input} pairs"]
+        parts = [f"kept {self.n_kept} of {self.n_input} pairs"]
         parts += [f"dropped {n} {reason}" for reason, n in self.dropped.items()]
         if self.truncated:
             parts.append(f"truncated {self.truncated} side(s)")
@@ -267,32 +319,60 @@ class ParallelBatches:
     def _cost(self, src_len: np.ndarray, tgt_len: np.ndarray) -> np.ndarray:
         return tgt_len if self.count == "tgt" else src_len + tgt_len
 
-    def _rng(self, epoch: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, epoch, 0x5EC])
+    def _rng(self, epoch: int, pool: int | None = None) -> np.random.Generator:
+        """Epoch ``epoch``'s generator: of the only pool, or (pooled) of pool ``pool`` / the pool order."""
+        if len(self._firsts) == 1:
+            return np.random.default_rng([self.seed, epoch, 0x5EC])
+        return np.random.default_rng([self.seed, epoch, 0x5EC, 0 if pool is None else pool + 1])
 
-    def plan(self, epoch: int) -> list[np.ndarray]:
-        """The batches of ``epoch`` as arrays of row numbers (into the kept pairs), in order."""
-        if epoch in self._plans:
-            return self._plans[epoch]
-        rng = self._rng(epoch)
-        n = len(self.indices)
+    def _pool_order(self, epoch: int) -> np.ndarray:
+        n = len(self._firsts)
+        return self._rng(epoch).permutation(n) if self.shuffle and n > 1 else np.arange(n)
+
+    def _plan_pool(self, epoch: int, p: int) -> list[np.ndarray]:
+        """Pool ``p``'s batches in ``epoch`` as arrays of rows within the pool, in order."""
+        pool = self._make_pool(p)
+        rng = self._rng(epoch, p)
+        n = len(pool.indices)
         order = rng.permutation(n) if self.shuffle else np.arange(n)
         if self.bucket:  # stable sort by length keeps the shuffled order among equal lengths
-            order = order[np.argsort(self._bucket_key[order], kind="stable")]
-        batches = self._chunk(order)
+            order = order[np.argsort(pool.key[order], kind="stable")]
+        batches = self._chunk(order, pool) if n else []
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def _walk(self, epoch: int) -> Iterator[tuple[int, np.ndarray]]:
+        """``(pool, rows within it)`` of every batch of ``epoch``, in order, one pool in memory at a time."""
+        for p in self._pool_order(epoch).tolist():
+            for rows in self._plan_pool(epoch, p):
+                yield p, rows
+
+    def plan(self, epoch: int) -> list[np.ndarray]:
+        """The batches of ``epoch`` as arrays of row numbers (into the kept pairs, all pools counted in
+        input order), in order. Pooled, this holds the whole epoch's plan: :meth:`epoch` does not."""
+        if epoch in self._plans:
+            return self._plans[epoch]
+        batches = [rows + self._row_starts[p] for p, rows in self._walk(epoch)]
         if len(self._plans) > 4:
             self._plans.clear()
         self._plans[epoch] = batches
         return batches
 
-    def _chunk(self, order: np.ndarray) -> list[np.ndarray]:
+    def _pool_counts(self, epoch: int) -> list[int]:
+        """Batches of each pool in ``epoch``, in the epoch's pool order (pooled: planned once, kept)."""
+        if epoch not in self._counts:
+            if len(self._counts) > 4:
+                self._counts.clear()
+            self._counts[epoch] = [len(self._plan_pool(epoch, p)) for p in self._pool_order(epoch).tolist()]
+        return self._counts[epoch]
+
+    def _chunk(self, order: np.ndarray, pool: _Pool) -> list[np.ndarray]:
         if self.batch_size is not None:
             return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         # token budget: a batch of rows r0..rk costs (k+1) * (max src + max tgt); greedy in order
-        src = np.ascontiguousarray(self.src_len[order], dtype=np.int32)  # (n,), as the kernel reads them
-        tgt = np.ascontiguousarray(self.tgt_len[order], dtype=np.int32)
+        src = np.ascontiguousarray(pool.src_len[order], dtype=np.int32)  # (n,), as the kernel reads them
+        tgt = np.ascontiguousarray(pool.tgt_len[order], dtype=np.int32)
         lib = _chunk_kernel()
         if lib is not None:
             starts = np.empty(len(order), dtype=np.int64)
@@ -317,44 +397,47 @@ class ParallelBatches:
 
     def __len__(self) -> int:
         """Batches per epoch (the same in every epoch with ``bucket`` or ``batch_size``; else epoch 0's)."""
-        return len(self.plan(0))
+        return self.num_batches(0)
 
     def num_batches(self, epoch: int = 0) -> int:
-        return len(self.plan(epoch))
+        return sum(self._pool_counts(epoch))
 
     # -- tensors ----------------------------------------------------------------------------------------
-    def _pad(self, data: tuple[np.ndarray, np.ndarray], rows: np.ndarray, lengths: np.ndarray,
-             width: int, shift: int) -> np.ndarray:
+    def _pad(self, flat: Any, row_starts: np.ndarray, lengths: np.ndarray, width: int, shift: int) -> np.ndarray:
         """Rows of ``lengths`` ids each (``shift``: leading positions left for ``<bos>``), padded."""
-        flat, starts = data
         cols = np.arange(width)[None, :] - shift  # (B, width)
         n_copy = lengths[:, None] - 1  # content tokens per row: the length minus <eos> (or <bos>)
         inside = (cols >= 0) & (cols < n_copy)
-        row_starts = starts[self.indices[rows]]
         if hasattr(flat, "read_rows"):  # a file read row by row (seqkit.data.prepared.IdsFile)
             content = flat.read_rows(row_starts, n_copy[:, 0])  # (B, max n_copy), zero-padded
             at = np.clip(cols, 0, max(content.shape[1] - 1, 0))
-            values = content[np.arange(len(rows))[:, None], at] if content.shape[1] else np.zeros(inside.shape, np.int64)
+            values = content[np.arange(len(row_starts))[:, None], at] if content.shape[1] else np.zeros(inside.shape, np.int64)
         else:
             pos = np.where(inside, row_starts[:, None] + cols, 0)
             # uint16/uint32 ids (a memory map): gather only this batch's, then widen to int64
             values = flat[pos].astype(np.int64, copy=False) if len(flat) else np.zeros(pos.shape, dtype=np.int64)
         return np.where(inside, values, np.int64(self.pad_id))
 
-    def make_batch(self, rows: np.ndarray) -> Batch:
-        """The :class:`Batch` of kept pairs number ``rows``."""
-        src_len, tgt_len = self.src_len[rows].astype(np.int64), self.tgt_len[rows].astype(np.int64)
+    def _batch(self, pool: _Pool, rows: np.ndarray) -> Batch:
+        src_len, tgt_len = pool.src_len[rows].astype(np.int64), pool.tgt_len[rows].astype(np.int64)
         S, T = int(src_len.max()), int(tgt_len.max())
         B = len(rows)
-        src = self._pad(self._src, rows, src_len, S, shift=0)
+        src_flat, _, tgt_flat, _ = self._data
+        src = self._pad(src_flat, pool.src_start[rows], src_len, S, shift=0)
         src[np.arange(B), src_len - 1] = self.eos_id
-        tgt_out = self._pad(self._tgt, rows, tgt_len, T, shift=0)
+        tgt_out = self._pad(tgt_flat, pool.tgt_start[rows], tgt_len, T, shift=0)
         tgt_out[np.arange(B), tgt_len - 1] = self.eos_id
-        tgt_in = self._pad(self._tgt, rows, tgt_len, T, shift=1)
+        tgt_in = self._pad(tgt_flat, pool.tgt_start[rows], tgt_len, T, shift=1)
         tgt_in[:, 0] = self.bos_id
         return Batch(torch.from_numpy(src), torch.from_numpy(src_len), torch.from_numpy(tgt_in),
                      torch.from_numpy(tgt_out), torch.from_numpy(tgt_len), int(tgt_len.sum()),
-                     torch.from_numpy(self.indices[rows]), self.pad_id)
+                     torch.from_numpy(pool.indices[rows]), self.pad_id)
+
+    def make_batch(self, rows: np.ndarray) -> Batch:
+        """The :class:`Batch` of kept pairs number ``rows`` (as :meth:`plan` gives them: one pool's)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        p = int(np.searchsorted(self._row_starts, rows[0], side="right")) - 1
+        return self._batch(self._make_pool(p), rows - self._row_starts[p])
 
     def epoch(self, epoch: int, start: int = 0, *, rank: int = 0, world_size: int = 1) -> Iterator[Batch | None]:
         """Yield the batches of ``epoch``, skipping the first ``start`` (mid-epoch resume).
@@ -362,12 +445,22 @@ class ParallelBatches:
         With ``world_size > 1`` only batch numbers ``i`` (counted from the epoch's start) with
         ``i % world_size == rank`` are built -- the ones :class:`seqkit.train.Trainer` gives rank
         ``rank`` -- and ``None`` stands in the other places, so every rank sees the same sequence
-        length and the same global batches as one process.
+        length and the same global batches as one process. Pools before ``start`` are skipped by their
+        batch counts, not planned again.
         """
         if not 0 <= rank < world_size:
             raise SeqkitError(f"rank {rank} of world size {world_size}", fix="use 0 <= rank < world_size")
-        for i, rows in enumerate(self.plan(epoch)[start:], start):
-            yield self.make_batch(rows) if i % world_size == rank else None
+        i = 0
+        counts = self._pool_counts(epoch) if start else None
+        for n_pool, p in enumerate(self._pool_order(epoch).tolist()):
+            if counts is not None and i + counts[n_pool] <= start:
+                i += counts[n_pool]
+                continue
+            pool = self._make_pool(p)
+            for rows in self._plan_pool(epoch, p):
+                if i >= start:
+                    yield self._batch(pool, rows) if i % world_size == rank else None
+                i += 1
 
     def __iter__(self) -> Iterator[Batch]:
         return self.epoch(0)

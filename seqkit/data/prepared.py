@@ -130,8 +130,11 @@ class PreparedCorpus:
                               path=self.path, fix="load that model (`seqkit data prepare --spm MODEL ...`)")
         return SentencePieceTokenizer.load(self.path / "spm.model")
 
-    def reader(self, side: str) -> IdsFile:
-        """``side``'s ids (``"src"``/``"tgt"``) as an :class:`IdsFile` (what batching reads from)."""
+    def reader(self, side: str, kind: str = "ids") -> IdsFile:
+        """``side``'s (``"src"``/``"tgt"``) ids, or with ``kind="offsets"`` its offsets, as an
+        :class:`IdsFile`: what batching reads from, a batch's rows or a pool's offsets at a time."""
+        if kind == "offsets":
+            return IdsFile(self.path / f"{side}.offsets", np.dtype("<i8"), len(self) + 1)
         return IdsFile(self.path / f"{side}.ids", np.dtype(self.meta["dtype"]), self.meta[f"{side}_tokens"])
 
     def pair(self, i: int) -> tuple[list[int], list[int]]:

@@ -364,7 +364,7 @@ def train_stage(run: Run) -> dict:
         with atomic_dir(run.path("model")) as folder:
             save_model_dir(folder, mcfg, len(tok), run.path("spm.model"), weights, **info)
     summary = {k: v for k, v in out.result.to_dict().items() if k != "last_valid"}
-    summary.update(parameters=n_params, dropped=out.batches.dropped, train_pairs=len(out.batches.indices))
+    summary.update(parameters=n_params, dropped=out.batches.dropped, train_pairs=out.batches.n_kept)
     run.log_metrics({"train_tokens_per_s": round(out.result.items_per_s, 1),
                      "best_valid_bleu": out.result.best_score, "steps": out.result.steps})
     return {**summary, "files": ["model/model.safetensors", "model/model.json", "model/spm.model"]}

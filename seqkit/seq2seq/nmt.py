@@ -138,6 +138,7 @@ class NMTTrainConfig:
     warmup: int = setting(200, ge=0)
     label_smoothing: float = setting(0.1, ge=0, lt=1)
     max_tokens: int = setting(3000, ge=1)
+    pool_pairs: int | None = setting(None, ge=1)  # bucket within pools of N pairs (memory flat in corpus size)
     accum_steps: int = setting(1, ge=1)
     clip_norm: float | None = setting(1.0, gt=0)
     amp: str = setting("auto", choices=("auto", "bf16", "none"))
@@ -613,7 +614,8 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
     def encode(lines: list[str], side: str) -> list[list[int]]:  # a pretokenized side is cut first
         return tokenizer.encode_ids_batch([cut[side](x) for x in lines] if cut[side] else lines)
 
-    batch_options = dict(max_tokens=cfg.max_tokens, bucket=True, shuffle=True, seed=seed, min_len=1, max_len=max_len)
+    batch_options = dict(max_tokens=cfg.max_tokens, bucket=True, shuffle=True, seed=seed, min_len=1, max_len=max_len,
+                         pool_pairs=cfg.pool_pairs)
     if isinstance(train_src, PreparedCorpus):
         _check_prepared(train_src, train_tgt, tokenizer, pretokenize)
         batches = ParallelBatches.from_prepared(train_src, **batch_options)

@@ -133,15 +133,16 @@ def test_compiled_plan_equals_the_python_loop(count, bucket):
         pytest.skip("no C compiler")
     src, tgt = _random_flat_pairs(3000, 11)
     pb = ParallelBatches(src, tgt, max_tokens=700, bucket=bucket, count=count, seed=3)
+    pool = pb._make_pool(0)
     for epoch in range(3):
         rng = np.random.default_rng(epoch)
-        order = rng.permutation(len(pb.indices))
-        fast = pb._chunk(order)
-        slow = pb._chunk_python(order, pb.src_len[order], pb.tgt_len[order])
+        order = rng.permutation(pb.n_kept)
+        fast = pb._chunk(order, pool)
+        slow = pb._chunk_python(order, pool.src_len[order], pool.tgt_len[order])
         assert len(fast) == len(slow) > 10
         assert all(np.array_equal(a, b) for a, b in zip(fast, slow))
         for rows in fast:  # and every batch keeps the budget (or is one pair)
-            cost = len(rows) * (pb.tgt_len[rows].max() + (0 if count == "tgt" else pb.src_len[rows].max()))
+            cost = len(rows) * (pool.tgt_len[rows].max() + (0 if count == "tgt" else pool.src_len[rows].max()))
             assert cost <= 700 or len(rows) == 1
 
 
@@ -221,3 +222,65 @@ def test_plans_equal_the_earlier_implementation():
         got = pb.plan(epoch)
         assert len(got) == len(want) > 50
         assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+def test_pools_plan_each_pool_alone_and_cover_every_pair_once():
+    """``pool_pairs``: batches are formed within pools of consecutive pairs, visited in a shuffled
+    order; every kept pair once per epoch, the same filters and counts as one pool."""
+    src, tgt = _random_flat_pairs(2500, 5)
+    src[7], tgt[100] = [], [1] * 70  # one empty side, one too long
+    whole = ParallelBatches(src, tgt, max_tokens=800, seed=4, max_len=60)
+    pooled = ParallelBatches(src, tgt, max_tokens=800, seed=4, max_len=60, pool_pairs=600)
+    assert pooled.report() == whole.report() == "kept 2498 of 2500 pairs, dropped 1 shorter than 1 token(s), " \
+                                                "dropped 1 longer than 60 tokens"
+    assert len(pooled._firsts) == 5 and pooled.n_kept == whole.n_kept == 2498
+    assert np.array_equal(pooled.indices, whole.indices)
+    orders = []
+    for epoch in (0, 1):
+        batches = [b.indices.numpy() for b in pooled.epoch(epoch)]
+        assert sorted(np.concatenate(batches).tolist()) == whole.indices.tolist()
+        pools = [set((b // 600).tolist()) for b in batches]
+        assert all(len(p) == 1 for p in pools)  # a batch never mixes pools
+        visits = [next(iter(p)) for p in pools]
+        runs = [v for i, v in enumerate(visits) if i == 0 or v != visits[i - 1]]
+        assert sorted(runs) == [0, 1, 2, 3, 4]  # each pool's batches come together
+        orders.append(runs)
+        assert len(batches) == pooled.num_batches(epoch)
+        for b in pooled.epoch(epoch):
+            assert b.tgt_out.numel() + b.src.numel() <= 800
+    assert orders[0] != orders[1]  # the pools' order is shuffled per epoch
+    # the plan's global rows give the same batches; a pool as large as the input is the unpooled plan
+    plan = pooled.plan(1)
+    assert [pooled.make_batch(r).indices.tolist() for r in plan[:5]] == \
+        [b.indices.tolist() for b in list(pooled.epoch(1))[:5]]
+    big = ParallelBatches(src, tgt, max_tokens=800, seed=4, max_len=60, pool_pairs=2500)
+    assert all(np.array_equal(a, b) for a, b in zip(big.plan(3), whole.plan(3), strict=True))
+
+
+def test_pooled_resume_and_rank_shares_equal_one_process():
+    src, tgt = _random_flat_pairs(1500, 8)
+    pb = ParallelBatches(src, tgt, max_tokens=700, seed=2, pool_pairs=400)
+    full = [b.indices.tolist() for b in pb.epoch(3)]
+    for start in (0, 1, 17, len(full) - 1, len(full)):
+        fresh = ParallelBatches(src, tgt, max_tokens=700, seed=2, pool_pairs=400)
+        assert [b.indices.tolist() for b in fresh.epoch(3, start=start)] == full[start:]
+    shares = [list(pb.epoch(3, start=5, rank=r, world_size=2)) for r in range(2)]
+    merged = [a if a is not None else b for a, b in zip(*shares, strict=True)]
+    assert [b.indices.tolist() for b in merged] == full[5:]
+    assert all((a is None) != (b is None) for a, b in zip(*shares))
+
+
+def test_pooled_batches_from_a_prepared_corpus_equal_the_lists(tmp_path):
+    from seqkit.data.prepared import prepare
+    from seqkit.text import SentencePieceTokenizer
+
+    words = "the a cat dog sat on mat ran far away big small red green house tree".split()
+    rng = np.random.default_rng(0)
+    lines = [" ".join(rng.choice(words, size=int(rng.integers(1, 15)))) for _ in range(900)]
+    tok = SentencePieceTokenizer.train(lines, vocab_size=40, model_type="bpe")
+    corpus = prepare(lines, lines[::-1], tok, tmp_path / "prep", progress=False)
+    a = ParallelBatches(tok.encode_ids_batch(lines), tok.encode_ids_batch(lines[::-1]), max_tokens=300, seed=1,
+                        pool_pairs=250)
+    b = ParallelBatches.from_prepared(corpus, max_tokens=300, seed=1, pool_pairs=250)
+    for x, y in zip(a.epoch(1), b.epoch(1), strict=True):
+        assert x.src.equal(y.src) and x.tgt_in.equal(y.tgt_in) and x.indices.equal(y.indices)
