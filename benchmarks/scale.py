@@ -4,22 +4,26 @@ For each size in ``--pairs`` (default 500,000 and 5,000,000 pairs, about WMT14 e
 
 1. generates the corpus from the bundled English-French corpus (``data/en-fr``, 22,000 pairs): every
    line joins 1-4 pairs drawn with a seeded RNG, so the sentences are ~2.5x longer (~18 words, near
-   WMT's ~23) and the sides stay translations of each other. The files go to a temporary folder
-   (``--work``), never into the repository;
-2. prepares it (``seqkit.data.prepared.prepare_files``, ``--workers`` processes): wall time, disk size,
-   and the time of a second call, which must re-use the folder;
+   WMT's ~23) and the sides stay translations of each other. It is written as shards of 500,000 pairs
+   (``train.000.en`` ...) in a temporary folder (``--work``), never into the repository;
+2. prepares the shards as one corpus (``seqkit.data.prepared.prepare_files`` with a glob,
+   ``--workers`` processes), training its one sentencepiece model (2,000 pieces) on a uniform sample of
+   200,000 sentences first: wall time (sample + training + encoding), disk size, and the time of a
+   second call, which must re-use the folder;
 3. trains a tiny Transformer (2+2 layers, d_model 128) for ``--steps`` updates from the prepared corpus
-   in a fresh process, which reports its peak RSS (``VmHWM``), its RSS once the model is built and the
-   corpus opened (the baseline: "above the model" is the difference), and the time from the start of
-   the process to the end of the first update (imports, opening the map, planning the epoch, one
-   update). The time to plan an epoch of the whole corpus is measured on its own in this process.
+   in a fresh process, twice: bucketing over the whole corpus (``pool_pairs`` unset) and within pools of
+   ``--pool-pairs`` pairs. Each process reports its peak RSS (``VmHWM``), its RSS once the model is
+   built and the corpus opened (the baseline: "above the model" is the difference), and the time from
+   the start of the process to the end of the first update (imports, opening the corpus, planning,
+   one update). The time to plan an epoch of the whole corpus is measured on its own in this process.
 
 Then, on Multi30k de->en (``$SEQKIT_DATA/multi30k``), it trains the same model for ``--steps`` updates
 twice, from the lists of strings (the in-memory path) and from a prepared copy, alternating
 ``--repeats`` times, and prints the median target tokens/s of each and their ratio. Both see the same
 batches (tests/seq2seq/test_train_prepared.py proves the weights equal).
 
-Usage: ``python benchmarks/scale.py [--pairs 500000 5000000] [--steps 30] [--workers 2] [--work DIR]``.
+Usage: ``python benchmarks/scale.py [--pairs 500000 5000000] [--steps 30] [--workers 2] [--pool-pairs 500000]
+[--work DIR]``.
 Timings depend on the load of the machine; the figures in docs/benchmarks.md say under which.
 """
 
@@ -45,24 +49,29 @@ MODEL = dict(d_model=128, d_ff=512, n_heads=4, n_enc_layers=2, n_dec_layers=2, d
 MAX_TOKENS = 4096
 
 
-def generate(out: Path, n_pairs: int, seed: int = 15) -> tuple[Path, Path]:
-    """``out/train.en``, ``out/train.fr``: ``n_pairs`` lines, each 1-4 bundled pairs joined."""
+SHARD = 500_000
+
+
+def generate(out: Path, n_pairs: int, seed: int = 15) -> tuple[str, str]:
+    """``out/train.NNN.en``, ``out/train.NNN.fr``: ``n_pairs`` lines in shards of :data:`SHARD`, each
+    line 1-4 bundled pairs joined; returns the two globs."""
     base_en = (ROOT / "data/en-fr/train.en").read_text(encoding="utf-8").splitlines()
     base_fr = (ROOT / "data/en-fr/train.fr").read_text(encoding="utf-8").splitlines()
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
-    en_path, fr_path = out / "train.en", out / "train.fr"
     block = 100_000
-    with open(en_path, "w", encoding="utf-8") as en, open(fr_path, "w", encoding="utf-8") as fr:
-        for begin in range(0, n_pairs, block):
-            n = min(block, n_pairs - begin)
-            parts = rng.integers(1, 5, n)
-            picks = rng.integers(0, len(base_en), int(parts.sum()))
-            ends = np.cumsum(parts)
-            starts = ends - parts
-            en.write("".join(" ".join(base_en[j] for j in picks[s:e]) + "\n" for s, e in zip(starts, ends)))
-            fr.write("".join(" ".join(base_fr[j] for j in picks[s:e]) + "\n" for s, e in zip(starts, ends)))
-    return en_path, fr_path
+    for shard, first in enumerate(range(0, n_pairs, SHARD)):
+        with open(out / f"train.{shard:03d}.en", "w", encoding="utf-8") as en, \
+                open(out / f"train.{shard:03d}.fr", "w", encoding="utf-8") as fr:
+            for begin in range(first, min(first + SHARD, n_pairs), block):
+                n = min(block, n_pairs - begin)
+                parts = rng.integers(1, 5, n)
+                picks = rng.integers(0, len(base_en), int(parts.sum()))
+                ends = np.cumsum(parts)
+                starts = ends - parts
+                en.write("".join(" ".join(base_en[j] for j in picks[s:e]) + "\n" for s, e in zip(starts, ends)))
+                fr.write("".join(" ".join(base_fr[j] for j in picks[s:e]) + "\n" for s, e in zip(starts, ends)))
+    return str(out / "train.*.en"), str(out / "train.*.fr")
 
 
 def _status(field: str) -> int:
@@ -102,7 +111,7 @@ def child(args: argparse.Namespace) -> None:
             first.append(time.time() - t_start)
 
     cfg = NMTTrainConfig(lr=5e-4, warmup=100, max_tokens=MAX_TOKENS, max_steps=args.steps, log_every=1,
-                         progress=False, amp="none")
+                         progress=False, amp="none", pool_pairs=args.pool)
     out = train_nmt(model, tok, train_src, train_tgt, cfg=cfg, seed=0, max_len=args.max_len, log_fn=log_fn)
     # VmHWM counts the pages of the memory map the batches touched too (page cache the kernel can
     # drop); RssAnon is the process's own memory at the end
@@ -113,9 +122,10 @@ def child(args: argparse.Namespace) -> None:
 
 
 def run_child(spm: Path, *, prepared: Path | None = None, src: Path | None = None, tgt: Path | None = None,
-              steps: int, threads: int, max_len: int) -> dict:
+              steps: int, threads: int, max_len: int, pool_pairs: int | None = None) -> dict:
     cmd = [sys.executable, __file__, "--child", "--spm", str(spm), "--steps", str(steps), "--threads", str(threads),
            "--max-len", str(max_len)]
+    cmd += ["--pool", str(pool_pairs)] if pool_pairs else []
     cmd += ["--prepared", str(prepared)] if prepared else ["--src", str(src), "--tgt", str(tgt)]
     env = {**os.environ, "SEQKIT_THREADS": str(threads)}
     t0 = time.time()
@@ -133,6 +143,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the training process")
     ap.add_argument("--repeats", type=int, default=3, help="alternating in-memory/prepared runs on Multi30k")
     ap.add_argument("--max-len", type=int, default=128)
+    ap.add_argument("--pool-pairs", type=int, default=SHARD, help="the pooled runs' pool size (pairs)")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     ap.add_argument("--skip-multi30k", action="store_true")
@@ -143,6 +154,7 @@ def main() -> None:
     ap.add_argument("--prepared", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--src", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--tgt", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--pool", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args)
@@ -156,43 +168,42 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     try:
-        # one joint vocabulary, trained on a sample of lines (input_sentence_size), used for every size
-        import sentencepiece
-
-        sentencepiece.set_random_generator_seed(15)  # the sample of sentences it trains on
-        spm_en_fr = work / "en-fr.spm"
-        tok = SentencePieceTokenizer.train([ROOT / "data/en-fr/train.en", ROOT / "data/en-fr/train.fr"], spm_en_fr,
-                                           vocab_size=2000, input_sentence_size=40_000,
-                                           shuffle_input_sentence=True, num_threads=args.workers)
+        spm = {"vocab_size": 2000, "input_sentence_size": 200_000, "seed": 15}
         for n in args.pairs:
             t = time.perf_counter()
             en, fr = generate(work / f"gen-{n}", n)
             gen_s = time.perf_counter() - t
             t = time.perf_counter()
-            corpus = prepare_files(en, fr, tok, work / f"prep-{n}", workers=args.workers, progress=True,
+            corpus = prepare_files(en, fr, None, work / f"prep-{n}", spm=spm, workers=args.workers, progress=True,
                                    total=n)
             prep_s = time.perf_counter() - t
             t = time.perf_counter()
-            prepare_files(en, fr, tok, work / f"prep-{n}", workers=args.workers, progress=False)
+            prepare_files(en, fr, None, work / f"prep-{n}", spm=spm, workers=args.workers, progress=False)
             reuse_s = time.perf_counter() - t
-            text_mb = (en.stat().st_size + fr.stat().st_size) / 1e6
-            t = time.perf_counter()  # planning an epoch: filter, sort by length, greedy token budget
-            ParallelBatches.from_prepared(corpus, max_tokens=MAX_TOKENS, seed=0, max_len=args.max_len).plan(0)
-            plan_s = time.perf_counter() - t
-            train = run_child(tok.path, prepared=corpus.path, steps=args.steps, threads=args.threads,
-                              max_len=args.max_len)
-            rows.append({"pairs": n, "text_MB": text_mb, "gen_s": gen_s, "prepare_s": prep_s, "reuse_s": reuse_s,
-                         "pieces": corpus.meta["src_tokens"] + corpus.meta["tgt_tokens"],
-                         "disk_MB": corpus.disk_bytes() / 1e6, "plan_s": plan_s, **train})
-            print(json.dumps(rows[-1]), flush=True)
+            text_mb = sum(p.stat().st_size for p in (work / f"gen-{n}").iterdir()) / 1e6
+            spm_path = corpus.path / "spm.model"
+            for pool in (None, args.pool_pairs):
+                t = time.perf_counter()  # planning an epoch: filter, sort by length, greedy token budget
+                ParallelBatches.from_prepared(corpus, max_tokens=MAX_TOKENS, seed=0, max_len=args.max_len,
+                                              pool_pairs=pool).plan(0)
+                plan_s = time.perf_counter() - t
+                train = run_child(spm_path, prepared=corpus.path, steps=args.steps, threads=args.threads,
+                                  max_len=args.max_len, pool_pairs=pool)
+                rows.append({"pairs": n, "shards": len(list((work / f"gen-{n}").glob("*.en"))), "pool": pool,
+                             "text_MB": text_mb, "gen_s": gen_s, "prepare_s": prep_s, "reuse_s": reuse_s,
+                             "pieces": corpus.meta["src_tokens"] + corpus.meta["tgt_tokens"],
+                             "disk_MB": corpus.disk_bytes() / 1e6, "plan_s": plan_s, **train})
+                print(json.dumps(rows[-1]), flush=True)
             shutil.rmtree(work / f"gen-{n}", ignore_errors=True)  # the text is the big part; keep the disk free
 
-        print(f"\n{'pairs':>10} {'text MB':>8} {'prepare s':>9} {'re-use s':>8} {'disk MB':>8} {'plan s':>6} "
-              f"{'RSS model MB':>12} {'peak RSS MB':>11} {'above MB':>8} {'anon MB':>7} {'1st update s':>12} {'tok/s':>7}")
+        print(f"\n{'pairs':>10} {'shards':>6} {'pool':>9} {'text MB':>8} {'prepare s':>9} {'re-use s':>8} {'disk MB':>8} "
+              f"{'plan s':>6} {'RSS model MB':>12} {'peak RSS MB':>11} {'above MB':>8} {'anon MB':>7} "
+              f"{'1st update s':>12} {'tok/s':>7}")
         for r in rows:
-            print(f"{r['pairs']:>10,} {r['text_MB']:>8.0f} {r['prepare_s']:>9.1f} {r['reuse_s']:>8.2f} "
-                  f"{r['disk_MB']:>8.0f} {r['plan_s']:>6.2f} {r['rss_model'] / 1e6:>12.0f} "
-                  f"{r['peak_rss'] / 1e6:>11.0f} {(r['peak_rss'] - r['rss_model']) / 1e6:>8.0f} {r['rss_anon'] / 1e6:>7.0f} "
+            print(f"{r['pairs']:>10,} {r['shards']:>6} {r['pool'] or 'all':>9} {r['text_MB']:>8.0f} "
+                  f"{r['prepare_s']:>9.1f} {r['reuse_s']:>8.2f} {r['disk_MB']:>8.0f} {r['plan_s']:>6.2f} "
+                  f"{r['rss_model'] / 1e6:>12.0f} {r['peak_rss'] / 1e6:>11.0f} "
+                  f"{(r['peak_rss'] - r['rss_model']) / 1e6:>8.0f} {r['rss_anon'] / 1e6:>7.0f} "
                   f"{r['first_update_s']:>12.1f} {r['tokens_per_s']:>7.0f}")
 
         if not args.skip_multi30k:
