@@ -21,8 +21,10 @@ ones truncated to ``max_src_len``/``max_tgt_len`` tokens **including** ``<eos>``
 
 For corpora larger than memory, :meth:`ParallelBatches.from_prepared` (or :meth:`~ParallelBatches.from_flat`)
 batches straight from flat id arrays -- a :class:`seqkit.data.prepared.PreparedCorpus` on disk --
-with ~20 bytes per pair (int32 lengths, an int64 index, a 16-bit sort key) and no Python object per
-sentence; a batch reads only its own rows (``pread``, nothing of the ids mapped into memory).
+with ~44 bytes per pair (int32 lengths, int64 index and starts, a 16-bit sort key, the plan) and no
+Python object per sentence; a batch reads only its own rows (``pread``, nothing of the ids mapped into
+memory). With ``pool_pairs=N`` that state exists for one pool of N consecutive pairs at a time (built
+from the offsets when an epoch reaches it), so memory stays flat whatever the corpus size.
 The greedy token-budget planning runs as a small C loop (``chunk_kernel.c``, through
 :mod:`seqkit.native`; the Python loop is the fallback and the reference), so planning 5 million pairs
 takes about a second. Under ``torchrun``, ``epoch(e, start, rank=r, world_size=w)`` builds only the
@@ -118,8 +120,8 @@ class _Pool:
     """The kept pairs of input positions ``first .. first + n - 1``: what batches are planned from.
 
     ``indices`` (input positions), the row lengths with ``<eos>``/the ``<bos>`` shift (int32, after
-    truncation), a 16-bit (when it fits) sort key, and each row's start in the flat ids: ~38 bytes a
-    kept pair, for the pool's pairs only.
+    truncation), a 16-bit (when it fits) sort key, and each row's start in the flat ids: 34 bytes a
+    kept pair (44 with an epoch's plan of the pool), for the pool's pairs only.
     """
 
     first: int
@@ -161,7 +163,7 @@ class ParallelBatches:
         max_len: drop pairs longer than this (tokens, before truncation) on either side.
         max_ratio: drop pairs whose length ratio (longer / shorter side) exceeds it.
         count: ``"src+tgt"`` or ``"tgt"``: what ``max_tokens`` counts.
-        pool_pairs: ``None`` (default): bucket and shuffle over the whole input, holding ~38 bytes a
+        pool_pairs: ``None`` (default): bucket and shuffle over the whole input, holding ~44 bytes a
             pair. ``N``: over pools of ``N`` consecutive pairs -- an epoch visits the pools in a shuffled
             order and each pool's batches in a shuffled order -- so memory is that of one pool whatever
             the corpus size (a pool is built when it is reached; nothing is kept per pair).
