@@ -342,7 +342,8 @@ def decode_stage(run: Run) -> dict:
     from seqkit.train.distributed import current
 
     decode = from_dict(DecodeConfig, run.section("decode"), "decode")
-    translator = Translator.from_run(run.dir, device=run.device, split_ranks=True, **decode.translator_options())
+    translator = Translator.from_run(run.dir, device=run.device, split_ranks=True,
+                                     **decode.translator_options())
     src = read_lines(run.path("data/test.src"))
     started = time.perf_counter()
     hyps = translator.translate(src)

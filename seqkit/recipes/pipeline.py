@@ -72,7 +72,7 @@ class Stage:
     name: str
     fn: Callable[[Run], dict | None]
     uses: tuple[str, ...]
-    distributed: bool = False  # every torchrun rank runs it (DDP training, shared decoding); else rank 0 alone
+    distributed: bool = False  # every torchrun rank runs it (DDP training, shared decoding); else rank 0
     check: Callable[[DictConfig], list[str]] | None = None  # the config's problems, one line each
 
     @property
@@ -89,9 +89,10 @@ def stage(name: str, uses: tuple[str, ...] | list[str] = (), distributed: bool =
     """Register ``fn`` as the stage ``name`` that reads the config sections ``uses``.
 
     ``distributed=True``: under ``torchrun`` every rank runs it (a training stage whose Trainer uses
-    DDP, a decoding stage whose ranks share the search); it must write files only where ``run.is_main``. ``check(cfg)`` returns the problems of the
-    config for this stage (one line each, naming the key and what is allowed); it runs before any
-    stage does, so a bad value never costs a data or tokenizer stage.
+    DDP, a decoding stage whose ranks share the search); it must write files only where
+    ``run.is_main``. ``check(cfg)`` returns the problems of the config for this stage (one line each,
+    naming the key and what is allowed); it runs before any stage does, so a bad value never costs a
+    data or tokenizer stage.
     """
 
     def register(fn: Callable) -> Callable:

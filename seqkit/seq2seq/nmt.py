@@ -561,7 +561,8 @@ class Translator(TextSide):
 
 
 @torch.no_grad()
-def validation_loss(model: nn.Module, batches: list[Any], device: torch.device, split_ranks: bool = False) -> float:
+def validation_loss(model: nn.Module, batches: list[Any], device: torch.device,
+                    split_ranks: bool = False) -> float:
     """Teacher-forced cross entropy per target token (no label smoothing) over ``batches``.
 
     ``split_ranks``: under ``torchrun`` each rank computes every ``world_size``-th batch and the sums are
@@ -638,7 +639,8 @@ def make_valid_fn(model: nn.Module, tokenizer: Any, valid_src: list[str], valid_
         translator.model = m
         scores = score_translations(translator.translate(valid_src), valid_ref, tgt_lang)
         loss = validation_loss(m, valid_batches, translator.device, split_ranks=split_ranks)
-        return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "bleu": scores["bleu"], "chrf": scores["chrf"]}
+        return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "bleu": scores["bleu"],
+                "chrf": scores["chrf"]}
 
     return valid_fn
 
@@ -696,8 +698,9 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
 
     valid_fn = None
     if valid_src:  # every rank validates its share under torchrun (the Trainer calls valid_fn on all)
-        valid_fn = make_valid_fn(model, tokenizer, valid_src, valid_ref, cfg=cfg, decode=decode, device=device,
-                                 max_len=max_len, pretokenize=pretokenize, tgt_lang=tgt_lang, split_ranks=True)
+        valid_fn = make_valid_fn(model, tokenizer, valid_src, valid_ref, cfg=cfg, decode=decode,
+                                 device=device, max_len=max_len, pretokenize=pretokenize, tgt_lang=tgt_lang,
+                                 split_ranks=True)
     trainer = Trainer(model, optimizer, NMTStep(cfg.label_smoothing, PAD_ID), scheduler=scheduler,
                       clip_norm=cfg.clip_norm, accum_steps=cfg.accum_steps, amp=cfg.amp, device=device,
                       run_dir=run_dir, log_every=cfg.log_every, ckpt_every_steps=cfg.ckpt_every_steps,

@@ -158,7 +158,8 @@ def _decode_worker(rank: int, world: int, root: str) -> None:
     nmt.beam_search = counting_beam_search
     try:
         run = run_pipeline(OmegaConf.load(f"{root}/two.yaml"), "nmt_transformer", echo=False)
-        Path(f"{root}/rank{rank}.json").write_text(json.dumps({"searched": searched, "stages": list(run.results)}))
+        seen = {"searched": searched, "stages": list(run.results)}
+        Path(f"{root}/rank{rank}.json").write_text(json.dumps(seen))
     finally:
         torch.distributed.destroy_process_group()
 
@@ -179,6 +180,9 @@ def test_decode_on_two_ranks_writes_what_one_process_writes(tiny_run, tmp_path):
     # (4 updates teach a few repeated words): a line put in the wrong place cannot go unnoticed.
     base = tmp_path / "base"
     shutil.copytree(tiny_run.dir, base)
+    shutil.rmtree(base / "heatmaps")
+    for name in ("test.hyp", "test.ref", "scores.json"):  # what decode and evaluate must write again
+        (base / name).unlink()
     g = torch.Generator().manual_seed(0)
     weights = load_weights(base / "model" / "model.safetensors")
     save_weights(base / "model" / "model.safetensors",
@@ -197,7 +201,7 @@ def test_decode_on_two_ranks_writes_what_one_process_writes(tiny_run, tmp_path):
     assert (two / "test.hyp").read_bytes() == (one / "test.hyp").read_bytes()
     assert (two / "test.ref").read_bytes() == (one / "test.ref").read_bytes()
     assert json.loads((two / "scores.json").read_text()) == json.loads((one / "scores.json").read_text())
-    assert sorted(p.name for p in (two / "heatmaps").iterdir()) == sorted(p.name for p in (one / "heatmaps").iterdir())
+    assert sorted(p.name for p in (two / "heatmaps").iterdir()) == [f"{i:05d}.png" for i in range(5)]
     log = (two / "log.txt").read_text(encoding="utf-8")
     assert "[nmt.train] unchanged, skipped" in log and "sentences/s, 2 ranks)" in log
     assert "[nmt.evaluate] BLEU" in log

@@ -57,8 +57,8 @@ def _worker(rank: int, world: int, folder: str) -> None:
         torch.manual_seed(0)
         model = build_model(mcfg, len(tok))
         records = []
-        out = train_nmt(model, tok, src[:400], tgt[:400], src[400:], tgt[400:], cfg=CFG, decode=DECODE, seed=3,
-                        max_len=16, log_fn=records.append)
+        out = train_nmt(model, tok, src[:400], tgt[:400], src[400:], tgt[400:], cfg=CFG, decode=DECODE,
+                        seed=3, max_len=16, log_fn=records.append)
         with open(f"{folder}/rank{rank}.json", "w") as fh:
             json.dump({"searched": searched, "records": records, "last_valid": out.result.last_valid}, fh)
         if rank == 0:

@@ -45,7 +45,8 @@ def _checks(rank: int) -> dict:
         return {"neg_mse": -total / n, "rows": n, "rank": rank}
 
     model = toy_model(0, dropout=0.0)
-    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), toy_step, progress=False, plot=False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    trainer = Trainer(model, opt, toy_step, progress=False, plot=False)
     fit = trainer.fit(ToyBatches(n_batches=4), epochs=1, valid_fn=valid_fn, valid_every=1, monitor="neg_mse")
     with torch.no_grad():
         whole = -((model(x).squeeze(-1) - y) ** 2).mean().item()  # one process's number, on this rank

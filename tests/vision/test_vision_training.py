@@ -64,7 +64,8 @@ def test_evaluate_split_over_two_ranks_equals_one_process(tmp_path):
     data = load_images("digits", resolution=12)
     assert len(data.X_test) > 2 * 128  # three batches or more: both ranks score some
     torch.manual_seed(0)
-    one = evaluate(init_cnn(build_model("lenet-relu", resolution=12)), data.X_test, data.y_test, batch_size=128)
+    model = init_cnn(build_model("lenet-relu", resolution=12))
+    one = evaluate(model, data.X_test, data.y_test, batch_size=128)
     for rank in (0, 1):
         got = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert got["acc"] == one["acc"] and got["loss"] == pytest.approx(one["loss"], rel=1e-12)
