@@ -17,7 +17,8 @@ sections in its ``uses`` and passes data on through files in the run directory:
                    warmup/inverse-sqrt, validation BLEU, best-N checkpoints, early stopping, a time
                    budget) -> ``train/``, then the model folder ``model/`` (best weights,
                    ``model.json``, ``spm.model``), swapped in whole when training ends
-``nmt.decode``     beam search over the test set -> ``test.hyp`` (detokenized, one line per source)
+``nmt.decode``     beam search over the test set -> ``test.hyp`` (detokenized, one line per source);
+                   under ``torchrun`` the ranks share the search and rank 0 writes
 ``nmt.evaluate``   sacreBLEU BLEU and chrF with their signatures -> ``scores.json``
 =================  ==================================================================================
 
@@ -371,28 +372,41 @@ def train_stage(run: Run) -> dict:
 
 
 # -- decoding and evaluation ---------------------------------------------------------------------------
-@stage("nmt.decode", uses=("data", "spm", "model", "train", "decode"), check=check)
+@stage("nmt.decode", uses=("data", "spm", "model", "train", "decode"), distributed=True, check=check)
 def decode_stage(run: Run) -> dict:
-    """Beam-search the test set with the model folder's weights -> test.hyp (and test.ref)."""
+    """Beam-search the test set with the model folder's weights -> test.hyp (and test.ref).
+
+    Under ``torchrun`` every rank runs it: each searches its share of the decoding batches
+    (``Translator(split_ranks=True)``), every rank gets the translations back in order, and rank 0
+    writes them -- the lines one process would write. The counts (empty, cut, unknown pieces) are of
+    the whole test set on every rank, as each rank reads all of it to make the same batches.
+    """
+    from seqkit.train.distributed import current
+
     decode = from_dict(DecodeConfig, run.section("decode"), "decode")
-    translator = Translator.from_run(run.dir, device=run.device, **decode.translator_options())
+    translator = Translator.from_run(run.dir, device=run.device, split_ranks=True,
+                                     **decode.translator_options())
     src = read_lines(run.path("data/test.src"))
     started = time.perf_counter()
     hyps = translator.translate(src)
     seconds = time.perf_counter() - started
-    write_text_atomic(run.path("test.hyp"), "".join(h + "\n" for h in hyps))
+    if run.is_main:
+        write_text_atomic(run.path("test.hyp"), "".join(h + "\n" for h in hyps))
     s = dict(translator.stats)  # of the test set (the heatmaps below translate a few lines again)
     heatmaps = []
-    if decode.heatmaps:
+    if decode.heatmaps:  # every rank takes part in the search (a split translator's calls are collective)
         shown = translator.translate_scored(src[: decode.heatmaps], attention=True)
-        for i, hyps_i in enumerate(shown):
-            if hyps_i[0].attention is not None:
-                heatmaps.append(f"heatmaps/{i:05d}.png")
-                hyps_i[0].heatmap(run.path(heatmaps[-1]))
-    copy_file_atomic(run.path("data/test.tgt"), run.path("test.ref"))
+        drawn = [(f"heatmaps/{i:05d}.png", h[0]) for i, h in enumerate(shown) if h[0].attention is not None]
+        heatmaps = [name for name, _ in drawn]
+        if run.is_main:  # rank 0 alone draws them
+            for name, translation in drawn:
+                translation.heatmap(run.path(name))
+    if run.is_main:
+        copy_file_atomic(run.path("data/test.tgt"), run.path("test.ref"))
+    ranks = current().world_size
     run.log(f"beam {decode.beam}, alpha {decode.alpha}: {len(src):,} test sentences in {seconds:.1f}s "
-            f"({len(src) / seconds:.1f} sentences/s); empty {s['empty']}, cut {s['truncated']}, "
-            f"unknown pieces {s['unknown_tokens']}")
+            f"({len(src) / seconds:.1f} sentences/s{f', {ranks} ranks' if ranks > 1 else ''}); "
+            f"empty {s['empty']}, cut {s['truncated']}, unknown pieces {s['unknown_tokens']}")
     return {"sentences": len(src), "seconds": round(seconds, 2), "sentences_per_s": round(len(src) / seconds, 2),
             "decode": decode.translator_options(), "files": ["test.hyp", "test.ref", *heatmaps], **s}
 

@@ -23,8 +23,9 @@ unchanged is skipped on a re-run into the same directory, and its recorded resul
 ``force=true`` recomputes everything.
 
 Under ``torchrun`` (``WORLD_SIZE > 1``) rank 0 runs every stage; the other ranks wait, join in the
-*distributed* stages only (the training stages, which train with DDP), reading what rank 0 made
-before them, and stop after the last one. Only rank 0 writes into the run directory.
+*distributed* stages only (training with DDP, and the NMT test decoding, which the ranks share),
+reading what rank 0 made before them, and stop after the last one; rank 0 alone runs the stages after
+it (evaluation). Only rank 0 writes into the run directory.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class Stage:
     name: str
     fn: Callable[[Run], dict | None]
     uses: tuple[str, ...]
-    distributed: bool = False  # every torchrun rank runs it (DDP training); else rank 0 alone
+    distributed: bool = False  # every torchrun rank runs it (DDP training, shared decoding); else rank 0
     check: Callable[[DictConfig], list[str]] | None = None  # the config's problems, one line each
 
     @property
@@ -88,9 +89,10 @@ def stage(name: str, uses: tuple[str, ...] | list[str] = (), distributed: bool =
     """Register ``fn`` as the stage ``name`` that reads the config sections ``uses``.
 
     ``distributed=True``: under ``torchrun`` every rank runs it (a training stage whose Trainer uses
-    DDP); it must write files only where ``run.is_main``. ``check(cfg)`` returns the problems of the
-    config for this stage (one line each, naming the key and what is allowed); it runs before any
-    stage does, so a bad value never costs a data or tokenizer stage.
+    DDP, a decoding stage whose ranks share the search); it must write files only where
+    ``run.is_main``. ``check(cfg)`` returns the problems of the config for this stage (one line each,
+    naming the key and what is allowed); it runs before any stage does, so a bad value never costs a
+    data or tokenizer stage.
     """
 
     def register(fn: Callable) -> Callable:

@@ -41,6 +41,7 @@ from seqkit.settings import setting
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seqkit.train import StepOutput
 from seqkit.train.checkpoint import load_weights
+from seqkit.train.distributed import all_reduce_sum, gather_shards, shard
 
 #: The library's messages (a recipe run sends them to its log.txt; configure ``logging`` to see them).
 LOG = logging.getLogger("seqkit.seq2seq")
@@ -367,13 +368,22 @@ class Translator(TextSide):
         max_src_len: longer sources are cut to this many tokens, ``<eos>`` included (counted in ``stats``).
         batch_tokens: padded source tokens per decoding batch (sentences are sorted by length first).
         postprocess: applied to every detokenized output (e.g. joining Chinese words).
+        split_ranks: under ``torchrun``, the ranks search together: each searches every
+            ``world_size``-th decoding batch and every rank gets all the results
+            (:mod:`seqkit.train.distributed`), so every rank must make the same calls with the same
+            sentences. Each sentence is searched in the batch, padded the same way, that one process
+            would put it in, so the translations are those of one process, bit for bit. ``stats``
+            count all the sentences on every rank. Sampling is not split (its draws come from one
+            generator, batch after batch): every rank then samples everything. No effect in a single
+            process.
     """
 
     def __init__(self, model: nn.Module, tokenizer: Any, *, device: str | torch.device = "cpu",
                  beam: int = 5, alpha: float = 1.0, max_len_a: float = 1.5, max_len_b: int = 10,
                  max_src_len: int = 250, batch_tokens: int = 3000, unk_penalty: float = 0.0,
                  sampling: dict[str, Any] | None = None, length_penalty: str | None = "gnmt",
-                 quantize: str | None = None, preprocess: Any = None, postprocess: Any = None) -> None:
+                 quantize: str | None = None, preprocess: Any = None, postprocess: Any = None,
+                 split_ranks: bool = False) -> None:
         from seqkit.train.host_memory import keep_freed_memory
 
         self.device = torch.device(device)
@@ -389,6 +399,7 @@ class Translator(TextSide):
         self.sampling = sampling  # {"temperature", "top_k", "top_p", "seed"}: sample instead of searching
         self.preprocess, self.postprocess = preprocess, postprocess
         self.stats = {"sentences": 0, "empty": 0, "truncated": 0, "unknown_tokens": 0}
+        self.split_ranks = split_ranks
 
     @classmethod
     def from_runs(cls, run_dirs: list[str | os.PathLike], *, weights: str | os.PathLike | None = None,
@@ -480,7 +491,10 @@ class Translator(TextSide):
         generator = None
         if self.sampling is not None:
             generator = torch.Generator().manual_seed(int(self.sampling.get("seed") or 0))
-        for batch in self.batches(src_ids).epoch(0):
+        split = self.split_ranks and self.sampling is None
+        batches = self.batches(src_ids).epoch(0)
+        searched = []  # (sentence indices, their hypotheses) of each batch searched here
+        for batch in shard(batches) if split else batches:
             src, src_len = batch.src.to(self.device), batch.src_len.to(self.device)
             prefix = None
             if prefix_ids is not None:
@@ -502,7 +516,9 @@ class Translator(TextSide):
                                    length_penalty=self.length_penalty,
                                    max_len_a=self.max_len_a, max_len_b=self.max_len_b, bos_id=BOS_ID,
                                    eos_id=EOS_ID, return_attention=attention, prefix=prefix)
-            for i, hs in zip(batch.indices.tolist(), hyps):
+            searched.append((batch.indices.tolist(), hyps))
+        for indices, hyps in gather_shards(searched) if split else searched:
+            for i, hs in zip(indices, hyps):
                 results[i] = list(hs) + [empty] * (nbest - len(hs))
         return results
 
@@ -546,19 +562,27 @@ class Translator(TextSide):
 
 
 @torch.no_grad()
-def validation_loss(model: nn.Module, batches: list[Any], device: torch.device) -> float:
-    """Teacher-forced cross entropy per target token (no label smoothing) over ``batches``."""
+def validation_loss(model: nn.Module, batches: list[Any], device: torch.device,
+                    split_ranks: bool = False) -> float:
+    """Teacher-forced cross entropy per target token (no label smoothing) over ``batches``.
+
+    ``split_ranks``: under ``torchrun`` each rank computes every ``world_size``-th batch and the sums are
+    added over the ranks (every rank must call it); the same batches, summed in another order, so the
+    result equals one process's up to float64 rounding (about 1e-15 relative).
+    """
     was_training = model.training
     model.eval()
     total, tokens = 0.0, 0
     try:
-        for batch in batches:
+        for batch in shard(batches) if split_ranks else batches:
             batch = batch.to(device) if hasattr(batch, "to") else batch
             logits = model(batch.src, batch.src_len, batch.tgt_in)
             loss_sum, n = sequence_loss(logits.float(), batch.tgt_out, PAD_ID, 0.0)
             total, tokens = total + float(loss_sum), tokens + int(n)
     finally:
         model.train(was_training)
+    if split_ranks:
+        total, tokens = all_reduce_sum([total, tokens], torch.device(device))
     return total / max(tokens, 1)
 
 
@@ -570,6 +594,56 @@ def score_translations(hyps: list[str], refs: list[str], tgt_lang: str | None = 
     b, c = bleu(hyps, refs, tokenize=tokenize), chrf(hyps, refs)
     return {"bleu": round(b.score, 2), "chrf": round(c.score, 2), "bleu_signature": b.signature,
             "chrf_signature": c.signature, "bleu_text": b.text}
+
+
+def _encoder(tokenizer: Any, pretokenize: dict[str, str] | None):
+    """``encode(lines, side)``: sentencepiece ids of lines of the ``"src"`` or ``"tgt"`` side, a
+    pretokenized side cut into words first."""
+    cut = {side: pretokenizer((pretokenize or {}).get(side)) for side in ("src", "tgt")}
+
+    def encode(lines: list[str], side: str) -> list[list[int]]:
+        return tokenizer.encode_ids_batch([cut[side](x) for x in lines] if cut[side] else lines)
+
+    return encode
+
+
+def make_valid_fn(model: nn.Module, tokenizer: Any, valid_src: list[str], valid_ref: list[str], *,
+                  cfg: NMTTrainConfig | None = None, decode: DecodeConfig | None = None,
+                  device: str | torch.device = "cpu", max_len: int | None = None,
+                  pretokenize: dict[str, str] | None = None, tgt_lang: str | None = None,
+                  split_ranks: bool = False):
+    """The trainer's ``valid_fn`` that :func:`train_nmt` uses: ``valid_fn(model) -> {"loss", "ppl",
+    "bleu", "chrf"}`` on the first ``cfg.valid_max_sents`` pairs: the teacher-forced cross entropy per
+    target token (:func:`validation_loss`, batches of ``cfg.max_tokens``) and sacreBLEU BLEU and chrF of
+    their ``cfg.valid_beam`` translations (the other search settings from ``decode``).
+
+    ``split_ranks``: under ``torchrun`` every rank calls it and does its share -- every
+    ``world_size``-th decoding batch and loss batch (see :class:`Translator`); the translations are
+    gathered in order and scored whole, the loss sums added. BLEU and chrF are then one process's
+    exactly; the loss differs from it by float64 rounding only (the same per-batch sums, added in
+    another order).
+    """
+    from seqkit.data import ParallelBatches
+
+    cfg, decode = cfg or NMTTrainConfig(), decode or DecodeConfig()
+    encode = _encoder(tokenizer, pretokenize)
+    if cfg.valid_max_sents:
+        valid_src, valid_ref = valid_src[: cfg.valid_max_sents], valid_ref[: cfg.valid_max_sents]
+    valid_batches = list(ParallelBatches(
+        encode(valid_src, "src"), encode(valid_ref, "tgt"),
+        max_tokens=cfg.max_tokens, bucket=True, shuffle=False, min_len=1, max_len=max_len).epoch(0))
+    translator = Translator(model, tokenizer, device=device, split_ranks=split_ranks,
+                            **{**decode.translator_options(), "beam": cfg.valid_beam},
+                            **dict(zip(("preprocess", "postprocess"), side_functions(pretokenize))))
+
+    def valid_fn(m: nn.Module) -> dict:
+        translator.model = m
+        scores = score_translations(translator.translate(valid_src), valid_ref, tgt_lang)
+        loss = validation_loss(m, valid_batches, translator.device, split_ranks=split_ranks)
+        return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "bleu": scores["bleu"],
+                "chrf": scores["chrf"]}
+
+    return valid_fn
 
 
 @dataclass
@@ -595,25 +669,21 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
     than ``max_len`` pieces are dropped and counted), label-smoothed cross entropy, the optimizer and
     schedule ``cfg`` names, ``pretokenize`` ({"src"|"tgt": "jieba"|"char"}) cutting a Chinese side into
     words before sentencepiece, validation BLEU on ``valid_src``/``valid_ref`` (greedy with
-    ``cfg.valid_beam`` 1) every ``cfg.valid_every`` updates with best-N checkpoints in ``run_dir``,
-    early stopping and a time budget. ``resume=True`` continues the run in ``run_dir`` exactly.
+    ``cfg.valid_beam`` 1; :func:`make_valid_fn`, split across the ranks under ``torchrun``) every
+    ``cfg.valid_every`` updates with best-N checkpoints in ``run_dir``, early stopping and a time
+    budget. ``resume=True`` continues the run in ``run_dir`` exactly.
 
     ``train_src`` may instead be a :class:`seqkit.data.prepared.PreparedCorpus` (``train_tgt=None``):
     the pairs tokenized once by ``seqkit data prepare`` with this ``tokenizer``, batched straight from
-    its memory map, so the corpus never becomes Python objects (the same batches as the lists would
-    give).
+    its files, so the corpus never becomes Python objects (the same batches as the lists would give;
+    ``cfg.pool_pairs`` buckets within pools, for memory that does not grow with the corpus).
     """
     from seqkit.data import ParallelBatches
     from seqkit.data.prepared import PreparedCorpus
     from seqkit.train import Trainer, build_optimizer, schedule_from
 
     cfg = cfg or NMTTrainConfig()
-    decode = decode or DecodeConfig()
-    cut = {side: pretokenizer((pretokenize or {}).get(side)) for side in ("src", "tgt")}
-
-    def encode(lines: list[str], side: str) -> list[list[int]]:  # a pretokenized side is cut first
-        return tokenizer.encode_ids_batch([cut[side](x) for x in lines] if cut[side] else lines)
-
+    encode = _encoder(tokenizer, pretokenize)
     batch_options = dict(max_tokens=cfg.max_tokens, bucket=True, shuffle=True, seed=seed, min_len=1, max_len=max_len,
                          pool_pairs=cfg.pool_pairs)
     if isinstance(train_src, PreparedCorpus):
@@ -629,22 +699,10 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
                               total=cfg.max_steps or max(1, len(batches) * cfg.epochs))
 
     valid_fn = None
-    if valid_src:
-        if cfg.valid_max_sents:
-            valid_src, valid_ref = valid_src[: cfg.valid_max_sents], valid_ref[: cfg.valid_max_sents]
-        valid_batches = list(ParallelBatches(
-            encode(valid_src, "src"), encode(valid_ref, "tgt"),
-            max_tokens=cfg.max_tokens, bucket=True, shuffle=False, min_len=1, max_len=max_len).epoch(0))
-        translator = Translator(model, tokenizer, device=device, **{**decode.translator_options(),
-                                                                    "beam": cfg.valid_beam},
-                                **dict(zip(("preprocess", "postprocess"), side_functions(pretokenize))))
-
-        def valid_fn(m: nn.Module) -> dict:
-            translator.model = m
-            scores = score_translations(translator.translate(valid_src), valid_ref, tgt_lang)
-            return {"loss": (loss := validation_loss(m, valid_batches, translator.device)),
-                    "ppl": math.exp(min(loss, 50.0)), "bleu": scores["bleu"], "chrf": scores["chrf"]}
-
+    if valid_src:  # every rank validates its share under torchrun (the Trainer calls valid_fn on all)
+        valid_fn = make_valid_fn(model, tokenizer, valid_src, valid_ref, cfg=cfg, decode=decode,
+                                 device=device, max_len=max_len, pretokenize=pretokenize, tgt_lang=tgt_lang,
+                                 split_ranks=True)
     trainer = Trainer(model, optimizer, NMTStep(cfg.label_smoothing, PAD_ID), scheduler=scheduler,
                       clip_norm=cfg.clip_norm, accum_steps=cfg.accum_steps, amp=cfg.amp, device=device,
                       run_dir=run_dir, log_every=cfg.log_every, ckpt_every_steps=cfg.ckpt_every_steps,

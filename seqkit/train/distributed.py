@@ -6,16 +6,28 @@ process sees ``WORLD_SIZE`` unset and stays single). The :class:`~seqkit.train.T
 the model in ``DistributedDataParallel``, gives every rank its share of each update's batches, and
 normalises gradients by the global item count, so 2 processes give the same update as 1 process
 seeing the same global batch.
+
+Evaluation is split too: every rank calls the trainer's ``valid_fn``, which takes its :func:`shard` of
+the work (decoding batches, loss batches, rows) and puts the pieces back together with
+:func:`gather_shards` (or sums them with :func:`all_reduce_sum`), so every rank ends with the numbers
+one process computes.
 """
 
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+
+from seqkit.errors import SeqkitError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,37 @@ def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def shard(items: Iterable[T]) -> list[T]:
+    """This rank's share of ``items``: every ``world_size``-th one, starting at its rank (all of them in
+    a single process). :func:`gather_shards` puts the shares back in order.
+
+    A stride, not contiguous blocks: what seqkit splits (decoding and loss batches) comes sorted by
+    length, so a stride gives every rank the same mix of short and long work, where blocks would leave
+    the last rank all the long sentences; and no share is more than one item longer than another.
+    """
+    info = current()
+    return list(itertools.islice(items, info.rank, None, info.world_size))
+
+
+def gather_shards(mine: list[T]) -> list[T]:
+    """Every rank's :func:`shard` share, interleaved back into the original order, on every rank.
+
+    Every rank gets the whole list (``all_gather_object``), so the code after it is the same on all
+    ranks; what is gathered is evaluation output (translations, a few numbers), small beside the
+    work. Every rank must call it, one with an empty share too. Identity in a single process.
+    """
+    info = current()
+    if not info.enabled:
+        return list(mine)
+    parts: list[list[T]] = [[] for _ in range(info.world_size)]
+    dist.all_gather_object(parts, list(mine))
+    n = sum(len(p) for p in parts)
+    if [len(p) for p in parts] != [len(range(r, n, info.world_size)) for r in range(info.world_size)]:
+        raise SeqkitError(f"ranks gathered shares of sizes {[len(p) for p in parts]}, which no shard() of "
+                          f"{n} items gives", fix="give gather_shards what shard() returned, on every rank")
+    return [parts[i % info.world_size][i // info.world_size] for i in range(n)]
 
 
 def broadcast_object(obj, src: int = 0):

@@ -51,8 +51,13 @@ Contract (code against this; it is also in ``docs/design.md``)::
   each update takes ``accum_steps * world_size`` consecutive batches and rank ``r`` runs every
   ``world_size``-th of them, so the update equals one process with ``accum_steps * world_size``
   micro-batches. At an epoch's end a group too small to give every rank a batch is dropped under DDP
-  (a single process still uses it). Only rank 0 writes files and validates. A batch source whose
-  ``epoch`` takes ``rank``/``world_size`` (``ParallelBatches``) builds only the rank's own batches.
+  (a single process still uses it). Only rank 0 writes files. Every rank calls ``valid_fn`` and
+  rank 0's result is the one every rank keeps: a ``valid_fn`` that splits its work
+  (:func:`seqkit.train.distributed.shard`, ``gather_shards``, ``all_reduce_sum``, as ``train_nmt``'s,
+  ``train_rnn_lm``'s and ``train_classifier``'s do) makes validation faster; one that does not
+  computes the same numbers on every rank (correct, only wasteful) -- and it must not write files
+  from ranks other than 0. A batch source whose ``epoch`` takes ``rank``/``world_size``
+  (``ParallelBatches``) builds only the rank's own batches.
 
 ``fit`` returns a :class:`FitResult` (steps, epochs, why it stopped, best score and step, training
 throughput).
@@ -430,16 +435,16 @@ class Trainer:
 
     # -- validation -------------------------------------------------------------------------------
     def _validate(self, valid_fn: Callable[[nn.Module], dict], monitor: str | None) -> dict[str, float]:
-        result: dict[str, float] | None = None
-        if self.is_main:
-            self.model.eval()
-            with torch.no_grad():
-                result = {k: _as_float(v) for k, v in dict(valid_fn(self.model)).items()}
-            self.model.train()
-            if monitor is not None and monitor not in result:
-                raise SeqkitError(f"validation returned no {monitor!r} (it gave {sorted(result)})",
-                                  fix="set monitor to one of those names")
-        return dist_utils.broadcast_object(result)
+        """``valid_fn`` on every rank (each may do its share of the work); rank 0's numbers on all."""
+        self.model.eval()
+        with torch.no_grad():
+            result = {k: _as_float(v) for k, v in dict(valid_fn(self.model)).items()}
+        self.model.train()
+        result = dist_utils.broadcast_object(result)
+        if monitor is not None and monitor not in result:  # every rank sees it, so none is left waiting
+            raise SeqkitError(f"validation returned no {monitor!r} (it gave {sorted(result)})",
+                              fix="set monitor to one of those names")
+        return result
 
     # -- the loop ---------------------------------------------------------------------------------
     def fit(self, batches: Any, epochs: int = 1, max_steps: int | None = None,

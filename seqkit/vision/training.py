@@ -41,18 +41,30 @@ def classify_step(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) ->
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> dict[str, float]:
-    """Mean loss and accuracy of ``model`` (in eval mode) on images X (N, C, H, W) and labels y (N,)."""
+def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 512,
+             split_ranks: bool = False) -> dict[str, float]:
+    """Mean loss and accuracy of ``model`` (in eval mode) on images X (N, C, H, W) and labels y (N,).
+
+    ``split_ranks``: under ``torchrun`` each rank evaluates every ``world_size``-th batch of
+    ``batch_size`` images and the sums are added over the ranks (every rank must call it): the same
+    batches as one process, so the accuracy is one process's and the loss equals it up to float64
+    rounding.
+    """
+    from seqkit.train.distributed import all_reduce_sum, shard
+
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     loss_sum, correct = 0.0, 0
-    for i in range(0, len(X), batch_size):
+    starts = range(0, len(X), batch_size)
+    for i in shard(starts) if split_ranks else starts:
         xb, yb = X[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
         logits = model(xb)
         loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
         correct += int((logits.argmax(dim=1) == yb).sum())
     model.train(was_training)
+    if split_ranks:
+        loss_sum, correct = all_reduce_sum([loss_sum, correct], device)
     return {"loss": loss_sum / len(X), "acc": correct / len(X)}
 
 
@@ -94,14 +106,14 @@ def train_classifier(model: nn.Module, data: ImageData, epochs: int = 10, batch_
                       item_name="images", progress=progress, log_every=max(1, len(batches)))
     X_test, y_test = data.X_test, data.y_test
 
-    def valid_fn(m: nn.Module) -> dict[str, float]:
-        return evaluate(m, X_test, y_test)
+    def valid_fn(m: nn.Module) -> dict[str, float]:  # under torchrun every rank evaluates its share
+        return evaluate(m, X_test, y_test, split_ranks=True)
 
     start = time.perf_counter()
     result = trainer.fit(batches, epochs=epochs, valid_fn=valid_fn, monitor="acc", mode="max", resume=resume)
     seconds = time.perf_counter() - start
-    train = evaluate(trainer.model, data.X_train, data.y_train)
-    test = evaluate(trainer.model, X_test, y_test)
+    train = evaluate(trainer.model, data.X_train, data.y_train, split_ranks=True)  # every rank is here
+    test = evaluate(trainer.model, X_test, y_test, split_ranks=True)
     return {"train_loss": train["loss"], "train_acc": train["acc"], "test_loss": test["loss"],
             "test_acc": test["acc"], "examples_per_s": result.items_per_s, "seconds": seconds,
             "epochs": result.epochs_done}

@@ -77,6 +77,41 @@ def test_evaluate_ppl_of_a_uniform_model_is_the_vocab_size_and_chunking_does_not
         evaluate_ppl(trained, ids[:1])
 
 
+def _split_worker(rank: int, world: int, folder: str) -> None:
+    import datetime
+    import json
+    import os
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank,
+                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    try:
+        model, ids = _tiny_model(vocab_size=7), torch.arange(301) * 5 % 7
+        out = {b: evaluate_ppl(model, ids, batch_size=b, num_steps=9, split_ranks=True) for b in (3, 1)}
+        with open(f"{folder}/rank{rank}.json", "w") as fh:
+            json.dump(out, fh)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_evaluate_ppl_split_over_two_ranks_equals_one_process(tmp_path):
+    """Rank 0 reads rows 0 and 2, rank 1 row 1 (batch_size 3); with one row rank 1 has nothing to read
+    but still adds its zero: the perplexity is one process's, to float32 summation order."""
+    import json
+
+    import torch.multiprocessing as mp
+
+    mp.start_processes(_split_worker, args=(2, str(tmp_path)), nprocs=2, join=True, start_method="spawn")
+    model, ids = _tiny_model(vocab_size=7), torch.arange(301) * 5 % 7
+    for rank in (0, 1):
+        got = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        for b in (3, 1):
+            one = evaluate_ppl(model, ids, batch_size=b, num_steps=9)
+            assert got[str(b)]["tokens"] == one["tokens"] == 300
+            assert got[str(b)]["nll"] == pytest.approx(one["nll"], rel=1e-6)
+
+
 def test_encode_stream_word_and_char():
     vocab = Vocab("a b a c".split())
     ids = encode_stream(["a b", "c"], str.split, vocab, eos_per_line=True)

@@ -139,6 +139,88 @@ def test_translate_with_corrupt_weights_is_one_line(tiny_run, tmp_path):
         Translator.from_run(tmp_path)
 
 
+def _decode_worker(rank: int, world: int, root: str) -> None:
+    """One torchrun rank of the recipe; counts the sentences this rank's beam searches get."""
+    import datetime
+    import os
+
+    from omegaconf import OmegaConf
+
+    import seqkit.seq2seq.nmt as nmt
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.distributed.init_process_group("gloo", init_method=f"file://{root}/rendezvous", rank=rank,
+                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    searched, beam_search = [], nmt.beam_search
+
+    def counting_beam_search(model, src, *args, **kwargs):
+        searched.append(int(src.shape[0]))
+        return beam_search(model, src, *args, **kwargs)
+
+    nmt.beam_search = counting_beam_search
+    try:
+        run = run_pipeline(OmegaConf.load(f"{root}/two.yaml"), "nmt_transformer", echo=False)
+        seen = {"searched": searched, "stages": list(run.results)}
+        Path(f"{root}/rank{rank}.json").write_text(json.dumps(seen))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_decode_on_two_ranks_writes_what_one_process_writes(tiny_run, tmp_path):
+    """nmt.decode under torchrun: each rank beam-searches every second decoding batch, rank 0 writes
+    test.hyp (the bytes one process writes) and the heatmaps, and nmt.evaluate runs on rank 0 after it."""
+    import shutil
+
+    import torch.multiprocessing as mp
+    from omegaconf import OmegaConf
+
+    from seqkit.io import read_lines
+    from seqkit.seq2seq.nmt import Translator
+    from seqkit.train import load_weights, save_weights
+
+    # The trained run with its weights shaken, so that every test line gets a translation of its own
+    # (4 updates teach a few repeated words): a line put in the wrong place cannot go unnoticed.
+    base = tmp_path / "base"
+    shutil.copytree(tiny_run.dir, base)
+    shutil.rmtree(base / "heatmaps")
+    for name in ("test.hyp", "test.ref", "scores.json"):  # what decode and evaluate must write again
+        (base / name).unlink()
+    g = torch.Generator().manual_seed(0)
+    weights = load_weights(base / "model" / "model.safetensors")
+    save_weights(base / "model" / "model.safetensors",
+                 {k: v + 0.5 * torch.randn(v.shape, generator=g) for k, v in weights.items()})
+    cfgs = {}
+    for name in ("one", "two"):  # decoded again in small batches, so several per rank
+        shutil.copytree(base, tmp_path / name)
+        cfgs[name] = OmegaConf.create((tmp_path / name / "config.yaml").read_text())
+        cfgs[name].run_dir, cfgs[name].decode.batch_tokens = str(tmp_path / name), 60
+    run_pipeline(cfgs["one"], "nmt_transformer", echo=False)
+    (tmp_path / "two.yaml").write_text(OmegaConf.to_yaml(cfgs["two"]))
+    mp.start_processes(_decode_worker, args=(2, str(tmp_path)), nprocs=2, join=True, start_method="spawn")
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert len(set(read_lines(one / "test.hyp"))) == 10  # ten different translations
+    assert (two / "test.hyp").read_bytes() == (one / "test.hyp").read_bytes()
+    assert (two / "test.ref").read_bytes() == (one / "test.ref").read_bytes()
+    assert json.loads((two / "scores.json").read_text()) == json.loads((one / "scores.json").read_text())
+    assert sorted(p.name for p in (two / "heatmaps").iterdir()) == [f"{i:05d}.png" for i in range(5)]
+    log = (two / "log.txt").read_text(encoding="utf-8")
+    assert "[nmt.train] unchanged, skipped" in log and "sentences/s, 2 ranks)" in log
+    assert "[nmt.evaluate] BLEU" in log
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["stages"][-2:] == ["nmt.decode", "nmt.evaluate"]
+    assert ranks[1]["stages"][-1] == "nmt.decode"  # the last stage rank 1 joins in
+
+    # rank r searched every second batch from its rank: of the test set, then of the heatmaps' lines
+    translator = Translator.from_run(one, beam=2, batch_tokens=60)
+    src = read_lines(one / "data" / "test.src")
+    sizes = [len(b.indices) for b in translator.batches(translator.encode(src)).epoch(0)]
+    shown = [len(b.indices) for b in translator.batches(translator.encode(src[:5])).epoch(0)]
+    assert len(sizes) >= 3 and sum(sizes) == len(src)
+    for r in (0, 1):
+        assert ranks[r]["searched"] == sizes[r::2] + shown[r::2]
+
+
 def test_resume_continues_a_stopped_run(tiny_run, tmp_path):
     """resume=true after a run stopped at 4 updates continues to 6 with the same data position."""
     import shutil

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -34,6 +35,40 @@ def test_short_training_run_learns_and_writes_curves(tmp_path):
     assert {r["split"] for r in records} == {"train", "valid"}
     assert any("images_per_s" in r and "acc" in r for r in records if r["split"] == "train")
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _split_worker(rank: int, world: int, folder: str) -> None:
+    import datetime
+    import os
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank,
+                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    try:
+        data = load_images("digits", resolution=12)
+        torch.manual_seed(0)
+        model = init_cnn(build_model("lenet-relu", resolution=12))
+        result = evaluate(model, data.X_test, data.y_test, batch_size=128, split_ranks=True)
+        (Path(folder) / f"rank{rank}.json").write_text(json.dumps(result))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_evaluate_split_over_two_ranks_equals_one_process(tmp_path):
+    """Each rank scores every second batch of 128 test images; the sums over the ranks give one
+    process's accuracy exactly and its loss up to float64 summation order."""
+    import torch.multiprocessing as mp
+
+    mp.start_processes(_split_worker, args=(2, str(tmp_path)), nprocs=2, join=True, start_method="spawn")
+    data = load_images("digits", resolution=12)
+    assert len(data.X_test) > 2 * 128  # three batches or more: both ranks score some
+    torch.manual_seed(0)
+    model = init_cnn(build_model("lenet-relu", resolution=12))
+    one = evaluate(model, data.X_test, data.y_test, batch_size=128)
+    for rank in (0, 1):
+        got = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert got["acc"] == one["acc"] and got["loss"] == pytest.approx(one["loss"], rel=1e-12)
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):

@@ -147,7 +147,7 @@ def _device_of(state: State) -> torch.device:
 
 @torch.no_grad()
 def evaluate_ppl(model: RNNLM, ids: Sequence[int] | torch.Tensor, batch_size: int = 1,
-                 num_steps: int = 50) -> dict[str, float]:
+                 num_steps: int = 50, split_ranks: bool = False) -> dict[str, float]:
     """Perplexity of ``ids`` (one token stream), carrying the hidden state through it.
 
     The stream is cut into ``batch_size`` contiguous rows (as in training); each row is read in
@@ -155,7 +155,15 @@ def evaluate_ppl(model: RNNLM, ids: Sequence[int] | torch.Tensor, batch_size: in
     history and ``num_steps`` only trades speed for memory. ``batch_size=1`` (the default, and how
     Zaremba et al. report test perplexity) scores every token but the first. Returns ``ppl``, ``nll``
     (nats per token) and ``tokens``.
+
+    ``split_ranks``: under ``torchrun`` each rank reads every ``world_size``-th row and the losses are
+    summed over the ranks (every rank must call it). The rows, and so the history each token sees, are
+    those of one process; only a row's float32 sums come from a batch of fewer rows, so the perplexity
+    equals one process's to about 1e-6 (relative). It splits the ``batch_size`` rows: with fewer rows
+    than ranks, some ranks only wait.
     """
+    from seqkit.train.distributed import all_reduce_sum, shard
+
     ids = torch.as_tensor(ids, dtype=torch.long).reshape(-1)
     per_row = (len(ids) - 1) // batch_size
     if per_row < 1:
@@ -164,16 +172,22 @@ def evaluate_ppl(model: RNNLM, ids: Sequence[int] | torch.Tensor, batch_size: in
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    X = ids[: per_row * batch_size].view(batch_size, per_row).to(device)
-    Y = ids[1: per_row * batch_size + 1].view(batch_size, per_row).to(device)
+    X = ids[: per_row * batch_size].view(batch_size, per_row)
+    Y = ids[1: per_row * batch_size + 1].view(batch_size, per_row)
+    if split_ranks:
+        rows = shard(range(batch_size))
+        X, Y = X[rows], Y[rows]
+    X, Y = X.to(device), Y.to(device)
     total = torch.zeros((), dtype=torch.float64, device=device)
     state = None
-    for i in range(0, per_row, num_steps):
+    for i in range(0, per_row if len(X) else 0, num_steps):  # a rank without rows reads nothing
         logits, state = model(X[:, i:i + num_steps], state)
         total += lm_loss(logits, Y[:, i:i + num_steps], reduction="sum").double()
     model.train(was_training)
-    nll = total.item() / Y.numel()
-    return {"ppl": math.exp(nll), "nll": nll, "tokens": float(Y.numel())}
+    total = all_reduce_sum([total.item()], device)[0] if split_ranks else total.item()
+    tokens = per_row * batch_size
+    nll = total / tokens
+    return {"ppl": math.exp(nll), "nll": nll, "tokens": float(tokens)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -240,7 +254,7 @@ def train_rnn_lm(model: RNNLM, train_ids: torch.Tensor, valid_ids: torch.Tensor 
     valid_fn = None
     if valid_ids is not None and len(valid_ids) > 1:
         def valid_fn(m):
-            return evaluate_ppl(m, valid_ids, cfg.eval_batch_size, cfg.eval_num_steps)
+            return evaluate_ppl(m, valid_ids, cfg.eval_batch_size, cfg.eval_num_steps, split_ranks=True)
     trainer = Trainer(model, optimizer, step, scheduler=make_schedule(optimizer, cfg),
                       clip_norm=cfg.clip_norm, device=device, run_dir=run_dir, log_every=cfg.log_every,
                       ckpt_every_steps=cfg.ckpt_every_steps, item_name="tokens", progress=progress,
@@ -253,5 +267,7 @@ def train_rnn_lm(model: RNNLM, train_ids: torch.Tensor, valid_ids: torch.Tensor 
                               "valid_ppl": fit.last_valid["ppl"] if fit.last_valid else None,
                               "best_valid_ppl": fit.best_score, "test_ppl": None}
     if test_ids is not None and len(test_ids) > 1:
-        result["test_ppl"] = evaluate_ppl(model, test_ids, cfg.test_batch_size, cfg.eval_num_steps)["ppl"]
+        # every rank runs train_rnn_lm under torchrun: they share the test stream's rows too
+        result["test_ppl"] = evaluate_ppl(model, test_ids, cfg.test_batch_size, cfg.eval_num_steps,
+                                          split_ranks=True)["ppl"]
     return result
