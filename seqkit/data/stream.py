@@ -116,19 +116,22 @@ class ParallelStream:
             limit: int | None = None, **options: Any) -> ParallelStream:
         """A ``datasets`` corpus read with ``streaming=True`` (a hub name, or a local JSON/CSV/Parquet
         file or ``save_to_disk`` folder): rows are fetched as they are used, in the dataset's order.
+        ``split`` is seqkit's (``train``, ``valid``, ``test``; the hub's ``validation``/``dev`` count as
+        ``valid``); ``options`` go to ``datasets.load_dataset`` (``data_files=``, ``revision=`` ...).
         Columns: ``translation`` dicts or ``src``/``tgt`` columns (as :func:`seqkit.data.load`)."""
-        from seqkit.data.hub import _hub_id, _open
+        from seqkit.data.hub import SPLIT_NAMES, _hub_id, _open
 
         hub_id, config = _hub_id(name, config, src, tgt)
 
         def rows() -> Iterable[dict]:
-            ds = _open(hub_id, config, split=split, streaming=True)
-            if hasattr(ds, "keys"):  # a save_to_disk DatasetDict: its split (memory-mapped Arrow)
-                if split not in ds:
-                    raise SeqkitError(f"corpus {name!r} has no {split!r} split (found {sorted(ds)})",
-                                      fix="choose one of those splits")
-                ds = ds[split]
-            return ds
+            ds = _open(hub_id, config, streaming=True, **options)
+            if not hasattr(ds, "keys"):  # one Dataset (save_to_disk): its rows are the training split
+                return ds
+            found = [k for k in ds.keys() if k == split or SPLIT_NAMES.get(k) == split]
+            if not found:
+                raise SeqkitError(f"corpus {name!r} has no {split} split (it has {', '.join(sorted(ds.keys()))})",
+                                  fix="choose a corpus with that split, or give local files")
+            return ds[found[0]]
 
         def parts(size: int) -> Iterator[Chunk]:
             it = iter(rows())

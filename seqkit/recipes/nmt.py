@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -85,6 +86,26 @@ def local_stream(data_cfg: Any, split: str) -> Any:
         raise SeqkitError(f"data.{split} must be [SOURCE_FILE, TARGET_FILE], got {list(files)}")
     src, tgt = (str(side) if isinstance(side, str) else [str(f) for f in side] for side in files)
     return ParallelStream.files(src, tgt, limit=data_cfg.get(f"max_{split}"))
+
+
+def hub_stream(data_cfg: Any, split: str) -> Any:
+    """``data.name: hf:NAME`` read with ``datasets`` streaming (``data.config``, ``data.files``,
+    ``data.src``/``data.tgt`` naming the languages), one split, up to ``data.max_{split}`` pairs."""
+    from seqkit.data.stream import ParallelStream
+    from seqkit.recipes.config import corpus_options
+
+    options = corpus_options(data_cfg)
+    src, tgt = options.pop("src", None), options.pop("tgt", None)
+    return ParallelStream.hub(str(data_cfg.name)[3:], src=src, tgt=tgt, config=options.pop("config", None),
+                              split=split, limit=data_cfg.get(f"max_{split}"), **options)
+
+
+def _local_files(files: Any) -> list[str]:
+    """The existing local files named in ``data.files`` (a path, a list, or ``{split: path(s)}``)."""
+    if isinstance(files, str):
+        return [files] if Path(files).expanduser().is_file() else []
+    values = files.values() if hasattr(files, "values") else files or ()
+    return [f for v in values for f in _local_files(v if isinstance(v, str) else list(v))]
 
 
 def _local_split(data_cfg: Any, split: str) -> tuple[list[str], list[str]]:
@@ -153,6 +174,10 @@ def check(cfg: Any) -> list[str]:
         elif info is not None and info.kind != "parallel":
             found.append(f"data.name: {data.get('name')!r} is a {'vector set' if info.kind == 'vectors' else 'language-modelling corpus'}; a translation recipe "
                          f"needs a parallel one ({', '.join(names('parallel'))})")
+    if data.get("prepared") and str(data.get("name", "")).startswith("hf:") and not data.get("train") \
+            and not (data.get("src") and data.get("tgt")):
+        found.append("data.src, data.tgt: a prepared hf: corpus is streamed, which needs the two languages "
+                     "(its columns) named, e.g. data.src=de data.tgt=en")
     if data.get("prepared") and data.get("pretokenize", "auto") in ("jieba", "char"):
         found.append("data.prepared: a prepared corpus cannot be pretokenized yet; set data.pretokenize=none "
                      "or data.prepared=false")
@@ -177,22 +202,37 @@ def check(cfg: Any) -> list[str]:
 def data_stage(run: Run) -> dict:
     """Load the parallel corpus, check it, and write data/{train,valid,test}.{src,tgt}.
 
-    With ``data.prepared`` and local training files (or shards), the training pairs are not read here:
-    the later stages stream them from where they are (``train_shards`` in the result)."""
+    With ``data.prepared`` and local training files (or shards), or an ``hf:`` corpus, the training
+    pairs are not read here: the later stages stream them from where they are (``train_shards`` or
+    ``train_hub`` in the result)."""
     cfg = run.cfg.data
-    streamed = bool(cfg.get("prepared") and cfg.get("train"))
+    hub = str(cfg.get("name") or "").startswith("hf:") and not cfg.get("train")
+    streamed = bool(cfg.get("prepared") and (cfg.get("train") or hub))
     if cfg.get("train"):  # their contents become part of this stage's fingerprint: edit one, it runs again
         for split in SPLITS:
             for path in local_stream(cfg, split).stamps() if cfg.get(split) else ():
                 run.input(path)
-    splits, src_lang, tgt_lang = load_parallel(cfg, ("valid", "test") if streamed else SPLITS)
+    elif hub:
+        from seqkit.recipes.config import corpus_options
+
+        for path in _local_files(corpus_options(cfg).get("data_files")):
+            run.input(Path(path).expanduser())
     counts, files, result = {}, [], {}
-    if streamed:
+    if streamed and hub:  # the training split stays on the hub side (datasets' cache), read when used
+        splits = {split: hub_stream(cfg, split).lists() for split in ("valid", "test")}
+        src_lang, tgt_lang = cfg.get("src"), cfg.get("tgt")
+        stream = hub_stream(cfg, "train")
+        result["train_hub"] = True
+        counts["train"] = "streamed with datasets"
+    elif streamed:
+        splits, src_lang, tgt_lang = load_parallel(cfg, ("valid", "test"))
         stream = local_stream(cfg, "train")
         result["train_shards"] = {side: [str(pair[i].resolve()) for pair in stream.shards]
                                   for i, side in enumerate(("src", "tgt"))}
-        train_sample = next(stream.chunks(500), ([], []))
         counts["train"] = f"{len(stream.shards)} shard(s), streamed"
+    else:
+        splits, src_lang, tgt_lang = load_parallel(cfg)
+    train_sample = next(stream.chunks(500), ([], [])) if streamed else splits["train"]
     for split, (src, tgt) in splits.items():
         if cfg.get(f"max_{split}"):
             src, tgt = src[: cfg[f"max_{split}"]], tgt[: cfg[f"max_{split}"]]
@@ -205,7 +245,7 @@ def data_stage(run: Run) -> dict:
             + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in counts.items())
             + " pairs")
     pretokenize = pretokenize_sides(cfg.get("pretokenize", "auto"), {"src": src_lang, "tgt": tgt_lang},
-                                    dict(zip(("src", "tgt"), train_sample if streamed else splits["train"])))
+                                    dict(zip(("src", "tgt"), train_sample)))
     if pretokenize:
         run.log("pretokenize: " + ", ".join(f"{side} ({langs}) with {how}" for side, how in pretokenize.items()
                                             for langs in [src_lang if side == "src" else tgt_lang]))
@@ -214,10 +254,12 @@ def data_stage(run: Run) -> dict:
 
 
 def train_stream(run: Run) -> Any:
-    """The training pairs as a :class:`~seqkit.data.stream.ParallelStream`: the local shards the data
-    stage left in place, else ``data/train.{src,tgt}``."""
+    """The training pairs as a :class:`~seqkit.data.stream.ParallelStream`: the hub corpus or the local
+    shards the data stage left in place, else ``data/train.{src,tgt}``."""
     from seqkit.data.stream import ParallelStream
 
+    if run.results["nmt.data"].get("train_hub"):
+        return hub_stream(run.cfg.data, "train")
     shards = run.results["nmt.data"].get("train_shards")
     if shards:
         return ParallelStream.files(shards["src"], shards["tgt"], limit=run.cfg.data.get("max_train"))

@@ -149,3 +149,16 @@ def test_cli_prepares_shards_with_its_own_model(shards, tmp_path, capsys):
     assert "--vocab-size trains a model, but --spm gives one" in capsys.readouterr().err
     assert main(["data", "prepare", "--hub", "x", "-o", str(tmp_path / "y")]) == 2
     assert "--hub needs the language pair" in capsys.readouterr().err
+
+
+def test_hub_splits_map_to_seqkit_names(tmp_path):
+    pytest.importorskip("datasets")
+    files = {}
+    for split, n in (("train", 4), ("validation", 2)):
+        files[split] = str(tmp_path / f"{split}.jsonl")
+        (tmp_path / f"{split}.jsonl").write_text(
+            "".join(json.dumps({"de": f"{split} {i}", "en": f"E {i}"}) + "\n" for i in range(n)), encoding="utf-8")
+    valid = ParallelStream.hub("json", src="de", tgt="en", split="valid", data_files=files)
+    assert valid.lists() == (["validation 0", "validation 1"], ["E 0", "E 1"])
+    with pytest.raises(SeqkitError, match="has no test split .it has train, validation."):
+        ParallelStream.hub("json", src="de", tgt="en", split="test", data_files=files).lists()

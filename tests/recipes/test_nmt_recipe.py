@@ -292,3 +292,39 @@ def test_sharded_training_files_are_streamed_into_the_prepared_corpus(tmp_path):
     assert third.results["nmt.prepare"]["pairs"] == 300
     assert PreparedCorpus.open(run.dir / "prepared").pair(299)[1] == \
         SentencePieceTokenizer.load(run.dir / "spm.model").encode_ids("Une autre phrase.")
+
+
+def test_a_prepared_hub_corpus_is_streamed_and_gives_the_same_model(tmp_path):
+    """``data=hf:json data.prepared=true``: the training split is read with ``datasets`` streaming
+    straight into prepared/ (never into data/ or lists), and the model equals the in-memory run's."""
+    pytest.importorskip("datasets")
+    from safetensors.torch import load_file
+
+    files = _local_data(tmp_path)
+    data_files = {}
+    for split, hub_split in (("train", "train"), ("valid", "validation"), ("test", "test")):
+        en, fr = (Path(f).read_text(encoding="utf-8").splitlines() for f in files[split])
+        path = tmp_path / f"{hub_split}.jsonl"
+        path.write_text("".join(json.dumps({"translation": {"en": a, "fr": b}}) + "\n" for a, b in zip(en, fr)),
+                        encoding="utf-8")
+        data_files[hub_split] = str(path)
+    small = {"model.d_model": 32, "model.d_ff": 64, "model.n_enc_layers": 1, "model.n_dec_layers": 1,
+             "train.max_steps": 2}
+    runs = {}
+    for prepared in (False, True):
+        o = _overrides(tmp_path / f"run{prepared}", files, **small, **{"data.prepared": prepared})
+        o = [x for x in o if not x.startswith(("data.train=", "data.valid=", "data.test="))]
+        o += ["data.name=hf:json", f"data.files={json.dumps(data_files)}"]
+        _, cfg = load_recipe("nmt_transformer", o)
+        runs[prepared] = run_pipeline(cfg, "nmt_transformer", echo=False)
+    streamed = runs[True]
+    assert streamed.results["nmt.data"]["train_hub"] is True
+    assert not (streamed.dir / "data" / "train.src").exists() and (streamed.dir / "data" / "valid.src").is_file()
+    assert streamed.results["nmt.prepare"]["pairs"] == 300
+    a = load_file(runs[False].dir / "model" / "model.safetensors")
+    b = load_file(streamed.dir / "model" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    _, bad = load_recipe("nmt_transformer", ["data.name=hf:json", "data.prepared=true", "data.src=null",
+                                             f"run_dir={tmp_path / 'bad'}"])
+    with pytest.raises(SeqkitError, match="data.src, data.tgt: a prepared hf: corpus is streamed"):
+        run_pipeline(bad, "nmt_transformer", echo=False)
