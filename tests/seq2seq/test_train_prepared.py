@@ -44,6 +44,31 @@ def test_prepared_corpus_gives_the_same_weights_as_lists(tmp_path):
         assert torch.equal(a, b), name
 
 
+def test_pooled_training_resumes_mid_epoch_exactly(tmp_path):
+    """``pool_pairs``: a run stopped after 5 updates (inside the epoch's second pool) and resumed from
+    its checkpoint ends with the weights of an uninterrupted 10-update run."""
+    src, tgt, tok, cfg = _setup()
+    corpus = prepare(src, tgt, tok, tmp_path / "prep", progress=False)
+
+    def run(folder, steps, resume=False):
+        torch.manual_seed(0)
+        model = build_model(cfg, len(tok))
+        out = train_nmt(model, tok, corpus, None, seed=3, max_len=8, run_dir=tmp_path / folder, resume=resume,
+                        cfg=NMTTrainConfig(lr=1e-3, warmup=5, max_tokens=300, max_steps=steps, pool_pairs=60,
+                                           ckpt_every_steps=1, progress=False))
+        return model, out
+
+    whole, out = run("a", 10)
+    assert len(out.batches._firsts) == 7 and out.batches.num_batches(0) > 10
+    first_pool = out.batches._pool_counts(0)[0]
+    assert first_pool < 5  # the stop falls after the first pool: resuming skips it by its count
+    run("b", 5)
+    resumed, out_b = run("b", 10, resume=True)
+    assert out_b.result.steps == 10
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
 def test_prepared_corpus_from_another_tokenizer_is_refused(tmp_path):
     src, tgt, tok, cfg = _setup()
     other = SentencePieceTokenizer.train(src + tgt + ["xyz"] * 50, vocab_size=14, model_type="char")
