@@ -48,7 +48,6 @@ from seqkit.io import (
 )
 from seqkit.recipes.pipeline import Run, stage
 from seqkit.seq2seq.nmt import (
-    PRETOKENIZE,
     DecodeConfig,
     NMTTrainConfig,
     Translator,
@@ -56,12 +55,12 @@ from seqkit.seq2seq.nmt import (
     count_parameters,
     model_config,
     model_problems,
-    pretokenizer,
     save_model_dir,
     score_translations,
     train_nmt,
 )
 from seqkit.settings import from_dict, problems
+from seqkit.text.pretokenize import PRETOKENIZE, pretokenizer
 
 SPLITS = ("train", "valid", "test")
 

@@ -21,7 +21,6 @@ BLEU). Decode settings are not part of it: whoever decodes chooses them.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -38,6 +37,7 @@ from seqkit.io import copy_file_atomic, load_json, save_json, sha256_file
 from seqkit.seq2seq.loss import sequence_loss
 from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search, sample
 from seqkit.settings import setting
+from seqkit.text.pretokenize import join_cjk, pretokenizer
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seqkit.train import StepOutput
 from seqkit.train.checkpoint import load_weights
@@ -763,43 +763,7 @@ def save_model_dir(folder: str | os.PathLike, model_cfg: dict[str, Any], vocab_s
                                       "tokenizer_sha256": sha256_file(folder / "spm.model"), **info})
 
 
-# -- Chinese ---------------------------------------------------------------------------------------
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\u3000" <= ch <= "\u303f" \
-        or "\uff00" <= ch <= "\uffef"
-
-
-@functools.cache
-def _jieba():
-    from seqkit.text import JiebaTokenizer
-
-    return JiebaTokenizer()
-
-
-def _jieba_segment(text: str) -> str:
-    return " ".join(_jieba().encode(text))
-
-
-def _char_segment(text: str) -> str:
-    """Spaces around every Chinese character; runs of other characters stay whole."""
-    return " ".join("".join(f" {ch} " if _is_cjk(ch) else ch for ch in text).split())
-
-
-#: ``pretokenize`` values: how a Chinese side is cut into words before sentencepiece sees it
-PRETOKENIZE = ("jieba", "char", "none")
-
-
-def pretokenizer(name: str | None):
-    """The function for a ``pretokenize`` value (``None`` for ``"none"``)."""
-    if name in (None, "none"):
-        return None
-    if name == "jieba":
-        return _jieba_segment
-    if name == "char":
-        return _char_segment
-    raise SeqkitError(f"unknown pretokenize {name!r}", fix=f"use one of {', '.join(PRETOKENIZE)}")
-
-
+# -- Chinese (the cutting itself is seqkit.text.pretokenize) ----------------------------------------
 def model_pretokenize(info: dict[str, Any]) -> dict[str, str]:
     """The ``pretokenize`` sides a model folder's ``model.json`` records (older folders: ``zh_side``,
     which meant jieba)."""
@@ -815,14 +779,3 @@ def side_functions(pretokenize: dict[str, str] | None) -> tuple[Any, Any]:
     pre = pretokenizer(pretokenize.get("src"))
     post = join_cjk if pretokenizer(pretokenize.get("tgt")) is not None else None
     return pre, post
-
-
-def join_cjk(text: str) -> str:
-    """Remove the spaces jieba segmentation put between Chinese characters: ``"我 爱 你"`` -> ``"我爱你"``."""
-    out = []
-    for i, ch in enumerate(text):
-        if ch == " " and 0 < i < len(text) - 1 and (_is_cjk(text[i - 1]) or _is_cjk(text[i + 1])) \
-                and not (text[i - 1].isascii() and text[i + 1].isascii()):
-            continue
-        out.append(ch)
-    return "".join(out)

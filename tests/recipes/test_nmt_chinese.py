@@ -8,7 +8,8 @@ import json
 from seqkit.recipes.config import load_recipe
 from seqkit.recipes.nmt import check, pretokenize_sides, required_characters
 from seqkit.recipes.pipeline import run_pipeline
-from seqkit.seq2seq.nmt import Translator, _char_segment, join_cjk
+from seqkit.seq2seq.nmt import Translator
+from seqkit.text.pretokenize import char_segment, join_cjk
 
 
 def test_pretokenize_sides_is_a_key_with_auto_detection():
@@ -23,8 +24,8 @@ def test_pretokenize_sides_is_a_key_with_auto_detection():
 
 
 def test_char_pretokenization_and_join():
-    assert _char_segment("我爱Python和NLP!") == "我 爱 Python 和 NLP!"
-    assert join_cjk(_char_segment("我爱Python和NLP!")) == "我爱Python和NLP!"
+    assert char_segment("我爱Python和NLP!") == "我 爱 Python 和 NLP!"
+    assert join_cjk(char_segment("我爱Python和NLP!")) == "我爱Python和NLP!"
 
 
 def test_required_characters_counts_what_coverage_keeps():

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from seqkit.errors import SeqkitError
-from seqkit.seq2seq.nmt import NMTStep, build_model, count_parameters, join_cjk, model_config
+from seqkit.seq2seq.nmt import NMTStep, build_model, count_parameters, model_config
+from seqkit.text.pretokenize import join_cjk
 
 
 def test_base_preset_is_the_joeynmt_multi30k_model():
