@@ -60,6 +60,8 @@ def get(name: str, src: str | None, tgt: str | None, config: str | None) -> None
 @click.option("--config", default=None, help="with --hub: the datasets config")
 @click.option("--split", default="train", show_default=True, help="with --hub: the split")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="use only the first N pairs")
+@click.option("--pretokenize", "pretokenize", multiple=True, metavar="SIDE=HOW",
+              help="cut a Chinese side into words first: src=jieba, tgt=char ... (repeat for both sides)")
 @click.option("--spm", "spm_model", type=click.Path(dir_okay=False), default=None,
               help="sentencepiece .model to tokenize with [default: train one on a sample, saved in OUT]")
 @click.option("--vocab-size", type=click.IntRange(min=8), default=None,
@@ -78,8 +80,8 @@ def get(name: str, src: str | None, tgt: str | None, config: str | None) -> None
 @click.option("--chunk-lines", type=click.IntRange(min=1), default=20_000, show_default=True,
               help="pairs per unit of work")
 def prepare_cmd(src: tuple[str, ...], tgt: tuple[str, ...], hub: str | None, langs: str | None, config: str | None,
-                split: str, limit: int | None, spm_model: str | None, out: str, workers: int | None,
-                chunk_lines: int, **spm_options) -> None:
+                split: str, limit: int | None, pretokenize: tuple[str, ...], spm_model: str | None, out: str,
+                workers: int | None, chunk_lines: int, **spm_options) -> None:
     """Tokenize a parallel corpus once into OUT: flat ids (uint16/uint32) + offsets, memory-mapped by training.
 
     Shards (several --src/--tgt, or globs, in sorted order) go into one corpus with one vocabulary.
@@ -90,6 +92,7 @@ def prepare_cmd(src: tuple[str, ...], tgt: tuple[str, ...], hub: str | None, lan
       seqkit data prepare --src train.de --tgt train.en --spm spm.model -o prep
       seqkit data prepare --src 'shards/*.de.gz' --tgt 'shards/*.en.gz' --vocab-size 32000 -o prep
       seqkit data prepare --hub wmt14 --config de-en --langs de-en -o prep
+      seqkit data prepare --src train.zh --tgt train.en --pretokenize src=jieba -o prep
     """
     import time
 
@@ -114,10 +117,14 @@ def prepare_cmd(src: tuple[str, ...], tgt: tuple[str, ...], hub: str | None, lan
     if spm_model and spm_options:
         raise SeqkitError(f"--{next(iter(spm_options)).replace('_', '-')} trains a model, but --spm gives one",
                           fix="drop --spm to train one, or drop the training options")
+    cuts = dict(item.partition("=")[::2] for item in pretokenize)
+    if any(not side or not how for side, how in cuts.items()) or len(cuts) != len(pretokenize):
+        raise SeqkitError(f"--pretokenize {' '.join(pretokenize)}", fix="give SIDE=HOW once per side, e.g. src=jieba")
     tok = SentencePieceTokenizer.load(spm_model, num_threads=1) if spm_model else None
     workers = workers or choose_threads(None).threads
     start = time.perf_counter()
-    corpus = prepare_stream(stream, tok, out, spm=spm_options, workers=workers, chunk_lines=chunk_lines)
+    corpus = prepare_stream(stream, tok, out, spm=spm_options, pretokenize=cuts, workers=workers,
+                            chunk_lines=chunk_lines)
     m = corpus.meta
     click.echo(f"{out}: {m['pairs']:,} pairs, {m['src_tokens']:,} + {m['tgt_tokens']:,} pieces ({m['dtype']}, "
                f"vocabulary {m['vocab_size']:,}), {corpus.disk_bytes() / 1e6:.1f} MB, "

@@ -44,10 +44,14 @@ def id_dtype(vocab_size: int) -> np.dtype:
 
 # -- workers --------------------------------------------------------------------------------------------
 _worker_sp: Any = None
+_worker_cut: dict[str, Any] = {}
 
 
-def _worker_init(model_proto: bytes) -> None:
-    global _worker_sp
+def _worker_init(model_proto: bytes, pretokenize: dict[str, str] | None = None) -> None:
+    global _worker_sp, _worker_cut
+    from seqkit.text.pretokenize import pretokenizer
+
+    _worker_cut = {side: pretokenizer(how) for side, how in (pretokenize or {}).items()}
     import sentencepiece as spm
 
     _worker_sp = spm.SentencePieceProcessor(model_proto=model_proto)
@@ -63,7 +67,11 @@ def _encode_side(sp: Any, lines: list[str], dtype: np.dtype) -> tuple[np.ndarray
 
 def _encode_chunk(task: tuple[list[str], list[str], str]) -> tuple[np.ndarray, ...]:
     src, tgt, dtype = task
-    return (*_encode_side(_worker_sp, src, np.dtype(dtype)), *_encode_side(_worker_sp, tgt, np.dtype(dtype)))
+    out = []
+    for side, lines in (("src", src), ("tgt", tgt)):
+        cut = _worker_cut.get(side)
+        out += _encode_side(_worker_sp, [cut(x) for x in lines] if cut else lines, np.dtype(dtype))
+    return tuple(out)
 
 
 class PreparedCorpus:
@@ -264,7 +272,7 @@ def prepare_files(src: Any, tgt: Any, tokenizer: Any, out_dir: str | os.PathLike
 
 
 def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, spm: dict[str, Any] | None = None,
-                   workers: int = 1, chunk_lines: int = 20_000, total: int | None = None,
+                   pretokenize: dict[str, str] | None = None, workers: int = 1, chunk_lines: int = 20_000, total: int | None = None,
                    progress: bool | None = None) -> PreparedCorpus:
     """Tokenize a :class:`seqkit.data.stream.ParallelStream` into the prepared folder ``out_dir``.
 
@@ -276,6 +284,9 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
         spm: with ``tokenizer=None``, the training options over :data:`SPM_DEFAULTS`:
             ``input_sentence_size`` sentences (half from each side, one reservoir pass over the stream,
             ``seed``; 0: every sentence), ``vocab_size``, ``model_type``, ``character_coverage``.
+        pretokenize: ``{"src"|"tgt": "jieba"|"char"}``: cut a Chinese side into words before
+            sentencepiece (:mod:`seqkit.text.pretokenize`), for the sample it trains on too; recorded in
+            ``meta.json`` (a model trained on it must cut its input the same way).
         workers: encoding processes (1: in this process). The output does not depend on it.
         chunk_lines: pairs per unit of work; at most ``2 * workers`` chunks are in flight.
         total: pairs expected, for the progress bar's total (optional).
@@ -293,7 +304,12 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
         raise SeqkitError(f"workers={workers}, chunk_lines={chunk_lines}", fix="use positive numbers")
     out_dir = Path(out_dir)
     inputs = stream.stamps()
-    want: dict[str, Any] = {"format": FORMAT, "limit": stream.limit}
+    from seqkit.text.pretokenize import pretokenizer
+
+    pretokenize = {side: how for side, how in sorted((pretokenize or {}).items()) if pretokenizer(how) is not None}
+    if set(pretokenize) - set(SIDES):
+        raise SeqkitError(f"pretokenize sides {sorted(pretokenize)}", fix='use "src" and/or "tgt"')
+    want: dict[str, Any] = {"format": FORMAT, "limit": stream.limit, "pretokenize": pretokenize}
     if tokenizer is None:
         unknown = set(spm or {}) - set(SPM_DEFAULTS)
         if unknown:
@@ -314,7 +330,7 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
                           fix="give a new folder name (or an empty folder)")
     stamps = [file_stamp(p) for p in inputs] if inputs is not None else None
     if tokenizer is None:
-        tokenizer = _train_spm(stream, want["spm_train"])
+        tokenizer = _train_spm(stream, want["spm_train"], pretokenize)
     proto = tokenizer._proto
     vocab_size = len(tokenizer)
     dtype = id_dtype(vocab_size)
@@ -343,7 +359,7 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
         chunks = stream.chunks(chunk_lines)
         try:
             if workers == 1:
-                _worker_init(proto)
+                _worker_init(proto, pretokenize)
                 for src, tgt in chunks:
                     n = write(_encode_chunk((src, tgt, dtype.str)))
                     pairs += n
@@ -353,7 +369,7 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
                 # 2 * workers chunks in memory, and taking them in submission order keeps the output
                 # identical to one process's.
                 ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-                with ctx.Pool(workers, initializer=_worker_init, initargs=(proto,)) as pool:
+                with ctx.Pool(workers, initializer=_worker_init, initargs=(proto, pretokenize)) as pool:
                     pending: collections.deque = collections.deque()
                     for src, tgt in chunks:
                         pending.append(pool.apply_async(_encode_chunk, ((src, tgt, dtype.str),)))
@@ -375,11 +391,17 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
     return PreparedCorpus.open(out_dir)
 
 
-def _train_spm(stream: Any, options: dict[str, Any]) -> Any:
-    """The joint sentencepiece model of ``stream`` (trained on :meth:`ParallelStream.spm_sample`)."""
+def _train_spm(stream: Any, options: dict[str, Any], pretokenize: dict[str, str]) -> Any:
+    """The joint sentencepiece model of ``stream`` (trained on :meth:`ParallelStream.spm_sample`, a
+    pretokenized side cut first)."""
     from seqkit.text import SentencePieceTokenizer
+    from seqkit.text.pretokenize import pretokenizer
 
-    src, tgt = stream.spm_sample(int(options["input_sentence_size"]), seed=int(options["seed"]))
-    return SentencePieceTokenizer.train(src + tgt, vocab_size=int(options["vocab_size"]),
+    texts = []
+    sample = stream.spm_sample(int(options["input_sentence_size"]), seed=int(options["seed"]))
+    for side, lines in zip(SIDES, sample):
+        cut = pretokenizer(pretokenize.get(side))
+        texts += [cut(x) for x in lines] if cut else lines
+    return SentencePieceTokenizer.train(texts, vocab_size=int(options["vocab_size"]),
                                         model_type=options["model_type"],
                                         character_coverage=float(options["character_coverage"]))

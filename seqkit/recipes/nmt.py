@@ -177,9 +177,6 @@ def check(cfg: Any) -> list[str]:
             and not (data.get("src") and data.get("tgt")):
         found.append("data.src, data.tgt: a prepared hf: corpus is streamed, which needs the two languages "
                      "(its columns) named, e.g. data.src=de data.tgt=en")
-    if data.get("prepared") and data.get("pretokenize", "auto") in ("jieba", "char"):
-        found.append("data.prepared: a prepared corpus cannot be pretokenized yet; set data.pretokenize=none "
-                     "or data.prepared=false")
     if data.get("pretokenize", "auto") not in ("auto", *PRETOKENIZE):
         found.append(f"data.pretokenize: must be one of auto, {', '.join(PRETOKENIZE)}, got {data.get('pretokenize')!r}")
     spm = cfg.get("spm") or {}
@@ -341,12 +338,10 @@ def prepare_stage(run: Run) -> dict:
     from seqkit.data.prepared import prepare_stream
     from seqkit.text import SentencePieceTokenizer
 
-    if run.results["nmt.data"].get("pretokenize"):
-        raise SeqkitError("data.prepared: this corpus has a Chinese side, which is pretokenized, and a prepared "
-                          "corpus cannot be yet", fix="set data.prepared=false (or data.pretokenize=none)")
     started = time.perf_counter()
     corpus = prepare_stream(train_stream(run), SentencePieceTokenizer.load(run.path("spm.model")),
-                            run.path("prepared"), workers=max(1, run.threads or 1))
+                            run.path("prepared"), pretokenize=run.results["nmt.data"].get("pretokenize"),
+                            workers=max(1, run.threads or 1))
     run.log(f"prepared {len(corpus):,} training pairs into prepared/ ({corpus.disk_bytes() / 1e6:.1f} MB) "
             f"in {time.perf_counter() - started:.1f}s")
     return {"prepared": True, "pairs": len(corpus), "files": ["prepared/meta.json"]}

@@ -716,14 +716,17 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
 
 
 def _check_prepared(corpus: Any, train_tgt: Any, tokenizer: Any, pretokenize: dict[str, str] | None) -> None:
-    """A prepared corpus must have been tokenized by ``tokenizer`` (the same model bytes), alone."""
+    """A prepared corpus must have been tokenized by ``tokenizer`` (the same model bytes), alone, its
+    sides cut as ``pretokenize`` says (the model's input will be cut that way)."""
     import hashlib
 
     if train_tgt is not None:
         raise SeqkitError("a prepared corpus holds both sides", fix="pass train_tgt=None with a PreparedCorpus")
-    if pretokenize:
-        raise SeqkitError("pretokenize does not apply to a prepared corpus (it is tokenized already)",
-                          fix="prepare the corpus from pretokenized text, and drop pretokenize")
+    want = {side: how for side, how in (pretokenize or {}).items() if pretokenizer(how) is not None}
+    if corpus.meta.get("pretokenize", {}) != want:
+        raise SeqkitError(f"the prepared corpus was cut with pretokenize={corpus.meta.get('pretokenize', {})}, "
+                          f"the model is trained with {want}", path=corpus.path,
+                          fix="prepare it again with the same pretokenize (`seqkit data prepare --pretokenize ...`)")
     proto = getattr(tokenizer, "_proto", None)
     if proto is None or hashlib.sha256(proto).hexdigest() != corpus.spm_sha256:
         raise SeqkitError("the prepared corpus was tokenized with another sentencepiece model", path=corpus.path,

@@ -149,6 +149,17 @@ def test_cli_prepares_shards_with_its_own_model(shards, tmp_path, capsys):
     assert "--vocab-size trains a model, but --spm gives one" in capsys.readouterr().err
     assert main(["data", "prepare", "--hub", "x", "-o", str(tmp_path / "y")]) == 2
     assert "--hub needs the language pair" in capsys.readouterr().err
+    assert main([*args[:6], "--pretokenize", "src", "-o", str(tmp_path / "z")]) == 2
+    assert "give SIDE=HOW once per side" in capsys.readouterr().err
+    assert main([*args[:6], "--pretokenize", "src=words", "-o", str(tmp_path / "z")]) == 2
+    assert "unknown pretokenize 'words'" in capsys.readouterr().err
+    zh = tmp_path / "zh.txt"
+    zh.write_text("".join(f"我爱{x}\n" for x in src[:250]), encoding="utf-8")
+    assert main(["data", "prepare", "--src", str(zh), "--tgt", str(folder / "train.00.en"), "--pretokenize",
+                 "src=char", "--vocab-size", "70", "-o", str(tmp_path / "zh")]) == 0
+    zh_corpus = PreparedCorpus.open(tmp_path / "zh")
+    assert zh_corpus.meta["pretokenize"] == {"src": "char"}
+    assert zh_corpus.pair(0)[0] == zh_corpus.tokenizer().encode_ids("我 爱 " + src[0])
 
 
 def test_hub_splits_map_to_seqkit_names(tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 from seqkit.recipes.config import load_recipe
 from seqkit.recipes.nmt import check, pretokenize_sides, required_characters
 from seqkit.recipes.pipeline import run_pipeline
@@ -84,3 +86,23 @@ def test_datasets_files_through_data_files(tmp_path):
     run = run_pipeline(cfg, "nmt_transformer", echo=False)
     assert run.results["nmt.data"]["pairs"] == {"train": 60, "valid": 5, "test": 4}
     assert (run.dir / "data" / "test.tgt").read_text(encoding="utf-8").splitlines()[0] == "a dog runs"
+
+
+def test_a_prepared_chinese_corpus_is_cut_like_the_in_memory_one(shared_data, tmp_path, monkeypatch):
+    """``data.prepared=true`` with a Chinese side: prepared/ is cut with the same pretokenizer (recorded
+    in its meta.json) and training from it gives the in-memory run's weights."""
+    from safetensors.torch import load_file
+
+    monkeypatch.setenv("SEQKIT_DATA", str(shared_data))
+    runs = {}
+    for prepared in (False, True):
+        _, cfg = load_recipe("nmt_transformer", _args(**{
+            "run_dir": str(tmp_path / f"run{prepared}"), "data.name": "cmn-eng", "data.src": "zh",
+            "data.tgt": "en", "data.max_train": 1500, "data.max_valid": 20, "data.max_test": 10,
+            "data.pretokenize": "char", "data.prepared": prepared, "train.max_steps": 2}))
+        runs[prepared] = run_pipeline(cfg, "nmt_transformer", echo=False)
+    meta = json.loads((runs[True].dir / "prepared" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["pretokenize"] == {"src": "char"} and meta["pairs"] == 1500
+    a = load_file(runs[False].dir / "model" / "model.safetensors")
+    b = load_file(runs[True].dir / "model" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -11,6 +11,7 @@ from seqkit.data.prepared import prepare
 from seqkit.errors import SeqkitError
 from seqkit.seq2seq.nmt import NMTTrainConfig, build_model, model_config, train_nmt
 from seqkit.text import SentencePieceTokenizer
+from seqkit.text.pretokenize import char_segment
 
 
 def _setup():
@@ -67,6 +68,33 @@ def test_pooled_training_resumes_mid_epoch_exactly(tmp_path):
     assert out_b.result.steps == 10
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_a_pretokenized_side_is_cut_when_prepared(tmp_path):
+    """``pretokenize={"src": "char"}``: prepare cuts the Chinese side as training from lists does, so
+    the weights agree; a corpus cut otherwise is refused."""
+    rng = random.Random(2)
+    src = ["".join(rng.choice("我你他爱看书a1") for _ in range(rng.randint(1, 7))) for _ in range(300)]
+    tgt = [" ".join(rng.choice(["i", "you", "love", "read"]) for _ in range(len(s) // 2 + 1)) for s in src]
+    tok = SentencePieceTokenizer.train([char_segment(s) for s in src] + tgt, vocab_size=20, model_type="word")
+    cfg = model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=2, n_enc_layers=1, n_dec_layers=1,
+                       dropout=0.0)
+    corpus = prepare(src, tgt, tok, tmp_path / "prep", pretokenize={"src": "char", "tgt": "none"}, workers=2,
+                     chunk_lines=50, progress=False)
+    assert corpus.meta["pretokenize"] == {"src": "char"}
+    assert corpus.pair(5)[0] == tok.encode_ids(char_segment(src[5]))
+
+    def train(train_src, train_tgt, pretokenize):
+        torch.manual_seed(0)
+        model = build_model(cfg, len(tok))
+        train_nmt(model, tok, train_src, train_tgt, seed=3, max_len=12, pretokenize=pretokenize,
+                  cfg=NMTTrainConfig(lr=1e-3, warmup=5, max_tokens=300, max_steps=4, progress=False))
+        return model.state_dict()
+
+    a, b = train(src, tgt, {"src": "char"}), train(corpus, None, {"src": "char"})
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(SeqkitError, match=r"cut with pretokenize=\{'src': 'char'\}, the model is trained with \{\}"):
+        train(corpus, None, None)
 
 
 def test_prepared_corpus_from_another_tokenizer_is_refused(tmp_path):
