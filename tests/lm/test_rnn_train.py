@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from gloo import join_gloo
 
 from seqkit.errors import SeqkitError
 from seqkit.lm.rnn import RNNLM
@@ -78,14 +79,9 @@ def test_evaluate_ppl_of_a_uniform_model_is_the_vocab_size_and_chunking_does_not
 
 
 def _split_worker(rank: int, world: int, folder: str) -> None:
-    import datetime
     import json
-    import os
 
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank,
-                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    join_gloo(rank, world, f"{folder}/rendezvous")
     try:
         model, ids = _tiny_model(vocab_size=7), torch.arange(301) * 5 % 7
         out = {b: evaluate_ppl(model, ids, batch_size=b, num_steps=9, split_ranks=True) for b in (3, 1)}

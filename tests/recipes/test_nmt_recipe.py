@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from gloo import join_gloo
 
 from seqkit.errors import SeqkitError
 from seqkit.recipes.config import load_recipe
@@ -141,16 +142,12 @@ def test_translate_with_corrupt_weights_is_one_line(tiny_run, tmp_path):
 
 def _decode_worker(rank: int, world: int, root: str) -> None:
     """One torchrun rank of the recipe; counts the sentences this rank's beam searches get."""
-    import datetime
-    import os
 
     from omegaconf import OmegaConf
 
     import seqkit.seq2seq.nmt as nmt
 
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    torch.distributed.init_process_group("gloo", init_method=f"file://{root}/rendezvous", rank=rank,
-                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    join_gloo(rank, world, f"{root}/rendezvous")
     searched, beam_search = [], nmt.beam_search
 
     def counting_beam_search(model, src, *args, **kwargs):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import time
 
 import torch
 import torch.multiprocessing as mp
+from gloo import join_gloo
 
 from seqkit.recipes.pipeline import run_pipeline, stage
 
@@ -45,9 +45,7 @@ CONFIG = {"stages": ["test.prepare", "test.train", "test.report"], "data": {"n":
 
 
 def _worker(rank: int, world: int, root: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    torch.distributed.init_process_group("gloo", init_method=f"file://{root}/rendezvous", rank=rank,
-                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    join_gloo(rank, world, f"{root}/rendezvous")
     try:
         run_pipeline(dict(CONFIG), run_dir=os.path.join(root, "run"), echo=False)
     finally:

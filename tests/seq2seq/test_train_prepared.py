@@ -6,6 +6,7 @@ import random
 
 import pytest
 import torch
+from gloo import join_gloo
 
 from seqkit.data.prepared import prepare
 from seqkit.errors import SeqkitError
@@ -106,15 +107,10 @@ def test_prepared_corpus_from_another_tokenizer_is_refused(tmp_path):
 
 
 def _ddp_worker(rank: int, world: int, folder: str) -> None:
-    import datetime
-    import os
 
     from seqkit.data.prepared import PreparedCorpus
 
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank,
-                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    join_gloo(rank, world, f"{folder}/rendezvous")
     try:
         _, _, tok, cfg = _setup()
         torch.manual_seed(0)

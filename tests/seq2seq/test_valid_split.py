@@ -3,13 +3,12 @@ and the record equals what one process computes with the same weights."""
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
 import random
 
 import torch
 import torch.multiprocessing as mp
+from gloo import join_gloo
 
 from seqkit.seq2seq.nmt import (
     DecodeConfig,
@@ -41,10 +40,7 @@ def _setup():
 def _worker(rank: int, world: int, folder: str) -> None:
     import seqkit.seq2seq.nmt as nmt
 
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank,
-                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    join_gloo(rank, world, f"{folder}/rendezvous")
     searched, greedy = [], nmt.greedy_search
 
     def counting_greedy(model, src, *args, **kwargs):  # the sentences this rank translates

@@ -3,12 +3,11 @@ Trainer calls valid_fn on every rank and keeps rank 0's result."""
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
 
 import torch
 import torch.multiprocessing as mp
+from gloo import join_gloo
 from train_toy_helpers import ToyBatches, toy_model, toy_step
 
 from seqkit.errors import SeqkitError
@@ -55,10 +54,7 @@ def _checks(rank: int) -> dict:
 
 
 def _worker(rank: int, world: int, folder: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank,
-                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    join_gloo(rank, world, f"{folder}/rendezvous")
     try:
         with open(f"{folder}/rank{rank}.json", "w") as fh:
             json.dump(_checks(rank), fh)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import time
 
 import torch
 import torch.multiprocessing as mp
+from gloo import join_gloo
 from train_toy_helpers import ToyBatches, toy_model, toy_step
 
 from seqkit.train import Trainer
@@ -33,12 +33,7 @@ def _train(run_dir, accum_steps: int):
 
 
 def _worker(rank: int, world: int, run_dir: str) -> None:
-    # A file rendezvous in this test's own folder, not a TCP port: no port picked by one test run can
-    # be taken (or joined) by another run on the same machine. A peer that never comes, or dies, is an
-    # error after 60 s instead of a hang.
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    torch.distributed.init_process_group("gloo", init_method=f"file://{run_dir}.rendezvous", rank=rank,
-                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    join_gloo(rank, world, f"{run_dir}.rendezvous")
     try:
         trainer = _train(run_dir, accum_steps=1)
         if rank == 0:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from gloo import join_gloo
 
 from seqkit.cli import main
 from seqkit.vision.data import load_images
@@ -38,13 +39,8 @@ def test_short_training_run_learns_and_writes_curves(tmp_path):
 
 
 def _split_worker(rank: int, world: int, folder: str) -> None:
-    import datetime
-    import os
 
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank,
-                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+    join_gloo(rank, world, f"{folder}/rendezvous")
     try:
         data = load_images("digits", resolution=12)
         torch.manual_seed(0)
