@@ -1,4 +1,4 @@
-"""A parallel corpus tokenized once and kept on disk as flat id arrays, read through a memory map.
+"""A parallel corpus tokenized once and kept on disk as flat id arrays, read a batch at a time.
 
 A prepared corpus is a folder::
 
@@ -6,15 +6,20 @@ A prepared corpus is a folder::
     src.offsets   int64, n + 1: sentence i is ``src.ids[offsets[i]:offsets[i + 1]]``
     tgt.ids       the same for the target side
     tgt.offsets
-    meta.json     format, dtype, counts, the sentencepiece model's SHA-256, the inputs' stamps, options
+    spm.model     the sentencepiece model, when :func:`prepare_stream` trained it (on a sample)
+    meta.json     format, dtype, counts, the model's SHA-256 (or its training options), pretokenize,
+                  the input shards' stamps, options
 
 The ids take the smallest unsigned type that holds the vocabulary (``uint16`` below 65,536 pieces,
 else ``uint32``), so WMT14 en-de's 4.5 million pairs (~280 million pieces) take ~0.6 GB instead of the
-tens of GB of Python lists. :func:`prepare` streams its input in chunks of ``chunk_lines`` pairs,
-encodes them in ``workers`` processes (in order, so the output is the same for any ``workers``), and
-builds the folder aside and swaps it in (:func:`seqkit.io.atomic_dir`). :meth:`PreparedCorpus.open`
-maps the files without reading them; ``seqkit.data.ParallelBatches.from_prepared`` plans from the
-mapped offsets and reads each batch's ids with ``pread`` (:class:`IdsFile`). Sentences carry no ``<bos>``/``<eos>``: batching adds them.
+tens of GB of Python lists. :func:`prepare_stream` reads a :class:`seqkit.data.stream.ParallelStream`
+(shard files in order, or a streamed ``datasets`` corpus) in chunks of ``chunk_lines`` pairs, encodes
+them in ``workers`` processes (in order, so the output is the same for any ``workers``), and builds the
+folder aside and swaps it in (:func:`seqkit.io.atomic_dir`); :func:`prepare_files` and :func:`prepare`
+are it for files and for lines. :meth:`PreparedCorpus.open` maps the files without reading them;
+``seqkit.data.ParallelBatches.from_prepared`` reads the offsets (a pool at a time with ``pool_pairs``)
+and each batch's ids with ``pread`` (:class:`IdsFile`). Sentences carry no ``<bos>``/``<eos>``:
+batching adds them.
 """
 
 from __future__ import annotations
