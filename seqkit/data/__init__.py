@@ -5,6 +5,8 @@
   (splits with ``.src``/``.tgt``).
 * :class:`LMBatches` -- d2l's sequential and random sampling over a token-id stream.
 * :class:`ParallelBatches` / :class:`Batch` -- padded seq2seq batches by token budget or sentence count.
+* :class:`ParallelStream` (shard files or a streamed hub corpus, in a fixed order) and
+  :func:`prepare_stream` / :class:`PreparedCorpus` -- corpora larger than memory, tokenized once.
 * the registry of named corpora and pretrained vector sets (``kind="vectors"``, read by
   :func:`seqkit.embeddings.load_vectors`): :data:`CORPORA`, :func:`corpus_info`, :func:`fetch`,
   :func:`corpus_names`.
@@ -24,7 +26,7 @@ from seqkit.data.corpus import (
 from seqkit.data.download import cache_dir, download, extract, sha256_file
 from seqkit.data.lm_batches import LMBatches
 from seqkit.data.parallel_batches import Batch, ParallelBatches
-from seqkit.data.prepared import PreparedCorpus, prepare, prepare_files
+from seqkit.data.prepared import PreparedCorpus, prepare, prepare_files, prepare_stream
 from seqkit.data.registry import (
     CORPORA,
     HUB_CORPORA,
@@ -35,10 +37,11 @@ from seqkit.data.registry import (
     corpus_names,
     fetch,
 )
+from seqkit.data.stream import ParallelStream
 
 __all__ = [
     "CORPORA", "HUB_CORPORA", "Batch", "CorpusInfo", "LMBatches", "LMCorpus", "Lines", "ParallelBatches",
     "ParallelCorpus", "ParallelSplit", "RemoteFile", "bundled_dir", "cache_dir", "corpus_info", "corpus_names",
     "download", "extract", "fetch", "load", "read_parallel_files", "read_text_file", "read_tsv", "sha256_file",
-    "split_by_seed", "PreparedCorpus", "prepare", "prepare_files",
+    "split_by_seed", "PreparedCorpus", "prepare", "prepare_files", "prepare_stream", "ParallelStream",
 ]
