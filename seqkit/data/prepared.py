@@ -6,7 +6,7 @@ A prepared corpus is a folder::
     src.offsets   int64, n + 1: sentence i is ``src.ids[offsets[i]:offsets[i + 1]]``
     tgt.ids       the same for the target side
     tgt.offsets
-    spm.model     the sentencepiece model, when :func:`prepare_stream` trained it (on a sample)
+    spm.model     the sentencepiece model that made the ids (given, or trained on a sample)
     meta.json     format, dtype, counts, the model's SHA-256 (or its training options), pretokenize,
                   the input shards' stamps, options
 
@@ -135,12 +135,12 @@ class PreparedCorpus:
         return self.meta["spm_sha256"]
 
     def tokenizer(self) -> Any:
-        """The sentencepiece model :func:`prepare_stream` trained and saved in the folder (``spm.model``)."""
+        """The sentencepiece model that made the ids, saved in the folder (``spm.model``)."""
         from seqkit.text import SentencePieceTokenizer
 
         if not (self.path / "spm.model").is_file():
-            raise SeqkitError("this prepared corpus was tokenized with a model given to it; it holds none",
-                              path=self.path, fix="load that model (`seqkit data prepare --spm MODEL ...`)")
+            raise SeqkitError("this prepared corpus holds no spm.model (an older seqkit wrote it)", path=self.path,
+                              fix="prepare it again (`seqkit data prepare ...`)")
         return SentencePieceTokenizer.load(self.path / "spm.model")
 
     def reader(self, side: str, kind: str = "ids") -> IdsFile:
@@ -284,8 +284,9 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
     Args:
         stream: the pairs (shard files, a streamed hub corpus, or lines), read once in order.
         tokenizer: a :class:`seqkit.text.SentencePieceTokenizer` (its model bytes go to the workers), or
-            ``None``: train one joint model for all shards on a sample of the stream (``spm``), save it
-            as ``out_dir/spm.model`` (:meth:`PreparedCorpus.tokenizer`) and tokenize with it.
+            ``None``: train one joint model for all shards on a sample of the stream (``spm``) and
+            tokenize with it. Either way the model is saved as ``out_dir/spm.model``
+            (:meth:`PreparedCorpus.tokenizer`).
         spm: with ``tokenizer=None``, the training options over :data:`SPM_DEFAULTS`:
             ``input_sentence_size`` sentences (half from each side, one reservoir pass over the stream,
             ``seed``; 0: every sentence), ``vocab_size``, ``model_type``, ``character_coverage``.
@@ -342,8 +343,7 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
     want.update(spm_sha256=hashlib.sha256(proto).hexdigest(), vocab_size=vocab_size, dtype=dtype.str)
 
     with atomic_dir(out_dir) as tmp:
-        if "spm_train" in want:
-            (tmp / "spm.model").write_bytes(proto)
+        (tmp / "spm.model").write_bytes(proto)  # given or trained: the folder is self-contained
         files = {name: open(tmp / name, "wb") for side in SIDES for name in (f"{side}.ids", f"{side}.offsets")}
         totals = {side: 0 for side in SIDES}
         pairs = 0

@@ -12,7 +12,9 @@ sections in its ``uses`` and passes data on through files in the run directory:
 ``nmt.spm``        trains the joint sentencepiece model on both sides (all, or a uniform sample of
                    ``spm.input_sentence_size`` sentences) -> ``spm.model``
 ``nmt.vocab``      the vocabulary of that model, ids identical -> ``vocab.json``
-``nmt.prepare``    with ``data.prepared: true``, the training pairs tokenized once -> ``prepared/``
+``nmt.prepare``    with ``data.prepared: true``, the training pairs tokenized once -> ``prepared/``;
+                   ``data.prepared: FOLDER`` (what ``seqkit data prepare`` wrote) is used as it is, and
+                   its ``spm.model`` is the run's (no tokenizer is trained)
 ``nmt.train``      :func:`~seqkit.seq2seq.nmt.train_nmt` (token-budget batches, label smoothing, Adam +
                    warmup/inverse-sqrt, validation BLEU, best-N checkpoints, early stopping, a time
                    budget) -> ``train/``, then the model folder ``model/`` (best weights,
@@ -131,7 +133,7 @@ def load_parallel(data_cfg: Any, splits: tuple[str, ...] = SPLITS
     kwargs = corpus_options(data_cfg)
     corpus = skdata.load(data_cfg.name, **kwargs)
     out = {}
-    for split in SPLITS:
+    for split in splits:
         part = getattr(corpus, split, None)
         if part is None:
             raise SeqkitError(f"corpus {data_cfg.name!r} has no {split} split",
@@ -173,7 +175,20 @@ def check(cfg: Any) -> list[str]:
         elif info is not None and info.kind != "parallel":
             found.append(f"data.name: {data.get('name')!r} is a {'vector set' if info.kind == 'vectors' else 'language-modelling corpus'}; a translation recipe "
                          f"needs a parallel one ({', '.join(names('parallel'))})")
-    if data.get("prepared") and str(data.get("name", "")).startswith("hf:") and not data.get("train") \
+    prepared = data.get("prepared")
+    if isinstance(prepared, str):
+        from seqkit.data.prepared import PreparedCorpus
+
+        try:
+            meta = PreparedCorpus.open(Path(prepared).expanduser()).meta
+            if meta.get("pretokenize") is None or not (Path(prepared).expanduser() / "spm.model").is_file():
+                found.append(f"data.prepared: {prepared} was written by an older seqkit (no spm.model); "
+                             "prepare it again")
+        except SeqkitError as exc:
+            found.append(f"data.prepared: {exc}")
+    elif prepared not in (None, True, False):
+        found.append(f"data.prepared: true, false or the folder `seqkit data prepare` wrote, got {prepared!r}")
+    if prepared and str(data.get("name", "")).startswith("hf:") and not data.get("train") \
             and not (data.get("src") and data.get("tgt")):
         found.append("data.src, data.tgt: a prepared hf: corpus is streamed, which needs the two languages "
                      "(its columns) named, e.g. data.src=de data.tgt=en")
@@ -203,7 +218,8 @@ def data_stage(run: Run) -> dict:
     ``train_hub`` in the result)."""
     cfg = run.cfg.data
     hub = str(cfg.get("name") or "").startswith("hf:") and not cfg.get("train")
-    streamed = bool(cfg.get("prepared") and (cfg.get("train") or hub))
+    folder = cfg.get("prepared") if isinstance(cfg.get("prepared"), str) else None
+    streamed = bool(cfg.get("prepared") and (cfg.get("train") or hub)) and not folder
     if cfg.get("train"):  # their contents become part of this stage's fingerprint: edit one, it runs again
         for split in SPLITS:
             for path in local_stream(cfg, split).stamps() if cfg.get(split) else ():
@@ -214,7 +230,18 @@ def data_stage(run: Run) -> dict:
         for path in _local_files(corpus_options(cfg).get("data_files")):
             run.input(Path(path).expanduser())
     counts, files, result = {}, [], {}
-    if streamed and hub:  # the training split stays on the hub side (datasets' cache), read when used
+    if folder:  # training pairs, tokenizer and pretokenize all come from the prepared folder
+        from seqkit.data.prepared import PreparedCorpus
+
+        corpus = PreparedCorpus.open(run.input(Path(folder).expanduser().resolve() / "meta.json").parent)
+        if hub:
+            splits = {split: hub_stream(cfg, split).lists() for split in ("valid", "test")}
+            src_lang, tgt_lang = cfg.get("src"), cfg.get("tgt")
+        else:
+            splits, src_lang, tgt_lang = load_parallel(cfg, ("valid", "test"))
+        result.update(train_prepared=str(corpus.path), train_pairs=len(corpus))
+        counts["train"] = f"{len(corpus):,} prepared in {corpus.path}"
+    elif streamed and hub:  # the training split stays on the hub side (datasets' cache), read when used
         splits = {split: hub_stream(cfg, split).lists() for split in ("valid", "test")}
         src_lang, tgt_lang = cfg.get("src"), cfg.get("tgt")
         stream = hub_stream(cfg, "train")
@@ -228,7 +255,7 @@ def data_stage(run: Run) -> dict:
         counts["train"] = f"{len(stream.shards)} shard(s), streamed"
     else:
         splits, src_lang, tgt_lang = load_parallel(cfg)
-    train_sample = next(stream.chunks(500), ([], [])) if streamed else splits["train"]
+    train_sample = next(stream.chunks(500), ([], [])) if streamed else splits.get("train", ([], []))
     for split, (src, tgt) in splits.items():
         if cfg.get(f"max_{split}"):
             src, tgt = src[: cfg[f"max_{split}"]], tgt[: cfg[f"max_{split}"]]
@@ -242,6 +269,11 @@ def data_stage(run: Run) -> dict:
             + " pairs")
     pretokenize = pretokenize_sides(cfg.get("pretokenize", "auto"), {"src": src_lang, "tgt": tgt_lang},
                                     dict(zip(("src", "tgt"), train_sample)))
+    if folder:  # the folder was cut one way: that is how the model's input must be cut
+        pretokenize = dict(corpus.meta["pretokenize"])
+        if cfg.get("pretokenize", "auto") not in ("auto", *(set(pretokenize.values()) or {"none"})):
+            raise SeqkitError(f"data.pretokenize={cfg.pretokenize}, but {corpus.path} was prepared with "
+                              f"pretokenize={pretokenize or 'none'}", fix="set data.pretokenize=auto")
     if pretokenize:
         run.log("pretokenize: " + ", ".join(f"{side} ({langs}) with {how}" for side, how in pretokenize.items()
                                             for langs in [src_lang if side == "src" else tgt_lang]))
@@ -288,6 +320,12 @@ def spm_stage(run: Run) -> dict:
     from seqkit.text import SentencePieceTokenizer
 
     cfg = run.cfg.spm
+    folder = run.results["nmt.data"].get("train_prepared")
+    if folder:  # the prepared corpus's ids are this model's
+        copy_file_atomic(Path(folder) / "spm.model", run.path("spm.model"))
+        tok = SentencePieceTokenizer.load(run.path("spm.model"))
+        run.log(f"sentencepiece model of {folder}: {len(tok):,} pieces (spm.* settings not used)")
+        return {"vocab_size": len(tok), "files": ["spm.model"]}
     pretokenize = run.results["nmt.data"].get("pretokenize") or {}
     sample = int(cfg.get("input_sentence_size") or 0)
     if not sample and run.results["nmt.data"].get("train_shards"):
@@ -335,6 +373,9 @@ def prepare_stage(run: Run) -> dict:
     holding every sentence as Python objects. Off (the default): nothing to do."""
     if not run.cfg.data.get("prepared"):
         return {"prepared": False}
+    folder = run.results["nmt.data"].get("train_prepared")
+    if folder:
+        return {"prepared": True, "path": folder, "pairs": run.results["nmt.data"]["train_pairs"]}
     from seqkit.data.prepared import prepare_stream
     from seqkit.text import SentencePieceTokenizer
 
@@ -344,7 +385,7 @@ def prepare_stage(run: Run) -> dict:
                             workers=max(1, run.threads or 1))
     run.log(f"prepared {len(corpus):,} training pairs into prepared/ ({corpus.disk_bytes() / 1e6:.1f} MB) "
             f"in {time.perf_counter() - started:.1f}s")
-    return {"prepared": True, "pairs": len(corpus), "files": ["prepared/meta.json"]}
+    return {"prepared": True, "path": str(corpus.path), "pairs": len(corpus), "files": ["prepared/meta.json"]}
 
 
 # -- training -----------------------------------------------------------------------------------------
@@ -381,7 +422,7 @@ def train_stage(run: Run) -> dict:
     if cfg.data.get("prepared"):
         from seqkit.data.prepared import PreparedCorpus
 
-        train_src, train_tgt = PreparedCorpus.open(run.path("prepared")), None
+        train_src, train_tgt = PreparedCorpus.open(run.results["nmt.prepare"]["path"]), None
     else:
         train_src, train_tgt = read_lines(run.path("data/train.src")), read_lines(run.path("data/train.tgt"))
     out = train_nmt(model, tok, train_src, train_tgt, read_lines(run.path("data/valid.src")), read_lines(run.path("data/valid.tgt")),

@@ -325,3 +325,37 @@ def test_a_prepared_hub_corpus_is_streamed_and_gives_the_same_model(tmp_path):
                                              f"run_dir={tmp_path / 'bad'}"])
     with pytest.raises(SeqkitError, match="data.src, data.tgt: a prepared hf: corpus is streamed"):
         run_pipeline(bad, "nmt_transformer", echo=False)
+
+
+def test_a_folder_from_seqkit_data_prepare_is_trained_on_as_it_is(tmp_path, capsys):
+    """``data.prepared=FOLDER``: the corpus `seqkit data prepare` wrote (its ids and its spm.model) is
+    trained on without a data, tokenizer or prepare step of the recipe's own -- the same model as
+    ``data.prepared=true`` gives from the same files and tokenizer."""
+    from safetensors.torch import load_file
+
+    from seqkit.cli import main
+
+    files = _local_data(tmp_path)
+    small = {"model.d_model": 32, "model.d_ff": 64, "model.n_enc_layers": 1, "model.n_dec_layers": 1,
+             "train.max_steps": 2, "data.prepared": True}
+    _, cfg = load_recipe("nmt_transformer", _overrides(tmp_path / "own", files, **small))
+    own = run_pipeline(cfg, "nmt_transformer", echo=False)
+    folder = tmp_path / "prep"
+    assert main(["data", "prepare", "--src", files["train"][0], "--tgt", files["train"][1], "--spm",
+                 str(own.dir / "spm.model"), "-o", str(folder), "--workers", "1"]) == 0
+    assert (folder / "spm.model").read_bytes() == (own.dir / "spm.model").read_bytes()
+    o = [x for x in _overrides(tmp_path / "ext", files, **{**small, "data.prepared": str(folder)})
+         if not x.startswith("data.train=")]
+    _, cfg = load_recipe("nmt_transformer", o)
+    ext = run_pipeline(cfg, "nmt_transformer", echo=False)
+    assert ext.results["nmt.prepare"] == {"prepared": True, "path": str(folder), "pairs": 300}
+    assert not (ext.dir / "prepared").exists() and not (ext.dir / "data" / "train.src").exists()
+    assert "sentencepiece model of" in (ext.dir / "log.txt").read_text(encoding="utf-8")
+    a = load_file(own.dir / "model" / "model.safetensors")
+    b = load_file(ext.dir / "model" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # a folder that is not one is refused before anything runs
+    _, bad = load_recipe("nmt_transformer", [f"data.prepared={tmp_path}", f"run_dir={tmp_path / 'bad'}"])
+    with pytest.raises(SeqkitError, match="data.prepared: .*not a prepared corpus"):
+        run_pipeline(bad, "nmt_transformer", echo=False)
+    assert not (tmp_path / "bad").exists()
