@@ -119,10 +119,11 @@ def _local_split(data_cfg: Any, split: str) -> tuple[list[str], list[str]]:
 def load_parallel(data_cfg: Any, splits: tuple[str, ...] = SPLITS
                   ) -> tuple[dict[str, tuple[list[str], list[str]]], str | None, str | None]:
     """``({"train": (src_lines, tgt_lines), "valid": ..., "test": ...}, src_lang, tgt_lang)`` from
-    the ``data:`` section (local files: only ``splits``)."""
-    if data_cfg.get("train"):
-        splits = {s: _local_split(data_cfg, s) for s in splits if data_cfg.get(s)}
-        missing = [s for s in SPLITS if not data_cfg.get(s)]
+    the ``data:`` section, only ``splits`` of them (local files when any of ``data.train/valid/test``
+    is set)."""
+    if any(data_cfg.get(s) for s in SPLITS):
+        wanted, splits = splits, {s: _local_split(data_cfg, s) for s in splits if data_cfg.get(s)}
+        missing = [s for s in wanted if not data_cfg.get(s)]
         if missing:
             raise SeqkitError(f"local data needs train, valid and test files; missing: {', '.join(missing)}",
                               fix="set data.valid=[SRC,TGT] and data.test=[SRC,TGT]")
@@ -263,7 +264,7 @@ def data_stage(run: Run) -> dict:
             write_text_atomic(run.path(f"data/{split}.{side}"), "".join(line + "\n" for line in lines))
             files.append(f"data/{split}.{side}")
         counts[split] = len(src)
-    name = "local files" if cfg.get("train") else cfg.name
+    name = "local files" if any(cfg.get(split) for split in SPLITS) else cfg.name
     run.log(f"{name} {src_lang or '?'}->{tgt_lang or '?'}: "
             + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in counts.items())
             + " pairs")

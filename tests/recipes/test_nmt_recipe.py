@@ -350,6 +350,7 @@ def test_a_folder_from_seqkit_data_prepare_is_trained_on_as_it_is(tmp_path, caps
     ext = run_pipeline(cfg, "nmt_transformer", echo=False)
     assert ext.results["nmt.prepare"] == {"prepared": True, "path": str(folder), "pairs": 300}
     assert not (ext.dir / "prepared").exists() and not (ext.dir / "data" / "train.src").exists()
+    assert (ext.dir / "data" / "valid.src").read_bytes() == Path(files["valid"][0]).read_bytes()
     assert "sentencepiece model of" in (ext.dir / "log.txt").read_text(encoding="utf-8")
     a = load_file(own.dir / "model" / "model.safetensors")
     b = load_file(ext.dir / "model" / "model.safetensors")
