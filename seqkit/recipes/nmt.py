@@ -218,44 +218,41 @@ def data_stage(run: Run) -> dict:
     pairs are not read here: the later stages stream them from where they are (``train_shards`` or
     ``train_hub`` in the result)."""
     cfg = run.cfg.data
-    hub = str(cfg.get("name") or "").startswith("hf:") and not cfg.get("train")
+    hub = str(cfg.get("name") or "").startswith("hf:") and not any(cfg.get(split) for split in SPLITS)
     folder = cfg.get("prepared") if isinstance(cfg.get("prepared"), str) else None
     streamed = bool(cfg.get("prepared") and (cfg.get("train") or hub)) and not folder
-    if cfg.get("train"):  # their contents become part of this stage's fingerprint: edit one, it runs again
-        for split in SPLITS:
-            for path in local_stream(cfg, split).stamps() if cfg.get(split) else ():
-                run.input(path)
-    elif hub:
+    # the local files read become part of this stage's fingerprint: edit one, and it runs again
+    for split in (("valid", "test") if folder else SPLITS):
+        for path in local_stream(cfg, split).stamps() if cfg.get(split) else ():
+            run.input(path)
+    if hub:
         from seqkit.recipes.config import corpus_options
 
         for path in _local_files(corpus_options(cfg).get("data_files")):
             run.input(Path(path).expanduser())
     counts, files, result = {}, [], {}
+    if not (folder or streamed):
+        splits, src_lang, tgt_lang = load_parallel(cfg)
+    elif hub:  # valid and test read whole; the training split stays with datasets, read when used
+        splits = {split: hub_stream(cfg, split).lists() for split in ("valid", "test")}
+        src_lang, tgt_lang = cfg.get("src"), cfg.get("tgt")
+    else:
+        splits, src_lang, tgt_lang = load_parallel(cfg, ("valid", "test"))
     if folder:  # training pairs, tokenizer and pretokenize all come from the prepared folder
         from seqkit.data.prepared import PreparedCorpus
 
         corpus = PreparedCorpus.open(run.input(Path(folder).expanduser().resolve() / "meta.json").parent)
-        if hub:
-            splits = {split: hub_stream(cfg, split).lists() for split in ("valid", "test")}
-            src_lang, tgt_lang = cfg.get("src"), cfg.get("tgt")
-        else:
-            splits, src_lang, tgt_lang = load_parallel(cfg, ("valid", "test"))
         result.update(train_prepared=str(corpus.path), train_pairs=len(corpus))
         counts["train"] = f"{len(corpus):,} prepared in {corpus.path}"
-    elif streamed and hub:  # the training split stays on the hub side (datasets' cache), read when used
-        splits = {split: hub_stream(cfg, split).lists() for split in ("valid", "test")}
-        src_lang, tgt_lang = cfg.get("src"), cfg.get("tgt")
+    elif streamed and hub:
         stream = hub_stream(cfg, "train")
         result["train_hub"] = True
         counts["train"] = "streamed with datasets"
     elif streamed:
-        splits, src_lang, tgt_lang = load_parallel(cfg, ("valid", "test"))
         stream = local_stream(cfg, "train")
         result["train_shards"] = {side: [str(pair[i].resolve()) for pair in stream.shards]
                                   for i, side in enumerate(("src", "tgt"))}
         counts["train"] = f"{len(stream.shards)} shard(s), streamed"
-    else:
-        splits, src_lang, tgt_lang = load_parallel(cfg)
     train_sample = next(stream.chunks(500), ([], [])) if streamed else splits.get("train", ([], []))
     for split, (src, tgt) in splits.items():
         if cfg.get(f"max_{split}"):
