@@ -23,7 +23,7 @@ For corpora larger than memory, :meth:`ParallelBatches.from_prepared` (or :meth:
 batches straight from flat id arrays -- a :class:`seqkit.data.prepared.PreparedCorpus` on disk --
 with ~44 bytes per pair (int32 lengths, int64 index and starts, a 16-bit sort key, the plan) and no
 Python object per sentence; a batch reads only its own rows (``pread``, nothing of the ids mapped into
-memory). With ``pool_pairs=N`` that state exists for one pool of N consecutive pairs at a time (built
+memory). With ``pool_pairs=N`` that state exists for one pool of N pairs at a time (built
 from the offsets when an epoch reaches it), so memory stays flat whatever the corpus size.
 The greedy token-budget planning runs as a small C loop (``chunk_kernel.c``, through
 :mod:`seqkit.native`; the Python loop is the fallback and the reference), so planning 5 million pairs
@@ -98,12 +98,15 @@ def _flatten(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return flat, offsets
 
 
-def _read_offsets(offsets: Any, begin: int, end: int) -> np.ndarray:
-    """``offsets[begin:end + 1]`` as int64: of an array or memory map, or read from a file object with
-    ``read_rows`` (:class:`seqkit.data.prepared.IdsFile`), so no page of a large file stays mapped."""
+def _read_offsets(offsets: Any, begins: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
+    """``offsets[b:e + 1]`` as int64 for each range ``(b, e)``: of an array or memory map, or read from
+    a file object with ``read_rows`` (:class:`seqkit.data.prepared.IdsFile`, one ``pread`` a range), so
+    no page of a large file stays mapped."""
+    counts = ends + 1 - begins
     if hasattr(offsets, "read_rows"):
-        return offsets.read_rows(np.array([begin]), np.array([end + 1 - begin]))[0]
-    return np.array(offsets[begin:end + 1], dtype=np.int64)
+        rows = offsets.read_rows(begins, counts)
+        return [row[:n] for row, n in zip(rows, counts.tolist())]
+    return [np.array(offsets[b:e + 1], dtype=np.int64) for b, e in zip(begins.tolist(), ends.tolist())]
 
 
 def _lengths(offsets: np.ndarray, first: int) -> np.ndarray:
@@ -115,16 +118,38 @@ def _lengths(offsets: np.ndarray, first: int) -> np.ndarray:
     return diff.astype(np.int32)
 
 
+def _pool_ranges(n: int, pool_pairs: int | None, seed: int) -> list[np.ndarray]:
+    """Each pool's pairs as (k, 2) ascending ``[begin, end)`` ranges of input positions.
+
+    One pool: ``[[0, n)]``. Pools of ``pool_pairs``: the input is cut into blocks of ``pool_pairs // 16``
+    consecutive pairs (at most 1,024) and a seeded permutation deals the blocks out to the pools, so
+    every pool holds pairs from all over the corpus (shards of one domain or source do not make pools
+    of one domain), while a pool is still read in a few dozen ranges.
+    """
+    if pool_pairs is None or n <= pool_pairs:
+        return [np.array([[0, n]], dtype=np.int64)]
+    block = max(1, min(1024, pool_pairs // 16))
+    n_blocks = -(-n // block)
+    per_pool = max(1, pool_pairs // block)
+    order = np.random.default_rng([seed, 0xB10C]).permutation(n_blocks)
+    pools = []
+    for first in range(0, n_blocks, per_pool):
+        blocks = np.sort(order[first:first + per_pool])
+        begins, ends = blocks * block, np.minimum((blocks + 1) * block, n)
+        joined = np.flatnonzero(begins[1:] != ends[:-1]) + 1  # merge runs of adjacent blocks
+        pools.append(np.stack([begins[np.r_[0, joined]], ends[np.r_[joined - 1, len(ends) - 1]]], axis=1))
+    return pools
+
+
 @dataclass
 class _Pool:
-    """The kept pairs of input positions ``first .. first + n - 1``: what batches are planned from.
+    """The kept pairs of one pool (input positions ``indices``, ascending): what batches are planned from.
 
     ``indices`` (input positions), the row lengths with ``<eos>``/the ``<bos>`` shift (int32, after
     truncation), a 16-bit (when it fits) sort key, and each row's start in the flat ids: 34 bytes a
     kept pair (44 with an epoch's plan of the pool), for the pool's pairs only.
     """
 
-    first: int
     indices: np.ndarray
     src_len: np.ndarray
     tgt_len: np.ndarray
@@ -164,7 +189,8 @@ class ParallelBatches:
         max_ratio: drop pairs whose length ratio (longer / shorter side) exceeds it.
         count: ``"src+tgt"`` or ``"tgt"``: what ``max_tokens`` counts.
         pool_pairs: ``None`` (default): bucket and shuffle over the whole input, holding ~44 bytes a
-            pair. ``N``: over pools of ``N`` consecutive pairs -- an epoch visits the pools in a shuffled
+            pair. ``N``: over pools of ``N`` pairs (blocks of consecutive pairs from all over the input,
+            dealt out by ``seed``) -- an epoch visits the pools in a shuffled
             order and each pool's batches in a shuffled order -- so memory is that of one pool whatever
             the corpus size (a pool is built when it is reached; nothing is kept per pair).
         pad_id, bos_id, eos_id: special ids (defaults: the Vocab's 1, 2, 3).
@@ -223,9 +249,8 @@ class ParallelBatches:
         self._data = (src_flat, src_offsets, tgt_flat, tgt_offsets)
         self._limits = (min_len, max_len, max_ratio, max_src_len, max_tgt_len)
         self.n_input = len(src_offsets) - 1
-        step = pool_pairs or max(self.n_input, 1)
         self.pool_pairs = pool_pairs
-        self._firsts = np.arange(0, max(self.n_input, 1), step, dtype=np.int64)  # each pool's first pair
+        self._pools = _pool_ranges(self.n_input, pool_pairs, seed)  # each pool's ranges of input positions
 
         # one pass over the pools: what is dropped and truncated, and the widest pair; a single pool is
         # kept (it is all there is), more are rebuilt when an epoch reaches them
@@ -233,9 +258,9 @@ class ParallelBatches:
                    f"length ratio above {max_ratio:g}" if max_ratio is not None else ""]
         dropped = dict.fromkeys(reasons, 0)
         self.truncated, widest = 0, 0
-        kept = np.zeros(len(self._firsts), dtype=np.int64)
+        kept = np.zeros(len(self._pools), dtype=np.int64)
         self._cached: tuple[int, _Pool] | None = None
-        for p in range(len(self._firsts)):
+        for p in range(len(self._pools)):
             pool = self._make_pool(p)
             for reason, n in pool.dropped.items():
                 dropped[reason] += n
@@ -243,7 +268,7 @@ class ParallelBatches:
             kept[p] = len(pool.indices)
             if self.max_tokens is not None and len(pool.indices):
                 widest = max(widest, int(self._cost(pool.src_len, pool.tgt_len).max()))
-            if len(self._firsts) == 1:
+            if len(self._pools) == 1:
                 self._cached = (0, pool)
         self.dropped = {reason: n for reason, n in dropped.items() if n}
         self._row_starts = np.concatenate([[0], np.cumsum(kept)])  # kept rows before each pool
@@ -262,11 +287,13 @@ class ParallelBatches:
         if self._cached is not None and self._cached[0] == p:
             return self._cached[1]
         min_len, max_len, max_ratio, max_src_len, max_tgt_len = self._limits
-        first = int(self._firsts[p])
-        end = min(first + (self.pool_pairs or self.n_input), self.n_input)
-        src_off = _read_offsets(self._data[1], first, end)
-        tgt_off = _read_offsets(self._data[3], first, end)
-        src_n, tgt_n = _lengths(src_off, first), _lengths(tgt_off, first)
+        begins, ends = self._pools[p][:, 0], self._pools[p][:, 1]
+        sides = []
+        for offsets in (self._data[1], self._data[3]):
+            ranges = _read_offsets(offsets, begins, ends)
+            sides.append((np.concatenate([r[:-1] for r in ranges]),
+                          np.concatenate([_lengths(r, b) for r, b in zip(ranges, begins.tolist())])))
+        (src_off, src_n), (tgt_off, tgt_n) = sides
         keep = np.ones(len(src_n), dtype=bool)
         dropped = {}
 
@@ -296,17 +323,21 @@ class ParallelBatches:
         key = src_len.astype(np.int64) * (int(tgt_len.max(initial=0)) + 1) + tgt_len
         top = int(key.max(initial=0))
         key = key.astype(np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64)
-        pool = _Pool(first, local + first, src_len, tgt_len, key, src_off[local], tgt_off[local], dropped,
-                     truncated)
+        if len(begins) == 1:  # one range (the single pool): no array of every position is made
+            indices = local + int(begins[0])
+        else:
+            indices = np.concatenate([np.arange(b, e) for b, e in zip(begins.tolist(), ends.tolist())])[local]
+        pool = _Pool(indices, src_len, tgt_len, key, src_off[local], tgt_off[local], dropped, truncated)
         self._cached = (p, pool)
         return pool
 
     @property
     def indices(self) -> np.ndarray:
-        """(kept,) int64: the input positions of the kept pairs (built from every pool when pooled)."""
-        if len(self._firsts) == 1:
+        """(kept,) int64: the input positions of the kept pairs, pool by pool (ascending within each;
+        built from every pool when pooled). Row ``r`` of :meth:`plan` is pair ``indices[r]``."""
+        if len(self._pools) == 1:
             return self._make_pool(0).indices
-        return np.concatenate([self._make_pool(p).indices for p in range(len(self._firsts))])
+        return np.concatenate([self._make_pool(p).indices for p in range(len(self._pools))])
 
     # -- reporting ----------------------------------------------------------------------------------
     def report(self) -> str:
@@ -323,12 +354,12 @@ class ParallelBatches:
 
     def _rng(self, epoch: int, pool: int | None = None) -> np.random.Generator:
         """Epoch ``epoch``'s generator: of the only pool, or (pooled) of pool ``pool`` / the pool order."""
-        if len(self._firsts) == 1:
+        if len(self._pools) == 1:
             return np.random.default_rng([self.seed, epoch, 0x5EC])
         return np.random.default_rng([self.seed, epoch, 0x5EC, 0 if pool is None else pool + 1])
 
     def _pool_order(self, epoch: int) -> np.ndarray:
-        n = len(self._firsts)
+        n = len(self._pools)
         return self._rng(epoch).permutation(n) if self.shuffle and n > 1 else np.arange(n)
 
     def _plan_pool(self, epoch: int, p: int) -> list[np.ndarray]:
@@ -351,8 +382,8 @@ class ParallelBatches:
                 yield p, rows
 
     def plan(self, epoch: int) -> list[np.ndarray]:
-        """The batches of ``epoch`` as arrays of row numbers (into the kept pairs, all pools counted in
-        input order), in order. Pooled, this holds the whole epoch's plan: :meth:`epoch` does not."""
+        """The batches of ``epoch`` as arrays of row numbers into :attr:`indices` (the kept pairs, pool by
+        pool), in order. Pooled, this holds the whole epoch's plan: :meth:`epoch` does not."""
         if epoch in self._plans:
             return self._plans[epoch]
         batches = [rows + self._row_starts[p] for p, rows in self._walk(epoch)]

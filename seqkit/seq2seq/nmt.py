@@ -139,7 +139,7 @@ class NMTTrainConfig:
     warmup: int = setting(200, ge=0)
     label_smoothing: float = setting(0.1, ge=0, lt=1)
     max_tokens: int = setting(3000, ge=1)
-    # bucket within pools of N consecutive pairs: memory flat in corpus size; a corpus of at most N pairs
+    # bucket within pools of N pairs (blocks from all over the corpus): memory flat in corpus size; a corpus of at most N pairs
     # is one pool (the same batches as None, the whole corpus)
     pool_pairs: int | None = setting(1_000_000, ge=1)
     accum_steps: int = setting(1, ge=1)

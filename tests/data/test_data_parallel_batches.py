@@ -225,21 +225,27 @@ def test_plans_equal_the_earlier_implementation():
 
 
 def test_pools_plan_each_pool_alone_and_cover_every_pair_once():
-    """``pool_pairs``: batches are formed within pools of consecutive pairs, visited in a shuffled
-    order; every kept pair once per epoch, the same filters and counts as one pool."""
+    """``pool_pairs``: batches are formed within pools (blocks of consecutive pairs dealt out at random),
+    visited in a shuffled order; every kept pair once per epoch, the same filters and counts as one pool."""
     src, tgt = _random_flat_pairs(2500, 5)
     src[7], tgt[100] = [], [1] * 70  # one empty side, one too long
     whole = ParallelBatches(src, tgt, max_tokens=800, seed=4, max_len=60)
     pooled = ParallelBatches(src, tgt, max_tokens=800, seed=4, max_len=60, pool_pairs=600)
     assert pooled.report() == whole.report() == "kept 2498 of 2500 pairs, dropped 1 shorter than 1 token(s), " \
                                                 "dropped 1 longer than 60 tokens"
-    assert len(pooled._firsts) == 5 and pooled.n_kept == whole.n_kept == 2498
-    assert np.array_equal(pooled.indices, whole.indices)
+    assert len(pooled._pools) == 5 and pooled.n_kept == whole.n_kept == 2498
+    assert sorted(pooled.indices.tolist()) == whole.indices.tolist()
+    member = np.zeros(2500, dtype=int)
+    for p in range(5):
+        pairs = pooled._make_pool(p).indices
+        member[pairs] = p
+        # a pool holds blocks of 37 pairs from all over the input, not 600 consecutive ones
+        assert len(pairs) <= 600 and pairs.max() - pairs.min() > 1500
     orders = []
     for epoch in (0, 1):
         batches = [b.indices.numpy() for b in pooled.epoch(epoch)]
         assert sorted(np.concatenate(batches).tolist()) == whole.indices.tolist()
-        pools = [set((b // 600).tolist()) for b in batches]
+        pools = [set(member[b].tolist()) for b in batches]
         assert all(len(p) == 1 for p in pools)  # a batch never mixes pools
         visits = [next(iter(p)) for p in pools]
         runs = [v for i, v in enumerate(visits) if i == 0 or v != visits[i - 1]]
@@ -284,3 +290,21 @@ def test_pooled_batches_from_a_prepared_corpus_equal_the_lists(tmp_path):
     b = ParallelBatches.from_prepared(corpus, max_tokens=300, seed=1, pool_pairs=250)
     for x, y in zip(a.epoch(1), b.epoch(1), strict=True):
         assert x.src.equal(y.src) and x.tgt_in.equal(y.tgt_in) and x.indices.equal(y.indices)
+
+
+def test_pools_deal_out_blocks_covering_every_pair_once():
+    from seqkit.data.parallel_batches import _pool_ranges
+
+    assert [r.tolist() for r in _pool_ranges(100, None, 0)] == [[[0, 100]]]
+    assert [r.tolist() for r in _pool_ranges(100, 100, 0)] == [[[0, 100]]]
+    pools = _pool_ranges(100_003, 16_000, seed=5)  # blocks of 1,000 pairs, 16 to a pool
+    assert len(pools) == 7
+    covered = np.zeros(100_003, dtype=int)
+    for ranges in pools:
+        assert (ranges[:, 0] < ranges[:, 1]).all() and (ranges[1:, 0] > ranges[:-1, 1]).all()  # merged runs
+        assert (ranges[:, 1] - ranges[:, 0]).sum() <= 16_000
+        for b, e in ranges:
+            covered[b:e] += 1
+    assert (covered == 1).all()
+    assert all(np.array_equal(a, b) for a, b in zip(pools, _pool_ranges(100_003, 16_000, seed=5)))
+    assert not np.array_equal(pools[0], _pool_ranges(100_003, 16_000, seed=6)[0])

@@ -61,7 +61,7 @@ def test_pooled_training_resumes_mid_epoch_exactly(tmp_path):
         return model, out
 
     whole, out = run("a", 10)
-    assert len(out.batches._firsts) == 7 and out.batches.num_batches(0) > 10
+    assert len(out.batches._pools) == 7 and out.batches.num_batches(0) > 10
     first_pool = out.batches._pool_counts(0)[0]
     assert first_pool < 5  # the stop falls after the first pool: resuming skips it by its count
     run("b", 5)
