@@ -82,7 +82,7 @@ def get(name: str, src: str | None, tgt: str | None, config: str | None) -> None
 def prepare_cmd(src: tuple[str, ...], tgt: tuple[str, ...], hub: str | None, langs: str | None, config: str | None,
                 split: str, limit: int | None, pretokenize: tuple[str, ...], spm_model: str | None, out: str,
                 workers: int | None, chunk_lines: int, **spm_options) -> None:
-    """Tokenize a parallel corpus once into OUT: flat ids (uint16/uint32) + offsets, memory-mapped by training.
+    """Tokenize a parallel corpus once into OUT: flat ids (uint16/uint32) + offsets, read by training a batch at a time.
 
     Shards (several --src/--tgt, or globs, in sorted order) go into one corpus with one vocabulary.
     Without --spm a joint sentencepiece model is trained on a sample first (OUT/spm.model).
