@@ -21,9 +21,20 @@ def ct2(run_dir: str, out_dir: str | None, quantization: str) -> None:
     """Convert the run's Transformer to CTranslate2 (seqkit translate --engine ct2 --run OUT).
 
     The folder holds CTranslate2's model.bin, config.json and vocabulary (seqkit's ids and pieces)
-    beside the run's spm.model. GRU/RNN-attention models cannot be exported.
+    beside the run's spm.model. GRU/RNN-attention models cannot be exported. Writing RUN/ct2 takes the
+    run directory's lock: it waits for no one, and stops at once while a recipe runs there.
     """
-    from seqkit.seq2seq.export import export_ct2
+    from pathlib import Path
 
-    out = export_ct2(run_dir, out_dir, quantization)
+    from seqkit.recipes.pipeline import RunLock
+    from seqkit.seq2seq.export import RUN_SUBDIR, export_ct2
+    from seqkit.seq2seq.nmt import model_dir
+
+    if out_dir is None:  # RUN/ct2 is written into the run directory: only while no run holds it
+        folder = model_dir(run_dir)
+        run = Path(run_dir) if folder != Path(run_dir) else folder.parent
+        with RunLock(run):
+            out = export_ct2(run_dir, run / RUN_SUBDIR, quantization)
+    else:
+        out = export_ct2(run_dir, out_dir, quantization)
     click.echo(f"{out}: CTranslate2 model ({quantization})")

@@ -162,6 +162,18 @@ def test_cli_export_and_engine(trained_run, tmp_path, capsys):
     assert outs[0] == outs[1] == outs[2] and len(outs[0].splitlines()) == 6
 
 
+def test_cli_export_into_a_run_in_use_stops_at_once(trained_run, capsys):
+    """``seqkit export ct2 --run RUN`` writes RUN/ct2: not while a recipe holds the run directory."""
+    from seqkit.recipes.pipeline import RunLock
+
+    with RunLock(trained_run):
+        assert main(["export", "ct2", "--run", str(trained_run)]) == 2
+    err = capsys.readouterr().err
+    assert "run directory is in use by another seqkit run (pid" in err and len(err.splitlines()) == 1
+    assert main(["export", "ct2", "--run", str(trained_run / "model")]) == 0  # free again; a model folder too
+    assert str(trained_run / "ct2") in capsys.readouterr().out
+
+
 def test_rnn_model_is_refused_in_one_line(tmp_path, tokenizer, capsys):
     cfg = model_config("rnn", "tiny", embed_dim=16, hidden_size=16)
     run = _run(tmp_path / "rnn", cfg, tokenizer, build_model(cfg, len(tokenizer)))
