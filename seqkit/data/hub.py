@@ -22,7 +22,7 @@ from seqkit.errors import SeqkitError
 SPLIT_NAMES = {"train": "train", "validation": "valid", "valid": "valid", "dev": "valid", "test": "test"}
 
 
-def _hub_id(name: str, config: str | None, src: str | None, tgt: str | None) -> tuple[str, str | None]:
+def resolve_hub_id(name: str, config: str | None, src: str | None, tgt: str | None) -> tuple[str, str | None]:
     """Registered short names (``wmt14``) -> hub id and a config built from the language pair."""
     if name not in HUB_CORPORA:
         return name, config
@@ -34,7 +34,9 @@ def _hub_id(name: str, config: str | None, src: str | None, tgt: str | None) -> 
     return hub_id, config
 
 
-def _open(name: str, config: str | None, **options):
+def open_dataset(name: str, config: str | None, **options):
+    """A ``save_to_disk`` folder, a local JSON/CSV/Parquet file or a hub dataset, through ``datasets``
+    (``options`` go to ``load_dataset``, e.g. ``streaming=True``); failures are one :class:`SeqkitError`."""
     import datasets
 
     path = Path(name)
@@ -87,9 +89,9 @@ def load_hub(name: str, *, config: str | None = None, src: str | None = None, tg
              text_column: str = "text", **options):
     """Load a Hugging Face dataset as a seqkit corpus (see the module docstring); ``options`` go to
     ``datasets.load_dataset`` (``data_files=``, ``revision=`` ...)."""
-    hub_id, config = _hub_id(name, config, src, tgt)
+    hub_id, config = resolve_hub_id(name, config, src, tgt)
     shown = name if is_table_file(name) or Path(name).exists() else f"hf:{name}"
-    return from_datasets(_open(hub_id, config, **options), name=shown, src=src, tgt=tgt, text_column=text_column)
+    return from_datasets(open_dataset(hub_id, config, **options), name=shown, src=src, tgt=tgt, text_column=text_column)
 
 
 def from_datasets(ds, *, name: str = "dataset", src: str | None = None, tgt: str | None = None,

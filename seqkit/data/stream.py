@@ -119,12 +119,12 @@ class ParallelStream:
         ``split`` is seqkit's (``train``, ``valid``, ``test``; the hub's ``validation``/``dev`` count as
         ``valid``); ``options`` go to ``datasets.load_dataset`` (``data_files=``, ``revision=`` ...).
         Columns: ``translation`` dicts or ``src``/``tgt`` columns (as :func:`seqkit.data.load`)."""
-        from seqkit.data.hub import SPLIT_NAMES, _hub_id, _open
+        from seqkit.data.hub import SPLIT_NAMES, open_dataset, resolve_hub_id
 
-        hub_id, config = _hub_id(name, config, src, tgt)
+        hub_id, config = resolve_hub_id(name, config, src, tgt)
 
         def rows() -> Iterable[dict]:
-            ds = _open(hub_id, config, streaming=True, **options)
+            ds = open_dataset(hub_id, config, streaming=True, **options)
             if not hasattr(ds, "keys"):  # one Dataset (save_to_disk): its rows are the training split
                 return ds
             found = [k for k in ds.keys() if k == split or SPLIT_NAMES.get(k) == split]
