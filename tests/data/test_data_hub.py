@@ -7,7 +7,7 @@ import json
 import pytest
 
 import seqkit as sk
-from seqkit.data.hub import _hub_id
+from seqkit.data.hub import resolve_hub_id
 from seqkit.errors import SeqkitError
 
 datasets = pytest.importorskip("datasets")
@@ -48,11 +48,11 @@ def test_json_lines_with_language_columns_and_text(tmp_path):
 
 
 def test_registered_hub_names_build_configs():
-    assert _hub_id("wmt14", None, "de", "en") == ("wmt/wmt14", "de-en")
-    assert _hub_id("wmt14", None, "en", "fr") == ("wmt/wmt14", "fr-en")
-    assert _hub_id("iwslt2017", None, "de", "en") == ("IWSLT/iwslt2017", "iwslt2017-de-en")
-    assert _hub_id("opus_books", None, "fr", "en") == ("Helsinki-NLP/opus_books", "en-fr")
-    assert _hub_id("some/other", "cfg", "a", "b") == ("some/other", "cfg")
+    assert resolve_hub_id("wmt14", None, "de", "en") == ("wmt/wmt14", "de-en")
+    assert resolve_hub_id("wmt14", None, "en", "fr") == ("wmt/wmt14", "fr-en")
+    assert resolve_hub_id("iwslt2017", None, "de", "en") == ("IWSLT/iwslt2017", "iwslt2017-de-en")
+    assert resolve_hub_id("opus_books", None, "fr", "en") == ("Helsinki-NLP/opus_books", "en-fr")
+    assert resolve_hub_id("some/other", "cfg", "a", "b") == ("some/other", "cfg")
 
 
 def test_unavailable_hub_corpus_is_one_error(monkeypatch):
