@@ -260,6 +260,7 @@ class ParallelBatches:
         self.truncated, widest = 0, 0
         kept = np.zeros(len(self._pools), dtype=np.int64)
         self._cached: tuple[int, _Pool] | None = None
+        self._last_plan: tuple[int, int, list[np.ndarray]] | None = None  # (epoch, pool, its batches)
         for p in range(len(self._pools)):
             pool = self._make_pool(p)
             for reason, n in pool.dropped.items():
@@ -363,7 +364,10 @@ class ParallelBatches:
         return self._rng(epoch).permutation(n) if self.shuffle and n > 1 else np.arange(n)
 
     def _plan_pool(self, epoch: int, p: int) -> list[np.ndarray]:
-        """Pool ``p``'s batches in ``epoch`` as arrays of rows within the pool, in order."""
+        """Pool ``p``'s batches in ``epoch`` as arrays of rows within the pool, in order (the last one
+        planned is kept: counting an epoch's batches and then walking it plans a single pool once)."""
+        if self._last_plan is not None and self._last_plan[:2] == (epoch, p):
+            return self._last_plan[2]
         pool = self._make_pool(p)
         rng = self._rng(epoch, p)
         n = len(pool.indices)
@@ -373,6 +377,7 @@ class ParallelBatches:
         batches = self._chunk(order, pool) if n else []
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
+        self._last_plan = (epoch, p, batches)
         return batches
 
     def _walk(self, epoch: int) -> Iterator[tuple[int, np.ndarray]]:
