@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = p.parse_args(argv)
 
     from seqkit.metrics import bleu
-    from seqkit.seq2seq.export import CT2Translator, export_ct2
-    from seqkit.seq2seq.nmt import Translator
+    from seqkit.seq2seq.engines import CT2Translator
+    from seqkit.seq2seq.export import export_ct2
+    from seqkit.seq2seq.translator import Translator
 
     src = _read(Path(args.src) if args.src else args.data / "multi30k/test_2016_flickr.de.gz")
     ref = _read(Path(args.ref) if args.ref else args.data / "multi30k/test_2016_flickr.en.gz")

@@ -95,14 +95,9 @@ def prepare(args, work: Path):
 
 def train_seqkit(args, corpus, tok, work: Path) -> dict:
     from seqkit.io import atomic_dir
-    from seqkit.seq2seq.nmt import (
-        NMTTrainConfig,
-        build_model,
-        count_parameters,
-        model_config,
-        save_model_dir,
-        train_nmt,
-    )
+    from seqkit.seq2seq.model_folder import save_model_dir
+    from seqkit.seq2seq.presets import build_model, count_parameters, model_config
+    from seqkit.seq2seq.training import NMTTrainConfig, train_nmt
     from seqkit.train.amp import resolve_amp
 
     torch.manual_seed(args.seed)
@@ -135,7 +130,7 @@ def train_seqkit(args, corpus, tok, work: Path) -> dict:
 
 def decode_seqkit(args, corpus, work: Path) -> dict:
     from seqkit.metrics import bleu, chrf
-    from seqkit.seq2seq.nmt import Translator
+    from seqkit.seq2seq.translator import Translator
 
     tr = Translator.from_run(work, device=args.device, beam=5, alpha=1.0,
                              max_len_a=0.0, max_len_b=100, batch_tokens=args.decode_tokens)

@@ -89,7 +89,8 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from seqkit.data.prepared import PreparedCorpus
-    from seqkit.seq2seq.nmt import NMTTrainConfig, build_model, model_config, train_nmt
+    from seqkit.seq2seq.presets import build_model, model_config
+    from seqkit.seq2seq.training import NMTTrainConfig, train_nmt
     from seqkit.text import SentencePieceTokenizer
 
     torch.set_num_threads(args.threads)

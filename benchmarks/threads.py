@@ -40,7 +40,9 @@ def busy(n: int) -> list[subprocess.Popen]:
 def workloads(args) -> dict:
     import seqkit as sk
     from seqkit.lm.ngram import NGramLM
-    from seqkit.seq2seq.nmt import NMTStep, Translator, build_model, model_config
+    from seqkit.seq2seq.presets import build_model, model_config
+    from seqkit.seq2seq.training import NMTStep
+    from seqkit.seq2seq.translator import Translator
     from seqkit.text import SentencePieceTokenizer
     from seqkit.threads import use_threads
 

@@ -218,7 +218,8 @@ def test_corrupt_rnn_lm_files(capsys, rnn_run, tmp_path, files, name, content):
 def nmt_model(tmp_path_factory):
     """A tiny untrained translation model folder (model.json, spm.model, model.safetensors)."""
     from seqkit.io import atomic_dir
-    from seqkit.seq2seq.nmt import build_model, model_config, save_model_dir
+    from seqkit.seq2seq.model_folder import save_model_dir
+    from seqkit.seq2seq.presets import build_model, model_config
     from seqkit.text import SentencePieceTokenizer
 
     root = tmp_path_factory.mktemp("nmt")

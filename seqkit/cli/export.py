@@ -28,7 +28,7 @@ def ct2(run_dir: str, out_dir: str | None, quantization: str) -> None:
 
     from seqkit.recipes.pipeline import RunLock
     from seqkit.seq2seq.export import RUN_SUBDIR, export_ct2
-    from seqkit.seq2seq.nmt import model_dir
+    from seqkit.seq2seq.model_folder import model_dir
 
     if out_dir is None:  # RUN/ct2 is written into the run directory: only while no run holds it
         folder = model_dir(run_dir)

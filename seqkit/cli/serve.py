@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from seqkit.cli.params import threads_option
+from seqkit.seq2seq.decoding import click_options
 
 
 @click.command()
@@ -15,7 +16,7 @@ from seqkit.cli.params import threads_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
-@click.option("--alpha", default=1.0, show_default=True, type=float, help="GNMT length penalty")
+@click_options("serve")
 @click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0),
               help="how long a request waits for others to share its batch")
 @click.option("--max-batch", default=64, show_default=True, type=click.IntRange(min=1),
@@ -33,13 +34,14 @@ from seqkit.cli.params import threads_option
 @click.option("--grace", default=30.0, show_default=True, type=click.FloatRange(min=0),
               help="seconds SIGTERM/Ctrl-C waits for requests in flight before closing them")
 @threads_option
-def serve(run_dir: str, engine: str, host: str, port: int, device: str, alpha: float, max_wait_ms: float,
+def serve(run_dir: str, engine: str, host: str, port: int, device: str, max_wait_ms: float,
           max_batch: int, max_queue: int, max_sentences: int, max_chars: int, max_beam: int,
-          max_request_bytes: int, grace: float, threads: int) -> None:
+          max_request_bytes: int, grace: float, threads: int, **decode) -> None:
     """Serve translations: POST /translate, GET /health, GET /info, and a web page at /.
 
     Concurrent requests are decoded together (micro-batching); SIGTERM or Ctrl-C stops taking new
-    connections and finishes the requests in flight first. Needs `pip install 'seqkit[serve]'`.
+    connections and finishes the requests in flight first. The decode flags are the server's defaults;
+    a request may change beam, nbest, alpha and length_penalty. Needs `pip install 'seqkit[serve]'`.
     """
     from seqkit.errors import SeqkitError
 
@@ -49,10 +51,13 @@ def serve(run_dir: str, engine: str, host: str, port: int, device: str, alpha: f
         from seqkit.serve.app import Limits, create_app
     except ImportError as exc:
         raise SeqkitError(f"seqkit serve needs FastAPI and uvicorn ({exc})", fix="pip install 'seqkit[serve]'") from None
-    from seqkit.serve.engine import ENGINES, load_engine, run_info
+    from seqkit.seq2seq.decoding import from_cli
+    from seqkit.seq2seq.engines import ENGINES, load_translator
+    from seqkit.serve.engine import run_info
     from seqkit.train import resolve_device
 
-    translator = load_engine(run_dir, engine, device=resolve_device(device), threads=threads, alpha=alpha)
+    settings = from_cli(decode, "serve")
+    translator = load_translator(run_dir, engine, settings, device=resolve_device(device), threads=threads)
     limits = Limits(max_request_bytes=max_request_bytes, max_sentences=max_sentences, max_chars=max_chars,
                     max_beam=max_beam, max_queue=max_queue)
     app = create_app(translator, info=run_info(run_dir), limits=limits, attention=ENGINES[engine],

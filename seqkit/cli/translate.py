@@ -7,6 +7,7 @@ import sys
 import click
 
 from seqkit.cli.params import OUTPUT, threads_option
+from seqkit.seq2seq.decoding import click_options, describe
 
 
 @click.command()
@@ -16,31 +17,15 @@ from seqkit.cli.params import OUTPUT, threads_option
               help="sentences to translate, one per line [default: stdin]")
 @click.option("-o", "--output", "output_file", default=None, type=OUTPUT,
               help="where the translations go (written whole at the end) [default: stdout]")
-@click.option("--beam", default=5, show_default=True, type=click.IntRange(min=1), help="beam size (1: greedy)")
-@click.option("--nbest", default=1, show_default=True, type=click.IntRange(min=1),
-              help="the N best translations of each line, Moses style: 'LINE ||| translation ||| score ||| log_prob'")
 @click.option("--scores", is_flag=True,
               help="1-best: print 'translation ||| score ||| log_prob' (score: length-normalised, log_prob: summed)")
 @click.option("--token-scores", is_flag=True,
               help="append ' ||| lp1 lp2 ... lp_eos': each piece's log-probability (then <eos>'s)")
 @click.option("--print-alignment", is_flag=True,
               help="append ' ||| 0-0 1-2 ...': source-target piece pairs by argmax attention (Pharaoh format)")
-@click.option("--sample", "do_sample", is_flag=True, help="sample translations instead of searching")
-@click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(min=0),
-              help="--sample: softmax temperature (0: greedy)")
-@click.option("--top-k", default=None, type=click.IntRange(min=1), help="--sample: among the k most likely pieces")
-@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
-              help="--sample: among the smallest set reaching this probability (nucleus)")
-@click.option("--seed", default=0, show_default=True, type=int, help="--sample: random seed")
-@click.option("--unk-penalty", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="subtracted from <unk>'s log-probability at every step")
 @click.option("--prefix", default=None, help="the text every translation must begin with (forced, then scored)")
 @click.option("--heatmaps", "heatmap_dir", default=None, type=click.Path(file_okay=False),
               help="write an attention heatmap (PNG) of each translation into this folder")
-@click.option("--alpha", default=1.0, show_default=True, type=float, help="GNMT length penalty")
-@click.option("--max-len-a", default=1.5, show_default=True, type=float,
-              help="output cap: a * source length + b pieces")
-@click.option("--max-len-b", default=10, show_default=True, type=int)
 @click.option("--max-len", default=None, type=click.IntRange(min=1),
               help="a fixed output cap in pieces (instead of --max-len-a/--max-len-b)")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
@@ -50,16 +35,14 @@ from seqkit.cli.params import OUTPUT, threads_option
               help="ct2: decode with CTranslate2 (--run: a `seqkit export ct2` folder, or a run holding one)")
 @click.option("--quantize", default=None, type=click.Choice(["int8"]),
               help="seqkit engine: int8 Linear layers (torch dynamic quantization, CPU)")
-@click.option("--length-penalty", default="gnmt", show_default=True, type=click.Choice(["gnmt", "d2l"]),
-              help="gnmt: ((5+L)/6)^alpha; d2l: L^alpha (CTranslate2's)")
 @click.option("--batch-lines", default=500, show_default=True, type=click.IntRange(min=1),
               help="lines read before translating a chunk of piped input")
+@click_options("translate")
 @threads_option
-def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: str | None, beam: int, nbest: int, scores: bool,
-              token_scores: bool, print_alignment: bool, do_sample: bool, temperature: float, top_k: int | None, top_p: float,
-              seed: int, unk_penalty: float, prefix: str | None, heatmap_dir: str | None, alpha: float, max_len_a: float, max_len_b: int, max_len: int | None,
-              device: str, weights: str | None, engine: str, quantize: str | None, length_penalty: str,
-              batch_lines: int, threads) -> None:
+def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: str | None, scores: bool,
+              token_scores: bool, print_alignment: bool, prefix: str | None, heatmap_dir: str | None,
+              max_len: int | None, device: str, weights: str | None, engine: str, quantize: str | None,
+              batch_lines: int, threads, **decode) -> None:
     """Translate sentences (stdin or -i FILE), one per line, to detokenized text (stdout or -o FILE).
 
     At a terminal each line is translated as soon as it is entered (Ctrl-D ends); otherwise the
@@ -68,36 +51,19 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
     """
     from seqkit.errors import SeqkitError
     from seqkit.io import iter_lines, iter_stdin_lines, write_text_atomic
-    from seqkit.seq2seq.nmt import DecodeConfig, Translator
-    from seqkit.settings import from_dict
+    from seqkit.seq2seq.decoding import from_cli
+    from seqkit.seq2seq.engines import ENGINES, load_translator
     from seqkit.train import resolve_device
 
-    if nbest > beam:
-        raise SeqkitError(f"--nbest {nbest} is larger than --beam {beam}", fix=f"use --beam {nbest} or more")
-    if do_sample and nbest > 1:
-        raise SeqkitError("--nbest needs beam search, not --sample", fix="drop --nbest or --sample")
-    extra = {"unk_penalty": unk_penalty}
-    if do_sample:
-        extra["sampling"] = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
-    if max_len is not None:
-        max_len_a, max_len_b = 0.0, max_len
-    decode = from_dict(DecodeConfig, {"beam": beam, "alpha": alpha, "max_len_a": max_len_a,
-                                      "max_len_b": max_len_b}, "translate")
-    options = {**decode.translator_options(), **extra, "length_penalty": length_penalty}
-    if engine == "ct2":
-        from seqkit.seq2seq.export import CT2Translator
-
-        if quantize:
-            raise SeqkitError("--quantize applies to the seqkit engine",
-                              fix="export with `seqkit export ct2 --quantization int8` instead")
-        if print_alignment or heatmap_dir is not None:
-            raise SeqkitError("the ct2 engine gives no attention (--print-alignment, --heatmaps)",
-                              fix="use --engine seqkit")
-        translator = CT2Translator.from_runs(list(run_dirs), weights=weights, device=resolve_device(device).type,
-                                             threads=threads or 0, **options)
-    else:
-        translator = Translator.from_runs(list(run_dirs), weights=weights, device=resolve_device(device),
-                                          quantize=quantize, **options)
+    if max_len is not None:  # a fixed cap, as JoeyNMT's max_output_length
+        decode.update(max_len_a=0.0, max_len_b=max_len)
+    settings = from_cli(decode, "translate")
+    nbest = settings.nbest
+    if not ENGINES[engine] and (print_alignment or heatmap_dir is not None):
+        raise SeqkitError(f"the {engine} engine gives no attention (--print-alignment, --heatmaps)",
+                          fix="use --engine seqkit")
+    translator = load_translator(list(run_dirs), engine, settings, weights=weights, device=resolve_device(device),
+                                 threads=threads, quantize=quantize)
     written: list[str] = []
     if heatmap_dir is not None:
         from seqkit.io import output_folder
@@ -111,8 +77,7 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
             written.append(text + "\n")
 
     def emit(lines: list[str], first: int) -> None:
-        for i, hyps in enumerate(translator.translate_scored(lines, beam=beam, nbest=nbest,
-                                                             attention=print_alignment or heatmap_dir is not None,
+        for i, hyps in enumerate(translator.translate_scored(lines, attention=print_alignment or heatmap_dir is not None,
                                                              prefix=prefix, token_scores=token_scores)):
             if heatmap_dir is not None and hyps[0].attention is not None:
                 hyps[0].heatmap(heatmap_path / f"{first + i:05d}.png")
@@ -131,7 +96,7 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
 
     interactive = input_file is None and sys.stdin.isatty()
     if interactive:
-        click.echo(f"seqkit translate: {', '.join(run_dirs)} (beam {beam}); one sentence per line, Ctrl-D to quit",
+        click.echo(f"seqkit translate: {', '.join(run_dirs)} ({describe(settings)}); one sentence per line, Ctrl-D to quit",
                    err=True)
         n = 0
         while True:

@@ -15,7 +15,7 @@ sections in its ``uses`` and passes data on through files in the run directory:
 ``nmt.prepare``    with ``data.prepared: true``, the training pairs tokenized once -> ``prepared/``;
                    ``data.prepared: FOLDER`` (what ``seqkit data prepare`` wrote) is used as it is, and
                    its ``spm.model`` is the run's (no tokenizer is trained)
-``nmt.train``      :func:`~seqkit.seq2seq.nmt.train_nmt` (token-budget batches, label smoothing, Adam +
+``nmt.train``      :func:`~seqkit.seq2seq.training.train_nmt` (token-budget batches, label smoothing, Adam +
                    warmup/inverse-sqrt, validation BLEU, best-N checkpoints, early stopping, a time
                    budget) -> ``train/``, then the model folder ``model/`` (best weights,
                    ``model.json``, ``spm.model``), swapped in whole when training ends
@@ -31,6 +31,7 @@ empty test lines give empty translations; over-long test sources are cut (and co
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -49,18 +50,11 @@ from seqkit.io import (
     write_text_atomic,
 )
 from seqkit.recipes.pipeline import Run, stage
-from seqkit.seq2seq.nmt import (
-    DecodeConfig,
-    NMTTrainConfig,
-    Translator,
-    build_model,
-    count_parameters,
-    model_config,
-    model_problems,
-    save_model_dir,
-    score_translations,
-    train_nmt,
-)
+from seqkit.seq2seq.decoding import DecodeSettings, checked, describe
+from seqkit.seq2seq.model_folder import save_model_dir
+from seqkit.seq2seq.presets import build_model, count_parameters, model_config, model_problems
+from seqkit.seq2seq.training import NMTTrainConfig, score_translations, train_nmt
+from seqkit.seq2seq.translator import Translator
 from seqkit.settings import from_dict, problems
 from seqkit.text.pretokenize import PRETOKENIZE, pretokenizer
 
@@ -206,8 +200,34 @@ def check(cfg: Any) -> list[str]:
     model = dict(cfg.get("model") or {})
     found += model_problems(model.pop("arch", None), model.pop("preset", None), model)
     found += problems(NMTTrainConfig, dict(cfg.get("train") or {}), "train")
-    found += problems(DecodeConfig, dict(cfg.get("decode") or {}), "decode")
+    found += _decode_problems(cfg)
     return found
+
+
+#: The recipe's ``decode:`` section: the recipe surface of DecodeSettings, plus how many test sentences
+#: get an attention heatmap.
+HEATMAPS_DEFAULT = 5
+
+
+def decode_settings(section: dict[str, Any] | None) -> tuple[DecodeSettings, int]:
+    """``(DecodeSettings, heatmaps)`` of a recipe's ``decode:`` section (one line per bad value)."""
+    section = dict(section or {})
+    heatmaps = section.pop("heatmaps", HEATMAPS_DEFAULT)
+    if isinstance(heatmaps, bool) or not isinstance(heatmaps, int) or not 0 <= heatmaps <= 10_000:
+        from seqkit.settings import SettingsError
+
+        raise SettingsError([f"decode.heatmaps: must be an integer in [0, 10000], got {heatmaps!r}"])
+    return checked(section, "recipe"), heatmaps
+
+
+def _decode_problems(cfg: Any) -> list[str]:
+    from seqkit.settings import SettingsError
+
+    try:
+        decode_settings(cfg.get("decode"))
+    except SettingsError as exc:
+        return exc.problems
+    return []
 
 
 @stage("nmt.data", uses=("data",), check=check)
@@ -426,7 +446,7 @@ def train_stage(run: Run) -> dict:
     out = train_nmt(model, tok, train_src, train_tgt, read_lines(run.path("data/valid.src")), read_lines(run.path("data/valid.tgt")),
                     cfg=tcfg, device=run.device, run_dir=train_dir, seed=int(cfg.seed or 0),
                     resume=bool(cfg.get("resume")), max_len=cfg.data.max_len, pretokenize=info["pretokenize"],
-                    tgt_lang=info["tgt"], decode=from_dict(DecodeConfig, run.section("decode"), "decode"),
+                    tgt_lang=info["tgt"], decode=decode_settings(run.section("decode"))[0],
                     log_fn=log_valid)
     run.log(fit_summary(out.result, "target tokens"))
     if run.is_main:
@@ -458,9 +478,8 @@ def decode_stage(run: Run) -> dict:
     """
     from seqkit.train.distributed import current
 
-    decode = from_dict(DecodeConfig, run.section("decode"), "decode")
-    translator = Translator.from_run(run.dir, device=run.device, split_ranks=True,
-                                     **decode.translator_options())
+    decode, n_heatmaps = decode_settings(run.section("decode"))
+    translator = Translator.from_run(run.dir, decode, device=run.device, split_ranks=True)
     src = read_lines(run.path("data/test.src"))
     started = time.perf_counter()
     hyps = translator.translate(src)
@@ -469,8 +488,8 @@ def decode_stage(run: Run) -> dict:
         write_text_atomic(run.path("test.hyp"), "".join(h + "\n" for h in hyps))
     s = dict(translator.stats)  # of the test set (the heatmaps below translate a few lines again)
     heatmaps = []
-    if decode.heatmaps:  # every rank takes part in the search (a split translator's calls are collective)
-        shown = translator.translate_scored(src[: decode.heatmaps], attention=True)
+    if n_heatmaps:  # every rank takes part in the search (a split translator's calls are collective)
+        shown = translator.translate_scored(src[:n_heatmaps], attention=True)
         drawn = [(f"heatmaps/{i:05d}.png", h[0]) for i, h in enumerate(shown) if h[0].attention is not None]
         heatmaps = [name for name, _ in drawn]
         if run.is_main:  # rank 0 alone draws them
@@ -479,11 +498,11 @@ def decode_stage(run: Run) -> dict:
     if run.is_main:
         copy_file_atomic(run.path("data/test.tgt"), run.path("test.ref"))
     ranks = current().world_size
-    run.log(f"beam {decode.beam}, alpha {decode.alpha}: {len(src):,} test sentences in {seconds:.1f}s "
+    run.log(f"{describe(decode)}: {len(src):,} test sentences in {seconds:.1f}s "
             f"({len(src) / seconds:.1f} sentences/s{f', {ranks} ranks' if ranks > 1 else ''}); "
             f"empty {s['empty']}, cut {s['truncated']}, unknown pieces {s['unknown_tokens']}")
     return {"sentences": len(src), "seconds": round(seconds, 2), "sentences_per_s": round(len(src) / seconds, 2),
-            "decode": decode.translator_options(), "files": ["test.hyp", "test.ref", *heatmaps], **s}
+            "decode": dataclasses.asdict(decode), "files": ["test.hyp", "test.ref", *heatmaps], **s}
 
 
 @stage("nmt.evaluate", uses=("data", "decode"))

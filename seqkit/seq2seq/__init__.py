@@ -29,16 +29,10 @@ __all__ = [
 ]
 
 # The translation system (tokenizer + model + search) the NMT recipes and `seqkit translate` use.
-from seqkit.seq2seq.nmt import (  # noqa: E402
-    PRESETS,
-    DecodeConfig,
-    NMTStep,
-    NMTTrainConfig,
-    Translator,
-    build_model,
-    model_config,
-    train_nmt,
-)
+from seqkit.seq2seq.decoding import DecodeSettings  # noqa: E402
+from seqkit.seq2seq.presets import PRESETS, build_model, model_config  # noqa: E402
+from seqkit.seq2seq.training import NMTStep, NMTTrainConfig, train_nmt  # noqa: E402
+from seqkit.seq2seq.translator import Translator  # noqa: E402
 
-__all__ += ["PRESETS", "DecodeConfig", "NMTStep", "NMTTrainConfig", "Translator", "build_model", "model_config",
+__all__ += ["PRESETS", "DecodeSettings", "NMTStep", "NMTTrainConfig", "Translator", "build_model", "model_config",
             "train_nmt"]

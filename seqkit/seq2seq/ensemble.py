@@ -3,7 +3,7 @@ mean of the models' probabilities (its log: ``logsumexp(log p_i) - log n``, as f
 
 :class:`Ensemble` implements the interface of :mod:`seqkit.seq2seq.interfaces` (``encode``,
 ``decode_step``, ``state.select`` / ``expand``), so greedy, beam and sampling search and the
-:class:`~seqkit.seq2seq.nmt.Translator` take it like any single model. The models must share one
+:class:`~seqkit.seq2seq.translator.Translator` take it like any single model. The models must share one
 vocabulary (one tokenizer); an ensemble of a model with itself decodes exactly like the model.
 """
 

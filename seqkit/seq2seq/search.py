@@ -16,8 +16,10 @@ Shared conventions:
 
 Beam search details (:func:`beam_search`):
 
-* Length penalty ``lp(L)``, with L the hypothesis length counting ``<eos>``: ``"gnmt"`` is
-  ``((5 + L) / 6) ** alpha`` (Wu et al. 2016), ``"d2l"`` is ``L ** alpha`` (d2l 10.8), ``None`` is 1.
+* Length penalty ``lp(L)``, with L the hypothesis length counting ``<eos>``: ``"length"`` (or
+  ``"d2l"``) is ``L ** alpha`` (d2l 10.8, fairseq, CTranslate2), ``"gnmt"`` is ``((5 + L) / 6) ** alpha``
+  (Wu et al. 2016), ``None`` is 1. The defaults of every search argument are
+  :data:`seqkit.seq2seq.decoding.DEFAULT`'s.
   Finished hypotheses are ranked by ``log P / lp(L)``.
 * Each step keeps the ``2 * beam`` best extensions; an ``<eos>`` among the first ``beam`` of them
   finishes a hypothesis, the ``beam`` best others stay alive (so ``beam_size=1`` is exactly greedy).
@@ -42,6 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.sampling import check_sampling, pick_token
+from seqkit.seq2seq.decoding import DEFAULT
 from seqkit.text.vocab import BOS_ID, EOS_ID
 
 
@@ -62,16 +65,17 @@ class Hypothesis:
     attention: Tensor | None = None
 
 
-LENGTH_PENALTIES = ("gnmt", "d2l", None)
+LENGTH_PENALTIES = ("length", "gnmt", "d2l", "none", None)
 
 
-def length_penalty(length: int, alpha: float, kind: str | None = "gnmt") -> float:
-    """``lp(L)``: GNMT ``((5 + L) / 6) ** alpha``, d2l ``L ** alpha``, or 1 for ``kind=None``."""
-    if kind is None or alpha == 0:
+def length_penalty(length: int, alpha: float, kind: str | None = DEFAULT.length_penalty) -> float:
+    """``lp(L)``: ``L ** alpha`` (``"length"``, also called ``"d2l"``), GNMT ``((5 + L) / 6) ** alpha``,
+    or 1 for ``kind=None`` / ``"none"`` (see :mod:`seqkit.seq2seq.decoding`)."""
+    if kind is None or kind == "none" or alpha == 0:
         return 1.0
     if kind == "gnmt":
         return ((5.0 + length) / 6.0) ** alpha
-    if kind == "d2l":
+    if kind in ("length", "d2l"):
         return float(length) ** alpha
     raise ValueError(f"length_penalty must be one of {LENGTH_PENALTIES}, not {kind!r}")
 
@@ -173,7 +177,7 @@ def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tens
         return results  # type: ignore[return-value]
 
 
-def greedy_search(model, src: Tensor, src_len: Tensor, max_len_a: float = 1.2, max_len_b: int = 10,
+def greedy_search(model, src: Tensor, src_len: Tensor, max_len_a: float = DEFAULT.max_len_a, max_len_b: int = DEFAULT.max_len_b,
                   min_len: int = 0, bos_id: int = BOS_ID, eos_id: int = EOS_ID, return_attention: bool = False,
                   prefix: Tensor | None = None) -> list[Hypothesis]:
     """The most probable next token at every step. src (B, S), src_len (B,) -> B hypotheses.
@@ -182,8 +186,8 @@ def greedy_search(model, src: Tensor, src_len: Tensor, max_len_a: float = 1.2, m
                      min_len, bos_id, eos_id, return_attention, prefix)
 
 
-def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k: int | None = None,
-           top_p: float = 1.0, max_len_a: float = 1.2, max_len_b: int = 10, min_len: int = 0,
+def sample(model, src: Tensor, src_len: Tensor, temperature: float = DEFAULT.temperature, top_k: int | None = None,
+           top_p: float = DEFAULT.top_p, max_len_a: float = DEFAULT.max_len_a, max_len_b: int = DEFAULT.max_len_b, min_len: int = 0,
            bos_id: int = BOS_ID, eos_id: int = EOS_ID, generator: torch.Generator | None = None,
            return_attention: bool = False, prefix: Tensor | None = None) -> list[Hypothesis]:
     """Ancestral sampling with :func:`seqkit.sampling.pick_token`'s convention: ``temperature`` 0 is
@@ -200,9 +204,9 @@ def sample(model, src: Tensor, src_len: Tensor, temperature: float = 1.0, top_k:
 
 
 # -- beam search ---------------------------------------------------------------------------------
-def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = 5, alpha: float = 1.0,
-                length_penalty: str | None = "gnmt", nbest: int = 1, max_len_a: float = 1.2,
-                max_len_b: int = 10, min_len: int = 0, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
+def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.beam, alpha: float = DEFAULT.alpha,
+                length_penalty: str | None = DEFAULT.length_penalty, nbest: int = 1,
+                max_len_a: float = DEFAULT.max_len_a, max_len_b: int = DEFAULT.max_len_b, min_len: int = 0, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
                 return_attention: bool = False, early_stop: bool = False, prefix: Tensor | None = None
                 ) -> list[list[Hypothesis]]:
     """Beam search (see the module docstring). src (B, S), src_len (B,) -> for each sentence, its

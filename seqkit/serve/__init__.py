@@ -10,6 +10,6 @@ server needs of it, ``static/index.html`` is the page at ``/``. Needs the ``serv
 from __future__ import annotations
 
 from seqkit.serve.batcher import MicroBatcher, Options
-from seqkit.serve.engine import Engine, load_engine, run_info
+from seqkit.serve.engine import Engine, run_info
 
-__all__ = ["Engine", "MicroBatcher", "Options", "load_engine", "run_info"]
+__all__ = ["Engine", "MicroBatcher", "Options", "run_info"]

@@ -31,7 +31,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError, create_model
 
 from seqkit.errors import SeqkitError
 from seqkit.serve.batcher import Closed, MicroBatcher, Options, QueueFull
@@ -48,16 +48,23 @@ class Limits:
     max_queue: int = 512       # sentences waiting to be decoded, all requests together
 
 
-class TranslateRequest(BaseModel):
-    """The body of ``POST /translate``."""
+def _decode_fields() -> dict[str, Any]:
+    """The request fields of :data:`seqkit.seq2seq.decoding.REQUEST_FIELDS` (absent: the server's
+    setting). Parsed as any JSON value and checked by the one checker of decode settings
+    (:func:`seqkit.seq2seq.decoding.checked`), so a request refuses what the CLI and recipes refuse."""
+    from seqkit.seq2seq.decoding import fields
 
-    model_config = ConfigDict(extra="forbid")
+    kinds = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
+    return {f.name: (Any, Field(None, description=f.metadata["doc"],
+                                json_schema_extra={"type": kinds.get(str(f.type), "integer")}))
+            for f in fields("request")}
 
-    sentences: list[str] = Field(min_length=1)
-    beam: int = Field(5, ge=1)
-    nbest: int = Field(1, ge=1)
-    alignment: bool = False
-    attention: bool = False
+
+TranslateRequest = create_model(
+    "TranslateRequest", __config__=ConfigDict(extra="forbid", strict=True),
+    __doc__="The body of ``POST /translate``.",
+    sentences=(list[str], Field(min_length=1)), alignment=(bool, False), attention=(bool, False),
+    **_decode_fields())
 
 
 def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limits = Limits(),
@@ -112,11 +119,12 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
     async def translate(request: Request) -> dict[str, Any]:
         body = await _read_body(request, limits.max_request_bytes)
         req = _parse(body)
-        _check(req, limits)
+        settings = _settings(req, engine)
+        _check(req, settings, limits)
         if (req.alignment or req.attention) and not attention:
             raise HTTPException(422, f"this server's engine ({about['engine']}) gives no attention or alignments; "
                                      "ask without them")
-        options = Options(req.beam, req.nbest, req.alignment or req.attention)
+        options = Options(settings, req.alignment or req.attention)
         try:
             future = batcher(request).submit(req.sentences, options)
         except QueueFull as exc:
@@ -129,7 +137,7 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
             raise HTTPException(422, str(exc)) from None
         except Exception as exc:  # noqa: BLE001 -- the engine failed on this batch: say so, stay up
             raise HTTPException(500, f"translation failed: {type(exc).__name__}: {exc}") from None
-        return {"beam": req.beam, "nbest": req.nbest,
+        return {"beam": settings.beam, "nbest": settings.nbest,
                 "translations": [[_hypothesis(t, req) for t in hyps] for hyps in results]}
 
     return app
@@ -151,7 +159,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _parse(body: bytes) -> TranslateRequest:
+def _parse(body: bytes) -> Any:
     """The body as a :class:`TranslateRequest`; anything else is one 422 line naming the field."""
     try:
         return TranslateRequest.model_validate_json(body)
@@ -165,7 +173,22 @@ def _parse(body: bytes) -> TranslateRequest:
                             '"attention": false})') from None
 
 
-def _check(req: TranslateRequest, limits: Limits) -> None:
+def _settings(req: Any, engine: Any) -> Any:
+    """The request's decode settings: the engine's, with the fields the request sets (422 on a bad
+    value, in the words every other surface uses)."""
+    from seqkit.seq2seq.decoding import REQUEST_FIELDS, DecodeSettings, check_engine
+    from seqkit.settings import SettingsError
+
+    given = {name: getattr(req, name) for name in REQUEST_FIELDS if getattr(req, name) is not None}
+    try:
+        settings = (getattr(engine, "settings", None) or DecodeSettings()).replace("request", **given)
+        check_engine(settings, getattr(engine, "ENGINE", "seqkit"))
+    except SettingsError as exc:
+        raise HTTPException(422, "bad request: " + "; ".join(exc.problems)) from None
+    return settings
+
+
+def _check(req: Any, settings: Any, limits: Limits) -> None:
     if len(req.sentences) > limits.max_sentences:
         raise HTTPException(413, f"{len(req.sentences)} sentences in one request; the limit is "
                                  f"{limits.max_sentences}: split the request")
@@ -173,14 +196,12 @@ def _check(req: TranslateRequest, limits: Limits) -> None:
         if len(sentence) > limits.max_chars:
             raise HTTPException(422, f"sentences.{i} has {len(sentence):,} characters; the limit is "
                                      f"{limits.max_chars:,}: split it into shorter sentences")
-    if req.beam > limits.max_beam:
-        raise HTTPException(422, f"beam {req.beam} is over this server's limit of {limits.max_beam}")
-    if req.nbest > req.beam:
-        raise HTTPException(422, f"nbest {req.nbest} cannot exceed the beam size {req.beam}; raise beam")
+    if settings.beam > limits.max_beam:
+        raise HTTPException(422, f"beam {settings.beam} is over this server's limit of {limits.max_beam}")
 
 
-def _hypothesis(t: Any, req: TranslateRequest) -> dict[str, Any]:
-    """One :class:`~seqkit.seq2seq.nmt.Translation` as JSON (attention rounded to 4 decimals)."""
+def _hypothesis(t: Any, req: Any) -> dict[str, Any]:
+    """One :class:`~seqkit.seq2seq.translator.Translation` as JSON (attention rounded to 4 decimals)."""
     from seqkit.seq2seq.plot import readable
 
     out: dict[str, Any] = {"text": t.text, "score": t.score, "log_prob": t.log_prob, "pieces": t.pieces,

@@ -23,10 +23,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Options:
-    """Decode options; only requests with equal options share one engine call."""
+    """Decode options; only requests with equal options share one engine call. ``settings``: a
+    :class:`~seqkit.seq2seq.decoding.DecodeSettings` (None: the engine's own)."""
 
-    beam: int = 5
-    nbest: int = 1
+    settings: Any = None
     attention: bool = False
 
 
@@ -49,7 +49,7 @@ class MicroBatcher:
     """A queue of translation requests in front of one engine, drained by one worker thread.
 
     Args:
-        engine: anything with ``translate_scored(sentences, beam=, nbest=, attention=)`` (see
+        engine: anything with ``translate_scored(sentences, settings, attention=)`` (see
             :mod:`seqkit.serve.engine`).
         max_wait_ms: how long the worker waits for more requests after the first one (milliseconds).
         max_batch: sentences decoded together at most (a single larger request is decoded alone).
@@ -144,8 +144,7 @@ class MicroBatcher:
         for opts, jobs in groups.items():
             sentences = [s for job in jobs for s in job.sentences]
             try:
-                results = self.engine.translate_scored(sentences, beam=opts.beam, nbest=opts.nbest,
-                                                       attention=opts.attention)
+                results = self.engine.translate_scored(sentences, opts.settings, attention=opts.attention)
             except Exception as exc:  # noqa: BLE001 -- the requests that asked get it; the worker lives on
                 self.stats["errors"] += len(jobs)
                 for job in jobs:

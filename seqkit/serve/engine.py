@@ -2,14 +2,15 @@
 
 The engine interface is one method, the one :class:`seqkit.seq2seq.Translator` already has::
 
-    engine.translate_scored(sentences: list[str], *, beam: int, nbest: int, attention: bool)
-        -> list[list[Translation]]   # per sentence, its nbest translations, best first
+    engine.translate_scored(sentences: list[str], settings: DecodeSettings, *, attention: bool)
+        -> list[list[Translation]]   # per sentence, its settings.nbest translations, best first
 
-Each :class:`~seqkit.seq2seq.nmt.Translation` carries ``text``, ``score``, ``log_prob``, ``pieces``,
+Each :class:`~seqkit.seq2seq.translator.Translation` carries ``text``, ``score``, ``log_prob``, ``pieces``,
 ``src_pieces`` and, with ``attention=True``, ``alignment`` and ``attention`` (a tensor of shape
 (len(pieces) + 1, len(src_pieces) + 1): one row per output piece and ``<eos>``, one column per source
 piece and ``</s>``; an engine without attention leaves both ``None``). The server calls it from one
-worker thread only, so an engine need not be thread-safe.
+worker thread only, so an engine need not be thread-safe. The engines are built by
+:func:`seqkit.seq2seq.engines.load_translator`, the function ``seqkit translate`` uses too.
 """
 
 from __future__ import annotations
@@ -19,39 +20,12 @@ from typing import Any, Protocol
 
 from seqkit.errors import SeqkitError
 
-# engine name (as `seqkit translate --engine`) -> whether it gives attention (and so alignments)
-ENGINES = {"seqkit": True, "ct2": False}
-
 
 class Engine(Protocol):
     """The one method :mod:`seqkit.serve` needs from a translation engine (see the module docstring)."""
 
-    def translate_scored(self, sentences: list[str], *, beam: int | None = None, nbest: int = 1,
-                         attention: bool = False) -> list[list[Any]]: ...
-
-
-def load_engine(run_dir: str | os.PathLike, engine: str = "seqkit", *, device: Any = "cpu",
-                threads: int | None = None, **options: Any) -> Engine:
-    """The engine of ``run_dir``: ``seqkit`` (:class:`seqkit.seq2seq.Translator`, torch) or ``ct2``
-    (``CT2Translator`` of :mod:`seqkit.seq2seq.export`, CTranslate2, reading the run's ``ct2/`` export;
-    imported only here, so an install without it fails with one line). Both load through
-    ``from_runs([run_dir], device=, **options)``; ``options`` are decode settings (``alpha`` ...).
-    ``device``: a torch device or its name; ``threads``: CTranslate2's own thread count (seqkit's
-    torch threads are set by the decoding thread, :class:`~seqkit.serve.batcher.MicroBatcher`)."""
-    if engine == "seqkit":
-        from seqkit.seq2seq import Translator
-
-        return Translator.from_runs([run_dir], device=device, **options)
-    if engine == "ct2":
-        try:
-            from seqkit.seq2seq.export import CT2Translator
-        except ImportError as exc:
-            raise SeqkitError(f"--engine ct2 is not available here ({exc})",
-                              fix="pip install 'seqkit[ct2]' with a seqkit that has seqkit.seq2seq.export, "
-                                  "or use --engine seqkit") from None
-        kind = getattr(device, "type", str(device).split(":")[0])  # CTranslate2 takes "cpu" / "cuda"
-        return CT2Translator.from_runs([run_dir], device=kind, threads=threads or 0, **options)
-    raise SeqkitError(f"unknown engine {engine!r}", fix=f"use one of {', '.join(ENGINES)}")
+    def translate_scored(self, sentences: list[str], settings: Any = None, *, attention: bool = False
+                         ) -> list[list[Any]]: ...
 
 
 def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
@@ -60,7 +34,7 @@ def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
     BLEU and chrF with their sacreBLEU signatures; ``None`` when the run was never evaluated).
     ``test.current`` is false when the weights are newer than the score (retrained, not re-evaluated)."""
     from seqkit.io import load_json
-    from seqkit.seq2seq.nmt import model_dir
+    from seqkit.seq2seq.model_folder import model_dir
 
     try:
         folder = model_dir(run_dir)

@@ -11,7 +11,7 @@ not returned between steps.
 
 The setting is process-wide and lasts for the life of the process (glibc has no way back to its
 adaptive defaults). :class:`seqkit.train.Trainer` applies it when it trains on a CPU, and
-:class:`seqkit.seq2seq.nmt.Translator` when it decodes on one (beam search: 4-6% more sentences/s); set the
+:class:`seqkit.seq2seq.translator.Translator` when it decodes on one (beam search: 4-6% more sentences/s); set the
 environment variable ``SEQKIT_KEEP_FREED_MEMORY=0`` to leave ``malloc`` alone. Outside glibc (macOS,
 Windows, musl) it does nothing. The same effect is available to any program without seqkit through
 glibc's own environment variables, ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_``.

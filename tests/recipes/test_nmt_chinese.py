@@ -10,7 +10,7 @@ import torch
 from seqkit.recipes.config import load_recipe
 from seqkit.recipes.nmt import check, pretokenize_sides, required_characters
 from seqkit.recipes.pipeline import run_pipeline
-from seqkit.seq2seq.nmt import Translator
+from seqkit.seq2seq.translator import Translator
 from seqkit.text.pretokenize import char_segment, join_cjk
 
 

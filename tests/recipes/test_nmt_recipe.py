@@ -97,7 +97,7 @@ def test_mismatched_parallel_files_name_the_file(tmp_path):
 
 
 def test_translate_handles_empty_unknown_and_overlong_input(tiny_run):
-    from seqkit.seq2seq.nmt import Translator
+    from seqkit.seq2seq.translator import Translator
 
     tr = Translator.from_run(tiny_run.dir, beam=2, max_src_len=8)
     src = ["The cat eats.", "", "☃☃ 🙂", " ".join(["cat"] * 50)]
@@ -121,13 +121,13 @@ def test_translate_cli(tiny_run):
                              input="The cat eats.\n")
     assert [line.split(" ||| ")[0] for line in res.stdout.splitlines()] == ["0", "0"]
     res = CliRunner().invoke(translate, ["--run", str(tiny_run.dir), "--beam", "1", "--nbest", "2"], input="x\n")
-    assert isinstance(res.exception, SeqkitError) and "--nbest 2 is larger than --beam 1" in str(res.exception)
+    assert isinstance(res.exception, SeqkitError) and "--nbest: must be <= beam (1), got 2" in str(res.exception)
 
 
 def test_translate_with_corrupt_weights_is_one_line(tiny_run, tmp_path):
     import shutil
 
-    from seqkit.seq2seq.nmt import Translator
+    from seqkit.seq2seq.translator import Translator
 
     bad = tmp_path / "run"
     shutil.copytree(tiny_run.dir, bad, ignore=shutil.ignore_patterns("train", "data"))
@@ -145,7 +145,7 @@ def _decode_worker(rank: int, world: int, root: str) -> None:
 
     from omegaconf import OmegaConf
 
-    import seqkit.seq2seq.nmt as nmt
+    import seqkit.seq2seq.translator as nmt
 
     join_gloo(rank, world, f"{root}/rendezvous")
     searched, beam_search = [], nmt.beam_search
@@ -172,7 +172,7 @@ def test_decode_on_two_ranks_writes_what_one_process_writes(tiny_run, tmp_path):
     from omegaconf import OmegaConf
 
     from seqkit.io import read_lines
-    from seqkit.seq2seq.nmt import Translator
+    from seqkit.seq2seq.translator import Translator
     from seqkit.train import load_weights, save_weights
 
     # The trained run with its weights shaken, so that every test line gets a translation of its own
@@ -211,8 +211,8 @@ def test_decode_on_two_ranks_writes_what_one_process_writes(tiny_run, tmp_path):
     # rank r searched every second batch from its rank: of the test set, then of the heatmaps' lines
     translator = Translator.from_run(one, beam=2, batch_tokens=60)
     src = read_lines(one / "data" / "test.src")
-    sizes = [len(b.indices) for b in translator.batches(translator.encode(src)).epoch(0)]
-    shown = [len(b.indices) for b in translator.batches(translator.encode(src[:5])).epoch(0)]
+    sizes = [len(b.indices) for b in translator.batches(translator.encode(src), translator.settings).epoch(0)]
+    shown = [len(b.indices) for b in translator.batches(translator.encode(src[:5]), translator.settings).epoch(0)]
     assert len(sizes) >= 3 and sum(sizes) == len(src)
     for r in (0, 1):
         assert ranks[r]["searched"] == sizes[r::2] + shown[r::2]

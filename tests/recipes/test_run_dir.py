@@ -132,7 +132,7 @@ def trained(tmp_path_factory):
 
 def test_decode_settings_come_from_the_caller_not_from_training(trained):
     run, tmp = trained
-    from seqkit.seq2seq.nmt import Translator
+    from seqkit.seq2seq.translator import Translator
 
     assert "decode" not in json.loads((run.dir / "model" / "model.json").read_text())
     cfg = OmegaConf.create((run.dir / "config.yaml").read_text())
@@ -151,7 +151,7 @@ def test_a_failed_retrain_with_another_tokenizer_leaves_the_old_model_whole(trai
 
     import seqkit.recipes.nmt as nmt_stages
     from seqkit.io import sha256_file
-    from seqkit.seq2seq.nmt import Translator
+    from seqkit.seq2seq.translator import Translator
 
     run, _ = trained
     run_dir = tmp_path / "run"

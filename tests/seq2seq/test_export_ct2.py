@@ -16,15 +16,12 @@ pytest.importorskip("ctranslate2")
 
 from seqkit.cli import main  # noqa: E402
 from seqkit.errors import SeqkitError  # noqa: E402
-from seqkit.seq2seq.export import CT2Translator, export_ct2, exportable  # noqa: E402
-from seqkit.seq2seq.nmt import (  # noqa: E402
-    NMTTrainConfig,
-    Translator,
-    build_model,
-    model_config,
-    save_model_dir,
-    train_nmt,
-)
+from seqkit.seq2seq.engines import CT2Translator
+from seqkit.seq2seq.export import export_ct2, exportable  # noqa: E402
+from seqkit.seq2seq.model_folder import save_model_dir  # noqa: E402
+from seqkit.seq2seq.presets import build_model, model_config  # noqa: E402
+from seqkit.seq2seq.training import NMTTrainConfig, train_nmt  # noqa: E402
+from seqkit.seq2seq.translator import Translator  # noqa: E402
 from seqkit.text import SentencePieceTokenizer  # noqa: E402
 
 EN_FR = Path(__file__).resolve().parents[2] / "data" / "en-fr"

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from seqkit.errors import SeqkitError
-from seqkit.seq2seq.nmt import NMTStep, build_model, count_parameters, model_config
+from seqkit.seq2seq.presets import build_model, count_parameters, model_config
+from seqkit.seq2seq.training import NMTStep
 from seqkit.text.pretokenize import join_cjk
 
 

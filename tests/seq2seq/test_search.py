@@ -96,7 +96,7 @@ def test_length_penalty_must_keep_searching_after_a_finished_best():
         return {EOS: 1.0}
 
     src, src_len = _src(1)
-    hyps = beam_search(TableModel(probs), src, src_len, beam_size=2, alpha=1.0, nbest=1,
+    hyps = beam_search(TableModel(probs), src, src_len, beam_size=2, alpha=1.0, nbest=1, length_penalty="gnmt",
                        max_len_a=0, max_len_b=5)[0]
     assert hyps[0].tokens == [4]
     assert math.isclose(hyps[0].score, math.log(0.45) / (7 / 6), rel_tol=1e-6)
@@ -235,7 +235,7 @@ def test_early_stop_is_faster_and_exact_stopping_keeps_going():
 
     src, src_len = _src(1)
     early, exact = TableModel(probs), TableModel(probs)
-    a = beam_search(early, src, src_len, beam_size=2, max_len_a=0, max_len_b=5, early_stop=True)
-    b = beam_search(exact, src, src_len, beam_size=2, max_len_a=0, max_len_b=5)
+    a = beam_search(early, src, src_len, beam_size=2, max_len_a=0, max_len_b=5, early_stop=True, length_penalty="gnmt")
+    b = beam_search(exact, src, src_len, beam_size=2, max_len_a=0, max_len_b=5, length_penalty="gnmt")
     assert a[0][0].tokens == b[0][0].tokens == []
     assert len(early.calls) == 1 and len(exact.calls) > 1

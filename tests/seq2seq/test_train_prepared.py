@@ -10,7 +10,8 @@ from gloo import join_gloo
 
 from seqkit.data.prepared import prepare
 from seqkit.errors import SeqkitError
-from seqkit.seq2seq.nmt import NMTTrainConfig, build_model, model_config, train_nmt
+from seqkit.seq2seq.presets import build_model, model_config
+from seqkit.seq2seq.training import NMTTrainConfig, train_nmt
 from seqkit.text import SentencePieceTokenizer
 from seqkit.text.pretokenize import char_segment
 

@@ -13,14 +13,10 @@ import pytest
 import torch
 
 from seqkit.cli import main
-from seqkit.seq2seq.nmt import (
-    NMTTrainConfig,
-    Translator,
-    build_model,
-    model_config,
-    save_model_dir,
-    train_nmt,
-)
+from seqkit.seq2seq.model_folder import save_model_dir
+from seqkit.seq2seq.presets import build_model, model_config
+from seqkit.seq2seq.training import NMTTrainConfig, train_nmt
+from seqkit.seq2seq.translator import Translator
 from seqkit.text import SentencePieceTokenizer
 from seqkit.text.vocab import BOS_ID, EOS_ID
 
@@ -68,8 +64,12 @@ def test_nbest_scores_are_the_models_log_probabilities_best_first(copier):
         for h in hyps:
             ids = [translator.tokenizer.piece_to_id(p) for p in h.pieces]
             assert h.log_prob == pytest.approx(_teacher_forced_log_prob(translator, sentence, ids), abs=1e-4)
-            n = len(ids) + 1  # GNMT length penalty over the pieces and <eos>, alpha 1
-            assert h.score == pytest.approx(h.log_prob / (((5 + n) / 6) ** 1.0), abs=1e-4)
+            n = len(ids) + 1  # the default length penalty L^alpha over the pieces and <eos>, alpha 1
+            assert h.score == pytest.approx(h.log_prob / n, abs=1e-4)
+    gnmt = translator.translate_scored(sentences[:2], beam=4, length_penalty="gnmt")
+    for hyps in gnmt:
+        n = len(hyps[0].pieces) + 1
+        assert hyps[0].score == pytest.approx(hyps[0].log_prob / ((5 + n) / 6), abs=1e-4)
 
 
 def test_alignments_of_a_copy_model_are_the_diagonal(copier):
@@ -149,7 +149,7 @@ def test_an_ensemble_refuses_runs_with_another_vocabulary(copier, tmp_path, caps
     meta["tokenizer_sha256"] = sha256_file(other / "spm.model")
     (other / "model.json").write_text(json.dumps(meta))
     assert main(["translate", "--run", str(folder), "--run", str(other), "-i", str(tmp_path / "none.txt")]) == 2
-    assert "tokenizer differs from the first run's" in capsys.readouterr().err
+    assert "tokenizer differs from" in capsys.readouterr().err
 
 
 def test_a_forced_prefix_appears_verbatim_and_is_scored(copier, tmp_path, capsys):
@@ -175,7 +175,7 @@ def test_sampling_is_seeded_and_its_extremes_are_greedy(copier, tmp_path, capsys
     greedy = [h[0].text for h in translator.translate_scored(sentences, beam=1)]
 
     def sampled(**opts):
-        sampler = Translator(translator.model, translator.tokenizer, sampling=opts)
+        sampler = Translator(translator.model, translator.tokenizer, sample=True, **opts)
         return [h[0].text for h in sampler.translate_scored(sentences)]
 
     assert sampled(temperature=0.0) == greedy and sampled(temperature=1.0, top_k=1) == greedy
@@ -189,7 +189,7 @@ def test_sampling_is_seeded_and_its_extremes_are_greedy(copier, tmp_path, capsys
 
 
 def test_the_unknown_piece_penalty_lowers_unk_only(copier):
-    from seqkit.seq2seq.nmt import _UnkPenalty
+    from seqkit.seq2seq.translator import _UnkPenalty
     from seqkit.text.vocab import UNK_ID
 
     translator, _ = copier

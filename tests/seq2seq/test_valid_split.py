@@ -10,20 +10,15 @@ import torch
 import torch.multiprocessing as mp
 from gloo import join_gloo
 
-from seqkit.seq2seq.nmt import (
-    DecodeConfig,
-    NMTTrainConfig,
-    Translator,
-    build_model,
-    make_valid_fn,
-    model_config,
-    train_nmt,
-)
+from seqkit.seq2seq.decoding import DecodeSettings
+from seqkit.seq2seq.presets import build_model, model_config
+from seqkit.seq2seq.training import NMTTrainConfig, make_valid_fn, train_nmt
+from seqkit.seq2seq.translator import Translator
 from seqkit.text import SentencePieceTokenizer
 
 CFG = NMTTrainConfig(lr=1e-2, warmup=5, max_tokens=200, max_steps=60, valid_every=30, valid_max_sents=None,
                      amp="none", progress=False)
-DECODE = DecodeConfig(batch_tokens=40)  # small decoding batches: several per rank
+DECODE = DecodeSettings(batch_tokens=40)  # small decoding batches: several per rank
 
 
 def _setup():
@@ -38,7 +33,7 @@ def _setup():
 
 
 def _worker(rank: int, world: int, folder: str) -> None:
-    import seqkit.seq2seq.nmt as nmt
+    import seqkit.seq2seq.translator as nmt
 
     join_gloo(rank, world, f"{folder}/rendezvous")
     searched, greedy = [], nmt.greedy_search
@@ -82,6 +77,6 @@ def test_two_ranks_validate_their_shares_and_agree_with_one_process(tmp_path):
 
     # Each validation: rank r translated every second decoding batch from its rank, nothing else.
     translator = Translator(model, tok, beam=1, batch_tokens=DECODE.batch_tokens)
-    sizes = [len(b.indices) for b in translator.batches(translator.encode(src[400:])).epoch(0)]
+    sizes = [len(b.indices) for b in translator.batches(translator.encode(src[400:]), translator.settings).epoch(0)]
     assert len(sizes) >= 3 and sum(sizes) == 30
     assert ranks[0]["searched"] == sizes[0::2] * 2 and ranks[1]["searched"] == sizes[1::2] * 2

@@ -38,9 +38,9 @@ def tiny_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(tiny_run):
-    from seqkit.serve.engine import load_engine
+    from seqkit.seq2seq.engines import load_translator
 
-    return load_engine(tiny_run)
+    return load_translator(tiny_run)
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,10 @@ from fastapi.testclient import TestClient
 
 from seqkit.errors import SeqkitError
 from seqkit.seq2seq import Translator
+from seqkit.seq2seq.engines import load_translator as load_engine
 from seqkit.seq2seq.plot import readable
 from seqkit.serve.app import Limits, create_app
-from seqkit.serve.engine import load_engine, run_info
+from seqkit.serve.engine import run_info
 
 SENTENCES = ["The cat eats.", "I am here.", "Where is the station?"]
 
@@ -111,7 +112,12 @@ def small(engine):
     ({"sentences": ["a", "b", "c", "d"]}, 413, "4 sentences in one request; the limit is 3"),
     ({"sentences": ["ok", "x" * 21]}, 422, "sentences.1 has 21 characters; the limit is 20"),
     ({"sentences": ["a"], "beam": 5}, 422, "beam 5 is over this server's limit of 4"),
-    ({"sentences": ["a"], "beam": 2, "nbest": 3}, 422, "nbest 3 cannot exceed the beam size 2"),
+    ({"sentences": ["a"], "beam": 2, "nbest": 3}, 422, "bad request: nbest: must be <= beam (2), got 3"),
+    # the decode fields are checked by the settings object every surface uses
+    ({"sentences": ["a"], "beam": True}, 422, "bad request: beam: must be an integer, got True"),
+    ({"sentences": ["a"], "alpha": -1}, 422, "bad request: alpha: must be >= 0, got -1"),
+    ({"sentences": ["a"], "length_penalty": "x"}, 422, "bad request: length_penalty: must be one of"),
+    ({"sentences": ["a"], "max_src_len": 3}, 422, "bad request: max_src_len: "),
     # pydantic's own words after the field's name
     ({"sentences": []}, 422, "bad request: sentences: "),
     ({"sentence": ["a"]}, 422, "bad request: sentence: "),
@@ -143,9 +149,9 @@ class _Gated:
     def __init__(self, engine):
         self.engine, self.gate = engine, threading.Event()
 
-    def translate_scored(self, sentences, **options):
+    def translate_scored(self, sentences, settings=None, attention=False):
         assert self.gate.wait(30)
-        return self.engine.translate_scored(sentences, **options)
+        return self.engine.translate_scored(sentences, settings, attention=attention)
 
 
 def _wait_for(client, **state):
@@ -192,10 +198,10 @@ def test_a_closing_server_answers_503(engine):
 
 def test_an_engine_failure_is_a_500_line_and_the_server_stays_up(engine):
     class Failing:
-        def translate_scored(self, sentences, **options):
+        def translate_scored(self, sentences, settings=None, attention=False):
             if "boom" in sentences:
                 raise RuntimeError("out of memory")
-            return engine.translate_scored(sentences, **options)
+            return engine.translate_scored(sentences, settings, attention=attention)
 
     with TestClient(create_app(Failing())) as c:
         r = c.post("/translate", json={"sentences": ["boom"]})
@@ -206,10 +212,10 @@ def test_an_engine_failure_is_a_500_line_and_the_server_stays_up(engine):
 
 def test_an_engine_without_attention(engine):
     class NoAttention:  # as the CTranslate2 engine: refuses attention with a SeqkitError
-        def translate_scored(self, sentences, *, attention=False, **options):
+        def translate_scored(self, sentences, settings=None, attention=False):
             if attention:
                 raise SeqkitError("this engine gives no attention", fix="ask without it")
-            return engine.translate_scored(sentences, **options)
+            return engine.translate_scored(sentences, settings)
 
     with TestClient(create_app(NoAttention(), attention=False)) as c:
         assert c.get("/info").json()["attention"] is False
@@ -242,8 +248,8 @@ def test_an_app_without_its_lifespan_says_so(engine):
 def test_ct2_engine_missing_is_one_line(tiny_run, monkeypatch):
     import sys
 
-    monkeypatch.setitem(sys.modules, "seqkit.seq2seq.export", None)  # as if not installed
-    with pytest.raises(SeqkitError, match=r"--engine ct2 is not available here .*fix: pip install 'seqkit\[ct2\]'"):
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)  # as if not installed
+    with pytest.raises(SeqkitError, match=r"CTranslate2 is not installed.*fix: pip install \"seqkit\[ct2\]\""):
         load_engine(tiny_run, "ct2")
     assert isinstance(load_engine(tiny_run, "seqkit"), Translator)
     with pytest.raises(SeqkitError, match="unknown engine 'onnx'"):

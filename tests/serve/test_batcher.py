@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from seqkit.seq2seq.decoding import DecodeSettings
 from seqkit.serve.batcher import Closed, MicroBatcher, Options, QueueFull
 
 
@@ -21,8 +22,10 @@ class Recorder:
         self.gate = threading.Event()
         self.gate.set()
 
-    def translate_scored(self, sentences, **options):
+    def translate_scored(self, sentences, settings=None, attention=False):
         assert self.gate.wait(30)
+        settings = settings or DecodeSettings()
+        options = {"beam": settings.beam, "nbest": settings.nbest, "attention": attention}
         self.calls.append((list(sentences), options))
         return [[f"{s[::-1]}/{options['beam']}"] * options["nbest"] for s in sentences]
 
@@ -68,10 +71,10 @@ def test_different_options_are_separate_calls_and_batches_respect_max_batch():
     b = MicroBatcher(engine, max_wait_ms=0, max_batch=4)
     b.submit(["x"])
     _wait(lambda: b.health()["in_flight"] == 1, "the first request to be taken")
-    f1 = b.submit(["a", "b"], Options(beam=2))
-    f2 = b.submit(["c"], Options(beam=3, nbest=2))
-    f3 = b.submit(["d"], Options(beam=2))
-    f4 = b.submit(["e", "f"], Options(beam=2))  # 2 + 1 + 1 = 4 already: waits for the next batch
+    f1 = b.submit(["a", "b"], Options(DecodeSettings(beam=2)))
+    f2 = b.submit(["c"], Options(DecodeSettings(beam=3, nbest=2)))
+    f3 = b.submit(["d"], Options(DecodeSettings(beam=2)))
+    f4 = b.submit(["e", "f"], Options(DecodeSettings(beam=2)))  # 2 + 1 + 1 = 4 already: waits for the next batch
     engine.gate.set()
     assert f2.result(10) == [["c/3", "c/3"]] and f4.result(10) == [["e/2"], ["f/2"]]
     assert f1.result(10) == [["a/2"], ["b/2"]] and f3.result(10) == [["d/2"]]
@@ -125,17 +128,17 @@ def test_close_finishes_everything_queued_then_refuses_new_work():
 
 def test_an_engine_error_goes_to_the_requests_of_that_call_only():
     class Picky(Recorder):
-        def translate_scored(self, sentences, **options):
-            if options["beam"] == 1:
+        def translate_scored(self, sentences, settings=None, attention=False):
+            if settings is not None and settings.beam == 1:
                 raise ValueError("no greedy here")
-            return super().translate_scored(sentences, **options)
+            return super().translate_scored(sentences, settings, attention)
 
     engine = Picky()
     engine.gate.clear()
     b = MicroBatcher(engine, max_wait_ms=0)
     b.submit(["x"])
     _wait(lambda: b.health()["in_flight"] == 1, "the first request to be taken")
-    bad, good = b.submit(["a"], Options(beam=1)), b.submit(["b"], Options(beam=2))
+    bad, good = b.submit(["a"], Options(DecodeSettings(beam=1))), b.submit(["b"], Options(DecodeSettings(beam=2)))
     engine.gate.set()
     with pytest.raises(ValueError, match="no greedy here"):
         bad.result(10)
@@ -150,7 +153,7 @@ def test_batched_translations_equal_one_at_a_time(engine):
 
     sentences = read_lines(Path(__file__).resolve().parents[2] / "data" / "en-fr" / "test.en")[:12]
     b = MicroBatcher(engine, max_wait_ms=50)
-    futures = [b.submit([s], Options(beam=3)) for s in sentences]
+    futures = [b.submit([s], Options(DecodeSettings(beam=3))) for s in sentences]
     together = [f.result(60)[0][0] for f in futures]
     assert b.health()["batches"] < len(sentences)  # they did share batches
     b.close(10)
@@ -163,7 +166,7 @@ def test_the_worker_computes_with_the_threads_it_was_given():
     import torch
 
     class Threads:
-        def translate_scored(self, sentences, **options):
+        def translate_scored(self, sentences, settings=None, attention=False):
             return [[torch.get_num_threads()] for _ in sentences]
 
     b = MicroBatcher(Threads(), max_wait_ms=0, threads=2)

@@ -1,0 +1,108 @@
+"""Model sizes by name, and the one function that builds a translation model from its description.
+
+:data:`PRESETS` names the sizes (``tiny``, ``small``, ``base``, ``big``; ``base`` is JoeyNMT's Multi30k
+Transformer: 3+3 layers, d_model 256, 4 heads, FFN 1024, 7.58M parameters with an 8k vocabulary);
+:func:`model_config` applies overrides to a preset, :func:`build_model` builds what such a config
+(``model.json``'s ``model``) describes, and :func:`model_problems` says, one line each, what is wrong
+with a choice before anything is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from seqkit.errors import SeqkitError
+from seqkit.text.vocab import PAD_ID
+
+#: Model sizes by name. ``base`` is the JoeyNMT Multi30k baseline.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "transformer": {
+        "tiny": dict(d_model=128, n_heads=4, n_enc_layers=2, n_dec_layers=2, d_ff=512, dropout=0.1),
+        "small": dict(d_model=256, n_heads=4, n_enc_layers=2, n_dec_layers=2, d_ff=1024, dropout=0.1),
+        "base": dict(d_model=256, n_heads=4, n_enc_layers=3, n_dec_layers=3, d_ff=1024, dropout=0.1),
+        "big": dict(d_model=512, n_heads=8, n_enc_layers=6, n_dec_layers=6, d_ff=2048, dropout=0.1),
+    },
+    # GRU encoder-decoder with Bahdanau attention (d2l 10.4 / Bahdanau et al. 2015).
+    "rnn": {
+        "tiny": dict(embed_dim=128, hidden_size=256, num_layers=1, cell="gru", attention="bahdanau",
+                     bidirectional=True, dropout=0.1),
+        "small": dict(embed_dim=256, hidden_size=256, num_layers=2, cell="gru", attention="bahdanau",
+                      bidirectional=True, dropout=0.2),
+        "base": dict(embed_dim=256, hidden_size=512, num_layers=2, cell="gru", attention="bahdanau",
+                     bidirectional=True, dropout=0.3),
+    },
+}
+
+
+def model_config(arch: str, preset: str | None = "base", **overrides: Any) -> dict[str, Any]:
+    """The architecture's preset with every non-``None`` override applied (``{"arch": ..., ...}``)."""
+    if arch not in PRESETS:
+        raise SeqkitError(f"unknown model architecture {arch!r}", fix=f"use one of: {', '.join(PRESETS)}")
+    presets = PRESETS[arch]
+    if preset is not None and preset not in presets:
+        raise SeqkitError(f"unknown {arch} preset {preset!r}", fix=f"use one of: {', '.join(presets)}")
+    config = dict(presets[preset or "base"])
+    config.update({k: v for k, v in overrides.items() if v is not None})
+    return {"arch": arch, **config}
+
+
+def build_model(config: dict[str, Any], vocab_size: int) -> nn.Module:
+    """The model ``config`` (from :func:`model_config`) describes, over a joint vocab of ``vocab_size``."""
+    kwargs = {k: v for k, v in config.items() if k != "arch"}
+    if config["arch"] == "transformer":
+        from seqkit.seq2seq.transformer import Transformer
+
+        cls, sizes = Transformer, {"vocab_size": vocab_size}
+    elif config["arch"] == "rnn":
+        from seqkit.seq2seq.rnn import RNNSeq2Seq
+
+        # one joint sentencepiece vocabulary: the same size on both sides
+        cls, sizes = RNNSeq2Seq, {"src_vocab_size": vocab_size, "tgt_vocab_size": vocab_size}
+    else:
+        raise SeqkitError(f"unknown model architecture {config['arch']!r}")
+    try:
+        return cls(pad_id=PAD_ID, **sizes, **kwargs)
+    except TypeError as exc:
+        raise SeqkitError(f"bad model settings for {config['arch']}: {exc}",
+                          fix="check the model: section of the recipe") from None
+
+
+def model_problems(arch: Any, preset: Any, overrides: dict[str, Any], section: str = "model") -> list[str]:
+    """What is wrong with a model choice (architecture, preset, overridden sizes), one line each."""
+    if arch not in PRESETS:
+        return [f"{section}.arch: must be one of {', '.join(PRESETS)}, got {arch!r}"]
+    if preset is not None and preset not in PRESETS[arch]:
+        return [f"{section}.preset: must be one of {', '.join(PRESETS[arch])}, got {preset!r}"]
+    found = []
+    for key, value in overrides.items():
+        if value is None or isinstance(value, bool) or isinstance(value, str):
+            continue
+        if key == "dropout":
+            if not 0.0 <= value < 1.0:
+                found.append(f"{section}.dropout: must be >= 0 and < 1, got {value!r}")
+        elif isinstance(value, int | float) and value < 1:
+            found.append(f"{section}.{key}: must be >= 1, got {value!r}")
+    config = model_config(arch, preset, **{k: v for k, v in overrides.items() if k not in found})
+    d_model, n_heads = config.get("d_model"), config.get("n_heads")
+    if isinstance(d_model, int) and isinstance(n_heads, int) and n_heads >= 1 and d_model % n_heads:
+        found.append(f"{section}.d_model: must be a multiple of model.n_heads ({d_model} % {n_heads} = "
+                     f"{d_model % n_heads})")
+    return found
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Distinct trainable parameters (a tied embedding counts once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters() if p.requires_grad}.values())
+
+
+def train_flops_per_token(model: nn.Module) -> float:
+    """About ``6 * parameters`` FLOPs per target token for one training step (forward + backward).
+
+    The embedding lookup costs nothing, but with tied embeddings the same matrix is the output
+    projection, which is a real matmul; attention over the sequence is left out (small at these
+    lengths), as in Kaplan et al.'s ``C = 6N`` rule.
+    """
+    return 6.0 * count_parameters(model)
+

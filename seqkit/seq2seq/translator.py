@@ -1,0 +1,361 @@
+"""Translating raw sentences: :class:`Translator` (seqkit's own search) and what every engine shares.
+
+:class:`TextSide` is the text half every engine shares (encode, decode, report);
+:class:`Translator` adds seqkit's batched beam/greedy search and sampling over a model of the
+:mod:`seqkit.seq2seq.interfaces` interface, loaded from a run with :meth:`Translator.from_run`. Its
+settings are one :class:`~seqkit.seq2seq.decoding.DecodeSettings`; each call may change some of them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from seqkit.errors import SeqkitError
+from seqkit.seq2seq.decoding import DEFAULT, DecodeSettings, check_engine
+from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search, sample
+from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from seqkit.train.distributed import gather_shards, shard
+
+
+@dataclass
+class Translation:
+    """One translation of a sentence: ``text`` (detokenized), ``score`` (the ranking score:
+    ``log_prob / lp(length)`` in beam search), ``log_prob`` (summed over the pieces and ``<eos>``),
+    ``pieces`` / ``src_pieces`` (what the model read and wrote) and ``alignment`` (``(source piece,
+    target piece)`` pairs by argmax attention, when asked for)."""
+
+    text: str
+    score: float
+    log_prob: float
+    pieces: list[str]
+    src_pieces: list[str]
+    alignment: list[tuple[int, int]] | None = None
+    attention: torch.Tensor | None = None  # (len(pieces) + 1, len(src_pieces) + 1): <eos> row and column
+    token_log_probs: list[float] | None = None  # each piece's and then <eos>'s log-probability, on request
+
+    def heatmap(self, path: str | os.PathLike) -> None:
+        """Write this translation's attention as a PNG heatmap, labelled with readable pieces."""
+        from seqkit.seq2seq.plot import plot_attention, readable
+
+        if self.attention is None:
+            raise SeqkitError("no attention kept for this translation", fix="translate with attention=True")
+        plot_attention(self.attention, [*readable(self.src_pieces), "</s>"], readable(self.pieces), path,
+                       title=self.text[:80])
+
+    def pharaoh(self) -> str:
+        """The alignment as ``0-0 1-2 ...`` (source-target, 0-based piece indices)."""
+        return " ".join(f"{s}-{t}" for s, t in self.alignment or [])
+
+
+def encode_prefix(tokenizer: Any, prefix: str | list[str] | None, n: int) -> list[list[int]] | None:
+    """Target-prefix ids for ``n`` sentences: one text for all, or one per sentence (``None``: none)."""
+    if prefix is None:
+        return None
+    texts = [prefix] * n if isinstance(prefix, str) else list(prefix)
+    if len(texts) != n:
+        raise SeqkitError(f"{len(texts)} prefixes for {n} sentences", fix="give one prefix, or one per sentence")
+    return [list(ids) for ids in tokenizer.encode_ids_batch(texts)]
+
+
+def alignment(attention: torch.Tensor, n_src: int, n_tgt: int) -> list[tuple[int, int]]:
+    """``(source, target)`` piece pairs: each target piece aligned to the source piece it attends to
+    most (the ``<eos>`` row and column left out; a row that attends most to ``<eos>`` aligns nowhere)."""
+    if n_src == 0 or n_tgt == 0:
+        return []
+    best = attention[:n_tgt].float().argmax(dim=-1).tolist()
+    return [(s, t) for t, s in enumerate(best) if s < n_src]
+
+
+class _UnkPenalty(nn.Module):
+    """A model whose ``<unk>`` log-probability is lowered by ``penalty`` at every decoding step."""
+
+    def __init__(self, model: nn.Module, penalty: float) -> None:
+        super().__init__()
+        self.model, self.penalty, self.pad_id = model, penalty, getattr(model, "pad_id", PAD_ID)
+
+    def encode(self, src: torch.Tensor, src_len: torch.Tensor) -> Any:
+        return self.model.encode(src, src_len)
+
+    def decode_step(self, prev_tokens: torch.Tensor, state: Any, need_attn: bool = False) -> Any:
+        log_probs, state, attn = self.model.decode_step(prev_tokens, state, need_attn)
+        log_probs = log_probs.clone()
+        log_probs[:, UNK_ID] -= self.penalty
+        return log_probs, state, attn
+
+
+QUANTIZE = ("int8",)
+
+
+def quantize_model(model: nn.Module, kind: str, device: torch.device | str = "cpu") -> nn.Module:
+    """A copy of ``model`` whose ``nn.Linear`` layers are int8 (torch's dynamic quantization: weights
+    int8 per output row, activations quantized on the fly per batch), for inference.
+
+    A tied output projection (``F.linear`` over the embedding matrix, the largest matmul of a decoding
+    step with an 8k vocabulary) becomes a Linear of its own first, so it is quantized too; the
+    embedding lookup keeps the float32 matrix. CPU only -- torch has no dynamic-quantization kernels
+    on other devices.
+    """
+    import copy
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    if kind not in QUANTIZE:
+        raise SeqkitError(f"unknown quantization {kind!r}", fix=f"use one of: {', '.join(QUANTIZE)}")
+    if torch.device(device).type != "cpu":
+        raise SeqkitError(f"--quantize {kind} runs on the CPU only", fix="drop --quantize or use --device cpu")
+    model = copy.deepcopy(model)
+    embed = getattr(model, "embed", None)
+    if getattr(model, "out_proj", False) is None and isinstance(embed, nn.Embedding):
+        model.out_proj = nn.Linear(embed.embedding_dim, embed.num_embeddings, bias=False)
+        model.out_proj.weight = nn.Parameter(embed.weight.detach().clone(), requires_grad=False)
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+
+
+
+class TextSide:
+    """What every translation engine does around its search, on text: ``encode`` sentences to source
+    ids (counting ``<unk>`` pieces and over-long sources in ``stats``), ``decode`` output ids to text,
+    ``translate`` (through the engine's ``translate_ids``) and ``report``. An engine sets
+    ``tokenizer``, ``preprocess``, ``postprocess``, ``settings`` and ``stats``, and defines
+    ``ENGINE`` (its name in :mod:`seqkit.seq2seq.decoding`'s surfaces)."""
+
+    ENGINE = "seqkit"
+
+    def _new_stats(self) -> dict[str, int]:
+        return {"sentences": 0, "empty": 0, "truncated": 0, "unknown_tokens": 0}
+
+    def resolve(self, settings: DecodeSettings | None = None, **knobs: Any) -> DecodeSettings:
+        """The settings of one call: ``settings`` (default: this engine's) with ``knobs`` changed
+        (``beam=3`` ...; ``None`` values ignored), checked, and refused if this engine cannot do them."""
+        out = settings or self.settings
+        if any(v is not None for v in knobs.values()):
+            out = out.replace(**knobs)
+        check_engine(out, self.ENGINE)
+        return out
+
+    @property
+    def max_src_len(self) -> int:
+        return self.settings.max_src_len
+
+    def encode(self, sentences: list[str]) -> list[list[int]]:
+        """Source ids for each sentence (``<unk>`` pieces counted; ``<eos>`` is added when batching)."""
+        if isinstance(sentences, str):
+            raise SeqkitError("translate takes a list of sentences, not one string",
+                              fix="wrap it in a list: translate([sentence])")
+        texts = [self.preprocess(s) if self.preprocess else s for s in sentences]
+        ids = [list(seq) for seq in self.tokenizer.encode_ids_batch(texts)]
+        self.stats["unknown_tokens"] += sum(seq.count(UNK_ID) for seq in ids)
+        self.stats["truncated"] += sum(1 for seq in ids if len(seq) + 1 > self.max_src_len)
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        """Detokenized text of output ids (``<unk>`` marks are never printed)."""
+        text = self.tokenizer.decode_ids([t for t in ids if t != UNK_ID])
+        return self.postprocess(text) if self.postprocess else text
+
+    def translate(self, sentences: list[str], settings: DecodeSettings | None = None, **knobs: Any
+                  ) -> list[list[str]] | list[str]:
+        """Detokenized translations: a list of strings, or of ``nbest`` lists when ``nbest > 1``."""
+        settings = self.resolve(settings, **knobs)
+        outs = self.translate_ids(self.encode(sentences), settings)
+        if settings.nbest == 1:
+            return [self.decode(o[0]) for o in outs]
+        return [[self.decode(h) for h in o] for o in outs]
+
+    def translate_ids(self, src_ids: list[list[int]], settings: DecodeSettings | None = None, **knobs: Any
+                      ) -> list[list[list[int]]]:
+        """For each source id list, its ``nbest`` output id lists (best first); empty in -> empty out."""
+        return [[[t for t in h.tokens if t != UNK_ID] for h in hs]  # never print <unk> marks
+                for hs in self.search(src_ids, self.resolve(settings, **knobs))]
+
+    def report(self, stream=None) -> None:
+        """Print what was skipped or cut, if anything (one line, to ``stream`` or stderr)."""
+        s = self.stats
+        notes = []
+        if s["empty"]:
+            notes.append(f"{s['empty']} empty lines gave empty translations")
+        if s["truncated"]:
+            notes.append(f"{s['truncated']} sources longer than {self.max_src_len} tokens were cut")
+        if s["unknown_tokens"]:
+            notes.append(f"{s['unknown_tokens']} source pieces were unknown to the model (<unk>)")
+        if notes:
+            print("note: " + "; ".join(notes), file=stream or sys.stderr)
+
+
+class Translator(TextSide):
+    """Translate raw sentences with a trained model: encode, batch by length, search, decode.
+
+    Args:
+        model: an encoder-decoder of the :mod:`seqkit.seq2seq.interfaces` interface.
+        tokenizer: the joint :class:`~seqkit.text.SentencePieceTokenizer` (ids = model ids).
+        settings: the :class:`~seqkit.seq2seq.decoding.DecodeSettings` (beam, length penalty, caps,
+            sampling, batch size ...); ``knobs`` change some of them (``Translator(m, tok, beam=4)``).
+            Every method takes ``settings`` and ``knobs`` again, for that call.
+        quantize: ``"int8"`` runs the model's Linear layers with int8 weights (torch's dynamic
+            quantization, CPU only: weights quantized per row once, activations per batch); None keeps
+            float32.
+        preprocess / postprocess: applied to every source before encoding / every detokenized output
+            (e.g. cutting and joining Chinese words).
+        split_ranks: under ``torchrun``, the ranks search together: each searches every
+            ``world_size``-th decoding batch and every rank gets all the results
+            (:mod:`seqkit.train.distributed`), so every rank must make the same calls with the same
+            sentences. Each sentence is searched in the batch, padded the same way, that one process
+            would put it in, so the translations are those of one process, bit for bit. ``stats``
+            count all the sentences on every rank. Sampling is not split (its draws come from one
+            generator, batch after batch): every rank then samples everything. No effect in a single
+            process.
+    """
+
+    def __init__(self, model: nn.Module, tokenizer: Any, settings: DecodeSettings | None = None, *,
+                 device: str | torch.device = "cpu", quantize: str | None = None, preprocess: Any = None,
+                 postprocess: Any = None, split_ranks: bool = False, **knobs: Any) -> None:
+        from seqkit.train.host_memory import keep_freed_memory
+
+        self.settings = DEFAULT
+        self.settings = self.resolve(settings, **knobs)
+        self.device = torch.device(device)
+        keep_freed_memory(self.device)  # on a CPU: beam search reuses its buffers without page faults
+        self.model = model.to(self.device).eval()
+        if quantize is not None:
+            self.model = quantize_model(self.model, quantize, self.device)
+        self.tokenizer = tokenizer
+        self.preprocess, self.postprocess = preprocess, postprocess
+        self.stats = self._new_stats()
+        self.split_ranks = split_ranks
+
+    @classmethod
+    def from_runs(cls, run_dirs: list[str | os.PathLike], settings: DecodeSettings | None = None, *,
+                  weights: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                  quantize: str | None = None, **knobs: Any) -> Translator:
+        """One run: :meth:`from_run` (``weights`` may replace its best weights). Several: their models
+        as an :class:`~seqkit.seq2seq.ensemble.Ensemble` over the first run's tokenizer; runs whose
+        tokenizers or vocabularies differ are refused (their ids would not mean the same pieces)."""
+        from seqkit.seq2seq.ensemble import Ensemble
+        from seqkit.seq2seq.model_folder import check_same_tokenizer, open_model_folder
+
+        if len(run_dirs) == 1:
+            return cls.from_run(run_dirs[0], settings, weights=weights, device=device, quantize=quantize, **knobs)
+        if weights is not None:
+            raise SeqkitError("--weights applies to one run, not an ensemble", fix="drop --weights or give one --run")
+        folders = [open_model_folder(r) for r in run_dirs]
+        check_same_tokenizer(folders, "an ensemble")
+        models = [f.build_model() for f in folders]
+        pre, post = folders[0].side_functions()
+        return cls(Ensemble(models), folders[0].tokenizer(), settings, device=device, quantize=quantize,
+                   preprocess=pre, postprocess=post, **knobs)
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike, settings: DecodeSettings | None = None, *,
+                 weights: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                 quantize: str | None = None, **knobs: Any) -> Translator:
+        """Load the model folder of a run (``RUN_DIR/model/``, or a model folder itself) through its one
+        loader (:func:`~seqkit.seq2seq.model_folder.open_model_folder`).
+
+        The decode settings are ``settings`` and ``knobs``, never something a training run stored.
+        """
+        from seqkit.seq2seq.model_folder import open_model_folder
+
+        folder = open_model_folder(run_dir)
+        pre, post = folder.side_functions()
+        return cls(folder.build_model(weights), folder.tokenizer(), settings, device=device, quantize=quantize,
+                   preprocess=pre, postprocess=post, **knobs)
+
+    # -- translation ------------------------------------------------------------------------------
+    def batches(self, src_ids: list[list[int]], settings: DecodeSettings) -> Any:
+        """Length-bucketed decoding batches (``seqkit.data.ParallelBatches``, sources as dummy targets).
+
+        The same padding and ``<eos>`` convention as training; empty sources are left out (their
+        translation is empty) and sources over ``max_src_len`` tokens (``<eos>`` included) are cut.
+        """
+        from seqkit.data import ParallelBatches
+
+        return ParallelBatches(src_ids, src_ids, max_tokens=settings.batch_tokens, bucket=True, shuffle=False,
+                               max_src_len=settings.max_src_len, max_tgt_len=settings.max_src_len, count="tgt")
+
+    def search(self, src_ids: list[list[int]], settings: DecodeSettings | None = None, *, attention: bool = False,
+               prefix_ids: list[list[int]] | None = None, **knobs: Any) -> list[list[Hypothesis]]:
+        """For each source id list, its ``nbest`` :class:`~seqkit.seq2seq.search.Hypothesis` (best
+        first, with ``score`` -- the ranking score, length-normalised in beam search -- ``log_prob``,
+        the summed log-probability of the tokens and ``<eos>``, and with ``attention`` the (target
+        steps, source pieces + ``<eos>``) weights). ``prefix_ids``: target pieces each output must
+        start with (forced; scored by the model). An empty source gives empty hypotheses."""
+        s = self.resolve(settings, **knobs)
+        nbest = s.nbest
+        empty = Hypothesis([], 0.0, 0.0, None)
+        results: list[list[Hypothesis]] = [[empty] * nbest for _ in src_ids]
+        self.stats["sentences"] += len(src_ids)
+        n_empty = sum(1 for ids in src_ids if not ids)
+        self.stats["empty"] += n_empty
+        if n_empty == len(src_ids):
+            return results
+        model = _UnkPenalty(self.model, s.unk_penalty) if s.unk_penalty else self.model
+        sampling = s.sampling()
+        generator = torch.Generator().manual_seed(s.seed) if sampling is not None else None
+        split = self.split_ranks and sampling is None
+        caps = {"max_len_a": s.max_len_a, "max_len_b": s.max_len_b, "bos_id": BOS_ID, "eos_id": EOS_ID,
+                "return_attention": attention}
+        batches = self.batches(src_ids, s).epoch(0)
+        searched = []  # (sentence indices, their hypotheses) of each batch searched here
+        for batch in shard(batches) if split else batches:
+            src, src_len = batch.src.to(self.device), batch.src_len.to(self.device)
+            prefix = None
+            if prefix_ids is not None:
+                rows = [prefix_ids[i] for i in batch.indices.tolist()]
+                width = max((len(r) for r in rows), default=0)
+                prefix = torch.tensor([r + [-1] * (width - len(r)) for r in rows], dtype=torch.long,
+                                      device=self.device) if width else None
+            if sampling is not None:
+                hyps = [[h] for h in sample(model, src, src_len, temperature=s.temperature, top_k=s.top_k,
+                                            top_p=s.top_p, generator=generator, prefix=prefix, **caps)]
+            elif s.beam <= 1:
+                hyps = [[h] for h in greedy_search(model, src, src_len, prefix=prefix, **caps)]
+            else:
+                hyps = beam_search(model, src, src_len, beam_size=s.beam, alpha=s.alpha, nbest=nbest,
+                                   length_penalty=s.penalty, prefix=prefix, **caps)
+            searched.append((batch.indices.tolist(), hyps))
+        for indices, hyps in gather_shards(searched) if split else searched:
+            for i, hs in zip(indices, hyps):
+                results[i] = list(hs) + [empty] * (nbest - len(hs))
+        return results
+
+    def translate_scored(self, sentences: list[str], settings: DecodeSettings | None = None, *,
+                         attention: bool = False, prefix: str | list[str] | None = None,
+                         token_scores: bool = False, **knobs: Any) -> list[list[Translation]]:
+        """For each sentence its ``nbest`` :class:`Translation` (text, pieces, scores, alignment).
+        ``prefix``: the text every translation (or, a list: each sentence's) must begin with;
+        ``token_scores``: each piece's log-probability too (the model's, teacher-forced on the output)."""
+        s = self.resolve(settings, **knobs)
+        src_ids = self.encode(sentences)
+        prefix_ids = encode_prefix(self.tokenizer, prefix, len(sentences))
+        out = []
+        for ids, hs in zip(src_ids, self.search(src_ids, s, attention=attention, prefix_ids=prefix_ids)):
+            src_pieces = [self.tokenizer.id_to_piece(t) for t in ids]
+            out.append([Translation(self.decode(h.tokens), h.score, h.log_prob,
+                                    [self.tokenizer.id_to_piece(t) for t in h.tokens], src_pieces,
+                                    alignment(h.attention, len(ids), len(h.tokens))
+                                    if attention and h.attention is not None else None,
+                                    h.attention if attention else None,
+                                    self.token_log_probs(ids, h.tokens, s) if token_scores and ids else None)
+                        for h in hs])
+        return out
+
+    @torch.no_grad()
+    def token_log_probs(self, src_ids: list[int], tokens: list[int], settings: DecodeSettings | None = None
+                        ) -> list[float]:
+        """The model's log-probability of each of ``tokens`` and then ``<eos>`` after ``src_ids``
+        (teacher forcing; they sum to the search's ``log_prob`` of a finished hypothesis)."""
+        max_src_len = (settings or self.settings).max_src_len
+        src = torch.tensor([src_ids[: max_src_len - 1] + [EOS_ID]], device=self.device)
+        tgt_in = torch.tensor([[BOS_ID, *tokens]], device=self.device)
+        scores = self.model(src, torch.tensor([src.shape[1]], device=self.device), tgt_in)
+        log_probs = scores.float().log_softmax(-1)[0]
+        return [float(log_probs[i, t]) for i, t in enumerate([*tokens, EOS_ID])]
