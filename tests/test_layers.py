@@ -62,3 +62,25 @@ def test_rule_catches_a_violation(tmp_path):
     bad = tmp_path / "x.py"
     bad.write_text("def f():\n    from seqkit.recipes.pipeline import Run\n")
     assert _imports(bad) == [(2, "seqkit.recipes.pipeline")]
+
+
+# The base modules (top-level files of the package, ``errors``, ``io``, ``settings``, ``threads`` ...)
+# sit below every library package: they import only each other.
+BASE_MODULES = sorted(p for p in ROOT.glob("*.py") if p.name != "__init__.py")
+
+
+def _base_violations(paths: list[Path]) -> list[str]:
+    allowed = {f"seqkit.{p.stem}" for p in BASE_MODULES}
+    return [f"{p.name}:{line}: imports {name}" for p in paths for line, name in _imports(p)
+            if (name == "seqkit" or name.startswith("seqkit.")) and name not in allowed]
+
+
+def test_base_modules_import_nothing_above_them():
+    assert {"errors.py", "io.py", "settings.py"} <= {p.name for p in BASE_MODULES}
+    assert _base_violations(BASE_MODULES) == []
+
+
+def test_base_rule_catches_a_violation(tmp_path):
+    bad = tmp_path / "x.py"
+    bad.write_text("import os\ndef f():\n    from seqkit.seq2seq.translator import Translator\n")
+    assert _base_violations([bad]) == ["x.py:3: imports seqkit.seq2seq.translator"]

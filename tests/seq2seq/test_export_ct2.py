@@ -199,3 +199,27 @@ def test_engine_refuses_what_it_cannot_do(trained_run, tmp_path, capsys):
         assert main(["translate", "--run", str(trained_run), "--engine", "ct2", "-i", str(src), *extra]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and says in err, err
+
+
+def test_default_flags_give_both_engines_the_same_penalty_and_scores(trained_run):
+    """Both engines built as `seqkit translate` builds them (load_translator) with the default settings:
+    the same length penalty, so the same 1-best and, for equal outputs, scores on one scale -- except
+    where beam search runs into the length cap (seqkit forces <eos> there, CTranslate2 stops)."""
+    from seqkit.seq2seq.engines import load_translator
+
+    export_ct2(trained_run)
+    sources = _lines("test.en", 100)
+    ours, theirs = (load_translator(trained_run, engine, threads=1).translate_scored(sources)
+                    for engine in ("seqkit", "ct2"))
+    tok = SentencePieceTokenizer.load(trained_run / "spm.model")
+    same = free = 0
+    for src, (a,), (b,) in zip(sources, ours, theirs):
+        same += a.text == b.text
+        if a.text == b.text:
+            assert abs(a.score - b.score) <= 1e-3, (a, b)  # the ranking score, on one scale
+            assert b.log_prob == pytest.approx(a.log_prob, rel=1e-3, abs=1e-3)  # float32 sums of ~40 terms
+        cap = int(1.5 * (len(tok.encode_ids(src)) + 1) + 10)
+        if len(a.pieces) < cap and len(b.pieces) < cap:
+            free += 1
+            assert a.pieces == b.pieces, src
+    assert same >= 90 and free >= 50, (same, free)
