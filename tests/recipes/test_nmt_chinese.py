@@ -7,8 +7,9 @@ import json
 
 import torch
 
+from seqkit.data.joint_spm import required_characters
 from seqkit.recipes.config import load_recipe
-from seqkit.recipes.nmt import check, pretokenize_sides, required_characters
+from seqkit.recipes.nmt import check, pretokenize_sides
 from seqkit.recipes.pipeline import run_pipeline
 from seqkit.seq2seq.translator import Translator
 from seqkit.text.pretokenize import char_segment, join_cjk
