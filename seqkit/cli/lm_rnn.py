@@ -16,7 +16,7 @@ def rnn() -> None:
 
 
 @rnn.command()
-@click.argument("corpus", default="timemachine")
+@click.argument("corpus", required=False, default=None)
 @click.option("-o", "--run-dir", default=None, help="run directory (default: runs/lm_rnn/<time>)")
 @click.option("--level", type=click.Choice(["char", "word"]), default=None, help="token level")
 @click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default=None)
@@ -34,13 +34,17 @@ def rnn() -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads [default: the cores not busy with other work]")
 @click.option("--seed", type=int, default=None)
-@click.option("--resume", is_flag=True, help="continue the run in --run-dir from its last checkpoint")
+@click.option("--resume", is_flag=True,
+              help="continue the run in --run-dir as its config.yaml says, from its last checkpoint")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="any lm_rnn recipe key")
 def train(corpus, run_dir, level, cell, backend, num_layers, hidden_size, embed_dim, dropout, tie_embeddings, sampling, epochs,
           max_time, lr, device, threads, seed, resume, overrides) -> None:
-    """Train on CORPUS (a registered name such as timemachine, ptb, wikitext-2, or a path).
+    """Train on CORPUS (a registered name such as timemachine, ptb, wikitext-2, or a path; default
+    timemachine).
 
     Runs the whole ``lm_rnn`` recipe (data, train, generate) and prints the perplexities and a sample.
+    ``--resume -o RUN`` continues RUN with its own settings: only the budgets (``--epochs``,
+    ``--max-time``), ``--threads`` and ``--device`` may differ from them.
     """
     from seqkit.recipes.config import load_recipe
     from seqkit.recipes.pipeline import run_pipeline

@@ -21,7 +21,7 @@ from seqkit.errors import SeqkitError
 GLOBAL_DEFAULTS: dict[str, Any] = {
     "run_dir": None,  # default: runs/<recipe>/<timestamp>
     "force": False,  # recompute every stage even if its fingerprint is unchanged
-    "resume": False,  # continue training from the run directory's last checkpoint
+    "resume": False,  # continue the run in run_dir as its config.yaml says, from its last checkpoint
     "seed": 0,
     "device": "auto",  # auto | cpu | cuda | cuda:N
     "threads": None,  # CPU threads; null: the cores not busy with other work (seqkit.threads)
@@ -63,7 +63,17 @@ def resolve_recipe(name_or_path: str) -> tuple[str, Path]:
 
 
 def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> tuple[str, DictConfig]:
-    """Load a recipe, add the global keys, apply ``key=value`` overrides and validate them."""
+    """Load a recipe, add the global keys, apply ``key=value`` overrides and validate them.
+
+    With ``resume=true run_dir=RUN`` among the overrides the config is the run's own ``RUN/config.yaml``
+    with the overrides on top (:mod:`seqkit.recipes.resume`): the recipe's YAML is not read, and the
+    name returned is the one the run was started from.
+    """
+    from seqkit.recipes import resume
+
+    run_dir = resume.requested(overrides)
+    if run_dir is not None:
+        return resume.load_saved(name_or_path, run_dir, overrides)
     name, path = resolve_recipe(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))

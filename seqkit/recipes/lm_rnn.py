@@ -136,7 +136,7 @@ def train_stage(run: Run) -> dict:
     """Train the RNN LM; validation perplexity each epoch, test perplexity at the end."""
     from seqkit.lm.rnn import RNNLM, RNNLMConfig, save_rnn_lm
     from seqkit.lm.rnn.train import RNNTrainConfig, train_rnn_lm
-    from seqkit.train import load_weights
+    from seqkit.train import check_trained_with, load_weights
 
     tcfg = dict(run.cfg.train)
     progress = bool(tcfg.pop("progress", True))
@@ -154,6 +154,9 @@ def train_stage(run: Run) -> dict:
     resume = bool(run.cfg.get("resume"))
     if not resume and train_dir.exists() and run.is_main:
         shutil.rmtree(train_dir)  # a fresh run: no stale checkpoints or metrics
+    # the vocabulary the ids and the weights belong to: recorded, or on resume checked (by every rank)
+    check_trained_with(train_dir / "checkpoints", {VOCAB_FILE: run.path(VOCAB_FILE)}, resume=resume,
+                       write=run.is_main)
 
     validations = [0]
 

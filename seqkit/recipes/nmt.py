@@ -416,7 +416,7 @@ def _model_info(run: Run) -> dict:
 def train_stage(run: Run) -> dict:
     """Train the model; keep the best weights by validation BLEU in the model folder ``model/``."""
     from seqkit.text import SentencePieceTokenizer
-    from seqkit.train import fit_summary
+    from seqkit.train import check_trained_with, fit_summary
 
     cfg = run.cfg
     tcfg = from_dict(NMTTrainConfig, run.section("train"), "train")
@@ -431,6 +431,9 @@ def train_stage(run: Run) -> dict:
     train_dir = run.path("train")
     if not cfg.get("resume") and train_dir.exists() and run.is_main:
         shutil.rmtree(train_dir)  # a fresh run: no stale checkpoints or metrics
+    # the tokenizer the checkpoints belong to: recorded, or on resume checked (by every rank)
+    check_trained_with(train_dir / "checkpoints", {"spm.model": run.path("spm.model")},
+                       resume=bool(cfg.get("resume")), write=run.is_main)
 
     def log_valid(record: dict) -> None:  # validation lines land in log.txt (the bar prints them)
         if record.get("split") == "valid":

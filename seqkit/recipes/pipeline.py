@@ -5,7 +5,8 @@ names plus their configuration. :func:`run_pipeline` executes the stages in orde
 directory, which holds::
 
     .lock            held while a process runs in it (PID, host, start time inside)
-    config.yaml      the resolved configuration
+    config.yaml      the resolved configuration: what a resume continues (seqkit.recipes.resume)
+    run.json         the recipe the run was started from ({"recipe": NAME})
     versions.json    python, seqkit, torch and the other packages' versions
     log.txt          everything the stages logged
     metrics.jsonl    one JSON object per logged measurement
@@ -458,12 +459,22 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
     The whole config is checked first (:func:`check_recipe`); only then is the run directory
     created and locked (:class:`RunLock`). The same function serves ``seqkit recipe run`` and Python
     users composing their own stage list.
+
+    With ``resume: true`` the run directory's config.yaml is the truth
+    (:func:`~seqkit.recipes.resume.check_resume`): ``cfg`` may differ from it only in the session keys
+    (budgets, threads, device, logging), ``name`` must be the run's recipe, and config.yaml is rewritten
+    only to record a changed session key.
     """
     cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
     names = list(stages if stages is not None else cfg.get("stages", []))
     resolved = [get_stage(n) for n in names]  # fail fast on unknown stages
     check_recipe(cfg, resolved)
     run_dir = Path(run_dir or cfg.get("run_dir") or default_run_dir(name))
+    resuming = bool(cfg.get("resume"))
+    if resuming:  # the saved config is the truth: refuse what would make it another run, before anything
+        from seqkit.recipes.resume import check_resume
+
+        recorded_config, changes = check_resume(cfg, run_dir, name)
     ranks = _join_ranks(cfg)
     lock = RunLock(run_dir).acquire() if ranks.rank == 0 else None
     run = Run(cfg, run_dir, echo=echo, rank=ranks.rank)
@@ -486,12 +497,21 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
             removed = remove_leftovers(run_dir)
             if removed:
                 run.log(f"removed {len(removed)} temporary file(s) a killed run left: {', '.join(removed)}")
-            write_text_atomic(run.path("config.yaml"), OmegaConf.to_yaml(cfg))
+            if not resuming:
+                write_text_atomic(run.path("config.yaml"), OmegaConf.to_yaml(cfg))
+            elif recorded_config is not None:  # a budget (or threads, device, logging) changed: record it
+                write_text_atomic(run.path("config.yaml"), recorded_config)
+                run.log(f"resumed with config.yaml updated: {', '.join(changes)}")
+            else:
+                run.log("resumed with config.yaml as it is")
+            from seqkit.recipes.resume import record_recipe
+
+            record_recipe(run_dir, name)
             save_json(run.path("versions.json"), package_versions())
         try:
             _run_stages(run, resolved, ranks)
         except KeyboardInterrupt:
-            run.log(_interrupted(run_dir, name))
+            run.log(_interrupted(run_dir, name, run.cfg))
             raise
         run.log(f"done; results in {run_dir}")
     finally:
@@ -519,18 +539,21 @@ def remove_leftovers(run_dir: Path) -> list[str]:
     return removed
 
 
-def _interrupted(run_dir: Path, name: str) -> str:
-    """What to tell a user who pressed Ctrl-C: the last saved update and the command that resumes."""
-    pointers = sorted(run_dir.glob("**/checkpoints/last.json"))
+def _interrupted(run_dir: Path, name: str, cfg: DictConfig) -> str:
+    """What to tell a user who pressed Ctrl-C: the last saved update and the command that continues
+    (quoted for a shell). Resuming reads the run's config.yaml, so the command needs no overrides;
+    before any checkpoint it is the command that starts the run again, with the run's overrides."""
+    from seqkit.recipes.resume import checkpoints, resume_command, start_command
+
+    pointers = checkpoints(run_dir)
     saved = ""
     if pointers:
         try:
             saved = f"; the last checkpoint is at update {load_json(pointers[0])['step']}"
         except (SeqkitError, KeyError, TypeError):
             saved = ""
-    return (f"interrupted{saved}; continue with: seqkit recipe run {name} run_dir={run_dir} resume=true"
-            if saved else f"interrupted before any checkpoint; run again with: seqkit recipe run {name} "
-            f"run_dir={run_dir}")
+    return (f"interrupted{saved}; continue with: {resume_command(name, run_dir)}" if saved else
+            f"interrupted before any checkpoint; run again with: {start_command(name, run_dir, cfg)}")
 
 
 def _run_stages(run: Run, resolved: list[Stage], ranks: Any) -> None:

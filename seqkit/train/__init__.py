@@ -8,6 +8,7 @@ from seqkit.train.checkpoint import (
     CheckpointManager,
     average_weights,
     best_checkpoints,
+    check_trained_with,
     last_checkpoints,
     load_state,
     load_weights,
@@ -29,7 +30,7 @@ from seqkit.train.schedules import (
 from seqkit.train.trainer import FitResult, StepOutput, Trainer, fit_summary, move_to
 
 __all__ = [
-    "CheckpointManager", "average_weights", "best_checkpoints", "last_checkpoints", "Constant", "FitResult", "HalveAfterEpoch", "Noam", "ReduceOnPlateau",
+    "CheckpointManager", "average_weights", "best_checkpoints", "check_trained_with", "last_checkpoints", "Constant", "FitResult", "HalveAfterEpoch", "Noam", "ReduceOnPlateau",
     "Schedule", "StepOutput", "Trainer", "WarmupCosine", "WarmupInverseSqrt", "build_optimizer", "build_schedule", "schedule_from",
     "fit_summary", "load_state", "load_weights", "move_to", "plot_metrics", "read_metrics",
     "resolve_device", "save_state", "save_weights",

@@ -11,6 +11,10 @@ newest complete pair) replaced, and only then are older pairs deleted. A run kil
 therefore leaves ``last.json`` pointing at a complete checkpoint and loses at most one checkpoint
 interval. The best-N weights by validation score are kept beside them (``best-step-*.safetensors``,
 listed best first in ``best.json``), and ``best.safetensors`` is always a copy of the best one.
+
+``trained_with.json`` beside them records the SHA-256 of the files the weights only make sense with
+(the tokenizer model, the vocabulary): :func:`check_trained_with` writes it when a run starts and
+refuses a resume whose files are not those.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from seqkit.errors import SeqkitError
-from seqkit.io import copy_file_atomic, load_json, save_json, write_bytes_atomic
+from seqkit.io import copy_file_atomic, load_json, save_json, sha256_file, write_bytes_atomic
 
 PathLike = str | os.PathLike
 
@@ -179,6 +183,44 @@ class CheckpointManager:
         """``best.safetensors`` if any validation has run, else ``None``."""
         path = self.dir / "best.safetensors"
         return path if path.is_file() else None
+
+
+TRAINED_WITH = "trained_with.json"
+
+
+def check_trained_with(directory: PathLike, files: Mapping[str, PathLike], *, resume: bool,
+                       write: bool = True) -> None:
+    """Record, or on resume check, the files a run's checkpoints were trained with.
+
+    ``files`` maps a name (``"spm.model"``) to the file the training reads now. A fresh run
+    (``resume=False``) writes their SHA-256 to ``DIRECTORY/trained_with.json`` before its first
+    checkpoint. A resume compares: a file whose hash differs from the recorded one is refused, in one
+    line naming it -- weights trained with one tokenizer continued with another would train on
+    scrambled ids without any error. Checkpoints from before this record existed get it now (what
+    they were trained with cannot be known any more); a record that already matches is not rewritten.
+    ``write=False`` (the other ranks under torchrun) checks without writing.
+    """
+    directory = Path(directory)
+    record_path = directory / TRAINED_WITH
+    now = {name: sha256_file(path) for name, path in files.items()}
+    recorded: dict[str, Any] = {}
+    if resume and record_path.is_file():
+        recorded = load_json(record_path)
+        if not isinstance(recorded, dict):
+            raise SeqkitError("malformed record of the tokenizer files (expected {name: sha256})",
+                              path=record_path, fix="restore it from a copy of the run, or delete it to skip the check")
+        for name, digest in now.items():
+            if name in recorded and recorded[name] != digest:
+                raise SeqkitError(f"{name} is not the one these checkpoints were trained with (sha256 "
+                                  f"{str(recorded[name])[:12]}... recorded with them, {digest[:12]}... now)",
+                                  path=files[name], fix=f"put the run's own {name} back, or start a new run "
+                                  "(without resume=true) in another run_dir")
+        if all(name in recorded for name in now):
+            return
+    if not write:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    save_json(record_path, {**recorded, **now})
 
 
 def average_weights(paths: list[PathLike]) -> dict[str, torch.Tensor]:
