@@ -2,7 +2,11 @@
 
 ==========================  =====================================================================
 ``POST /translate``         ``{"sentences": [...], "beam": 5, "nbest": 1, "alignment": false,
-                            "attention": false}`` -> ``{"translations": [[hypothesis, ...], ...]}``:
+                            "attention": false}`` (``beam``, ``nbest``, ``alpha``, ``length_penalty``:
+                            optional, the server's settings -- shown in ``/info``'s ``decode`` --
+                            when absent; checked as every decode surface checks them, see
+                            ``docs/reference/decode-settings.md``)
+                            -> ``{"translations": [[hypothesis, ...], ...]}``:
                             per sentence its ``nbest`` hypotheses, best first, each ``{"text",
                             "score", "log_prob", "pieces", "src_pieces"}`` plus ``"alignment"``
                             (Pharaoh ``"0-0 1-2"``, source-target piece indices) and
@@ -89,7 +93,9 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
             await asyncio.to_thread(app.state.batcher.close)
 
     app = FastAPI(title="seqkit serve", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    settings = getattr(engine, "settings", None)  # the decode settings requests start from
     about = {**(info or {}), "engine": type(engine).__name__, "attention": attention, "limits": asdict(limits),
+             "decode": asdict(settings) if settings is not None else None,
              "batching": {"max_wait_ms": max_wait_ms, "max_batch": max_batch}}
 
     def batcher(request: Request) -> MicroBatcher:
