@@ -23,6 +23,7 @@ def average(checkpoints, run_dir, n_best, n_last, output) -> None:
     from pathlib import Path
 
     from seqkit.errors import SeqkitError
+    from seqkit.seq2seq.model_folder import check_averaged
     from seqkit.train import average_weights, best_checkpoints, last_checkpoints, save_weights
 
     if run_dir is not None:
@@ -32,5 +33,9 @@ def average(checkpoints, run_dir, n_best, n_last, output) -> None:
         paths = last_checkpoints(folder, n_last) if n_last else best_checkpoints(folder, n_best)
     else:
         paths = [Path(p) for p in checkpoints][:n_best] if n_best else [Path(p) for p in checkpoints]
-    save_weights(output, average_weights(paths), {"averaged": ",".join(p.name for p in paths)})
+    # every file read through the loaders: readable headers, one model's shapes, one tokenizer (and
+    # with --run, its model folder's); the tokenizer travels with the average
+    tokenizer = check_averaged(paths, run_dir)
+    meta = {"averaged": ",".join(p.name for p in paths), **({"tokenizer_sha256": tokenizer} if tokenizer else {})}
+    save_weights(output, average_weights(paths), meta)
     click.echo(f"{output}: the mean of {len(paths)} checkpoint(s): {', '.join(p.name for p in paths)}")

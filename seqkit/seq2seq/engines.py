@@ -27,9 +27,8 @@ import os
 from typing import Any
 
 from seqkit.errors import SeqkitError
-from seqkit.io import load_json
 from seqkit.seq2seq.decoding import DecodeSettings, check_engine
-from seqkit.seq2seq.export import ct2_dir, ctranslate2_module
+from seqkit.seq2seq.export import ctranslate2_module
 from seqkit.seq2seq.translator import TextSide
 from seqkit.text.vocab import EOS_ID, UNK_ID
 
@@ -89,19 +88,24 @@ class CT2Translator(TextSide):
 
     def __init__(self, path: str | os.PathLike, settings: DecodeSettings | None = None, *, device: str = "cpu",
                  threads: int = 0, compute_type: str = "default", patience: float = 2.0, **knobs: Any) -> None:
+        from seqkit.seq2seq.export_folder import open_export
         from seqkit.seq2seq.model_folder import model_pretokenize, side_functions
-        from seqkit.text import SentencePieceTokenizer
 
         self.settings = DecodeSettings()
         self.settings = self.resolve(settings, **knobs)
         ct2 = ctranslate2_module()
-        self.folder = ct2_dir(path)
-        self.translator = ct2.Translator(os.fspath(self.folder), device=device, compute_type=compute_type,
-                                         inter_threads=1, intra_threads=threads)
-        self.tokenizer = SentencePieceTokenizer.load(self.folder / "spm.model")
+        export = open_export(path)  # the one loader: files, hashes, vocabulary, staleness checked
+        self.folder = export.path
+        self.tokenizer = export.tokenizer()
         self.pieces = self.tokenizer.pieces()
-        info = load_json(self.folder / "seqkit.json") if (self.folder / "seqkit.json").is_file() else {}
-        self.preprocess, self.postprocess = side_functions(model_pretokenize(info))
+        try:
+            self.translator = ct2.Translator(os.fspath(self.folder), device=device, compute_type=compute_type,
+                                             inter_threads=1, intra_threads=threads)
+        except (RuntimeError, ValueError, OSError) as exc:
+            text = str(exc).strip().splitlines()
+            raise SeqkitError(f"CTranslate2 cannot load this export on {device} ({text[0][:160] if text else exc!r})",
+                              path=self.folder / "model.bin", fix=export.fix) from None
+        self.preprocess, self.postprocess = side_functions(model_pretokenize(export.info))
         self.patience = patience
         self.stats = self._new_stats()
 

@@ -4,8 +4,10 @@
 the encoder/decoder ``LayerSpec`` variables) from seqkit's weights, then ``validate()``,
 ``optimize(quantization)`` and ``save()`` -- CTranslate2 writes its binary format itself. The export
 folder holds ``model.bin``, ``config.json``, ``shared_vocabulary.json`` (CTranslate2's files), and
-``spm.model`` plus ``seqkit.json`` (the seqkit model.json and the quantization) so the folder
-translates raw text on its own.
+``spm.model`` plus ``seqkit.json`` (the seqkit model.json, the quantization, and where the export
+came from: the model folder, its weights' SHA-256, model.bin's SHA-256) so the folder translates raw
+text on its own, and its loader (:func:`seqkit.seq2seq.export_folder.open_export`) refuses a swapped
+tokenizer, a damaged model.bin or a stale export.
 
 How seqkit's Transformer maps onto the spec (``seqkit/seq2seq/transformer.py``):
 
@@ -141,16 +143,19 @@ def export_ct2(run_or_model_dir: str | os.PathLike, out_dir: str | os.PathLike |
     A model CTranslate2 cannot run (the RNN encoder-decoder, an unknown activation) raises a one-line
     :class:`SeqkitError`. Returns the export folder.
     """
+    from seqkit.io import file_stamp
+    from seqkit.seq2seq.export_folder import export_record
     from seqkit.seq2seq.model_folder import open_model_folder
 
     if quantization not in QUANTIZATIONS:
         raise SeqkitError(f"unknown quantization {quantization!r}", fix=f"use one of: {', '.join(QUANTIZATIONS)}")
     model_folder = open_model_folder(run_or_model_dir)
-    folder, info = model_folder.path, model_folder.info
+    folder = model_folder.path
     why = exportable(model_folder.config)
     if why:
         raise SeqkitError(why, path=folder, fix="export a model trained with the nmt_transformer recipe")
     ctranslate2_module()
+    weights = file_stamp(model_folder.weights)  # what the export is made from, before it is read
     model = model_folder.build_model()
     pieces = model_folder.tokenizer().pieces()
     spec = transformer_spec(model.eval(), pieces)
@@ -161,7 +166,7 @@ def export_ct2(run_or_model_dir: str | os.PathLike, out_dir: str | os.PathLike |
     with atomic_dir(out) as tmp:
         spec.save(os.fspath(tmp))
         copy_file_atomic(folder / "spm.model", tmp / "spm.model")
-        save_json(tmp / "seqkit.json", {**info, "ct2_quantization": quantization})
+        save_json(tmp / "seqkit.json", export_record(model_folder, tmp, quantization, weights))
     return out
 
 

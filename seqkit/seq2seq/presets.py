@@ -5,6 +5,10 @@ Transformer: 3+3 layers, d_model 256, 4 heads, FFN 1024, 7.58M parameters with a
 :func:`model_config` applies overrides to a preset, :func:`build_model` builds what such a config
 (``model.json``'s ``model``) describes, and :func:`model_problems` says, one line each, what is wrong
 with a choice before anything is built.
+
+:data:`MODEL_SCHEMA` is the one description of such a config (each architecture's fields, their types
+and ranges): recipes validate against it, and a model folder's loader refuses a ``model.json`` that
+does not meet it before anything is allocated. Every size has an upper bound (:data:`MAX_DIM` ...).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 from torch import nn
 
+from seqkit.artifacts import Bool, Choice, Int, Number, Obj, Tagged, problems
 from seqkit.errors import SeqkitError
 from seqkit.text.vocab import PAD_ID
 
@@ -34,6 +39,64 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                      bidirectional=True, dropout=0.3),
     },
 }
+
+
+#: Upper bounds of a model's sizes: far above any model seqkit trains (``big``: d_model 512, 6+6 layers),
+#: low enough that a wrong ``model.json`` cannot ask for terabytes before its weights file is compared.
+MAX_DIM, MAX_HEADS, MAX_LAYERS, MAX_FF = 8192, 256, 64, 65536
+#: The positions table (``max_len`` x ``d_model`` floats) is rebuilt, not stored: its size is bounded
+#: apart (32M floats, 128 MB).
+MAX_LEN, MAX_POSITION_VALUES = 32768, 1 << 25
+
+_DROPOUT = Number(lo=0.0, hi=1.0, open_hi=True)
+
+#: The ``model`` object of ``model.json`` (what :func:`model_config` returns), by architecture.
+MODEL_SCHEMA = Tagged(required=True, tag="arch", variants={
+    "transformer": Obj(fields={
+        "arch": Choice("transformer"),
+        "d_model": Int(required=True, lo=1, hi=MAX_DIM),
+        "n_heads": Int(required=True, lo=1, hi=MAX_HEADS),
+        "n_enc_layers": Int(required=True, lo=1, hi=MAX_LAYERS),
+        "n_dec_layers": Int(required=True, lo=1, hi=MAX_LAYERS),
+        "d_ff": Int(required=True, lo=1, hi=MAX_FF),
+        "dropout": _DROPOUT,
+        "pre_norm": Bool(),
+        "tie_embeddings": Bool(),
+        "max_len": Int(lo=1, hi=MAX_LEN),
+        "activation": Choice("relu", "gelu"),
+    }),
+    "rnn": Obj(fields={
+        "arch": Choice("rnn"),
+        "embed_dim": Int(required=True, lo=1, hi=MAX_DIM),
+        "hidden_size": Int(required=True, lo=1, hi=MAX_DIM),
+        "num_layers": Int(required=True, lo=1, hi=MAX_LAYERS),
+        "cell": Choice("gru", "lstm"),
+        "attention": Choice("bahdanau", "dot", "general", None),
+        "bidirectional": Bool(),
+        "dropout": _DROPOUT,
+    }),
+})
+
+
+def config_problems(config: dict[str, Any], section: str = "model") -> list[str]:
+    """What is wrong with a model config (``model.json``'s ``model``) against :data:`MODEL_SCHEMA` and
+    the rules between fields, one ``"section.field: ..."`` line each."""
+    found = problems(config, MODEL_SCHEMA, section)
+    if found:
+        return found
+    d_model, n_heads = config.get("d_model"), config.get("n_heads")
+    if config["arch"] == "transformer":
+        if d_model % n_heads:
+            found.append(f"{section}.d_model: must be a multiple of {section}.n_heads ({d_model} % {n_heads} = "
+                         f"{d_model % n_heads})")
+        max_len = config.get("max_len", 1024)
+        if max_len * d_model > MAX_POSITION_VALUES:
+            found.append(f"{section}.max_len: max_len x d_model must be at most {MAX_POSITION_VALUES:,} "
+                         f"(the positions table), got {max_len} x {d_model}")
+    elif config.get("attention") == "dot" and config.get("bidirectional"):
+        found.append(f"{section}.attention: dot attention needs a unidirectional encoder (memory and "
+                     "decoder of one size); use general")
+    return found
 
 
 def model_config(arch: str, preset: str | None = "base", **overrides: Any) -> dict[str, Any]:
@@ -89,6 +152,8 @@ def model_problems(arch: Any, preset: Any, overrides: dict[str, Any], section: s
     if isinstance(d_model, int) and isinstance(n_heads, int) and n_heads >= 1 and d_model % n_heads:
         found.append(f"{section}.d_model: must be a multiple of model.n_heads ({d_model} % {n_heads} = "
                      f"{d_model % n_heads})")
+    if not found:  # types, upper bounds, choices and unknown keys: what a model folder's loader checks
+        found = config_problems(config, section)
     return found
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqkit.artifacts import Number, Obj, Str, read_json
 from seqkit.errors import SeqkitError
 from seqkit.seq2seq.decoding import DecodeSettings
 from seqkit.seq2seq.loss import sequence_loss
@@ -121,6 +122,18 @@ def validation_loss(model: nn.Module, batches: list[Any], device: torch.device,
     if split_ranks:
         total, tokens = all_reduce_sum([total, tokens], torch.device(device))
     return total / max(tokens, 1)
+
+
+#: A translation run's ``scores.json`` (what :func:`score_translations` returns and the recipe's
+#: evaluate stage writes beside ``model/``); ``GET /info`` shows it (:func:`seqkit.serve.run_info`).
+SCORES_JSON = Obj(fields={"bleu": Number(required=True, lo=0, hi=100), "chrf": Number(required=True, lo=0, hi=100),
+                          "bleu_signature": Str(max_len=1000), "chrf_signature": Str(max_len=1000),
+                          "bleu_text": Str(max_len=1000)})
+
+
+def read_scores(path: str | os.PathLike) -> dict[str, Any]:
+    """A ``scores.json``, checked against :data:`SCORES_JSON` (one line naming the file and the field)."""
+    return read_json(path, SCORES_JSON, fix="re-run the recipe's evaluate stage (force=true)")
 
 
 def score_translations(hyps: list[str], refs: list[str], tgt_lang: str | None = None) -> dict[str, Any]:

@@ -32,21 +32,32 @@ def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
     """What ``GET /info`` shows of a run: the model (``model.json``'s architecture and sizes), the
     languages, and the test score the recipe's evaluate stage wrote (``scores.json`` beside ``model/``:
     BLEU and chrF with their sacreBLEU signatures; ``None`` when the run was never evaluated).
-    ``test.current`` is false when the weights are newer than the score (retrained, not re-evaluated)."""
-    from seqkit.io import load_json
-    from seqkit.seq2seq.model_folder import model_dir
+    ``test.current`` is false when the weights are newer than the score (retrained, not re-evaluated).
+
+    Everything is read through the artifacts' loaders (the model folder's, ``scores.json``'s, and a
+    CTranslate2 export's for a bare export folder), so a damaged file is one line naming it."""
+    from pathlib import Path
+
+    from seqkit.seq2seq.export_folder import find_export, open_export
+    from seqkit.seq2seq.model_folder import model_dir, open_model_folder
+    from seqkit.seq2seq.training import read_scores
 
     try:
-        folder = model_dir(run_dir)
-    except SeqkitError:  # e.g. a bare CTranslate2 export folder: nothing more to say about it
-        return {"run": str(run_dir), "model": None, "vocab_size": None, "src": None, "tgt": None, "test": None}
-    model = load_json(folder / "model.json")
-    run = folder.parent if folder.name == "model" else folder  # RUN/model/ -> RUN/
+        model_dir(run_dir)
+    except SeqkitError:  # a bare CTranslate2 export folder: its seqkit.json says what it is
+        if find_export(run_dir) is None:
+            raise
+        info = open_export(run_dir).info
+        return {"run": str(run_dir), "model": info["model"], "vocab_size": info["vocab_size"], "src": info.get("src"),
+                "tgt": info.get("tgt"), "test": None}
+    folder = open_model_folder(run_dir)
+    model = folder.info
+    run = folder.path.parent if folder.path.name == "model" else folder.path  # RUN/model/ -> RUN/
     test = None
-    scores_file = run / "scores.json"
+    scores_file = Path(run) / "scores.json"
     if scores_file.is_file():
-        scores = load_json(scores_file)
+        scores = read_scores(scores_file)
         test = {k: scores.get(k) for k in ("bleu", "chrf", "bleu_signature", "chrf_signature", "bleu_text")}
-        test["current"] = scores_file.stat().st_mtime >= (folder / "model.safetensors").stat().st_mtime
+        test["current"] = scores_file.stat().st_mtime >= folder.weights.stat().st_mtime
     return {"run": str(run), "model": model.get("model"), "vocab_size": model.get("vocab_size"),
             "src": model.get("src"), "tgt": model.get("tgt"), "test": test}

@@ -27,9 +27,9 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from seqkit.artifacts import Int, ListOf, Number, Obj, Str, inside, problems, read_json
 from seqkit.errors import SeqkitError
 from seqkit.io import copy_file_atomic, load_json, save_json, sha256_file, write_bytes_atomic
 
@@ -45,16 +45,28 @@ def save_weights(path: PathLike, state_dict: Mapping[str, torch.Tensor],
     write_bytes_atomic(path, st_save(tensors, metadata=metadata))
 
 
-def load_weights(path: PathLike) -> dict[str, torch.Tensor]:
-    """Read a safetensors file; a corrupt or truncated file raises one clear :class:`SeqkitError`."""
+def load_weights(path: PathLike, *, finite: bool = True) -> dict[str, torch.Tensor]:
+    """Read a safetensors file. A damaged file (truncated, garbage, not safetensors) is one clear
+    :class:`SeqkitError` naming it; so is, with ``finite``, a floating-point tensor holding a NaN or an
+    infinity (named: a model that diverged would translate into nothing, or garbage)."""
+    from safetensors import safe_open
+
     path = Path(path)
     if not path.is_file():
         raise SeqkitError("checkpoint not found", path=path, fix="check the run directory")
     try:
-        return st_load(path.read_bytes())
+        with safe_open(os.fspath(path), framework="pt") as fh:
+            tensors = {name: fh.get_tensor(name) for name in fh.keys()}
     except (SafetensorError, ValueError, RuntimeError, OSError) as exc:
         raise SeqkitError(f"corrupt or truncated weights file ({_short(exc)})", path=path,
                           fix="delete it and resume from an earlier checkpoint, or retrain") from None
+    if finite:
+        for name, tensor in tensors.items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise SeqkitError(f"tensor {name} holds {bad:,} NaN or infinite values", path=path,
+                                  fix="use an earlier checkpoint (training diverged), or retrain with a lower lr")
+    return tensors
 
 
 def save_state(path: PathLike, state: dict[str, Any]) -> None:
@@ -118,15 +130,16 @@ class CheckpointManager:
 
     def load_last(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The weights and trainer state that ``last.json`` points at."""
-        pointer = load_json(self.dir / "last.json")
-        try:
-            weights_file, state_file = pointer["weights"], pointer["state"]
-        except (TypeError, KeyError):
-            raise SeqkitError("malformed checkpoint pointer", path=self.dir / "last.json",
-                              fix="delete the run directory's checkpoints/ and retrain") from None
-        weights = load_weights(self.dir / weights_file)
-        state = load_state(self.dir / state_file)
-        self.best = list(state.get("best", []))
+        weights_file, state_file = last_pointer(self.dir)
+        weights = load_weights(weights_file)
+        state = load_state(state_file)
+        best = state.get("best", []) if isinstance(state, dict) else None
+        found = problems(best, BEST_JSON, "best")
+        if found:
+            raise SeqkitError(found[0], path=state_file, fix=_REDO)
+        for i, entry in enumerate(best):  # the best-N files it names are copied and deleted: inside only
+            inside(self.dir, entry["file"], source=state_file, field_name=f"best[{i}].file", fix=_REDO)
+        self.best = list(best)
         self._reconcile_best()
         return weights, state
 
@@ -253,12 +266,38 @@ def last_checkpoints(directory: PathLike, n: int | None = None) -> list[Path]:
     return files[:n] if n else files
 
 
-def best_checkpoints(directory: PathLike, n: int | None = None) -> list[Path]:
-    """The best-N weight files a run kept (``best.json``, best first), at most ``n`` of them."""
+#: ``best.json``: the best-N weight files, best first (:class:`CheckpointManager` writes it).
+BEST_JSON = ListOf(item=Obj(fields={"step": Int(required=True, lo=0), "score": Number(required=True),
+                                    "file": Str(required=True, max_len=255)}), max_len=10_000)
+#: ``last.json``: the newest complete checkpoint pair.
+LAST_JSON = Obj(fields={"step": Int(required=True, lo=0), "weights": Str(required=True, max_len=255),
+                        "state": Str(required=True, max_len=255)})
+_REDO = "delete the run directory's train/checkpoints/ and retrain, or restore the file from a copy of the run"
+
+
+def last_pointer(directory: PathLike) -> tuple[Path, Path]:
+    """The weights and trainer-state files ``last.json`` points at, checked against :data:`LAST_JSON`,
+    both inside ``directory``."""
     directory = Path(directory)
-    listing = load_json(directory / "best.json") if (directory / "best.json").is_file() else []
-    files = [directory / r["file"] for r in listing if isinstance(r, dict) and r.get("file")]
-    files = [f for f in files if f.is_file()]
+    pointer = read_json(directory / "last.json", LAST_JSON, fix=_REDO)
+    return tuple(inside(directory, pointer[key], source=directory / "last.json", field_name=key, fix=_REDO)
+                 for key in ("weights", "state"))
+
+
+def best_checkpoints(directory: PathLike, n: int | None = None) -> list[Path]:
+    """The best-N weight files a run kept (``best.json``, best first), at most ``n`` of them.
+
+    ``best.json`` is checked against :data:`BEST_JSON`; each ``file`` must name a file inside
+    ``directory`` (no absolute path, no ``..``, no link leading out) that exists."""
+    directory = Path(directory)
+    record = directory / "best.json"
+    listing = read_json(record, BEST_JSON, fix=_REDO) if record.is_file() else []
+    files = []
+    for i, entry in enumerate(listing):
+        path = inside(directory, entry["file"], source=record, field_name=f"[{i}].file", fix=_REDO)
+        if not path.is_file():
+            raise SeqkitError(f"[{i}].file: {entry['file']} is listed but missing", path=record, fix=_REDO)
+        files.append(path)
     if not files:
         raise SeqkitError("no best checkpoints here (the run never validated)", path=directory,
                           fix="give checkpoint files explicitly")

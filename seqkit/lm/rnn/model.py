@@ -21,8 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqkit.artifacts import Bool, Choice, Int, MapOf, Obj, Scalar, Str
 from seqkit.errors import SeqkitError
 from seqkit.lm.rnn.cells import MODES, State, make_rnn
+from seqkit.text.registry import TOKENIZERS
 
 
 @dataclass
@@ -140,11 +142,42 @@ def save_rnn_lm(model: RNNLM, directory: str | Path) -> None:
     save_json(directory / CONFIG_FILE, asdict(model.config))
 
 
+#: Upper bounds of an RNN LM's sizes (far above anything the chapters train): a config asking for more
+#: is refused before a byte is allocated.
+MAX_VOCAB, MAX_DIM, MAX_LAYERS = 1 << 22, 8192, 64
+_CONFIG_BOUNDS = {"vocab_size": MAX_VOCAB, "embed_dim": MAX_DIM, "hidden_size": MAX_DIM, "num_layers": MAX_LAYERS}
+
+#: ``data.json`` of an lm_rnn model folder: how its text is tokenized again (the data stage writes it).
+DATA_JSON = Obj(fields={
+    "tokenizer": Obj(required=True, fields={
+        "name": Choice(*TOKENIZERS, required=True),
+        "options": MapOf(null=True, key=Str(max_len=64), value=Scalar(), max_len=32),
+    }),
+    "eos_per_line": Bool(),
+    "corpus": Str(null=True, max_len=4096),
+    "level": Choice("char", "word", None),
+    "vocab_size": Int(lo=1, hi=MAX_VOCAB),
+    **{f"{split}_tokens": Int() for split in ("train", "valid", "test")},
+})
+
+
+def _check_config(values: dict, path: Path) -> None:
+    """Bounds :class:`RNNLMConfig`'s typed fields do not have: every size, before anything is built."""
+    fix = "re-run the recipe's train stage (force=true)"
+    for key, hi in _CONFIG_BOUNDS.items():
+        if key in values:
+            found = Int(lo=1, hi=hi).problem(values[key])
+            if found:
+                raise SeqkitError(f"{key}: {found}", path=path, fix=fix)
+
+
 def load_rnn_lm(directory: str | Path, *, backend: str | None = None,
                 device: torch.device | str = "cpu") -> RNNLM:
     """Rebuild a model saved by :func:`save_rnn_lm`; ``backend`` may switch torch <-> scratch.
-    A file that is missing, corrupt or does not fit is one :class:`SeqkitError` naming it."""
-    from seqkit.io import load_json
+    A file that is missing, corrupt or does not fit is one :class:`SeqkitError` naming it: ``rnn_lm.json``
+    is checked (types, every size bounded) and the weights file's header compared with the shapes it
+    implies before the model is built; NaN or infinite weights are refused naming the tensor."""
+    from seqkit.artifacts import compare_shapes, expected_shapes, read_json, safetensors_header
     from seqkit.train.checkpoint import load_weights
 
     directory = Path(directory)
@@ -152,18 +185,23 @@ def load_rnn_lm(directory: str | Path, *, backend: str | None = None,
         if not (directory / name).exists():
             raise SeqkitError(f"no {name} here: not a trained RNN LM", path=directory,
                               fix="point at the run directory of `seqkit lm rnn train`")
-    values = load_json(directory / CONFIG_FILE)
+    fix = "re-run the recipe's train stage (force=true)"
+    values = read_json(directory / CONFIG_FILE, Obj(extra=True), fix=fix)
+    _check_config(values, directory / CONFIG_FILE)
     try:
-        if not isinstance(values, dict):
-            raise SeqkitError("not a JSON object")
         config = RNNLMConfig.from_dict(values)
         if backend is not None:
             config.backend = backend
-        model = RNNLM(config)
+        config.validate()
     except SeqkitError as exc:
-        raise SeqkitError(f"bad model settings ({exc})", path=directory / CONFIG_FILE,
-                          fix="re-run the recipe's train stage (force=true)") from None
+        raise SeqkitError(f"bad model settings ({exc})", path=directory / CONFIG_FILE, fix=fix) from None
+    expected = expected_shapes(lambda: RNNLM(config))
+    if config.tie_embeddings:
+        expected.pop("decoder.weight")  # stored once, as embedding.weight
+    compare_shapes(expected, safetensors_header(directory / WEIGHTS_FILE, fix=fix)[0], directory / WEIGHTS_FILE,
+                   described_by=CONFIG_FILE, fix="keep the files of one model folder together")
     state = load_weights(directory / WEIGHTS_FILE)
+    model = RNNLM(config)
     if config.tie_embeddings and "embedding.weight" in state:
         state["decoder.weight"] = state["embedding.weight"]
     try:
@@ -179,9 +217,11 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu"):
 
     ``path`` is an ``lm_rnn`` run directory (its ``model/`` folder is read) or a model folder itself:
     ``rnn_lm.json`` + ``rnn_lm.safetensors`` (:func:`save_rnn_lm`), ``vocab.json`` and ``data.json``
-    (how the text was tokenized: ``{"tokenizer": {"name", "options"}, "eos_per_line", ...}``).
+    (how the text was tokenized: ``{"tokenizer": {"name", "options"}, "eos_per_line", ...}``, checked
+    against :data:`DATA_JSON`). A tokenizer option naming a file (``spm``'s and ``bpe``'s ``model``)
+    must name one inside the model folder.
     """
-    from seqkit.io import load_json
+    from seqkit.artifacts import inside, read_json
     from seqkit.text import Vocab, get_tokenizer
 
     path = Path(path)
@@ -189,10 +229,18 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu"):
     if not (folder / "data.json").is_file():
         raise SeqkitError("no data.json here: not an lm_rnn run directory", path=path,
                           fix="train first: seqkit recipe run lm_rnn run_dir=...")
-    info = load_json(folder / "data.json")
-    spec = info.get("tokenizer") if isinstance(info, dict) else None
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise SeqkitError("data.json lacks 'tokenizer'", path=folder / "data.json",
-                          fix="re-run the recipe's data stage (force=true)")
-    tokenizer = get_tokenizer(spec["name"], **(spec.get("options") or {}))
-    return load_rnn_lm(folder, device=device), Vocab.load(folder / "vocab.json"), tokenizer, info
+    fix = "re-run the recipe's data stage (force=true)"
+    info = read_json(folder / "data.json", DATA_JSON, fix=fix)
+    spec = info["tokenizer"]
+    options = dict(spec.get("options") or {})
+    if spec["name"] in ("spm", "bpe") and "model" in options:
+        options["model"] = inside(folder, options["model"], source=folder / "data.json",
+                                  field_name="tokenizer.options.model",
+                                  fix="copy the tokenizer model into the model folder and name it relative to it")
+    tokenizer = get_tokenizer(spec["name"], **options)
+    model, vocab = load_rnn_lm(folder, device=device), Vocab.load(folder / "vocab.json")
+    for what, size in (("data.json's vocab_size", info.get("vocab_size")), (CONFIG_FILE, model.config.vocab_size)):
+        if size is not None and size != len(vocab):
+            raise SeqkitError(f"vocab.json has {len(vocab):,} tokens but {what} says {size:,}", path=folder,
+                              fix="keep the files of one model folder together")
+    return model, vocab, tokenizer, info
