@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from seqkit.errors import SeqkitError, from_os_error
+from seqkit.outputs import check_output_file
 
 PathLike = str | os.PathLike
 
@@ -150,8 +151,10 @@ def _umask() -> int:
 
 
 def output_file(path: PathLike, *, make_parents: bool = False) -> Path:
-    """Check a file path a user gave for output: its folder must exist (unless ``make_parents``) and
-    it must not be a folder itself. Returns it as a ``Path``; ``-`` (stdout) passes unchanged."""
+    """Check a file path a user gave for output: its folder must exist (unless ``make_parents``), it
+    must not be a folder itself, nor lie inside a run directory or a folder seqkit marked as its output
+    (:func:`seqkit.outputs.check_output_file`). An ordinary file is overwritten, as ``-o`` always does.
+    Returns it as a ``Path``; ``-`` (stdout) passes unchanged."""
     path = Path(path)
     if os.fspath(path) == "-":
         return path
@@ -163,20 +166,7 @@ def output_file(path: PathLike, *, make_parents: bool = False) -> Path:
     if not parent.exists() and not make_parents:
         raise SeqkitError(f"the folder {parent} does not exist", path=path,
                           fix=f"create it first (mkdir -p {parent}) or write somewhere else")
-    return path
-
-
-def output_folder(path: PathLike) -> Path:
-    """A folder a user gave for outputs: made if missing, but only inside a folder that exists."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise SeqkitError("is a file, expected a folder to write into", path=path, fix="give a folder path")
-    if not path.exists():
-        output_file(path)  # the same rule as for a file: its parent must exist
-        try:
-            path.mkdir()
-        except OSError as exc:
-            raise from_os_error(exc, path) from None
+    check_output_file(path)
     return path
 
 
@@ -314,23 +304,33 @@ def unchanged(old: dict[str, Any], path: PathLike) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: PathLike):
-    """Build a folder aside and swap it in for ``path`` when the block succeeds.
+def atomic_dir(path: PathLike, kind: str):
+    """Build a folder of ``kind`` (see :data:`seqkit.outputs.KINDS`) aside and swap it in for ``path``
+    when the block succeeds.
 
-    Yields a fresh temporary folder beside ``path``. On success its files are fsynced and it replaces
-    ``path`` (the old folder is renamed away first and deleted after), so a reader sees the old set of
-    files or the new one, never a mix. If the block raises, the temporary folder is removed and
-    ``path`` is untouched.
+    ``path`` must be missing, an empty folder, or seqkit's own output of the same ``kind``
+    (:func:`seqkit.outputs.check_replaceable`): anything else is refused before the block runs, so a
+    folder seqkit did not make is never deleted. Temporary folders a killed write to ``path`` left
+    beside it are removed first (:func:`seqkit.outputs.remove_stale_temps`). Yields a fresh temporary
+    folder beside ``path``, already holding the marker of ``kind``. On success its files are fsynced
+    and it replaces ``path`` (the old folder is renamed away first and deleted after), so a reader sees
+    the old set of files or the new one, never a mix. If the block raises, the temporary folder is
+    removed and ``path`` is untouched.
     """
     import shutil
 
-    path = Path(path)
+    from seqkit.outputs import check_replaceable, remove_stale_temps, temp_prefix, write_marker
+
+    path = Path(os.path.realpath(path))  # "." and links name the real folder
+    check_replaceable(path, kind)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        remove_stale_temps(path)
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent))
     except OSError as exc:
         raise from_os_error(exc, path) from None
     try:
+        write_marker(tmp, kind)
         yield tmp
         for child in tmp.rglob("*"):
             if child.is_file():
@@ -338,7 +338,8 @@ def atomic_dir(path: PathLike):
                     os.fsync(fh.fileno())
         os.chmod(tmp, 0o777 & ~_umask())
         old = None
-        if path.exists():
+        if os.path.lexists(path):
+            check_replaceable(path, kind)  # again: something else may have been put there meanwhile
             old = path.with_name(f".{path.name}.{os.getpid()}.old")
             os.replace(path, old)
         os.replace(tmp, path)

@@ -227,7 +227,7 @@ def nmt_model(tmp_path_factory):
     tok.save(root / "spm.model")
     cfg = model_config("transformer", "tiny", d_model=16, d_ff=16, n_enc_layers=1, n_dec_layers=1, n_heads=2)
     model = build_model(cfg, len(tok))
-    with atomic_dir(root / "run" / "model") as folder:
+    with atomic_dir(root / "run" / "model", "model") as folder:
         save_model_dir(folder, cfg, len(tok), root / "spm.model", model.state_dict())
     return root / "run"
 
@@ -312,6 +312,7 @@ def test_a_run_removes_what_a_killed_run_left(tmp_path):
     (run_dir / "train" / "checkpoints" / ".best.safetensors.tmp").write_bytes(b"half")
     (run_dir / ".config.yaml.abc123.tmp").write_text("half")
     (run_dir / ".model.xyz.tmp").mkdir()
+    (run_dir / ".lock").write_text("")  # what a killed run leaves too (the kernel dropped its lock)
     run_pipeline({"stages": ["test.noop_leftovers"], "run_dir": str(run_dir)}, echo=False)
     assert _no_tmp(run_dir) == [] and not (run_dir / ".model.xyz.tmp").exists()
     assert "removed 3 temporary file(s)" in (run_dir / "log.txt").read_text()

@@ -33,8 +33,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _PipeClosed(Exception):
+    """Standard output's reader went away (`seqkit ... | head`); not an OSError, so click lets it through
+    (click turns a broken pipe into exit status 1 itself)."""
+
+
 class LazyGroup(click.Group):
     """A click group that imports a subcommand's module only when it is invoked."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise _PipeClosed() from None
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -96,19 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    except BrokenPipeError:  # `seqkit ... | head`: the reader has all it wanted
+    except (BrokenPipeError, _PipeClosed):  # `seqkit ... | head`: the reader has all it wanted
         _silence_stdout()
         return 0
     except OSError as exc:
         # seqkit's own writers name their file; a nameless write error is standard output's
-        stdout = exc.filename is None and exc.errno in _STDOUT_ERRNOS
+        stdout = exc.filename is None and exc.errno in STDOUT_ERRNOS
         if stdout:
             _silence_stdout()
         return _fail([str(from_os_error(exc, "<stdout>" if stdout else None))])
     return 0
 
 
-_STDOUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF, errno.EPIPE}
+STDOUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF, errno.EPIPE}
 
 
 def _fail(lines: list[str]) -> int:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import click
 
+from seqkit.cli import STDOUT_ERRNOS
 from seqkit.errors import SeqkitError, from_os_error
 
 #: sacrebleu's test set name -> the registered corpus (``seqkit data ls``) that holds a copy
@@ -75,7 +76,7 @@ class _Log(logging.Handler):
 
 def _parse(argv: list[str]):
     """sacrebleu's parser on ``argv``; a usage error becomes one SeqkitError line."""
-    from sacrebleu import sacrebleu as sb
+    sb = _import_sacrebleu_main()
 
     err = io.StringIO()
     old = sys.argv
@@ -137,9 +138,26 @@ def _with_local_test_set(argv: list[str], args) -> tuple[list[str], list[str] | 
     return [str(files["ref"]), *out], echo
 
 
+def _import_sacrebleu_main():
+    """``sacrebleu.sacrebleu``, imported without its process-wide change: importing it sets SIGPIPE to
+    the default action (death), which would kill a process writing to a closed pipe or socket. Python's
+    own setting stays, so `seqkit bleu ... | head` ends quietly like every other command."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGPIPE) if hasattr(signal, "SIGPIPE") else None
+    from sacrebleu import sacrebleu as sb
+
+    if previous is not None:
+        try:
+            signal.signal(signal.SIGPIPE, previous)
+        except ValueError:  # not the main thread: signals cannot be set here
+            pass
+    return sb
+
+
 def run_sacrebleu(argv: list[str]) -> None:
     """sacrebleu's command line on ``argv`` with seqkit's additions (see the module docstring)."""
-    from sacrebleu import sacrebleu as sb
+    sb = _import_sacrebleu_main()
 
     from seqkit.io import iter_lines
     from seqkit.metrics.corpus import is_chinese
@@ -192,6 +210,8 @@ def run_sacrebleu(argv: list[str]) -> None:
                           path="<stdin>" if args.input is None else None,
                           fix="convert the input to UTF-8, or name its encoding with -e") from None
     except OSError as exc:  # a download without network (test sets, flores tokenizers), a missing file
+        if isinstance(exc, BrokenPipeError) or (exc.filename is None and exc.errno in STDOUT_ERRNOS):
+            raise  # standard output closed or full: seqkit's main reports it (or stays quiet for `| head`)
         if getattr(exc, "filename", None):
             raise from_os_error(exc, exc.filename) from None
         fix = "run it once with network access (sacrebleu keeps its downloads in ~/.sacrebleu)"

@@ -74,19 +74,25 @@ def get(name: str, src: str | None, tgt: str | None, config: str | None) -> None
               help=f"without --spm: sentences to train on, half from each side of a uniform sample "
                    f"(0: all) [default: {2_000_000:,}]")
 @click.option("--seed", type=int, default=None, help="without --spm: the sample's seed [default: 0]")
-@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="folder to write")
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
+              help="a new (or empty) folder to write, whole; or one this command wrote before")
+@click.option("--force", is_flag=True,
+              help="replace the prepared corpus in OUT when its inputs or options differ (only ever a folder "
+                   "seqkit data prepare wrote)")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="encoding processes [default: the cores not busy with other work]")
 @click.option("--chunk-lines", type=click.IntRange(min=1), default=20_000, show_default=True,
               help="pairs per unit of work")
 def prepare_cmd(src: tuple[str, ...], tgt: tuple[str, ...], hub: str | None, langs: str | None, config: str | None,
                 split: str, limit: int | None, pretokenize: tuple[str, ...], spm_model: str | None, out: str,
-                workers: int | None, chunk_lines: int, **spm_options) -> None:
+                workers: int | None, chunk_lines: int, force: bool, **spm_options) -> None:
     """Tokenize a parallel corpus once into OUT: flat ids (uint16/uint32) + offsets, read by training a batch at a time.
 
     Shards (several --src/--tgt, or globs, in sorted order) go into one corpus with one vocabulary.
     Without --spm a joint sentencepiece model is trained on a sample first (OUT/spm.model).
-    Re-running with unchanged files, model and options returns at once (the folder is re-used).
+    Re-running with unchanged files, model and options returns at once (the folder is re-used); other
+    inputs or options replace the earlier corpus only with --force. A folder of other files, a run
+    directory or a folder inside one, and the current folder are refused before any work.
 
     \b
       seqkit data prepare --src train.de --tgt train.en --spm spm.model -o prep
@@ -96,12 +102,14 @@ def prepare_cmd(src: tuple[str, ...], tgt: tuple[str, ...], hub: str | None, lan
     """
     import time
 
-    from seqkit.data.prepared import prepare_stream
+    from seqkit.data.prepared import OUTPUT_KIND, prepare_stream
     from seqkit.data.stream import ParallelStream
     from seqkit.errors import SeqkitError
+    from seqkit.outputs import check_output_folder
     from seqkit.text import SentencePieceTokenizer
     from seqkit.threads import choose_threads
 
+    check_output_folder(out, OUTPUT_KIND, replace=True)  # an earlier corpus: re-used, or replaced with --force
     if hub:
         if src or tgt:
             raise SeqkitError("give either --hub or --src/--tgt files, not both", fix="drop one of them")
@@ -124,7 +132,7 @@ def prepare_cmd(src: tuple[str, ...], tgt: tuple[str, ...], hub: str | None, lan
     workers = workers or choose_threads(None).threads
     start = time.perf_counter()
     corpus = prepare_stream(stream, tok, out, spm=spm_options, pretokenize=cuts, workers=workers,
-                            chunk_lines=chunk_lines)
+                            chunk_lines=chunk_lines, replace=force)
     m = corpus.meta
     click.echo(f"{out}: {m['pairs']:,} pairs, {m['src_tokens']:,} + {m['tgt_tokens']:,} pieces ({m['dtype']}, "
                f"vocabulary {m['vocab_size']:,}), {corpus.disk_bytes() / 1e6:.1f} MB, "

@@ -14,27 +14,41 @@ def export() -> None:
 @click.option("--run", "--model", "run_dir", required=True, type=click.Path(file_okay=False),
               help="run directory (or model folder) of an nmt_transformer run")
 @click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
-              help="the export folder (written whole) [default: RUN/ct2]")
+              help="a new (or empty) folder to write the export into, whole [default: RUN/ct2]")
+@click.option("--force", is_flag=True,
+              help="replace the earlier export in -o DIR (only ever a folder seqkit export ct2 wrote)")
 @click.option("--quantization", default="float32", show_default=True,
               type=click.Choice(["float32", "int8", "int16"]), help="weight type CTranslate2 stores")
-def ct2(run_dir: str, out_dir: str | None, quantization: str) -> None:
+def ct2(run_dir: str, out_dir: str | None, force: bool, quantization: str) -> None:
     """Convert the run's Transformer to CTranslate2 (seqkit translate --engine ct2 --run OUT).
 
     The folder holds CTranslate2's model.bin, config.json and vocabulary (seqkit's ids and pieces)
     beside the run's spm.model. GRU/RNN-attention models cannot be exported. Writing RUN/ct2 takes the
     run directory's lock: it waits for no one, and stops at once while a recipe runs there.
+
+    \b
+    Nothing seqkit did not make is deleted or replaced:
+      without -o    RUN/ct2 is the run's own export, replaced by each export (never a folder of other files)
+      -o DIR        DIR must be new or empty; an earlier export there is replaced only with --force;
+                    never a run directory, a folder inside a run, the current folder, or one holding RUN
     """
+    import os
     from pathlib import Path
 
+    from seqkit.outputs import check_output_folder
     from seqkit.recipes.pipeline import RunLock
-    from seqkit.seq2seq.export import RUN_SUBDIR, export_ct2
+    from seqkit.seq2seq.export import OUTPUT_KIND, RUN_SUBDIR, export_ct2
     from seqkit.seq2seq.model_folder import model_dir
 
+    folder = model_dir(run_dir)
+    run = Path(run_dir) if folder != Path(run_dir) else folder.parent
+    default = run / RUN_SUBDIR
+    if out_dir is not None and os.path.realpath(out_dir) == os.path.realpath(default):
+        out_dir = None  # -o RUN/ct2 is the default target
     if out_dir is None:  # RUN/ct2 is written into the run directory: only while no run holds it
-        folder = model_dir(run_dir)
-        run = Path(run_dir) if folder != Path(run_dir) else folder.parent
         with RunLock(run):
-            out = export_ct2(run_dir, run / RUN_SUBDIR, quantization)
+            out = export_ct2(run_dir, default, quantization)
     else:
+        check_output_folder(out_dir, OUTPUT_KIND, replace=force, source=run_dir)
         out = export_ct2(run_dir, out_dir, quantization)
     click.echo(f"{out}: CTranslate2 model ({quantization})")

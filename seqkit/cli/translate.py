@@ -25,7 +25,9 @@ from seqkit.seq2seq.decoding import click_options, describe
               help="append ' ||| 0-0 1-2 ...': source-target piece pairs by argmax attention (Pharaoh format)")
 @click.option("--prefix", default=None, help="the text every translation must begin with (forced, then scored)")
 @click.option("--heatmaps", "heatmap_dir", default=None, type=click.Path(file_okay=False),
-              help="write an attention heatmap (PNG) of each translation into this folder")
+              help="write an attention heatmap (PNG) of each translation into this new folder (written whole "
+                   "at the end; a folder of other files is refused)")
+@click.option("--force", is_flag=True, help="replace an earlier --heatmaps folder seqkit wrote")
 @click.option("--max-len", default=None, type=click.IntRange(min=1),
               help="a fixed output cap in pieces (instead of --max-len-a/--max-len-b)")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
@@ -42,15 +44,18 @@ from seqkit.seq2seq.decoding import click_options, describe
 def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: str | None, scores: bool,
               token_scores: bool, print_alignment: bool, prefix: str | None, heatmap_dir: str | None,
               max_len: int | None, device: str, weights: str | None, engine: str, quantize: str | None,
-              batch_lines: int, threads, **decode) -> None:
+              batch_lines: int, threads, force: bool, **decode) -> None:
     """Translate sentences (stdin or -i FILE), one per line, to detokenized text (stdout or -o FILE).
 
     At a terminal each line is translated as soon as it is entered (Ctrl-D ends); otherwise the
     input is read in chunks and decoded in length-sorted batches, with a progress bar for -i/-o.
     Empty lines give empty lines; pieces the model does not know are reported on stderr.
+    -o FILE is replaced as usual, but never a file inside a run directory.
     """
+    import contextlib
+
     from seqkit.errors import SeqkitError
-    from seqkit.io import iter_lines, iter_stdin_lines, write_text_atomic
+    from seqkit.io import atomic_dir, iter_lines, iter_stdin_lines, write_text_atomic
     from seqkit.seq2seq.decoding import from_cli
     from seqkit.seq2seq.engines import ENGINES, load_translator
     from seqkit.train import resolve_device
@@ -62,13 +67,13 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
     if not ENGINES[engine] and (print_alignment or heatmap_dir is not None):
         raise SeqkitError(f"the {engine} engine gives no attention (--print-alignment, --heatmaps)",
                           fix="use --engine seqkit")
+    if heatmap_dir is not None:  # before the model loads: never a folder of other files, nor in a run
+        from seqkit.outputs import check_output_folder
+
+        check_output_folder(heatmap_dir, "heatmaps", replace=force, make_parents=False)
     translator = load_translator(list(run_dirs), engine, settings, weights=weights, device=resolve_device(device),
                                  threads=threads, quantize=quantize)
     written: list[str] = []
-    if heatmap_dir is not None:
-        from seqkit.io import output_folder
-
-        heatmap_path = output_folder(heatmap_dir)
 
     def put(text: str) -> None:
         if output_file is None:
@@ -94,36 +99,38 @@ def translate(run_dirs: tuple[str, ...], input_file: str | None, output_file: st
         if output_file is None:
             sys.stdout.flush()
 
-    interactive = input_file is None and sys.stdin.isatty()
-    if interactive:
-        click.echo(f"seqkit translate: {', '.join(run_dirs)} ({describe(settings)}); one sentence per line, Ctrl-D to quit",
-                   err=True)
-        n = 0
-        while True:
-            try:
-                line = input("> ")
-            except EOFError:
-                break
-            emit([line], n)
-            n += 1
-    else:
-        from tqdm import tqdm
+    heatmaps = atomic_dir(heatmap_dir, "heatmaps") if heatmap_dir is not None else contextlib.nullcontext()
+    with heatmaps as heatmap_path:
+        interactive = input_file is None and sys.stdin.isatty()
+        if interactive:
+            click.echo(f"seqkit translate: {', '.join(run_dirs)} ({describe(settings)}); one sentence per line, Ctrl-D to quit",
+                       err=True)
+            n = 0
+            while True:
+                try:
+                    line = input("> ")
+                except EOFError:
+                    break
+                emit([line], n)
+                n += 1
+        else:
+            from tqdm import tqdm
 
-        lines = iter_lines(input_file) if input_file else iter_stdin_lines()
-        bar = tqdm(unit=" lines", disable=output_file is None or not sys.stderr.isatty(), file=sys.stderr)
-        chunk: list[str] = []
-        n = 0
-        for line in lines:
-            chunk.append(line)
-            if len(chunk) >= batch_lines:
+            lines = iter_lines(input_file) if input_file else iter_stdin_lines()
+            bar = tqdm(unit=" lines", disable=output_file is None or not sys.stderr.isatty(), file=sys.stderr)
+            chunk: list[str] = []
+            n = 0
+            for line in lines:
+                chunk.append(line)
+                if len(chunk) >= batch_lines:
+                    emit(chunk, n)
+                    n += len(chunk)
+                    bar.update(len(chunk))
+                    chunk = []
+            if chunk:
                 emit(chunk, n)
-                n += len(chunk)
                 bar.update(len(chunk))
-                chunk = []
-        if chunk:
-            emit(chunk, n)
-            bar.update(len(chunk))
-        bar.close()
+            bar.close()
     if output_file is not None:
         write_text_atomic(output_file, "".join(written))
     translator.report()

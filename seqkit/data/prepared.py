@@ -37,8 +37,11 @@ import numpy as np
 
 from seqkit.errors import SeqkitError
 from seqkit.io import atomic_dir, file_stamp, unchanged
+from seqkit.outputs import check_replaceable
 
 FORMAT = "seqkit-prepared-parallel/1"
+#: The kind of output a prepared folder is (:mod:`seqkit.outputs`).
+OUTPUT_KIND = "prepared-corpus"
 SIDES = ("src", "tgt")
 
 
@@ -224,18 +227,6 @@ class IdsFile:
             os.close(self._fd)
 
 
-def _is_prepared(folder: Path) -> bool:
-    """An empty folder, or one :func:`prepare` wrote (its meta.json names the format)."""
-    if not folder.is_dir():
-        return False
-    if not any(folder.iterdir()):
-        return True
-    try:
-        return json.loads((folder / "meta.json").read_text(encoding="utf-8")).get("format") == FORMAT
-    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
-        return False
-
-
 def _reusable(out_dir: Path, want: dict[str, Any], inputs: list[str | os.PathLike] | None) -> bool:
     try:
         meta = json.loads((out_dir / "meta.json").read_text(encoding="utf-8"))
@@ -278,7 +269,7 @@ def prepare_files(src: Any, tgt: Any, tokenizer: Any, out_dir: str | os.PathLike
 
 def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, spm: dict[str, Any] | None = None,
                    pretokenize: dict[str, str] | None = None, workers: int = 1, chunk_lines: int = 20_000, total: int | None = None,
-                   progress: bool | None = None) -> PreparedCorpus:
+                   progress: bool | None = None, replace: bool = True) -> PreparedCorpus:
     """Tokenize a :class:`seqkit.data.stream.ParallelStream` into the prepared folder ``out_dir``.
 
     Args:
@@ -297,6 +288,9 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
         chunk_lines: pairs per unit of work; at most ``2 * workers`` chunks are in flight.
         total: pairs expected, for the progress bar's total (optional).
         progress: show a tqdm bar (None: on a terminal only).
+        replace: whether an earlier prepared corpus in ``out_dir`` of other inputs or options may be
+            replaced (``seqkit data prepare`` passes ``--force``); a folder that is not a prepared
+            corpus never is.
 
     A stream of files records their stamps (size, mtime, SHA-256) in ``meta.json``; when ``out_dir``
     already holds a corpus of the same files, tokenizer (or spm options) and ``limit``, it is opened and
@@ -330,10 +324,11 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
         want["spm_sha256"] = hashlib.sha256(proto).hexdigest()
     if _reusable(out_dir, want, inputs):
         return PreparedCorpus.open(out_dir)
-    if out_dir.exists() and not _is_prepared(out_dir):
-        # the folder is replaced as a whole: never delete something that is not a prepared corpus
-        raise SeqkitError("exists and is not a prepared corpus; refusing to replace it", path=out_dir,
-                          fix="give a new folder name (or an empty folder)")
+    # the folder is replaced as a whole: never delete something that is not a prepared corpus
+    check_replaceable(out_dir, OUTPUT_KIND)
+    if not replace and out_dir.is_dir() and any(out_dir.iterdir()):
+        raise SeqkitError("already holds a prepared corpus of other inputs or options; not replaced "
+                          "(nothing was changed)", path=out_dir, fix="add --force to replace it, or give a new folder")
     stamps = [file_stamp(p) for p in inputs] if inputs is not None else None
     if tokenizer is None:
         tokenizer = _train_spm(stream, want["spm_train"], pretokenize)
@@ -342,7 +337,7 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
     dtype = id_dtype(vocab_size)
     want.update(spm_sha256=hashlib.sha256(proto).hexdigest(), vocab_size=vocab_size, dtype=dtype.str)
 
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, OUTPUT_KIND) as tmp:
         (tmp / "spm.model").write_bytes(proto)  # given or trained: the folder is self-contained
         files = {name: open(tmp / name, "wb") for side in SIDES for name in (f"{side}.ids", f"{side}.offsets")}
         totals = {side: 0 for side in SIDES}

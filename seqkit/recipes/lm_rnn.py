@@ -169,7 +169,7 @@ def train_stage(run: Run) -> dict:
                           run_dir=train_dir, seed=seed, resume=resume, progress=progress, log_fn=log)
     result["parameters"] = model.num_parameters()
     if run.is_main:
-        with atomic_dir(run.path("model")) as folder:  # the model, its vocabulary and tokenizer, whole
+        with atomic_dir(run.path("model"), "model") as folder:  # the model, its vocabulary and tokenizer, whole
             save_rnn_lm(model, folder)
             for name in (VOCAB_FILE, DATA_FILE):
                 copy_file_atomic(run.path(name), folder / name)

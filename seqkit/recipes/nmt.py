@@ -460,7 +460,7 @@ def train_stage(run: Run) -> dict:
             averaged = best_checkpoints(out.best_path.parent, tcfg.average_best)
             weights = average_weights(averaged)
             run.log(f"model = the mean of {len(averaged)} best checkpoint(s): {', '.join(p.name for p in averaged)}")
-        with atomic_dir(run.path("model")) as folder:
+        with atomic_dir(run.path("model"), "model") as folder:
             save_model_dir(folder, mcfg, len(tok), run.path("spm.model"), weights, **info)
     summary = {k: v for k, v in out.result.to_dict().items() if k != "last_valid"}
     summary.update(parameters=n_params, dropped=out.batches.dropped, train_pairs=out.batches.n_kept)

@@ -50,6 +50,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqkit.errors import SeqkitError
 from seqkit.io import append_line, file_stamp, load_json, save_json, sha256_file, unchanged, write_text_atomic
+from seqkit.outputs import check_run_folder
 from seqkit.settings import SettingsError
 
 #: Everything a run logs goes through this logger; :func:`run_pipeline` sends it to ``log.txt``
@@ -475,6 +476,8 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
         from seqkit.recipes.resume import check_resume
 
         recorded_config, changes = check_resume(cfg, run_dir, name)
+    if int(os.environ.get("RANK", "0")) == 0:  # the ranks after it would see rank 0's first files
+        check_run_folder(run_dir)  # a new or empty folder, or a run directory: never a folder of other files
     ranks = _join_ranks(cfg)
     lock = RunLock(run_dir).acquire() if ranks.rank == 0 else None
     run = Run(cfg, run_dir, echo=echo, rank=ranks.rank)

@@ -80,7 +80,7 @@ def train_stage(run: Run) -> dict:
                               run_dir=train_dir, device=run.device, seed=seed, progress=bool(tcfg.progress),
                               resume=bool(cfg.get("resume")))
     if run.is_main:
-        with atomic_dir(run.path("model")) as folder:  # weights and their description, whole
+        with atomic_dir(run.path("model"), "model") as folder:  # weights and their description, whole
             save_weights(folder / "model.safetensors", model.state_dict())
             save_json(folder / "model.json", {"name": cfg.model.name, "in_channels": c,
                                               "num_classes": data.num_classes, "resolution": [h, w],

@@ -35,12 +35,15 @@ from typing import Any
 
 from seqkit.errors import SeqkitError
 from seqkit.io import atomic_dir, copy_file_atomic, save_json
+from seqkit.outputs import check_replaceable
 from seqkit.text.vocab import BOS_ID, EOS_ID, UNK_ID
 
 #: CTranslate2 weight types ``seqkit export ct2 --quantization`` offers (CPU kernels exist for all).
 QUANTIZATIONS = ("float32", "int8", "int16")
 #: The file that marks an export folder (CTranslate2's weights).
 CT2_WEIGHTS = "model.bin"
+#: The kind of output an export folder is (:mod:`seqkit.outputs`: its marker, and what --force replaces).
+OUTPUT_KIND = "ct2-export"
 #: Where ``seqkit export ct2 --run R`` writes by default, and where ``--engine ct2`` looks in a run.
 RUN_SUBDIR = "ct2"
 
@@ -138,7 +141,9 @@ def export_ct2(run_or_model_dir: str | os.PathLike, out_dir: str | os.PathLike |
                quantization: str = "float32") -> Path:
     """Convert the Transformer of a run (``RUN/model/``) or model folder to a CTranslate2 folder.
 
-    ``out_dir`` defaults to ``RUN/ct2``; it is written whole (atomically). ``quantization``: one of
+    ``out_dir`` defaults to ``RUN/ct2``; it is written whole (atomically, marked as a ``ct2-export``)
+    and must be missing, empty or an earlier export: any other folder is refused before the conversion
+    (:func:`seqkit.outputs.check_replaceable`). ``quantization``: one of
     :data:`QUANTIZATIONS` (CTranslate2 quantizes the weights; int8 keeps a per-row float scale).
     A model CTranslate2 cannot run (the RNN encoder-decoder, an unknown activation) raises a one-line
     :class:`SeqkitError`. Returns the export folder.
@@ -154,16 +159,17 @@ def export_ct2(run_or_model_dir: str | os.PathLike, out_dir: str | os.PathLike |
     why = exportable(model_folder.config)
     if why:
         raise SeqkitError(why, path=folder, fix="export a model trained with the nmt_transformer recipe")
+    if out_dir is None:
+        out_dir = (Path(run_or_model_dir) if folder != Path(run_or_model_dir) else folder.parent) / RUN_SUBDIR
+    out = Path(out_dir)
+    check_replaceable(out, OUTPUT_KIND)  # before any work: never replace a folder that is not an export
     ctranslate2_module()
     weights = file_stamp(model_folder.weights)  # what the export is made from, before it is read
     model = model_folder.build_model()
     pieces = model_folder.tokenizer().pieces()
     spec = transformer_spec(model.eval(), pieces)
     spec.optimize(quantization=quantization)
-    if out_dir is None:
-        out_dir = (Path(run_or_model_dir) if folder != Path(run_or_model_dir) else folder.parent) / RUN_SUBDIR
-    out = Path(out_dir)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, OUTPUT_KIND) as tmp:
         spec.save(os.fspath(tmp))
         copy_file_atomic(folder / "spm.model", tmp / "spm.model")
         save_json(tmp / "seqkit.json", export_record(model_folder, tmp, quantization, weights))
