@@ -129,12 +129,19 @@ def _not_empty(folder: Path) -> bool:
         return True
 
 
+def _shown(path: str | os.PathLike) -> Path:
+    """``path`` as messages name it: as typed, but ``.`` and ``..`` as the folders they are."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.name in ("", ".", "..") else path
+
+
 def check_replaceable(path: str | os.PathLike, kind: str) -> None:
     """Raise unless ``path`` may be swapped for a new folder of ``kind``: it is missing, an empty
     folder, or seqkit's own output of that kind. The rule :func:`seqkit.io.atomic_dir` keeps."""
     if kind not in KINDS:
         raise ValueError(f"unknown output kind {kind!r}")
     real = Path(os.path.realpath(path))
+    path = _shown(path)
     if not os.path.lexists(real):
         return
     if not real.is_dir():
@@ -164,7 +171,7 @@ def check_output_folder(path: str | os.PathLike, kind: str, *, replace: bool = F
     own output of ``kind`` unless ``replace`` (the user gave ``flag``); a missing parent folder unless
     ``make_parents``.
     """
-    shown = Path(path)
+    shown = _shown(path)
     real = Path(os.path.realpath(path))
     if os.path.lexists(real) and not real.is_dir():
         raise SeqkitError("is a file, expected a folder to write", path=shown, fix="give a folder path")
@@ -190,7 +197,7 @@ def check_output_folder(path: str | os.PathLike, kind: str, *, replace: bool = F
         if found == kind and not replace:
             raise SeqkitError(f"already holds {KINDS[kind]}; not replaced (nothing was changed)", path=shown,
                               fix=f"add {flag} to replace it, or give a new folder")
-        check_replaceable(real, kind)
+        check_replaceable(shown, kind)
     cwd = Path(os.path.realpath(os.getcwd()))
     if _within(cwd, real):
         raise SeqkitError("is the current folder (or holds it): it is written whole, by swapping in a new "

@@ -223,3 +223,117 @@ def test_default_flags_give_both_engines_the_same_penalty_and_scores(trained_run
             free += 1
             assert a.pieces == b.pieces, src
     assert same >= 90 and free >= 5, (same, free)  # this tiny model often babbles up to the cap
+
+
+# -- where an export may be written (seqkit.outputs): never over what seqkit did not make --------------
+def _tree(root: Path) -> str:
+    """Names and bytes of everything under ``root``, hidden files included."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _user_folder(path: Path) -> Path:
+    (path / "photos").mkdir(parents=True)
+    (path / "notes.txt").write_text("my notes\n")
+    (path / "photos" / "a.jpg").write_bytes(bytes(range(256)))
+    return path
+
+
+def _refused(capsys, args: list, named) -> str:
+    capsys.readouterr()
+    assert main([str(a) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert str(named) in err and "fix:" in err, err
+    return err
+
+
+def _a_real_run(trained_run: Path, root: Path) -> Path:
+    """A copy of ``trained_run`` as the pipeline leaves a run directory (config.yaml, versions.json)."""
+    import shutil
+
+    run = root / "run"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("ct2", ".lock"))
+    (run / "config.yaml").write_text("seed: 0\n")
+    (run / "versions.json").write_text("{}\n")
+    (run / "train").mkdir()
+    return run
+
+
+def test_export_into_a_folder_of_user_files_leaves_them_byte_identical(trained_run, tmp_path, capsys):
+    mine = _user_folder(tmp_path / "mine")
+    before = _tree(mine)
+    for force in ([], ["--force"]):
+        err = _refused(capsys, ["export", "ct2", "--run", trained_run, "-o", mine, *force], mine)
+        assert "not written by seqkit" in err
+    assert _tree(mine) == before
+
+
+def test_export_refuses_the_run_its_model_and_anything_inside_a_run(trained_run, tmp_path, capsys, monkeypatch):
+    run = _a_real_run(trained_run, tmp_path)
+    before = _tree(run)
+    for target in (run, run / "model", run / "train" / "ct2", run / "new"):
+        _refused(capsys, ["export", "ct2", "--run", run, "-o", target, "--force"], target)
+    _refused(capsys, ["export", "ct2", "--run", run / "model", "-o", tmp_path], tmp_path)  # holds the run
+    monkeypatch.chdir(run)
+    _refused(capsys, ["export", "ct2", "--run", run, "-o", "."], run)
+    mine = _user_folder(tmp_path / "mine")
+    monkeypatch.chdir(mine)
+    _refused(capsys, ["export", "ct2", "--run", run, "-o", "."], mine)
+    assert _tree(run) == before and not (tmp_path / "ct2").exists()
+    # the fixture's run (a model folder and spm.model, no config.yaml): still neither it nor its model
+    held = _tree(trained_run / "model")
+    for target in (trained_run, trained_run / "model"):
+        _refused(capsys, ["export", "ct2", "--run", trained_run, "-o", target], target)
+    assert _tree(trained_run / "model") == held
+    # -o RUN/ct2 is the default target: the run's own export, replaced under the run's lock
+    assert main(["export", "ct2", "--run", str(run), "-o", str(run / "ct2")]) == 0
+    assert main(["export", "ct2", "--run", str(run)]) == 0
+
+
+def test_force_replaces_an_earlier_export_and_nothing_else(trained_run, tmp_path, capsys):
+    from seqkit.outputs import output_kind, write_marker
+
+    out = tmp_path / "exp"
+    assert main(["export", "ct2", "--run", str(trained_run), "-o", str(out)]) == 0
+    assert output_kind(out) == "ct2-export"
+    first = _tree(out)
+    assert "--force" in _refused(capsys, ["export", "ct2", "--run", trained_run, "-o", out, "--quantization", "int8"],
+                                 out)
+    assert _tree(out) == first
+    assert main(["export", "ct2", "--run", str(trained_run), "-o", str(out), "--quantization", "int8", "--force"]) == 0
+    assert _tree(out) != first and (out / "model.bin").is_file()
+    other = tmp_path / "prep"  # seqkit's output, but of another kind
+    other.mkdir()
+    write_marker(other, "prepared-corpus")
+    (other / "meta.json").write_text("{}\n")
+    held = _tree(other)
+    assert "prepared corpus" in _refused(capsys, ["export", "ct2", "--run", trained_run, "-o", other, "--force"],
+                                         other)
+    assert _tree(other) == held
+
+
+def test_leftovers_of_a_killed_export_are_removed_by_the_next_one(trained_run, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run = _a_real_run(trained_run, tmp_path)
+    code = ("import os, sys\nimport seqkit.seq2seq.export as e\n"
+            "e.copy_file_atomic = lambda *a: os._exit(9)  # killed while writing the folder\n"
+            "e.export_ct2(sys.argv[1])\n")
+    assert subprocess.run([sys.executable, "-c", code, str(run)], timeout=300).returncode == 9
+    left = sorted(p.name for p in run.glob(".ct2.*"))
+    assert len(left) == 1 and left[0].endswith(".tmp") and (run / left[0] / "model.bin").is_file()
+    (run / ".ct2.abc12_yz.tmp").mkdir()  # the name seqkit used before it added the process id
+    (run / ".ct2.999999999.old").mkdir()  # a swap killed half-way
+    (run / ".ct2.mine.tmp").mkdir()  # not seqkit's naming: kept
+    assert main(["export", "ct2", "--run", str(run)]) == 0
+    assert sorted(p.name for p in run.glob(".ct2.*")) == [".ct2.mine.tmp"] and (run / "ct2" / "model.bin").is_file()
+    assert os.path.isfile(run / "ct2" / ".seqkit-output.json")
