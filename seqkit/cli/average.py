@@ -14,11 +14,14 @@ from seqkit.cli.params import OUTPUT
 @click.option("--best", "n_best", default=None, type=click.IntRange(min=1), help="only the N best of them")
 @click.option("--last", "n_last", default=None, type=click.IntRange(min=1),
               help="the run's N newest step checkpoints instead (kept with train.keep_last)")
-@click.option("-o", "--output", required=True, type=OUTPUT, help="the averaged weights (.safetensors)")
+@click.option("-o", "--output", required=True, type=OUTPUT,
+              help="the averaged weights (.safetensors): a file, replaced if it exists, but never one inside "
+                   "a run directory")
 def average(checkpoints, run_dir, n_best, n_last, output) -> None:
     """Average CHECKPOINTS (.safetensors of one model), or the best (or --last) ones of --run, into --output.
 
     The result loads wherever the run's weights do: seqkit translate --run RUN --weights OUT.
+    OUT is written atomically; a file inside a run directory (RUN/model/model.safetensors) is refused.
     """
     from pathlib import Path
 

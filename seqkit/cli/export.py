@@ -28,9 +28,11 @@ def ct2(run_dir: str, out_dir: str | None, force: bool, quantization: str) -> No
 
     \b
     Nothing seqkit did not make is deleted or replaced:
-      without -o    RUN/ct2 is the run's own export, replaced by each export (never a folder of other files)
-      -o DIR        DIR must be new or empty; an earlier export there is replaced only with --force;
-                    never a run directory, a folder inside a run, the current folder, or one holding RUN
+      no -o    RUN/ct2, the run's own export, replaced each time
+               (never a folder of other files)
+      -o DIR   a new or empty folder; an earlier export there is replaced
+               only with --force; never a run directory or a folder in one,
+               the current folder, or a folder holding RUN
     """
     import os
     from pathlib import Path

@@ -214,7 +214,7 @@ def test_heatmaps_are_written_with_readable_labels(copier, tmp_path, capsys):
     src.write_text("abcde\nhgf\n")
     out = tmp_path / "maps"
     assert main(["translate", "--run", str(folder), "-i", str(src), "--heatmaps", str(out)]) == 0
-    pngs = sorted(p.name for p in out.iterdir())
+    pngs = sorted(p.name for p in out.iterdir() if p.name != ".seqkit-output.json")  # the folder's marker
     assert pngs == ["00000.png", "00001.png"]
     assert (out / "00000.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["translate", "--run", str(folder), "-i", str(src), "--heatmaps", str(tmp_path / "no" / "maps")]) == 2
