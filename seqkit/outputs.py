@@ -155,8 +155,9 @@ def check_replaceable(path: str | os.PathLike, kind: str) -> None:
     if is_run_dir(real):
         raise SeqkitError("is a run directory; refusing to replace it (nothing was changed)", path=path,
                           fix="give a new folder outside the run")
-    what = f"holds {KINDS[found]}" if found else "is not empty and was not written by seqkit"
-    raise SeqkitError(f"{what}, not {KINDS[kind]}; refusing to replace it (nothing was changed)", path=path,
+    what = (f"holds {KINDS[found]}, not {KINDS[kind]}" if found else
+            f"is not empty and was not written by seqkit (it is not {KINDS[kind]})")
+    raise SeqkitError(f"{what}; refusing to replace it (nothing was changed)", path=path,
                       fix="give a new or empty folder")
 
 
