@@ -378,3 +378,62 @@ def expected_shapes(build: Any) -> dict[str, tuple[int, ...]]:
     with torch.device("meta"):
         module = build()
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+# -- documentation ----------------------------------------------------------------------------------------
+def describe(spec: Field) -> str:
+    """What a field accepts, in words (the docs' schema tables)."""
+    null = ", or null" if spec.null and not isinstance(spec, Scalar) else ""
+    if isinstance(spec, Int):
+        text = f"integer, {_int_text(spec.lo)} to {_int_text(spec.hi)}" if spec.hi < 2**62 else \
+            f"integer >= {_int_text(spec.lo)}"
+    elif isinstance(spec, Number):
+        if spec.lo == -math.inf and spec.hi == math.inf:
+            text = "finite number"
+        else:
+            text = f"number, {_int_text(spec.lo)} to {_int_text(spec.hi)}{' (excluded)' if spec.open_hi else ''}"
+    elif isinstance(spec, Bool):
+        text = "true or false"
+    elif isinstance(spec, Scalar):
+        text = f"string (at most {spec.max_len:,} characters), finite number, true/false or null"
+    elif isinstance(spec, Str):
+        if spec.choices is not None:
+            text = "one of " + ", ".join(f"`{c}`" for c in spec.choices if c is not None)
+        elif spec.pattern is not None:
+            text = spec.what
+        else:
+            text = f"string, at most {spec.max_len:,} characters"
+    elif isinstance(spec, MapOf):
+        text = f"object of at most {spec.max_len:,} entries: key {describe(spec.key)}, value {describe(spec.value)}"
+    elif isinstance(spec, Tagged):
+        text = f"object, by `{spec.tag}`: " + ", ".join(f"`{t}`" for t in spec.variants)
+    elif isinstance(spec, Obj):
+        text = "object" + ("" if not spec.extra else " (any fields)")
+    elif isinstance(spec, ListOf):
+        text = f"list of at most {spec.max_len:,} items"
+    else:
+        text = type(spec).__name__
+    return text + null
+
+
+def schema_rows(spec: Field, name: str = "") -> list[tuple[str, str, bool]]:
+    """``(field, what it accepts, required)`` for every field of ``spec``, nested ones dotted."""
+    rows = [(name, describe(spec), spec.required)] if name else []
+    prefix = f"{name}." if name else ""
+    if isinstance(spec, Tagged):
+        for tag, variant in spec.variants.items():
+            rows += [(f"{prefix}{key} ({tag})", describe(sub), sub.required)
+                     for key, sub in variant.fields.items() if key != spec.tag]
+    elif isinstance(spec, Obj):
+        for key, sub in spec.fields.items():
+            rows += schema_rows(sub, prefix + key)
+    elif isinstance(spec, ListOf):
+        rows += schema_rows(spec.item, f"{name}[i]")
+    return rows
+
+
+def markdown_table(spec: Field) -> str:
+    """The schema as a Markdown table (``docs/reference/artifacts.md`` shows each; a test keeps them in step)."""
+    lines = ["| field | accepts | required |", "|---|---|---|"]
+    lines += [f"| `{field}` | {what} | {'yes' if required else ''} |" for field, what, required in schema_rows(spec)]
+    return "\n".join(lines)

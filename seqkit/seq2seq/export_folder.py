@@ -130,7 +130,10 @@ def open_export(path: str | os.PathLike) -> ExportFolder:
     if folder is None:
         raise SeqkitError("no CTranslate2 export here (model.bin and seqkit.json)", path=path,
                           fix="run `seqkit export ct2 --run RUN_DIR` first, or give the folder it wrote")
-    generic_fix = "export again: seqkit export ct2 --run RUN_DIR (-o this folder --force)"
+    if folder.name == RUN_SUBDIR and (folder.parent / "model").is_dir():  # a run's own export
+        generic_fix = f"export again: seqkit export ct2 --run {folder.parent}"
+    else:
+        generic_fix = f"export again: seqkit export ct2 --run RUN_DIR -o {folder} --force"
     for name in (CT2_WEIGHTS, "config.json", "spm.model", "seqkit.json"):
         if not (folder / name).is_file():
             raise SeqkitError(f"{name} missing: not a complete CTranslate2 export", path=folder, fix=generic_fix)
