@@ -175,12 +175,3 @@ def export_ct2(run_or_model_dir: str | os.PathLike, out_dir: str | os.PathLike |
         save_json(tmp / "seqkit.json", export_record(model_folder, tmp, quantization, weights))
     return out
 
-
-def ct2_dir(path: str | os.PathLike) -> Path:
-    """The export folder ``path`` is, or the one inside a run directory (``RUN/ct2``)."""
-    path = Path(path)
-    for folder in (path, path / RUN_SUBDIR):
-        if (folder / CT2_WEIGHTS).is_file() and (folder / "spm.model").is_file():
-            return folder
-    raise SeqkitError("no CTranslate2 export here (model.bin and spm.model)", path=path,
-                      fix="run `seqkit export ct2 --run RUN_DIR` first, or give the folder it wrote")
