@@ -54,7 +54,7 @@ def test_cli_train_runs_the_recipe_then_ppl_and_generate_read_the_run(tmp_path, 
 
 
 def test_word_level_adds_eos_per_line(tmp_path, corpus):
-    _, cfg = load_recipe("lm_rnn", [f"data.name={corpus}", "data.level=word", f"run_dir={tmp_path}",
+    _, cfg = load_recipe("lm_rnn", [f"data.name={corpus}", "data.level=word", f"run_dir={tmp_path / 'run'}",
                                     "generate.prefix=the time", *FAST])
     run = run_pipeline(cfg, "lm_rnn", stages=["lm.rnn.data"], echo=False)
     data = run.results["lm.rnn.data"]
