@@ -69,7 +69,8 @@ def get(name: str, src: str | None, tgt: str | None, config: str | None) -> None
 @click.option("--model-type", type=click.Choice(["unigram", "bpe", "char", "word"]), default=None,
               help="without --spm: sentencepiece model type [default: unigram]")
 @click.option("--character-coverage", type=click.FloatRange(0.9, 1.0), default=None,
-              help="without --spm [default: 1.0; 0.9995 for Chinese or Japanese]")
+              help="without --spm: share of characters kept [default: auto: 0.9995 when a side is cut as Chinese "
+                   "(--pretokenize), else 1.0; a vocabulary too small for the characters kept is raised]")
 @click.option("--input-sentence-size", type=click.IntRange(min=0), default=None,
               help=f"without --spm: sentences to train on, half from each side of a uniform sample "
                    f"(0: all) [default: {2_000_000:,}]")
@@ -89,7 +90,8 @@ def prepare_cmd(src: tuple[str, ...], tgt: tuple[str, ...], hub: str | None, lan
     """Tokenize a parallel corpus once into OUT: flat ids (uint16/uint32) + offsets, read by training a batch at a time.
 
     Shards (several --src/--tgt, or globs, in sorted order) go into one corpus with one vocabulary.
-    Without --spm a joint sentencepiece model is trained on a sample first (OUT/spm.model).
+    Without --spm a joint sentencepiece model is trained on a sample first (OUT/spm.model), by the
+    trainer the NMT recipes use (seqkit.data.joint_spm).
     Re-running with unchanged files, model and options returns at once (the folder is re-used); other
     inputs or options replace the earlier corpus only with --force. A folder of other files, a run
     directory or a folder inside one, and the current folder are refused before any work.

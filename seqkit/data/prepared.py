@@ -27,6 +27,7 @@ from __future__ import annotations
 import collections
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterable
@@ -35,9 +36,12 @@ from typing import Any
 
 import numpy as np
 
+from seqkit.data.joint_spm import SPM_DEFAULTS
 from seqkit.errors import SeqkitError
 from seqkit.io import atomic_dir, file_stamp, unchanged
 from seqkit.outputs import check_replaceable
+
+LOG = logging.getLogger("seqkit.data")
 
 FORMAT = "seqkit-prepared-parallel/1"
 #: The kind of output a prepared folder is (:mod:`seqkit.outputs`).
@@ -240,9 +244,6 @@ def _reusable(out_dir: Path, want: dict[str, Any], inputs: list[str | os.PathLik
     return len(old) == len(inputs) and all(unchanged(o, p) for o, p in zip(old, inputs))
 
 
-#: what :func:`prepare_stream` trains the shared sentencepiece model with when given no tokenizer
-SPM_DEFAULTS = {"vocab_size": 32_000, "model_type": "unigram", "character_coverage": 1.0,
-                "input_sentence_size": 2_000_000, "seed": 0}
 
 
 def prepare(src_lines: Iterable[str], tgt_lines: Iterable[str], tokenizer: Any, out_dir: str | os.PathLike, *,
@@ -392,16 +393,11 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
 
 
 def _train_spm(stream: Any, options: dict[str, Any], pretokenize: dict[str, str]) -> Any:
-    """The joint sentencepiece model of ``stream`` (trained on :meth:`ParallelStream.spm_sample`, a
-    pretokenized side cut first)."""
-    from seqkit.text import SentencePieceTokenizer
-    from seqkit.text.pretokenize import pretokenizer
+    """The joint sentencepiece model of ``stream`` (:func:`seqkit.data.joint_spm.train_joint_spm`, the
+    trainer the NMT recipes use too); a raised vocabulary is logged."""
+    from seqkit.data.joint_spm import train_joint_spm
 
-    texts = []
-    sample = stream.spm_sample(int(options["input_sentence_size"]), seed=int(options["seed"]))
-    for side, lines in zip(SIDES, sample):
-        cut = pretokenizer(pretokenize.get(side))
-        texts += [cut(x) for x in lines] if cut else lines
-    return SentencePieceTokenizer.train(texts, vocab_size=int(options["vocab_size"]),
-                                        model_type=options["model_type"],
-                                        character_coverage=float(options["character_coverage"]))
+    trained = train_joint_spm(stream, pretokenize=pretokenize, **options)
+    if trained.note:
+        LOG.warning("%s", trained.note)
+    return trained.tokenizer

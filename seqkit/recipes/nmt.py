@@ -56,7 +56,7 @@ from seqkit.seq2seq.presets import build_model, count_parameters, model_config, 
 from seqkit.seq2seq.training import NMTTrainConfig, score_translations, train_nmt
 from seqkit.seq2seq.translator import Translator
 from seqkit.settings import from_dict, problems
-from seqkit.text.pretokenize import PRETOKENIZE, pretokenizer
+from seqkit.text.pretokenize import PRETOKENIZE
 
 SPLITS = ("train", "valid", "test")
 
@@ -313,25 +313,6 @@ def train_stream(run: Run) -> Any:
 
 
 # -- sentencepiece and vocab --------------------------------------------------------------------------
-def required_characters(texts: list[str], coverage: float) -> int:
-    """How many distinct characters sentencepiece keeps at ``character_coverage`` (the most frequent
-    ones covering that share of all non-space characters): the vocabulary must be larger."""
-    from collections import Counter
-
-    counts = Counter()
-    for text in texts:
-        counts.update(text.replace(" ", ""))
-    if not counts:
-        return 0
-    freq = sorted(counts.values(), reverse=True)
-    total, running = sum(freq), 0
-    for k, c in enumerate(freq, 1):
-        running += c
-        if running >= coverage * total:
-            return k
-    return len(freq)
-
-
 @stage("nmt.spm", uses=("data", "spm"))
 def spm_stage(run: Run) -> dict:
     """Train the joint sentencepiece model on both training sides -> spm.model."""
@@ -344,31 +325,19 @@ def spm_stage(run: Run) -> dict:
         tok = SentencePieceTokenizer.load(run.path("spm.model"))
         run.log(f"sentencepiece model of {folder}: {len(tok):,} pieces (spm.* settings not used)")
         return {"vocab_size": len(tok), "files": ["spm.model"]}
-    pretokenize = run.results["nmt.data"].get("pretokenize") or {}
+    from seqkit.data.joint_spm import train_joint_spm
+
     sample = int(cfg.get("input_sentence_size") or 0)
     if not sample and run.results["nmt.data"].get("train_shards"):
         run.log("spm.input_sentence_size is 0: sentencepiece reads every training sentence into memory "
                 "(set e.g. spm.input_sentence_size=2000000 to train on a uniform sample)")
-    src, tgt = train_stream(run).spm_sample(sample, seed=int(run.cfg.seed or 0))
-    texts = []
-    for side, lines in (("src", src), ("tgt", tgt)):
-        cut = pretokenizer(pretokenize.get(side))
-        texts.extend([cut(x) for x in lines] if cut else lines)
-    # Chinese has thousands of characters: sentencepiece's CJK coverage (0.9995) leaves the rarest to
-    # <unk>-free byte-less pieces, and the vocabulary must hold every character it keeps
-    coverage = cfg.get("character_coverage", "auto")
-    coverage = (0.9995 if pretokenize else 1.0) if coverage == "auto" else float(coverage)
-    vocab_size = int(cfg.vocab_size)
-    needed = required_characters(texts, coverage)
-    if vocab_size < needed + 8:  # sentencepiece: the characters plus its few control pieces must fit
-        raised = -(-(needed + max(needed // 2, 64)) // 100) * 100
-        run.log(f"spm.vocab_size {vocab_size} is too small for the {needed:,} characters kept at coverage "
-                f"{coverage}: using {raised} (set spm.vocab_size={raised} or spm.character_coverage lower "
-                "to choose yourself)")
-        vocab_size = raised
     started = time.perf_counter()
-    tok = SentencePieceTokenizer.train(texts, vocab_size=vocab_size, model_type=cfg.model_type,
-                                       character_coverage=coverage)
+    trained = train_joint_spm(train_stream(run), vocab_size=int(cfg.vocab_size), model_type=cfg.model_type,
+                              character_coverage=cfg.get("character_coverage", "auto"), input_sentence_size=sample,
+                              seed=int(run.cfg.seed or 0), pretokenize=run.results["nmt.data"].get("pretokenize"))
+    if trained.note:
+        run.log(f"spm.{trained.note}")
+    tok, coverage = trained.tokenizer, trained.character_coverage
     tok.save(run.path("spm.model"))
     run.log(f"sentencepiece {cfg.model_type} with {len(tok):,} pieces in {time.perf_counter() - started:.1f}s")
     return {"vocab_size": len(tok), "character_coverage": coverage, "files": ["spm.model"]}
