@@ -340,8 +340,8 @@ def safetensors_header(path: PathLike, *, fix: str) -> tuple[dict[str, tuple[str
                 shapes[name] = (str(piece.get_dtype()), tuple(int(n) for n in piece.get_shape()))
     except Exception as exc:  # safetensors' own errors vary (SafetensorError, OSError, ...)
         text = str(exc).strip().splitlines()
-        raise SeqkitError(f"damaged or not a safetensors file ({text[0][:100] if text else type(exc).__name__})",
-                          path=path, fix=fix) from None
+        raise SeqkitError(f"corrupt or truncated weights file (damaged or not safetensors: "
+                          f"{text[0][:100] if text else type(exc).__name__})", path=path, fix=fix) from None
     return shapes, meta
 
 
