@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 CHILD = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 mode, path = sys.argv[1], sys.argv[2]
 import numpy as np
 if mode == "gensim":
@@ -50,7 +50,10 @@ else:
     kv = load_vectors(path, cache=mode != "seqkit-nocache")
     keys, vecs = kv.index_to_key, kv.vectors
 seconds = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM, not getrusage's ru_maxrss: Linux folds the high-water mark of the process that spawned this
+# one (before exec) into ru_maxrss, so a big parent would inflate it
+with open("/proc/self/status") as fh:
+    peak = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
 probe = ["w0", "caf\u00e95", "new\u00a0york7", "w13", "w%d" % (int(sys.argv[3]) - 1)]
 # gensim keeps a None key and a zero row for each duplicate token: count real keys only
 print(json.dumps({"seconds": seconds, "peak_above_base_mb": (peak - base) / 1024,
