@@ -6,8 +6,12 @@ classes, so every flag (``-m bleu chrf ter``, ``-b``, ``-w``, ``-f json|text``, 
 wmt21 -l de-en --echo src`` ...) means and prints exactly what it does in ``sacrebleu``. What seqkit
 adds around it:
 
-* Chinese references get ``-tok zh`` when no ``-tok`` and no ``-l`` is given (sacrebleu would use
-  13a); the signature shows ``tok:zh``.
+* Defaults are sacreBLEU's, tokenizer included: ``zh`` only when sacreBLEU picks it (``-tok zh``, or
+  ``-l xx-zh``); references that look Chinese under the default 13a get a one-line hint on stderr
+  (not with ``-q``), and the scores stay the ``sacrebleu`` command's.
+* Every combination sacreBLEU's parser accepts runs to the end: its JSON writer of the multi-system
+  table (``--paired-bs``/``--paired-ar`` with ``-f json``) fails on numpy's float32 (chrF's bootstrap
+  statistics); seqkit hands it plain floats, the same numbers.
 * The argument order is sacrebleu's: references first, hypotheses after ``-i`` (or on stdin). Without
   ``-i`` and with a terminal on stdin, seqkit stops with a line saying so instead of waiting -- the old
   ``seqkit bleu HYP REF`` order would otherwise score the wrong file.
@@ -179,9 +183,9 @@ def run_sacrebleu(argv: list[str]) -> None:
                           fix=f"seqkit bleu {' '.join(args.refs[:-1]) or 'REF'} -i {args.refs[-1]}"
                               if len(args.refs) > 1 else "add -i HYP")
     _check_readable([*args.refs, *(args.input or [])])
-    if (local and args.bleu_tokenize is None and args.langpair is None and "bleu" in args.metrics
-            and args.num_refs == 1 and is_chinese(list(islice(iter_lines(args.refs[0]), 500)))):
-        argv = [*argv, "--tokenize", "zh"]
+    if (local and not args.quiet and args.bleu_tokenize is None and args.langpair is None
+            and "bleu" in args.metrics and is_chinese(list(islice(iter_lines(args.refs[0]), 500)))):
+        print(CHINESE_HINT, file=sys.stderr)
 
     log = _Log(args.quiet)
     saved = sys.stdin, sys.stdout, sys.stderr
@@ -192,6 +196,8 @@ def run_sacrebleu(argv: list[str]) -> None:
     # fd 1 behind the caller's back, or losing pytest's capture, would follow otherwise).
     sb.open = lambda fd, *a, **k: saved[0] if fd == 0 else saved[1]
     sys.stdin, sys.stdout = _Fd(saved[0], 0), _Fd(saved[1], 1)
+    table = sb.print_results_table
+    sb.print_results_table = lambda results, *a, **k: table(_plain_floats(results), *a, **k)
     try:
         sb.main()
     except SystemExit as exc:
@@ -222,10 +228,28 @@ def run_sacrebleu(argv: list[str]) -> None:
     finally:
         sys.stdout.flush()
         del sb.open
+        sb.print_results_table = table
         sb.sacrelogger.removeHandler(log)
         sb.sacrelogger.propagate = True
         sys.argv = old_argv
         sys.stdin, sys.stdout, sys.stderr = saved
+
+
+#: What ``seqkit bleu`` says (stderr) when the references look Chinese and sacreBLEU's default 13a
+#: tokenizer scores them, as the ``sacrebleu`` command does.
+CHINESE_HINT = ("note: the references look Chinese, scored with sacreBLEU's default tokenizer (13a) as the "
+                "sacrebleu command does; add --tokenize zh (or -l SRC-zh) for Chinese BLEU")
+
+
+def _plain_floats(results: dict) -> dict:
+    """sacreBLEU's multi-system table with numpy scalars (float32 from its bootstrap) as Python numbers,
+    the same values: its JSON writer cannot serialize numpy's float32, its text writer prints them alike."""
+    for column in results.values():
+        for result in column:
+            for key, value in list(getattr(result, "__dict__", {}).items()):
+                if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+                    setattr(result, key, value.item())
+    return results
 
 
 class _Fd:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sacrebleu.significance import PairedTest
 
-from seqkit.metrics.corpus import References, make_metric, reference_streams
+from seqkit.metrics.corpus import References, make_metric, reference_streams, segments
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,14 +37,16 @@ class PairedResult:
                 f"{self.system_ci:.2f}), p = {self.p_value:.4f}\nsignature: {self.signature}")
 
 
-def paired_bootstrap(baseline: Sequence[str], system: Sequence[str], refs: References,
+def paired_bootstrap(baseline: str | Sequence[str], system: str | Sequence[str], refs: str | References,
                      metrics: Sequence[str] = ("bleu",), tokenize: str | None = None,
-                     n_samples: int = 1000) -> list[PairedResult]:
-    """Compare ``system`` with ``baseline`` (both one hypothesis per reference line)."""
-    baseline, system = list(baseline), list(system)
+                     n_samples: int = 1000, trg_lang: str | None = None) -> list[PairedResult]:
+    """Compare ``system`` with ``baseline`` (both one hypothesis per reference line; a bare string is
+    one segment, :mod:`seqkit.sentences`). BLEU's tokenizer as :func:`seqkit.metrics.bleu` picks it."""
+    (baseline, refs_), (system, _) = segments(baseline, refs), segments(system, refs)
+    refs = refs_
     streams = reference_streams(baseline, refs)
     reference_streams(system, refs)  # same length check for the second system
-    objs = {name: make_metric(name, streams, tokenize) for name in metrics}
+    objs = {name: make_metric(name, streams, tokenize, trg_lang=trg_lang) for name in metrics}
     test = PairedTest([("baseline", baseline), ("system", system)], objs, streams, test_type="bs",
                       n_samples=n_samples)
     signatures, scores = test()

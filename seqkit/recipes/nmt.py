@@ -445,8 +445,9 @@ def decode_stage(run: Run) -> dict:
 
     Under ``torchrun`` every rank runs it: each searches its share of the decoding batches
     (``Translator(split_ranks=True)``), every rank gets the translations back in order, and rank 0
-    writes them -- the lines one process would write. The counts (empty, cut, unknown pieces) are of
-    the whole test set on every rank, as each rank reads all of it to make the same batches.
+    writes them -- the lines one process would write. The counts (empty outputs and empty sources, cut,
+    unknown pieces) are of the whole test set on every rank, as each rank reads all of it to make the
+    same batches.
     """
     from seqkit.train.distributed import current
 
@@ -472,7 +473,8 @@ def decode_stage(run: Run) -> dict:
     ranks = current().world_size
     run.log(f"{describe(decode)}: {len(src):,} test sentences in {seconds:.1f}s "
             f"({len(src) / seconds:.1f} sentences/s{f', {ranks} ranks' if ranks > 1 else ''}); "
-            f"empty {s['empty']}, cut {s['truncated']}, unknown pieces {s['unknown_tokens']}")
+            f"empty outputs {s['empty']} ({s['empty_inputs']} of them from empty sources), cut {s['truncated']}, "
+            f"unknown pieces {s['unknown_tokens']}")
     return {"sentences": len(src), "seconds": round(seconds, 2), "sentences_per_s": round(len(src) / seconds, 2),
             "decode": dataclasses.asdict(decode), "files": ["test.hyp", "test.ref", *heatmaps], **s}
 

@@ -27,6 +27,7 @@ import os
 from typing import Any
 
 from seqkit.errors import SeqkitError
+from seqkit.sentences import one_or_many
 from seqkit.seq2seq.decoding import DecodeSettings, check_engine
 from seqkit.seq2seq.export import ctranslate2_module
 from seqkit.seq2seq.translator import TextSide
@@ -115,12 +116,11 @@ class CT2Translator(TextSide):
         """For each source, its ``nbest`` ``(ids, score, log_prob)`` best first; empty in -> empty out."""
         s = self.resolve(settings, **knobs)
         beam, nbest = s.beam, s.nbest
-        self.stats["sentences"] += len(src_ids)
+        self.count_sources(src_ids)
         results: list[list[tuple[list[int], float, float]]] = [[([], 0.0, 0.0)] * nbest for _ in src_ids]
         groups: dict[int, list[int]] = {}
         for i, ids in enumerate(src_ids):
             if not ids:
-                self.stats["empty"] += 1
                 continue
             n = min(len(ids) + 1, s.max_src_len)  # with <eos>, cut as seqkit's batcher cuts
             cap = max(1, math.floor(s.max_len_a * n + s.max_len_b))  # seqkit's max_lengths
@@ -174,15 +174,17 @@ class CT2Translator(TextSide):
         return [[[t for t in ids if t != UNK_ID] for ids, _, _ in hyps]
                 for hyps in self.search(src_ids, self.resolve(settings, **knobs))]
 
-    def translate_scored(self, sentences: list[str], settings: DecodeSettings | None = None, *,
+    def translate_scored(self, sentences: list[str] | str, settings: DecodeSettings | None = None, *,
                          attention: bool = False, prefix: str | list[str] | None = None,
-                         token_scores: bool = False, **knobs: Any) -> list[list[Any]]:
-        """For each sentence its ``nbest`` :class:`~seqkit.seq2seq.translator.Translation` (best first)."""
+                         token_scores: bool = False, **knobs: Any) -> list[list[Any]] | list[Any]:
+        """For each sentence its ``nbest`` :class:`~seqkit.seq2seq.translator.Translation` (best first);
+        one sentence given as a string gets its own n-best list back (:mod:`seqkit.sentences`)."""
         from seqkit.seq2seq.translator import Translation, encode_prefix
 
         if attention:
             raise SeqkitError("the ct2 engine gives no attention/alignments", fix="use --engine seqkit")
         s = self.resolve(settings, **knobs)
+        sentences, one = one_or_many(sentences)
         src_ids = self.encode(sentences)
         prefix_ids = encode_prefix(self.tokenizer, prefix, len(sentences))
         out = []
@@ -192,7 +194,8 @@ class CT2Translator(TextSide):
                                     src_pieces, None, None,
                                     self.token_log_probs(ids, tokens, s) if token_scores and ids else None)
                         for tokens, score, log_prob in hyps])
-        return out
+        self.count_outputs([hs[0].text for hs in out])
+        return out[0] if one else out
 
     def token_log_probs(self, src_ids: list[int], tokens: list[int], settings: DecodeSettings | None = None
                         ) -> list[float]:

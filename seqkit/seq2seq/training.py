@@ -137,10 +137,13 @@ def read_scores(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def score_translations(hyps: list[str], refs: list[str], tgt_lang: str | None = None) -> dict[str, Any]:
-    """sacreBLEU corpus BLEU and chrF with signatures (``zh`` tokenization for Chinese targets)."""
-    from seqkit.metrics import bleu, chrf
+    """sacreBLEU corpus BLEU and chrF with signatures. Chinese targets (``tgt_lang`` ``zh*``, or without a
+    language, references that look Chinese) are scored with the ``zh`` tokenizer, as WMT scores them; the
+    signature says ``tok:zh``."""
+    from seqkit.metrics import bleu, chrf, is_chinese
 
-    tokenize = "zh" if str(tgt_lang or "").startswith("zh") else None  # None: seqkit.metrics detects
+    chinese = str(tgt_lang or "").startswith("zh") or (not tgt_lang and is_chinese(refs))
+    tokenize = "zh" if chinese else None  # None: sacreBLEU's choice (13a)
     b, c = bleu(hyps, refs, tokenize=tokenize), chrf(hyps, refs)
     return {"bleu": round(b.score, 2), "chrf": round(c.score, 2), "bleu_signature": b.signature,
             "chrf_signature": c.signature, "bleu_text": b.text}

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from seqkit.errors import SeqkitError
+from seqkit.sentences import one_or_many, refuse_string
 from seqkit.seq2seq.decoding import DEFAULT, DecodeSettings, check_engine
 from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search, sample
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -131,7 +132,19 @@ class TextSide:
     ENGINE = "seqkit"
 
     def _new_stats(self) -> dict[str, int]:
-        return {"sentences": 0, "empty": 0, "truncated": 0, "unknown_tokens": 0}
+        """``sentences`` searched, ``empty`` translations (outputs with no text), of them
+        ``empty_inputs`` (empty sources), ``truncated`` sources and ``unknown_tokens`` source pieces."""
+        return {"sentences": 0, "empty": 0, "empty_inputs": 0, "truncated": 0, "unknown_tokens": 0}
+
+    def count_sources(self, src_ids: list[list[int]]) -> None:
+        """Count one search's sources in ``stats`` (every engine's ``search`` calls it)."""
+        self.stats["sentences"] += len(src_ids)
+        self.stats["empty_inputs"] += sum(1 for ids in src_ids if not ids)
+
+    def count_outputs(self, best: list[str]) -> None:
+        """Count the best translations that print as nothing (``translate`` and ``translate_scored``
+        of every engine call it on the text they return: what a reader of the output file sees)."""
+        self.stats["empty"] += sum(1 for text in best if not text.strip())
 
     def resolve(self, settings: DecodeSettings | None = None, **knobs: Any) -> DecodeSettings:
         """The settings of one call: ``settings`` (default: this engine's) with ``knobs`` changed
@@ -148,9 +161,7 @@ class TextSide:
 
     def encode(self, sentences: list[str]) -> list[list[int]]:
         """Source ids for each sentence (``<unk>`` pieces counted; ``<eos>`` is added when batching)."""
-        if isinstance(sentences, str):
-            raise SeqkitError("translate takes a list of sentences, not one string",
-                              fix="wrap it in a list: translate([sentence])")
+        refuse_string(sentences, "encode", "give [sentence], or call translate(sentence)")
         texts = [self.preprocess(s) if self.preprocess else s for s in sentences]
         ids = [list(seq) for seq in self.tokenizer.encode_ids_batch(texts)]
         self.stats["unknown_tokens"] += sum(seq.count(UNK_ID) for seq in ids)
@@ -162,14 +173,20 @@ class TextSide:
         text = self.tokenizer.decode_ids([t for t in ids if t != UNK_ID])
         return self.postprocess(text) if self.postprocess else text
 
-    def translate(self, sentences: list[str], settings: DecodeSettings | None = None, **knobs: Any
-                  ) -> list[list[str]] | list[str]:
-        """Detokenized translations: a list of strings, or of ``nbest`` lists when ``nbest > 1``."""
+    def translate(self, sentences: list[str] | str, settings: DecodeSettings | None = None, **knobs: Any
+                  ) -> list[list[str]] | list[str] | str:
+        """Detokenized translations: a list of strings, or of ``nbest`` lists when ``nbest > 1``. One
+        sentence given as a string gets its translation (or n-best list) back (:mod:`seqkit.sentences`)."""
         settings = self.resolve(settings, **knobs)
+        sentences, one = one_or_many(sentences)
         outs = self.translate_ids(self.encode(sentences), settings)
         if settings.nbest == 1:
-            return [self.decode(o[0]) for o in outs]
-        return [[self.decode(h) for h in o] for o in outs]
+            texts = [self.decode(o[0]) for o in outs]
+            self.count_outputs(texts)
+        else:
+            texts = [[self.decode(h) for h in o] for o in outs]
+            self.count_outputs([t[0] for t in texts])
+        return texts[0] if one else texts
 
     def translate_ids(self, src_ids: list[list[int]], settings: DecodeSettings | None = None, **knobs: Any
                       ) -> list[list[list[int]]]:
@@ -181,8 +198,10 @@ class TextSide:
         """Print what was skipped or cut, if anything (one line, to ``stream`` or stderr)."""
         s = self.stats
         notes = []
-        if s["empty"]:
-            notes.append(f"{s['empty']} empty lines gave empty translations")
+        if s["empty_inputs"]:
+            notes.append(f"{s['empty_inputs']} empty lines gave empty translations")
+        if s["empty"] > s["empty_inputs"]:
+            notes.append(f"{s['empty'] - s['empty_inputs']} non-empty lines were translated as empty")
         if s["truncated"]:
             notes.append(f"{s['truncated']} sources longer than {self.max_src_len} tokens were cut")
         if s["unknown_tokens"]:
@@ -292,10 +311,8 @@ class Translator(TextSide):
         nbest = s.nbest
         empty = Hypothesis([], 0.0, 0.0, None)
         results: list[list[Hypothesis]] = [[empty] * nbest for _ in src_ids]
-        self.stats["sentences"] += len(src_ids)
-        n_empty = sum(1 for ids in src_ids if not ids)
-        self.stats["empty"] += n_empty
-        if n_empty == len(src_ids):
+        self.count_sources(src_ids)
+        if all(not ids for ids in src_ids):
             return results
         model = _UnkPenalty(self.model, s.unk_penalty) if s.unk_penalty else self.model
         sampling = s.sampling()
@@ -327,13 +344,15 @@ class Translator(TextSide):
                 results[i] = list(hs) + [empty] * (nbest - len(hs))
         return results
 
-    def translate_scored(self, sentences: list[str], settings: DecodeSettings | None = None, *,
+    def translate_scored(self, sentences: list[str] | str, settings: DecodeSettings | None = None, *,
                          attention: bool = False, prefix: str | list[str] | None = None,
-                         token_scores: bool = False, **knobs: Any) -> list[list[Translation]]:
+                         token_scores: bool = False, **knobs: Any) -> list[list[Translation]] | list[Translation]:
         """For each sentence its ``nbest`` :class:`Translation` (text, pieces, scores, alignment).
         ``prefix``: the text every translation (or, a list: each sentence's) must begin with;
-        ``token_scores``: each piece's log-probability too (the model's, teacher-forced on the output)."""
+        ``token_scores``: each piece's log-probability too (the model's, teacher-forced on the output).
+        One sentence given as a string gets its own n-best list back (:mod:`seqkit.sentences`)."""
         s = self.resolve(settings, **knobs)
+        sentences, one = one_or_many(sentences)
         src_ids = self.encode(sentences)
         prefix_ids = encode_prefix(self.tokenizer, prefix, len(sentences))
         out = []
@@ -346,7 +365,8 @@ class Translator(TextSide):
                                     h.attention if attention else None,
                                     self.token_log_probs(ids, h.tokens, s) if token_scores and ids else None)
                         for h in hs])
-        return out
+        self.count_outputs([hs[0].text for hs in out])
+        return out[0] if one else out
 
     @torch.no_grad()
     def token_log_probs(self, src_ids: list[int], tokens: list[int], settings: DecodeSettings | None = None

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from seqkit.sentences import refuse_string
+
 
 class Tokenizer:
     """Base class: subclasses implement :meth:`encode` and :meth:`decode`.
@@ -32,10 +34,14 @@ class Tokenizer:
         raise NotImplementedError
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[str]]:
+        """``encode`` of each text; a bare string is refused (:mod:`seqkit.sentences`): use ``encode``."""
+        refuse_string(texts, "encode_batch", "give [text], or call encode(text) for one")
         encode = self.encode
         return [encode(t) for t in texts]
 
     def decode_batch(self, batch: Iterable[Sequence[str]]) -> list[str]:
+        """``decode`` of each token list; a bare string is refused: use ``decode``."""
+        refuse_string(batch, "decode_batch", "give a list of token lists, or call decode(tokens) for one")
         decode = self.decode
         return [decode(t) for t in batch]
 

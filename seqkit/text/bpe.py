@@ -30,6 +30,7 @@ from functools import lru_cache
 
 from seqkit.errors import SeqkitError
 from seqkit.io import load_json, save_json
+from seqkit.sentences import refuse_string
 from seqkit.text.base import Tokenizer
 
 Pair = tuple[str, str]
@@ -132,7 +133,9 @@ class BPE(Tokenizer):
 
     @classmethod
     def train(cls, texts: Iterable[str], num_merges: int, end_of_word: str | None = "</w>") -> BPE:
-        """Count whitespace-separated words in ``texts`` and learn ``num_merges`` merges."""
+        """Count whitespace-separated words in ``texts`` (sentences; a bare string is refused, see
+        :mod:`seqkit.sentences`) and learn ``num_merges`` merges."""
+        refuse_string(texts, "BPE.train", "give the sentences, e.g. seqkit.io.read_lines(path) for a file")
         counts: Counter = Counter()
         for text in texts:
             counts.update(text.split())

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from seqkit.errors import SeqkitError
 from seqkit.io import iter_lines, write_bytes_atomic
+from seqkit.sentences import refuse_string
 from seqkit.text.base import Tokenizer
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
@@ -213,6 +214,7 @@ class SentencePieceTokenizer(Tokenizer):
         return self._sp.encode(text, out_type=str)
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[str]]:
+        refuse_string(texts, "encode_batch", "give [text], or call encode(text) for one")
         return self._sp.encode(_as_list(texts), out_type=str, num_threads=self.num_threads)
 
     def encode_ids(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
@@ -220,6 +222,7 @@ class SentencePieceTokenizer(Tokenizer):
 
     def encode_ids_batch(self, texts: Iterable[str], *, add_bos: bool = False,
                          add_eos: bool = False) -> list[list[int]]:
+        refuse_string(texts, "encode_ids_batch", "give [text], or call encode_ids(text) for one")
         return self._sp.encode(_as_list(texts), out_type=int, add_bos=add_bos, add_eos=add_eos,
                                num_threads=self.num_threads)
 
@@ -227,6 +230,7 @@ class SentencePieceTokenizer(Tokenizer):
         return self._sp.decode_pieces(_as_list(tokens))
 
     def decode_batch(self, batch: Iterable[Sequence[str]]) -> list[str]:
+        refuse_string(batch, "decode_batch", "give a list of piece lists, or call decode(pieces) for one")
         return self._sp.decode_pieces(_as_list(batch), num_threads=self.num_threads)
 
     def decode_ids(self, ids: Sequence[int]) -> str:

@@ -9,6 +9,7 @@ import pytest
 from ngram_reference import reference
 
 from seqkit.cli import main
+from seqkit.errors import SeqkitError
 from seqkit.lm.ngram import NGramLM, binary, kernel
 from seqkit.lm.ngram.arpa import ngram_words
 from seqkit.lm.ngram.vocab import pack
@@ -192,3 +193,19 @@ def test_text_kernel_splits_and_looks_up_words_as_python_does():
     assert kernel.text_fits(["w1\u3000w2"]) is None and kernel.text_fits(["a\nb"]) is None
     odd = lm.score_corpus(["w1\u3000w2", "w3"])
     assert odd.n_tokens == 5
+
+
+def test_perplexity_of_one_sentence_given_as_a_string(lm, tmp_path):
+    """A bare string is one sentence (seqkit.sentences), as ``kenlm.Model.perplexity(sentence)``."""
+    for sentence in TEST[:10]:
+        expected = 10 ** (-sum(reference(lm, sentence)) / (len(sentence.split()) + 1))
+        assert lm.perplexity(sentence) == pytest.approx(expected, rel=1e-9)
+        assert lm.perplexity(sentence) == pytest.approx(lm.perplexity([sentence]), rel=1e-12)
+        assert lm.score_corpus(sentence).n_sentences == 1
+    with pytest.raises(SeqkitError, match="NGramLM.train takes a list of sentences, not one string"):
+        NGramLM.train("a b c a b", order=2)
+    kenlm = pytest.importorskip("kenlm", reason="pip install kenlm to compare with the kenlm module")
+    lm.save_arpa(tmp_path / "m.arpa")
+    theirs = kenlm.Model(str(tmp_path / "m.arpa"))
+    for sentence in TEST[:10]:
+        assert lm.perplexity(sentence) == pytest.approx(theirs.perplexity(sentence), rel=1e-4)

@@ -1,10 +1,11 @@
-"""``seqkit bleu``: sacrebleu's own command line (its parser, its ``main``) with seqkit's additions --
-Chinese references get ``-tok zh``, the argument order cannot silently score the wrong file, local
-copies of named test sets, one-line errors -- and the same output as the ``sacrebleu`` command for
-every flag."""
+"""``seqkit bleu``: sacrebleu's own command line (its parser, its ``main``, its defaults) with seqkit's
+additions -- a hint for Chinese references scored with 13a, the argument order cannot silently score
+the wrong file, local copies of named test sets, one-line errors -- and the same output as the
+``sacrebleu`` command for every flag."""
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -83,15 +84,32 @@ def test_hypotheses_on_stdin_with_tab_separated_systems(files, capsys, monkeypat
     assert seqkit_bleu(capsys, args) == sacrebleu_command(args, stdin=text)
 
 
-def test_chinese_references_get_the_zh_tokenizer(tmp_path, capsys):
+def test_chinese_references_are_scored_as_the_sacrebleu_command_scores_them(tmp_path, capsys):
     ref, hyp = tmp_path / "ref.zh", tmp_path / "hyp.zh"
     ref.write_text("我们今天去北京。\n他喜欢读书和写字。\n", encoding="utf-8")
     hyp.write_text("我们明天去北京。\n他喜欢读书。\n", encoding="utf-8")
-    out = json.loads(seqkit_bleu(capsys, [ref, "-i", hyp]))
-    assert "tok:zh" in out["signature"]
-    assert out == json.loads(sacrebleu_command([ref, "-i", hyp, "-tok", "zh"]))
-    # an explicit choice wins
-    assert "tok:13a" in json.loads(seqkit_bleu(capsys, [ref, "-i", hyp, "-tok", "13a"]))["signature"]
+    capsys.readouterr()
+    assert main(["bleu", str(ref), "-i", str(hyp)]) == 0
+    out, err = capsys.readouterr()
+    assert out == sacrebleu_command([ref, "-i", hyp])  # sacreBLEU's default: 13a
+    assert "tok:13a" in json.loads(out)["signature"]
+    assert err.count("\n") == 1 and "--tokenize zh" in err  # and a one-line hint how to get zh
+    # zh exactly when sacreBLEU picks it: asked for, or a Chinese target language
+    for flags in (["-tok", "zh"], ["-l", "en-zh"]):
+        out = seqkit_bleu(capsys, [ref, "-i", hyp, *flags])
+        assert out == sacrebleu_command([ref, "-i", hyp, *flags]) and "tok:zh" in json.loads(out)["signature"]
+    assert main(["bleu", str(ref), "-i", str(hyp), "-q"]) == 0
+    assert capsys.readouterr().err == ""  # -q: no hint either
+
+
+def test_paired_json_table_with_chrf_is_written(files, capsys):
+    # sacreBLEU's JSON writer of the multi-system table meets numpy float32 from chrF's bootstrap
+    args = [files["ref1"], "-i", files["hyp"], files["other"], "--paired-bs", "-m", "bleu", "chrf",
+            "--chrf-word-order", "2", "-pbsn", "40"]
+    table = json.loads(seqkit_bleu(capsys, args))
+    assert [row["system"] for row in table] == [f"Baseline: {files['hyp']}", str(files["other"])]
+    assert all(isinstance(row["chrF2++"]["mean"], float) for row in table)
+    assert json.loads(seqkit_bleu(capsys, [*args, "-f", "json"])) == table
 
 
 def test_old_order_is_refused_with_the_right_command(files, capsys, monkeypatch):
@@ -181,5 +199,35 @@ def test_equals_sacrebleu_command_line_on_wmt21(shared_data, tmp_path, capsys, p
     args = [ref_path, "-i", hyp, "-m", "bleu", "chrf", "ter", "-w", "4", "-f", "text",
             *(["-tok", "zh"] if ref == "zh" else [])]
     assert seqkit_bleu(capsys, args) == sacrebleu_command(args)
-    if ref == "zh":  # without -tok, Chinese references pick zh on their own
-        assert seqkit_bleu(capsys, args[:-2]) == sacrebleu_command(args)
+
+
+#: sacreBLEU's own ``main`` with only its JSON writer given numpy scalars as Python numbers (the
+#: ``sacrebleu`` command stops in ``json.dumps`` on chrF's float32 in the paired JSON table).
+SACREBLEU_PLAIN_JSON = (
+    "import json, sys\n_dumps = json.dumps\n"
+    "json.dumps = lambda obj, **kw: _dumps(obj, default=lambda o: o.item(), **kw)\n"
+    "from sacrebleu.sacrebleu import main\nsys.argv[0] = 'sacrebleu'\nsys.exit(main())\n")
+
+
+@pytest.mark.parametrize("flags", [[], ["--paired-bs", "-m", "bleu", "chrf"],
+                                   ["--paired-bs", "-m", "bleu", "chrf", "-f", "text"],
+                                   ["--paired-bs", "-m", "bleu", "chrf", "--chrf-word-order", "2"]],
+                         ids=["defaults", "paired-bs json", "paired-bs text", "paired-bs chrF++ json"])
+@pytest.mark.parametrize("pair,ref", [("en-zh", "zh"), ("de-en", "en")])
+def test_seqkit_bleu_command_equals_the_sacrebleu_command_on_wmt21(shared_data, tmp_path, pair, ref, flags):
+    """Both as subprocesses, sacreBLEU's default bootstrap seed (SACREBLEU_SEED unset: 12345) in both."""
+    ref_path = shared_data / "wmt21-news" / f"newstest2021.{pair}.ref.A.{ref}"
+    lines = ref_path.read_text(encoding="utf-8").splitlines()
+    once = _perturb(lines, chinese=ref == "zh")
+    systems = [tmp_path / "sys1", tmp_path / "sys2"]  # a system, and a worse one (perturbed twice)
+    for path, out in zip(systems, (once, _perturb(once, chinese=ref == "zh"))):
+        path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    args = [str(ref_path), "-i", *map(str, systems if flags else systems[:1]), *flags]
+    env = {k: v for k, v in os.environ.items() if k != "SACREBLEU_SEED"}
+    theirs_cmd = [sys.executable, "-c", SACREBLEU_PLAIN_JSON] if "--paired-bs" in flags and "text" not in flags \
+        else [shutil.which("sacrebleu") or sys.executable, *([] if shutil.which("sacrebleu") else ["-m", "sacrebleu"])]
+    theirs = subprocess.run([*theirs_cmd, *args], capture_output=True, text=True, env=env)
+    ours = subprocess.run([sys.executable, "-m", "seqkit", "bleu", *args], capture_output=True, text=True, env=env)
+    assert theirs.returncode == 0 and ours.returncode == 0, theirs.stderr[-500:] + ours.stderr[-500:]
+    assert ours.stdout == theirs.stdout and ours.stdout.strip()
+    assert ("look Chinese" in ours.stderr) == (ref == "zh")  # the hint, on stderr only

@@ -44,14 +44,30 @@ def test_single_reference_list_and_perfect_match():
     assert bleu(SYS, REFS[0]).signature.startswith("nrefs:1|")
 
 
-def test_chinese_references_get_zh_tokenization():
+def test_tokenizer_is_sacrebleus_choice_with_a_warning_for_chinese_under_13a():
     hyps = ["我喜欢猫。", "今天天气很好。"]
     refs = ["我很喜欢猫。", "今天天气非常好。"]
     assert is_chinese(refs) and not is_chinese(["Dominic Raab: 14 Tage"])
-    score = bleu(hyps, refs)
-    assert "tok:zh" in score.signature
-    assert score.score == pytest.approx(sacrebleu.metrics.BLEU(tokenize="zh").corpus_score(hyps, [refs]).score)
-    assert "tok:13a" in bleu(hyps, refs, tokenize="13a").signature
+    with pytest.warns(UserWarning, match="look Chinese"):
+        default = bleu(hyps, refs)
+    assert "tok:13a" in default.signature  # as sacrebleu.metrics.BLEU() and the sacrebleu command
+    assert default.score == pytest.approx(sacrebleu.metrics.BLEU().corpus_score(hyps, [refs]).score)
+    for score in (bleu(hyps, refs, trg_lang="zh"), bleu(hyps, refs, tokenize="zh")):
+        assert "tok:zh" in score.signature
+        assert score.score == pytest.approx(sacrebleu.metrics.BLEU(tokenize="zh").corpus_score(hyps, [refs]).score)
+
+
+def test_a_bare_string_is_one_segment():
+    hyp, ref = "The dog bit the man.", "The dog bit a man."
+    assert bleu(hyp, ref).score == pytest.approx(bleu([hyp], [ref]).score)
+    assert bleu(hyp, ref).score == pytest.approx(sacrebleu.sentence_bleu(hyp, [ref]).score)
+    # one hypothesis string: a list of references are that segment's references (sacreBLEU's sentence_score)
+    two = bleu(hyp, [ref, "The dog bit the man."])
+    assert two.score == pytest.approx(100.0) and two.signature.startswith("nrefs:2|")
+    assert chrf(hyp, ref).score == pytest.approx(sacrebleu.sentence_chrf(hyp, [ref]).score)
+    assert ter(hyp, ref).score == pytest.approx(ter([hyp], [ref]).score)
+    (same,) = paired_bootstrap(hyp, hyp, ref, n_samples=10)
+    assert same.baseline == same.system
 
 
 def test_length_mismatch_is_a_clear_error():

@@ -104,7 +104,12 @@ def test_translate_handles_empty_unknown_and_overlong_input(tiny_run):
     out = tr.translate(src)
     assert len(out) == 4 and out[1] == ""
     assert all(isinstance(o, str) and "⁇" not in o for o in out)  # <unk> is never printed
-    assert tr.stats["empty"] == 1 and tr.stats["truncated"] == 1 and tr.stats["unknown_tokens"] >= 1
+    assert tr.stats["empty_inputs"] == 1 and tr.stats["empty"] == sum(1 for o in out if not o.strip())
+    assert tr.stats["truncated"] == 1 and tr.stats["unknown_tokens"] >= 1
+    # one sentence as a string is one sentence, answered in its shape (seqkit.sentences)
+    assert tr.translate("The cat eats.") == out[0]
+    (best, *_), = [tr.translate_scored("The cat eats.")]
+    assert best.text == out[0]
     nbest = tr.translate(["The cat eats.", ""], beam=2, nbest=2)
     assert len(nbest[0]) == 2 and nbest[1] == ["", ""]
 

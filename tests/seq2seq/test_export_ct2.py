@@ -337,3 +337,27 @@ def test_leftovers_of_a_killed_export_are_removed_by_the_next_one(trained_run, t
     assert main(["export", "ct2", "--run", str(run)]) == 0
     assert sorted(p.name for p in run.glob(".ct2.*")) == [".ct2.mine.tmp"] and (run / "ct2" / "model.bin").is_file()
     assert os.path.isfile(run / "ct2" / ".seqkit-output.json")
+
+
+def test_both_engines_count_empty_outputs_not_empty_inputs(tokenizer, tmp_path):
+    """A model that always ends at once: every translation is empty, and the stats (the decode log's
+    "empty") say so -- the same figures from both engines."""
+    from seqkit.text.vocab import EOS_ID
+
+    torch.manual_seed(0)
+    cfg = model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=4, n_enc_layers=1, n_dec_layers=1,
+                       dropout=0.0)
+    model = build_model(cfg, len(tokenizer))
+    with torch.no_grad():  # the decoder's output is one constant vector, whose best word is <eos>
+        model.dec_norm.weight.zero_()
+        model.dec_norm.bias.zero_()
+        model.dec_norm.bias[0] = 1.0
+        model.embed.weight[:, 0] = 0.0
+        model.embed.weight[EOS_ID, 0] = 10.0
+    run = _run(tmp_path, cfg, tokenizer, model)
+    export_ct2(run, quantization="float32")
+    sources = _lines("test.en", 6) + [""]
+    for engine in (Translator.from_run(run, beam=2), CT2Translator(run, threads=1, beam=2)):
+        assert engine.translate(sources) == [""] * 7
+        assert engine.stats == {"sentences": 7, "empty": 7, "empty_inputs": 1, "truncated": 0,
+                                "unknown_tokens": engine.stats["unknown_tokens"]}

@@ -25,6 +25,7 @@ from seqkit.errors import SeqkitError
 from seqkit.lm.ngram.counts import KeyIndex, count_ngrams, lookup
 from seqkit.lm.ngram.smoothing import DEFAULT_FALLBACK, SMOOTHERS, estimate
 from seqkit.lm.ngram.vocab import BOS_ID, EOS_ID, NGramVocab, Packed, build_vocab, pack, read_vocab_file
+from seqkit.sentences import one_or_many, refuse_string
 from seqkit.settings import setting
 
 
@@ -155,6 +156,7 @@ class NGramLM:
         """
         if order < 1:
             raise SeqkitError(f"order must be >= 1, got {order}", fix="use --order 3 (trigrams) or more")
+        refuse_string(lines, "NGramLM.train", "give the sentences, e.g. seqkit.io.read_lines(path) for a file")
         sentences = [line if isinstance(line, str) else list(line) for line in lines]
         nul = next((i for i, s in enumerate(sentences, 1) if isinstance(s, str) and "\0" in s), None)
         if nul is not None:  # a NUL cannot be written to ARPA (nor read back by KenLM)
@@ -297,15 +299,16 @@ class NGramLM:
             self._native = kernel.tables(self.keys, self.logp, self.logbo, len(self.vocab))
         return self._native
 
-    def score_corpus(self, lines: Iterable[str] | Iterable[Sequence[str]], *, bos: bool = True,
+    def score_corpus(self, lines: str | Iterable[str] | Iterable[Sequence[str]], *, bos: bool = True,
                      threads: int = 1) -> CorpusScores:
         """Per-token log10 scores of text lines (or token lists); unknown words score as ``<unk>``.
 
         Text lines go straight to the compiled kernel, which splits and looks up the words itself
         (lines with Unicode whitespace or token lists are mapped to ids in Python first);
-        ``threads`` > 1 scores blocks of lines at once (the kernel releases the GIL).
+        ``threads`` > 1 scores blocks of lines at once (the kernel releases the GIL). A bare string is
+        one sentence (:mod:`seqkit.sentences`).
         """
-        lines = lines if isinstance(lines, list) else list(lines)
+        lines, _ = one_or_many(lines)
         block = max(2000, -(-len(lines) // threads))
         if threads <= 1 or len(lines) <= block:
             return self._score_block(lines, bos)
@@ -341,8 +344,9 @@ class NGramLM:
             self._vocab_index = kernel.VocabIndex(lib, list(self.vocab.tokens))
         return self._vocab_index
 
-    def perplexity(self, lines: Iterable[str] | Iterable[Sequence[str]], include_oov: bool = True) -> float:
-        """Corpus perplexity over words and ``</s>`` (KenLM's ``query`` "including OOVs")."""
+    def perplexity(self, lines: str | Iterable[str] | Iterable[Sequence[str]], include_oov: bool = True) -> float:
+        """Corpus perplexity over words and ``</s>`` (KenLM's ``query`` "including OOVs"); of one sentence
+        given as a string, that sentence's (``kenlm.Model.perplexity``)."""
         return self.score_corpus(lines).perplexity(include_oov)
 
     def full_scores(self, sentence: str | Sequence[str], bos: bool = True,

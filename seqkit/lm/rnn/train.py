@@ -34,6 +34,7 @@ import torch
 from seqkit.errors import SeqkitError
 from seqkit.lm.rnn.cells import State, detach_state
 from seqkit.lm.rnn.model import RNNLM, lm_loss
+from seqkit.sentences import one_or_many
 
 LOSSES = ("token_mean", "time_sum")
 OPTIMIZERS = ("sgd", "adam")
@@ -200,8 +201,10 @@ def encode_stream(lines: Sequence[str], tokenize: Callable[[str], list[str]], vo
 
     ``eos_per_line=True`` (word level, PTB/WikiText): each line's tokens then ``<eos>``, the usual
     sentence boundary of these corpora. ``False`` (char level, d2l's time machine): the lines joined
-    with newlines and tokenized as one text (the tokenizer decides what a newline becomes).
+    with newlines and tokenized as one text (the tokenizer decides what a newline becomes). A bare
+    string is one line (:mod:`seqkit.sentences`).
     """
+    lines, _ = one_or_many(lines)
     if eos_per_line:
         ids: list[int] = []
         for line in lines:
