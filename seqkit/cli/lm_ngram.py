@@ -28,15 +28,16 @@ def ngram() -> None:
 
 @ngram.command(cls=spaced_command(**{"--prune": str.isdigit}))
 @click.argument("train_file", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=OUTPUT,
+@click.option("-o", "--output", "--arpa", "output", required=True, type=OUTPUT,
               help="model to write: ARPA (- for stdout), or safetensors for a *.safetensors name (reloads much faster)")
 @click.option("--order", default=3, show_default=True, type=click.IntRange(min=1), help="N of the n-grams")
 @click.option("--smoothing", default="mkn", show_default=True, help=f"one of: {', '.join(SMOOTHERS)}")
 @click.option("--min-freq", default=1, show_default=True, type=click.IntRange(min=1), help="rarer words become <unk>")
-@click.option("--vocab", "vocab_file", type=click.Path(dir_okay=False), help="close the vocabulary to these words")
+@click.option("--vocab", "--limit_vocab_file", "vocab_file", type=click.Path(dir_okay=False),
+              help="close the vocabulary to these words (lmplz's --limit_vocab_file)")
 @click.option("--k", "k_add", type=float, help="add-k constant (addk; default 1)")
 @click.option("--alpha", type=float, help="stupid backoff factor (default 0.4)")
-@click.option("--discount-fallback", is_flag=True,
+@click.option("--discount-fallback", "--discount_fallback", "discount_fallback", is_flag=True,
               help="when Kneser-Ney discounts cannot be estimated, use D1=0.5 D2=1 D3+=1.5 (as KenLM)")
 @click.option("--prune", default=None, metavar="N N ...",
               help="lmplz's count pruning: drop n-grams seen at most N times, one N per order from unigrams "

@@ -79,7 +79,8 @@ def _tokenizer_options(fn):
         click.option("--no-hmm", is_flag=True, help="jieba: no HMM for out-of-dictionary words"),
         click.option("--user-dict", type=click.Path(dir_okay=False), help="jieba: user dictionary file"),
         click.option("--level", type=click.Choice(["char", "word"]), help="timemachine: tokens [char]"),
-        click.option("--lang", type=click.Choice(["en", "fr"]), help="regex: language [en]"),
+        click.option("--lang", "-l", "lang", type=click.Choice(["en", "fr"]),
+                     help="regex: language [en] (-l: sacremoses' name)"),
         click.option("--lowercase", is_flag=True, help="whitespace/char/regex: lowercase first"),
     ]
     for option in reversed(options):
@@ -138,9 +139,10 @@ def _print_summary(v, path, top: int) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--output", "-o", required=True, type=OUTPUT, help="vocab JSON to write")
 @_tokenizer_options
-@click.option("--min-freq", default=1, show_default=True, type=click.IntRange(min=1),
-              help="drop rarer tokens")
-@click.option("--max-size", type=click.IntRange(min=1), help="cap on the vocab size, specials included")
+@click.option("--min-freq", "--min-count", "min_freq", default=1, show_default=True, type=click.IntRange(min=1),
+              help="drop rarer tokens (--min-count: gensim's name)")
+@click.option("--max-size", "--max-tokens", "max_size", type=click.IntRange(min=1),
+              help="cap on the vocab size, specials included (--max-tokens: torchtext's name)")
 @click.option("--specials", default="", help="extra special tokens, comma-separated (after <unk> <pad> <bos> <eos>)")
 @click.option("--d2l", is_flag=True, help="d2l layout: <unk> is the only reserved token")
 @click.option("--top", default=10, show_default=True, help="how many top tokens to print")
@@ -182,12 +184,16 @@ def show(path, top):
 @vocab.command("spm")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--output", "-o", required=True, type=OUTPUT, help="the .model file to write")
-@click.option("--vocab-size", default=8000, show_default=True, type=click.IntRange(min=1))
-@click.option("--model-type", default="unigram", show_default=True,
+@click.option("--vocab-size", "--vocab_size", "vocab_size", default=8000, show_default=True,
+              type=click.IntRange(min=1))
+@click.option("--model-type", "--model_type", "model_type", default="unigram", show_default=True,
               type=click.Choice(["unigram", "bpe", "char", "word"]))
-@click.option("--character-coverage", default=1.0, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--byte-fallback", is_flag=True, help="spell unseen characters as UTF-8 byte pieces")
-@click.option("--user-symbols", default="", help="pieces never split, comma-separated")
+@click.option("--character-coverage", "--character_coverage", "character_coverage", default=1.0,
+              show_default=True, type=click.FloatRange(0, 1))
+@click.option("--byte-fallback", "--byte_fallback", "byte_fallback", is_flag=True,
+              help="spell unseen characters as UTF-8 byte pieces")
+@click.option("--user-symbols", "--user_defined_symbols", "user_symbols", default="",
+              help="pieces never split, comma-separated")
 @click.option("--vocab", "vocab_out", type=OUTPUT, help="also write the matching vocab JSON")
 def spm_train(files, output, vocab_size, model_type, character_coverage, byte_fallback, user_symbols, vocab_out):
     """Train a sentencepiece model on FILES (UTF-8, .gz ok); ids line up with seqkit's Vocab."""
@@ -210,7 +216,8 @@ def spm_train(files, output, vocab_size, model_type, character_coverage, byte_fa
 @vocab.command("bpe")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--output", "-o", required=True, type=OUTPUT, help="merges JSON to write")
-@click.option("--merges", "num_merges", default=10000, show_default=True, type=click.IntRange(min=1))
+@click.option("--merges", "-s", "--symbols", "num_merges", default=10000, show_default=True,
+              type=click.IntRange(min=1), help="merges to learn (-s/--symbols: subword-nmt's name)")
 @click.option("--end-of-word", default="</w>", show_default=True, help="marker appended to every word")
 def bpe_train(files, output, num_merges, end_of_word):
     """Learn BPE merges (seqkit's from-scratch learner) from the words of FILES."""

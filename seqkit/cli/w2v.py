@@ -66,17 +66,21 @@ def w2v() -> None:
 @click.argument("corpus", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out", required=True, type=OUTPUT,
               help="vectors to write: .bin, .txt or .safetensors")
-@click.option("--dim", default=100, show_default=True)
+@click.option("--dim", "--vector-size", "--size", "dim", default=100, show_default=True,
+              help="vector size (gensim's vector_size, word2vec.c's -size)")
 @click.option("--window", default=5, show_default=True)
 @click.option("--negative", default=5, show_default=True)
-@click.option("--min-freq", default=5, show_default=True)
-@click.option("--max-vocab", default=None, type=int)
+@click.option("--min-freq", "--min-count", "min_freq", default=5, show_default=True,
+              help="drop rarer words (gensim's and word2vec.c's min-count)")
+@click.option("--max-vocab", "--max-final-vocab", "max_vocab", default=None, type=int,
+              help="keep only the most frequent words (gensim's max_final_vocab)")
 @click.option("--sample", default=1e-3, show_default=True, help="subsampling threshold (0: off)")
-@click.option("--epochs", default=5, show_default=True)
+@click.option("--epochs", "--iter", "epochs", default=5, show_default=True, help="passes over the corpus "
+              "(word2vec.c's -iter)")
 @click.option("--alpha", default=0.025, show_default=True, help="initial learning rate")
 @click.option("--cbow", is_flag=True, help="CBOW instead of skip-gram")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="worker threads [default: the cores not busy with other work]")
+@click.option("--threads", "--workers", "threads", type=click.IntRange(min=1), default=None,
+              help="worker threads (gensim's workers) [default: the cores not busy with other work]")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--backend", type=click.Choice(["auto", "kernel", "torch"]), default="auto", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="torch backend: auto, cpu, cuda")
@@ -99,24 +103,35 @@ def train(corpus: Path, out: Path, dim, window, negative, min_freq, max_vocab, s
         raise SeqkitError("the model file must end in .safetensors", path=save_model,
                           fix="e.g. --save-model model.safetensors")
 
+    import sys
+
+    terminal = sys.stderr.isatty()
+    shown = {"epoch": None}
+
     def progress(info: dict) -> None:
-        click.echo(f"\repoch {info['epoch']}/{epochs}  {100 * info['done']:5.1f}%  "
-                   f"{info['words_per_sec'] / 1000:7.1f}k words/s  loss {info['loss']:.4f}  "
-                   f"lr {info['alpha']:.5f}", nl=False, err=True)
+        line = (f"epoch {info['epoch']}/{epochs}  {100 * info['done']:5.1f}%  "
+                f"{info['words_per_sec'] / 1000:7.1f}k words/s  loss {info['loss']:.4f}  lr {info['alpha']:.5f}")
+        if terminal:  # one line redrawn in place
+            click.echo("\r" + line, nl=False, err=True)
+        elif info["epoch"] != shown["epoch"]:  # a log file or a pipe: plain lines, one per epoch
+            shown["epoch"] = info["epoch"]
+            click.echo(line, err=True)
 
     if continue_from:
         model = Word2Vec.load(continue_from, epochs=epochs, alpha=alpha, threads=threads, seed=seed)
         model.progress = progress
         before = len(model.wv)
         model.train(corpus, update=True)
-        click.echo(f"\ncontinued {continue_from}: {before} words before, {len(model.wv)} now", err=True)
+        click.echo(f"{chr(10) if terminal else ''}continued {continue_from}: {before} words before, "
+                   f"{len(model.wv)} now", err=True)
         dim = model.config.dim
     else:
         model = Word2Vec(corpus, dim=dim, window=window, negative=negative, min_freq=min_freq,
                          max_vocab=max_vocab, sample=sample, epochs=epochs, alpha=alpha, sg=not cbow,
                          threads=threads, seed=seed, backend=backend, device=device, optimizer=optimizer,
                          batch_size=batch_size, progress=progress)
-    click.echo("", err=True)
+    if terminal:
+        click.echo("", err=True)  # end the redrawn line
     if save_model:
         model.save(save_model)
     stats = model.stats

@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -202,19 +202,88 @@ def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return prob.astype(np.float32), alias
 
 
+# ----------------------------------------------------------------------------- gensim's names
+
+#: gensim's ``Word2Vec`` keyword -> seqkit's setting of the same meaning (the other shared names --
+#: ``window``, ``negative``, ``sample``, ``epochs``, ``alpha``, ``min_alpha``, ``sg``, ``seed``,
+#: ``compute_loss`` -- are spelled alike).
+GENSIM_NAMES = {"vector_size": "dim", "min_count": "min_freq", "workers": "threads",
+                "max_final_vocab": "max_vocab"}
+#: gensim keywords for what seqkit does one way only: accepted at that value, refused otherwise.
+GENSIM_FIXED = {"hs": (0, "hierarchical softmax is not implemented: seqkit trains with negative sampling"),
+                "cbow_mean": (1, "CBOW averages the context vectors here (cbow_mean=1)"),
+                "ns_exponent": (0.75, "the noise distribution is unigram counts ** 0.75"),
+                "sorted_vocab": (1, "the vocabulary is always sorted by frequency"),
+                "shrink_windows": (True, "windows are always shrunk at random, as word2vec.c"),
+                "null_word": (0, "there is no null word"),
+                "max_vocab_size": (None, "counting keeps every word (use max_final_vocab / max_vocab to cap "
+                                         "the vocabulary)"),
+                "trim_rule": (None, "there is no trim rule (use min_count / min_freq)"),
+                "callbacks": ((), "there are no callbacks (use progress=fn(dict))"),
+                "batch_words": (10000, "the kernel's unit of work is fixed"),
+                "comment": (None, "there is no comment field"),
+                "hashfxn": (hash, "random vectors come from seed alone")}
+#: gensim 3's names, gone from gensim 4 (which raises TypeError for them)
+GENSIM_3 = {"size": "vector_size", "iter": "epochs"}
+
+
+def from_gensim_names(options: dict[str, Any]) -> dict[str, Any]:
+    """``Word2Vec`` keywords with gensim's names mapped to seqkit's (see :data:`GENSIM_NAMES`); a gensim
+    option seqkit does not support, at a value it does not do, or an unknown keyword is one
+    :class:`~seqkit.errors.SeqkitError` naming it and what to do."""
+    import difflib
+
+    fields = {f.name for f in dataclasses.fields(Word2VecConfig)}
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in GENSIM_3:
+            raise SeqkitError(f"Word2Vec({key}=...) is gensim 3's name", fix=f"use {GENSIM_3[key]}= (gensim 4's)")
+        if key in GENSIM_FIXED:
+            allowed, why = GENSIM_FIXED[key]
+            if value != allowed and not (allowed == () and not value):
+                raise SeqkitError(f"Word2Vec({key}={value!r}) is not supported: {why}",
+                                  fix=f"drop {key}= (or give {key}={allowed!r})")
+            continue
+        name = GENSIM_NAMES.get(key, key)
+        if name not in fields:
+            close = difflib.get_close_matches(key, [*fields, *GENSIM_NAMES], n=1)
+            raise SeqkitError(f"Word2Vec got an unknown option {key!r}",
+                              fix=(f"did you mean {close[0]!r}? " if close else "") +
+                                  f"options: {', '.join(sorted(fields))} (or gensim's {', '.join(GENSIM_NAMES)})")
+        if name in out:
+            raise SeqkitError(f"Word2Vec got {name} twice (as {name}= and gensim's name for it)",
+                              fix="give one of them")
+        if name == "sg" and value in (0, 1):
+            value = bool(value)
+        out[name] = value
+    return out
+
+
 # ----------------------------------------------------------------------------- the model
 
 class Word2Vec:
     """Train word vectors; ``model.wv`` is a :class:`KeyedVectors` with gensim's query methods.
 
     ``corpus`` is a path (one sentence per line, whitespace-tokenized, ``.gz`` read on the fly), an
-    iterable of strings, or an iterable of token lists. Keyword arguments are :class:`Word2VecConfig`
-    fields. ``progress(dict)`` is called about once a second with ``epoch``, ``words_per_sec``,
-    ``loss``, ``alpha`` and ``done`` (fraction).
+    iterable of strings, or an iterable of token lists; gensim's ``sentences=`` and ``corpus_file=``
+    name it too. Keyword arguments are :class:`Word2VecConfig` fields or gensim's names with gensim's
+    meaning (``vector_size``, ``min_count``, ``workers``, ``max_final_vocab``; ``sg=0`` is CBOW);
+    gensim options seqkit does not support are refused by name (:func:`from_gensim_names`).
+    ``progress(dict)`` is called about once a second with ``epoch``, ``words_per_sec``, ``loss``,
+    ``alpha`` and ``done`` (fraction).
+
+    >>> Word2Vec(vector_size=20, min_count=1, workers=1, sg=0).config.dim
+    20
     """
 
-    def __init__(self, corpus=None, *, progress: Callable[[dict], None] | None = None, **options) -> None:
-        self.config = Word2VecConfig(**options)
+    def __init__(self, corpus=None, *, progress: Callable[[dict], None] | None = None, sentences=None,
+                 corpus_file=None, **options) -> None:
+        given = [c for c in (corpus, sentences, corpus_file) if c is not None]
+        if len(given) > 1:
+            raise SeqkitError("Word2Vec got more than one corpus (corpus, sentences=, corpus_file=)",
+                              fix="give one of them")
+        corpus = given[0] if given else None
+        self.config = Word2VecConfig(**from_gensim_names(options))
         self.config.validate()
         self.progress = progress
         self.stats = TrainStats()

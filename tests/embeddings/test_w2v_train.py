@@ -148,3 +148,18 @@ def test_vocabulary_equals_gensims_on_lee():
     assert dict(zip(prepared.words, prepared.counts.tolist())) == gensim_counts
     assert prepared.counts.tolist() == sorted(gensim_counts.values(), reverse=True)
     assert prepared.words[:7] == list(gensim_model.wv.index_to_key)[:7]  # distinct counts: same order
+
+
+def test_gensims_names_with_gensims_meaning():
+    from gensim.test.utils import common_texts
+
+    model = Word2Vec(sentences=common_texts, vector_size=12, min_count=1, workers=1, sg=0, epochs=2, seed=3,
+                     window=2, negative=3, sample=0, alpha=0.03, min_alpha=0.001, hs=0, max_final_vocab=8)
+    cfg = model.config
+    assert (cfg.dim, cfg.min_freq, cfg.threads, cfg.sg, cfg.max_vocab) == (12, 1, 1, False, 8)  # sg=0: CBOW
+    assert model.wv.vector_size == 12 and len(model.wv) == 8
+    for bad, says in ((dict(hs=1), "hierarchical softmax"), (dict(size=10), "gensim 3's name"),
+                      (dict(vectr_size=5), "did you mean 'vector_size'"), (dict(vector_size=5, dim=6), "twice"),
+                      (dict(ns_exponent=0.5), "0.75")):
+        with pytest.raises(SeqkitError, match=says):
+            Word2Vec(**bad)
