@@ -152,9 +152,11 @@ def split_by_seed(n: int, n_valid: int, n_test: int, seed: int) -> tuple[list[in
     Each split keeps the corpus order inside it, so a prefix of train is still "the short sentences
     first" for Tatoeba files. The same ``(n, n_valid, n_test, seed)`` gives the same split anywhere.
     """
+    if n_valid < 0 or n_test < 0 or n_valid + n_test >= n:
+        raise SeqkitError(f"valid_size={n_valid} and test_size={n_test} cannot be held out of {n:,} lines "
+                          "(training needs at least one)", fix="ask for fewer held-out lines, or give more text")
     order = list(range(n))
     random.Random(seed).shuffle(order)
-    n_test, n_valid = min(n_test, n // 10), min(n_valid, n // 10)
     test = sorted(order[:n_test])
     valid = sorted(order[n_test:n_test + n_valid])
     train = sorted(order[n_test + n_valid:])
@@ -212,16 +214,33 @@ def _aligned_files(name: str, src: str, tgt: str) -> ParallelCorpus:
     return ParallelCorpus(src_lang=src, tgt_lang=tgt, name=name, **splits)
 
 
-def _tatoeba(name: str, src: str, tgt: str, langs: tuple[str, str], n_heldout: int, seed: int) -> ParallelCorpus:
+def _tatoeba(name: str, src: str, tgt: str, langs: tuple[str, str], n_heldout: int, seed: int,
+             valid_size: int = 0, test_size: int = 0) -> ParallelCorpus:
+    """One TSV file split by seed: ``n_heldout`` lines each for valid and test, unless the caller's
+    ``valid_size``/``test_size`` say otherwise."""
     columns = read_tsv(fetch(name, "all"), columns=(0, 1))
     by_lang = dict(zip(langs, columns))
-    train, valid, test = _split_parallel(by_lang[src], by_lang[tgt], n_heldout, n_heldout, seed)
+    train, valid, test = _split_parallel(by_lang[src], by_lang[tgt], valid_size or n_heldout,
+                                         test_size or n_heldout, seed)
     return ParallelCorpus(train, valid, test, src_lang=src, tgt_lang=tgt, name=name)
 
 
-def load_named(name: str, *, src: str | None = None, tgt: str | None = None, split_seed: int = 0):
-    """Load a registered corpus by name (see ``seqkit data ls``)."""
+def _fixed_splits(name: str, valid_size: int, test_size: int) -> None:
+    """A corpus whose splits are its files refuses held-out sizes (they would be silently ignored)."""
+    asked = [f"{k}={v}" for k, v in (("valid_size", valid_size), ("test_size", test_size)) if v]
+    if asked:
+        raise SeqkitError(f"{' '.join(asked)}: {name} comes with its own splits, which are used as they are",
+                          fix="drop valid_size/test_size, or load the files yourself and split them")
+
+
+def load_named(name: str, *, src: str | None = None, tgt: str | None = None, split_seed: int = 0,
+               valid_size: int = 0, test_size: int = 0):
+    """Load a registered corpus by name (see ``seqkit data ls``). ``valid_size``/``test_size`` apply to
+    the corpora that ship as one file (fra-eng, cmn-eng: they replace the held-out sizes); the others
+    refuse them."""
     info = corpus_info(name)
+    if name not in ("fra-eng", "cmn-eng"):
+        _fixed_splits(name, valid_size, test_size)
     if info.kind == "vectors":
         raise SeqkitError(f"{name} is a set of pretrained word vectors, not a corpus",
                           fix=f"load it with seqkit.embeddings.load_vectors({name!r})")
@@ -236,9 +255,11 @@ def load_named(name: str, *, src: str | None = None, tgt: str | None = None, spl
     if name == "wmt21-news":
         return _aligned_files(name, *_pick_pair(name, src, tgt, ("de", "en")))
     if name == "fra-eng":
-        return _tatoeba(name, *_pick_pair(name, src, tgt, ("en", "fr")), ("en", "fr"), 5000, split_seed)
+        return _tatoeba(name, *_pick_pair(name, src, tgt, ("en", "fr")), ("en", "fr"), 5000, split_seed,
+                        valid_size, test_size)
     if name == "cmn-eng":
-        return _tatoeba(name, *_pick_pair(name, src, tgt, ("en", "zh")), ("en", "zh"), 1000, split_seed)
+        return _tatoeba(name, *_pick_pair(name, src, tgt, ("en", "zh")), ("en", "zh"), 1000, split_seed,
+                        valid_size, test_size)
     raise AssertionError(f"no reader for {name}")  # pragma: no cover
 
 
@@ -303,6 +324,7 @@ def load_path(path: PathLike | Sequence[PathLike], *, src: str | None = None, tg
                               name=f"{path[0]}+{path[1]}")
     path = Path(path)
     if path.is_dir():
+        _fixed_splits(str(path), valid_size, test_size)
         return load_folder(path, src=src, tgt=tgt)
     if not path.exists():
         raise SeqkitError("no such corpus file, and it is not a registered corpus name", path=path,
@@ -338,17 +360,23 @@ def load(name_or_path: str | PathLike | Sequence[PathLike], *, src: str | None =
     >>> load(datasets.load_dataset("wmt16", "de-en"), src="de", tgt="en")   # doctest: +SKIP
 
     ``split_seed`` fixes the train/valid/test split of corpora that ship as one file (fra-eng,
-    cmn-eng, and local files with ``valid_size``/``test_size``).
+    cmn-eng, and local files with ``valid_size``/``test_size``). ``valid_size``/``test_size`` hold out
+    that many lines (pairs) of a corpus that has only a training part -- a text, TSV or CSV/JSON file, a
+    pair of files, a ``datasets`` object or hub corpus with a train split only -- and replace fra-eng's
+    and cmn-eng's held-out sizes; a corpus with its own valid/test splits refuses them, as does a
+    request that would leave no training line (one line each, never silently ignored).
     """
     from seqkit.data import hub
 
+    held_out = {"valid_size": valid_size, "test_size": test_size, "split_seed": split_seed}
     if hub.is_dataset(name_or_path):
-        return hub.from_datasets(name_or_path, src=src, tgt=tgt, **hub_options)
+        return hub.from_datasets(name_or_path, src=src, tgt=tgt, **held_out, **hub_options)
     if isinstance(name_or_path, str) and name_or_path.startswith("hf:"):
-        return hub.load_hub(name_or_path[3:], config=config, src=src, tgt=tgt, **hub_options)
+        return hub.load_hub(name_or_path[3:], config=config, src=src, tgt=tgt, **held_out, **hub_options)
     if hub.is_table_file(name_or_path):
-        return hub.load_hub(str(name_or_path), config=config, src=src, tgt=tgt, **hub_options)
+        return hub.load_hub(str(name_or_path), config=config, src=src, tgt=tgt, **held_out, **hub_options)
     if isinstance(name_or_path, str) and canonical(name_or_path) in CORPORA:
-        return load_named(canonical(name_or_path), src=src, tgt=tgt, split_seed=split_seed)
+        return load_named(canonical(name_or_path), src=src, tgt=tgt, split_seed=split_seed,
+                          valid_size=valid_size, test_size=test_size)
     return load_path(name_or_path, src=src, tgt=tgt, columns=columns, valid_size=valid_size,
                      test_size=test_size, split_seed=split_seed)

@@ -13,6 +13,8 @@ Hub split names map to seqkit's: ``train``; ``validation``/``valid``/``dev`` -> 
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 from seqkit.data.corpus import Lines, LMCorpus, ParallelCorpus, ParallelSplit
@@ -41,18 +43,37 @@ def open_dataset(name: str, config: str | None, **options):
 
     path = Path(name)
     try:
-        if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "dataset_info.json").is_file()
-                              or (path / "state.json").is_file()):
-            return datasets.load_from_disk(str(path))
-        builder = _file_builder(path)
-        if builder is not None:
-            return datasets.load_dataset(builder, data_files=str(path), **options)
-        return datasets.load_dataset(name, config, **options)
+        with _progress_bars_on_a_terminal_only(datasets):
+            return _open(datasets, path, name, config, **options)
     except (FileNotFoundError, ConnectionError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SeqkitError(f"hub corpus {name!r} (config {config!r}) could not be loaded: {first}",
                           fix="check the name and config on huggingface.co/datasets, go online once so "
                               "`datasets` caches it, or pass a folder written by save_to_disk") from None
+
+
+@contextlib.contextmanager
+def _progress_bars_on_a_terminal_only(datasets):
+    """``datasets``' progress bars ("Generating train split ...", carriage returns and all) only when
+    stderr is a terminal: redirected to a file, a pipe or a run's log they would be noise."""
+    quiet = not sys.stderr.isatty() and datasets.is_progress_bar_enabled()
+    if quiet:
+        datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if quiet:
+            datasets.enable_progress_bars()
+
+
+def _open(datasets, path: Path, name: str, config: str | None, **options):
+    if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "dataset_info.json").is_file()
+                          or (path / "state.json").is_file()):
+        return datasets.load_from_disk(str(path))
+    builder = _file_builder(path)
+    if builder is not None:
+        return datasets.load_dataset(builder, data_files=str(path), **options)
+    return datasets.load_dataset(name, config, **options)
 
 
 #: file suffix -> the ``datasets`` builder that reads it (``.gz`` and friends are read too)
@@ -86,18 +107,23 @@ def _as_dict(ds) -> dict:
 
 
 def load_hub(name: str, *, config: str | None = None, src: str | None = None, tgt: str | None = None,
-             text_column: str = "text", **options):
+             text_column: str = "text", valid_size: int = 0, test_size: int = 0, split_seed: int = 0, **options):
     """Load a Hugging Face dataset as a seqkit corpus (see the module docstring); ``options`` go to
-    ``datasets.load_dataset`` (``data_files=``, ``revision=`` ...)."""
+    ``datasets.load_dataset`` (``data_files=``, ``revision=`` ...); held-out sizes as
+    :func:`from_datasets`."""
     hub_id, config = resolve_hub_id(name, config, src, tgt)
     shown = name if is_table_file(name) or Path(name).exists() else f"hf:{name}"
-    return from_datasets(open_dataset(hub_id, config, **options), name=shown, src=src, tgt=tgt, text_column=text_column)
+    return from_datasets(open_dataset(hub_id, config, **options), name=shown, src=src, tgt=tgt,
+                         text_column=text_column, valid_size=valid_size, test_size=test_size, split_seed=split_seed)
 
 
 def from_datasets(ds, *, name: str = "dataset", src: str | None = None, tgt: str | None = None,
-                  text_column: str = "text"):
+                  text_column: str = "text", valid_size: int = 0, test_size: int = 0, split_seed: int = 0):
     """A ``datasets.Dataset`` (all train) or ``DatasetDict`` (its train/validation/test splits) as a
-    seqkit corpus: parallel with ``src`` and ``tgt``, else language modelling from ``text_column``."""
+    seqkit corpus: parallel with ``src`` and ``tgt``, else language modelling from ``text_column``.
+    ``valid_size``/``test_size`` hold out that many rows of the train split, by ``split_seed``
+    (:func:`seqkit.data.split_by_seed`), when the dataset has no split of that kind; one it has is
+    refused (one line), never ignored."""
     splits_in = _as_dict(ds)
     splits: dict[str, object] = {}
     columns: list[str] = []
@@ -116,11 +142,29 @@ def from_datasets(ds, *, name: str = "dataset", src: str | None = None, tgt: str
     if "train" not in splits:
         raise SeqkitError(f"hub corpus {name!r} has no train split (found {sorted(splits_in)})",
                           fix="choose a dataset with a train split")
+    if valid_size or test_size:
+        splits = _hold_out(splits, name, valid_size, test_size, split_seed, parallel=bool(src and tgt))
     if src and tgt:
         empty = ParallelSplit([], [])
         return ParallelCorpus(splits["train"], splits.get("valid", empty), splits.get("test", empty),
                               src_lang=src, tgt_lang=tgt, name=name)
     return LMCorpus(splits["train"], splits.get("valid", Lines()), splits.get("test", Lines()), name=name)
+
+
+def _hold_out(splits: dict, name: str, valid_size: int, test_size: int, seed: int, parallel: bool) -> dict:
+    from seqkit.data.corpus import _split_parallel, _take, split_by_seed
+
+    has = [s for s, n in (("valid", valid_size), ("test", test_size)) if n and s in splits]
+    if has:
+        raise SeqkitError(f"{name} has its own {' and '.join(has)} split: valid_size/test_size would not be used",
+                          fix=f"drop {' and '.join(f'{s}_size' for s in has)}")
+    train = splits["train"]
+    if parallel:
+        tr, va, te = _split_parallel(train.src, train.tgt, valid_size, test_size, seed)
+    else:
+        lines = list(train)
+        tr, va, te = (Lines(_take(lines, i)) for i in split_by_seed(len(lines), valid_size, test_size, seed))
+    return {**splits, "train": tr, **({"valid": va} if valid_size else {}), **({"test": te} if test_size else {})}
 
 
 def _parallel_split(ds, src: str, tgt: str, name: str) -> ParallelSplit:

@@ -160,10 +160,11 @@ def train_stage(run: Run) -> dict:
 
     validations = [0]
 
-    def log(record: dict) -> None:
+    def log(record: dict) -> None:  # into log.txt; the console has the trainer's own line (once)
         if record.get("split") == "valid":
             validations[0] += 1
-            run.log(f"validation {validations[0]} (update {record['step']}): ppl {record['ppl']:.2f}")
+            run.log(f"validation {validations[0]} (update {record['step']}): ppl {record['ppl']:.2f}",
+                    echo=not progress)
 
     result = train_rnn_lm(model, ids["train"], ids.get("valid"), ids.get("test"), cfg, device=run.device,
                           run_dir=train_dir, seed=seed, resume=resume, progress=progress, log_fn=log)

@@ -64,3 +64,24 @@ def test_unavailable_hub_corpus_is_one_error(monkeypatch):
         sk.data.load("hf:seqkit-test/missing", src="de", tgt="en")
     assert str(err.value).startswith("hub corpus 'seqkit-test/missing' (config None) could not be loaded: Couldn't")
     assert "fix:" in str(err.value)
+
+
+def test_held_out_sizes_are_honoured_or_refused_and_no_progress_bar_leaks(tmp_path, translation_dir, capfd,
+                                                                         monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))  # a fresh cache: the CSV is built now
+    path = tmp_path / "tr.csv"
+    path.write_text("de,en\n" + "".join(f"hallo {i},hello {i}\n" for i in range(1000)), encoding="utf-8")
+    capfd.readouterr()
+    corpus = sk.data.load(str(path), src="de", tgt="en", valid_size=100, test_size=100)
+    assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == (800, 100, 100)
+    assert not set(corpus.train.src) & (set(corpus.valid.src) | set(corpus.test.src))
+    again = sk.data.load(str(path), src="de", tgt="en", valid_size=100, test_size=100)
+    assert again.test.src == corpus.test.src  # split_seed: the same split every time
+    err = capfd.readouterr().err  # stderr is not a terminal here: datasets' bars stay off it
+    assert "\r" not in err and "Generating" not in err, err
+    for name, kwargs, says in ((str(path), {"valid_size": 600, "test_size": 400}, "cannot be held out"),
+                               (f"hf:{translation_dir}", {"valid_size": 1}, "its own valid split"),
+                               ("seqkit-en-fr", {"test_size": 10}, "comes with its own splits")):
+        pair = {} if name == "seqkit-en-fr" else {"src": "de", "tgt": "en"}
+        with pytest.raises(SeqkitError, match=says):
+            sk.data.load(name, **pair, **kwargs)

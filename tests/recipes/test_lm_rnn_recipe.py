@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -81,3 +83,19 @@ def test_a_parallel_corpus_is_refused(tmp_path):
     _, cfg = load_recipe("lm_rnn", ["data.name=seqkit-en-fr", f"run_dir={tmp_path}"])
     with pytest.raises(SeqkitError, match="is a parallel corpus; a language model needs an LM corpus"):
         run_pipeline(cfg, "lm_rnn", stages=["lm.rnn.data"], echo=False)
+
+
+@pytest.mark.parametrize("progress", ["true", "false"])
+def test_validation_is_reported_once(tmp_path, corpus, capsys, progress):
+    """Each validation is one line on the console (the trainer's, or the run's without a progress
+    display) and one in log.txt -- not two lines in two formats."""
+    overrides = [o for o in FAST if not o.startswith("train.progress")] + [f"train.progress={progress}"]
+    _, cfg = load_recipe("lm_rnn", [f"data.name={corpus}", f"run_dir={tmp_path / 'run'}", *overrides])
+    capsys.readouterr()
+    run_pipeline(cfg, "lm_rnn")
+    out, err = capsys.readouterr()
+    shown = re.compile(r"valid @ \d+|validation \d+ \(update")
+    console = [line for line in (out + err).splitlines() if shown.search(line)]
+    assert len(console) == 2, console  # two epochs, two validations
+    logged = [line for line in (tmp_path / "run" / "log.txt").read_text().splitlines() if shown.search(line)]
+    assert len(logged) == 2, logged
