@@ -128,7 +128,10 @@ def validation_loss(model: nn.Module, batches: list[Any], device: torch.device,
 #: evaluate stage writes beside ``model/``); ``GET /info`` shows it (:func:`seqkit.serve.run_info`).
 SCORES_JSON = Obj(fields={"bleu": Number(required=True, lo=0, hi=100), "chrf": Number(required=True, lo=0, hi=100),
                           "bleu_signature": Str(max_len=1000), "chrf_signature": Str(max_len=1000),
-                          "bleu_text": Str(max_len=1000)})
+                          "bleu_text": Str(max_len=1000),
+                          # the papers' tokenized BLEU (seqkit.metrics.tokenized), cased and lowercased
+                          "bleu_tokenized": Number(lo=0, hi=100), "bleu_tokenized_lc": Number(lo=0, hi=100),
+                          "bleu_tokenized_signature": Str(max_len=1000)})
 
 
 def read_scores(path: str | os.PathLike) -> dict[str, Any]:
@@ -136,17 +139,27 @@ def read_scores(path: str | os.PathLike) -> dict[str, Any]:
     return read_json(path, SCORES_JSON, fix="re-run the recipe's evaluate stage (force=true)")
 
 
-def score_translations(hyps: list[str], refs: list[str], tgt_lang: str | None = None) -> dict[str, Any]:
+def score_translations(hyps: list[str], refs: list[str], tgt_lang: str | None = None, *,
+                       tokenized: bool = True) -> dict[str, Any]:
     """sacreBLEU corpus BLEU and chrF with signatures. Chinese targets (``tgt_lang`` ``zh*``, or without a
     language, references that look Chinese) are scored with the ``zh`` tokenizer, as WMT scores them; the
-    signature says ``tok:zh``."""
+    signature says ``tok:zh``. With ``tokenized`` (not for Chinese), beside them the tokenized BLEU papers
+    report, cased and lowercased (:func:`seqkit.metrics.tokenized_bleu`, labelled as such)."""
     from seqkit.metrics import bleu, chrf, is_chinese
 
     chinese = str(tgt_lang or "").startswith("zh") or (not tgt_lang and is_chinese(refs))
     tokenize = "zh" if chinese else None  # None: sacreBLEU's choice (13a)
     b, c = bleu(hyps, refs, tokenize=tokenize), chrf(hyps, refs)
-    return {"bleu": round(b.score, 2), "chrf": round(c.score, 2), "bleu_signature": b.signature,
-            "chrf_signature": c.signature, "bleu_text": b.text}
+    scores = {"bleu": round(b.score, 2), "chrf": round(c.score, 2), "bleu_signature": b.signature,
+              "chrf_signature": c.signature, "bleu_text": b.text}
+    if tokenized and not chinese:  # papers score Chinese by characters, not Moses tokens
+        from seqkit.metrics import tokenized_bleu
+
+        lang = str(tgt_lang or "en").split("-")[0].split("_")[0]
+        cased, lower = tokenized_bleu(hyps, refs, lang), tokenized_bleu(hyps, refs, lang, lowercase=True)
+        scores.update(bleu_tokenized=round(cased.score, 2), bleu_tokenized_lc=round(lower.score, 2),
+                      bleu_tokenized_signature=cased.signature)
+    return scores
 
 
 def _encoder(tokenizer: Any, pretokenize: dict[str, str] | None):
@@ -191,7 +204,7 @@ def make_valid_fn(model: nn.Module, tokenizer: Any, valid_src: list[str], valid_
 
     def valid_fn(m: nn.Module) -> dict:
         translator.model = m
-        scores = score_translations(translator.translate(valid_src), valid_ref, tgt_lang)
+        scores = score_translations(translator.translate(valid_src), valid_ref, tgt_lang, tokenized=False)
         loss = validation_loss(m, valid_batches, translator.device, split_ranks=split_ranks)
         return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "bleu": scores["bleu"],
                 "chrf": scores["chrf"]}

@@ -81,3 +81,33 @@ def plot_metrics(metrics_file: str | os.PathLike, out_png: str | os.PathLike,
         fig.savefig(fh, format="png", dpi=90)
     plt.close(fig)
     return out_png
+
+
+def plot_against_time(metrics_file: str | os.PathLike, out_png: str | os.PathLike, key: str = "bleu"
+                      ) -> Path | None:
+    """Validation ``key`` (e.g. BLEU) against wall-clock minutes since the run began (the ``time`` of
+    each validation record, resumed sessions summed): where more training time still pays. Returns the
+    PNG's path (``None`` without at least one timed validation)."""
+    points = [(rec["time"] / 60.0, rec[key]) for rec in read_metrics(metrics_file)
+              if rec.get("split") == "valid" and isinstance(rec.get("time"), (int, float))
+              and isinstance(rec.get(key), (int, float)) and not isinstance(rec.get(key), bool)]
+    if not points:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs, ys = zip(*sorted(points))
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    ax.plot(xs, ys, marker="o" if len(xs) < 40 else None, markersize=3)
+    ax.set_xlabel("wall-clock minutes")
+    ax.set_ylabel(f"validation {key}")
+    ax.set_title(f"validation {key} against time")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    with atomic_write(out_png, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=90)
+    plt.close(fig)
+    return out_png

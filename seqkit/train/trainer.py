@@ -90,7 +90,7 @@ from seqkit.train.amp import autocast, resolve_amp
 from seqkit.train.builders import resolve_device
 from seqkit.train.checkpoint import CheckpointManager
 from seqkit.train.host_memory import keep_freed_memory
-from seqkit.train.plots import plot_metrics, read_metrics
+from seqkit.train.plots import plot_against_time, plot_metrics, read_metrics
 from seqkit.train.progress import Progress, estimate_peak_flops
 
 
@@ -553,7 +553,10 @@ class Trainer:
             self.last_valid, self.last_valid_step = last_valid, self.step
             # right after an epoch ends the counter already names the next one: report the finished one
             epoch = self.epoch if self.batch_in_epoch == 0 and self.epoch > 0 else self.epoch + 1
-            record = {"split": "valid", "step": self.step, "epoch": epoch, **last_valid}
+            # time: wall-clock seconds since the run began (summed over resumed sessions, validation
+            # included), for the score-against-time record (plots.plot_against_time)
+            record = {"split": "valid", "step": self.step, "epoch": epoch, **last_valid,
+                      "time": round(time.perf_counter() - session_start, 3)}
             improved = True
             if monitor is not None:
                 score = last_valid[monitor]
@@ -631,6 +634,8 @@ class Trainer:
                 self._tb = None
             if self.plot and self.is_main and self.metrics_file is not None and self.metrics_file.is_file():
                 plot_metrics(self.metrics_file, self.run_dir / "curves.png")
+                if monitor is not None:
+                    plot_against_time(self.metrics_file, self.run_dir / f"{monitor}_time.png", monitor)
         best = self.ckpt.best[0] if self.ckpt is not None and self.ckpt.best else None
         return FitResult(steps=self.step, epochs_done=self.epoch, stopped=stopped,
                          best_score=best["score"] if best else None, best_step=best["step"] if best else None,

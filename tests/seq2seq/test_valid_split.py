@@ -64,7 +64,7 @@ def test_two_ranks_validate_their_shares_and_agree_with_one_process(tmp_path):
     valid = [r for r in ranks[0]["records"] if r["split"] == "valid"]
     assert [r["step"] for r in valid] == [30, 60] and ranks[1]["records"] == []  # rank 0 logs
     assert ranks[1]["last_valid"] == ranks[0]["last_valid"] == {k: v for k, v in valid[-1].items()
-                                                                  if k not in ("split", "step", "epoch")}
+                                                                  if k not in ("split", "step", "epoch", "time")}
 
     # One process, the final weights (those validated at update 60), the same validation unsplit.
     src, tgt, tok, mcfg = _setup()
