@@ -56,7 +56,9 @@ def get(name: str, src: str | None, tgt: str | None, config: str | None) -> None
 @click.option("--hub", default=None, metavar="NAME",
               help="instead of files: a datasets corpus read with streaming=True (hub name, or a local "
                    "JSON/CSV/Parquet file)")
-@click.option("--langs", default=None, metavar="SRC-TGT", help="with --hub: the language pair, e.g. de-en")
+@click.option("--langs", default=None, metavar="SRC-TGT",
+              help="the language pair, e.g. de-en (needed with --hub; with files, recorded in OUT/meta.json "
+                   "[default: what the file names say, train.de/train.en -> de-en])")
 @click.option("--config", default=None, help="with --hub: the datasets config")
 @click.option("--split", default="train", show_default=True, help="with --hub: the split")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="use only the first N pairs")
@@ -123,6 +125,11 @@ def prepare_cmd(src: tuple[str, ...], tgt: tuple[str, ...], hub: str | None, lan
         if not src or not tgt:
             raise SeqkitError("no corpus given", fix="give --src FILE --tgt FILE (or --hub NAME --langs SRC-TGT)")
         stream = ParallelStream.files(list(src), list(tgt), limit=limit)
+        if langs:
+            pair = langs.split("-")
+            if len(pair) != 2 or not all(pair):
+                raise SeqkitError(f"--langs {langs!r}", fix="give SRC-TGT, e.g. --langs de-en")
+            stream.langs = (pair[0], pair[1])
     spm_options = {k: v for k, v in spm_options.items() if v is not None}
     if spm_model and spm_options:
         raise SeqkitError(f"--{next(iter(spm_options)).replace('_', '-')} trains a model, but --spm gives one",

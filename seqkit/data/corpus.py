@@ -184,13 +184,27 @@ def _lm(name: str) -> LMCorpus:
     return LMCorpus(name=name, **splits)
 
 
-def _pick_pair(name: str, src: str | None, tgt: str | None, default: tuple[str, str]) -> tuple[str, str]:
+#: The direction a registered parallel corpus loads without ``src``/``tgt``.
+DEFAULT_PAIRS = {"multi30k": ("de", "en"), "seqkit-en-fr": ("en", "fr"), "iwslt14-de-en": ("de", "en"),
+                 "wmt21-news": ("de", "en"), "fra-eng": ("en", "fr"), "cmn-eng": ("en", "zh")}
+
+
+def corpus_pair(name: str, src: str | None = None, tgt: str | None = None) -> tuple[str, str]:
+    """The language pair ``load(name, src=, tgt=)`` gives for a registered parallel corpus, checked
+    without reading or downloading anything: a pair it lacks is one :class:`SeqkitError` naming the
+    ones it has."""
     info = corpus_info(name)
+    default = DEFAULT_PAIRS[name]
     src, tgt = src or default[0], tgt or default[1]
     langs = info.languages
     if src not in langs or tgt not in langs or src == tgt:
         raise SeqkitError(f"corpus {name!r} has no {src}->{tgt} direction",
                           fix=f"choose src and tgt among {', '.join(langs)}")
+    directed = {k.split(".")[1] for k in info.files if k.count(".") == 2}  # test.de-en.de -> de-en
+    if directed and not any(f"{split}.{src}" in info.files and f"{split}.{tgt}" in info.files
+                            for split in ("train", "valid", "test")) and f"{src}-{tgt}" not in directed:
+        raise SeqkitError(f"corpus {name!r} has no {src}->{tgt} direction",
+                          fix=f"choose one of {', '.join(sorted(directed))} (src= and tgt=)")
     return src, tgt
 
 
@@ -247,18 +261,18 @@ def load_named(name: str, *, src: str | None = None, tgt: str | None = None, spl
     if info.kind == "lm":
         return _lm(name)
     if name == "multi30k":
-        return _aligned_files(name, *_pick_pair(name, src, tgt, ("de", "en")))
+        return _aligned_files(name, *corpus_pair(name, src, tgt))
     if name == "seqkit-en-fr":
-        return _aligned_files(name, *_pick_pair(name, src, tgt, ("en", "fr")))
+        return _aligned_files(name, *corpus_pair(name, src, tgt))
     if name == "iwslt14-de-en":
-        return _aligned_files(name, *_pick_pair(name, src, tgt, ("de", "en")))
+        return _aligned_files(name, *corpus_pair(name, src, tgt))
     if name == "wmt21-news":
-        return _aligned_files(name, *_pick_pair(name, src, tgt, ("de", "en")))
+        return _aligned_files(name, *corpus_pair(name, src, tgt))
     if name == "fra-eng":
-        return _tatoeba(name, *_pick_pair(name, src, tgt, ("en", "fr")), ("en", "fr"), 5000, split_seed,
+        return _tatoeba(name, *corpus_pair(name, src, tgt), ("en", "fr"), 5000, split_seed,
                         valid_size, test_size)
     if name == "cmn-eng":
-        return _tatoeba(name, *_pick_pair(name, src, tgt, ("en", "zh")), ("en", "zh"), 1000, split_seed,
+        return _tatoeba(name, *corpus_pair(name, src, tgt), ("en", "zh"), 1000, split_seed,
                         valid_size, test_size)
     raise AssertionError(f"no reader for {name}")  # pragma: no cover
 

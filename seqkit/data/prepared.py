@@ -386,8 +386,9 @@ def prepare_stream(stream: Any, tokenizer: Any, out_dir: str | os.PathLike, *, s
             bar.close()
             for fh in files.values():
                 fh.close()
+        langs = getattr(stream, "langs", (None, None))
         meta = {**want, "pairs": pairs, "src_tokens": totals["src"], "tgt_tokens": totals["tgt"],
-                "source": stream.name, "inputs": stamps, "options": {"chunk_lines": chunk_lines}}
+                "src_lang": langs[0], "tgt_lang": langs[1], "source": stream.name, "inputs": stamps, "options": {"chunk_lines": chunk_lines}}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return PreparedCorpus.open(out_dir)
 

@@ -55,6 +55,28 @@ def expand_shards(spec: PathLike | Sequence[PathLike]) -> list[Path]:
     return out
 
 
+def file_languages(src: PathLike | Sequence[PathLike], tgt: PathLike | Sequence[PathLike]
+                   ) -> tuple[str | None, str | None]:
+    """The language codes the file names give (``train.de`` / ``train.en.gz`` -> ``("de", "en")``): the
+    last suffix before any compression one, when it looks like a code (2-3 letters, ``zh_cn``, ``pt-br``)
+    on every shard of a side and the sides differ; ``(None, None)`` otherwise -- never a guess."""
+    import re
+
+    def code(spec) -> str | None:
+        items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+        found = set()
+        for item in items:
+            suffixes = [s for s in Path(os.fspath(item)).suffixes if s not in (".gz", ".bz2", ".xz", ".zst")]
+            text = suffixes[-1][1:].lower() if suffixes else ""
+            if not re.fullmatch(r"[a-z]{2,3}([_-][a-z]{2,4})?", text) or text in ("txt", "tsv", "csv"):
+                return None
+            found.add(text)
+        return found.pop() if len(found) == 1 else None
+
+    s, t = code(src), code(tgt)
+    return (s, t) if s and t and s != t else (None, None)
+
+
 def line_chunks(src_lines: Iterable[str], tgt_lines: Iterable[str], size: int,
                 names: tuple[Any, Any] = ("source", "target")) -> Iterator[Chunk]:
     """Pairs of line lists of ``size`` (the last shorter); unequal line counts are an error naming
@@ -83,11 +105,15 @@ class ParallelStream:
         name: what to call it in messages.
         shards: the ``(source, target)`` shard files, or ``None`` for a hub stream.
         limit: read at most this many pairs (``None``: all).
+        langs: ``(source, target)`` language codes: a hub stream's columns, or what the file names
+            say (:func:`file_languages`); ``(None, None)`` when unknown.
     """
 
     def __init__(self, parts: Callable[[int], Iterator[Chunk]], name: str, *,
-                 shards: list[tuple[Path, Path]] | None = None, limit: int | None = None) -> None:
+                 shards: list[tuple[Path, Path]] | None = None, limit: int | None = None,
+                 langs: tuple[str | None, str | None] = (None, None)) -> None:
         self._parts, self.name, self.shards, self.limit = parts, name, shards, limit
+        self.langs = langs  # (source, target) language codes when known (hub columns, file names)
 
     # -- sources ------------------------------------------------------------------------------------
     @classmethod
@@ -109,7 +135,7 @@ class ParallelStream:
                 yield from line_chunks(iter_lines(s), iter_lines(t), size, names=(s, t))
 
         shown = str(src_files[0]) if len(pairs) == 1 else f"{len(pairs)} shards from {src_files[0]}"
-        return cls(parts, shown, shards=pairs, limit=limit)
+        return cls(parts, shown, shards=pairs, limit=limit, langs=file_languages(src_files, tgt_files))
 
     @classmethod
     def hub(cls, name: str, *, src: str, tgt: str, config: str | None = None, split: str = "train",
@@ -141,7 +167,7 @@ class ParallelStream:
                     return
                 yield _columns(block, src, tgt, name)
 
-        return cls(parts, f"hf:{name}", limit=limit)
+        return cls(parts, f"hf:{name}", limit=limit, langs=(src, tgt))
 
     # -- reading ------------------------------------------------------------------------------------
     def chunks(self, size: int = 20_000) -> Iterator[Chunk]:

@@ -86,10 +86,68 @@ def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
     if not isinstance(raw, dict) or not isinstance(raw.get("stages"), list) or not raw["stages"]:
         raise SeqkitError("a recipe must be a mapping with a non-empty 'stages:' list", path=path,
                           fix="see `seqkit recipe show nmt_transformer` for the layout")
+    if path.resolve() not in {p.resolve() for p in builtin_recipes().values()}:
+        check_file_keys(path, raw)
     config = {**GLOBAL_DEFAULTS, **raw}
     for override in overrides:
         _apply_override(config, override, name)
     return name, OmegaConf.create(config)
+
+
+def key_lines(path: Path) -> dict[str, int]:
+    """Dotted key -> the line (1-based) of a YAML mapping file where it is written."""
+    lines: dict[str, int] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                dotted = f"{prefix}{key.value}"
+                lines[dotted] = key.start_mark.line + 1
+                walk(value, dotted + ".")
+
+    walk(yaml.compose(path.read_text(encoding="utf-8")), "")
+    return lines
+
+
+def check_file_keys(path: Path, raw: dict) -> None:
+    """A user's recipe file (one copied with ``seqkit recipe cp`` and edited) against the keys the
+    built-in recipes of its stages have: a key none of them has (a typo: ``train.lrr``) is reported
+    as ``FILE:LINE: unknown key 'train.lrr'; did you mean 'train.lr'?``, all of them at once. A file
+    whose stages no built-in recipe uses is its own schema."""
+    from seqkit.settings import SettingsError
+
+    stages = set(map(str, raw.get("stages") or []))
+    known = {*GLOBAL_DEFAULTS}
+    free: set[str] = set()  # keys whose default is not a section (null, a value): what is inside is the user's
+    related = False
+    for builtin in builtin_recipes().values():
+        other = yaml.safe_load(builtin.read_text(encoding="utf-8")) or {}
+        if stages & set(map(str, other.get("stages") or [])):
+            related = True
+            known.update(flat_keys(other))
+            free.update(k for k in flat_keys(other) if not isinstance(_value(other, k), dict))
+    if not related:
+        return
+    unknown = [key for key in flat_keys(raw) if key not in known
+               and not any(key.startswith(k + ".") for k in free)]
+    if not unknown:
+        return
+    lines = key_lines(path)
+    problems = []
+    for key in unknown:
+        if any(key.startswith(u + ".") for u in unknown):
+            continue  # inside an unknown section: the section is reported
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(sorted(known))}"
+        problems.append(f"{path}:{lines.get(key, '?')}: unknown key '{key}'{hint}")
+    raise SettingsError(problems)
+
+
+def _value(config: dict, dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        node = node[part]
+    return node
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

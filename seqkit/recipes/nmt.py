@@ -110,6 +110,37 @@ def _local_split(data_cfg: Any, split: str) -> tuple[list[str], list[str]]:
     return src, tgt
 
 
+def data_languages(data_cfg: Any) -> tuple[str | None, str | None]:
+    """The data's ``(source, target)`` languages, as the data stage records them: ``data.src``/``data.tgt``
+    when set; else a prepared folder's (its ``meta.json``), what local file names say (``a.de`` ->
+    ``de``, :func:`seqkit.data.stream.file_languages`), or a named corpus's own direction. ``None``
+    where nothing says (never a recipe default that belongs to another corpus)."""
+    src, tgt = data_cfg.get("src"), data_cfg.get("tgt")
+    prepared = data_cfg.get("prepared")
+    found: tuple[str | None, str | None] = (None, None)
+    if isinstance(prepared, str):
+        from seqkit.data.prepared import PreparedCorpus
+
+        meta = PreparedCorpus.open(Path(prepared).expanduser()).meta
+        found = (meta.get("src_lang"), meta.get("tgt_lang"))
+    elif any(data_cfg.get(s) for s in SPLITS):
+        from seqkit.data.stream import file_languages
+
+        split = next(s for s in SPLITS if data_cfg.get(s))
+        files = data_cfg[split]
+        if len(files) == 2:
+            found = file_languages(*(str(side) if isinstance(side, str) else [str(f) for f in side]
+                                     for side in files))
+    elif not str(data_cfg.get("name") or "").startswith("hf:"):
+        from seqkit.data.corpus import corpus_pair
+        from seqkit.data.registry import CORPORA, canonical
+
+        name = canonical(str(data_cfg.get("name")))
+        if name in CORPORA and CORPORA[name].kind == "parallel":
+            return corpus_pair(name, src, tgt)
+    return src or found[0], tgt or found[1]
+
+
 def load_parallel(data_cfg: Any, splits: tuple[str, ...] = SPLITS
                   ) -> tuple[dict[str, tuple[list[str], list[str]]], str | None, str | None]:
     """``({"train": (src_lines, tgt_lines), "valid": ..., "test": ...}, src_lang, tgt_lang)`` from
@@ -121,11 +152,14 @@ def load_parallel(data_cfg: Any, splits: tuple[str, ...] = SPLITS
         if missing:
             raise SeqkitError(f"local data needs train, valid and test files; missing: {', '.join(missing)}",
                               fix="set data.valid=[SRC,TGT] and data.test=[SRC,TGT]")
-        return splits, data_cfg.get("src"), data_cfg.get("tgt")
+        return splits, *data_languages(data_cfg)
     import seqkit.data as skdata
     from seqkit.recipes.config import corpus_options
 
     kwargs = corpus_options(data_cfg)
+    if not str(data_cfg.name).startswith("hf:"):  # e.g. a prepared folder's pair for its valid/test splits
+        langs = dict(zip(("src", "tgt"), data_languages(data_cfg)))
+        kwargs.update({k: v for k, v in langs.items() if v and k not in kwargs})
     corpus = skdata.load(data_cfg.name, **kwargs)
     out = {}
     for split in splits:
@@ -155,10 +189,63 @@ def pretokenize_sides(how: str, langs: dict[str, str | None], samples: dict[str,
 
 
 # -- checking the config before anything runs ---------------------------------------------------------
+def _data_problems(data: Any) -> list[str]:
+    """What would stop the data stage, found before a run folder exists: local files that are not there,
+    a language pair the corpus does not have, a pair that disagrees with the prepared folder's."""
+    from seqkit.data.stream import expand_shards
+
+    found = []
+    for split in SPLITS:
+        files = data.get(split)
+        if not files:
+            continue
+        if isinstance(files, str) or len(files) != 2:
+            found.append(f"data.{split}: must be [SOURCE_FILE, TARGET_FILE], got {files!r}")
+            continue
+        for side, spec in zip(("source", "target"), files):
+            try:
+                expand_shards(str(spec) if isinstance(spec, str) else [str(f) for f in spec])
+            except SeqkitError as exc:
+                found.append(f"data.{split} ({side}): {exc}")
+    local = [s for s in SPLITS if data.get(s)]
+    prepared_folder = isinstance(data.get("prepared"), str)
+    needed = ("valid", "test") if prepared_folder else SPLITS
+    if local and any(not data.get(s) for s in needed):
+        names = ", ".join(needed[:-1]) + f" and {needed[-1]}"
+        found.append(f"data.{', data.'.join(s for s in needed if not data.get(s))}: missing; local data needs "
+                     f"{names} files ([SOURCE_FILE, TARGET_FILE] each)")
+    if prepared_folder:
+        try:
+            from seqkit.data.prepared import PreparedCorpus
+
+            meta = PreparedCorpus.open(Path(data["prepared"]).expanduser()).meta
+        except SeqkitError:
+            meta = {}  # reported by check()
+        for key, side in (("src", "src_lang"), ("tgt", "tgt_lang")):
+            if data.get(key) and meta.get(side) and data[key] != meta[side]:
+                found.append(f"data.{key}: {data[key]}, but {data['prepared']} was prepared from "
+                             f"{meta['src_lang']}->{meta['tgt_lang']} data")
+    hub = str(data.get("name") or "").startswith("hf:")
+    if not local and hub and not (data.get("src") and data.get("tgt")):
+        found.append("data.src, data.tgt: an hf: corpus needs the two languages (its columns) named, "
+                     "e.g. data.src=de data.tgt=en")
+    elif not local and not hub:
+        from seqkit.data.registry import CORPORA, canonical
+
+        name = canonical(str(data.get("name")))
+        if name in CORPORA and CORPORA[name].kind == "parallel":
+            try:
+                data_languages(data)
+            except SeqkitError as exc:
+                found.append(f"data.src, data.tgt: {exc}")
+    return found
+
+
 def check(cfg: Any) -> list[str]:
     """Every bad value of an NMT recipe's config, one line each."""
     found = []
     data = cfg.get("data") or {}
+    found += _data_problems(data)
     if not data.get("train"):
         from seqkit.data.registry import CORPORA, canonical, names
 
@@ -183,10 +270,6 @@ def check(cfg: Any) -> list[str]:
             found.append(f"data.prepared: {exc}")
     elif prepared not in (None, True, False):
         found.append(f"data.prepared: true, false or the folder `seqkit data prepare` wrote, got {prepared!r}")
-    if prepared and str(data.get("name", "")).startswith("hf:") and not data.get("train") \
-            and not (data.get("src") and data.get("tgt")):
-        found.append("data.src, data.tgt: a prepared hf: corpus is streamed, which needs the two languages "
-                     "(its columns) named, e.g. data.src=de data.tgt=en")
     if data.get("pretokenize", "auto") not in ("auto", *PRETOKENIZE):
         found.append(f"data.pretokenize: must be one of auto, {', '.join(PRETOKENIZE)}, got {data.get('pretokenize')!r}")
     spm = cfg.get("spm") or {}
@@ -257,7 +340,8 @@ def data_stage(run: Run) -> dict:
         splits = {split: hub_stream(cfg, split).lists() for split in ("valid", "test")}
         src_lang, tgt_lang = cfg.get("src"), cfg.get("tgt")
     else:
-        splits, src_lang, tgt_lang = load_parallel(cfg, ("valid", "test"))
+        splits, _, _ = load_parallel(cfg, ("valid", "test"))
+        src_lang, tgt_lang = data_languages(cfg)  # a prepared folder's pair, not its valid files' names
     if folder:  # training pairs, tokenizer and pretokenize all come from the prepared folder
         from seqkit.data.prepared import PreparedCorpus
 
@@ -481,7 +565,8 @@ def decode_stage(run: Run) -> dict:
 
 @stage("nmt.evaluate", uses=("data", "decode"))
 def evaluate_stage(run: Run) -> dict:
-    """sacreBLEU BLEU and chrF of test.hyp against test.ref -> scores.json."""
+    """sacreBLEU BLEU and chrF of test.hyp against test.ref (and the papers' tokenized BLEU beside
+    them) -> scores.json."""
     hyps = list(iter_lines(run.path("test.hyp")))
     refs = list(iter_lines(run.path("test.ref")))
     if len(hyps) != len(refs):
@@ -491,6 +576,10 @@ def evaluate_stage(run: Run) -> dict:
     save_json(run.path("scores.json"), scores)
     run.log(f"{scores['bleu_text']} ({scores['bleu_signature']})")
     run.log(f"chrF2 = {scores['chrf']} ({scores['chrf_signature']})")
+    if "bleu_tokenized" in scores:  # beside sacreBLEU's, never instead: another scale (see the signature)
+        run.log(f"tokenized BLEU, the papers' convention (Moses tokens; not comparable with sacreBLEU's): "
+                f"{scores['bleu_tokenized']} cased, {scores['bleu_tokenized_lc']} lowercased "
+                f"({scores['bleu_tokenized_signature']})")
     run.log_metrics({"test_bleu": scores["bleu"], "test_chrf": scores["chrf"]})
     info = load_json(run.path("model/model.json")) if run.path("model/model.json").is_file() else {}
     return {"bleu": scores["bleu"], "chrf": scores["chrf"], "signature": scores["bleu_signature"],

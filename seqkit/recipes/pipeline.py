@@ -458,7 +458,8 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
     """Run the recipe ``cfg`` (its ``stages`` list, or ``stages``) in a run directory; returns the Run.
 
     The whole config is checked first (:func:`check_recipe`); only then is the run directory
-    created and locked (:class:`RunLock`). The same function serves ``seqkit recipe run`` and Python
+    created and locked (:class:`RunLock`). A run folder this call created is removed again when the
+    run fails before any stage finished (a failed start leaves nothing that looks like a run). The same function serves ``seqkit recipe run`` and Python
     users composing their own stage list.
 
     With ``resume: true`` the run directory's config.yaml is the truth
@@ -478,9 +479,11 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
         recorded_config, changes = check_resume(cfg, run_dir, name)
     if int(os.environ.get("RANK", "0")) == 0:  # the ranks after it would see rank 0's first files
         check_run_folder(run_dir)  # a new or empty folder, or a run directory: never a folder of other files
+    created = not run_dir.exists()  # made by this call: a start that fails removes it again
     ranks = _join_ranks(cfg)
     lock = RunLock(run_dir).acquire() if ranks.rank == 0 else None
     run = Run(cfg, run_dir, echo=echo, rank=ranks.rank)
+    failed = True
     try:
         run.log(f"run directory: {run_dir}")
         if ranks.enabled:
@@ -517,10 +520,17 @@ def run_pipeline(cfg: DictConfig | dict, name: str = "pipeline", *, stages: list
             run.log(_interrupted(run_dir, name, run.cfg))
             raise
         run.log(f"done; results in {run_dir}")
+        failed = False
     finally:
         run.close()
         if lock is not None:
             lock.release()
+        if failed and created and lock is not None and not run.results:
+            # No stage finished: the folder holds nothing but this start's log and lock. Left behind, it
+            # would look like the newest run; the error itself says what went wrong.
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
     return run
 
 

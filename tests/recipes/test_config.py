@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seqkit.errors import SeqkitError
-from seqkit.recipes.config import load_recipe, parse_override
+from seqkit.recipes.config import load_recipe, parse_override, resolve_recipe
 
 RECIPE = """\
 description: a test recipe
@@ -75,3 +75,23 @@ def test_invalid_yaml_names_file_and_line(tmp_path):
     with pytest.raises(SeqkitError) as err:
         load_recipe(str(bad))
     assert str(bad) in str(err.value) and "invalid YAML" in str(err.value)
+
+
+def test_a_typo_in_a_recipe_file_names_file_line_and_the_key(tmp_path):
+    from seqkit.settings import SettingsError
+
+    text = resolve_recipe("nmt_transformer")[1].read_text(encoding="utf-8")
+    text = text.replace("  lr: 0.001 ", "  lrr: 0.001 ").replace("\nmodel:", "\nmodell:")
+    path = tmp_path / "mine.yaml"
+    path.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    with pytest.raises(SettingsError) as err:
+        load_recipe(str(path))
+    assert err.value.problems == [
+        f"{path}:{lines.index('modell:') + 1}: unknown key 'modell'; did you mean 'model'?",
+        f"{path}:{next(i for i, x in enumerate(lines, 1) if x.startswith('  lrr:'))}: unknown key 'train.lrr'; "
+        "did you mean 'train.lr'?"]
+    # keys inside a free-form value (data.files) are the user's own
+    path.write_text(resolve_recipe("nmt_transformer")[1].read_text(encoding="utf-8").replace(
+        "  files: null", "  files: {train: a.csv}"), encoding="utf-8")
+    assert load_recipe(str(path))[1].data.files.train == "a.csv"

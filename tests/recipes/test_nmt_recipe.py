@@ -328,7 +328,7 @@ def test_a_prepared_hub_corpus_is_streamed_and_gives_the_same_model(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     _, bad = load_recipe("nmt_transformer", ["data.name=hf:json", "data.prepared=true", "data.src=null",
                                              f"run_dir={tmp_path / 'bad'}"])
-    with pytest.raises(SeqkitError, match="data.src, data.tgt: a prepared hf: corpus is streamed"):
+    with pytest.raises(SeqkitError, match="data.src, data.tgt: an hf: corpus needs the two languages"):
         run_pipeline(bad, "nmt_transformer", echo=False)
 
 
@@ -365,3 +365,70 @@ def test_a_folder_from_seqkit_data_prepare_is_trained_on_as_it_is(tmp_path, caps
     with pytest.raises(SeqkitError, match="data.prepared: .*not a prepared corpus"):
         run_pipeline(bad, "nmt_transformer", echo=False)
     assert not (tmp_path / "bad").exists()
+
+
+def _de_en_files(tmp: Path) -> dict:
+    """The bundled pairs under de/en file names (a de->en corpus as far as the names say)."""
+    files = _local_data(tmp)
+    out = {}
+    for split, (src, tgt) in files.items():
+        out[split] = [str(Path(src).rename(tmp / f"{split}.de")), str(Path(tgt).rename(tmp / f"{split}.en"))]
+    return out
+
+
+def test_the_recorded_language_pair_is_the_datas(tmp_path, capsys):
+    """Local de/en files, and a folder `seqkit data prepare` made of them, are logged and recorded as
+    de->en -- not as the recipe's bundled corpus's en->fr."""
+    from seqkit.cli import main
+
+    files = _de_en_files(tmp_path)
+    pair = [o for o in _overrides(tmp_path / "local", files) if not o.startswith(("data.src=", "data.tgt="))]
+    _, cfg = load_recipe("nmt_transformer", pair)
+    run = run_pipeline(cfg, "nmt_transformer", stages=["nmt.data"], echo=False)
+    assert (run.results["nmt.data"]["src"], run.results["nmt.data"]["tgt"]) == ("de", "en")
+    assert "local files de->en:" in (run.dir / "log.txt").read_text(encoding="utf-8")
+    spm = SentencePieceTokenizer.train([*Path(files["train"][0]).read_text().splitlines(),
+                                        *Path(files["train"][1]).read_text().splitlines()], vocab_size=300)
+    spm.save(tmp_path / "spm.model")
+    assert main(["data", "prepare", "--src", files["train"][0], "--tgt", files["train"][1], "--spm",
+                 str(tmp_path / "spm.model"), "-o", str(tmp_path / "prep"), "--workers", "1"]) == 0
+    prepared = [o for o in pair if not o.startswith(("data.train=", "run_dir="))]
+    _, cfg = load_recipe("nmt_transformer", [*prepared, f"data.prepared={tmp_path / 'prep'}",
+                                             f"run_dir={tmp_path / 'prep-run'}"])
+    run = run_pipeline(cfg, "nmt_transformer", stages=["nmt.data"], echo=False)
+    assert (run.results["nmt.data"]["src"], run.results["nmt.data"]["tgt"]) == ("de", "en")
+    # a pair that contradicts the prepared folder's is refused before anything is made
+    _, bad = load_recipe("nmt_transformer", [*prepared, f"data.prepared={tmp_path / 'prep'}", "data.src=en",
+                                             f"run_dir={tmp_path / 'bad'}"])
+    with pytest.raises(SeqkitError, match=r"data.src: en, but .* was prepared from de->en data"):
+        run_pipeline(bad, "nmt_transformer", echo=False)
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("overrides,says", [
+    (["data=multi30k", "data.src=de", "data.tgt=zh"], "corpus 'multi30k' has no de->zh direction"),
+    (["data=wmt21-news", "data.src=de", "data.tgt=zh"], "choose one of de-en, en-de, en-zh, zh-en"),
+    (["data.train=[nowhere.de,nowhere.en]", "data.valid=[nowhere.de,nowhere.en]",
+      "data.test=[nowhere.de,nowhere.en]"], "data.train (source): nowhere.de: input file not found"),
+    (["data.train=[a.de,a.en]"], "data.valid, data.test: missing; local data needs train, valid and test files"),
+])
+def test_validate_and_run_check_corpus_pair_and_files_before_creating_anything(tmp_path, monkeypatch, capsys,
+                                                                              overrides, says):
+    from seqkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.de").write_text("x\n")
+    (tmp_path / "a.en").write_text("y\n")
+    assert main(["recipe", "validate", "nmt_transformer", *overrides]) == 2
+    assert says in capsys.readouterr().err
+    assert main(["recipe", "run", "nmt_transformer", *overrides, "run_dir=run"]) == 2
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_failed_start_leaves_no_run_folder(tmp_path):
+    files = _local_data(tmp_path, extra_src=["one more source line"])  # found only when the files are read
+    _, cfg = load_recipe("nmt_transformer", _overrides(tmp_path / "run", files))
+    with pytest.raises(SeqkitError, match="has 301 lines"):
+        run_pipeline(cfg, "nmt_transformer", echo=False)
+    assert not (tmp_path / "run").exists()
