@@ -9,6 +9,7 @@ import time
 import torch
 import torch.multiprocessing as mp
 from gloo import join_gloo
+from limits import HANG_S
 
 from seqkit.recipes.pipeline import run_pipeline, stage
 
@@ -54,12 +55,12 @@ def _worker(rank: int, world: int, root: str) -> None:
 
 def _spawn(root) -> None:
     ctx = mp.start_processes(_worker, args=(2, str(root)), nprocs=2, join=False, start_method="spawn")
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG_S
     while not ctx.join(timeout=5):
         if time.monotonic() > deadline:
             for proc in ctx.processes:
                 proc.kill()
-            raise AssertionError("pipeline ranks did not finish within 120 s")
+            raise AssertionError(f"pipeline ranks did not finish within {HANG_S} s")
 
 
 def test_rank0_prepares_and_reports_every_rank_trains(tmp_path):

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import torch
+from limits import HANG_S
 
 from seqkit.artifacts import Bool, Field, Int, ListOf, MapOf, Number, Obj, Scalar, Str, Tagged
 from seqkit.cli import main
@@ -418,7 +419,7 @@ def test_huge_sizes_allocate_nothing(run, rnn_run, tmp_path):
     (tmp_path / "jobs.json").write_text(json.dumps(jobs))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "jobs.json")], capture_output=True, text=True,
-                         env=env, timeout=300)
+                         env=env, timeout=HANG_S)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["accepted"] == []

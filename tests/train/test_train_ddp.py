@@ -8,6 +8,7 @@ import time
 import torch
 import torch.multiprocessing as mp
 from gloo import join_gloo
+from limits import HANG_S
 from train_toy_helpers import ToyBatches, toy_model, toy_step
 
 from seqkit.train import Trainer
@@ -46,12 +47,12 @@ def test_two_gloo_processes_equal_one_process_with_accumulation(tmp_path):
     single = _train(tmp_path / "single", accum_steps=2)
     ctx = mp.start_processes(_worker, args=(2, str(tmp_path / "ddp")), nprocs=2, join=False,
                              start_method="spawn")
-    deadline = time.monotonic() + 180  # belt and braces: a stuck rank fails the test, not CI
+    deadline = time.monotonic() + HANG_S  # belt and braces: a stuck rank fails the test, not CI
     while not ctx.join(timeout=5):
         if time.monotonic() > deadline:
             for proc in ctx.processes:
                 proc.kill()
-            raise AssertionError("DDP workers did not finish within 180 s")
+            raise AssertionError(f"DDP workers did not finish within {HANG_S} s")
     ddp = torch.load(tmp_path / "ddp" / "final.pt", weights_only=True)
     assert single.step == 8  # 2 epochs x 8 batches / 2 per update
     for name, value in single.model.state_dict().items():
