@@ -42,7 +42,7 @@ def ngram() -> None:
 @click.option("--prune", default=None, metavar="N N ...",
               help="lmplz's count pruning: drop n-grams seen at most N times, one N per order from unigrams "
                    "(0 0 1: singleton trigrams and above; the last repeats)")
-@threads_option
+@threads_option(torch=False)
 def train(train_file, output, order, smoothing, min_freq, vocab_file, k_add, alpha, discount_fallback, prune,
           threads) -> None:
     """Count TRAIN_FILE (one sentence per line, whitespace tokens; - for stdin) and write an ARPA model."""
@@ -85,7 +85,7 @@ def _thresholds(value: str | None) -> list[int] | None:
 @click.argument("text_file", type=click.Path(dir_okay=False), default="-")
 @click.option("--per-sentence", is_flag=True, help="also print each sentence's log10 p and perplexity")
 @click.option("--per-token", is_flag=True, help="also print every token's log10 p (KenLM full_scores)")
-@threads_option
+@threads_option(torch=False)
 def ppl(model, text_file, per_sentence, per_token, threads) -> None:
     """Perplexity of MODEL (ARPA or .safetensors) on TEXT_FILE (default -: stdin); unknown words score
     as <unk>. An ARPA file's first load leaves a binary copy in the cache folder; later loads read it."""
@@ -130,7 +130,7 @@ def ppl(model, text_file, per_sentence, per_token, threads) -> None:
 @click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(min=0),
               help="0: greedy")
 @click.option("--no-unk", is_flag=True, help="never sample <unk>")
-@threads_option
+@threads_option(torch=False)
 def sample(model, prefix, num, max_tokens, seed, temperature, no_unk, threads) -> None:
     """Sample continuations of --prefix from MODEL (ARPA or .safetensors)."""
     from seqkit.lm.ngram import NGramLM

@@ -34,20 +34,26 @@ def naming(*paths):
         raise
 
 
-def threads_option(command):
+def threads_option(command=None, *, torch: bool = True):
     """``--threads N`` for a command that computes: N CPU threads, or by default the cores not busy
     with other work (:mod:`seqkit.threads`; ``SEQKIT_THREADS`` also sets it). Applied before the
-    command runs; the command receives the count as ``threads``."""
+    command runs; the command receives the count as ``threads``. ``@threads_option(torch=False)``: a
+    command that never uses PyTorch (the n-gram engine's own threads) gets the count without importing
+    PyTorch to set its thread pool -- that import alone took half of `seqkit lm ngram train`'s time."""
     import functools
 
-    @functools.wraps(command)
-    def with_threads(*args, threads=None, **kwargs):
-        from seqkit.threads import use_threads
+    def decorate(command):
+        @functools.wraps(command)
+        def with_threads(*args, threads=None, **kwargs):
+            from seqkit.threads import choose_threads, use_threads
 
-        return command(*args, threads=use_threads(threads).threads, **kwargs)
+            choice = use_threads(threads) if torch else choose_threads(threads)
+            return command(*args, threads=choice.threads, **kwargs)
 
-    return click.option("--threads", type=click.IntRange(min=1), default=None,
-                        help="CPU threads [default: the cores not busy with other work]")(with_threads)
+        return click.option("--threads", type=click.IntRange(min=1), default=None,
+                            help="CPU threads [default: the cores not busy with other work]")(with_threads)
+
+    return decorate(command) if command is not None else decorate
 
 
 class SpacedValues(click.Command):
