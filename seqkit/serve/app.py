@@ -6,50 +6,66 @@
                             optional, the server's settings -- shown in ``/info``'s ``decode`` --
                             when absent; checked as every decode surface checks them, see
                             ``docs/reference/decode-settings.md``)
-                            -> ``{"translations": [[hypothesis, ...], ...]}``:
+                            -> ``{"beam", "nbest", "translations": [[hypothesis, ...], ...]}``:
                             per sentence its ``nbest`` hypotheses, best first, each ``{"text",
                             "score", "log_prob", "pieces", "src_pieces"}`` plus ``"alignment"``
                             (Pharaoh ``"0-0 1-2"``, source-target piece indices) and
                             ``"attention"`` (``{"source": labels, "target": labels, "weights":
                             rows}``: one row per output piece and ``</s>``, one column per source
                             piece and ``</s>``; each row sums to 1) when asked for
-``GET /health``             ``{"status": "ok", "queued", "in_flight", "requests", "batches" ...}``
+``GET /health``             ``{"status": "ok", "queued", "in_flight", "requests", "batches" ...}``;
+                            503 when the server is closing or its decoder died
 ``GET /info``               the model, its languages, the run's test score with its sacreBLEU
-                            signature, the engine and the limits
+                            signature, the engine and the limits (no path of the server's disk)
 ``GET /``                   a page to type text into and see its translation and attention
 ==========================  =====================================================================
 
-Limits answer with a status and one line in ``{"detail": ...}``, never a crash: a body over
-``max_request_bytes`` or more than ``max_sentences`` sentences -> 413; a sentence over ``max_chars``
-characters, a beam over ``max_beam``, ``nbest`` over the beam or malformed JSON -> 422; more than
-``max_queue`` sentences waiting, or a server shutting down -> 503 (with ``Retry-After``).
+Every refusal is a status and one line in ``{"detail": ...}``, never a crash (the limits are
+:class:`~seqkit.serve.limits.Limits`): a Host header not in ``allowed_hosts`` -> 400 (DNS
+rebinding); an ``Origin`` of another site -> 403; a body that is not ``application/json`` -> 415 (a
+cross-site form post); a body over ``max_request_bytes``, more than ``max_sentences`` sentences or a
+request costing more than ``max_work`` work units (:func:`seqkit.serve.limits.sentence_work`) or
+answered by more than ``max_response_bytes`` -> 413; a body not sent within ``body_timeout`` -> 408;
+a sentence over ``max_chars`` characters or longer than the model reads (``max_src_len`` pieces:
+refused, never cut), a beam over ``max_beam``, ``nbest`` over the beam, a wrong type (``"beam":
+true``) or malformed JSON -> 422; a full queue, a request not done within ``deadline``, a server
+shutting down (also past its grace) or a dead decoder -> 503 (with ``Retry-After``).
+
+Requests are decoded by two :class:`~seqkit.serve.batcher.MicroBatcher` lanes: requests costing up to
+``heavy_work`` units go to the first, costlier ones to a second decoder thread at a lower CPU priority
+that decodes them in parts of at most ``heavy_work`` units, so a heavy request never holds up a small
+one. A request whose client disconnects, or whose deadline passes, is dropped from its queue, or not
+continued after the part being decoded. The answer is encoded as JSON in a worker thread, a sentence
+and an attention row at a time, so the event loop (``/health``, other clients) never waits for it. A
+watchdog checks the decoder threads: if one dies, ``/health`` answers 503 and the server stops with
+exit status 1 (``seqkit.serve.server.run``), for a supervisor to restart it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import asdict, dataclass
+import json
+import logging
+import math
+from dataclasses import asdict
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
 from seqkit.errors import SeqkitError
 from seqkit.serve.batcher import Closed, MicroBatcher, Options, QueueFull
+from seqkit.serve.engine import source_lengths
+from seqkit.serve.limits import LOCAL_HOSTS, Limits, sentence_work
 
+log = logging.getLogger("uvicorn.error")
 
-@dataclass(frozen=True)
-class Limits:
-    """What one request may ask for, and how much may wait (sizes in bytes, characters, sentences)."""
-
-    max_request_bytes: int = 256 * 1024
-    max_sentences: int = 64
-    max_chars: int = 1000      # per sentence, in Unicode characters
-    max_beam: int = 16
-    max_queue: int = 512       # sentences waiting to be decoded, all requests together
+#: How often the watchdog looks at the decoder threads (seconds).
+WATCH_EVERY = 0.2
 
 
 def _decode_fields() -> dict[str, Any]:
@@ -72,34 +88,46 @@ TranslateRequest = create_model(
 
 
 def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limits = Limits(),
-               attention: bool = True, max_wait_ms: float = 5.0, max_batch: int = 64,
-               threads: int | None = None) -> FastAPI:
+               attention: bool = True, threads: int | None = None,
+               allowed_hosts: tuple[str, ...] | list[str] = LOCAL_HOSTS) -> FastAPI:
     """The FastAPI app serving ``engine`` (see :mod:`seqkit.serve.engine` for the interface).
 
     ``info`` is what ``GET /info`` adds about the model (:func:`seqkit.serve.engine.run_info`);
     ``attention``: whether the engine gives attention (if not, asking for it or for alignments is a
-    422, and the page shows no heatmap). The :class:`~seqkit.serve.batcher.MicroBatcher`
-    (``max_wait_ms``, ``max_batch``, ``threads``) starts with the app's lifespan and, at shutdown,
-    finishes every request it holds before it stops.
+    422, and the page shows no heatmap); ``limits``: every bound of a request, the queue and the
+    connections; ``allowed_hosts``: the names the Host header may carry (``"*"``: any). The decoder
+    lanes (``threads`` torch threads each) start with the app's lifespan and, at shutdown, finish every
+    request they hold before they stop.
     """
+    hosts = {_host_name(h) for h in allowed_hosts}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.batcher = MicroBatcher(engine, max_wait_ms=max_wait_ms, max_batch=max_batch,
-                                         max_queue=limits.max_queue, threads=threads)
+        app.state.failure = None
+        app.state.lanes = {
+            "small": MicroBatcher(engine, max_wait_ms=limits.max_wait_ms, max_batch=limits.max_batch,
+                                  max_queue=limits.max_queue, threads=threads, name="seqkit-serve-decoder"),
+            "heavy": MicroBatcher(engine, max_wait_ms=limits.max_wait_ms, max_batch=limits.max_batch,
+                                  max_queue=limits.max_queue, threads=threads, chunk_work=limits.heavy_work,
+                                  nice=10, name="seqkit-serve-heavy")}
+        watchdog = asyncio.ensure_future(_watch(app))
         try:
             yield
         finally:  # the server has stopped taking requests; finish what is queued
-            await asyncio.to_thread(app.state.batcher.close)
+            watchdog.cancel()
+            for lane in app.state.lanes.values():
+                await asyncio.to_thread(lane.close)
 
     app = FastAPI(title="seqkit serve", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.add_middleware(_HostCheck, hosts=hosts)
+    app.state.limits = limits  # the server's timeouts and caps are these too (seqkit.serve.server)
     settings = getattr(engine, "settings", None)  # the decode settings requests start from
-    about = {**(info or {}), "engine": type(engine).__name__, "attention": attention, "limits": asdict(limits),
-             "decode": asdict(settings) if settings is not None else None,
-             "batching": {"max_wait_ms": max_wait_ms, "max_batch": max_batch}}
+    about = {**(info or {}), "engine": type(engine).__name__, "attention": attention,
+             "limits": asdict(limits), "allowed_hosts": sorted(hosts),
+             "decode": asdict(settings) if settings is not None else None}
 
-    def batcher(request: Request) -> MicroBatcher:
-        found = getattr(request.app.state, "batcher", None)
+    def lanes(request: Request) -> dict[str, MicroBatcher]:
+        found = getattr(request.app.state, "lanes", None)
         if found is None:
             raise HTTPException(503, "the decoder is not running (the app was started without its lifespan)")
         return found
@@ -113,8 +141,24 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
         return Response(status_code=204)
 
     @app.get("/health")
-    async def health(request: Request) -> dict[str, Any]:
-        return batcher(request).health()
+    async def health(request: Request) -> JSONResponse:
+        found = lanes(request)
+        each = {name: lane.health() for name, lane in found.items()}
+        total: dict[str, Any] = {"status": "ok"}
+        for name in ("queued", "in_flight", "requests", "sentences", "batches", "errors", "cancelled"):
+            total[name] = sum(h[name] for h in each.values())
+        total["largest_batch"] = max(h["largest_batch"] for h in each.values())
+        for status in ("closing", "dead"):  # the worst lane's
+            if any(h["status"] == status for h in each.values()):
+                total["status"] = status
+        failure = next((lane.failure for lane in found.values() if lane.failure), None)
+        if failure:
+            total["failure"] = failure
+        total["lanes"] = each
+        guard = getattr(request.app.state, "guard", None)
+        if guard is not None:
+            total["connections"] = dict(guard.stats)
+        return JSONResponse(total, status_code=200 if total["status"] == "ok" else 503)
 
     @app.get("/info")
     async def get_info() -> dict[str, Any]:
@@ -122,46 +166,103 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
 
     @app.post("/translate", openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": TranslateRequest.model_json_schema()}}}})
-    async def translate(request: Request) -> dict[str, Any]:
-        body = await _read_body(request, limits.max_request_bytes)
-        req = _parse(body)
+    async def translate(request: Request) -> Response:
+        try:
+            return await _translate(request)
+        except asyncio.CancelledError:  # the server's grace ran out before this request was done
+            return JSONResponse({"detail": "the server stopped before this request was done; retry shortly"},
+                                status_code=503, headers={"Retry-After": "1"})
+
+    async def _translate(request: Request) -> Response:
+        _require_json(request)
+        req = _parse(await _read_body(request, limits))
         settings = _settings(req, engine)
         _check(req, settings, limits)
         if (req.alignment or req.attention) and not attention:
             raise HTTPException(422, f"this server's engine ({about['engine']}) gives no attention or alignments; "
                                      "ask without them")
-        options = Options(settings, req.alignment or req.attention)
+        work = _work(req, settings, source_lengths(engine, req.sentences), limits)
+        lane = lanes(request)["heavy" if sum(work) > limits.heavy_work else "small"]
         try:
-            future = batcher(request).submit(req.sentences, options)
+            future = lane.submit(req.sentences, Options(settings, req.alignment or req.attention), work)
         except QueueFull as exc:
             raise HTTPException(503, f"server busy: {exc}; retry shortly", headers={"Retry-After": "1"}) from None
         except Closed as exc:
-            raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
-        try:
-            results = await asyncio.wrap_future(future)
-        except SeqkitError as exc:  # the engine refused what was asked (an option it lacks ...)
-            raise HTTPException(422, str(exc)) from None
-        except Exception as exc:  # noqa: BLE001 -- the engine failed on this batch: say so, stay up
-            raise HTTPException(500, f"translation failed: {type(exc).__name__}: {exc}") from None
-        return {"beam": settings.beam, "nbest": settings.nbest,
-                "translations": [[_hypothesis(t, req) for t in hyps] for hyps in results]}
+            raise HTTPException(503, f"{exc}; retry shortly", headers={"Retry-After": "1"}) from None
+        results = await _outcome(request, lane, future, limits.deadline)
+        body = await asyncio.to_thread(_encode, settings, results, req, limits.max_response_bytes)
+        return Response(body, media_type="application/json")
 
     return app
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it exceeds ``limit`` bytes -- before it is all read
-    when the client announces its length."""
+class _HostCheck:
+    """ASGI middleware: a Host header not among the allowed names is a 400 (DNS rebinding: a page of
+    another site whose name now points at this machine gets nothing), and a browser request from a
+    page of another site (its ``Origin`` names a host not allowed) is a 403."""
+
+    def __init__(self, app: Any, hosts: set[str]) -> None:
+        self.app, self.hosts = app, hosts
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and "*" not in self.hosts:
+            headers = {k: v for k, v in scope["headers"] if k in (b"host", b"origin")}
+            host = _host_name(headers.get(b"host", b"").decode("latin-1"), with_port=True)
+            problem = None
+            if host not in self.hosts:
+                problem = (400, f"Host {host!r} is not served here (allowed: {', '.join(sorted(self.hosts))}); "
+                                "the server's operator adds names with --allowed-hosts")
+            elif b"origin" in headers:
+                origin = headers[b"origin"].decode("latin-1")
+                if _host_name(urlsplit(origin).netloc, with_port=True) not in self.hosts:
+                    problem = (403, f"requests from pages of other sites ({origin}) are refused")
+            if problem is not None:
+                await JSONResponse({"detail": problem[1]}, status_code=problem[0])(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _host_name(value: str, *, with_port: bool = False) -> str:
+    """``"LocalHost:8000"`` -> ``"localhost"``, ``"[::1]:8000"`` -> ``"::1"`` (``with_port``: the
+    value may carry a port)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:].partition("]")[0]
+    if with_port and value.count(":") == 1:
+        value = value.partition(":")[0]
+    return value.rstrip(".")
+
+
+def _require_json(request: Request) -> None:
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind != "application/json":
+        raise HTTPException(415, f"the body must be JSON, sent with Content-Type: application/json "
+                                 f"(got {kind or 'no Content-Type'!r})")
+
+
+async def _read_body(request: Request, limits: Limits) -> bytes:
+    """The request body, refused (413) as soon as it exceeds ``max_request_bytes`` -- before it is all
+    read when the client announces its length -- and (408) when it is not all there within
+    ``body_timeout`` seconds."""
+    limit = limits.max_request_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"request body of {int(declared):,} bytes is over the limit of {limit:,} bytes; "
                                  "send fewer or shorter sentences per request")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"request body is over the limit of {limit:,} bytes; "
-                                     "send fewer or shorter sentences per request")
+
+    async def read() -> None:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise HTTPException(413, f"request body is over the limit of {limit:,} bytes; "
+                                         "send fewer or shorter sentences per request")
+
+    try:
+        await asyncio.wait_for(read(), limits.body_timeout)
+    except asyncio.TimeoutError:
+        raise HTTPException(408, f"request body not received within {limits.body_timeout:g} s",
+                            headers={"Connection": "close"}) from None
     return bytes(body)
 
 
@@ -206,16 +307,121 @@ def _check(req: Any, settings: Any, limits: Limits) -> None:
         raise HTTPException(422, f"beam {settings.beam} is over this server's limit of {limits.max_beam}")
 
 
-def _hypothesis(t: Any, req: Any) -> dict[str, Any]:
-    """One :class:`~seqkit.seq2seq.translator.Translation` as JSON (attention rounded to 4 decimals)."""
+def _work(req: Any, settings: Any, lengths: list[int], limits: Limits) -> list[int]:
+    """Each sentence's work units; a sentence longer than the model reads is a 422 (never cut
+    silently), a request over ``max_work`` a 413."""
+    most = settings.max_src_len - 1  # the model reads max_src_len pieces, </s> included
+    for i, n in enumerate(lengths):
+        if n > most:
+            raise HTTPException(422, f"sentences.{i} is {n:,} pieces long; this model reads at most {most:,} "
+                                     "(the server's --max-src-len counts </s>): split it into shorter sentences")
+    work = [sentence_work(n, settings, attention=req.attention) for n in lengths]
+    if sum(work) > limits.max_work:
+        raise HTTPException(413, f"this request needs {sum(work):,} units of decoding work (source pieces x beam "
+                                 f"x nbest{', plus attention weights' if req.attention else ''}); this server's "
+                                 f"budget is {limits.max_work:,} per request: send fewer or shorter sentences, "
+                                 "a smaller beam or nbest, or no attention")
+    return work
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns once the client has gone away (its whole body has been read before this is awaited)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _outcome(request: Request, lane: MicroBatcher, future: Any, deadline: float) -> list:
+    """The engine's results for ``future``; its work is dropped when the client disconnects first or
+    the deadline passes (503), or when the server's grace runs out (the task is cancelled)."""
+    waiter = asyncio.wrap_future(future)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        done, _ = await asyncio.wait({waiter, gone}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        lane.cancel(future)
+        waiter.cancel()
+        raise
+    finally:
+        gone.cancel()
+    if waiter not in done:
+        lane.cancel(future)
+        waiter.cancel()
+        if gone in done:  # nobody will read this answer
+            raise HTTPException(503, "the client went away")
+        raise HTTPException(503, f"not translated within this server's deadline of {deadline:g} s; retry later, "
+                                 "or send less per request", headers={"Retry-After": "1"})
+    try:
+        return waiter.result()
+    except Closed as exc:  # the decoder died, or stopped, while this request waited
+        raise HTTPException(503, f"{exc}; retry shortly", headers={"Retry-After": "1"}) from None
+    except SeqkitError as exc:  # the engine refused what was asked (an option it lacks ...)
+        raise HTTPException(422, str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 -- the engine failed on this batch: say so, stay up
+        raise HTTPException(500, f"translation failed: {type(exc).__name__}: {exc}") from None
+
+
+async def _watch(app: FastAPI) -> None:
+    """The watchdog: once a decoder thread has died, record why (``/health`` answers 503), say so in
+    one line and stop the server (``app.state.stop_server``, set by :func:`seqkit.serve.server.make_server`)."""
+    while True:
+        await asyncio.sleep(WATCH_EVERY)
+        failure = next((lane.failure for lane in app.state.lanes.values() if lane.failure), None)
+        if failure:
+            app.state.failure = failure
+            log.error("seqkit serve: %s; stopping (exit status 1) so that a supervisor restarts the server", failure)
+            stop = getattr(app.state, "stop_server", None)
+            if stop is not None:
+                stop()
+            return
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _encode(settings: Any, results: list, req: Any, max_bytes: int) -> bytes:
+    """The answer as JSON bytes, built a sentence (and an attention row) at a time -- in a worker
+    thread, so no single step holds the interpreter for long -- and refused (413) once over
+    ``max_bytes``."""
+    out = [f'{{"beam":{settings.beam},"nbest":{settings.nbest},"translations":['.encode()]
+    size = len(out[0])
+    for i, hyps in enumerate(results):
+        chunk = ("," if i else "") + "[" + ",".join(_hypothesis(t, req) for t in hyps) + "]"
+        data = chunk.encode()
+        size += len(data)
+        if size > max_bytes:
+            raise HTTPException(413, f"the answer is over this server's limit of {max_bytes:,} bytes "
+                                     f"(at sentence {i}); ask for fewer sentences, a smaller nbest, or no attention")
+        out.append(data)
+    out.append(b"]}")
+    return b"".join(out)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _hypothesis(t: Any, req: Any) -> str:
+    """One :class:`~seqkit.seq2seq.translator.Translation` as JSON text (attention rounded to 4
+    decimals; its labels are the pieces the weights belong to)."""
     from seqkit.seq2seq.plot import readable
 
-    out: dict[str, Any] = {"text": t.text, "score": t.score, "log_prob": t.log_prob, "pieces": t.pieces,
-                           "src_pieces": t.src_pieces}
+    out: dict[str, Any] = {"text": t.text, "score": _finite(t.score), "log_prob": _finite(t.log_prob),
+                           "pieces": t.pieces, "src_pieces": t.src_pieces}
     if req.alignment:
         out["alignment"] = t.pharaoh() if t.alignment is not None else None
-    if req.attention:
-        out["attention"] = None if t.attention is None else {
-            "source": [*readable(t.src_pieces), "</s>"], "target": [*readable(t.pieces), "</s>"],
-            "weights": [[round(float(w), 4) for w in row] for row in t.attention.float().tolist()]}
-    return out
+    if not req.attention:
+        return _dumps(out)
+    if t.attention is None:
+        return _dumps({**out, "attention": None})
+    weights = t.attention.double().mul(1e4).round().div(1e4).tolist()
+    source, target = [*readable(t.src_pieces), "</s>"], [*readable(t.pieces), "</s>"]
+    if len(weights) != len(target) or any(len(row) != len(source) for row in weights):
+        raise RuntimeError(f"attention of shape {len(weights)}x{len(weights[0]) if weights else 0} does not "
+                           f"match its labels ({len(target)} target, {len(source)} source)")
+    head = _dumps(out)[:-1] + ',"attention":{"source":' + _dumps(source) + ',"target":' + _dumps(target)
+    return head + ',"weights":[' + ",".join(_dumps(row) for row in weights) + "]}}"

@@ -29,7 +29,7 @@ class Engine(Protocol):
 
 
 def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """What ``GET /info`` shows of a run: the model (``model.json``'s architecture and sizes), the
+    """What ``GET /info`` shows of a run: its folder's name (never a path on the server's disk), the model (``model.json``'s architecture and sizes), the
     languages, and the test score the recipe's evaluate stage wrote (``scores.json`` beside ``model/``:
     BLEU and chrF with their sacreBLEU signatures; ``None`` when the run was never evaluated).
     ``test.current`` is false when the weights are newer than the score (retrained, not re-evaluated).
@@ -48,7 +48,7 @@ def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
         if find_export(run_dir) is None:
             raise
         info = open_export(run_dir).info
-        return {"run": str(run_dir), "model": info["model"], "vocab_size": info["vocab_size"], "src": info.get("src"),
+        return {"run": Path(run_dir).resolve().name, "model": info["model"], "vocab_size": info["vocab_size"], "src": info.get("src"),
                 "tgt": info.get("tgt"), "test": None}
     folder = open_model_folder(run_dir)
     model = folder.info
@@ -59,5 +59,18 @@ def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
         scores = read_scores(scores_file)
         test = {k: scores.get(k) for k in ("bleu", "chrf", "bleu_signature", "chrf_signature", "bleu_text")}
         test["current"] = scores_file.stat().st_mtime >= folder.weights.stat().st_mtime
-    return {"run": str(run), "model": model.get("model"), "vocab_size": model.get("vocab_size"),
+    return {"run": Path(run).resolve().name, "model": model.get("model"), "vocab_size": model.get("vocab_size"),
             "src": model.get("src"), "tgt": model.get("tgt"), "test": test}
+
+
+def source_lengths(engine: Any, sentences: list[str]) -> list[int]:
+    """How many source pieces the engine reads of each sentence (``</s>`` not counted): its own
+    tokenizer after its preprocessing, so the server can price a request and refuse an over-long
+    sentence before decoding. An engine without a ``tokenizer`` counts characters instead (a
+    sentencepiece piece holds at least one, so it is at least as many)."""
+    tokenizer = getattr(engine, "tokenizer", None)
+    if tokenizer is None:
+        return [len(s) for s in sentences]
+    pre = getattr(engine, "preprocess", None)
+    texts = [pre(s) if pre else s for s in sentences]
+    return [len(ids) for ids in tokenizer.encode_ids_batch(texts)]

@@ -5,6 +5,7 @@ started by ``benchmarks/serve_load.py`` (whose load test a test runs small)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 from pathlib import Path
@@ -58,3 +59,38 @@ def server(tiny_run, serve_load):
     srv = serve_load.Server(tiny_run)
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def live_server():
+    """:func:`serve_in_thread`, for tests to call with their app."""
+    return serve_in_thread
+
+
+@contextlib.contextmanager
+def serve_in_thread(app):
+    """``app`` served by :func:`seqkit.serve.server.run` (with the app's limits) on a free 127.0.0.1
+    port in a thread of this process (its engine stays in the test's hands); yields ``(url, uvicorn
+    server)``."""
+    import threading
+    import time
+
+    import httpx
+
+    from seqkit.serve.server import listen, make_server, run
+
+    sock = listen("127.0.0.1", 0)
+    server = make_server(app, log_level="warning")
+    thread = threading.Thread(target=run, args=(server, sock), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    for _ in range(600):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert httpx.get(url + "/health", timeout=30).status_code == 200
+    try:
+        yield url, server
+    finally:
+        server.should_exit = True
+        thread.join(60)

@@ -52,7 +52,7 @@ def test_requests_that_wait_together_are_decoded_in_one_call_and_routed_back():
     assert [f.result(10) for f in futures] == [[["ba/5"], ["dc/5"]], [["gfe/5"]], [["h/5"], ["ji/5"], ["lk/5"]]]
     assert [c[0] for c in engine.calls] == [["zero"], ["ab", "cd", "efg", "h", "ij", "kl"]]
     assert b.health() == {"status": "ok", "queued": 0, "in_flight": 0, "requests": 4, "sentences": 7,
-                          "batches": 2, "largest_batch": 6, "errors": 0}
+                          "batches": 2, "largest_batch": 6, "errors": 0, "cancelled": 0}
     assert b.close(10)
 
 
@@ -83,10 +83,11 @@ def test_different_options_are_separate_calls_and_batches_respect_max_batch():
     b.close(10)
 
 
-def test_a_request_larger_than_max_batch_is_decoded_alone():
+def test_a_request_larger_than_max_batch_is_decoded_in_parts():
     engine = Recorder()
     b = MicroBatcher(engine, max_wait_ms=0, max_batch=2)
-    assert len(b.submit(["a", "b", "c", "d", "e"]).result(10)) == 5
+    assert b.submit(["a", "b", "c", "d", "e"]).result(10) == [["a/5"], ["b/5"], ["c/5"], ["d/5"], ["e/5"]]
+    assert [c[0] for c in engine.calls] == [["a", "b"], ["c", "d"], ["e"]]
     b.close(10)
 
 
@@ -172,3 +173,98 @@ def test_the_worker_computes_with_the_threads_it_was_given():
     b = MicroBatcher(Threads(), max_wait_ms=0, threads=2)
     assert b.submit(["a"]).result(10) == [[2]]
     b.close(10)
+
+
+# -- parts, turns and cancellation ----------------------------------------------------------------------
+def test_a_costly_request_is_decoded_in_parts_and_small_ones_take_turns_with_it():
+    engine = Recorder()
+    engine.gate.clear()
+    b = MicroBatcher(engine, max_wait_ms=0, chunk_work=10)
+    heavy = b.submit(["h1", "h2", "h3", "h4"], work=[6, 6, 3, 3])  # parts: h1, h2 + h3, h4
+    _wait(lambda: b.health()["in_flight"] == 1, "the first part to be taken")
+    small = b.submit(["s"], work=[1])  # arrives while h1 decodes: goes before h2
+    engine.gate.set()
+    assert heavy.result(10) == [["1h/5"], ["2h/5"], ["3h/5"], ["4h/5"]] and small.result(10) == [["s/5"]]
+    assert [c[0] for c in engine.calls] == [["h1"], ["s"], ["h2", "h3"], ["h4"]]
+    assert b.health()["requests"] == 2
+    b.close(10)
+
+
+def test_cancel_drops_a_waiting_request_at_once():
+    engine = Recorder()
+    engine.gate.clear()
+    b = MicroBatcher(engine, max_wait_ms=0, max_queue=3)
+    b.submit(["busy"])
+    _wait(lambda: b.health()["in_flight"] == 1, "the first request to be taken")
+    gone = b.submit(["a", "b", "c"])
+    assert b.health()["queued"] == 3
+    assert b.cancel(gone) and not b.cancel(gone)  # once
+    assert b.health()["queued"] == 0 and b.health()["cancelled"] == 1
+    kept = b.submit(["d", "e"])  # the queue has room again before the worker gets to it
+    engine.gate.set()
+    assert kept.result(10) == [["d/5"], ["e/5"]]
+    assert gone.cancelled()
+    assert [c[0] for c in engine.calls] == [["busy"], ["d", "e"]]
+    b.close(10)
+
+
+def test_cancel_while_a_part_decodes_stops_the_request_after_that_part():
+    engine = Recorder()
+    engine.gate.clear()
+    b = MicroBatcher(engine, max_wait_ms=0, max_batch=1)
+    f = b.submit(["a", "b", "c"])
+    _wait(lambda: b.health()["in_flight"] == 1, "the first part to be taken")
+    assert b.cancel(f)
+    engine.gate.set()
+    with pytest.raises(CancelledError):
+        f.result(10)
+    after = b.submit(["z"])
+    assert after.result(10) == [["z/5"]]
+    assert [c[0] for c in engine.calls] == [["a"], ["z"]]  # b and c were never decoded
+    assert b.health()["cancelled"] == 1 and b.health()["requests"] == 1
+    b.close(10)
+
+
+def test_a_dead_worker_fails_every_waiting_request_and_says_why():
+    class Killed(BaseException):
+        pass
+
+    class Fatal(Recorder):
+        def translate_scored(self, sentences, settings=None, attention=False):
+            assert self.gate.wait(30)
+            raise Killed("gone")
+
+    engine = Fatal()
+    engine.gate.clear()
+    b = MicroBatcher(engine, max_wait_ms=0, max_batch=1)
+    first = b.submit(["a"])
+    _wait(lambda: b.health()["in_flight"] == 1, "the first request to be taken")
+    waiting = b.submit(["b"])
+    assert b.alive
+    engine.gate.set()
+    for f in (first, waiting):
+        with pytest.raises(Closed, match=r"^the decoder thread died \(Killed: gone\)$"):
+            f.result(10)
+    _wait(lambda: not b._thread.is_alive(), "the worker to end")
+    assert not b.alive and b.failure == "the decoder thread died (Killed: gone)"
+    assert b.health()["status"] == "dead" and b.health()["failure"] == b.failure
+    with pytest.raises(Closed, match="the decoder thread died"):
+        b.submit(["c"])
+    assert b.close(10)
+
+
+def test_the_heavy_lane_runs_at_a_lower_cpu_priority():
+    import os
+
+    class Nice:
+        def translate_scored(self, sentences, settings=None, attention=False):
+            import threading as t
+
+            return [[os.getpriority(os.PRIO_PROCESS, t.get_native_id())] for _ in sentences]
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    normal, lowered = MicroBatcher(Nice(), max_wait_ms=0), MicroBatcher(Nice(), max_wait_ms=0, nice=5)
+    assert normal.submit(["a"]).result(10) == [[base]]
+    assert lowered.submit(["a"]).result(10) == [[min(base + 5, 19)]]
+    normal.close(10)
+    lowered.close(10)
