@@ -13,7 +13,8 @@ Tokenization for BLEU is sacreBLEU's choice, as its command line makes it: ``tok
 unless ``trg_lang`` names a language sacreBLEU tokenizes its own way (``zh`` -> ``zh``, ``ja`` ->
 ``ja-mecab``, ``ko`` -> ``ko-mecab``); give ``tokenize`` to force one (any of sacreBLEU's: ``13a``,
 ``intl``, ``zh``, ``ja-mecab``, ``char``, ``none`` ...). References that look Chinese (:func:`is_chinese`)
-scored with 13a get a warning that says how to ask for ``zh``.
+scored with 13a by default (not when ``tokenize="13a"`` was asked for) get a warning that says how to ask
+for ``zh``.
 
 A bare string for ``hyps`` is one segment (:mod:`seqkit.sentences`): ``bleu("hyp", "ref")``, or
 ``bleu("hyp", ["ref 1", "ref 2"])`` with two references of that segment.
@@ -101,7 +102,8 @@ def make_metric(name: str, refs: list[list[str | None]], tokenize: str | None = 
             raise SeqkitError(f"unknown BLEU tokenizer {tokenize!r}",
                               fix=f"use one of {', '.join(BLEU.TOKENIZERS)}")
         metric = BLEU(tokenize=tokenize, lowercase=lowercase, trg_lang=trg_lang or "")
-        if metric.tokenizer.signature() == "13a" and is_chinese([r for r in refs[0] if r] or refs[0]):
+        if tokenize is None and metric.tokenizer.signature() == "13a" and is_chinese([r for r in refs[0] if r]
+                                                                                   or refs[0]):
             import warnings
 
             warnings.warn(CHINESE_WITH_13A, stacklevel=3)

@@ -1,4 +1,6 @@
-"""Corpus BLEU/chrF/TER: sacrebleu's README examples, zh auto-tokenization, paired bootstrap."""
+"""Corpus BLEU/chrF/TER: sacrebleu's README examples, its tokenizer choice, one segment as a string, paired bootstrap."""
+
+import warnings
 
 import pytest
 import sacrebleu
@@ -52,6 +54,9 @@ def test_tokenizer_is_sacrebleus_choice_with_a_warning_for_chinese_under_13a():
         default = bleu(hyps, refs)
     assert "tok:13a" in default.signature  # as sacrebleu.metrics.BLEU() and the sacrebleu command
     assert default.score == pytest.approx(sacrebleu.metrics.BLEU().corpus_score(hyps, [refs]).score)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an explicit choice is not warned about
+        assert "tok:13a" in bleu(hyps, refs, tokenize="13a").signature
     for score in (bleu(hyps, refs, trg_lang="zh"), bleu(hyps, refs, tokenize="zh")):
         assert "tok:zh" in score.signature
         assert score.score == pytest.approx(sacrebleu.metrics.BLEU(tokenize="zh").corpus_score(hyps, [refs]).score)
