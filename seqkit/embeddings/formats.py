@@ -11,11 +11,14 @@
   invalid UTF-8 (replaced, counted);
 * ``limit=N`` reads only the first N entries.
 
-Text is parsed in blocks of a few MB: numpy finds each line's end and its vector's first field (the
-d-th space from the end), and one ``np.fromstring`` call converts a whole block of numbers, so Python
-only touches each token once. The matrix is preallocated from a count of the lines, so the peak
-memory is the float32 matrix plus one block. What was read and skipped is counted in a
-:class:`LoadReport`.
+Text is parsed in blocks of a few hundred KB: numpy finds each line's end and its vector's first
+field (the d-th space from the end), and one ``np.fromstring`` call converts a whole block of numbers
+straight into the rows, so Python only touches each token once. The matrix is preallocated from a
+count of the lines and the tokens gathered compactly (:class:`~seqkit.embeddings.tokenlist.TokenCollector`:
+one string per block, a length and a hash per token), so the peak memory is the float32 matrix plus
+the tokens' text, ~20 bytes a token and one block (400,000 x 100: 1.05-1.1x the matrix). Repeated
+tokens are found by their hashes and dropped in place (``unique=True``). What was read and skipped is
+counted in a :class:`LoadReport`.
 
 :func:`write_word2vec` writes the word2vec text or binary format that gensim and word2vec.c read.
 """
@@ -41,7 +44,7 @@ from seqkit.io import atomic_write
 
 PathLike = str | os.PathLike
 FORMATS = ("glove", "word2vec-text", "word2vec-binary")
-BLOCK_BYTES = 1 << 20  # text is parsed in blocks of this size: bounds the memory beside the matrix
+BLOCK_BYTES = 1 << 18  # text is parsed in blocks of this size: bounds the memory beside the matrix
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 
 
@@ -322,18 +325,18 @@ def _decode_tokens(tokens: list[bytes], first_rows: int, report: LoadReport, str
 
 
 def _parse_text(path: Path, member: str | None, fmt: str, dim: int, header: int | None,
-                limit: int | None, strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenList]:
+                limit: int | None, strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenCollector]:
     capacity = _count_lines(path, member)
     if header is not None:
         capacity = min(capacity, header)
     if limit is not None:
         capacity = min(capacity, limit)
-    matrix, collector = _Matrix(capacity, dim), TokenCollector()
+    matrix, collector = _Matrix(capacity, dim), TokenCollector(capacity)
     parser = _TextParser(path, dim, report, strict)
     stream, _ = _open_stream(path, member)
     with stream:
         for k, (buf, lineno) in enumerate(_iter_blocks(stream, skip_first_line=header is not None)):
-            if k % 16 == 15:
+            if k % 32 == 31:
                 release_free_memory()
             rows, raw = parser.parse(buf, lineno)
             report.lines += buf.count(b"\n")
@@ -341,20 +344,35 @@ def _parse_text(path: Path, member: str | None, fmt: str, dim: int, header: int 
                 rows, raw = rows[:limit - matrix.n], raw[:limit - matrix.n]
             collector.add(_decode_tokens(raw, matrix.n, report, strict, path))
             matrix.append(rows)
-
+            del buf, rows, raw
             if limit is not None and matrix.n >= limit:
                 break
     release_free_memory()
-    return matrix.data[:matrix.n], collector.finish()
+    return matrix.data[:matrix.n], collector
+
+
+def _drop_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``matrix`` without ``rows`` (ascending), compacted in place: each run of kept rows moves up in
+    small blocks, so no second copy of the matrix is made. Returns the shorter view."""
+    dst, prev = 0, 0
+    for d in [*np.asarray(rows).tolist(), len(matrix)]:
+        for a in range(prev, d, 4096):  # small blocks: destination rows never overtake source rows
+            b = min(a + 4096, d)
+            if dst != a:
+                matrix[dst:dst + b - a] = matrix[a:b]
+            dst += b - a
+        prev = d + 1
+    return matrix[:dst]
 
 
 # ----------------------------------------------------------------------------- binary parsing
 
 def _parse_binary(path: Path, member: str | None, dim: int, header: int, limit: int | None,
-                  strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenList]:
+                  strict: bool, report: LoadReport) -> tuple[np.ndarray, TokenCollector]:
     n = header if limit is None else min(header, limit)
     matrix = np.empty((n, dim), dtype=np.float32)
-    raw: list[bytes] = []
+    collector = TokenCollector(n)
+    raw: list[bytes] = []  # the tokens of the current chunk of rows, decoded every 4,096 rows
     width = 4 * dim
     stream, _ = _open_stream(path, member)
     with stream:
@@ -373,27 +391,33 @@ def _parse_binary(path: Path, member: str | None, dim: int, header: int, limit: 
             raw.append(buf[pos:space].lstrip(b"\n"))
             matrix[row] = np.frombuffer(buf, dtype="<f4", count=dim, offset=space + 1)
             pos = space + 1 + width
+            if len(raw) == 4096:
+                collector.add(_decode_tokens(raw, collector.n, report, strict, path))
+                raw = []
+                if collector.n % (4096 * 16) == 0:
+                    release_free_memory()
+        collector.add(_decode_tokens(raw, collector.n, report, strict, path))
         report.lines = n
-    bad = ~np.isfinite(matrix).all(axis=1)
-    if bad.any():
+    bad = np.concatenate([a + np.flatnonzero(~np.isfinite(matrix[a:a + 8192]).all(axis=1))  # in chunks: no
+                          for a in range(0, max(n, 1), 8192)])  # (n, d) bool temporary beside the matrix
+    if len(bad):
         if strict:
-            raise SeqkitError(f"vector {int(np.argmax(bad)) + 1} has inf or nan", path=path,
+            raise SeqkitError(f"vector {int(bad[0]) + 1} has inf or nan", path=path,
                               fix="repair the file or load with strict=False")
-        report.malformed += int(bad.sum())
-        matrix = matrix[~bad]
-        raw = [t for t, b in zip(raw, bad) if not b]
-    collector = TokenCollector()
-    for a in range(0, len(raw), 65536):
-        collector.add(_decode_tokens(raw[a:a + 65536], a, report, strict, path))
-    return matrix, collector.finish()
+        report.malformed += len(bad)
+        matrix = _drop_rows(matrix, bad)
+        collector.drop(bad)
+    return matrix, collector
 
 
 # ----------------------------------------------------------------------------- reading and writing
 
 def read_vector_file(path: Path, member: str | None = None, format: str | None = None, limit: int | None = None,
-                     strict: bool = False) -> tuple[np.ndarray, TokenList, LoadReport]:
-    """The rows (n, d) float32, the n tokens and the :class:`LoadReport` of a vector file, in file order
-    (a repeated token is still there). ``format`` is one of :data:`FORMATS`, detected when ``None``."""
+                     strict: bool = False, *, unique: bool = False) -> tuple[np.ndarray, TokenList, LoadReport]:
+    """The rows (n, d) float32, the n tokens and the :class:`LoadReport` of a vector file, in file order.
+    ``format`` is one of :data:`FORMATS`, detected when ``None``. A repeated token is kept, unless
+    ``unique``: then its first row wins and the others are dropped (the matrix compacted in place)
+    and counted in ``report.duplicates``."""
     detected, dim, header = detect_format(path, member)
     fmt = format or detected
     if fmt == "word2vec-binary" and header is None:
@@ -401,14 +425,22 @@ def read_vector_file(path: Path, member: str | None = None, format: str | None =
                           path=path, line=1, fix="use format='glove' or 'word2vec-text'")
     report = LoadReport(path=str(path), format=fmt, dim=dim)
     if fmt == "word2vec-binary":
-        matrix, tokens = _parse_binary(path, member, dim, header, limit, strict, report)
+        matrix, collector = _parse_binary(path, member, dim, header, limit, strict, report)
     else:
-        matrix, tokens = _parse_text(path, member, fmt, dim,
-                                     header if fmt == "word2vec-text" else None, limit, strict, report)
-    if len(tokens) == 0:
+        matrix, collector = _parse_text(path, member, fmt, dim,
+                                        header if fmt == "word2vec-text" else None, limit, strict, report)
+    if collector.n == 0:
         raise SeqkitError(f"no vectors could be read ({report.malformed + report.wrong_dim} bad lines; "
                           + "; ".join(report.examples[:2]) + ")", path=path,
                           fix="check the format (GloVe: 'word v1 .. vd' per line)")
+    if unique:
+        repeats = collector.repeats()
+        if len(repeats):
+            report.duplicates = len(repeats)
+            matrix = _drop_rows(matrix, repeats)
+            collector.drop(repeats)
+    tokens = collector.finish()
+    release_free_memory()
     return matrix, tokens, report
 
 

@@ -2,7 +2,8 @@
 
 A list of 400k Python strings costs ~25 MB; :class:`TokenList` holds the same tokens in ~6 MB and
 still behaves as a sequence of str. :class:`TokenCollector` builds one block by block while a file is
-parsed, so the tokens never exist as separate str objects all at once.
+parsed, so the tokens never exist as separate str objects all at once, and finds the repeated
+ones by their hashes.
 """
 
 from __future__ import annotations
@@ -60,20 +61,104 @@ class TokenList(Sequence):
 
 
 class TokenCollector:
-    """Gathers decoded tokens block by block into one string plus their lengths, so that no list of
-    all tokens as separate str objects (~60 bytes each) is ever held."""
+    """Gathers decoded tokens block by block while a file is parsed, then gives one :class:`TokenList`.
 
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-        self.lengths: list[np.ndarray] = []
+    Per token it keeps its length (int32) and a 32-bit hash in arrays that grow like the vector matrix
+    (preallocated from an estimate; untouched capacity costs no memory), and the text of each block as
+    one string: ~10 bytes a token beside the text, never a str object per token. The hashes find the
+    repeated tokens (:meth:`repeats`) without a dict of all of them; rows can be left out
+    (:meth:`drop`) before :meth:`finish` joins the blocks.
+    """
+
+    def __init__(self, capacity: int = 0) -> None:
+        self.pieces: list[str] = []  # each block's tokens, each followed by a newline
+        self.first: list[int] = []  # the row of each piece's first token
+        self.lengths = np.empty(max(capacity, 1), dtype=np.int32)
+        self.hashes = np.empty(max(capacity, 1), dtype=np.uint32)
+        self.n = 0
 
     def add(self, tokens: list[str]) -> None:
-        if tokens:
-            self.texts.append("\n".join(tokens) + "\n")
-            self.lengths.append(np.fromiter(map(len, tokens), dtype=np.int32, count=len(tokens)))
+        m = len(tokens)
+        if not m:
+            return
+        if self.n + m > len(self.lengths):  # only when the capacity estimate was short
+            size = max(self.n + m, 2 * len(self.lengths))
+            self.lengths = _grown(self.lengths, self.n, size)
+            self.hashes = _grown(self.hashes, self.n, size)
+        self.lengths[self.n:self.n + m] = np.fromiter(map(len, tokens), dtype=np.int32, count=m)
+        # the low 32 bits of Python's hash: a few false matches among millions are checked by text
+        self.hashes[self.n:self.n + m] = np.fromiter(map(hash, tokens), dtype=np.int64, count=m).astype(np.uint32)
+        self.pieces.append("\n".join(tokens) + "\n")
+        self.first.append(self.n)
+        self.n += m
+
+    def tokens_at(self, rows: np.ndarray) -> list[str]:
+        """The tokens of ``rows`` (ascending row numbers)."""
+        out: list[str] = []
+        piece_of = np.searchsorted(self.first, rows, side="right") - 1
+        for p in np.unique(piece_of).tolist():
+            a = self.first[p]
+            b = self.first[p + 1] if p + 1 < len(self.first) else self.n
+            starts = np.zeros(b - a + 1, dtype=np.int64)
+            np.cumsum(self.lengths[a:b] + 1, out=starts[1:])
+            text = self.pieces[p]
+            for r in rows[piece_of == p].tolist():
+                out.append(text[starts[r - a]:starts[r - a + 1] - 1])
+        return out
+
+    def repeats(self) -> np.ndarray:
+        """The rows whose token already appeared on an earlier row (ascending): the first row wins."""
+        hashes = self.hashes[:self.n]
+        ordered = np.sort(hashes)
+        shared = ordered[1:][ordered[1:] == ordered[:-1]]
+        del ordered
+        if not len(shared):
+            return np.zeros(0, dtype=np.int64)
+        suspects = np.flatnonzero(np.isin(hashes, shared))  # rows whose hash repeats (texts may differ)
+        seen: set[str] = set()
+        out = []
+        for row, token in zip(suspects.tolist(), self.tokens_at(suspects)):
+            if token in seen:
+                out.append(row)
+            seen.add(token)
+        return np.asarray(out, dtype=np.int64)
+
+    def drop(self, rows: np.ndarray) -> None:
+        """Leave out ``rows`` (ascending row numbers); the later rows move up."""
+        if not len(rows):
+            return
+        rows = np.asarray(rows, dtype=np.int64)
+        piece_of = np.searchsorted(self.first, rows, side="right") - 1
+        for p in np.unique(piece_of).tolist():
+            a = self.first[p]
+            gone = set((rows[piece_of == p] - a).tolist())
+            tokens = self.pieces[p].split("\n")[:-1]
+            kept = [t for j, t in enumerate(tokens) if j not in gone]
+            self.pieces[p] = "\n".join(kept) + "\n" if kept else ""
+        keep = np.ones(self.n, dtype=bool)
+        keep[rows] = False
+        m = int(keep.sum())
+        self.lengths[:m] = self.lengths[:self.n][keep]
+        self.hashes[:m] = self.hashes[:self.n][keep]
+        shift = np.searchsorted(rows, np.asarray(self.first, dtype=np.int64))  # dropped rows before each piece
+        first = (np.asarray(self.first, dtype=np.int64) - shift).tolist()
+        pieces = [(f, t) for f, t in zip(first, self.pieces) if t]
+        self.first, self.pieces = [f for f, _ in pieces], [t for _, t in pieces]
+        self.n = m
 
     def finish(self) -> TokenList:
-        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int32)
-        self.lengths = []
-        text, self.texts = "".join(self.texts), []
-        return TokenList.from_lengths(text, lengths)
+        """The tokens as one :class:`TokenList` (the collector is empty afterwards)."""
+        offsets = np.zeros(self.n + 1, dtype=np.int64)
+        for a in range(0, self.n, 1 << 16):  # in chunks: no temporary the size of the vocabulary
+            b = min(a + (1 << 16), self.n)
+            np.cumsum(self.lengths[a:b] + 1, out=offsets[a + 1:b + 1])
+            offsets[a + 1:b + 1] += offsets[a]
+        self.lengths = self.hashes = np.zeros(0, dtype=np.int32)
+        text, self.pieces, self.first, self.n = "".join(self.pieces), [], [], 0
+        return TokenList(text, offsets)
+
+
+def _grown(array: np.ndarray, n: int, size: int) -> np.ndarray:
+    out = np.empty(size, dtype=array.dtype)
+    out[:n] = array[:n]
+    return out

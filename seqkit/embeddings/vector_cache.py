@@ -19,7 +19,7 @@ from seqkit.embeddings.formats import LoadReport
 from seqkit.embeddings.keyedvectors import KeyedVectors
 from seqkit.embeddings.tokenlist import TokenList
 from seqkit.errors import SeqkitError
-from seqkit.io import cache_dir, load_json, save_json, write_text_atomic
+from seqkit.io import atomic_write, cache_dir, load_json, save_json
 
 CACHE_VERSION = 1
 
@@ -41,7 +41,9 @@ def save_cache(folder: Path, kv: KeyedVectors, report: LoadReport) -> None:
     tokens: TokenList = kv.index_to_key  # type: ignore[assignment]
     _save_npy(folder / "vectors.npy", np.ascontiguousarray(kv.vectors))
     _save_npy(folder / "offsets.npy", tokens.offsets)
-    write_text_atomic(folder / "tokens.txt", tokens.text)
+    with atomic_write(folder / "tokens.txt", "w") as fh:
+        for a in range(0, len(tokens.text), 1 << 20):  # in slices: no encoded copy of the whole text
+            fh.write(tokens.text[a:a + (1 << 20)])
     save_json(folder / "meta.json", {"version": CACHE_VERSION, "report": asdict(report)})  # written last
 
 

@@ -18,11 +18,8 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-
-from seqkit.embeddings.formats import FORMATS, LoadReport, read_vector_file, release_free_memory
+from seqkit.embeddings.formats import FORMATS, read_vector_file
 from seqkit.embeddings.keyedvectors import KeyedVectors
-from seqkit.embeddings.tokenlist import TokenList
 from seqkit.embeddings.vector_cache import cache_folder, load_cache, save_cache
 from seqkit.errors import SeqkitError
 
@@ -66,9 +63,7 @@ def load_vectors(path_or_name: PathLike, *, format: str | None = None, limit: in
         if cached is not None:
             cached.load_report.seconds = time.perf_counter() - start
             return cached
-    matrix, tokens, report = read_vector_file(path, member, format, limit, strict)
-    matrix, tokens = _drop_duplicates(matrix, tokens, report)
-    release_free_memory()
+    matrix, tokens, report = read_vector_file(path, member, format, limit, strict, unique=True)
     report.loaded = len(tokens)
     kv = KeyedVectors(matrix, tokens)
     kv.load_report = report
@@ -88,62 +83,3 @@ def _named_set(name: str, path: Path, member: str | None) -> tuple[Path, str | N
     if info is None or info.kind != "vectors":
         return path, member
     return fetch(name, "vectors"), info.files["vectors"].member
-
-
-# ----------------------------------------------------------------------------- duplicates
-
-def _token_hashes(tokens: TokenList) -> np.ndarray:
-    hashes = np.empty(len(tokens), dtype=np.int64)
-    for a in range(0, len(tokens), 16384):
-        b = min(a + 16384, len(tokens))
-        words = tokens.text[tokens.offsets[a]:tokens.offsets[b] - 1].split("\n")
-        hashes[a:b] = np.fromiter(map(hash, words), dtype=np.int64, count=b - a)
-    return hashes
-
-
-def _drop_duplicates(matrix: np.ndarray, tokens: TokenList, report: LoadReport):
-    """Keep the first row of each token: the matrix is compacted in place and the tokens rebuilt block
-    by block, so dropping duplicates costs no second copy of either."""
-    hashes = _token_hashes(tokens)
-    order = np.argsort(hashes, kind="stable")
-    ordered = hashes[order]
-    repeats = ordered[1:] == ordered[:-1]
-    if not repeats.any():
-        return matrix, tokens
-    suspects = np.zeros(len(tokens), dtype=bool)  # rows whose hash repeats (equal hashes may differ)
-    suspects[order[1:][repeats]] = True
-    suspects[order[:-1][repeats]] = True
-    del order, ordered, repeats, hashes
-    keep = np.ones(len(tokens), dtype=bool)
-    seen: set[str] = set()
-    for i in np.flatnonzero(suspects).tolist():
-        token = tokens[i]
-        if token in seen:
-            keep[i] = False
-        seen.add(token)
-    report.duplicates = int((~keep).sum())
-    dropped = np.flatnonzero(~keep).tolist()
-    del keep, suspects
-    # matrix: shift each run of kept rows up, in place (few duplicates: few runs)
-    dst, prev = 0, 0
-    for d in [*dropped, len(tokens)]:
-        for a in range(prev, d, 4096):  # small blocks: destination rows never overtake source rows
-            b = min(a + 4096, d)
-            matrix[dst:dst + b - a] = matrix[a:b]
-            dst += b - a
-        prev = d + 1
-    # tokens: the text without the dropped tokens, and their offsets shifted by what was removed
-    text, offsets = tokens.text, tokens.offsets
-    pieces, prev = [], 0
-    for d in dropped:
-        pieces.append(text[offsets[prev]:offsets[d]])
-        prev = d + 1
-    pieces.append(text[offsets[prev]:])
-    new_offsets = np.delete(offsets, dropped)
-    for k, d in enumerate(dropped):  # tokens after d start earlier by d's length (and its newline)
-        new_offsets[d - k:] -= offsets[d + 1] - offsets[d]
-    del tokens, offsets
-    new_text = "".join(pieces)
-    del pieces, text
-    return matrix[:dst], TokenList(new_text, new_offsets)
-

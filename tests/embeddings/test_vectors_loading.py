@@ -193,3 +193,74 @@ def test_duplicates_anywhere_keep_the_first_row(tmp_path):
     assert list(kv.index_to_key) == ["a", "b", "c", "d"] and kv.load_report.duplicates == 4
     assert [kv[w][0] for w in "abcd"] == [0, 1, 4, 6]
     assert [kv.index_to_key[i] for i in range(4)] == ["a", "b", "c", "d"]
+
+
+def test_duplicates_across_parse_blocks_and_in_binary_files(tmp_path, monkeypatch):
+    from seqkit.embeddings import formats
+
+    monkeypatch.setattr(formats, "BLOCK_BYTES", 64)  # a few lines per block: repeats span blocks
+    words = [f"w{i % 7}" if i % 3 else f"u{i}" for i in range(60)]
+    rows = np.arange(120, dtype=np.float32).reshape(60, 2)
+    first = {}
+    for i, w in enumerate(words):
+        first.setdefault(w, i)
+    text = write(tmp_path / "v.txt", [f"{w} {a:g} {b:g}" for w, (a, b) in zip(words, rows)])
+    binary = tmp_path / "v.bin"
+    bad = rows.copy()
+    bad[4] = np.inf  # a row of inf is dropped (and counted) before the repeats are looked for
+    binary.write_bytes(b"60 2\n" + b"".join(w.encode() + b" " + r.astype("<f4").tobytes() + b"\n"
+                                             for w, r in zip(words, bad)))
+    for path, skipped in ((text, set()), (binary, {4})):
+        kv = load_vectors(path, cache=False)
+        keep = sorted(i for i, w in enumerate(words) if i not in skipped
+                      and i == min(j for j, v in enumerate(words) if v == w and j not in skipped))
+        assert list(kv.index_to_key) == [words[i] for i in keep], path
+        np.testing.assert_array_equal(np.asarray(kv.vectors), rows[keep])
+        assert kv.load_report.duplicates == 60 - len(skipped) - len(keep)
+
+
+def test_equal_hashes_of_different_tokens_are_not_duplicates():
+    from seqkit.embeddings.tokenlist import TokenCollector
+
+    collector = TokenCollector(2)
+    collector.add(["a", "b", "a"])
+    collector.add(["c", "b", "d"])
+    collector.hashes[:collector.n] = 7  # every token's hash collides: only the texts decide
+    repeats = collector.repeats()
+    assert repeats.tolist() == [2, 4]
+    collector.drop(repeats)
+    assert list(collector.finish()) == ["a", "b", "c", "d"]
+
+
+CHILD_PEAK = r"""
+import sys
+from seqkit.embeddings.vectors import load_vectors
+
+def status(field):
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
+
+base = status("VmRSS")
+kv = load_vectors(sys.argv[1], cache=False)
+print(len(kv), (status("VmHWM") - base) * 1024)  # VmHWM: this process's own peak, not its parent's
+"""
+
+
+@pytest.mark.slow
+def test_loading_costs_little_more_than_the_float32_matrix(tmp_path):
+    import subprocess
+    import sys
+
+    rows, dim = 100_000, 100
+    rng = np.random.default_rng(0)
+    text = tmp_path / "v.txt"
+    with open(text, "w", encoding="utf-8") as fh:
+        for a in range(0, rows, 10_000):
+            block = np.char.mod("%.5f", rng.normal(0, 0.4, (10_000, dim)))
+            fh.write("".join(f"w{a + j}{'é' if j % 97 == 0 else ''} " + " ".join(r) + "\n" for j, r in enumerate(block)))
+    binary = tmp_path / "v.bin"
+    load_vectors(text, cache=False).save_word2vec_format(binary, binary=True)
+    for path in (text, binary):
+        out = subprocess.run([sys.executable, "-c", CHILD_PEAK, str(path)], capture_output=True, text=True, check=True)
+        n, peak = map(int, out.stdout.split())
+        assert n == rows and peak <= 1.2 * rows * dim * 4, (path.name, peak / (rows * dim * 4))
