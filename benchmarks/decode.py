@@ -15,19 +15,23 @@ with patience 2 (see ``CT2Translator``) so that the float32 outputs can be equal
 ``ct2 int8 p1`` row is CTranslate2 with its default patience 1. ``--profile`` adds a torch.profiler table of seqkit's beam-5 float32 decoding.
 
     python benchmarks/decode.py --run runs/m30k --repeats 3 [--profile]
+    python benchmarks/decode.py --smoke     # an untrained tiny model, 12 bundled sentences: checks the script
+
+Without CTranslate2 (``pip install ctranslate2``) the script says ``skipped: ctranslate2 not installed``
+and times seqkit's engines alone. The exports go into a fresh temporary folder (``--work`` to keep them).
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
+from _common import REPO, header, installed, shared_data, skipped, table, work_folder
 
 HERE = Path(__file__).resolve().parent
 
@@ -49,49 +53,90 @@ def _time(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
+def smoke_model(work: Path) -> Path:
+    """An untrained tiny Transformer's model folder (sentencepiece on 2,000 lines of the bundled en-fr
+    corpus): it decodes to the length cap, which is all the smoke test needs."""
+    from seqkit.io import atomic_dir, read_lines
+    from seqkit.seq2seq.model_folder import save_model_dir
+    from seqkit.seq2seq.presets import build_model, model_config
+    from seqkit.text import SentencePieceTokenizer
+
+    lines = read_lines(REPO / "data/en-fr/train.en")[:1000] + read_lines(REPO / "data/en-fr/train.fr")[:1000]
+    tok = SentencePieceTokenizer.train(lines, work / "spm", vocab_size=300)
+    torch.manual_seed(0)
+    cfg = model_config("transformer", "tiny", d_model=64, d_ff=128, n_enc_layers=1, n_dec_layers=1)
+    model = build_model(cfg, len(tok))
+    with atomic_dir(work / "model", "model") as folder:
+        save_model_dir(folder, cfg, len(tok), work / "spm.model", model.state_dict(), src="en", tgt="fr")
+    return work / "model"
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", required=True, type=Path, help="a trained nmt_transformer run (or model folder)")
-    p.add_argument("--data", type=Path, default=Path(os.environ.get("SEQKIT_DATA", HERE.parent.parent / "shared/data")))
+    p.add_argument("--run", type=Path, default=None, help="a trained nmt_transformer run (or model folder)")
+    p.add_argument("--data", type=Path, default=shared_data())
     p.add_argument("--src", default=None, help="source file [default: multi30k test_2016_flickr.de]")
     p.add_argument("--ref", default=None, help="reference file [default: multi30k test_2016_flickr.en]")
     p.add_argument("--sents", type=int, default=0, help="only the first N sentences (0: all)")
     p.add_argument("--beams", default="1,5")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--workdir", type=Path, default=Path("/tmp/seqkit-decode-bench"))
+    p.add_argument("--work", "--workdir", dest="work", type=Path, default=None,
+                   help="keep the CTranslate2 exports here (default: a new temporary folder, removed)")
     p.add_argument("--profile", action="store_true", help="profile seqkit's beam-5 float32 decoding")
+    p.add_argument("--smoke", action="store_true",
+                   help="an untrained tiny model, 12 bundled en-fr sentences, beams 1,2, one thread: checks the script")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.src, args.ref = str(REPO / "data/en-fr/test.en"), str(REPO / "data/en-fr/test.fr")
+        args.sents, args.beams, args.threads, args.repeats = 12, "1,2", "1", 1
+    elif args.run is None:
+        p.error("--run is required (or --smoke)")
+    header(["ctranslate2"])
+    with work_folder(args.work, "decode") as work:
+        return decode(args, work)
 
+
+def decode(args: argparse.Namespace, work: Path) -> list[dict]:
     from seqkit.metrics import bleu
-    from seqkit.seq2seq.engines import CT2Translator
-    from seqkit.seq2seq.export import export_ct2
     from seqkit.seq2seq.translator import Translator
+    from seqkit.threads import use_threads
 
+    run = args.run or smoke_model(work)
     src = _read(Path(args.src) if args.src else args.data / "multi30k/test_2016_flickr.de.gz")
     ref = _read(Path(args.ref) if args.ref else args.data / "multi30k/test_2016_flickr.en.gz")
     if args.sents:
         src, ref = src[: args.sents], ref[: args.sents]
-    exports = {q: export_ct2(args.run, args.workdir / f"ct2-{q}", q) for q in ("float32", "int8")}
+    ct2 = installed("ctranslate2")
+    if ct2:
+        from seqkit.seq2seq.engines import CT2Translator
+        from seqkit.seq2seq.export import export_ct2
+
+        exports = {q: export_ct2(run, work / f"ct2-{q}", q) for q in ("float32", "int8")}
+    else:
+        skipped("ctranslate2", fix="pip install ctranslate2: the CTranslate2 rows and the ratio column are left out")
     common = dict(alpha=1.0, max_len_a=1.5, max_len_b=10, length_penalty="d2l")
     rows: list[dict] = []
     outputs: dict[tuple, list[str]] = {}
     for threads in [int(t) for t in args.threads.split(",")]:
-        torch.set_num_threads(threads)
+        use_threads(threads)
         engines = {
-            "seqkit float32": Translator.from_run(args.run, **common),
-            "seqkit int8": Translator.from_run(args.run, quantize="int8", **common),
-            "ct2 float32": CT2Translator(exports["float32"], threads=threads, **common),
-            "ct2 int8": CT2Translator(exports["int8"], threads=threads, **common),
-            # CTranslate2's own default stopping (patience 1): faster, ends some searches early
-            "ct2 int8 p1": CT2Translator(exports["int8"], threads=threads, patience=1.0, **common),
+            "seqkit float32": Translator.from_run(run, **common),
+            "seqkit int8": Translator.from_run(run, quantize="int8", **common),
         }
+        if ct2:
+            engines.update({
+                "ct2 float32": CT2Translator(exports["float32"], threads=threads, **common),
+                "ct2 int8": CT2Translator(exports["int8"], threads=threads, **common),
+                # CTranslate2's own default stopping (patience 1): faster, ends some searches early
+                "ct2 int8 p1": CT2Translator(exports["int8"], threads=threads, patience=1.0, **common),
+            })
         for beam in [int(b) for b in args.beams.split(",")]:
             for name, engine in engines.items():
-                def run(engine=engine, beam=beam):
+                def translate(engine=engine, beam=beam):
                     return [hyps[0] for hyps in engine.translate_scored(src, beam=beam)]
 
-                seconds, hyps = _time(run, args.repeats)
+                seconds, hyps = _time(translate, args.repeats)
                 texts = [h.text for h in hyps]
                 outputs[(name, beam, threads)] = texts
                 tokens = sum(len(h.pieces) + 1 for h in hyps)
@@ -100,23 +145,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 print(f"{name:15s} beam {beam} threads {threads}: {rows[-1]['sents_per_s']:8.1f} sent/s "
                       f"{rows[-1]['tokens_per_s']:9.0f} tok/s  BLEU {rows[-1]['bleu']:.2f}", file=sys.stderr)
 
-    print("| engine | beam | threads | sentences/s | target tokens/s | BLEU | / ct2 int8 (tok/s) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for r in rows:
-        ct2 = next(x for x in rows if x["engine"] == "ct2 int8" and x["beam"] == r["beam"]
-                   and x["threads"] == r["threads"])
-        print(f"| {r['engine']} | {r['beam']} | {r['threads']} | {r['sents_per_s']:,.1f} | {r['tokens_per_s']:,.0f} "
-              f"| {r['bleu']:.2f} | {r['tokens_per_s'] / ct2['tokens_per_s']:.2f} |")
-    for beam in [int(b) for b in args.beams.split(",")]:
-        t = int(args.threads.split(",")[0])
-        a, b = outputs[("seqkit float32", beam, t)], outputs[("ct2 float32", beam, t)]
-        print(f"beam {beam}: float32 outputs equal in {sum(x == y for x, y in zip(a, b))} of {len(a)} sentences")
+    def vs_ct2(r: dict) -> str:
+        base = next((x for x in rows if x["engine"] == "ct2 int8" and x["beam"] == r["beam"]
+                     and x["threads"] == r["threads"]), None)
+        return f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}" if base else "-"
+
+    table(["engine", "beam", "threads", "sentences/s", "target tokens/s", "BLEU", "/ ct2 int8 (tok/s)"],
+          [[r["engine"], r["beam"], r["threads"], f"{r['sents_per_s']:,.1f}", f"{r['tokens_per_s']:,.0f}",
+            f"{r['bleu']:.2f}", vs_ct2(r)] for r in rows])
+    if ct2:
+        for beam in [int(b) for b in args.beams.split(",")]:
+            t = int(args.threads.split(",")[0])
+            a, b = outputs[("seqkit float32", beam, t)], outputs[("ct2 float32", beam, t)]
+            print(f"beam {beam}: float32 outputs equal in {sum(x == y for x, y in zip(a, b))} of {len(a)} sentences")
 
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
-        torch.set_num_threads(1)
-        translator = Translator.from_run(args.run, **common)
+        use_threads(1)
+        translator = Translator.from_run(run, **common)
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             translator.translate_scored(src[:200], beam=5)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))

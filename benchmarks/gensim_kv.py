@@ -5,6 +5,9 @@ Both load the same file (default: gensim's own ``lee_fasttext.vec`` test vectors
 method, a short form of both answers and whether they are equal (keys identical, numbers within 1e-5).
 
     python benchmarks/gensim_kv.py [--vectors FILE]
+
+gensim is a seqkit dependency, so it is always there; the default vectors are small enough that the
+smoke test (``tests/benchmarks``) runs the script as it is.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from _common import header
 from gensim.models import KeyedVectors as GensimKV
 from gensim.test.utils import datapath
 
@@ -44,6 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vectors", default=datapath("lee_fasttext.vec"))
     args = ap.parse_args()
+    header(["gensim"])
     ours = load_vectors(args.vectors, cache=False)
     theirs = GensimKV.load_word2vec_format(args.vectors)
     w = [k for k in ours.index_to_key[:200] if k.isalpha()][:8]

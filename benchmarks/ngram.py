@@ -2,6 +2,7 @@
 
     python benchmarks/ngram.py                      # orders 3 4 5, PTB from $SEQKIT_DATA or ../shared/data
     python benchmarks/ngram.py --orders 3 --repeats 1 --nltk-sentences 500
+    python benchmarks/ngram.py --smoke              # 3,000 training lines, order 3: checks the script
 
 Penn Treebank keeps ``<unk>`` as a word; KenLM refuses ``<unk>`` in its input, so ``<unk>`` is
 renamed ``UNKW`` in the files given to both (the comparison is on identical text).
@@ -17,8 +18,9 @@ Peers (each skipped with a message when absent):
 
 Printed: perplexity of each; build time from the training file to an ARPA file, wall and CPU
 (lmplz is multi-threaded; CPU time also survives a loaded machine better), with seqkit's count +
-estimate and ARPA write shown apart; scoring tokens/s; ARPA interop both ways; ratios. Times are
-medians of ``--repeats`` runs; on a shared machine only the side-by-side ratios mean much.
+estimate and ARPA write shown apart; scoring tokens/s; ARPA interop both ways; ratios; then one
+summary table, a row per order. Times are medians of ``--repeats`` runs; on a shared machine only the
+side-by-side ratios mean much.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import header, installed, shared_data, skipped, table, work_folder
 
 from seqkit.io import read_lines
 from seqkit.lm.ngram import NGramLM
@@ -69,14 +71,11 @@ def median_cpu(fn, repeats: int) -> tuple[float, float]:
 
 
 def ptb_dir(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    root = Path(os.environ.get("SEQKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    return root / "ptb"
+    return Path(arg) if arg else shared_data() / "ptb"
 
 
-def renamed_copy(src: Path, dst: Path) -> list[str]:
-    lines = [line.replace("<unk>", "UNKW") for line in read_lines(src)]
+def renamed_copy(src: Path, dst: Path, lines_cap: int = 0) -> list[str]:
+    lines = [line.replace("<unk>", "UNKW") for line in read_lines(src)[:lines_cap or None]]
     dst.write_text("\n".join(lines) + "\n")
     return lines
 
@@ -109,7 +108,7 @@ def run_nltk(train: list[str], test: list[str], order: int, n_train: int, n_test
         from nltk.lm.preprocessing import pad_both_ends, padded_everygram_pipeline
         from nltk.util import everygrams
     except ImportError:
-        print("NLTK: not installed (pip install nltk); skipped")
+        skipped("nltk", fix="pip install nltk")
         return
     sub = [line.split() for line in train[:n_train]]
     start = time.perf_counter()
@@ -155,8 +154,8 @@ def quiet_stderr():
 
 
 def bench_order(order: int, train: list[str], test: list[str], work: Path, repeats: int,
-                lmplz: str | None, kenlm) -> None:
-    """Build, write, score and interop for one order; prints one block."""
+                lmplz: str | None, kenlm) -> dict:
+    """Build, write, score and interop for one order; prints one block and returns its figures."""
     print(f"\n== order {order}, modified Kneser-Ney ==")
     build_s, lm = median_time(lambda: NGramLM.train(train, order=order, smoothing="mkn"), repeats)
     arpa = work / f"seqkit{order}.arpa"
@@ -173,6 +172,7 @@ def bench_order(order: int, train: list[str], test: list[str], work: Path, repea
           f"{both_wall:.2f} s wall, {both_cpu:.2f} s CPU")
     print(f"seqkit: scoring {scores.n_tokens / score_s:,.0f} tokens/s from ids, "
           f"{scores.n_tokens / text_s:,.0f} tokens/s from text ({scores.n_tokens} tokens)")
+    out = {"order": order, "ppl": ppl, "ids_per_s": scores.n_tokens / score_s, "text_per_s": scores.n_tokens / text_s}
     if lmplz:
         kenarpa = work / f"kenlm{order}.arpa"
 
@@ -182,9 +182,10 @@ def bench_order(order: int, train: list[str], test: list[str], work: Path, repea
                                stdout=fout, stderr=subprocess.DEVNULL, check=True)
 
         lmplz_s, lmplz_cpu = median_cpu(run_lmplz, repeats)
+        out["build_ratio"] = both_wall / lmplz_s
         print(f"KenLM lmplz -S {LMPLZ_MEMORY}: {lmplz_s:.2f} s wall, {lmplz_cpu:.2f} s CPU; seqkit/lmplz "
               f"(file to ARPA) = {both_wall / lmplz_s:.2f}x wall, {both_cpu / lmplz_cpu:.2f}x CPU (target <= 2x)")
-        their_ppl = NGramLM.load_arpa(kenarpa).perplexity(test)
+        their_ppl = out["lmplz_ppl"] = NGramLM.load_arpa(kenarpa).perplexity(test)
         print(f"interop lmplz ARPA -> seqkit: perplexity {their_ppl:.4f}; "
               f"seqkit vs lmplz model: {100 * (ppl / their_ppl - 1):+.4f}% (target within 0.2%)")
         if kenlm is not None:
@@ -193,10 +194,12 @@ def bench_order(order: int, train: list[str], test: list[str], work: Path, repea
                   f"{kspeed:,.0f} tokens/s (python loop over sentences)")
     if kenlm is not None:
         kp, kspeed = kenlm_perplexity(kenlm, arpa, test)
+        out["kenlm_ppl"], out["text_vs_kenlm"] = kp, scores.n_tokens / text_s / kspeed
         print(f"interop seqkit ARPA -> kenlm: perplexity {kp:.4f} (seqkit {ppl:.4f}, diff {100 * (kp / ppl - 1):+.5f}%)")
         print(f"scoring speed seqkit/kenlm-module = {scores.n_tokens / text_s / kspeed:.2f}x (from text), "
               f"{scores.n_tokens / score_s / kspeed:.2f}x (from ids)")
         bench_load_and_score(arpa, test, kenlm, repeats)
+    return out
 
 
 def bench_load_and_score(arpa: Path, test: list[str], kenlm, repeats: int) -> None:
@@ -247,35 +250,61 @@ def main() -> int:
     ap.add_argument("--kenlm-bin", help="folder with lmplz and query (default: PATH or $KENLM_BIN)")
     ap.add_argument("--nltk-sentences", type=int, default=2000, help="NLTK training subset (sentences; 0 skips NLTK)")
     ap.add_argument("--nltk-tokens", type=int, default=300, help="test tokens NLTK scores")
+    ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a new temporary one, removed)")
+    ap.add_argument("--lines", type=int, default=0, help="only the first N training and N/10 test lines (0: all)")
+    ap.add_argument("--smoke", action="store_true", help="3,000 training lines, order 3, one repeat: checks the script")
     args = ap.parse_args()
+    if args.smoke:
+        args.lines, args.orders, args.repeats, args.nltk_sentences, args.nltk_tokens = 3000, [3], 1, 200, 50
+    if args.lines:
+        KENLM_PPL.clear()  # its figures are for the whole of PTB
+    header(["kenlm", "nltk"])
 
     src = ptb_dir(args.ptb)
     if not (src / "ptb.train.txt").exists():
         print(f"PTB not found in {src}: pass --ptb or set SEQKIT_DATA")
         return 1
     lmplz, query = find_lmplz(args.kenlm_bin)
-    try:
+    kenlm = None
+    if installed("kenlm"):
         import kenlm
-    except ImportError:
-        kenlm = None
-    work = Path(tempfile.mkdtemp(prefix="seqkit-ngram-bench-"))
-    os.environ["SEQKIT_CACHE"] = str(work / "cache")  # the ARPA caches (and kernels) of this run only
+    with work_folder(args.work, "ngram") as work:
+        run(args, src, work, lmplz, kenlm)
+    return 0
+
+
+def run(args: argparse.Namespace, src: Path, work: Path, lmplz: str | None, kenlm) -> None:
+    """Everything after the setup, in the run's work folder."""
+    saved_cache = os.environ.get("SEQKIT_CACHE")
+    os.environ["SEQKIT_CACHE"] = str(work / "cache")  # the ARPA caches of this run only
     try:
-        train = renamed_copy(src / "ptb.train.txt", work / "train.txt")
-        test = renamed_copy(src / "ptb.test.txt", work / "test.txt")
+        train = renamed_copy(src / "ptb.train.txt", work / "train.txt", args.lines)
+        test = renamed_copy(src / "ptb.test.txt", work / "test.txt", args.lines // 10)
         print(f"PTB (<unk> -> UNKW): {len(train)} training lines, {len(test)} test lines; repeats={args.repeats}")
         if lmplz is None:
-            print("KenLM lmplz: not found (see this script's docstring to build it); build comparison skipped")
+            skipped("KenLM lmplz", "not installed", "not on PATH nor in --kenlm-bin: see this script's docstring to "
+                    "build it; the build comparison is left out")
         if kenlm is None:
-            print("kenlm module: not installed (pip install kenlm); KenLM scoring and interop skipped")
-        for order in args.orders:
-            bench_order(order, train, test, work, args.repeats, lmplz, kenlm)
+            skipped("kenlm", "not installed", "pip install kenlm; KenLM scoring and interop are left out")
+        rows = [bench_order(order, train, test, work, args.repeats, lmplz, kenlm) for order in args.orders]
         if args.nltk_sentences > 0 and args.nltk_tokens > 0:
             print()
             run_nltk(train, test, 3, args.nltk_sentences, args.nltk_tokens)
+        print()
+
+        def num(r: dict, key: str, fmt: str) -> str:
+            return format(r[key], fmt) if key in r else "-"
+
+        table(["order", "seqkit test ppl", "lmplz test ppl", "kenlm on seqkit's ARPA", "build seqkit / lmplz (wall)",
+               "scoring from ids (tokens/s)", "from text (tokens/s)", "from text / kenlm module"],
+              [[r["order"], f"{r['ppl']:.4f}", num(r, "lmplz_ppl", ".4f"), num(r, "kenlm_ppl", ".4f"),
+                num(r, "build_ratio", ".2f"), f"{r['ids_per_s']:,.0f}", f"{r['text_per_s']:,.0f}",
+                num(r, "text_vs_kenlm", ".2f")] for r in rows])
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+        if saved_cache is None:
+            os.environ.pop("SEQKIT_CACHE", None)
+        else:
+            os.environ["SEQKIT_CACHE"] = saved_cache
 
 
 if __name__ == "__main__":

@@ -27,6 +27,13 @@ Side by side on the quiet machine (2026-11-27, ``--train-seconds 600 --threads 2
 JoeyNMT 2.3.0 with torch 2.13.0): training 3,122 vs 810 target tokens/s, 3.85x (seqkit fp32,
 ``--amp none``: 2,405, 2.97x). JoeyNMT checkpoints only at its first validation (step 500), so a
 600 s budget leaves it nothing to decode: give it more than ~20 minutes to compare decoding too.
+
+Without ``--joeynmt-venv`` (or when that venv has no JoeyNMT) the script says ``skipped: JoeyNMT ...``
+and shows the documented figures beside seqkit's. The run's files go into a fresh temporary folder,
+removed at the end; ``--work DIR`` keeps them (``--skip-train`` and ``--resume`` need it).
+
+    python benchmarks/nmt.py --train-seconds 600 --threads 2 --joeynmt-venv VENV
+    python benchmarks/nmt.py --smoke     # 400 pairs, tiny preset, a few updates: checks the script
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import time
 from pathlib import Path
 
 import torch
+from _common import header, skipped, table, work_folder
 
 HERE = Path(__file__).resolve().parent
 
@@ -87,8 +95,9 @@ def prepare(args, work: Path):
     corpus = sk.data.load("multi30k", src=args.src, tgt=args.tgt)
     spm_path = work / "spm.model"
     if not spm_path.is_file():
-        SentencePieceTokenizer.train(list(corpus.train.src) + list(corpus.train.tgt), spm_path.with_suffix(""),
-                                     vocab_size=8000, model_type="unigram", character_coverage=1.0,
+        n = args.max_train or None
+        SentencePieceTokenizer.train(list(corpus.train.src[:n]) + list(corpus.train.tgt[:n]), spm_path.with_suffix(""),
+                                     vocab_size=args.vocab_size, model_type="unigram", character_coverage=1.0,
                                      input_sentence_size=1000000)  # shuffled, as JoeyNMT's script
     return corpus, SentencePieceTokenizer.load(spm_path)
 
@@ -101,7 +110,7 @@ def train_seqkit(args, corpus, tok, work: Path) -> dict:
     from seqkit.train.amp import resolve_amp
 
     torch.manual_seed(args.seed)
-    cfg = model_config("transformer", "base")
+    cfg = model_config("transformer", args.preset)
     model = build_model(cfg, len(tok))
     n_params = count_parameters(model)
     if not args.resume and (work / "train").exists():
@@ -111,13 +120,14 @@ def train_seqkit(args, corpus, tok, work: Path) -> dict:
     # JoeyNMT's setup: Adam (0.9, 0.98), warmup + inverse sqrt, label smoothing 0.1, no clipping,
     # max_length 100, batches of 4,096 padded source+target tokens; no validation while measuring.
     train_cfg = NMTTrainConfig(lr=args.lr, warmup=args.warmup, max_tokens=args.max_tokens, clip_norm=None,
-                               amp=args.amp, epochs=10_000, max_time=args.train_seconds, log_every=10,
-                               ckpt_every_steps=200, threads=None, progress=not args.quiet)
+                               amp=args.amp, epochs=10_000, max_time=args.train_seconds, max_steps=args.max_steps,
+                               log_every=10, ckpt_every_steps=200, progress=not args.quiet)
+    n = args.max_train or None
     with Clock() as c:
-        out = train_nmt(model, tok, list(corpus.train.src), list(corpus.train.tgt), cfg=train_cfg,
+        out = train_nmt(model, tok, list(corpus.train.src[:n]), list(corpus.train.tgt[:n]), cfg=train_cfg,
                         device=args.device, run_dir=work / "train", seed=args.seed, resume=args.resume,
                         max_len=100)
-    with atomic_dir(work / "model") as folder:
+    with atomic_dir(work / "model", "model") as folder:
         save_model_dir(folder, cfg, len(tok), work / "spm.model", out.model.state_dict(), src=args.src, tgt=args.tgt)
     result = out.result
     # per-CPU-second figure: the training share of the process CPU time (validation is not run here)
@@ -146,13 +156,12 @@ def decode_seqkit(args, corpus, work: Path) -> dict:
             "beam5_chrf": f.score, "bleu_signature": b.signature, "bleu_text": b.text}
 
 
-def run_joeynmt(args, work: Path) -> dict:
+def run_joeynmt(args, work: Path, py: Path) -> dict:
     """JoeyNMT side by side: same data, spm, model and budget (``timeout``), then beam-5 test decoding."""
     import gzip
     import shutil
 
     bench = args.shared / "bench" / "joeynmt"
-    py = Path(args.joeynmt_venv) / "bin" / "python"
     jw = work / "joeynmt"
     (jw / "data").mkdir(parents=True, exist_ok=True)
     for split in ("train", "val", "test_2016_flickr"):
@@ -191,10 +200,23 @@ def run_joeynmt(args, work: Path) -> dict:
     return out
 
 
+def joeynmt_python(venv: str | None) -> Path | None:
+    """The venv's python when JoeyNMT is importable there, else None (and a ``skipped:`` line)."""
+    if not venv:
+        skipped("JoeyNMT", "not installed", "no --joeynmt-venv given: the JoeyNMT column is its documented run")
+        return None
+    py = Path(venv) / "bin" / "python"
+    if not py.is_file() or subprocess.run([str(py), "-c", "import joeynmt"], capture_output=True).returncode != 0:
+        skipped("JoeyNMT", "not installed", f"no joeynmt in {venv}: pip install joeynmt importlib_metadata there")
+        return None
+    return py
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared folder (data/, docs/, bench/)")
-    p.add_argument("--workdir", type=Path, default=Path("/tmp/seqkit-nmt-bench"))
+    p.add_argument("--work", "--workdir", dest="work", type=Path, default=None,
+                   help="keep the run's files here (default: a new temporary folder, removed at the end)")
     p.add_argument("--src", default="de")
     p.add_argument("--tgt", default="en")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -203,44 +225,58 @@ def main(argv: list[str] | None = None) -> dict:
                         "(each waits for the other whenever another job holds a core); JoeyNMT's figure used 2")
     p.add_argument("--amp", default="auto", help="auto (bf16 where native) | bf16 | none")
     p.add_argument("--train-seconds", type=float, default=120.0, help="training budget, wall-clock seconds")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many updates too")
     p.add_argument("--max-tokens", type=int, default=4096)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--warmup", type=int, default=2000)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--preset", default="base", help="the Transformer preset (base: JoeyNMT's model)")
+    p.add_argument("--vocab-size", type=int, default=8000, help="joint sentencepiece pieces (JoeyNMT's: 8000)")
+    p.add_argument("--max-train", type=int, default=0, help="only the first N training pairs (0: all)")
     p.add_argument("--decode-sents", type=int, default=0, help="decode only the first N test sentences (0: all)")
     p.add_argument("--decode-tokens", type=int, default=6000, help="padded source tokens per decoding batch")
-    p.add_argument("--skip-train", action="store_true", help="decode the model already in --workdir")
+    p.add_argument("--skip-train", action="store_true", help="decode the model already in --work")
     p.add_argument("--train-only", action="store_true", help="measure training throughput only")
-    p.add_argument("--resume", action="store_true", help="continue training the run in --workdir")
+    p.add_argument("--resume", action="store_true", help="continue training the run in --work")
     p.add_argument("--joeynmt-venv", default=None, help="run JoeyNMT side by side from this venv")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--smoke", action="store_true",
+                   help="400 pairs, 300 pieces, tiny preset, 3 updates, 8 test sentences: checks the script")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.smoke:
+        args.max_train, args.vocab_size, args.preset, args.max_steps = 400, 300, "tiny", 3
+        args.decode_sents, args.warmup, args.quiet = 8, 10, True
+    if (args.skip_train or args.resume) and args.work is None:
+        p.error("--skip-train and --resume continue an earlier run: name its folder with --work")
+    header()
+    from seqkit.threads import use_threads
 
-    corpus, tok = prepare(args, args.workdir)
-    ours: dict = {"device": args.device if args.device != "cpu" else f"cpu x{args.threads} threads"}
-    if not args.skip_train:
-        ours.update(train_seqkit(args, corpus, tok, args.workdir))
-    if not args.train_only:
-        ours.update(decode_seqkit(args, corpus, args.workdir))
-    if args.joeynmt_venv:
-        joey, joey_label = run_joeynmt(args, args.workdir), "JoeyNMT 2.3 (measured in this run)"
-    else:
-        joey = joey_reference(args.shared)
-        joey_label = f"JoeyNMT 2.3 (documented in {JOEY_DOC}, idle 2-core CPU, 60 min; NOT re-run here)"
+    use_threads(args.threads)
+    joey_py = joeynmt_python(args.joeynmt_venv)
+    with work_folder(args.work, "nmt") as work:
+        corpus, tok = prepare(args, work)
+        ours: dict = {"device": args.device if args.device != "cpu" else f"cpu x{args.threads} threads"}
+        if not args.skip_train:
+            ours.update(train_seqkit(args, corpus, tok, work))
+        if not args.train_only:
+            ours.update(decode_seqkit(args, corpus, work))
+        if joey_py is not None:
+            joey, joey_label = run_joeynmt(args, work, joey_py), "JoeyNMT 2.3 (measured in this run)"
+        else:
+            joey = joey_reference(args.shared)
+            joey_label = f"JoeyNMT 2.3 (documented in {JOEY_DOC}, idle 2-core CPU, 60 min; NOT re-run here)"
+
+    rows = []
 
     def row(name, ours_v, joey_v, fmt="{:,.1f}"):
-        ratio = f"{ours_v / joey_v:.2f}x" if ours_v and joey_v else "-"
         cells = [fmt.format(v) if isinstance(v, (int, float)) else "-" for v in (ours_v, joey_v)]
-        print(f"{name:<44} {cells[0]:>12} {cells[1]:>12} {ratio:>8}")
+        rows.append([name, *cells, f"{ours_v / joey_v:.2f}x" if ours_v and joey_v else "-"])
 
     print()
     params = f", {ours['parameters']:,} parameters" if "parameters" in ours else ""
-    print(f"Multi30k {args.src}->{args.tgt}, Transformer 3+3 d256 (base preset){params}")
+    print(f"Multi30k {args.src}->{args.tgt}, Transformer ({args.preset} preset){params}")
     print(f"seqkit: {ours['device']}, amp {ours.get('amp', '-')}; reference: {joey_label}")
-    print(f"{'figure':<44} {'seqkit':>12} {'JoeyNMT':>12} {'ratio':>8}")
     if "train_tokens_per_s" in ours:
         row("training target tokens/s (wall)", ours["train_tokens_per_s"], joey.get("train_tokens_per_s"))
         row("training target tokens per CPU-second", ours["train_tokens_per_cpu_s"], None)
@@ -251,6 +287,8 @@ def main(argv: list[str] | None = None) -> dict:
         row("beam-5 sentences per CPU-second", ours["beam5_sents_per_cpu_s"], None, "{:,.2f}")
         budget = "" if args.skip_train else f" after {args.train_seconds:.0f} s"
         row(f"test BLEU{budget} (JoeyNMT: after 60 min)", ours["beam5_bleu"], joey.get("beam5_bleu"), "{:.2f}")
+    table(["figure", "seqkit", "JoeyNMT", "ratio"], rows)
+    if not args.train_only:
         print(ours["bleu_text"])
         print(f"signature: {ours['bleu_signature']}")
     report = {"seqkit": ours, "joeynmt": joey, "joeynmt_source": joey_label, "args": {

@@ -21,6 +21,7 @@ Self-contained: needs only seqkit and the PTB text files. Examples::
 
     python benchmarks/rnn_lm.py --device cuda                         # the full 13 epochs on a GPU
     nice -n 10 python benchmarks/rnn_lm.py --epochs 1 --max-steps 300  # a short CPU check
+    python benchmarks/rnn_lm.py --smoke     # 20,000 PTB tokens, a few updates: checks the script
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import sys
 import time
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from _common import header, shared_data, table
 from torch import nn
 
 from seqkit.data import LMBatches
@@ -48,13 +49,27 @@ V_EMBED = HIDDEN = 200
 LAYERS, BATCH, STEPS, LR, CLIP, INIT = 2, 20, 20, 1.0, 5.0, 0.1
 
 
-def load_ptb(folder: Path) -> tuple[Vocab, dict[str, torch.Tensor]]:
-    """Word ids of the three PTB splits: each line's words then ``<eos>``; ``<unk>`` is vocab id 0."""
+def load_ptb(folder: Path, tokens: int = 0) -> tuple[Vocab, dict[str, torch.Tensor]]:
+    """Word ids of the three PTB splits: each line's words then ``<eos>``; ``<unk>`` is vocab id 0.
+    ``tokens``: only the lines that hold the first ``tokens`` words of the training set and a tenth of
+    that of the others (0: all); the vocabulary is that of the training lines read."""
     from seqkit.io import read_lines
 
     lines = {s: read_lines(folder / f"ptb.{s}.txt") for s in ("train", "valid", "test")}
+    if tokens:
+        lines = {s: _first_words(v, tokens if s == "train" else max(tokens // 10, 4 * STEPS)) for s, v in lines.items()}
     vocab = Vocab([line.split() for line in lines["train"]])
     return vocab, {s: encode_stream(v, str.split, vocab, eos_per_line=True) for s, v in lines.items()}
+
+
+def _first_words(lines: list[str], words: int) -> list[str]:
+    """The first lines of ``lines`` that hold at least ``words`` words together."""
+    total = 0
+    for i, line in enumerate(lines):
+        total += len(line.split()) + 1
+        if total >= words:
+            return lines[:i + 1]
+    return lines
 
 
 def sync(device: torch.device) -> None:
@@ -195,8 +210,8 @@ def speed_worker(side: str, args: argparse.Namespace, conn) -> None:
     """A process holding one side: answers each ``k`` it receives with the tokens/s of ``k`` updates."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    _, ids = load_ptb(args.data)
-    vocab_size = int(max(ids["train"].max(), ids["valid"].max(), ids["test"].max())) + 1
+    vocab, ids = load_ptb(args.data, args.tokens)
+    vocab_size = len(vocab)
     runner = SpeedSide(side, vocab_size, ids["train"], torch.device(args.device))
     runner.round(5)  # warm-up (allocator, oneDNN/cuDNN plans)
     conn.send("ready")
@@ -236,6 +251,8 @@ def speed_comparison(args: argparse.Namespace) -> dict:
     med = {side: statistics.median(v) for side, v in got.items()}
     print(f"throughput (median of {args.speed_rounds} rounds x {args.speed_steps} updates, tokens/s): "
           + ", ".join(f"{s} {med[s]:,.0f}" for s in sides), flush=True)
+    table(["side", "train tokens/s (median)", "vs plain"],
+          [[side, f"{med[side]:,.0f}", f"{med[side] / med['plain']:.3f}x"] for side in sides])
     print(f"ratio seqkit / plain nn.LSTM loop: {med['seqkit'] / med['plain']:.3f}; "
           f"seqkit / plain loop with the same malloc setting: {med['seqkit'] / med['plain+alloc']:.3f}",
           flush=True)
@@ -290,9 +307,8 @@ def full_seqkit(args, vocab_size, ids, device, sampling: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    default_data = Path(os.environ.get("SEQKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=default_data / "ptb", help="folder with ptb.{train,valid,test}.txt")
+    ap.add_argument("--data", type=Path, default=shared_data() / "ptb", help="folder with ptb.{train,valid,test}.txt")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--epochs", type=int, default=13)
@@ -303,11 +319,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", default="plain,seqkit,random", help="full runs to do (comma list; '' for none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--tokens", type=int, default=0, help="only the first N training tokens, N/10 of valid and test")
+    ap.add_argument("--smoke", action="store_true",
+                    help="20,000 tokens, one speed round of 2 updates (at most), full runs of 3 updates: checks the script")
     args = ap.parse_args(argv)
+    if args.smoke:  # --speed-rounds 0 leaves the throughput rounds (three more processes) out
+        args.tokens, args.speed_steps, args.epochs, args.max_steps = 20_000, 2, 1, 3
+        args.speed_rounds = min(args.speed_rounds, 1)
+        args.threads = args.threads or 1
+    header()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    vocab, ids = load_ptb(args.data)
+    vocab, ids = load_ptb(args.data, args.tokens)
     V = len(vocab)
     print(f"PTB: {len(ids['train']):,} / {len(ids['valid']):,} / {len(ids['test']):,} tokens, vocab {V:,}; "
           f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)

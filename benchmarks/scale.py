@@ -23,7 +23,8 @@ twice, from the lists of strings (the in-memory path) and from a prepared copy, 
 batches (tests/seq2seq/test_train_prepared.py proves the weights equal).
 
 Usage: ``python benchmarks/scale.py [--pairs 500000 5000000] [--steps 30] [--workers 2] [--pool-pairs 500000]
-[--work DIR]``.
+[--work DIR]``; ``--smoke`` (3,000 pairs in pools of 1,000 only, 300 pieces, 2 updates, the first 1,000
+Multi30k pairs) checks the script end to end and measures nothing.
 Timings depend on the load of the machine; the figures in docs/benchmarks.md say under which.
 """
 
@@ -45,6 +46,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # this checkout's seqkit, in the training process too
+from _common import header, shared_data, table  # noqa: E402  (after the path: this checkout's seqkit)
+
 MODEL = dict(d_model=128, d_ff=512, n_heads=4, n_enc_layers=2, n_dec_layers=2, dropout=0.1)
 MAX_TOKENS = 4096
 
@@ -148,6 +151,10 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     ap.add_argument("--skip-multi30k", action="store_true")
+    ap.add_argument("--vocab-size", type=int, default=2000, help="sentencepiece pieces of the generated corpus")
+    ap.add_argument("--multi30k-pairs", type=int, default=0, help="only the first N Multi30k pairs (0: all)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="3,000 pairs, 300 pieces, 2 updates, 1,000 Multi30k pairs: checks the script")
     # the training process
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--t0", default=None, help=argparse.SUPPRESS)
@@ -160,6 +167,10 @@ def main() -> None:
     if args.child:
         child(args)
         return
+    if args.smoke:
+        args.pairs, args.steps, args.repeats, args.pool_pairs = [3000], 2, 1, 1000
+        args.vocab_size, args.multi30k_pairs, args.workers = 300, 1000, 1
+    header()
 
     from seqkit.data import ParallelBatches
     from seqkit.data.prepared import prepare_files
@@ -169,7 +180,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     try:
-        spm = {"vocab_size": 2000, "input_sentence_size": 200_000, "seed": 15}
+        spm = {"vocab_size": args.vocab_size, "input_sentence_size": 200_000, "seed": 15}
         for n in args.pairs:
             t = time.perf_counter()
             en, fr = generate(work / f"gen-{n}", n)
@@ -183,7 +194,7 @@ def main() -> None:
             reuse_s = time.perf_counter() - t
             text_mb = sum(p.stat().st_size for p in (work / f"gen-{n}").iterdir()) / 1e6
             spm_path = corpus.path / "spm.model"
-            for pool in (None, args.pool_pairs):
+            for pool in (args.pool_pairs,) if args.smoke else (None, args.pool_pairs):
                 t = time.perf_counter()  # planning an epoch: filter, sort by length, greedy token budget
                 ParallelBatches.from_prepared(corpus, max_tokens=MAX_TOKENS, seed=0, max_len=args.max_len,
                                               pool_pairs=pool).plan(0)
@@ -197,21 +208,28 @@ def main() -> None:
                 print(json.dumps(rows[-1]), flush=True)
             shutil.rmtree(work / f"gen-{n}", ignore_errors=True)  # the text is the big part; keep the disk free
 
-        print(f"\n{'pairs':>10} {'shards':>6} {'pool':>9} {'text MB':>8} {'prepare s':>9} {'re-use s':>8} {'disk MB':>8} "
-              f"{'plan s':>6} {'RSS model MB':>12} {'peak RSS MB':>11} {'above MB':>8} {'anon MB':>7} "
-              f"{'1st update s':>12} {'tok/s':>7}")
-        for r in rows:
-            print(f"{r['pairs']:>10,} {r['shards']:>6} {r['pool'] or 'all':>9} {r['text_MB']:>8.0f} "
-                  f"{r['prepare_s']:>9.1f} {r['reuse_s']:>8.2f} {r['disk_MB']:>8.0f} {r['plan_s']:>6.2f} "
-                  f"{r['rss_model'] / 1e6:>12.0f} {r['peak_rss'] / 1e6:>11.0f} "
-                  f"{(r['peak_rss'] - r['rss_model']) / 1e6:>8.0f} {r['rss_anon'] / 1e6:>7.0f} "
-                  f"{r['first_update_s']:>12.1f} {r['tokens_per_s']:>7.0f}")
+        print()
+        table(["pairs", "shards", "pool", "text MB", "prepare s", "re-use s", "disk MB", "plan s", "RSS model MB",
+               "peak RSS MB", "above MB", "anon MB", "1st update s", "tokens/s"],
+              [[f"{r['pairs']:,}", r["shards"], r["pool"] or "all", f"{r['text_MB']:.1f}", f"{r['prepare_s']:.1f}",
+                f"{r['reuse_s']:.3f}", f"{r['disk_MB']:.1f}", f"{r['plan_s']:.2f}", f"{r['rss_model'] / 1e6:.0f}",
+                f"{r['peak_rss'] / 1e6:.0f}", f"{(r['peak_rss'] - r['rss_model']) / 1e6:.0f}",
+                f"{r['rss_anon'] / 1e6:.0f}", f"{r['first_update_s']:.1f}", f"{r['tokens_per_s']:.0f}"] for r in rows])
 
         if not args.skip_multi30k:
-            data = Path(os.environ.get("SEQKIT_DATA", ROOT.parent / "shared/data")) / "multi30k"
+            data = shared_data() / "multi30k"
             src, tgt = data / "train.de.gz", data / "train.en.gz"
+            if args.multi30k_pairs:  # the first N pairs, as plain files
+                from seqkit.io import read_lines
+
+                for name, path in (("src", src), ("tgt", tgt)):
+                    cut = work / f"multi30k.{name}"
+                    cut.write_text("".join(f"{line}\n" for line in read_lines(path)[:args.multi30k_pairs]),
+                                   encoding="utf-8")
+                src, tgt = work / "multi30k.src", work / "multi30k.tgt"
             spm = work / "multi30k.spm"
-            tok = SentencePieceTokenizer.train([src, tgt], spm, vocab_size=8000, num_threads=args.workers)
+            tok = SentencePieceTokenizer.train([src, tgt], spm, vocab_size=8000 if not args.multi30k_pairs else 300,
+                                               num_threads=args.workers)
             prepared = prepare_files(src, tgt, tok, work / "prep-multi30k", workers=args.workers, progress=False)
             rates: dict[str, list[float]] = {"in-memory": [], "prepared": []}
             for _ in range(args.repeats):
@@ -223,6 +241,8 @@ def main() -> None:
             mem, prep = statistics.median(rates["in-memory"]), statistics.median(rates["prepared"])
             print(f"\nMulti30k, {args.steps} updates x {args.repeats}: in-memory {mem:,.0f} target tokens/s, "
                   f"prepared {prep:,.0f} (median), ratio {prep / mem:.3f}")
+            table(["Multi30k training", "target tokens/s (median)", "prepared / in-memory"],
+                  [["in-memory lists", f"{mem:,.0f}", ""], ["prepared", f"{prep:,.0f}", f"{prep / mem:.3f}x"]])
     finally:
         if args.work is None and not args.keep:
             shutil.rmtree(work, ignore_errors=True)

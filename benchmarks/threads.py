@@ -19,6 +19,7 @@ figure is the best of ``--repeats`` timings, taken in turns (default, 1, 2, defa
 load; the goal is >= 0.90 everywhere.
 
     python benchmarks/threads.py                 # loads 0, 1, 2 on this machine, ~4 minutes
+    python benchmarks/threads.py --smoke         # load 0, 1 thread, small workloads: checks the script
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ import sys
 import time
 
 import torch
+from _common import header, table
 
 
 def busy(n: int) -> list[subprocess.Popen]:
     procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
-    time.sleep(1.0)  # let them reach the run queue
+    if procs:
+        time.sleep(1.0)  # let them reach the run queue
     return procs
 
 
@@ -47,19 +50,20 @@ def workloads(args) -> dict:
     from seqkit.threads import use_threads
 
     corpus = sk.data.load("seqkit-en-fr")
-    src = list(corpus.test.src[:300])
+    src = list(corpus.test.src[:args.sents])
     if args.run:
         translator = Translator.from_run(args.run, beam=5)
         tok, model = translator.tokenizer, translator.model
     else:
-        tok = SentencePieceTokenizer.train(list(corpus.train.src) + list(corpus.train.tgt),
-                                           vocab_size=2000)
+        n = 2000 if args.smoke else None  # sentencepiece on the whole corpus: a few seconds
+        tok = SentencePieceTokenizer.train(list(corpus.train.src[:n]) + list(corpus.train.tgt[:n]),
+                                           vocab_size=500 if args.smoke else 2000)
         torch.manual_seed(0)
         model = build_model(model_config("transformer", "tiny"), len(tok))
         translator = Translator(model, tok, beam=5, max_len_a=1.0, max_len_b=5)
     batches = sk.data.ParallelBatches(tok.encode_ids_batch(list(corpus.train.src[:3000])),
                                       tok.encode_ids_batch(list(corpus.train.tgt[:3000])), max_tokens=3000)
-    train_batches = list(batches.epoch(0))[:15]
+    train_batches = list(batches.epoch(0))[:args.steps]
     step = NMTStep(0.1)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
@@ -92,7 +96,7 @@ def workloads(args) -> dict:
         model_ = Word2Vec(lee, dim=100, min_freq=5, epochs=1, threads=threads, seed=1, compute_loss=False)
         return model_.stats.words_per_sec
 
-    lines = [line for line in sk.io.read_lines(lee) if line.strip()]
+    lines = [line for line in sk.io.read_lines(lee) if line.strip()][: 30 if args.smoke else None]
     lm = NGramLM.train(lines, order=3, smoothing="mkn")
 
     def ngram(threads: int | None) -> float:
@@ -111,7 +115,13 @@ def main() -> None:
     ap.add_argument("--fixed", default="1,2", help="fixed thread counts to compare with")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--run", default=None, help="a trained nmt run (its model folder) for translate")
+    ap.add_argument("--sents", type=int, default=300, help="test sentences translated per timing")
+    ap.add_argument("--steps", type=int, default=15, help="training updates per timing")
+    ap.add_argument("--smoke", action="store_true", help="load 0, 1 thread, 20 sentences, 2 updates: checks the script")
     args = ap.parse_args()
+    if args.smoke:
+        args.loads, args.fixed, args.repeats, args.sents, args.steps = "0", "1", 1, 20, 2
+    header()
     import os
 
     from seqkit.threads import choose_threads
@@ -144,6 +154,11 @@ def main() -> None:
             for p in procs:
                 p.kill()
                 p.wait()
+    print()
+    table(["load", "workload", "default (threads)", *(f"{n} thread{'s' if n > 1 else ''}" for n in fixed),
+           "default / best"],
+          [[load, name, f"{default:,.1f} ({chosen})", *(f"{figures[n]:,.1f}" for n in fixed), f"{r:.2f}"]
+           for load, name, chosen, default, figures, r in rows])
     worst = min(r[5] for r in rows)
     print(f"\nworst default / best fixed: {worst:.2f} (goal >= 0.90) on {os.cpu_count()} CPUs, torch "
           f"{torch.__version__}")

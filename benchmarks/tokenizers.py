@@ -6,25 +6,26 @@ sentencepiece, the Chinese side of cmn-eng for jieba, read from ``$SEQKIT_DATA``
 ``../shared/data``.
 
     python benchmarks/tokenizers.py [--repeats 5] [--threads 2]
+    python benchmarks/tokenizers.py --smoke    # 2,000 lines, 500 pieces, one repeat: checks the script
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _common import header, shared_data, table
+
 from seqkit.io import read_lines
 from seqkit.text import JiebaTokenizer, SentencePieceTokenizer
 
 
 def data_dir() -> Path:
-    default = Path(__file__).resolve().parents[2] / "shared" / "data"
-    path = Path(os.environ.get("SEQKIT_DATA", default))
+    path = shared_data()
     if not path.is_dir():
         raise SystemExit(f"no corpora at {path}: set SEQKIT_DATA")
     return path
@@ -56,7 +57,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2, help="sentencepiece batch threads")
     parser.add_argument("--vocab-size", type=int, default=8000)
+    parser.add_argument("--lines", type=int, default=0, help="only the first N lines of each corpus (0: all)")
+    parser.add_argument("--smoke", action="store_true", help="2,000 lines, 500 pieces, one repeat: checks the script")
     args = parser.parse_args()
+    if args.smoke:
+        args.lines, args.vocab_size, args.repeats = 2000, 500, 1
+    header(["sentencepiece", "jieba"])
+    cap = args.lines or None
     data = data_dir()
     rows: list = []
 
@@ -64,7 +71,7 @@ def main() -> None:
     import sentencepiece as spm
 
     m30k = data / "multi30k"
-    train = read_lines(m30k / "train.de.gz") + read_lines(m30k / "train.en.gz")
+    train = read_lines(m30k / "train.de.gz")[:cap] + read_lines(m30k / "train.en.gz")[:cap]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         ours = SentencePieceTokenizer.train(train, Path(tmp) / "spm", vocab_size=args.vocab_size,
@@ -92,7 +99,7 @@ def main() -> None:
     # -- jieba on the Chinese side of cmn-eng ----------------------------------------------------
     import jieba
 
-    zh = [line.split("\t")[1] for line in read_lines(data / "cmn-eng" / "cmn.txt")]
+    zh = [line.split("\t")[1] for line in read_lines(data / "cmn-eng" / "cmn.txt")[:cap]]
     def drop_spaces(batch):  # seqkit drops the whitespace tokens jieba emits for spaces
         return [[w for w in toks if not w.isspace()] for toks in batch]
 
@@ -110,9 +117,8 @@ def main() -> None:
 
     print(f"\nmedian of {args.repeats} interleaved runs; {args.threads} sentencepiece threads; "
           "shared 2-core machine, absolute numbers are noisy, ratios are what counts")
-    print(f"{'task':<28} {'seqkit lines/s':>15} {'library lines/s':>16} {'seqkit/library time':>20}")
-    for name, ours_rate, lib_rate, ratio in rows:
-        print(f"{name:<28} {ours_rate:>15,.0f} {lib_rate:>16,.0f} {ratio:>20.3f}")
+    table(["task", "seqkit lines/s", "library lines/s", "seqkit / library time"],
+          [[name, f"{ours_rate:,.0f}", f"{lib_rate:,.0f}", f"{ratio:.3f}"] for name, ours_rate, lib_rate, ratio in rows])
 
 
 if __name__ == "__main__":

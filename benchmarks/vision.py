@@ -7,6 +7,9 @@ batches in the same order and the same schedule. Printed: test accuracy, seconds
 seqkit / peer ratios (medians over ``--repeats``). The machine is shared: read ratios, not absolutes.
 
     python benchmarks/vision.py [--repeats 3] [--threads 1] [--models lenet,resnet-small] [--epochs N]
+    python benchmarks/vision.py --smoke      # LeNet, one epoch: checks the script, measures nothing
+
+The digits come with scikit-learn (the ``vision`` extra); without it the script says so and stops.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import argparse
 import copy
 import math
 import statistics
+import sys
 import time
 
 import torch
+from _common import header, installed, skipped, table
 from torch.nn import functional as F
 
 from seqkit.vision.data import ImageBatches, load_images
@@ -59,20 +64,26 @@ def plain_torch(model, data, epochs: int, lr: float, schedule: str | None) -> di
             "examples_per_s": images / seconds}
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--models", default="lenet,resnet-small")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipes' epochs (quick look)")
+    parser.add_argument("--smoke", action="store_true", help="LeNet, one epoch, one repeat: checks the script")
     args = parser.parse_args()
+    if args.smoke:
+        args.models, args.epochs, args.repeats = "lenet", 1, 1
+    header(["scikit-learn"])
+    if not installed("sklearn"):
+        skipped("the digits (scikit-learn)", fix="pip install 'seqkit[vision]'")
+        return 0
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), batch {BATCH_SIZE}, median of {args.repeats}")
-    # Warm-up outside the timings: the first Trainer imports torch.distributed & co (seconds of imports).
-    warm = load_images("digits", resolution=12, seed=SEED)
-    train_classifier(build_model("lenet-relu", resolution=12), warm, epochs=1, batch_size=BATCH_SIZE)
-    header = f"{'model':<13} {'side':<7} {'test acc':>8} {'seconds':>8} {'images/s':>9}"
-    print(header + "\n" + "-" * len(header))
+    if not args.smoke:  # warm-up outside the timings: the first Trainer imports torch.distributed & co
+        warm = load_images("digits", resolution=12, seed=SEED)
+        train_classifier(build_model("lenet-relu", resolution=12), warm, epochs=1, batch_size=BATCH_SIZE)
+    rows = []
     for name in args.models.split(","):
         cfg = CONFIGS[name]
         epochs = args.epochs or cfg["epochs"]
@@ -96,11 +107,13 @@ def main() -> None:
                for side, rs in runs.items()}
         for side in ("seqkit", "torch"):
             m = med[side]
-            print(f"{name:<13} {side:<7} {m['test_acc']:>8.4f} {m['seconds']:>8.1f} {m['examples_per_s']:>9,.0f}")
+            rows.append([name, side, f"{m['test_acc']:.4f}", f"{m['seconds']:.1f}", f"{m['examples_per_s']:,.0f}"])
         ratio = med["seqkit"]["examples_per_s"] / med["torch"]["examples_per_s"]
-        print(f"{name:<13} {'ratio':<7} {med['seqkit']['test_acc'] - med['torch']['test_acc']:>+8.4f} "
-              f"{med['seqkit']['seconds'] / med['torch']['seconds']:>8.2f} {ratio:>9.2f}")
+        rows.append([name, "seqkit / torch", f"{med['seqkit']['test_acc'] - med['torch']['test_acc']:+.4f}",
+                     f"{med['seqkit']['seconds'] / med['torch']['seconds']:.2f}x", f"{ratio:.2f}x"])
+    table(["model", "side", "test acc", "seconds", "images/s"], rows)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

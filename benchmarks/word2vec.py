@@ -17,22 +17,18 @@ uses seed ``--seed + r`` for both libraries, so the medians cover seed variance 
     nice -n 10 python benchmarks/word2vec.py [--repeat 2] [--threads 2]
     nice -n 10 python benchmarks/word2vec.py --ptb          # d2l's PTB settings: neighbours of "chip"
     python benchmarks/word2vec.py --device cuda              # GPU check (torch trainer) vs gensim on CPU
+    python benchmarks/word2vec.py --smoke                    # gensim's Lee corpus, 1 epoch: checks the script
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_data() -> Path:
-    return Path(os.environ.get("SEQKIT_DATA", ROOT.parent / "shared" / "data"))
+from _common import header, shared_data, table
 
 
 def gensim_quality(path: Path, binary: bool = True) -> tuple[float, float]:
@@ -96,13 +92,15 @@ def compare(args) -> None:
     med = {n: {k: statistics.median(r[k] for r in rs) for k in ("words_per_sec", "total_s", "analogy", "spearman")}
            for n, rs in rows.items() if rs}
     s = med["seqkit"]
-    print(f"\n{'':<10}{'words/s':>12}{'total s':>10}{'analogy %':>11}{'ws353':>9}   (medians of {args.repeat})")
-    for name, m in med.items():
-        print(f"{name:<10}{m['words_per_sec']:>12,.0f}{m['total_s']:>10.1f}{m['analogy']:>11.2f}{m['spearman']:>9.4f}")
+    print(f"\nmedians of {args.repeat} run(s)")
+    rows = [[name, f"{m['words_per_sec']:,.0f}", f"{m['total_s']:.1f}", f"{m['analogy']:.2f}", f"{m['spearman']:.4f}"]
+            for name, m in med.items()]
     if "gensim" in med:
         g = med["gensim"]
-        print(f"{'ratio':<10}{s['words_per_sec'] / g['words_per_sec']:>11.2f}x{s['total_s'] / g['total_s']:>9.2f}x"
-              f"{s['analogy'] - g['analogy']:>+10.2f}p{s['spearman'] - g['spearman']:>+9.4f}")
+        rows.append(["seqkit / gensim", f"{s['words_per_sec'] / g['words_per_sec']:.2f}x", f"{s['total_s'] / g['total_s']:.2f}x",
+                     f"{s['analogy'] - g['analogy']:+.2f} points", f"{s['spearman'] - g['spearman']:+.4f}"])
+    table(["", "words/s", "total s", "analogy %", "ws353 Spearman"], rows)
+    if "gensim" in med:
         print(f"targets: words/s >= 1.0x: {s['words_per_sec'] / g['words_per_sec']:.2f}x; analogy >= gensim - 0.5: "
               f"{s['analogy'] - g['analogy']:+.2f} points; ws353 >= gensim - 0.02: {s['spearman'] - g['spearman']:+.4f}")
 
@@ -140,7 +138,13 @@ def main() -> None:
                     "(default 1024 on CPU, 65536 on CUDA)")
     ap.add_argument("--skip-gensim", action="store_true")
     ap.add_argument("--ptb", action="store_true", help="run d2l's PTB check instead")
+    ap.add_argument("--smoke", action="store_true", help="gensim's Lee corpus, 1 epoch: checks the script")
     args = ap.parse_args()
+    if args.smoke:
+        from gensim.test.utils import datapath
+
+        args.corpus, args.epochs, args.repeat = Path(datapath("lee_background.cor")), 1, 1
+    header(["gensim"])
     ptb(args) if args.ptb else compare(args)
 
 
