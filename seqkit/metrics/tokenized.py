@@ -32,15 +32,19 @@ def moses_tokenize(lines: Sequence[str], lang: str) -> list[str]:
 
 
 def tokenized_bleu(hyps: str | Sequence[str], refs: Sequence[str] | Sequence[Sequence[str]], lang: str,
-                   lowercase: bool = False) -> CorpusScore:
+                   lowercase: bool = False, pretokenized: bool = False) -> CorpusScore:
     """BLEU of Moses-tokenized ``hyps`` against Moses-tokenized ``refs`` (target language ``lang``),
-    lowercased when ``lowercase`` (see the module docstring). The score is named ``BLEU (tokenized)``."""
+    lowercased when ``lowercase`` (see the module docstring). The score is named ``BLEU (tokenized)``.
+
+    ``pretokenized``: the text is tokenized already (fairseq's prepared IWSLT14 text, with its ``@-@``):
+    its tokens are counted as they are, as ``multi-bleu.perl`` counts them -- a second Moses pass would
+    cut ``@-@`` and ``'s`` again. The signature then ends in ``|pretok:given``."""
     from sacrebleu.metrics import BLEU
 
     hyps, refs = segments(hyps, refs)  # a bare string is one segment, as in seqkit.metrics.bleu
     streams = reference_streams(hyps, refs)
     metric = BLEU(tokenize="none", lowercase=lowercase, force=True)  # force: the text *is* tokenized
-    result = metric.corpus_score(moses_tokenize(hyps, lang),
-                                 [moses_tokenize([r or "" for r in s], lang) for s in streams])
-    signature = f"{metric.get_signature()}|pretok:moses-{lang}"
+    cut = (lambda lines: [line or "" for line in lines]) if pretokenized else (lambda lines: moses_tokenize(lines, lang))
+    result = metric.corpus_score(cut(hyps), [cut(s) for s in streams])
+    signature = f"{metric.get_signature()}|pretok:{'given' if pretokenized else f'moses-{lang}'}"
     return CorpusScore("BLEU (tokenized)", result.score, signature, f"tokenized {result}")

@@ -245,6 +245,9 @@ def check(cfg: Any) -> list[str]:
     """Every bad value of an NMT recipe's config, one line each."""
     found = []
     data = cfg.get("data") or {}
+    if "dir" in data and not data.get("dir"):  # a recipe whose files are ${data.dir}/... (nmt_iwslt14)
+        return ["data.dir: the folder of the {train,valid,test}.{SRC,TGT} files must be given "
+                "(e.g. data.dir=iwslt14.tokenized.de-en/tmp)"]
     found += _data_problems(data)
     if not data.get("train"):
         from seqkit.data.registry import CORPORA, canonical, names
@@ -572,7 +575,8 @@ def evaluate_stage(run: Run) -> dict:
     if len(hyps) != len(refs):
         raise SeqkitError(f"{len(hyps)} hypotheses for {len(refs)} references", path=run.path("test.hyp"),
                           fix="re-run the decode stage (force=true)")
-    scores = score_translations(hyps, refs, run.results["nmt.data"].get("tgt"))
+    scores = score_translations(hyps, refs, run.results["nmt.data"].get("tgt"),
+                                pretokenized=bool(run.cfg.data.get("tokenized", False)))
     save_json(run.path("scores.json"), scores)
     run.log(f"{scores['bleu_text']} ({scores['bleu_signature']})")
     run.log(f"chrF2 = {scores['chrf']} ({scores['chrf_signature']})")

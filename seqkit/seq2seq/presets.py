@@ -1,6 +1,6 @@
 """Model sizes by name, and the one function that builds a translation model from its description.
 
-:data:`PRESETS` names the sizes (``tiny``, ``small``, ``base``, ``big``; ``base`` is JoeyNMT's Multi30k
+:data:`PRESETS` names the sizes (``tiny``, ``small``, ``base``, ``big``, ``iwslt``; ``base`` is JoeyNMT's Multi30k
 Transformer: 3+3 layers, d_model 256, 4 heads, FFN 1024, 7.58M parameters with an 8k vocabulary);
 :func:`model_config` applies overrides to a preset, :func:`build_model` builds what such a config
 (``model.json``'s ``model``) describes, and :func:`model_problems` says, one line each, what is wrong
@@ -28,6 +28,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "small": dict(d_model=256, n_heads=4, n_enc_layers=2, n_dec_layers=2, d_ff=1024, dropout=0.1),
         "base": dict(d_model=256, n_heads=4, n_enc_layers=3, n_dec_layers=3, d_ff=1024, dropout=0.1),
         "big": dict(d_model=512, n_heads=8, n_enc_layers=6, n_dec_layers=6, d_ff=2048, dropout=0.1),
+        # fairseq's transformer_iwslt_de_en: 6+6 layers, d_model 512, FFN 1024, 4 heads, dropout 0.3
+        "iwslt": dict(d_model=512, n_heads=4, n_enc_layers=6, n_dec_layers=6, d_ff=1024, dropout=0.3),
     },
     # GRU encoder-decoder with Bahdanau attention (d2l 10.4 / Bahdanau et al. 2015).
     "rnn": {

@@ -140,11 +140,12 @@ def read_scores(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def score_translations(hyps: list[str], refs: list[str], tgt_lang: str | None = None, *,
-                       tokenized: bool = True) -> dict[str, Any]:
+                       tokenized: bool = True, pretokenized: bool = False) -> dict[str, Any]:
     """sacreBLEU corpus BLEU and chrF with signatures. Chinese targets (``tgt_lang`` ``zh*``, or without a
     language, references that look Chinese) are scored with the ``zh`` tokenizer, as WMT scores them; the
     signature says ``tok:zh``. With ``tokenized`` (not for Chinese), beside them the tokenized BLEU papers
-    report, cased and lowercased (:func:`seqkit.metrics.tokenized_bleu`, labelled as such)."""
+    report, cased and lowercased (:func:`seqkit.metrics.tokenized_bleu`, labelled as such; ``pretokenized``:
+    the text's own tokens, as fairseq's IWSLT14 text has them)."""
     from seqkit.metrics import bleu, chrf, is_chinese
 
     chinese = str(tgt_lang or "").startswith("zh") or (not tgt_lang and is_chinese(refs))
@@ -156,7 +157,7 @@ def score_translations(hyps: list[str], refs: list[str], tgt_lang: str | None = 
         from seqkit.metrics import tokenized_bleu
 
         lang = str(tgt_lang or "en").split("-")[0].split("_")[0]
-        cased, lower = tokenized_bleu(hyps, refs, lang), tokenized_bleu(hyps, refs, lang, lowercase=True)
+        cased, lower = (tokenized_bleu(hyps, refs, lang, lowercase=lc, pretokenized=pretokenized) for lc in (False, True))
         scores.update(bleu_tokenized=round(cased.score, 2), bleu_tokenized_lc=round(lower.score, 2),
                       bleu_tokenized_signature=cased.signature)
     return scores

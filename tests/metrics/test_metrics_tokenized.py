@@ -54,3 +54,16 @@ def test_translation_scores_carry_it_beside_sacrebleu_not_for_chinese():
     assert problems(scores, SCORES_JSON) == []  # scores.json's schema knows the fields
     chinese = score_translations(["我 爱 你"], ["我爱你"], "zh")
     assert "bleu_tokenized" not in chinese and "tok:zh" in chinese["bleu_signature"]
+
+
+def test_pretokenized_text_is_counted_as_given():
+    # fairseq's IWSLT14 text is Moses-tokenized already ("@-@", "'s"): a second Moses pass would cut
+    # them again ("@ - @", "' s"); multi-bleu.perl counts the tokens as they are
+    hyp, ref = ["jaguar @-@ schamanen , it 's"], ["jaguar @-@ schamanen , it 's"]
+    assert moses_tokenize(hyp, "en") == ["jaguar @ - @ schamanen , it ' s"]
+    given = tokenized_bleu(["jaguar @-@ schamanen , it 's here"], ["jaguar @-@ schamanen , it is here"], "en",
+                           pretokenized=True)
+    want = BLEU(tokenize="none", force=True).corpus_score(["jaguar @-@ schamanen , it 's here"],
+                                                          [["jaguar @-@ schamanen , it is here"]])
+    assert given.score == pytest.approx(want.score) and given.signature.endswith("|pretok:given")
+    assert tokenized_bleu(hyp, ref, "en", pretokenized=True).score == pytest.approx(100.0)

@@ -35,7 +35,7 @@ def test_the_docs_table_is_generated_from_the_settings_object():
     assert settings_table().count("\n") == len(fields()) + 2  # a row per setting
 
 
-@pytest.mark.parametrize("recipe", ["nmt_transformer", "nmt_rnn_attention"])
+@pytest.mark.parametrize("recipe", ["nmt_transformer", "nmt_rnn_attention", "nmt_iwslt14"])
 def test_recipe_decode_sections_list_every_recipe_setting_with_its_default(recipe):
     section = yaml.safe_load((ROOT / "recipes" / f"{recipe}.yaml").read_text(encoding="utf-8"))["decode"]
     heatmaps = section.pop("heatmaps")
