@@ -18,12 +18,14 @@
 ``GET /info``               the model, its languages, the run's test score with its sacreBLEU
                             signature, the engine and the limits (no path of the server's disk)
 ``GET /``                   a page to type text into and see its translation and attention
+``POST /translate`` with    LibreTranslate's API (:mod:`seqkit.serve.libretranslate`): a JSON body
+``q``, ``GET /languages``   with ``q``, or a form, is LibreTranslate's; its errors are ``{"error"}``
 ==========================  =====================================================================
 
 Every refusal is a status and one line in ``{"detail": ...}``, never a crash (the limits are
 :class:`~seqkit.serve.limits.Limits`): a Host header not in ``allowed_hosts`` -> 400 (DNS
-rebinding); an ``Origin`` of another site -> 403; a body that is not ``application/json`` -> 415 (a
-cross-site form post); a body over ``max_request_bytes``, more than ``max_sentences`` sentences or a
+rebinding); an ``Origin`` of another site -> 403 (a cross-site fetch or form post); a body that is
+neither ``application/json`` nor a LibreTranslate form -> 415; a body over ``max_request_bytes``, more than ``max_sentences`` sentences or a
 request costing more than ``max_work`` work units (:func:`seqkit.serve.limits.sentence_work`) or
 answered by more than ``max_response_bytes`` -> 413; a body not sent within ``body_timeout`` -> 408;
 a sentence over ``max_chars`` characters or longer than the model reads (``max_src_len`` pieces:
@@ -35,8 +37,8 @@ Requests are decoded by two :class:`~seqkit.serve.batcher.MicroBatcher` lanes: r
 ``heavy_work`` units go to the first, costlier ones to a second decoder thread at a lower CPU priority
 that decodes them in parts of at most ``heavy_work`` units, so a heavy request never holds up a small
 one. A request whose client disconnects, or whose deadline passes, is dropped from its queue, or not
-continued after the part being decoded. The answer is encoded as JSON in a worker thread, a sentence
-and an attention row at a time, so the event loop (``/health``, other clients) never waits for it. A
+continued after the part being decoded. A large answer is encoded as JSON in a worker thread, a
+sentence and an attention row at a time, so the event loop (``/health``, other clients) never waits for it. A
 watchdog checks the decoder threads: if one dies, ``/health`` answers 503 and the server stops with
 exit status 1 (``seqkit.serve.server.run``), for a supervisor to restart it.
 """
@@ -58,6 +60,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
 from seqkit.errors import SeqkitError
+from seqkit.serve import libretranslate
 from seqkit.serve.batcher import Closed, MicroBatcher, Options, QueueFull
 from seqkit.serve.engine import source_lengths
 from seqkit.serve.limits import LOCAL_HOSTS, Limits, sentence_work
@@ -66,6 +69,9 @@ log = logging.getLogger("uvicorn.error")
 
 #: How often the watchdog looks at the decoder threads (seconds).
 WATCH_EVERY = 0.2
+#: Answers without attention and of at most this many hypotheses are encoded on the event loop
+#: (microseconds); larger ones in a worker thread.
+INLINE_HYPOTHESES = 64
 
 
 def _decode_fields() -> dict[str, Any]:
@@ -100,6 +106,7 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
     request they hold before they stop.
     """
     hosts = {_host_name(h) for h in allowed_hosts}
+    gives_attention = attention
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -164,34 +171,84 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
     async def get_info() -> dict[str, Any]:
         return about
 
+    @app.get("/languages")
+    async def get_languages() -> list[dict[str, Any]]:
+        return libretranslate.languages(about.get("src"), about.get("tgt"))
+
     @app.post("/translate", openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": TranslateRequest.model_json_schema()}}}})
     async def translate(request: Request) -> Response:
         try:
-            return await _translate(request)
+            kind = _media_type(request)
+            if libretranslate.is_form(kind):  # LibreTranslate's clients send forms; seqkit's API takes JSON
+                try:
+                    values = libretranslate.form_values(await _read_body(request, limits))
+                except libretranslate.LTError as exc:
+                    return JSONResponse({"error": str(exc)}, status_code=exc.status)
+                if "q" in values:
+                    return await _libretranslate(request, values, kind)
+            _require_json(kind)
+            body = await _read_body(request, limits)
+            if body.lstrip().startswith(b"{") and b'"q"' in body:
+                with contextlib.suppress(ValueError):
+                    values = json.loads(body)
+                    if isinstance(values, dict) and "q" in values:
+                        return await _libretranslate(request, values, kind)
+            return await _translate(request, body)
         except asyncio.CancelledError:  # the server's grace ran out before this request was done
             return JSONResponse({"detail": "the server stopped before this request was done; retry shortly"},
                                 status_code=503, headers={"Retry-After": "1"})
 
-    async def _translate(request: Request) -> Response:
-        _require_json(request)
-        req = _parse(await _read_body(request, limits))
+    async def _translate(request: Request, body: bytes) -> Response:
+        req = _parse(body)
         settings = _settings(req, engine)
-        _check(req, settings, limits)
-        if (req.alignment or req.attention) and not attention:
+        results = await _decode(request, req.sentences, settings, alignment=req.alignment, attention=req.attention)
+        if req.attention or sum(len(hyps) for hyps in results) > INLINE_HYPOTHESES:
+            answer = await asyncio.to_thread(_encode, settings, results, req, limits.max_response_bytes)
+        else:  # a few short hypotheses: quicker here than a thread's round trip
+            answer = _encode(settings, results, req, limits.max_response_bytes)
+        return Response(answer, media_type="application/json")
+
+    async def _libretranslate(request: Request, values: bytes | dict, kind: str) -> Response:
+        src, tgt = about.get("src"), about.get("tgt")
+        try:
+            req = libretranslate.parse(values, kind)
+            libretranslate.check_pair(req, src, tgt)
+            templates = [libretranslate.template(text, req.format) for text in req.texts]
+            sentences = [s for t in templates for s in t.sentences]
+            results: list = []
+            if sentences:
+                base = getattr(engine, "settings", None)
+                nbest = req.alternatives + 1
+                settings = _settings_of({"nbest": nbest, "beam": max(base.beam if base else 1, nbest)}, engine)
+                results = await _decode(request, sentences, settings, alignment=False, attention=False)
+            answer = await asyncio.to_thread(libretranslate.answer, req, templates, results, src)
+            if len(answer) > limits.max_response_bytes:
+                raise libretranslate.LTError(400, f"the answer is over this server's limit of "
+                                                  f"{limits.max_response_bytes:,} bytes; send less per request")
+            return Response(answer, media_type="application/json")
+        except libretranslate.LTError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        except HTTPException as exc:  # seqkit's own refusals, in LibreTranslate's shape
+            status = 400 if exc.status_code in (413, 415, 422) else exc.status_code
+            return JSONResponse({"error": exc.detail}, status_code=status, headers=exc.headers)
+
+    async def _decode(request: Request, sentences: list[str], settings: Any, *, alignment: bool,
+                      attention: bool) -> list:
+        """The engine's results for ``sentences``, after every check a request goes through."""
+        _check(sentences, settings, limits)
+        if (alignment or attention) and not gives_attention:
             raise HTTPException(422, f"this server's engine ({about['engine']}) gives no attention or alignments; "
                                      "ask without them")
-        work = _work(req, settings, source_lengths(engine, req.sentences), limits)
+        work = _work(sentences, settings, source_lengths(engine, sentences), limits, attention=attention)
         lane = lanes(request)["heavy" if sum(work) > limits.heavy_work else "small"]
         try:
-            future = lane.submit(req.sentences, Options(settings, req.alignment or req.attention), work)
+            future = lane.submit(sentences, Options(settings, alignment or attention), work)
         except QueueFull as exc:
             raise HTTPException(503, f"server busy: {exc}; retry shortly", headers={"Retry-After": "1"}) from None
         except Closed as exc:
             raise HTTPException(503, f"{exc}; retry shortly", headers={"Retry-After": "1"}) from None
-        results = await _outcome(request, lane, future, limits.deadline)
-        body = await asyncio.to_thread(_encode, settings, results, req, limits.max_response_bytes)
-        return Response(body, media_type="application/json")
+        return await _outcome(request, lane, future, limits.deadline)
 
     return app
 
@@ -233,8 +290,11 @@ def _host_name(value: str, *, with_port: bool = False) -> str:
     return value.rstrip(".")
 
 
-def _require_json(request: Request) -> None:
-    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def _require_json(kind: str) -> None:
     if kind != "application/json":
         raise HTTPException(415, f"the body must be JSON, sent with Content-Type: application/json "
                                  f"(got {kind or 'no Content-Type'!r})")
@@ -283,10 +343,16 @@ def _parse(body: bytes) -> Any:
 def _settings(req: Any, engine: Any) -> Any:
     """The request's decode settings: the engine's, with the fields the request sets (422 on a bad
     value, in the words every other surface uses)."""
-    from seqkit.seq2seq.decoding import REQUEST_FIELDS, DecodeSettings, check_engine
+    from seqkit.seq2seq.decoding import REQUEST_FIELDS
+
+    return _settings_of({name: getattr(req, name) for name in REQUEST_FIELDS if getattr(req, name) is not None},
+                        engine)
+
+
+def _settings_of(given: dict[str, Any], engine: Any) -> Any:
+    from seqkit.seq2seq.decoding import DecodeSettings, check_engine
     from seqkit.settings import SettingsError
 
-    given = {name: getattr(req, name) for name in REQUEST_FIELDS if getattr(req, name) is not None}
     try:
         settings = (getattr(engine, "settings", None) or DecodeSettings()).replace("request", **given)
         check_engine(settings, getattr(engine, "ENGINE", "seqkit"))
@@ -295,11 +361,11 @@ def _settings(req: Any, engine: Any) -> Any:
     return settings
 
 
-def _check(req: Any, settings: Any, limits: Limits) -> None:
-    if len(req.sentences) > limits.max_sentences:
-        raise HTTPException(413, f"{len(req.sentences)} sentences in one request; the limit is "
+def _check(sentences: list[str], settings: Any, limits: Limits) -> None:
+    if len(sentences) > limits.max_sentences:
+        raise HTTPException(413, f"{len(sentences)} sentences in one request; the limit is "
                                  f"{limits.max_sentences}: split the request")
-    for i, sentence in enumerate(req.sentences):
+    for i, sentence in enumerate(sentences):
         if len(sentence) > limits.max_chars:
             raise HTTPException(422, f"sentences.{i} has {len(sentence):,} characters; the limit is "
                                      f"{limits.max_chars:,}: split it into shorter sentences")
@@ -307,7 +373,7 @@ def _check(req: Any, settings: Any, limits: Limits) -> None:
         raise HTTPException(422, f"beam {settings.beam} is over this server's limit of {limits.max_beam}")
 
 
-def _work(req: Any, settings: Any, lengths: list[int], limits: Limits) -> list[int]:
+def _work(sentences: list[str], settings: Any, lengths: list[int], limits: Limits, *, attention: bool) -> list[int]:
     """Each sentence's work units; a sentence longer than the model reads is a 422 (never cut
     silently), a request over ``max_work`` a 413."""
     most = settings.max_src_len - 1  # the model reads max_src_len pieces, </s> included
@@ -315,10 +381,10 @@ def _work(req: Any, settings: Any, lengths: list[int], limits: Limits) -> list[i
         if n > most:
             raise HTTPException(422, f"sentences.{i} is {n:,} pieces long; this model reads at most {most:,} "
                                      "(the server's --max-src-len counts </s>): split it into shorter sentences")
-    work = [sentence_work(n, settings, attention=req.attention) for n in lengths]
+    work = [sentence_work(n, settings, attention=attention) for n in lengths]
     if sum(work) > limits.max_work:
         raise HTTPException(413, f"this request needs {sum(work):,} units of decoding work (source pieces x beam "
-                                 f"x nbest{', plus attention weights' if req.attention else ''}); this server's "
+                                 f"x nbest{', plus attention weights' if attention else ''}); this server's "
                                  f"budget is {limits.max_work:,} per request: send fewer or shorter sentences, "
                                  "a smaller beam or nbest, or no attention")
     return work
