@@ -85,3 +85,16 @@ def test_the_checks_catch_what_they_look_for(tmp_path):
                                    "[fine](a.md#title) `[code](c.md)`\n", encoding="utf-8")
     assert broken_links(tmp_path / "a.md", set()) == ["#nope: no heading #nope", "b.md: no such file"]
     assert len(PAGES) > 20  # the whole site is scanned
+
+
+def test_recipe_reference_shows_defaults_as_written():
+    import sys
+
+    sys.path.insert(0, str(DOCS / "hooks"))
+    try:
+        import reference
+    finally:
+        sys.path.remove(str(DOCS / "hooks"))
+    page = reference.recipe_reference()
+    assert "runs/&lt;recipe&gt;/&lt;timestamp&gt;" in page  # not "runs//" (an HTML tag to a browser)
+    assert "${data.dir}/train.${data.src}" in page and "None/train" not in page  # interpolations unresolved

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 import yaml
 from mkdocs.structure.files import File
+from omegaconf import OmegaConf
 
 # Document the seqkit of this checkout, whichever copy is installed (`mkdocs` does not put the
 # working directory on sys.path).
@@ -122,11 +123,12 @@ def _type_name(value) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # "<recipe>" in a comment would be read as an HTML tag (and vanish: "runs//")
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def recipe_reference() -> str:
-    from seqkit.recipes.config import GLOBAL_DEFAULTS, META_KEYS, builtin_recipes, load_recipe, to_container
+    from seqkit.recipes.config import GLOBAL_DEFAULTS, META_KEYS, builtin_recipes, load_recipe
 
     globals_doc = _global_comments()
     out = ["# Recipes\n",
@@ -144,7 +146,8 @@ def recipe_reference() -> str:
         text = path.read_text(encoding="utf-8")
         raw = yaml.safe_load(text)
         _, cfg = load_recipe(name)
-        resolved = to_container(cfg)
+        # unresolved: a default like "${data.dir}/train.${data.src}" is shown as written
+        resolved = OmegaConf.to_container(cfg, resolve=False)
         comments = _yaml_comments(text)
         out.append(f"## `{name}`\n")
         out.append(f"{raw.get('description', '')}\n")
