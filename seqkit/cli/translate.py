@@ -31,8 +31,9 @@ from seqkit.seq2seq.decoding import click_options, describe
 @click.option("--max-len", default=None, type=click.IntRange(min=1),
               help="a fixed output cap in pieces (instead of --max-len-a/--max-len-b)")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
-@click.option("--weights", default=None, type=click.Path(dir_okay=False),
-              help="a checkpoint's .safetensors instead of the run's best weights")
+@click.option("--checkpoint", "--weights", "weights", default=None, metavar="best|last|FILE",
+              help="best: the model folder's weights (default; the best so far while a run trains), last: the "
+                   "newest step checkpoint of a running or killed run, or a .safetensors file")
 @click.option("--engine", default="seqkit", show_default=True, type=click.Choice(["seqkit", "ct2"]),
               help="ct2: decode with CTranslate2 (--run: a `seqkit export ct2` folder, or a run holding one)")
 @click.option("--quantize", default=None, type=click.Choice(["int8"]),

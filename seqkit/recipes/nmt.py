@@ -470,7 +470,10 @@ def _model_info(run: Run) -> dict:
 
 @stage("nmt.train", uses=("data", "spm", "model", "train"), distributed=True, check=check)
 def train_stage(run: Run) -> dict:
-    """Train the model; keep the best weights by validation BLEU in the model folder ``model/``."""
+    """Train the model; keep the best weights by validation BLEU in the model folder ``model/``: written
+    at the first validation and after every better one, so a running or killed run decodes
+    (``seqkit translate --run RUN``, or ``--checkpoint last`` for its newest step checkpoint); at the
+    end, the best weights (or the mean of the best N, ``train.average_best``)."""
     from seqkit.text import SentencePieceTokenizer
     from seqkit.train import check_trained_with, fit_summary
 
@@ -495,6 +498,7 @@ def train_stage(run: Run) -> dict:
         if record.get("split") == "valid":
             run.log(f"validation @ {record['step']}: loss {record['loss']:.4f}, ppl {record['ppl']:.2f}, "
                     f"bleu {record['bleu']:.2f}, chrf {record['chrf']:.2f}", echo=False)
+            _keep_model_current(run, train_dir / "checkpoints", record["step"], mcfg, len(tok), info)
 
     if cfg.data.get("prepared"):
         from seqkit.data.prepared import PreparedCorpus
@@ -523,6 +527,18 @@ def train_stage(run: Run) -> dict:
     run.log_metrics({"train_tokens_per_s": round(out.result.items_per_s, 1),
                      "best_valid_bleu": out.result.best_score, "steps": out.result.steps})
     return {**summary, "files": ["model/model.safetensors", "model/model.json", "model/spm.model"]}
+
+
+def _keep_model_current(run: Run, checkpoints: Path, step: int, mcfg: dict, vocab_size: int, info: dict) -> None:
+    """After a validation that found a new best: the model folder holds those weights now, so a running
+    or killed run can be decoded (`seqkit translate --run RUN`) before training ends. Rank 0 only (the
+    trainer's record hook runs there); written whole, as at the end."""
+    from seqkit.train import best_checkpoints
+
+    best = best_checkpoints(checkpoints, 1) if (checkpoints / "best.json").is_file() else []
+    if best and best[0].name == f"best-step-{step:08d}.safetensors":
+        with atomic_dir(run.path("model"), "model") as folder:
+            save_model_dir(folder, mcfg, vocab_size, run.path("spm.model"), best[0], **info)
 
 
 # -- decoding and evaluation ---------------------------------------------------------------------------

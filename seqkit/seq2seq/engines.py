@@ -59,7 +59,7 @@ def load_translator(runs: list[str | os.PathLike] | str | os.PathLike, engine: s
     if len(runs) != 1:
         raise SeqkitError("the ct2 engine translates with one model, not an ensemble", fix="give one --run")
     if weights is not None:
-        raise SeqkitError("--weights does not apply to the ct2 engine",
+        raise SeqkitError("--checkpoint does not apply to the ct2 engine",
                           fix="export those weights (seqkit export ct2) and give that folder")
     kind = getattr(device, "type", str(device).split(":")[0])  # CTranslate2 takes "cpu" / "cuda"
     return CT2Translator(runs[0], settings, device=kind, threads=threads or 0)

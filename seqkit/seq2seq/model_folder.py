@@ -77,9 +77,38 @@ def model_dir(path: str | os.PathLike) -> Path:
     folder = path / "model" if (path / "model").is_dir() else path
     for name in ("model.json", "spm.model", "model.safetensors"):
         if not (folder / name).is_file():
-            raise SeqkitError(f"{name} missing: not a translation run, or training has not finished", path=folder,
-                              fix="run `seqkit recipe run nmt_transformer run_dir=...` to the end first")
+            raise SeqkitError(f"{name} missing: not a translation run, or training has not reached its first "
+                              "validation yet", path=folder,
+                              fix="wait for the run's first validation (the model folder is written then and kept "
+                                  "current), or run `seqkit recipe run nmt_transformer run_dir=...` first")
     return folder
+
+
+#: What ``--checkpoint`` names besides a file: the model folder's weights (the best so far, kept current
+#: while the run trains) or the newest step checkpoint of a running or killed run.
+CHECKPOINTS = ("best", "last")
+
+
+def checkpoint_weights(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None) -> Path | None:
+    """The weights file ``checkpoint`` names for the run ``run_dir``: ``None`` or ``"best"`` the model
+    folder's own (None is returned: the folder's weights), ``"last"`` the newest step checkpoint
+    (``RUN/train/checkpoints/last.json``, read through its checked pointer), anything else a file path."""
+    if checkpoint is None or checkpoint == "best":
+        return None
+    if checkpoint == "last":
+        from seqkit.train.checkpoint import last_pointer
+
+        run = model_dir(run_dir)
+        run = run.parent if run.name == "model" else run
+        checkpoints = run / "train" / "checkpoints"
+        if not (checkpoints / "last.json").is_file():
+            raise SeqkitError("no step checkpoint in this run (train/checkpoints/last.json)", path=run,
+                              fix="use --checkpoint best, or wait for the run's first checkpoint")
+        return last_pointer(checkpoints)[0]
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise SeqkitError("checkpoint not found", path=path, fix=f"give a .safetensors file or one of {', '.join(CHECKPOINTS)}")
+    return path
 
 
 def save_model_dir(folder: str | os.PathLike, model_cfg: dict[str, Any], vocab_size: int,

@@ -264,7 +264,7 @@ class Translator(TextSide):
         if len(run_dirs) == 1:
             return cls.from_run(run_dirs[0], settings, weights=weights, device=device, quantize=quantize, **knobs)
         if weights is not None:
-            raise SeqkitError("--weights applies to one run, not an ensemble", fix="drop --weights or give one --run")
+            raise SeqkitError("--checkpoint applies to one run, not an ensemble", fix="drop --checkpoint or give one --run")
         folders = [open_model_folder(r) for r in run_dirs]
         check_same_tokenizer(folders, "an ensemble")
         models = [f.build_model() for f in folders]
@@ -280,11 +280,14 @@ class Translator(TextSide):
         loader (:func:`~seqkit.seq2seq.model_folder.open_model_folder`).
 
         The decode settings are ``settings`` and ``knobs``, never something a training run stored.
+        ``weights``: ``"best"`` (default: the model folder's, the best so far while the run trains),
+        ``"last"`` (the newest step checkpoint of a running or killed run) or a weights file.
         """
-        from seqkit.seq2seq.model_folder import open_model_folder
+        from seqkit.seq2seq.model_folder import checkpoint_weights, open_model_folder
 
         folder = open_model_folder(run_dir)
         pre, post = folder.side_functions()
+        weights = checkpoint_weights(run_dir, weights)
         return cls(folder.build_model(weights), folder.tokenizer(), settings, device=device, quantize=quantize,
                    preprocess=pre, postprocess=post, **knobs)
 
