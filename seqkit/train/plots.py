@@ -75,6 +75,13 @@ def plot_metrics(metrics_file: str | os.PathLike, out_png: str | os.PathLike,
             ax.legend()
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
+    return _save(fig, out_png)
+
+
+def _save(fig, out_png: str | os.PathLike) -> Path:
+    """Write ``fig`` as a PNG, atomically, and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out_png = Path(out_png)
     with atomic_write(out_png, "wb") as fh:
@@ -105,9 +112,4 @@ def plot_against_time(metrics_file: str | os.PathLike, out_png: str | os.PathLik
     ax.set_ylabel(f"validation {key}")
     ax.set_title(f"validation {key} against time")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    with atomic_write(out_png, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=90)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)
