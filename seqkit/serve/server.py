@@ -27,6 +27,7 @@ import asyncio
 import errno
 import json
 import socket
+import sys
 from typing import Any
 
 from seqkit.errors import SeqkitError
@@ -93,6 +94,25 @@ class _Guard:
         self.idle: dict[GuardedH11Protocol, None] = {}  # insertion-ordered: the oldest first
         self.stats = {"closed_slow_headers": 0, "closed_for_room": 0, "refused_full": 0}
 
+    @classmethod
+    def off(cls) -> _Guard:
+        """No cap and a header timeout too long to matter (a uvicorn without the hooks used here)."""
+        guard = cls.__new__(cls)
+        guard.max_connections, guard.header_timeout = sys.maxsize, 1e9
+        guard.idle, guard.stats = {}, {"closed_slow_headers": 0, "closed_for_room": 0, "refused_full": 0}
+        return guard
+
+
+#: What the guard uses of uvicorn's h11 protocol: its methods, and attributes of a connection (uvicorn's
+#: internals, stable for years; a release without them is served by plain h11, with a warning).
+_CLASS_HOOKS = ("connection_made", "data_received", "on_response_complete", "connection_lost")
+_INSTANCE_HOOKS = ("connections", "cycle", "loop", "transport")
+
+
+def guard_fits() -> bool:
+    """Whether this uvicorn's h11 protocol has the hooks :class:`GuardedH11Protocol` needs."""
+    return all(callable(getattr(H11Protocol, name, None)) for name in _CLASS_HOOKS)
+
 
 def _raw_response(status: int, reason: str, detail: str) -> bytes:
     body = json.dumps({"detail": detail}).encode()
@@ -108,6 +128,8 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if not all(hasattr(self, name) for name in _INSTANCE_HOOKS):  # another uvicorn: serve unguarded
+            self.guard = _Guard.off()
         self._timer: asyncio.TimerHandle | None = None
         self._partial = False  # bytes of a request head have arrived
         self._seen = None      # the request cycle last seen
@@ -185,7 +207,14 @@ def make_server(app: Any, limits: Limits | None = None, *, log_level: str = "inf
     and the app's watchdog wired to stop it."""
     limits = limits or getattr(app.state, "limits", None) or Limits()
     guard = _Guard(limits)
-    protocol = type("GuardedH11Protocol", (GuardedH11Protocol,), {"guard": guard})
+    protocol: Any = type("GuardedH11Protocol", (GuardedH11Protocol,), {"guard": guard})
+    if not guard_fits():  # uvicorn's internals moved: serve, without the header timeout and the cap
+        import logging
+
+        logging.getLogger("seqkit.serve").warning(
+            "this uvicorn's h11 protocol lacks the hooks seqkit's connection guard uses: serving without the "
+            "header timeout and the connection cap (install the uvicorn version seqkit was tested with)")
+        protocol = "h11"
     config = uvicorn.Config(app, http=protocol, log_level=log_level, backlog=limits.backlog,
                             timeout_keep_alive=limits.keep_alive, timeout_graceful_shutdown=limits.grace,
                             h11_max_incomplete_event_size=16 * 1024, lifespan="on", server_header=False)

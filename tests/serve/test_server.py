@@ -171,3 +171,23 @@ def test_a_port_in_use_is_one_line_before_the_banner(tiny_run, capsys):
     assert err.strip().splitlines() == [f"error: port {port} on 127.0.0.1 is in use by another program; "
                                         "fix: choose another --port, or stop the program listening there"]
     assert "seqkit serve:" not in out + err
+
+
+def test_the_connection_guard_fits_this_uvicorn_and_steps_aside_for_another(monkeypatch):
+    """The guard subclasses uvicorn's h11 protocol (internals): with this uvicorn it is used; were a
+    release to drop the hooks, the server still serves, with plain h11 and a warning."""
+    from seqkit.serve import server
+    from seqkit.serve.app import create_app
+
+    class Engine:
+        settings = None
+
+        def translate_scored(self, sentences, settings=None, attention=False):
+            return [[] for _ in sentences]
+
+    assert server.guard_fits()
+    assert issubclass(server.make_server(create_app(Engine())).config.http, server.GuardedH11Protocol)
+    monkeypatch.setattr(server, "guard_fits", lambda: False)
+    assert server.make_server(create_app(Engine())).config.http == "h11"
+    off = server._Guard.off()
+    assert off.max_connections > 10**9 and off.idle == {}
