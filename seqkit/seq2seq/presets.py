@@ -113,8 +113,17 @@ def model_config(arch: str, preset: str | None = "base", **overrides: Any) -> di
     return {"arch": arch, **config}
 
 
-def build_model(config: dict[str, Any], vocab_size: int) -> nn.Module:
-    """The model ``config`` (from :func:`model_config`) describes, over a joint vocab of ``vocab_size``."""
+def build_model(config: dict[str, Any], vocab_size: int, *, seed: int | None = None) -> nn.Module:
+    """The model ``config`` (from :func:`model_config`) describes, over a joint vocab of ``vocab_size``.
+
+    ``seed``: its initial weights drawn from a generator seeded with it (torch's global generator is left
+    as it was), so two builds with one seed are equal; None draws from the global generator."""
+    if seed is not None:
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_model(config, vocab_size)
     kwargs = {k: v for k, v in config.items() if k != "arch"}
     if config["arch"] == "transformer":
         from seqkit.seq2seq.transformer import Transformer

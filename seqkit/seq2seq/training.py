@@ -238,7 +238,9 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
     words before sentencepiece, validation BLEU on ``valid_src``/``valid_ref`` (greedy with
     ``cfg.valid_beam`` 1; :func:`make_valid_fn`, split across the ranks under ``torchrun``) every
     ``cfg.valid_every`` updates with best-N checkpoints in ``run_dir``, early stopping and a time
-    budget. ``resume=True`` continues the run in ``run_dir`` exactly.
+    budget. ``resume=True`` continues the run in ``run_dir`` exactly. ``seed`` orders the batches and seeds
+    torch's generator (dropout) at the start, so two calls with one seed (and a model built with
+    ``build_model(..., seed=)``) train alike.
 
     ``train_src`` may instead be a :class:`seqkit.data.prepared.PreparedCorpus` (``train_tgt=None``):
     the pairs tokenized once by ``seqkit data prepare`` with this ``tokenizer``, batched straight from
@@ -250,6 +252,8 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
     from seqkit.train import Trainer, build_optimizer, schedule_from
 
     cfg = cfg or NMTTrainConfig()
+    if not resume:  # dropout draws from torch's generator: seeded, two calls train alike (resume restores it)
+        torch.manual_seed(seed)
     encode = _encoder(tokenizer, pretokenize)
     batch_options = dict(max_tokens=cfg.max_tokens, bucket=True, shuffle=True, seed=seed, min_len=1, max_len=max_len,
                          pool_pairs=cfg.pool_pairs)
