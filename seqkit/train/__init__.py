@@ -16,6 +16,7 @@ from seqkit.train.checkpoint import (
     save_weights,
 )
 from seqkit.train.plots import plot_metrics, read_metrics
+from seqkit.train.results import FitResult, StepOutput, fit_summary
 from seqkit.train.schedules import (
     Constant,
     HalveAfterEpoch,
@@ -27,7 +28,7 @@ from seqkit.train.schedules import (
     build_schedule,
     schedule_from,
 )
-from seqkit.train.trainer import FitResult, StepOutput, Trainer, fit_summary, move_to
+from seqkit.train.trainer import Trainer, move_to
 
 __all__ = [
     "CheckpointManager", "average_weights", "best_checkpoints", "check_trained_with", "last_checkpoints", "Constant", "FitResult", "HalveAfterEpoch", "Noam", "ReduceOnPlateau",

@@ -72,14 +72,11 @@ import itertools
 import json
 import math
 import os
-import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -88,45 +85,11 @@ from seqkit.io import append_line
 from seqkit.train import distributed as dist_utils
 from seqkit.train.amp import autocast, resolve_amp
 from seqkit.train.builders import resolve_device
-from seqkit.train.checkpoint import CheckpointManager
+from seqkit.train.checkpoint import CheckpointManager, rng_state, set_rng_state
 from seqkit.train.host_memory import keep_freed_memory
 from seqkit.train.plots import plot_against_time, plot_metrics, read_metrics
 from seqkit.train.progress import Progress, estimate_peak_flops
-
-
-@dataclass
-class StepOutput:
-    """What ``step_fn`` returns for one micro-batch.
-
-    Attributes:
-        loss: scalar tensor, the mean loss over the micro-batch's ``n_items`` (with grad).
-        n_items: how many items the mean is over (target tokens, words, images); weights the
-            micro-batch within an update and counts throughput.
-        metrics: extra per-item means to log (floats or 0-d tensors), e.g. ``{"nll": ...}``.
-    """
-
-    loss: torch.Tensor
-    n_items: int | float
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class FitResult:
-    """How a :meth:`Trainer.fit` call ended."""
-
-    steps: int
-    epochs_done: int
-    stopped: str  # "epochs", "max_steps", "max_time" or "early_stopping"
-    best_score: float | None
-    best_step: int | None
-    last_valid: dict[str, float] | None
-    train_seconds: float  # training time and items summed over the resumed sessions of the run
-    items: float
-    items_per_s: float
-    best_path: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+from seqkit.train.results import FitResult, StepOutput
 
 
 def move_to(batch: Any, device: torch.device) -> Any:
@@ -162,25 +125,6 @@ def _epoch_batches(batches: Any, epoch: int, start: int, rank: int = 0, world_si
             return iter(batches.epoch(epoch, start=start))
         return itertools.islice(batches.epoch(epoch), start, None)
     return itertools.islice(iter(batches), start, None)
-
-
-def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, keys, *rest = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _as_float(value: Any) -> float:
@@ -300,7 +244,7 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything besides the weights that an exact resume needs."""
-        rng = _rng_state()
+        rng = rng_state()
         if self.dist.enabled:
             gathered: list[Any] = [None] * self.dist.world_size
             torch.distributed.all_gather_object(gathered, rng)
@@ -345,7 +289,7 @@ class Trainer:
             raise SeqkitError(f"checkpoint was written by {state.get('world_size', 1)} processes, "
                               f"resuming with {self.dist.world_size}",
                               fix="resume with the same number of processes")
-        _set_rng_state(rngs[self.dist.rank])
+        set_rng_state(rngs[self.dist.rank])
 
     def save_checkpoint(self) -> None:
         """Write the last checkpoint now (rank 0; every rank must call it under DDP)."""
@@ -642,11 +586,3 @@ class Trainer:
                          last_valid=self.last_valid, train_seconds=self.train_seconds, items=self.items_seen,
                          items_per_s=self.items_seen / self.train_seconds if self.train_seconds else 0.0,
                          best_path=str(self.ckpt.best_path) if self.ckpt and self.ckpt.best_path else None)
-
-
-def fit_summary(result: FitResult, item_name: str = "items") -> str:
-    """One line describing a finished fit, for logs."""
-    best = f", best {result.best_score:.4g} @ {result.best_step}" if result.best_score is not None else ""
-    return (f"{result.steps} updates, {result.epochs_done} epochs, stopped by {result.stopped}{best}, "
-            f"{result.items_per_s:,.0f} {item_name}/s")
-
