@@ -11,13 +11,19 @@ from seqkit.text import SentencePieceTokenizer
 from seqkit.train.plots import plot_against_time
 
 
-def test_validations_record_their_time_and_the_run_draws_bleu_against_time(tmp_path):
-    rng = random.Random(3)
-    src = [" ".join(rng.choice("abcdef") for _ in range(rng.randint(1, 5))) for _ in range(200)]
+def _reverse_task(seed: int, n: int, dropout: float):
+    """``(src, tgt, tokenizer, model config)``: reverse ``n`` sequences of letters, a 1+1-layer model."""
+    rng = random.Random(seed)
+    src = [" ".join(rng.choice("abcdef") for _ in range(rng.randint(1, 5))) for _ in range(n)]
     tgt = [" ".join(s.split()[::-1]) for s in src]
     tok = SentencePieceTokenizer.train(src + tgt, vocab_size=12, model_type="char")
     mcfg = model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=2, n_enc_layers=1, n_dec_layers=1,
-                        dropout=0.0)
+                        dropout=dropout)
+    return src, tgt, tok, mcfg
+
+
+def test_validations_record_their_time_and_the_run_draws_bleu_against_time(tmp_path):
+    src, tgt, tok, mcfg = _reverse_task(3, 200, dropout=0.0)
     cfg = NMTTrainConfig(lr=1e-2, warmup=5, max_tokens=200, max_steps=30, valid_every=10, valid_max_sents=20,
                          amp="none", progress=False)
     train_nmt(build_model(mcfg, len(tok)), tok, src[:180], tgt[:180], src[180:], tgt[180:], cfg=cfg,
@@ -42,12 +48,7 @@ def test_a_seed_makes_two_trainings_in_one_process_equal():
     whatever torch's generator went through in between (dropout on)."""
     import torch
 
-    rng = random.Random(5)
-    src = [" ".join(rng.choice("abcdef") for _ in range(rng.randint(1, 5))) for _ in range(120)]
-    tgt = [" ".join(s.split()[::-1]) for s in src]
-    tok = SentencePieceTokenizer.train(src + tgt, vocab_size=12, model_type="char")
-    mcfg = model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=2, n_enc_layers=1, n_dec_layers=1,
-                        dropout=0.3)
+    src, tgt, tok, mcfg = _reverse_task(5, 120, dropout=0.3)
     cfg = NMTTrainConfig(lr=1e-2, warmup=2, max_tokens=200, max_steps=5, valid_every=None, amp="none",
                          progress=False)
     weights = []
