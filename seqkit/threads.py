@@ -9,15 +9,25 @@ machine is quiet, and 2.2x *slower* with 2 than with 1 when another process keep
 torch's threads wait for each other in a spin loop, so a thread without a core of its own stalls
 every parallel region. Torch's default (all cores) is right only on an idle machine. Workers that
 never wait for each other (word2vec's Hogwild threads) take every usable core instead.
+
+The library follows the same policy (:func:`library_threads`, around the entry points that compute:
+``Trainer.fit``, the translators, n-gram scoring, word2vec) unless the caller chose torch's thread count
+itself -- ``torch.set_num_threads``, ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, or a command's
+``--threads`` -- in which case that count stands.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 ENV = "SEQKIT_THREADS"
+TORCH_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # torch reads these for its starting count
+_applied: int | None = None  # the count use_threads last gave torch (a command's choice, for the whole run)
 
 
 @dataclass(frozen=True)
@@ -85,9 +95,70 @@ def choose_threads(requested: int | None = None, *, independent: bool = False) -
 
 def use_threads(requested: int | None = None) -> ThreadChoice:
     """:func:`choose_threads` and set torch's intra-op thread count to it; returns the choice."""
+    global _applied
     choice = choose_threads(requested)
     import torch
 
     if torch.get_num_threads() != choice.threads:
         torch.set_num_threads(choice.threads)
+    _applied = choice.threads
     return choice
+
+
+def physical_cores() -> int:
+    """Physical cores among the usable CPUs (hyper-threads of one core count once): the count torch
+    starts with when nothing sets it."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(usable_cores())
+    cores = set()
+    for cpu in cpus:
+        topology = f"/sys/devices/system/cpu/cpu{cpu}/topology/"
+        try:
+            with open(topology + "physical_package_id") as package, open(topology + "core_id") as core:
+                cores.add((package.read().strip(), core.read().strip()))
+        except OSError:
+            return usable_cores()
+    return max(1, len(cores))
+
+
+def caller_chose_threads() -> bool:
+    """Whether torch's thread count is somebody's choice rather than torch's starting count: set by
+    ``torch.set_num_threads`` (it differs from the physical cores), by ``OMP_NUM_THREADS`` /
+    ``MKL_NUM_THREADS``, or by a command's thread choice (:func:`use_threads`). A caller who set exactly
+    torch's starting count is taken as not having chosen."""
+    import torch
+
+    current = torch.get_num_threads()
+    return any(os.environ.get(name, "").strip() for name in TORCH_ENVS) or current == _applied \
+        or current != physical_cores()
+
+
+@contextmanager
+def library_threads(requested: int | None = None) -> Iterator[int]:
+    """Torch's thread count for one library call, by the CLI's policy: ``requested`` (or
+    ``$SEQKIT_THREADS``) when given; else the caller's own count when they chose one
+    (:func:`caller_chose_threads`); else the free cores now. The caller's count is put back afterwards.
+    Yields the count in force."""
+    import torch
+
+    before = torch.get_num_threads()
+    if requested is None and not os.environ.get(ENV, "").strip() and caller_chose_threads():
+        yield before
+        return
+    threads = choose_threads(requested).threads
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(before)
+
+
+def computes(method: Callable) -> Callable:
+    """A library method that computes with torch under :func:`library_threads`, with the count its
+    object was given (its ``threads`` attribute; ``None``: the policy's)."""
+
+    @functools.wraps(method)
+    def with_threads(self, *args, **kwargs):
+        with library_threads(getattr(self, "threads", None)):
+            return method(self, *args, **kwargs)
+
+    return with_threads

@@ -64,13 +64,20 @@ def _cbow_windows(ids: torch.Tensor, sent: torch.Tensor, window: int,
 
 
 def train_torch(prepared: PreparedCorpus, win_np, wout_np, cfg: Word2VecConfig,
-                 device: torch.device, report) -> list[float]:
+                device: torch.device, report) -> list[float]:
     """Minibatch SGD with sparse updates, the kernel's objective and schedule -- or, with
-    ``optimizer="adam"``, d2l's recipe: Adam at a constant learning rate on dense gradients."""
+    ``optimizer="adam"``, d2l's recipe: Adam at a constant learning rate on dense gradients. On a CPU
+    with ``cfg.threads`` torch threads (the caller's count is put back afterwards)."""
+    from seqkit.threads import library_threads
+
+    with library_threads(cfg.threads if device.type == "cpu" else None):
+        return _train_torch(prepared, win_np, wout_np, cfg, device, report)
+
+
+def _train_torch(prepared: PreparedCorpus, win_np, wout_np, cfg: Word2VecConfig,
+                 device: torch.device, report) -> list[float]:
     import torch
 
-    if device.type == "cpu":
-        torch.set_num_threads(cfg.threads)
     gen = torch.Generator(device=device)
     gen.manual_seed(cfg.seed)
     win = torch.from_numpy(win_np).to(device)

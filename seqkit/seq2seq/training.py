@@ -229,7 +229,7 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
               cfg: NMTTrainConfig | None = None, device: str | torch.device = "cpu",
               run_dir: str | os.PathLike | None = None, seed: int = 0, resume: bool = False,
               max_len: int | None = None, pretokenize: dict[str, str] | None = None, tgt_lang: str | None = None,
-              decode: DecodeSettings | None = None, log_fn: Any = None) -> NMTTraining:
+              decode: DecodeSettings | None = None, log_fn: Any = None, threads: int | None = None) -> NMTTraining:
     """Train a translation model with the shared :class:`~seqkit.train.Trainer`.
 
     Token-budget length-bucketed batches of the sentencepiece ids (pairs with an empty side or more
@@ -240,7 +240,8 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
     ``cfg.valid_every`` updates with best-N checkpoints in ``run_dir``, early stopping and a time
     budget. ``resume=True`` continues the run in ``run_dir`` exactly. ``seed`` orders the batches and seeds
     torch's generator (dropout) at the start, so two calls with one seed (and a model built with
-    ``build_model(..., seed=)``) train alike.
+    ``build_model(..., seed=)``) train alike. ``threads``: torch's CPU threads while it trains (default:
+    the caller's count if they set one, else the free cores, as the CLI does -- :mod:`seqkit.threads`).
 
     ``train_src`` may instead be a :class:`seqkit.data.prepared.PreparedCorpus` (``train_tgt=None``):
     the pairs tokenized once by ``seqkit data prepare`` with this ``tokenizer``, batched straight from
@@ -278,7 +279,7 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
                       clip_norm=cfg.clip_norm, accum_steps=cfg.accum_steps, amp=cfg.amp, device=device,
                       run_dir=run_dir, log_every=cfg.log_every, ckpt_every_steps=cfg.ckpt_every_steps,
                       keep_best=cfg.keep_best, keep_last=cfg.keep_last, flops_per_item=train_flops_per_token(model), item_name="tokens",
-                      progress=cfg.progress, log_fn=log_fn)
+                      progress=cfg.progress, log_fn=log_fn, threads=threads)
     result = trainer.fit(batches, epochs=cfg.epochs, max_steps=cfg.max_steps, max_time=cfg.max_time,
                          valid_fn=valid_fn, valid_every=cfg.valid_every, monitor="bleu", mode="max",
                          early_stopping=cfg.early_stopping, resume=resume)

@@ -21,6 +21,7 @@ from seqkit.sentences import one_or_many, refuse_string
 from seqkit.seq2seq.decoding import DEFAULT, DecodeSettings, check_engine
 from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search, sample
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from seqkit.threads import computes
 from seqkit.train.distributed import gather_shards, shard
 
 
@@ -303,6 +304,7 @@ class Translator(TextSide):
         return ParallelBatches(src_ids, src_ids, max_tokens=settings.batch_tokens, bucket=True, shuffle=False,
                                max_src_len=settings.max_src_len, max_tgt_len=settings.max_src_len, count="tgt")
 
+    @computes
     def search(self, src_ids: list[list[int]], settings: DecodeSettings | None = None, *, attention: bool = False,
                prefix_ids: list[list[int]] | None = None, **knobs: Any) -> list[list[Hypothesis]]:
         """For each source id list, its ``nbest`` :class:`~seqkit.seq2seq.search.Hypothesis` (best

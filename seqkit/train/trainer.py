@@ -82,6 +82,7 @@ from torch import nn
 
 from seqkit.errors import SeqkitError
 from seqkit.io import append_line
+from seqkit.threads import computes
 from seqkit.train import distributed as dist_utils
 from seqkit.train.amp import autocast, resolve_amp
 from seqkit.train.builders import resolve_device
@@ -158,7 +159,7 @@ class Trainer:
                  log_every: int = 50, ckpt_every_steps: int | None = None, keep_best: int = 3,
                  keep_last: int = 1, flops_per_item: float | None = None, item_name: str = "items",
                  progress: bool = True, log_fn: Callable[[dict], None] | None = None,
-                 plot: bool = True, peak_flops: float | None = None) -> None:
+                 plot: bool = True, peak_flops: float | None = None, threads: int | None = None) -> None:
         if accum_steps < 1:
             raise SeqkitError(f"accum_steps must be >= 1, got {accum_steps}")
         if clip_norm is not None and clip_norm <= 0:
@@ -177,6 +178,7 @@ class Trainer:
         self.keep_last = keep_last
         self.flops_per_item, self.item_name, self.progress = flops_per_item, item_name, progress
         self.log_fn, self.plot = log_fn, plot
+        self.threads = threads  # torch's CPU threads during fit (None: seqkit.threads' policy)
         self.peak_flops = peak_flops or estimate_peak_flops(self.device, self.amp)
         self.train_model: nn.Module = self.model
         if self.dist.enabled:
@@ -391,6 +393,7 @@ class Trainer:
         return result
 
     # -- the loop ---------------------------------------------------------------------------------
+    @computes
     def fit(self, batches: Any, epochs: int = 1, max_steps: int | None = None,
             max_time: float | None = None, valid_fn: Callable[[nn.Module], dict] | None = None,
             valid_every: int | None = None, monitor: str | None = "bleu", mode: str = "max",

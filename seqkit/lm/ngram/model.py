@@ -27,6 +27,7 @@ from seqkit.lm.ngram.smoothing import DEFAULT_FALLBACK, SMOOTHERS, estimate
 from seqkit.lm.ngram.vocab import BOS_ID, EOS_ID, NGramVocab, Packed, build_vocab, pack, read_vocab_file
 from seqkit.sentences import one_or_many, refuse_string
 from seqkit.settings import setting
+from seqkit.threads import choose_threads
 
 
 @dataclass
@@ -300,15 +301,18 @@ class NGramLM:
         return self._native
 
     def score_corpus(self, lines: str | Iterable[str] | Iterable[Sequence[str]], *, bos: bool = True,
-                     threads: int = 1) -> CorpusScores:
+                     threads: int | None = None) -> CorpusScores:
         """Per-token log10 scores of text lines (or token lists); unknown words score as ``<unk>``.
 
         Text lines go straight to the compiled kernel, which splits and looks up the words itself
         (lines with Unicode whitespace or token lists are mapped to ids in Python first);
-        ``threads`` > 1 scores blocks of lines at once (the kernel releases the GIL). A bare string is
-        one sentence (:mod:`seqkit.sentences`).
+        ``threads`` > 1 scores blocks of lines at once (the kernel releases the GIL); by default the
+        cores not busy now, as the CLI chooses (:mod:`seqkit.threads`). A bare string is one sentence
+        (:mod:`seqkit.sentences`).
         """
         lines, _ = one_or_many(lines)
+        if threads is None:  # only a corpus of several blocks can use more than one
+            threads = choose_threads().threads if len(lines) > 2000 else 1
         block = max(2000, -(-len(lines) // threads))
         if threads <= 1 or len(lines) <= block:
             return self._score_block(lines, bos)

@@ -229,13 +229,14 @@ def train_rnn_lm(model: RNNLM, train_ids: torch.Tensor, valid_ids: torch.Tensor 
                  test_ids: torch.Tensor | None = None, cfg: RNNTrainConfig | None = None, *,
                  device: str | torch.device | None = "cpu", run_dir: str | Path | None = None,
                  seed: int = 0, resume: bool = False, progress: bool = True, plot: bool = True,
-                 log_fn: Callable[[dict], None] | None = None) -> dict[str, Any]:
+                 log_fn: Callable[[dict], None] | None = None, threads: int | None = None) -> dict[str, Any]:
     """Train ``model`` on the id stream ``train_ids`` with the shared trainer; returns the figures.
 
     Validation perplexity is computed after every epoch (``monitor="ppl"``, lower is better; the
     plateau schedule listens to it); test perplexity once at the end, on the final weights. With a
     ``run_dir`` the trainer writes metrics, curves and checkpoints there and ``resume=True``
-    continues exactly. Returned: ``train_tokens_per_s``, ``valid_ppl``, ``test_ppl``, ``epochs``,
+    continues exactly. ``threads``: torch's CPU threads while it trains (default: the caller's count
+    if they set one, else the free cores, as the CLI does). Returned: ``train_tokens_per_s``, ``valid_ppl``, ``test_ppl``, ``epochs``,
     ``steps``, ``stopped``, ``train_seconds``.
     """
     from seqkit.data import LMBatches
@@ -261,7 +262,7 @@ def train_rnn_lm(model: RNNLM, train_ids: torch.Tensor, valid_ids: torch.Tensor 
     trainer = Trainer(model, optimizer, step, scheduler=make_schedule(optimizer, cfg),
                       clip_norm=cfg.clip_norm, device=device, run_dir=run_dir, log_every=cfg.log_every,
                       ckpt_every_steps=cfg.ckpt_every_steps, item_name="tokens", progress=progress,
-                      log_fn=log_fn, plot=plot)
+                      log_fn=log_fn, plot=plot, threads=threads)
     fit = trainer.fit(batches, epochs=cfg.epochs, max_steps=cfg.max_steps, max_time=cfg.max_time,
                       valid_fn=valid_fn, monitor="ppl", mode="min", early_stopping=cfg.early_stopping,
                       resume=resume)
