@@ -18,16 +18,25 @@ load is ``--load`` busy Python processes (``while True: pass``) started before t
 figure is the best of ``--repeats`` timings, taken in turns (default, 1, 2, default, 1, 2, ...). Prints items/s and default / best-fixed per workload and
 load; the goal is >= 0.90 everywhere.
 
-    python benchmarks/threads.py                 # loads 0, 1, 2 on this machine, ~4 minutes
+A second table puts the README's Python example (``train_nmt`` called as it stands, nothing about
+threads set) beside the command doing the same training (``seqkit recipe run nmt_transformer``, the
+tiny preset, the same token budget and updates), each in a fresh process beside ``--readme-load`` busy
+processes: the library must choose threads as the command does (goal: >= 0.8x the command's tokens/s).
+
+    python benchmarks/threads.py                 # loads 0, 1, 2 on this machine, ~6 minutes
     python benchmarks/threads.py --smoke         # load 0, 1 thread, small workloads: checks the script
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 from _common import header, table
@@ -109,6 +118,44 @@ def workloads(args) -> dict:
             "ngram-ppl (tok/s)": ngram}
 
 
+README_TRAINING = """
+import json, sys
+import seqkit as sk
+from seqkit.seq2seq import NMTTrainConfig, build_model, model_config, train_nmt
+
+corpus = sk.data.load("seqkit-en-fr")
+tok = sk.text.SentencePieceTokenizer.train(corpus.train.src + corpus.train.tgt, vocab_size=2000)
+model = build_model(model_config("transformer", "tiny"), vocab_size=len(tok), seed=0)
+cfg = NMTTrainConfig(lr=1e-3, warmup=200, max_tokens=4096, max_steps=int(sys.argv[1]), progress=False)
+out = train_nmt(model, tok, corpus.train.src, corpus.train.tgt, cfg=cfg, seed=0)
+print(json.dumps({"tokens_per_s": out.result.items_per_s, "steps": out.result.steps}))
+"""
+
+
+def readme_vs_cli(steps: int, load: int) -> tuple[float, float]:
+    """Training tokens/s of the README's Python example and of the same training as a command, each in a
+    fresh process (SEQKIT_THREADS unset) beside ``load`` busy processes."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SEQKIT_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    work = Path(tempfile.mkdtemp(prefix="seqkit-bench-threads-"))
+    procs = busy(load)
+    try:
+        library = subprocess.run([sys.executable, "-c", README_TRAINING, str(steps)], env=env, check=True,
+                                 capture_output=True, text=True)
+        lib = json.loads(library.stdout.strip().splitlines()[-1])["tokens_per_s"]
+        run = work / "run"
+        subprocess.run([sys.executable, "-m", "seqkit", "recipe", "run", "nmt_transformer", f"run_dir={run}",
+                        "model.preset=tiny", "spm.vocab_size=2000", "train.lr=0.001", "train.warmup=200",
+                        "train.max_tokens=4096", f"train.max_steps={steps}", "train.valid_every=null",
+                        "train.progress=false", "data.max_test=5"], env=env, check=True, capture_output=True)
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        cli = next(r["train_tokens_per_s"] for r in records if "train_tokens_per_s" in r)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    return lib, cli
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--loads", default="0,1,2", help="busy processes beside the measurement, per condition")
@@ -117,13 +164,14 @@ def main() -> None:
     ap.add_argument("--run", default=None, help="a trained nmt run (its model folder) for translate")
     ap.add_argument("--sents", type=int, default=300, help="test sentences translated per timing")
     ap.add_argument("--steps", type=int, default=15, help="training updates per timing")
+    ap.add_argument("--readme-steps", type=int, default=150, help="updates of the README example vs the command")
+    ap.add_argument("--readme-load", type=int, default=1, help="busy processes beside that comparison")
     ap.add_argument("--smoke", action="store_true", help="load 0, 1 thread, 20 sentences, 2 updates: checks the script")
     args = ap.parse_args()
     if args.smoke:
         args.loads, args.fixed, args.repeats, args.sents, args.steps = "0", "1", 1, 20, 2
+        args.readme_steps, args.readme_load = 3, 0
     header()
-    import os
-
     from seqkit.threads import choose_threads
 
     os.environ.pop("SEQKIT_THREADS", None)
@@ -162,6 +210,11 @@ def main() -> None:
     worst = min(r[5] for r in rows)
     print(f"\nworst default / best fixed: {worst:.2f} (goal >= 0.90) on {os.cpu_count()} CPUs, torch "
           f"{torch.__version__}")
+    lib, cli = readme_vs_cli(args.readme_steps, args.readme_load)
+    print()
+    table(["busy processes", "README example (tok/s)", "seqkit recipe run (tok/s)", "example / command"],
+          [[args.readme_load, f"{lib:,.0f}", f"{cli:,.0f}", f"{lib / cli:.2f}"]])
+    print(f"\n{args.readme_steps} updates of the tiny Transformer each; goal: example / command >= 0.80")
 
 
 if __name__ == "__main__":

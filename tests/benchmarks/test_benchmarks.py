@@ -228,6 +228,9 @@ def check_threads(out: str) -> None:
                                      "ngram-ppl (tok/s)"]
     for row in t[1]:
         positive(row[2]), positive(row[3]), positive(row[4])
+    readme = the_table(out, "busy processes")
+    assert readme[0] == ["busy processes", "README example (tok/s)", "seqkit recipe run (tok/s)", "example / command"]
+    positive(readme[1][0][1]), positive(readme[1][0][2]), positive(readme[1][0][3])
 
 
 def check_scale(out: str, multi30k: bool = False) -> None:
