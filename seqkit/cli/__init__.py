@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "vision": ("seqkit.cli.vision:vision", "CNN model summaries and the vision chapters"),
     "serve": ("seqkit.cli.serve:serve", "translate over HTTP: JSON API, micro-batching, web page"),
     "export": ("seqkit.cli.export:export", "export a trained model to CTranslate2 (export ct2)"),
+    "shortlist": ("seqkit.cli.shortlist:shortlist", "vocabulary shortlists (CTranslate2's vmap) from a run's data"),
 }
 
 

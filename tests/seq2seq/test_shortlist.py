@@ -1,0 +1,170 @@
+"""Vocabulary shortlists: learning by co-occurrence (hand-computed), the vmap file and its loader,
+``seqkit shortlist build``, and decoding with a shortlist in both engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seqkit.cli import main
+from seqkit.errors import SeqkitError
+from seqkit.seq2seq.model_folder import save_model_dir
+from seqkit.seq2seq.presets import build_model, model_config
+from seqkit.seq2seq.shortlist import Shortlist, coverage, learn_shortlist
+from seqkit.text import SentencePieceTokenizer
+
+EN_FR = Path(__file__).resolve().parents[2] / "data" / "en-fr"
+PIECES = ["<unk>", "<pad>", "<bos>", "<eos>", "▁a", "▁b", "▁x", "▁y", "▁z"]
+A, B, X, Y, Z = 4, 5, 6, 7, 8
+SPECIALS = [0, 1, 2, 3]
+
+
+def _lines(name: str, n: int) -> list[str]:
+    return (EN_FR / name).read_text(encoding="utf-8").splitlines()[:n]
+
+
+def _entries(sl: Shortlist) -> dict[tuple[int, ...], list[int]]:
+    return {k: v.tolist() for k, v in sl.entries.items()}
+
+
+# -- learning: a case counted by hand ----------------------------------------------------------------
+# sentence pairs: c(a) = 3, c(b) = 2; c(x) = c(y) = c(z) = 2
+# c(a,x) = 2, c(a,y) = 1, c(a,z) = 1; c(b,x) = 1, c(b,y) = 2, c(b,z) = 1
+PAIRS = [([A], [X]), ([A, B], [X, Y]), ([B], [Y, Z]), ([A, A], [Z, 3])]
+
+
+def test_learn_ranks_by_conditional_probability():
+    sl = learn_shortlist(PAIRS, PIECES, top_k=1, frequent=0)
+    # p(x|a) = 2/3 beats p(y|a) = p(z|a) = 1/3; p(y|b) = 2/2
+    assert _entries(sl) == {(A,): [X], (B,): [Y]}
+    assert sl.always.tolist() == SPECIALS
+    sl = learn_shortlist(PAIRS, PIECES, top_k=2, frequent=0)
+    # ties (same score, same count) go to the lower id: y before z for a, x before z for b
+    assert _entries(sl) == {(A,): [X, Y], (B,): [X, Y]}
+
+
+def test_learn_dice_min_count_and_always_included():
+    # dice(a,x) = 2*2/(3+2) = 0.8 > dice(a,y) = dice(a,z) = 2/5; dice(b,y) = 4/4 > 2/4
+    assert _entries(learn_shortlist(PAIRS, PIECES, top_k=1, frequent=0, score="dice")) == {(A,): [X], (B,): [Y]}
+    assert _entries(learn_shortlist(PAIRS, PIECES, top_k=5, frequent=0, min_count=2)) == {(A,): [X], (B,): [Y]}
+    # the most frequent target piece (a tie of 2 sentences each: the lowest id, x) is always included
+    # and not spent on an entry: a's best other piece is y (1/3, tied with z), b's is y
+    sl = learn_shortlist(PAIRS, PIECES, top_k=1, frequent=1)
+    assert sl.always.tolist() == [*SPECIALS, X]
+    assert _entries(sl) == {(A,): [Y], (B,): [Y]}
+
+
+def test_learn_bigrams_keep_what_their_pieces_do_not_give():
+    pairs = [([A, B], [Z]), ([A], [X]), ([A], [X]), ([B], [Y]), ([B], [Y])]
+    sl = learn_shortlist(pairs, PIECES, top_k=1, frequent=0, order=2)
+    assert _entries(sl) == {(A,): [X], (B,): [Y], (A, B): [Z]}
+    assert sl.candidates([[A]]).tolist() == [*SPECIALS, X]
+    assert sl.candidates([[A, B]]).tolist() == [*SPECIALS, X, Y, Z]
+    assert sl.candidates([[B, A]], extra=[Z]).tolist() == [*SPECIALS, X, Y, Z]  # a prefix's pieces join
+    assert sl.candidates([[B, A, 1, 1]]).tolist() == [*SPECIALS, X, Y]  # padding looks nothing up
+    assert coverage(sl, [([A], [X, Y])]) == (0.5, 5.0, 1)
+
+
+# -- the vmap file -------------------------------------------------------------------------------------
+def test_vmap_lines_and_round_trip(tmp_path):
+    sl = learn_shortlist([([A, B], [Z]), ([A], [X]), ([A], [X]), ([B], [Y]), ([B], [Y])], PIECES, top_k=1,
+                         frequent=0, order=2)
+    path = sl.save(tmp_path / "vmap.txt")
+    # CTranslate2's format: source (n-gram pieces joined by spaces), a tab, target pieces; empty source:
+    # always included
+    assert path.read_text(encoding="utf-8") == ("\t<unk> <pad> <bos> <eos>\n"
+                                                 "▁a\t▁x\n"
+                                                 "▁b\t▁y\n"
+                                                 "▁a ▁b\t▁z\n")
+    back = Shortlist.load(path, PIECES)
+    assert back.always.tolist() == sl.always.tolist() and _entries(back) == _entries(sl)
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("\t▁x\n▁a ▁x\n", 2, "found 0 tabs"),
+    ("▁a\t▁x\t▁y\n", 1, "found 2 tabs"),
+    ("▁a\t▁x\n▁b\t▁q\n", 2, "piece '▁q' is not in the model's vocabulary"),
+    ("▁a\t▁x  ▁y\n", 1, "an empty piece"),
+    ("▁a\t▁x\n\t▁y\n▁a\t▁z\n", 3, "source '▁a' listed again (first at line 1)"),
+    ("\t▁x\n\t▁y\n", 2, "a second line of always-included pieces"),
+    ("▁a\t▁x\n\n", 2, "found 0 tabs"),
+])
+def test_vmap_loader_names_file_and_line(tmp_path, text, line, message):
+    path = tmp_path / "bad.vmap"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SeqkitError) as err:
+        Shortlist.load(path, PIECES)
+    assert str(err.value).startswith(f"{path}:{line}: ") and message in str(err.value)
+
+
+# -- seqkit shortlist build --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tokenizer():
+    return SentencePieceTokenizer.train(_lines("train.en", 600) + _lines("train.fr", 600), vocab_size=200)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, tokenizer):
+    """A run directory with an (untrained) tiny model and 600 training pairs in data/."""
+    root = tmp_path_factory.mktemp("run")
+    torch.manual_seed(0)
+    cfg = model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=4, n_enc_layers=1, n_dec_layers=1,
+                       dropout=0.0)
+    (root / "model").mkdir()
+    tokenizer.save(root / "spm.model")
+    save_model_dir(root / "model", cfg, len(tokenizer), root / "spm.model",
+                   build_model(cfg, len(tokenizer)).state_dict(), src="en", tgt="fr")
+    (root / "data").mkdir()
+    for split, n in (("train", 600), ("valid", 50)):
+        (root / "data" / f"{split}.src").write_text("\n".join(_lines(f"{split}.en", n)) + "\n", encoding="utf-8")
+        (root / "data" / f"{split}.tgt").write_text("\n".join(_lines(f"{split}.fr", n)) + "\n", encoding="utf-8")
+    return root
+
+
+def test_build_command_learns_from_the_runs_training_data(run, tokenizer, capsys):
+    assert main(["shortlist", "build", "--run", str(run), "--top-k", "5", "--frequent", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{run / 'vmap.txt'}: shortlist of ") and "50 validation pairs" in out
+    built = Shortlist.load(run / "vmap.txt", tokenizer.pieces())
+    pairs = list(zip(tokenizer.encode_ids_batch(_lines("train.en", 600)),
+                     tokenizer.encode_ids_batch(_lines("train.fr", 600))))
+    expected = learn_shortlist(pairs, tokenizer.pieces(), top_k=5, frequent=20)
+    assert _entries(built) == _entries(expected) and built.always.tolist() == expected.always.tolist()
+    assert built.always.size == 24 and max(len(v) for v in built.entries.values()) == 5
+    # again: its own earlier file is replaced
+    assert main(["shortlist", "build", "--run", str(run), "--top-k", "3"]) == 0
+    assert max(len(v) for v in Shortlist.load(run / "vmap.txt", tokenizer.pieces()).entries.values()) == 3
+
+
+def test_build_command_refuses_bad_input(run, tmp_path, capsys):
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my notes\nline two\n", encoding="utf-8")
+    cases = [
+        (["--run", str(tmp_path / "missing")], "run directory not found"),
+        (["--run", str(run), "-o", str(mine)], "is not a vocabulary map"),
+        (["--run", str(run), "--src", str(tmp_path / "none.en"), "--tgt", str(mine), "-o", str(tmp_path / "v")],
+         "none.en"),
+        (["--run", str(run), "--src", str(mine)], "--src and --tgt go together"),
+    ]
+    for args, message in cases:
+        assert main(["shortlist", "build", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert mine.read_text(encoding="utf-8") == "my notes\nline two\n"  # not replaced
+
+
+def test_build_from_given_files(run, tmp_path, tokenizer):
+    src, tgt = tmp_path / "a.en", tmp_path / "a.fr"
+    src.write_text("the cat\nthe dog\n", encoding="utf-8")
+    tgt.write_text("le chat\nle chien\n", encoding="utf-8")
+    out = tmp_path / "small.vmap"
+    assert main(["shortlist", "build", "--run", str(run), "--src", str(src), "--tgt", str(tgt), "-o", str(out),
+                 "--frequent", "0"]) == 0
+    built = Shortlist.load(out, tokenizer.pieces())
+    pairs = list(zip(tokenizer.encode_ids_batch(["the cat", "the dog"]),
+                     tokenizer.encode_ids_batch(["le chat", "le chien"])))
+    assert _entries(built) == _entries(learn_shortlist(pairs, tokenizer.pieces(), frequent=0))
+    assert np.array_equal(built.always, SPECIALS)
