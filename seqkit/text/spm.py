@@ -47,6 +47,38 @@ def _varint(buf: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
+def _skip(wire: int, i: int, buf: bytes) -> int:
+    """The position after a field of wire type ``wire`` whose value starts at ``i``."""
+    if wire == 0:
+        return _varint(buf, i)[1]
+    if wire == 1:
+        return i + 8
+    if wire == 5:
+        return i + 4
+    length, i = _varint(buf, i)
+    return i + length
+
+
+def _model_type(model_proto: bytes) -> str:
+    """``TrainerSpec.model_type`` (field 2, its field 3; UNIGRAM=1 is the default) of a serialized model."""
+    i, n, kind = 0, len(model_proto), 1
+    while i < n:
+        key, i = _varint(model_proto, i)
+        if key >> 3 == 2 and key & 7 == 2:
+            length, i = _varint(model_proto, i)
+            spec, j = model_proto[i: i + length], 0
+            while j < len(spec):
+                k, j = _varint(spec, j)
+                if k >> 3 == 3 and k & 7 == 0:
+                    kind, j = _varint(spec, j)
+                else:
+                    j = _skip(k & 7, j, spec)
+            i += length
+        else:
+            i = _skip(key & 7, i, model_proto)
+    return {1: "unigram", 2: "bpe", 3: "word", 4: "char"}.get(kind, "unigram")
+
+
 def _piece_types(model_proto: bytes) -> list[int]:
     """The type of every piece, read from the serialized ``ModelProto`` (protobuf wire format).
 
@@ -55,17 +87,7 @@ def _piece_types(model_proto: bytes) -> list[int]:
     """
     types: list[int] = []
     i, n = 0, len(model_proto)
-
-    def skip(wire: int, i: int, buf: bytes) -> int:
-        if wire == 0:
-            return _varint(buf, i)[1]
-        if wire == 1:
-            return i + 8
-        if wire == 5:
-            return i + 4
-        length, i = _varint(buf, i)
-        return i + length
-
+    skip = _skip
     while i < n:
         key, i = _varint(model_proto, i)
         field, wire = key >> 3, key & 7
@@ -278,9 +300,19 @@ class SentencePieceTokenizer(Tokenizer):
         """All pieces in id order."""
         return [self._sp.id_to_piece(i) for i in range(self._sp.get_piece_size())]
 
+    @property
+    def model_type(self) -> str:
+        """``unigram``, ``bpe``, ``word`` or ``char``: how the model was trained (read from its bytes)."""
+        return _model_type(self._proto)
+
+    def piece_types(self) -> list[int]:
+        """sentencepiece's type of every piece, in id order (1 normal, 2 unknown, 3 control,
+        4 user-defined, 5 unused, 6 byte)."""
+        return _piece_types(self._proto)
+
     def user_defined_ids(self) -> list[int]:
         """Ids of the user-defined symbols (pieces never split)."""
-        return [i for i, kind in enumerate(_piece_types(self._proto)) if kind == USER_DEFINED]
+        return [i for i, kind in enumerate(self.piece_types()) if kind == USER_DEFINED]
 
     def __repr__(self) -> str:
         return f"SentencePieceTokenizer(vocab_size={self.vocab_size}, path={self.path!r})"
