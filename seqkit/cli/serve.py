@@ -15,8 +15,9 @@ except ImportError:  # pragma: no cover
 
 
 @click.command()
-@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="run directory of an nmt_transformer / nmt_rnn_attention run (or its model/ folder)")
+@click.option("--run", "run_dirs", required=True, multiple=True, type=click.Path(file_okay=False),
+              help="run directory of an nmt_transformer / nmt_rnn_attention run (or its model/ folder); "
+                   "repeat it to serve several models, one per language pair (not an ensemble)")
 @click.option("--engine", default="seqkit", show_default=True, type=click.Choice(["seqkit", "ct2"]),
               help="decode with seqkit's own model (torch) or the run's CTranslate2 export (seqkit export ct2)")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -29,9 +30,12 @@ except ImportError:  # pragma: no cover
 @click_options("serve")
 @limit_options
 @threads_option
-def serve(run_dir: str, engine: str, host: str, port: int, allowed_hosts: str, device: str, threads: int,
-          **options) -> None:
-    """Serve translations: POST /translate, GET /health, GET /info, and a web page at /.
+def serve(run_dirs: tuple[str, ...], engine: str, host: str, port: int, allowed_hosts: str, device: str,
+          threads: int, **options) -> None:
+    """Serve translations: POST /translate (and /translate/stream), GET /health, GET /info, and a web page at /.
+
+    Several --run: one model per language pair, each with its own decoder threads; a request's
+    source and target pick the model. The decode flags and limits apply to every model.
 
     Concurrent requests are decoded together (micro-batching); each request is priced in decoding
     work and refused beyond --max-work; SIGTERM or Ctrl-C stops taking new connections and finishes
@@ -50,6 +54,7 @@ def serve(run_dir: str, engine: str, host: str, port: int, allowed_hosts: str, d
     from seqkit.seq2seq.decoding import from_cli
     from seqkit.seq2seq.engines import ENGINES, load_translator
     from seqkit.serve.engine import run_info
+    from seqkit.serve.routing import Model, check_pairs
     from seqkit.train import resolve_device
 
     settings = from_cli(options, "serve")
@@ -60,13 +65,17 @@ def serve(run_dir: str, engine: str, host: str, port: int, allowed_hosts: str, d
     if host not in ("0.0.0.0", "::", ""):
         hosts.append(host)
     ensure_fds(limits.max_connections)
-    translator = load_translator(run_dir, engine, settings, device=resolve_device(device), threads=threads)
-    app = create_app(translator, info=run_info(run_dir), limits=limits, attention=ENGINES[engine],
-                     threads=threads, allowed_hosts=hosts)
+    infos = [run_info(run_dir) for run_dir in run_dirs]
+    check_pairs(list(zip(run_dirs, infos)))  # two models of one pair: refused before any weights load
+    models = [Model(load_translator(run_dir, engine, settings, device=resolve_device(device), threads=threads),
+                    info, ENGINES[engine]) for run_dir, info in zip(run_dirs, infos)]
+    app = create_app(models, limits=limits, threads=threads, allowed_hosts=hosts)
     sock = listen(host, port)  # a port in use is one line, before the banner
     server = make_server(app)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"seqkit serve: {run_dir} ({engine}, {threads} thread(s)) on http://{shown}:{port}/", err=True)
+    runs = ", ".join(run_dirs) if len(run_dirs) == 1 else ", ".join(
+        f"{run_dir} ({info['src']}-{info['tgt']})" for run_dir, info in zip(run_dirs, infos))
+    click.echo(f"seqkit serve: {runs} ({engine}, {threads} thread(s)) on http://{shown}:{port}/", err=True)
     status = run(server, sock)
     if status:
         raise SystemExit(status)

@@ -13,10 +13,17 @@
                             ``"attention"`` (``{"source": labels, "target": labels, "weights":
                             rows}``: one row per output piece and ``</s>``, one column per source
                             piece and ``</s>``; each row sums to 1) when asked for
+``POST /translate/stream``  the same fields, with ``text`` (cut into sentences) instead of
+                            ``sentences`` if wished -> ``text/event-stream``: a ``sentence`` event
+                            per sentence as soon as it is translated (``{"index", "total", "text",
+                            "hypotheses"}``), then ``done`` (``{"total", "beam", "nbest"}`` and,
+                            for ``text``, the whole translation); after the stream has begun, a
+                            failure is an ``error`` event (``{"status", "detail"}``)
 ``GET /health``             ``{"status": "ok", "queued", "in_flight", "requests", "batches" ...}``;
                             503 when the server is closing or its decoder died
 ``GET /info``               the model, its languages, the run's test score with its sacreBLEU
-                            signature, the engine and the limits (no path of the server's disk)
+                            signature, the engine and the limits (no path of the server's disk);
+                            ``models``: that of each model served
 ``GET /``                   a page to type text into and see its translation and attention
 ``POST /translate`` with    LibreTranslate's API (:mod:`seqkit.serve.libretranslate`): a JSON body
 ``q``, ``GET /languages``   with ``q``, or a form, is LibreTranslate's; its errors are ``{"error"}``
@@ -33,13 +40,20 @@ refused, never cut), a beam over ``max_beam``, ``nbest`` over the beam, a wrong 
 true``) or malformed JSON -> 422; a full queue, a request not done within ``deadline``, a server
 shutting down (also past its grace) or a dead decoder -> 503 (with ``Retry-After``).
 
-Requests are decoded by two :class:`~seqkit.serve.batcher.MicroBatcher` lanes: requests costing up to
+Several models (``create_app([Model, ...])``, ``seqkit serve --run A --run B``) are served side by
+side, one per language pair: ``source`` and ``target`` in a request pick one
+(:mod:`seqkit.serve.routing`; a pair not served is a 422, in LibreTranslate's API a 400), and each
+model has lanes of its own, so one model's load never holds up another's.
+
+Each model's requests are decoded by two :class:`~seqkit.serve.batcher.MicroBatcher` lanes: requests costing up to
 ``heavy_work`` units go to the first, costlier ones to a second decoder thread at a lower CPU priority
 that decodes them in parts of at most ``heavy_work`` units, so a heavy request never holds up a small
 one. A request whose client disconnects, or whose deadline passes, is dropped from its queue, or not
 continued after the part being decoded. A large answer is encoded as JSON in a worker thread, a
 sentence and an attention row at a time, so the event loop (``/health``, other clients) never waits for it. A
-watchdog checks the decoder threads: if one dies, ``/health`` answers 503 and the server stops with
+stream is decoded in parts of 1, 2, 4 ... sentences, each sent when done; a client that disconnects
+mid-stream has the rest of its work dropped. A
+watchdog checks the decoder threads (of every model): if one dies, ``/health`` answers 503 and the server stops with
 exit status 1 (``seqkit.serve.server.run``), for a supervisor to restart it.
 """
 
@@ -47,23 +61,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import ConfigDict, Field, ValidationError, create_model
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from seqkit.errors import SeqkitError
 from seqkit.serve import libretranslate
 from seqkit.serve.batcher import Closed, MicroBatcher, Options, QueueFull
 from seqkit.serve.engine import source_lengths
 from seqkit.serve.limits import LOCAL_HOSTS, Limits, sentence_work
+from seqkit.serve.routing import Model, NoRoute, check_pairs, choose
 
 log = logging.getLogger("uvicorn.error")
 
@@ -86,37 +102,74 @@ def _decode_fields() -> dict[str, Any]:
             for f in fields("request")}
 
 
+def _pair_fields() -> dict[str, Any]:
+    return {"source": (str | None, Field(None, description="source language (absent or auto: the one model's, or "
+                                                           "that of the one model translating into target)")),
+            "target": (str | None, Field(None, description="target language (absent: with one model, its own)"))}
+
+
 TranslateRequest = create_model(
     "TranslateRequest", __config__=ConfigDict(extra="forbid", strict=True),
     __doc__="The body of ``POST /translate``.",
     sentences=(list[str], Field(min_length=1)), alignment=(bool, False), attention=(bool, False),
-    **_decode_fields())
+    **_pair_fields(), **_decode_fields())
+StreamRequest = create_model(
+    "StreamRequest", __config__=ConfigDict(extra="forbid", strict=True),
+    __doc__="The body of ``POST /translate/stream``: ``text`` (cut into sentences) or ``sentences``.",
+    text=(str | None, Field(None, description="a text, cut into sentences as LibreTranslate's API cuts it")),
+    sentences=(list[str] | None, None), alignment=(bool, False), attention=(bool, False),
+    **_pair_fields(), **_decode_fields())
+_HINTS = {TranslateRequest: '{"sentences": ["..."], "beam": 5, "nbest": 1, "alignment": false, "attention": false}',
+          StreamRequest: '{"text": "...", "beam": 5} or {"sentences": ["..."], "beam": 5}'}
+
+
+@dataclass(eq=False)
+class _Route:
+    """One model being served: ``about`` is what ``/info`` says of it, its lanes are
+    ``app.state.lanes[prefix + "small"]`` and ``[prefix + "heavy"]`` (prefix ``"en-fr "`` when several
+    models are served, none for one)."""
+
+    model: Model
+    prefix: str
+    about: dict[str, Any]
 
 
 def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limits = Limits(),
                attention: bool = True, threads: int | None = None,
                allowed_hosts: tuple[str, ...] | list[str] = LOCAL_HOSTS) -> FastAPI:
-    """The FastAPI app serving ``engine`` (see :mod:`seqkit.serve.engine` for the interface).
+    """The FastAPI app serving ``engine`` (see :mod:`seqkit.serve.engine` for the interface), or a
+    list of :class:`~seqkit.serve.routing.Model` -- several models, one per language pair, routed by
+    a request's ``source`` and ``target`` (each model's ``info`` and ``attention`` are its own; two of
+    one pair are refused with a :class:`~seqkit.errors.SeqkitError`).
 
     ``info`` is what ``GET /info`` adds about the model (:func:`seqkit.serve.engine.run_info`);
     ``attention``: whether the engine gives attention (if not, asking for it or for alignments is a
     422, and the page shows no heatmap); ``limits``: every bound of a request, the queue and the
-    connections; ``allowed_hosts``: the names the Host header may carry (``"*"``: any). The decoder
-    lanes (``threads`` torch threads each) start with the app's lifespan and, at shutdown, finish every
-    request they hold before they stop.
+    connections (the same for every model); ``allowed_hosts``: the names the Host header may carry
+    (``"*"``: any). The decoder lanes (two per model, ``threads`` torch threads each) start with the
+    app's lifespan and, at shutdown, finish every request they hold before they stop.
     """
     hosts = {_host_name(h) for h in allowed_hosts}
-    gives_attention = attention
+    models = list(engine) if isinstance(engine, list | tuple) else [Model(engine, dict(info or {}), attention)]
+    if not models:
+        raise ValueError("create_app needs an engine or at least one Model")
+    check_pairs([(m.info.get("run") or f"model {i + 1}", m.info) for i, m in enumerate(models)])
+    several = len(models) > 1
+    routes = [_Route(m, f"{m.pair} " if several else "", _about(m)) for m in models]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.failure = None
-        app.state.lanes = {
-            "small": MicroBatcher(engine, max_wait_ms=limits.max_wait_ms, max_batch=limits.max_batch,
-                                  max_queue=limits.max_queue, threads=threads, name="seqkit-serve-decoder"),
-            "heavy": MicroBatcher(engine, max_wait_ms=limits.max_wait_ms, max_batch=limits.max_batch,
-                                  max_queue=limits.max_queue, threads=threads, chunk_work=limits.heavy_work,
-                                  nice=10, name="seqkit-serve-heavy")}
+        app.state.lanes = {}
+        for route in routes:  # each model its own two lanes: one model's load never holds up another's
+            tag = f"-{route.model.pair}" if several else ""
+            engine = route.model.engine
+            app.state.lanes[route.prefix + "small"] = MicroBatcher(
+                engine, max_wait_ms=limits.max_wait_ms, max_batch=limits.max_batch, max_queue=limits.max_queue,
+                threads=threads, name=f"seqkit-serve-decoder{tag}")
+            app.state.lanes[route.prefix + "heavy"] = MicroBatcher(
+                engine, max_wait_ms=limits.max_wait_ms, max_batch=limits.max_batch, max_queue=limits.max_queue,
+                threads=threads, chunk_work=limits.heavy_work, nice=10, name=f"seqkit-serve-heavy{tag}")
         watchdog = asyncio.ensure_future(_watch(app))
         try:
             yield
@@ -128,16 +181,25 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
     app = FastAPI(title="seqkit serve", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.add_middleware(_HostCheck, hosts=hosts)
     app.state.limits = limits  # the server's timeouts and caps are these too (seqkit.serve.server)
-    settings = getattr(engine, "settings", None)  # the decode settings requests start from
-    about = {**(info or {}), "engine": type(engine).__name__, "attention": attention,
-             "limits": asdict(limits), "allowed_hosts": sorted(hosts),
-             "decode": asdict(settings) if settings is not None else None}
+    each = [route.about for route in routes]
+    about = {**({} if several else each[0]), "models": each, "limits": asdict(limits), "allowed_hosts": sorted(hosts)}
 
     def lanes(request: Request) -> dict[str, MicroBatcher]:
         found = getattr(request.app.state, "lanes", None)
         if found is None:
             raise HTTPException(503, "the decoder is not running (the app was started without its lifespan)")
         return found
+
+    def route_of(source: str | None, target: str | None) -> _Route:
+        """The model for a request's pair (``auto``: any source); :class:`NoRoute` otherwise."""
+        chosen = choose(models, None if source == "auto" else source, target)
+        return next(route for route in routes if route.model is chosen)
+
+    def routed(req: Any) -> _Route:
+        try:
+            return route_of(req.source, req.target)
+        except NoRoute as exc:
+            raise HTTPException(422, str(exc)) from None
 
     @app.get("/", response_class=HTMLResponse)
     async def page() -> str:
@@ -173,7 +235,7 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
 
     @app.get("/languages")
     async def get_languages() -> list[dict[str, Any]]:
-        return libretranslate.languages(about.get("src"), about.get("tgt"))
+        return libretranslate.languages([(m.src, m.tgt) for m in models])
 
     @app.post("/translate", openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": TranslateRequest.model_json_schema()}}}})
@@ -196,13 +258,14 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
                         return await _libretranslate(request, values, kind)
             return await _translate(request, body)
         except asyncio.CancelledError:  # the server's grace ran out before this request was done
-            return JSONResponse({"detail": "the server stopped before this request was done; retry shortly"},
-                                status_code=503, headers={"Retry-After": "1"})
+            return _stopped()
 
     async def _translate(request: Request, body: bytes) -> Response:
-        req = _parse(body)
-        settings = _settings(req, engine)
-        results = await _decode(request, req.sentences, settings, alignment=req.alignment, attention=req.attention)
+        req = _parse(body, TranslateRequest)
+        route = routed(req)
+        settings = _settings(req, route.model.engine)
+        results = await _decode(request, route, req.sentences, settings, alignment=req.alignment,
+                                attention=req.attention)
         if req.attention or sum(len(hyps) for hyps in results) > INLINE_HYPOTHESES:
             answer = await asyncio.to_thread(_encode, settings, results, req, limits.max_response_bytes)
         else:  # a few short hypotheses: quicker here than a thread's round trip
@@ -210,10 +273,13 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
         return Response(answer, media_type="application/json")
 
     async def _libretranslate(request: Request, values: bytes | dict, kind: str) -> Response:
-        src, tgt = about.get("src"), about.get("tgt")
         try:
             req = libretranslate.parse(values, kind)
-            libretranslate.check_pair(req, src, tgt)
+            try:
+                route = route_of(req.source, req.target)
+            except NoRoute as exc:
+                raise libretranslate.LTError(400, str(exc)) from None
+            engine = route.model.engine
             templates = [libretranslate.template(text, req.format) for text in req.texts]
             sentences = [s for t in templates for s in t.sentences]
             results: list = []
@@ -221,8 +287,8 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
                 base = getattr(engine, "settings", None)
                 nbest = req.alternatives + 1
                 settings = _settings_of({"nbest": nbest, "beam": max(base.beam if base else 1, nbest)}, engine)
-                results = await _decode(request, sentences, settings, alignment=False, attention=False)
-            answer = await asyncio.to_thread(libretranslate.answer, req, templates, results, src)
+                results = await _decode(request, route, sentences, settings, alignment=False, attention=False)
+            answer = await asyncio.to_thread(libretranslate.answer, req, templates, results, route.model.src)
             if len(answer) > limits.max_response_bytes:
                 raise libretranslate.LTError(400, f"the answer is over this server's limit of "
                                                   f"{limits.max_response_bytes:,} bytes; send less per request")
@@ -233,24 +299,129 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
             status = 400 if exc.status_code in (413, 415, 422) else exc.status_code
             return JSONResponse({"error": exc.detail}, status_code=status, headers=exc.headers)
 
-    async def _decode(request: Request, sentences: list[str], settings: Any, *, alignment: bool,
-                      attention: bool) -> list:
-        """The engine's results for ``sentences``, after every check a request goes through."""
-        _check(sentences, settings, limits)
-        if (alignment or attention) and not gives_attention:
-            raise HTTPException(422, f"this server's engine ({about['engine']}) gives no attention or alignments; "
-                                     "ask without them")
-        work = _work(sentences, settings, source_lengths(engine, sentences), limits, attention=attention)
-        lane = lanes(request)["heavy" if sum(work) > limits.heavy_work else "small"]
+    @app.post("/translate/stream", response_class=StreamingResponse, openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": StreamRequest.model_json_schema()}}}})
+    async def translate_stream(request: Request) -> Response:
+        """Server-sent events: each sentence's translation as soon as it is done, then ``done``."""
         try:
-            future = lane.submit(sentences, Options(settings, alignment or attention), work)
+            _require_json(_media_type(request))
+            req = _parse(await _read_body(request, limits), StreamRequest)
+            if (req.text is None) == (req.sentences is None):
+                raise HTTPException(422, "bad request: give text (one text, cut into sentences) or sentences "
+                                         "(a list), not both or neither")
+            route = routed(req)
+            settings = _settings(req, route.model.engine)
+            template = libretranslate.template(req.text) if req.text is not None else None
+            sentences = template.sentences if template is not None else req.sentences
+            parts: asyncio.Queue = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+            lane = future = None
+            if sentences:  # admitted as /translate admits a request: refusals are its statuses, not events
+                lane, future = _admit(request, route, sentences, settings, alignment=req.alignment,
+                                      attention=req.attention,
+                                      on_part=lambda start, done: loop.call_soon_threadsafe(parts.put_nowait,
+                                                                                             (start, done)))
+        except asyncio.CancelledError:
+            return _stopped()
+
+        async def produce(emit: Any) -> None:
+            total, best = len(sentences), []
+            gaps = template.gaps() if template is not None else None
+            try:
+                if future is not None:
+                    async with contextlib.aclosing(_streamed(lane, future, parts, total, limits.deadline)) as stream:
+                        async for i, hyps in stream:
+                            encode = functools.partial(_sentence_event, i, total, hyps, req, gaps and gaps[i])
+                            data = await asyncio.to_thread(encode) if req.attention else encode()  # large: off the loop
+                            emit.size += len(data)
+                            if emit.size > limits.max_response_bytes:
+                                raise HTTPException(413, f"the answer is over this server's limit of "
+                                                         f"{limits.max_response_bytes:,} bytes (at sentence {i}); "
+                                                         "send less, a smaller nbest, or no attention")
+                            await emit("sentence", data)
+                            best.append(hyps[0].text if hyps else "")
+                done: dict[str, Any] = {"total": total, "beam": settings.beam, "nbest": settings.nbest}
+                if template is not None:
+                    done["text"] = template.fill(best)
+                await emit("done", _dumps(done))
+            except HTTPException as exc:
+                await emit("error", _dumps({"status": exc.status_code, "detail": exc.detail}))
+
+        return _EventStream(produce)
+
+    def _admit(request: Request, route: _Route, sentences: list[str], settings: Any, *, alignment: bool,
+               attention: bool, on_part: Any = None) -> tuple[MicroBatcher, Any]:
+        """After every check a request goes through, its lane and the future of its queued work."""
+        _check(sentences, settings, limits)
+        if (alignment or attention) and not route.model.attention:
+            raise HTTPException(422, f"this server's engine ({route.about['engine']}) gives no attention or "
+                                     "alignments; ask without them")
+        engine = route.model.engine
+        work = _work(sentences, settings, source_lengths(engine, sentences), limits, attention=attention)
+        lane = lanes(request)[route.prefix + ("heavy" if sum(work) > limits.heavy_work else "small")]
+        try:
+            future = lane.submit(sentences, Options(settings, alignment or attention), work, on_part=on_part)
         except QueueFull as exc:
             raise HTTPException(503, f"server busy: {exc}; retry shortly", headers={"Retry-After": "1"}) from None
         except Closed as exc:
             raise HTTPException(503, f"{exc}; retry shortly", headers={"Retry-After": "1"}) from None
+        return lane, future
+
+    async def _decode(request: Request, route: _Route, sentences: list[str], settings: Any, *, alignment: bool,
+                      attention: bool) -> list:
+        """The engine's results for ``sentences``, after every check a request goes through."""
+        lane, future = _admit(request, route, sentences, settings, alignment=alignment, attention=attention)
         return await _outcome(request, lane, future, limits.deadline)
 
     return app
+
+
+def _about(model: Model) -> dict[str, Any]:
+    """What ``/info`` says of one model: its run's info, the engine, attention, the decode settings
+    requests start from."""
+    settings = getattr(model.engine, "settings", None)
+    return {**model.info, "engine": type(model.engine).__name__, "attention": model.attention,
+            "decode": asdict(settings) if settings is not None else None}
+
+
+def _stopped() -> JSONResponse:
+    """The server's grace ran out before this request was done."""
+    return JSONResponse({"detail": "the server stopped before this request was done; retry shortly"},
+                        status_code=503, headers={"Retry-After": "1"})
+
+
+class _EventStream(StreamingResponse):
+    """A ``text/event-stream`` response written by ``produce(emit)``, which awaits ``emit(event,
+    data)`` for each event (``emit.size``: bytes of data sent so far, for the response cap). When the
+    client disconnects first, ``produce`` is cancelled at once (its ``finally`` drops the work it
+    queued), not when the next event would be sent."""
+
+    def __init__(self, produce: Any) -> None:
+        super().__init__(iter(()), media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # nginx: pass each event on
+        self.produce = produce
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+
+        async def emit(event: str, data: str) -> None:
+            await send({"type": "http.response.body", "body": f"event: {event}\ndata: {data}\n\n".encode(),
+                        "more_body": True})
+
+        emit.size = 0  # type: ignore[attr-defined]
+        work = asyncio.ensure_future(self.produce(emit))
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # the client went away, or the server's grace ran out: stop producing
+            gone.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        if work.done() and not work.cancelled():
+            work.result()  # a bug in produce: uvicorn logs it
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class _HostCheck:
@@ -326,18 +497,17 @@ async def _read_body(request: Request, limits: Limits) -> bytes:
     return bytes(body)
 
 
-def _parse(body: bytes) -> Any:
-    """The body as a :class:`TranslateRequest`; anything else is one 422 line naming the field."""
+def _parse(body: bytes, model: type[BaseModel]) -> Any:
+    """The body as ``model`` (:data:`TranslateRequest`, :data:`StreamRequest`); anything else is one
+    422 line naming the field."""
     try:
-        return TranslateRequest.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "body"
             problems.append(f"{where}: {err['msg']}")
-        raise HTTPException(422, "bad request: " + "; ".join(problems) +
-                            ' (expected {"sentences": ["..."], "beam": 5, "nbest": 1, "alignment": false, '
-                            '"attention": false})') from None
+        raise HTTPException(422, "bad request: " + "; ".join(problems) + f" (expected {_HINTS[model]})") from None
 
 
 def _settings(req: Any, engine: Any) -> Any:
@@ -390,9 +560,10 @@ def _work(sentences: list[str], settings: Any, lengths: list[int], limits: Limit
     return work
 
 
-async def _disconnected(request: Request) -> None:
-    """Returns once the client has gone away (its whole body has been read before this is awaited)."""
-    while (await request.receive())["type"] != "http.disconnect":
+async def _disconnected(receive: Any) -> None:
+    """Returns once the client has gone away (``receive``: the request's ASGI channel, its whole body
+    read before this is awaited)."""
+    while (await receive())["type"] != "http.disconnect":
         pass
 
 
@@ -400,7 +571,7 @@ async def _outcome(request: Request, lane: MicroBatcher, future: Any, deadline: 
     """The engine's results for ``future``; its work is dropped when the client disconnects first or
     the deadline passes (503), or when the server's grace runs out (the task is cancelled)."""
     waiter = asyncio.wrap_future(future)
-    gone = asyncio.ensure_future(_disconnected(request))
+    gone = asyncio.ensure_future(_disconnected(request.receive))
     try:
         done, _ = await asyncio.wait({waiter, gone}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
@@ -414,8 +585,17 @@ async def _outcome(request: Request, lane: MicroBatcher, future: Any, deadline: 
         waiter.cancel()
         if gone in done:  # nobody will read this answer
             raise HTTPException(503, "the client went away")
-        raise HTTPException(503, f"not translated within this server's deadline of {deadline:g} s; retry later, "
-                                 "or send less per request", headers={"Retry-After": "1"})
+        raise _late(deadline)
+    return _result(waiter)
+
+
+def _late(deadline: float) -> HTTPException:
+    return HTTPException(503, f"not translated within this server's deadline of {deadline:g} s; retry later, "
+                              "or send less per request", headers={"Retry-After": "1"})
+
+
+def _result(waiter: asyncio.Future) -> list:
+    """A finished request's results, or the HTTP error that says why there are none."""
     try:
         return waiter.result()
     except Closed as exc:  # the decoder died, or stopped, while this request waited
@@ -424,6 +604,43 @@ async def _outcome(request: Request, lane: MicroBatcher, future: Any, deadline: 
         raise HTTPException(422, str(exc)) from None
     except Exception as exc:  # noqa: BLE001 -- the engine failed on this batch: say so, stay up
         raise HTTPException(500, f"translation failed: {type(exc).__name__}: {exc}") from None
+
+
+async def _streamed(lane: MicroBatcher, future: Any, parts: asyncio.Queue, total: int, deadline: float):
+    """A streamed request's sentences, ``(index, hypotheses)`` in order, as the decoder hands over
+    its parts (``parts``, filled by :meth:`MicroBatcher.submit`'s ``on_part`` with ``(start,
+    results)``, every part before the future ends); an :class:`HTTPException` when the request fails or is not done within ``deadline``
+    seconds. Closed before the end (the client went away, an error), the rest of its work is dropped."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    waiter = asyncio.wrap_future(future)
+    shown = 0
+    try:
+        while shown < total:
+            if not parts.empty():
+                start, results = parts.get_nowait()
+            elif waiter.done():
+                start, results = shown, _result(waiter)[shown:]  # every part was handed over: not reached
+            else:
+                getter = asyncio.ensure_future(parts.get())
+                try:
+                    done, _ = await asyncio.wait({getter, waiter}, timeout=max(0.0, end - loop.time()),
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not getter.done():
+                        getter.cancel()
+                if getter not in done:
+                    if not done:
+                        raise _late(deadline)
+                    continue
+                start, results = getter.result()
+            for i, hyps in enumerate(results, start):
+                yield i, hyps
+            shown = start + len(results)
+    finally:
+        if not future.done():
+            lane.cancel(future)
+        waiter.cancel()
 
 
 async def _watch(app: FastAPI) -> None:
@@ -491,3 +708,13 @@ def _hypothesis(t: Any, req: Any) -> str:
                            f"match its labels ({len(target)} target, {len(source)} source)")
     head = _dumps(out)[:-1] + ',"attention":{"source":' + _dumps(source) + ',"target":' + _dumps(target)
     return head + ',"weights":[' + ",".join(_dumps(row) for row in weights) + "]}}"
+
+
+def _sentence_event(i: int, total: int, hyps: list, req: Any, before: str | None) -> str:
+    """The data of a stream's ``sentence`` event: ``{"index", "total", "text"`` (the best translation),
+    ``"before"`` (a ``text`` request: the text's own spaces and line breaks before this sentence) and
+    ``"hypotheses"`` (as ``/translate`` gives a sentence's)``}``."""
+    head = {"index": i, "total": total, "text": hyps[0].text if hyps else ""}
+    if before is not None:
+        head["before"] = before
+    return _dumps(head)[:-1] + ',"hypotheses":[' + ",".join(_hypothesis(t, req) for t in hyps) + "]}"

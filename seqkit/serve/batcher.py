@@ -16,6 +16,10 @@ requests take turns, and a request whose client went away (:meth:`MicroBatcher.c
 from the queue at once or, while one of its parts is decoded, never continued. An engine call itself
 is not interrupted (the engine gives no way to), so a part is the unit of cancellation.
 
+A streamed request (:meth:`MicroBatcher.submit` with ``on_part``) hears of each part as soon as it is
+decoded, and is decoded in parts of 1, 2, 4 ... sentences (up to ``max_batch``): its first sentence
+comes back after one sentence's decoding, and the rest are still decoded in batches.
+
 The worker is watched: if it dies (an exception that is not the engine's failure on a batch, which
 goes to the requests of that batch), every waiting request fails with :class:`Closed`, :meth:`health`
 says ``"dead"`` and :attr:`MicroBatcher.failure` says why; the server then exits (``seqkit.serve.app``).
@@ -27,6 +31,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +64,8 @@ class _Job:
     next: int = 0                         # the first sentence not yet taken for decoding
     cancelled: bool = False               # its client went away: decode no more of it
     ended: bool = False                   # no more parts: cancelled, or failed
+    on_part: Callable[[int, list], Any] | None = None  # a stream: told (start, results) of each part
+    part: int | None = None               # a stream: sentences of its next part at most (1, 2, 4 ...)
 
     @property
     def rest(self) -> int:
@@ -101,11 +108,17 @@ class MicroBatcher:
         self._thread.start()
 
     # -- the request side (any thread) ------------------------------------------------------------
-    def submit(self, sentences: list[str], options: Options = Options(), work: list[int] | None = None) -> Future:
+    def submit(self, sentences: list[str], options: Options = Options(), work: list[int] | None = None, *,
+               on_part: Callable[[int, list], Any] | None = None) -> Future:
         """Queue one request; the future's result is ``engine.translate_scored``'s list for exactly
         these sentences, in order. ``work``: each sentence's work units (for ``chunk_work``).
+        ``on_part``: a stream -- called in the worker thread with ``(start, results)`` as each part is
+        decoded (the results of sentences ``start ...``, parts in order, all before the future ends),
+        the parts 1, 2, 4 ... sentences long; it must return at once (hand the results to another
+        thread) and what it raises is ignored.
         Cancelling the future before its decoding starts skips its work; :meth:`cancel` does more."""
-        job = _Job(list(sentences), options, list(work) if work is not None else [1] * len(sentences))
+        job = _Job(list(sentences), options, list(work) if work is not None else [1] * len(sentences),
+                   on_part=on_part, part=1 if on_part is not None else None)
         with self._cond:
             if self._closed:
                 raise Closed(self.failure or "the server is shutting down")
@@ -213,14 +226,15 @@ class MicroBatcher:
             budget = self.chunk_work
             while self._jobs:
                 job = self._jobs[0]
-                rest_work = sum(job.work[job.next:])
-                if parts and (n + job.rest > self.max_batch or budget is not None and work + rest_work > budget):
+                want = job.rest if job.part is None else min(job.rest, job.part)  # its next part, whole
+                rest_work = sum(job.work[job.next:job.next + want])
+                if parts and (n + want > self.max_batch or budget is not None and work + rest_work > budget):
                     break
                 self._jobs.popleft()
                 if job.next == 0 and not job.future.set_running_or_notify_cancel():  # its client went away
                     self._queued -= job.rest
                     continue
-                take = min(job.rest, self.max_batch - n)
+                take = min(want, self.max_batch - n)
                 if budget is not None:
                     while take > 1 and work + sum(job.work[job.next:job.next + take]) > budget:
                         take -= 1
@@ -229,7 +243,9 @@ class MicroBatcher:
                 self._queued -= take
                 n += take
                 work += sum(job.work[parts[-1][1]:job.next])
-                if job.rest:  # the batch is full
+                if job.part is not None:
+                    job.part = min(2 * job.part, self.max_batch)
+                if take < want:  # the batch is full
                     break
             self._in_flight = n
             self._current = parts
@@ -258,6 +274,11 @@ class MicroBatcher:
             at = 0
             for job, start, stop in group:
                 job.results.extend(results[at:at + stop - start])
+                if job.on_part is not None:
+                    try:
+                        job.on_part(start, results[at:at + stop - start])
+                    except Exception:  # noqa: BLE001,S110 -- a listener's trouble must not stop the decoder
+                        pass
                 at += stop - start
                 self._finish_part(job, stop)
 

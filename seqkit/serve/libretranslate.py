@@ -13,7 +13,7 @@ the same paths:
                             sends) -> ``{"translatedText": ...}`` (a string, or a list for a list),
                             plus ``detectedLanguage`` when ``source`` is ``auto`` and
                             ``alternatives`` when asked for
-``GET /languages``          ``[{"code", "name", "targets"}]``: the model's two languages
+``GET /languages``          ``[{"code", "name", "targets"}]``: the languages of the models served
 ==========================  =====================================================================
 
 A JSON body with ``q`` is LibreTranslate's; one with ``sentences`` is seqkit's (``seqkit.serve.app``).
@@ -23,9 +23,11 @@ not translate (where seqkit's own API says 413, 415 or 422) and the other status
 A text is cut into sentences before it is translated (at line breaks, and after ``.``, ``!``, ``?``
 and their full-width forms followed by a space), the sentences go through seqkit's own pipeline (the
 same limits, work budget, lanes and deadline) and are joined again with the text's own spaces and
-line breaks. A sentence still longer than the model reads is refused, never cut. ``source: auto``
-means the model's source language: one model translates from one language, so nothing is detected
-(``detectedLanguage`` reports that language with confidence 100).
+line breaks. A sentence still longer than the model reads is refused, never cut. ``source`` and
+``target`` pick the model (:mod:`seqkit.serve.routing`); ``source: auto`` means the source language
+of the one model that translates into ``target``: nothing is detected (``detectedLanguage`` reports
+that language with confidence 100), and when several models translate into ``target`` the request
+must name its source.
 """
 
 from __future__ import annotations
@@ -111,22 +113,19 @@ def parse(body: bytes | dict, content_type: str) -> LTRequest:
     return LTRequest(texts, single, source, target, fmt, alternatives)
 
 
-def languages(src: str | None, tgt: str | None) -> list[dict[str, Any]]:
-    """``GET /languages``: the source language with its one target, and the target language (which
-    this model translates into, not from)."""
-    if not src or not tgt:
-        return []
-    return [{"code": src, "name": NAMES.get(src, src), "targets": [tgt]},
-            {"code": tgt, "name": NAMES.get(tgt, tgt), "targets": []}]
-
-
-def check_pair(req: LTRequest, src: str | None, tgt: str | None) -> None:
-    if src and req.source not in ("auto", src):
-        raise LTError(400, f"{req.source} is not supported as a source language; this server translates "
-                           f"{src} to {tgt} (see /languages)")
-    if tgt and req.target != tgt:
-        raise LTError(400, f"{req.target} is not supported as a target language; this server translates "
-                           f"{src} to {tgt} (see /languages)")
+def languages(pairs: list[tuple[str | None, str | None]]) -> list[dict[str, Any]]:
+    """``GET /languages``: every language of the ``(source, target)`` pairs served, in the order they
+    first appear, each with the targets it is translated into (a language only translated into has
+    none)."""
+    targets: dict[str, list[str]] = {}
+    for src, tgt in pairs:
+        if not src or not tgt:
+            continue
+        targets.setdefault(src, [])
+        targets.setdefault(tgt, [])
+        if tgt not in targets[src]:
+            targets[src].append(tgt)
+    return [{"code": code, "name": NAMES.get(code, code), "targets": into} for code, into in targets.items()]
 
 
 # -- texts into sentences and back ------------------------------------------------------------------
@@ -142,16 +141,23 @@ class Template:
     def sentences(self) -> list[str]:
         return [text for translate, text in self.parts if translate]
 
-    def fill(self, translations: list[str]) -> str:
-        """The text with each sentence replaced by its translation, in order."""
-        out, it = [], iter(translations)
+    def gaps(self) -> list[str]:
+        """What is kept before each sentence, and after the last (one more than the sentences): the
+        text is ``gaps[0] + sentences[0] + gaps[1] + ... + gaps[n]``."""
+        out, kept = [], []
         for translate, text in self.parts:
             if translate:
-                done = next(it)
-                out.append(html.escape(done, quote=False) if self.escape else done)
+                out.append("".join(kept))
+                kept = []
             else:
-                out.append(text)
-        return "".join(out)
+                kept.append(text)
+        return [*out, "".join(kept)]
+
+    def fill(self, translations: list[str]) -> str:
+        """The text with each sentence replaced by its translation, in order."""
+        gaps = self.gaps()
+        done = [html.escape(t, quote=False) if self.escape else t for t in translations]
+        return "".join(g + t for g, t in zip(gaps, done)) + gaps[-1]
 
 
 def _cut(text: str, parts: list[tuple[bool, str]]) -> None:

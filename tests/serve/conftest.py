@@ -1,6 +1,6 @@
 """Fixtures of the serve tests: one tiny trained run (the whole nmt_transformer recipe, 80 updates on
 2,000 pairs of the bundled en-fr corpus: about 10 s on one thread; it writes French-looking words,
-never empty lines), its engine, and a real server
+never empty lines), a second one the other way (fr -> en) for a server of two models, the first's engine, and a real server
 started by ``benchmarks/serve_load.py`` (whose load test a test runs small)."""
 
 from __future__ import annotations
@@ -21,16 +21,26 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A finished nmt_transformer run directory: model/, scores.json (test BLEU + signature) ..."""
+    return _tiny_run(tmp_path_factory.mktemp("serve") / "run")
+
+
+@pytest.fixture(scope="session")
+def tiny_run_fr_en(tmp_path_factory) -> Path:
+    """A second tiny run, the other way (fr -> en: it writes English-looking words), for a server of
+    two models."""
+    return _tiny_run(tmp_path_factory.mktemp("serve-fr-en") / "run-fr-en", {"data.src": "fr", "data.tgt": "en"})
+
+
+def _tiny_run(run_dir: Path, extra: dict | None = None) -> Path:
     from seqkit.recipes.config import load_recipe
     from seqkit.recipes.pipeline import run_pipeline
 
-    run_dir = tmp_path_factory.mktemp("serve") / "run"
     overrides = {"run_dir": str(run_dir), "device": "cpu", "data.name": "seqkit-en-fr", "data.max_train": 2000,
                  "data.max_valid": 20, "data.max_test": 10, "spm.vocab_size": 300, "model.d_model": 64,
                  "model.d_ff": 128, "model.n_enc_layers": 1, "model.n_dec_layers": 1, "train.max_steps": 80,
                  "train.max_time": None, "train.valid_every": 80, "train.ckpt_every_steps": 80,
                  "train.max_tokens": 1500, "train.progress": False, "train.warmup": 10, "train.lr": 0.005,
-                 "train.amp": "none", "decode.beam": 2, "decode.heatmaps": 0}
+                 "train.amp": "none", "decode.beam": 2, "decode.heatmaps": 0, **(extra or {})}
     _, cfg = load_recipe("nmt_transformer", [f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
                                              for k, v in overrides.items()])
     run_pipeline(cfg, "nmt_transformer", echo=False)
