@@ -27,7 +27,15 @@ memory). With ``pool_pairs=N`` that state exists for one pool of N pairs at a ti
 from the offsets when an epoch reaches it), so memory stays flat whatever the corpus size.
 The greedy token-budget planning runs as a small C loop (``chunk_kernel.c``, through
 :mod:`seqkit.native`; the Python loop is the fallback and the reference), so planning 5 million pairs
-takes about a second. Under ``torchrun``, ``epoch(e, start, rank=r, world_size=w)`` builds only the
+takes about a second.
+
+With ``resample`` (subword regularization, :class:`seqkit.text.sampling.SubwordSampler`), the pairs of
+a pool are re-segmented when an epoch reaches it: ``resample(epoch, pool, src_rows, tgt_rows)`` gets the
+pool's kept pairs as stored (the deterministic ids) and returns new id rows, and that epoch's batches are
+planned from the new lengths, so they keep the token budget. Which pairs are kept is decided once, on
+the stored ids; a sampled pair with a side longer than ``max_len``, or over the budget, keeps its stored
+segmentation. ``resample`` must be a function of its arguments (seeded by the epoch and the pool) for
+a resumed run to see the same batches. Under ``torchrun``, ``epoch(e, start, rank=r, world_size=w)`` builds only the
 batches rank ``r`` trains on (every ``w``-th, as :class:`seqkit.train.Trainer` deals them out) and
 yields ``None`` in the other ranks' places, so the global batches stay those of one process.
 """
@@ -109,6 +117,15 @@ def _read_offsets(offsets: Any, begins: np.ndarray, ends: np.ndarray) -> list[np
     return [np.array(offsets[b:e + 1], dtype=np.int64) for b, e in zip(begins.tolist(), ends.tolist())]
 
 
+def _read_rows(flat: Any, starts: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """Rows ``flat[starts[i]:starts[i] + counts[i]]`` as int64 arrays: of an array or memory map, or
+    read from a file object with ``read_rows`` (one ``pread`` a row)."""
+    if hasattr(flat, "read_rows"):
+        matrix = flat.read_rows(starts, counts)
+        return [row[:n].astype(np.int64) for row, n in zip(matrix, counts.tolist())]
+    return [np.asarray(flat[b:b + n], dtype=np.int64) for b, n in zip(starts.tolist(), counts.tolist())]
+
+
 def _lengths(offsets: np.ndarray, first: int) -> np.ndarray:
     """(n,) int32 differences of ascending offsets (``first``: the input position of offsets[0])."""
     diff = np.diff(offsets)
@@ -158,6 +175,9 @@ class _Pool:
     tgt_start: np.ndarray
     dropped: dict[str, int]
     truncated: int
+    src_n: np.ndarray | None = None  # with resample: the stored (untruncated) content lengths
+    tgt_n: np.ndarray | None = None
+    flats: tuple[np.ndarray, np.ndarray] | None = None  # a resampled pool's own (src, tgt) ids
 
 
 _KERNEL_SOURCE = Path(__file__).with_name("chunk_kernel.c")
@@ -193,6 +213,8 @@ class ParallelBatches:
             dealt out by ``seed``) -- an epoch visits the pools in a shuffled
             order and each pool's batches in a shuffled order -- so memory is that of one pool whatever
             the corpus size (a pool is built when it is reached; nothing is kept per pair).
+        resample: ``resample(epoch, pool, src_rows, tgt_rows) -> (src_rows, tgt_rows)``, new id rows of
+            a pool's kept pairs for that epoch (subword regularization; see the module docstring).
         pad_id, bos_id, eos_id: special ids (defaults: the Vocab's 1, 2, 3).
     """
 
@@ -232,7 +254,7 @@ class ParallelBatches:
                shuffle: bool = True, seed: int = 0, max_src_len: int | None = None,
                max_tgt_len: int | None = None, min_len: int = 1, max_len: int | None = None,
                max_ratio: float | None = None, count: str = "src+tgt", pool_pairs: int | None = None,
-               pad_id: int = PAD_ID, bos_id: int = BOS_ID, eos_id: int = EOS_ID) -> None:
+               resample: Any = None, pad_id: int = PAD_ID, bos_id: int = BOS_ID, eos_id: int = EOS_ID) -> None:
         if (max_tokens is None) == (batch_size is None):
             raise SeqkitError("give exactly one of max_tokens and batch_size",
                               fix="e.g. max_tokens=4096 (token budget) or batch_size=64 (sentences)")
@@ -250,6 +272,8 @@ class ParallelBatches:
         self._limits = (min_len, max_len, max_ratio, max_src_len, max_tgt_len)
         self.n_input = len(src_offsets) - 1
         self.pool_pairs = pool_pairs
+        self.resample = resample
+        self._sampled: tuple[int, int, _Pool] | None = None  # (epoch, pool, its resampled pairs)
         self._pools = _pool_ranges(self.n_input, pool_pairs, seed)  # each pool's ranges of input positions
 
         # one pass over the pools: what is dropped and truncated, and the widest pair; a single pool is
@@ -319,18 +343,57 @@ class ParallelBatches:
                 np.minimum(full, limit, out=full)
             lengths.append(full)
         src_len, tgt_len = lengths
-        # one sort key (source length, then target length) in the smallest dtype: a stable argsort of
-        # it orders as np.lexsort((tgt_len, src_len)) does, and of 16-bit keys numpy radix-sorts
-        key = src_len.astype(np.int64) * (int(tgt_len.max(initial=0)) + 1) + tgt_len
-        top = int(key.max(initial=0))
-        key = key.astype(np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64)
+        key = self._keyed(src_len, tgt_len)
         if len(begins) == 1:  # one range (the single pool): no array of every position is made
             indices = local + int(begins[0])
         else:
             indices = np.concatenate([np.arange(b, e) for b, e in zip(begins.tolist(), ends.tolist())])[local]
         pool = _Pool(indices, src_len, tgt_len, key, src_off[local], tgt_off[local], dropped, truncated)
+        if self.resample is not None:
+            pool.src_n, pool.tgt_n = src_n[local], tgt_n[local]
         self._cached = (p, pool)
         return pool
+
+    def _keyed(self, src_len: np.ndarray, tgt_len: np.ndarray) -> np.ndarray:
+        """One sort key (source length, then target length) in the smallest dtype: a stable argsort of
+        it orders as ``np.lexsort((tgt_len, src_len))`` does, and of 16-bit keys numpy radix-sorts."""
+        key = src_len.astype(np.int64) * (int(tgt_len.max(initial=0)) + 1) + tgt_len
+        top = int(key.max(initial=0))
+        return key.astype(np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64)
+
+    def _epoch_pool(self, epoch: int, p: int) -> _Pool:
+        """Pool ``p`` as epoch ``epoch`` sees it: the stored pairs, or with ``resample`` that epoch's
+        segmentation of them (the last one made is kept)."""
+        pool = self._make_pool(p)
+        if self.resample is None:
+            return pool
+        if self._sampled is not None and self._sampled[:2] == (epoch, p):
+            return self._sampled[2]
+        stored = [_read_rows(flat, starts, n) for flat, starts, n in
+                  ((self._data[0], pool.src_start, pool.src_n), (self._data[2], pool.tgt_start, pool.tgt_n))]
+        src_rows, tgt_rows = self.resample(epoch, p, *stored)
+        _, max_len, _, max_src_len, max_tgt_len = self._limits
+        src_n = np.fromiter(map(len, src_rows), dtype=np.int64, count=len(src_rows))
+        tgt_n = np.fromiter(map(len, tgt_rows), dtype=np.int64, count=len(tgt_rows))
+        lengths = []
+        for n_tokens, limit in ((src_n, max_src_len), (tgt_n, max_tgt_len)):
+            lengths.append(np.minimum(n_tokens + 1, limit) if limit is not None else n_tokens + 1)
+        too_long = np.zeros(len(src_n), dtype=bool) if max_len is None else (src_n > max_len) | (tgt_n > max_len)
+        if self.max_tokens is not None:
+            too_long |= self._cost(*lengths) > self.max_tokens
+        for i in np.flatnonzero(too_long).tolist():  # keep the stored segmentation of these
+            src_rows[i], tgt_rows[i] = stored[0][i], stored[1][i]
+        src_len = np.where(too_long, pool.src_len, lengths[0]).astype(np.int32)
+        tgt_len = np.where(too_long, pool.tgt_len, lengths[1]).astype(np.int32)
+        flats, starts = [], []
+        for rows in (src_rows, tgt_rows):
+            flat, offsets = _flatten(rows)
+            flats.append(flat)
+            starts.append(offsets[:-1])
+        sampled = _Pool(pool.indices, src_len, tgt_len, self._keyed(src_len, tgt_len), starts[0], starts[1],
+                        pool.dropped, pool.truncated, flats=(flats[0], flats[1]))
+        self._sampled = (epoch, p, sampled)
+        return sampled
 
     @property
     def indices(self) -> np.ndarray:
@@ -368,7 +431,7 @@ class ParallelBatches:
         planned is kept: counting an epoch's batches and then walking it plans a single pool once)."""
         if self._last_plan is not None and self._last_plan[:2] == (epoch, p):
             return self._last_plan[2]
-        pool = self._make_pool(p)
+        pool = self._epoch_pool(epoch, p)
         rng = self._rng(epoch, p)
         n = len(pool.indices)
         order = rng.permutation(n) if self.shuffle else np.arange(n)
@@ -461,6 +524,8 @@ class ParallelBatches:
         S, T = int(src_len.max()), int(tgt_len.max())
         B = len(rows)
         src_flat, _, tgt_flat, _ = self._data
+        if pool.flats is not None:  # a resampled pool holds its own ids
+            src_flat, tgt_flat = pool.flats
         src = self._pad(src_flat, pool.src_start[rows], src_len, S, shift=0)
         src[np.arange(B), src_len - 1] = self.eos_id
         tgt_out = self._pad(tgt_flat, pool.tgt_start[rows], tgt_len, T, shift=0)
@@ -471,11 +536,12 @@ class ParallelBatches:
                      torch.from_numpy(tgt_out), torch.from_numpy(tgt_len), int(tgt_len.sum()),
                      torch.from_numpy(pool.indices[rows]), self.pad_id)
 
-    def make_batch(self, rows: np.ndarray) -> Batch:
-        """The :class:`Batch` of kept pairs number ``rows`` (as :meth:`plan` gives them: one pool's)."""
+    def make_batch(self, rows: np.ndarray, epoch: int = 0) -> Batch:
+        """The :class:`Batch` of kept pairs number ``rows`` (as :meth:`plan` gives them: one pool's), as
+        epoch ``epoch`` segments them (with ``resample``; else the stored ids)."""
         rows = np.asarray(rows, dtype=np.int64)
         p = int(np.searchsorted(self._row_starts, rows[0], side="right")) - 1
-        return self._batch(self._make_pool(p), rows - self._row_starts[p])
+        return self._batch(self._epoch_pool(epoch, p), rows - self._row_starts[p])
 
     def epoch(self, epoch: int, start: int = 0, *, rank: int = 0, world_size: int = 1) -> Iterator[Batch | None]:
         """Yield the batches of ``epoch``, skipping the first ``start`` (mid-epoch resume).
@@ -494,7 +560,7 @@ class ParallelBatches:
             if counts is not None and i + counts[n_pool] <= start:
                 i += counts[n_pool]
                 continue
-            pool = self._make_pool(p)
+            pool = self._epoch_pool(epoch, p)
             for rows in self._plan_pool(epoch, p):
                 if i >= start:
                     yield self._batch(pool, rows) if i % world_size == rank else None

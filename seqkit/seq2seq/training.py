@@ -229,7 +229,8 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
               cfg: NMTTrainConfig | None = None, device: str | torch.device = "cpu",
               run_dir: str | os.PathLike | None = None, seed: int = 0, resume: bool = False,
               max_len: int | None = None, pretokenize: dict[str, str] | None = None, tgt_lang: str | None = None,
-              decode: DecodeSettings | None = None, log_fn: Any = None, threads: int | None = None) -> NMTTraining:
+              decode: DecodeSettings | None = None, log_fn: Any = None, threads: int | None = None,
+              sampling: Any = None) -> NMTTraining:
     """Train a translation model with the shared :class:`~seqkit.train.Trainer`.
 
     Token-budget length-bucketed batches of the sentencepiece ids (pairs with an empty side or more
@@ -247,6 +248,12 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
     the pairs tokenized once by ``seqkit data prepare`` with this ``tokenizer``, batched straight from
     its files, so the corpus never becomes Python objects (the same batches as the lists would give;
     ``cfg.pool_pairs`` buckets within pools, for memory that does not grow with the corpus).
+
+    ``sampling`` (a :class:`seqkit.text.sampling.SubwordSampling` with ``enabled``): subword
+    regularization -- the training pairs are re-segmented in every epoch (unigram sampling or
+    BPE-dropout), each pool of pairs when the epoch reaches it, from ``(seed, epoch, pool)``, so a
+    resumed run sees the batches an uninterrupted one saw; validation and decoding keep the
+    deterministic segmentation.
     """
     from seqkit.data import ParallelBatches
     from seqkit.data.prepared import PreparedCorpus
@@ -258,6 +265,13 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
     encode = _encoder(tokenizer, pretokenize)
     batch_options = dict(max_tokens=cfg.max_tokens, bucket=True, shuffle=True, seed=seed, min_len=1, max_len=max_len,
                          pool_pairs=cfg.pool_pairs)
+    if sampling is not None and sampling.enabled:
+        from seqkit.text.sampling import SubwordSampler
+
+        batch_options["resample"] = SubwordSampler(tokenizer, sampling, seed)
+        LOG.info("subword sampling (%s): alpha %s%s, the training pairs re-segmented every epoch",
+                 batch_options["resample"].kind, sampling.alpha,
+                 f", nbest_size {sampling.nbest_size}" if batch_options["resample"].kind == "unigram" else "")
     if isinstance(train_src, PreparedCorpus):
         _check_prepared(train_src, train_tgt, tokenizer, pretokenize)
         batches = ParallelBatches.from_prepared(train_src, **batch_options)
