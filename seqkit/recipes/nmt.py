@@ -283,11 +283,31 @@ def check(cfg: Any) -> list[str]:
         found.append(f"spm.vocab_size: must be >= 8, got {spm.get('vocab_size')}")
     if spm.get("model_type") not in ("unigram", "bpe", "char", "word"):
         found.append(f"spm.model_type: must be one of unigram, bpe, char, word, got {spm.get('model_type')!r}")
+    found += _sampling_problems(spm, prepared)
     model = dict(cfg.get("model") or {})
     found += model_problems(model.pop("arch", None), model.pop("preset", None), model)
     found += problems(NMTTrainConfig, dict(cfg.get("train") or {}), "train")
     found += _decode_problems(cfg)
     return found
+
+
+def sampling_settings(spm_section: Any) -> Any:
+    """The recipe's ``spm.sampling`` (subword regularization) as :class:`~seqkit.text.sampling.SubwordSampling`."""
+    from seqkit.text.sampling import SubwordSampling
+
+    return from_dict(SubwordSampling, dict(spm_section.get("sampling") or {}), "spm.sampling")
+
+
+def _sampling_problems(spm: Any, prepared: Any) -> list[str]:
+    from seqkit.settings import SettingsError
+
+    try:
+        sampling = sampling_settings(spm)
+    except SettingsError as exc:
+        return exc.problems
+    if isinstance(prepared, str):  # the folder's own model decides (checked when training starts)
+        return []
+    return sampling.problems_for(str(spm.get("model_type")))
 
 
 #: The recipe's ``decode:`` section: the recipe surface of DecodeSettings, plus how many test sentences
@@ -400,7 +420,7 @@ def train_stream(run: Run) -> Any:
 
 
 # -- sentencepiece and vocab --------------------------------------------------------------------------
-@stage("nmt.spm", uses=("data", "spm"))
+@stage("nmt.spm", uses=("data", "spm"), ignores=("spm.sampling",))
 def spm_stage(run: Run) -> dict:
     """Train the joint sentencepiece model on both training sides -> spm.model."""
     from seqkit.text import SentencePieceTokenizer
@@ -430,7 +450,7 @@ def spm_stage(run: Run) -> dict:
     return {"vocab_size": len(tok), "character_coverage": coverage, "files": ["spm.model"]}
 
 
-@stage("nmt.vocab", uses=("data", "spm"))
+@stage("nmt.vocab", uses=("data", "spm"), ignores=("spm.sampling",))
 def vocab_stage(run: Run) -> dict:
     """The joint vocabulary of the sentencepiece model (same ids) -> vocab.json."""
     from seqkit.text import SentencePieceTokenizer, Vocab
@@ -440,7 +460,7 @@ def vocab_stage(run: Run) -> dict:
     return {"size": len(vocab), "files": ["vocab.json"]}
 
 
-@stage("nmt.prepare", uses=("data", "spm"))
+@stage("nmt.prepare", uses=("data", "spm"), ignores=("spm.sampling",))
 def prepare_stage(run: Run) -> dict:
     """With ``data.prepared: true``: the training pairs tokenized once into ``prepared/`` (flat ids and
     offsets on disk, :mod:`seqkit.data.prepared`); training then reads batches from there instead of
@@ -473,7 +493,10 @@ def train_stage(run: Run) -> dict:
     """Train the model; keep the best weights by validation BLEU in the model folder ``model/``: written
     at the first validation and after every better one, so a running or killed run decodes
     (``seqkit translate --run RUN``, or ``--checkpoint last`` for its newest step checkpoint); at the
-    end, the best weights (or the mean of the best N, ``train.average_best``)."""
+    end, the best weights, or the mean of the best N (``train.average_best``) or newest N
+    (``train.average_last``) checkpoints when that mean scores at least as well on the validation set
+    (:func:`~seqkit.seq2seq.training.choose_average`; the stage's record says what was averaged and
+    which was kept)."""
     from seqkit.text import SentencePieceTokenizer
     from seqkit.train import check_trained_with, fit_summary
 
@@ -510,20 +533,27 @@ def train_stage(run: Run) -> dict:
                     cfg=tcfg, device=run.device, run_dir=train_dir, seed=int(cfg.seed or 0),
                     resume=bool(cfg.get("resume")), max_len=cfg.data.max_len, pretokenize=info["pretokenize"],
                     tgt_lang=info["tgt"], decode=decode_settings(run.section("decode"))[0],
-                    log_fn=log_valid)
+                    log_fn=log_valid, sampling=sampling_settings(run.section("spm")))
     run.log(fit_summary(out.result, "target tokens"))
     if run.is_main:
-        weights = out.best_path if out.best_path is not None else out.model.state_dict()  # no validation: last
-        if tcfg.average_best and out.best_path is not None:
-            from seqkit.train import average_weights, best_checkpoints
-
-            averaged = best_checkpoints(out.best_path.parent, tcfg.average_best)
-            weights = average_weights(averaged)
-            run.log(f"model = the mean of {len(averaged)} best checkpoint(s): {', '.join(p.name for p in averaged)}")
+        weights = out.weights if out.weights is not None else out.model.state_dict()  # no validation: last
+        if out.average:
+            a = out.average
+            if a["chosen"] == "average":
+                run.log(f"model = the mean of the {a['kind']} {len(a['checkpoints'])} checkpoint(s): "
+                        f"{', '.join(a['checkpoints'])} (validation BLEU {a['valid_bleu_average']}, the best "
+                        f"checkpoint's {a['valid_bleu_best']})")
+            elif a["valid_bleu_average"] is None:
+                run.log(f"model = the best checkpoint (one {a['kind']} checkpoint, nothing to average)")
+            else:
+                run.log(f"model = the best checkpoint: the mean of the {a['kind']} {len(a['checkpoints'])} scored "
+                        f"{a['valid_bleu_average']} validation BLEU, the best {a['valid_bleu_best']}")
         with atomic_dir(run.path("model"), "model") as folder:
             save_model_dir(folder, mcfg, len(tok), run.path("spm.model"), weights, **info)
     summary = {k: v for k, v in out.result.to_dict().items() if k != "last_valid"}
     summary.update(parameters=n_params, dropped=out.batches.dropped, train_pairs=out.batches.n_kept)
+    if out.average:  # which checkpoints were averaged, their validation BLEU beside the best's, the choice
+        summary["average"] = out.average
     run.log_metrics({"train_tokens_per_s": round(out.result.items_per_s, 1),
                      "best_valid_bleu": out.result.best_score, "steps": out.result.steps})
     return {**summary, "files": ["model/model.safetensors", "model/model.json", "model/spm.model"]}

@@ -76,6 +76,7 @@ class Stage:
     uses: tuple[str, ...]
     distributed: bool = False  # every torchrun rank runs it (DDP training, shared decoding); else rank 0
     check: Callable[[DictConfig], list[str]] | None = None  # the config's problems, one line each
+    ignores: tuple[str, ...] = ()  # "section.key"s of ``uses`` that do not change what the stage makes
 
     @property
     def doc(self) -> str:
@@ -87,18 +88,19 @@ _MODULES_LOADED = False
 
 
 def stage(name: str, uses: tuple[str, ...] | list[str] = (), distributed: bool = False,
-          check: Callable[[DictConfig], list[str]] | None = None) -> Callable:
+          check: Callable[[DictConfig], list[str]] | None = None, ignores: tuple[str, ...] = ()) -> Callable:
     """Register ``fn`` as the stage ``name`` that reads the config sections ``uses``.
 
     ``distributed=True``: under ``torchrun`` every rank runs it (a training stage whose Trainer uses
     DDP, a decoding stage whose ranks share the search); it must write files only where
     ``run.is_main``. ``check(cfg)`` returns the problems of the config for this stage (one line each,
     naming the key and what is allowed); it runs before any stage does, so a bad value never costs a
-    data or tokenizer stage.
+    data or tokenizer stage. ``ignores``: keys of those sections (``"spm.sampling"``) left out of the
+    stage's fingerprint, as they do not change what it makes (a later stage that uses them reruns).
     """
 
     def register(fn: Callable) -> Callable:
-        _REGISTRY[name] = Stage(name, fn, tuple(uses), distributed, check)
+        _REGISTRY[name] = Stage(name, fn, tuple(uses), distributed, check, tuple(ignores))
         return fn
 
     return register
@@ -327,6 +329,10 @@ class Run:
     # -- executing stages -------------------------------------------------------------------
     def _fingerprint(self, st: Stage, previous: str) -> str:
         sections = {key: _plain(self.cfg.get(key)) for key in st.uses}
+        for dotted in st.ignores:
+            section, _, key = dotted.partition(".")
+            if isinstance(sections.get(section), dict):
+                sections[section] = {k: v for k, v in sections[section].items() if k != key}
         return _digest({"stage": st.name, "config": sections, "seed": _plain(self.cfg.get("seed")),
                         "previous": previous})
 

@@ -67,6 +67,7 @@ class NMTTrainConfig:
     early_stopping: int | None = setting(None, ge=1)
     keep_best: int = setting(3, ge=0)
     average_best: int | None = setting(None, ge=1)  # the model = the mean of the N best checkpoints
+    average_last: int | None = setting(None, ge=1)  # or of the N newest step checkpoints (<= keep_last)
     keep_last: int = setting(1, ge=1)  # the newest step checkpoints kept (seqkit average --last N)
     ckpt_every_steps: int | None = setting(100, ge=1)
     log_every: int = setting(20, ge=1)
@@ -75,6 +76,11 @@ class NMTTrainConfig:
     def checks(self) -> list[str]:
         if self.average_best is not None and self.average_best > self.keep_best:
             return [f"average_best: must be <= keep_best ({self.keep_best}), got {self.average_best}"]
+        if self.average_best is not None and self.average_last is not None:
+            return [f"average_last: set average_best={self.average_best} or average_last={self.average_last}, "
+                    "not both (null turns one off)"]
+        if self.average_last is not None and self.average_last > self.keep_last:
+            return [f"average_last: must be <= keep_last ({self.keep_last}), got {self.average_last}"]
         if len(self.betas) != 2 or not all(isinstance(b, int | float) and 0 <= b < 1 for b in self.betas):
             return [f"betas: must be two numbers in [0, 1), got {self.betas!r}"]
         return []
@@ -216,12 +222,51 @@ def make_valid_fn(model: nn.Module, tokenizer: Any, valid_src: list[str], valid_
 @dataclass
 class NMTTraining:
     """What :func:`train_nmt` returns: the trained model (last weights), the fit's figures, the path
-    of the best weights by validation BLEU (``None`` without validation) and the batcher's report."""
+    of the best weights by validation BLEU (``None`` without validation), the batcher's report, the
+    weights to keep (``weights``: the best file, the checkpoint average, or ``None`` without
+    validation) and what :func:`choose_average` decided (``average``, ``None`` when not asked)."""
 
     model: nn.Module
     result: Any
     best_path: Path | None
     batches: Any
+    weights: Any = None
+    average: dict[str, Any] | None = None
+
+
+def choose_average(model: nn.Module, valid_fn: Any, best_path: Path, best_score: float, kind: str,
+                   n: int) -> tuple[Any, dict[str, Any]]:
+    """The final weights: the mean of the ``n`` best (``kind="best"``) or newest (``"last"``) checkpoints
+    beside ``best_path``, when it scores at least the best checkpoint's ``best_score`` on validation
+    (``valid_fn(model)["bleu"]``, the validation that chose the best); else the best checkpoint. Chosen on
+    the validation set only. Returns ``(weights, record)``: a state dict or ``best_path``, and
+    ``{"kind", "n", "checkpoints", "valid_bleu_best", "valid_bleu_average", "chosen"}`` for the run's
+    record. ``model`` gets its own weights back. Every rank calls it under ``torchrun``
+    (``valid_fn`` is collective)."""
+    from seqkit.train import average_weights, best_checkpoints, last_checkpoints
+    from seqkit.train.distributed import barrier
+
+    barrier()  # rank 0 wrote the checkpoint files
+    folder = best_path.parent
+    files = best_checkpoints(folder, n) if kind == "best" else last_checkpoints(folder, n)
+    record: dict[str, Any] = {"kind": kind, "n": n, "checkpoints": [f.name for f in files],
+                              "valid_bleu_best": best_score}
+    if len(files) < 2:
+        record.update(chosen="best", valid_bleu_average=None)
+        return best_path, record
+    averaged = average_weights(files)
+    own = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(averaged)
+    try:
+        score = float(valid_fn(model)["bleu"])
+    finally:
+        model.load_state_dict(own)
+    record["valid_bleu_average"] = score
+    if score >= best_score:
+        record["chosen"] = "average"
+        return averaged, record
+    record["chosen"] = "best"
+    return best_path, record
 
 
 def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, train_tgt: list[str] | None,
@@ -298,7 +343,15 @@ def train_nmt(model: nn.Module, tokenizer: Any, train_src: list[str] | Any, trai
                          valid_fn=valid_fn, valid_every=cfg.valid_every, monitor="bleu", mode="max",
                          early_stopping=cfg.early_stopping, resume=resume)
     best = trainer.ckpt.best_path if trainer.ckpt else None
-    return NMTTraining(trainer.model, result, best, batches)
+    weights, average = best, None
+    kind = "best" if cfg.average_best else "last" if cfg.average_last else None
+    if kind and best is not None and valid_fn is not None and result.best_score is not None:
+        weights, average = choose_average(trainer.model, valid_fn, best, float(result.best_score), kind,
+                                          int(cfg.average_best or cfg.average_last))
+        LOG.info("checkpoint average of the %s %s (%s): validation BLEU %s, the best checkpoint's %s -> %s",
+                 kind, len(average["checkpoints"]), ", ".join(average["checkpoints"]),
+                 average["valid_bleu_average"], average["valid_bleu_best"], average["chosen"])
+    return NMTTraining(trainer.model, result, best, batches, weights, average)
 
 
 def _check_prepared(corpus: Any, train_tgt: Any, tokenizer: Any, pretokenize: dict[str, str] | None) -> None:

@@ -229,13 +229,23 @@ def test_the_recipe_can_average_the_best_checkpoints(trained, tmp_path):
     shutil.copytree(run.dir, run_dir)
     cfg = OmegaConf.create((run_dir / "config.yaml").read_text())
     cfg.run_dir, cfg.train.average_best = str(run_dir), 2
-    run_pipeline(cfg, "nmt_transformer", echo=False)
+    run = run_pipeline(cfg, "nmt_transformer", echo=False)
     best = best_checkpoints(run_dir / "train" / "checkpoints", 2)
     assert len(best) == 2
+    # the run records what it averaged, both validation scores, and which weights it kept
+    record = json.loads((run_dir / "stages" / "nmt.train.json").read_text())["result"]["average"]
+    assert record == run.results["nmt.train"]["average"]
+    assert record["kind"] == "best" and record["checkpoints"] == [p.name for p in best]
+    assert record["valid_bleu_best"] == run.results["nmt.train"]["best_score"]
     model = load_weights(run_dir / "model" / "model.safetensors")
-    expected = average_weights(best)
+    if record["valid_bleu_average"] >= record["valid_bleu_best"]:
+        assert record["chosen"] == "average"
+        expected = average_weights(best)
+        assert "model = the mean of the best 2 checkpoint(s)" in (run_dir / "log.txt").read_text()
+    else:
+        assert record["chosen"] == "best"
+        expected = load_weights(best[0])
     assert all(torch.equal(model[k], expected[k]) for k in expected)
-    assert "model = the mean of 2 best checkpoint(s)" in (run_dir / "log.txt").read_text()
 
 
 def test_seqkit_average_the_last_checkpoints_of_a_run(tmp_path, capsys):
