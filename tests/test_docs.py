@@ -1,16 +1,20 @@
 """The documentation site: every tutorial runs, every picture on it comes from its code, the site builds.
 
 * ``test_tutorial[PAGE]`` runs the ```python blocks of ``docs/**/PAGE.md`` top to bottom in one
-  namespace (mktestdocs, ``memory=True``), from an empty temporary folder, on one CPU thread. The
-  tutorials' ``assert`` lines are their claims (scratch equals ``torch.nn``, 4 h d^2 parameters, beam
-  beats greedy ...). Every ``img/NAME.png`` the page shows must have been drawn by that run; the
-  fresh pictures are copied into ``docs/tutorials/img/`` (so the committed ones are the code's).
+  namespace, from an empty temporary folder, on one CPU thread. The tutorials' ``assert`` lines are
+  their claims (scratch equals ``torch.nn``, 4 h d^2 parameters, beam beats greedy ...). What a block
+  prints is what the page shows under it (a ```text title="Output" block, written by this run: the
+  page is updated when the output changed), and every ``img/NAME.png`` the page shows must have been
+  drawn by that run; the fresh pictures are copied into ``docs/tutorials/img/`` (so the committed
+  ones are the code's).
 * ``test_site_builds`` runs ``mkdocs build --strict`` (any warning fails) into a temporary folder and
   checks the generated references list every CLI command and every recipe key.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -26,11 +30,40 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if "```python" in p.read_text(encoding="utf-8"))
 IMAGE = re.compile(r"!\[[^\]]*\]\((img/[^)\s]+\.png)\)")
+CODE = re.compile(r"^```python[^\n]*\n(.*?)^```[ \t]*\n", re.S | re.M)
+OUTPUT_FENCE = '```text title="Output"'
+OUTPUT = re.compile(r"\n" + re.escape(OUTPUT_FENCE) + r"\n(.*?)^```[ \t]*\n", re.S | re.M)
+
+
+def run_page(text: str, name: str) -> tuple[str, int]:
+    """Run the page's python blocks in one namespace; return the page with each block's printed output
+    in the Output block right under it (added, replaced, or removed when the block prints nothing), and
+    how many blocks printed."""
+    namespace: dict = {"__name__": "__main__"}
+    parts, pos, printing = [], 0, 0
+    for n, block in enumerate(CODE.finditer(text), 1):
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                exec(compile(block.group(1), f"{name} block {n}", "exec"), namespace)
+        except Exception as exc:
+            line = text.count("\n", 0, block.start()) + 2
+            raise AssertionError(f"{name}:{line}: python block {n} failed: {exc!r}") from exc
+        parts.append(text[pos:block.end()])
+        pos = block.end()
+        shown = OUTPUT.match(text, pos)
+        if shown:
+            pos = shown.end()
+        out = "\n".join(line.rstrip() for line in printed.getvalue().rstrip().splitlines())
+        if out:
+            parts.append(f"\n{OUTPUT_FENCE}\n{out}\n```\n")
+            printing += 1
+    parts.append(text[pos:])
+    return "".join(parts), printing
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
 def test_tutorial(page: Path, tmp_path, monkeypatch):
-    mktestdocs = pytest.importorskip("mktestdocs", reason="pip install -e '.[docs]' to run the tutorials")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,15 +72,18 @@ def test_tutorial(page: Path, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    text = page.read_text(encoding="utf-8")
     try:
-        mktestdocs.check_md_file(page, memory=True)
+        shown, printing = run_page(text, page.name)
     finally:
         torch.set_num_threads(threads)
         import matplotlib.pyplot as plt
 
         plt.close("all")
-    shown = IMAGE.findall(page.read_text(encoding="utf-8"))
-    for rel in shown:
+    if shown != text:  # the page shows what its code printed this time
+        page.write_text(shown, encoding="utf-8")
+    assert shown.count(OUTPUT_FENCE) == printing, f"{page.name}: an Output block that is not under the code that printed it"
+    for rel in IMAGE.findall(shown):
         made = tmp_path / rel
         assert made.is_file(), f"{page.name} shows {rel} but its code did not draw it"
         kept = page.parent / rel
