@@ -168,15 +168,16 @@ class MultiHeadAttention(nn.Module):
         return self._heads(self.kv_proj(memory), 2)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False,
-                kv: tuple[Tensor, Tensor] | None = None, need_weights: bool = False
+                kv: tuple[Tensor, Tensor] | None = None, need_weights: bool = False, pos: int = 0
                 ) -> tuple[Tensor, Tensor | None, tuple[Tensor, Tensor] | None]:
         """Attend from ``x`` (B, L, d).
 
-        Self-attention: ``kv`` is the cache of earlier positions (B, H, t, dh) or None; the new
-        keys/values are appended and returned as the new cache. Cross-attention: ``kv`` is
-        :meth:`memory_kv` of the encoder output (required) and is returned unchanged.
-        ``mask`` (B, 1, 1|L, Lk) boolean, True = attend. Returns (output (B, L, d),
-        weights (B, H, L, Lk) if ``need_weights`` else None, kv).
+        Self-attention: ``kv`` is None (``x``'s own keys and values, returned) or a cache: key and
+        value buffers (B, H, capacity, dh) whose positions ``[:pos]`` hold the earlier steps; the new
+        keys/values are written in place at ``pos..pos+L`` and attention covers ``[:pos+L]`` (the
+        buffers are returned). Cross-attention: ``kv`` is :meth:`memory_kv` of the encoder output
+        (required) and is returned unchanged. ``mask`` (B, 1, 1|L, Lk) boolean, True = attend.
+        Returns (output (B, L, d), weights (B, H, L, Lk) if ``need_weights`` else None, kv).
         """
         b, length, _ = x.shape
         if self.cross:
@@ -185,8 +186,14 @@ class MultiHeadAttention(nn.Module):
         else:
             q, k, v = self._heads(self.qkv_proj(x), 3)
             if kv is not None:
-                k, v = torch.cat([kv[0], k], dim=2), torch.cat([kv[1], v], dim=2)
-            kv = (k, v)
+                if causal and pos:
+                    raise ValueError("a causal block after cached positions is not supported")
+                end = pos + length
+                kv[0][:, :, pos:end] = k
+                kv[1][:, :, pos:end] = v
+                k, v = kv[0][:, :, :end], kv[1][:, :, :end]
+            else:
+                kv = (k, v)
         out, weights = attend(q, k, v, mask, causal, self.dropout if self.training else 0.0,
                               need_weights, self.use_sdpa)
         out = out.transpose(1, 2).reshape(b, length, self.d_model)

@@ -27,6 +27,9 @@ class EnsembleState(DecoderState):
     def expand(self, k: int) -> EnsembleState:
         return EnsembleState([s.expand(k) for s in self.states])
 
+    def reserve(self, steps: int) -> EnsembleState:
+        return EnsembleState([s.reserve(steps) for s in self.states])
+
 
 class Ensemble(nn.Module):
     """``models`` decoded together; their step log-probabilities are averaged in probability space."""

@@ -30,6 +30,13 @@ RNN with attention and a Transformer are interchangeable:
     Transformer shares its encoder memory), in which case later ``select`` indices keep each
     sentence's ``k`` rows together -- which beam search guarantees.
 
+``state.reserve(steps) -> state``
+    Optional (the default returns the state itself): the search announces that at most ``steps``
+    decoding steps follow, so a state may preallocate its caches and from then on write and reorder
+    them in place (the Transformer does). After ``reserve``, a ``decode_step`` or ``select`` may reuse
+    the buffers of the state it was given: only the newest state is valid, as in a search. Without
+    it, states never change one another, so a caller may branch from an earlier state.
+
 Models also expose ``pad_id`` (the padding id they ignore).
 """
 
@@ -67,6 +74,11 @@ class DecoderState:
         """A new state holding rows ``index`` (B',) of this one."""
         return dataclasses.replace(self, **{f.name: _select(getattr(self, f.name), index)
                                             for f in dataclasses.fields(self)})
+
+    def reserve(self, steps: int) -> DecoderState:
+        """Room for ``steps`` more decoding steps, written in place (see the module docstring); this
+        base class keeps nothing per step and returns itself."""
+        return self
 
     def expand(self, k: int) -> DecoderState:
         """Each row repeated ``k`` times in a row (B * k rows): one per beam hypothesis. A state may

@@ -14,6 +14,18 @@ Shared conventions:
   -- JoeyNMT's greedy search keeps them and pays for them until the longest sentence ends.
 * The model is put in eval mode for the search and restored afterwards; no gradients are kept.
 
+Memory: nothing grows by concatenation. The search knows its length cap before the first step
+(``steps = max(max_lengths) + 1``), calls ``state.reserve(steps)`` (the Transformer then preallocates
+its self-attention keys and values, see :mod:`seqkit.seq2seq.transformer`) and keeps the output tokens
+and attention weights of every live row in :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer`\ s of
+``steps`` columns, written in place at step t. When rows change -- beam search picks each new
+hypothesis's parent, finished sentences leave (their rows are dropped, not carried) -- every buffer is
+reordered by one ``index_select`` of its filled prefix into a spare buffer of the same size, so the
+work per step follows the live rows and no step allocates a buffer. Beam search adds the hypotheses'
+scores into the step's log-probabilities in place and takes the ``2 * beam`` best over each sentence's
+beam x vocabulary as one ``topk`` on a flat view. The outputs are the ones the search gave when it
+concatenated (``tests/seq2seq/test_inplace_search.py`` keeps that search as its reference).
+
 Beam search details (:func:`beam_search`):
 
 * Length penalty ``lp(L)``, with L the hypothesis length counting ``<eos>``: ``"length"`` (or
@@ -45,6 +57,7 @@ from torch import Tensor, nn
 
 from seqkit.sampling import check_sampling, pick_token
 from seqkit.seq2seq.decoding import DEFAULT
+from seqkit.seq2seq.prefix_buffer import PrefixBuffer
 from seqkit.text.vocab import BOS_ID, EOS_ID
 
 
@@ -130,8 +143,12 @@ def _prefix_caps(caps: Tensor, prefix: Tensor | None) -> Tensor:
     return torch.maximum(caps, (prefix >= 0).sum(1) + 1)
 
 
-def _trim(attention: Tensor | None, src_len: int) -> Tensor | None:
-    return None if attention is None else attention[:, :src_len].float().cpu()
+def _attention_of(attn_hist: PrefixBuffer | None, row: int, steps: int, src_len: int) -> Tensor | None:
+    """Row ``row``'s attention at its first ``steps`` steps over the real source pieces, copied out of
+    the search's buffer (which later steps overwrite); None without attention."""
+    if attn_hist is None:
+        return None
+    return attn_hist.data[row, :steps, :src_len].to("cpu", torch.float32, copy=True)
 
 
 # -- greedy search and sampling ----------------------------------------------------------------------
@@ -143,35 +160,38 @@ def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tens
         return []
     with _inference(model):
         n_sent = src.shape[0]
-        state = model.encode(src, src_len)
         caps = _prefix_caps(max_lengths(src_len, max_len_a, max_len_b), prefix)
+        steps = int(caps.max()) + 1
+        state = model.encode(src, src_len).reserve(steps)
         alive = torch.arange(n_sent, device=src.device)  # sentence index of each batch row
         prev = torch.full((n_sent,), bos_id, dtype=torch.long, device=src.device)
-        history = prev.new_empty(n_sent, 0)
+        history = PrefixBuffer(prev.new_empty(n_sent, steps), axis=1)  # tokens so far, per row
         log_prob = torch.zeros(n_sent, device=src.device)
-        attn_hist = None
+        attn_hist: PrefixBuffer | None = None
         results: list[Hypothesis | None] = [None] * n_sent
-        for t in range(int(caps.max()) + 1):
+        for t in range(steps):
+            n = alive.numel()
             log_probs, state, attn = model.decode_step(prev, state, return_attention)
             log_probs = _force(_constrain(log_probs, t, caps[alive], min_len, eos_id), t, prefix, alive)
             tokens = torch.where(caps[alive] <= t, eos_id, pick(log_probs))
             log_prob = log_prob + log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1)
             if return_attention and attn is not None:  # a model without attention gives None
-                step_attn = attn.unsqueeze(1)
-                attn_hist = step_attn if attn_hist is None else torch.cat([attn_hist, step_attn], 1)
+                if attn_hist is None:
+                    attn_hist = PrefixBuffer(attn.new_empty(n, steps, attn.shape[1]), axis=1)
+                attn_hist.data[:n, t] = attn
             done = tokens == eos_id
             for row in done.nonzero().flatten().tolist():
-                b = int(alive[row])
-                results[b] = Hypothesis(history[row].tolist(), float(log_prob[row]), float(log_prob[row]),
-                                        _trim(attn_hist[row], int(src_len[b])) if attn_hist is not None else None)
-            history = torch.cat([history, tokens.unsqueeze(1)], dim=1)
+                b, score = int(alive[row]), float(log_prob[row])
+                att = _attention_of(attn_hist, row, t + 1, int(src_len[b]))
+                results[b] = Hypothesis(history.data[row, :t].tolist(), score, score, att)
+            history.data[:n, t] = tokens
             keep = (~done).nonzero().flatten()
             if keep.numel() == 0:
                 break
-            if keep.numel() < done.numel():  # drop finished sentences from the batch
+            if keep.numel() < n:  # drop finished sentences from the batch
                 state, alive, prev = state.select(keep), alive[keep], tokens[keep]
-                history, log_prob = history[keep], log_prob[keep]
-                attn_hist = attn_hist[keep] if attn_hist is not None else None
+                history, log_prob = history.select(keep, t + 1), log_prob[keep]
+                attn_hist = attn_hist.select(keep, t + 1) if attn_hist is not None else None
             else:
                 prev = tokens
         return results  # type: ignore[return-value]
@@ -221,28 +241,30 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
         return []
     with _inference(model):
         n_sent, device = src.shape[0], src.device
-        state = model.encode(src, src_len).expand(K)
         caps = _prefix_caps(max_lengths(src_len, max_len_a, max_len_b), prefix)
+        steps = int(caps.max()) + 1
+        state = model.encode(src, src_len).expand(K).reserve(steps)
         alive = torch.arange(n_sent, device=device)  # sentence of each group of K rows
         scores = torch.full((n_sent, K), -math.inf, device=device)
         scores[:, 0] = 0.0  # one live hypothesis per sentence at the start, not K copies
         prev = torch.full((n_sent * K,), bos_id, dtype=torch.long, device=device)
-        history = prev.new_empty(n_sent * K, 0)
-        attn_hist = None
+        history = PrefixBuffer(prev.new_empty(n_sent * K, steps), axis=1)  # tokens so far, per row
+        attn_hist: PrefixBuffer | None = None
         finished: list[list[Hypothesis]] = [[] for _ in range(n_sent)]
-        for t in range(int(caps.max()) + 1):
+        for t in range(steps):
             n = alive.numel()
             log_probs, state, attn = model.decode_step(prev, state, return_attention)
             vocab = log_probs.shape[1]
             log_probs = _constrain(log_probs, t, caps[alive].repeat_interleave(K), min_len, eos_id)
             log_probs = _force(log_probs, t, prefix, alive.repeat_interleave(K))
-            cand = (scores.reshape(-1, 1) + log_probs).view(n, K * vocab)
+            cand = log_probs.add_(scores.reshape(-1, 1)).view(n, K * vocab)  # the step's own tensor
             top_scores, top_ids = cand.topk(min(2 * K, K * vocab), dim=1)  # (n, 2K), best first
             top_beams, top_tokens = top_ids // vocab, top_ids % vocab
             top_rows = top_beams + (torch.arange(n, device=device) * K).unsqueeze(1)  # flat parent rows
             if return_attention and attn is not None:  # a model without attention gives None
-                attn_hist = attn.unsqueeze(1) if attn_hist is None else torch.cat(
-                    [attn_hist, attn.unsqueeze(1)], dim=1)
+                if attn_hist is None:
+                    attn_hist = PrefixBuffer(attn.new_empty(n * K, steps, attn.shape[1]), axis=1)
+                attn_hist.data[:n * K, t] = attn
 
             # <eos> among the first K candidates finishes a hypothesis of length t + 1
             is_eos = top_tokens == eos_id
@@ -251,8 +273,8 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
                 penalty = lp(t + 1)
                 for r, j in ends.nonzero().tolist():
                     b, row, s = int(alive[r]), int(top_rows[r, j]), float(top_scores[r, j])
-                    att = _trim(attn_hist[row], int(src_len[b])) if attn_hist is not None else None
-                    finished[b].append(Hypothesis(history[row].tolist(), s / penalty, s, att))
+                    att = _attention_of(attn_hist, row, t + 1, int(src_len[b]))
+                    finished[b].append(Hypothesis(history.data[row, :t].tolist(), s / penalty, s, att))
 
             # the K best non-<eos> candidates stay alive
             alive_scores, pick = top_scores.masked_fill(is_eos, -math.inf).topk(K, dim=1)
@@ -265,9 +287,11 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
                 break
             rows, new_tokens, scores = rows[keep].flatten(), new_tokens[keep].flatten(), alive_scores[keep]
             alive = alive[keep]
+            # one gather per buffer: parents picked, finished sentences' rows dropped
             state = state.select(rows)
-            history = torch.cat([history[rows], new_tokens.unsqueeze(1)], dim=1)
-            attn_hist = attn_hist[rows] if attn_hist is not None else None
+            history = history.select(rows, t)
+            history.data[:rows.numel(), t] = new_tokens
+            attn_hist = attn_hist.select(rows, t + 1) if attn_hist is not None else None
             prev = new_tokens
         # a model that gives <eos> zero probability at the cap finishes nothing: say so, don't crash
         return [sorted(hyps, key=lambda h: h.score, reverse=True)[:nbest]

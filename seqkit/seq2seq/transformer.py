@@ -17,11 +17,27 @@ Design:
   or post-norm (``LN(x + f(x))``, the 2017 paper).
 * Speed: a cheaper dropout mask on CPU (:mod:`seqkit.seq2seq.dropout`), fused QKV projection, ``F.scaled_dot_product_attention``, padding masks built once per
   batch, the decoder's causal mask left to SDPA's ``is_causal`` (right-padded targets need no key
-  mask: a real position never sees a later pad). Incremental decoding keeps a key/value cache per
-  layer, so each step costs O(t) instead of recomputing the prefix, and the encoder memory's
+  mask: a real position never sees a later pad). Incremental decoding keeps a key/value cache,
+  so each step costs O(t) instead of recomputing the prefix, and the encoder memory's
   cross-attention keys/values are projected once per sentence in :meth:`Transformer.encode`.
   ``forward`` goes through the very same cached cross keys/values, so training and decoding share
   one code path (``tests/seq2seq/test_transformer.py`` checks incremental == full recomputation).
+
+The decoding cache (:class:`TransformerState`):
+
+* Layout: one :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` for every layer's self-attention
+  keys and values, ``(rows, layers, 2, H, capacity, dh)``. A layer's keys are the view
+  ``[:B, layer, 0]`` (B, H, capacity, dh); step t writes position t in place and attends over
+  ``[:, :, :t+1]``, a strided view SDPA reads as it is (each row and head's keys contiguous).
+* ``state.reserve(steps)`` (the searches call it with their length cap) sizes the buffer once; without
+  it (a caller that branches from earlier states) each step copies the cache into a new buffer one
+  position longer and nothing is shared between states, as the concatenating cache did.
+* Reorder (beam search's parents, finished sentences leaving): one ``index_select`` over all layers'
+  filled positions ``[:t]`` into a spare buffer, which becomes the cache; the two buffers swap, so
+  after ``reserve`` only the newest state is valid. The cross-attention memory K/V stay one copy per
+  sentence (:meth:`TransformerState.expand`), selected only when a sentence leaves.
+* int8 (``--quantize int8``, torch's dynamic quantization) changes the Linear layers only; the cache
+  holds their float outputs, so it is the same for both.
 
 The parameter count equals JoeyNMT's for the same configuration (7,578,624 for the Multi30k model
 with an 8k vocabulary).
@@ -40,6 +56,7 @@ from seqkit.seq2seq.attention import MultiHeadAttention
 from seqkit.seq2seq.dropout import Dropout
 from seqkit.seq2seq.interfaces import DecoderState, EncoderDecoder, lengths_to_mask
 from seqkit.seq2seq.positional import SinusoidalPositions
+from seqkit.seq2seq.prefix_buffer import PrefixBuffer
 from seqkit.text.vocab import PAD_ID
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
@@ -101,20 +118,20 @@ class DecoderLayer(_Sublayers):
         self.ff = FeedForward(d_model, d_ff, dropout, activation)
 
     def forward(self, x: Tensor, memory_kv: tuple[Tensor, Tensor], src_mask: Tensor,
-                cache: tuple[Tensor, Tensor] | None = None, need_weights: bool = False, group: int = 1
-                ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
+                cache: tuple[Tensor, Tensor] | None = None, pos: int = 0, need_weights: bool = False,
+                group: int = 1) -> tuple[Tensor, Tensor | None]:
         """x (B, T, d) -- all target positions (``cache`` None, causal) or the newest one (T = 1,
-        ``cache`` holds the keys/values of the earlier positions, (B, H, t, dh)).
+        ``cache`` holds the key and value buffers (B, H, capacity, dh) of this layer, positions
+        ``[:pos]`` filled; the new position is written at ``pos``).
 
         ``memory_kv`` (B / group, H, S, dh) and ``src_mask`` (B / group, 1, 1, S): each memory row
         serves ``group`` consecutive rows of ``x`` (the hypotheses of one sentence in beam search),
         whose queries are attended together as ``group * T`` positions of that sentence.
 
-        Returns (x (B, T, d), the new self-attention cache, cross-attention weights
-        (B, H, T, S) or None).
+        Returns (x (B, T, d), cross-attention weights (B, H, T, S) or None).
         """
         causal = cache is None and x.shape[1] > 1
-        x, _, cache = self.residual(0, x, lambda h: self.self_attn(h, causal=causal, kv=cache))
+        x, _, _ = self.residual(0, x, lambda h: self.self_attn(h, causal=causal, kv=cache, pos=pos))
         b, t, d = x.shape
         x, weights, _ = self.residual(1, x.view(b // group, group * t, d), lambda h: self.cross_attn(
             h, src_mask, kv=memory_kv, need_weights=need_weights))
@@ -122,7 +139,7 @@ class DecoderLayer(_Sublayers):
         if weights is not None and group > 1:  # (B/g, H, g*T, S) -> (B, H, T, S)
             n, h, _, s = weights.shape
             weights = weights.view(n, h, group, t, s).transpose(1, 2).reshape(b, h, t, s)
-        return self.residual(2, x, self.ff), cache, weights
+        return self.residual(2, x, self.ff), weights
 
 
 @dataclasses.dataclass
@@ -132,40 +149,62 @@ class TransformerState(DecoderState):
     memory_kv: per decoder layer, the encoder memory's cross-attention keys and values
       (B / group, H, S, dh).
     src_mask: (B / group, 1, 1, S) True at real source tokens.
-    cache: per decoder layer, self-attention keys and values of the positions decoded so far
-      (B, H, t, dh); empty before the first step.
+    cache: the self-attention keys and values of the positions decoded so far, every layer in one
+      :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` (rows, layers, 2, H, capacity, dh), rows
+      ``[:B]`` and positions ``[:step]`` filled; None before the first step.
     step: number of target positions already decoded (the next token's position).
     group: decoder rows per memory row. :meth:`expand` makes each sentence ``k`` hypotheses that
       share one copy of the memory instead of ``k`` copies, so beam search neither copies nor
       reorders the memory at each step.
+    capacity: positions :meth:`reserve` asked for (0: none, the cache grows by copying).
     """
 
     memory_kv: list[tuple[Tensor, Tensor]]
     src_mask: Tensor
-    cache: list[tuple[Tensor, Tensor]]
+    cache: PrefixBuffer | None = None
     step: int = 0
     group: int = 1
+    capacity: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.src_mask.shape[0] * self.group
+
+    def reserve(self, steps: int) -> TransformerState:
+        """Room for ``steps`` positions, written in place (see the module docstring): from now on a
+        step or a :meth:`select` reuses this state's buffers, so only the newest state is valid."""
+        steps = max(steps, self.step)
+        cache = None if self.cache is None else self.cache.resized(self.rows, self.step, steps, in_place=True)
+        return dataclasses.replace(self, capacity=steps, cache=cache)
 
     def expand(self, k: int) -> TransformerState:
         """Each row becomes ``k`` consecutive rows (sharing the memory)."""
-        index = torch.arange(self.src_mask.shape[0] * self.group, device=self.src_mask.device)
-        return dataclasses.replace(self, cache=_select_rows(self.cache, index.repeat_interleave(k)),
-                                   group=self.group * k)
+        index = torch.arange(self.rows, device=self.src_mask.device).repeat_interleave(k)
+        cache = self.cache.select(index, self.step) if self.cache is not None else None
+        return dataclasses.replace(self, cache=cache, group=self.group * k)
 
     def select(self, index: Tensor) -> TransformerState:
         """Rows ``index``; with ``group > 1`` they must come in aligned groups of ``group`` rows of
-        one sentence each (as beam search makes them)."""
-        if self.group == 1:
-            return super().select(index)
+        one sentence each (as beam search makes them). The cache's filled positions are gathered
+        in one ``index_select``; the memory only when sentences leave."""
         if index.numel() % self.group:
             raise ValueError(f"select() of a grouped state needs groups of {self.group} rows")
         sentences = index[:: self.group] // self.group
         n = self.src_mask.shape[0]
         same = sentences.numel() == n and bool(torch.equal(sentences, torch.arange(n, device=index.device)))
         return dataclasses.replace(
-            self, cache=_select_rows(self.cache, index),
+            self, cache=self.cache.select(index, self.step) if self.cache is not None else None,
             memory_kv=self.memory_kv if same else _select_rows(self.memory_kv, sentences),
             src_mask=self.src_mask if same else self.src_mask.index_select(0, sentences))
+
+    def cache_for(self, end: int) -> PrefixBuffer:
+        """The cache with room for positions ``[:end]``: preallocated to :attr:`capacity` and written
+        in place after :meth:`reserve`, else a new buffer holding the earlier positions (a copy)."""
+        if self.cache is not None:
+            return self.cache.room(self.rows, self.step, end)
+        k = self.memory_kv[0][0]  # (B / group, H, S, dh): the heads, their size, dtype and device
+        shape = (self.rows, len(self.memory_kv), 2, k.shape[1], max(end, self.capacity), k.shape[3])
+        return PrefixBuffer(k.new_empty(shape), axis=4, in_place=self.capacity > 0)
 
 
 def _select_rows(pairs: list[tuple[Tensor, Tensor]], index: Tensor) -> list[tuple[Tensor, Tensor]]:
@@ -222,19 +261,21 @@ class Transformer(EncoderDecoder):
             x = layer(x, src_mask)
         memory = self.enc_norm(x)  # (B, S, d)
         memory_kv = [layer.cross_attn.memory_kv(memory) for layer in self.decoder]
-        return TransformerState(memory_kv, src_mask, [])
+        return TransformerState(memory_kv, src_mask)
 
-    def _decode(self, tokens: Tensor, state: TransformerState, need_attn: bool = False
-                ) -> tuple[Tensor, TransformerState, Tensor | None]:
-        """Run the decoder stack over ``tokens`` (B, T) at positions ``state.step..``."""
+    def _decode(self, tokens: Tensor, state: TransformerState, need_attn: bool = False,
+                incremental: bool = False) -> tuple[Tensor, TransformerState, Tensor | None]:
+        """Run the decoder stack over ``tokens`` (B, T) at positions ``state.step..``; ``incremental``
+        keeps their self-attention keys and values in the state's cache (T = 1 after the first step)."""
         x = self._embed(tokens, state.step)
-        caches, weights = [], None
+        n, end = tokens.shape[0], state.step + tokens.shape[1]
+        cache = state.cache_for(end) if incremental else None
+        weights = None
         for i, layer in enumerate(self.decoder):
-            cache = state.cache[i] if state.cache else None
+            kv = (cache.data[:n, i, 0], cache.data[:n, i, 1]) if cache is not None else None
             last = need_attn and i == len(self.decoder) - 1
-            x, cache, weights = layer(x, state.memory_kv[i], state.src_mask, cache, last, state.group)
-            caches.append(cache)
-        new_state = dataclasses.replace(state, cache=caches, step=state.step + tokens.shape[1])
+            x, weights = layer(x, state.memory_kv[i], state.src_mask, kv, state.step, last, state.group)
+        new_state = dataclasses.replace(state, cache=cache, step=end)
         return self._logits(self.dec_norm(x)), new_state, weights
 
     def forward(self, src: Tensor, src_len: Tensor, tgt_in: Tensor) -> Tensor:
@@ -245,6 +286,6 @@ class Transformer(EncoderDecoder):
                     ) -> tuple[Tensor, TransformerState, Tensor | None]:
         """prev_tokens (B,) -> (log_probs (B, V), new state, last layer's cross-attention averaged
         over heads (B, S) if ``need_attn`` else None)."""
-        logits, state, weights = self._decode(prev_tokens.unsqueeze(1), state, need_attn)
+        logits, state, weights = self._decode(prev_tokens.unsqueeze(1), state, need_attn, incremental=True)
         attn = weights.mean(dim=1)[:, 0] if weights is not None else None
         return torch.log_softmax(logits[:, 0].float(), dim=-1), state, attn

@@ -14,20 +14,35 @@ import math
 import pytest
 import torch
 
+from seqkit.sampling import pick_token
 from seqkit.seq2seq import Transformer
 from seqkit.seq2seq.ensemble import Ensemble
 from seqkit.seq2seq.loss import sequence_mean_loss
 from seqkit.seq2seq.rnn import RNNSeq2Seq
-from seqkit.seq2seq.search import (Hypothesis, _constrain, _force, _inference, _penalty_fn, _prefix_caps,
-                                   _sentences_done, _trim, beam_search, greedy_search, max_lengths, sample)
+from seqkit.seq2seq.search import (
+    Hypothesis,
+    _constrain,
+    _force,
+    _inference,
+    _penalty_fn,
+    _prefix_caps,
+    _sentences_done,
+    beam_search,
+    greedy_search,
+    max_lengths,
+    sample,
+)
 from seqkit.seq2seq.translator import quantize_model
-from seqkit.sampling import pick_token
 from seqkit.text.vocab import BOS_ID, EOS_ID
 
 V = 14  # 0 unk, 1 pad, 2 bos, 3 eos, 4..13 words
 
 
 # -- the old search, kept as the reference -------------------------------------------------------------
+def _trim(attention, src_len):
+    return None if attention is None else attention[:, :src_len].float().cpu()
+
+
 def _reference_generate(model, src, src_len, pick, max_len_a, max_len_b, min_len, return_attention, prefix=None):
     with _inference(model):
         n_sent = src.shape[0]
