@@ -1,5 +1,6 @@
 """``docs/reference/serving.md`` says what the server does: its limits table is the code's, and its
-nginx example works in front of a real ``seqkit serve`` (skipped, saying why, without nginx)."""
+nginx example works in front of a real ``seqkit serve``, streams included (skipped, saying why, without
+nginx)."""
 
 from __future__ import annotations
 
@@ -68,6 +69,13 @@ def test_the_nginx_example_proxies_to_seqkit_serve(tiny_run, serve_load, tmp_pat
             direct = httpx.post(srv.url + "/translate", json={"sentences": ["The cat eats."], "beam": 2},
                                 headers=named, timeout=60)
             assert r.json() == direct.json()
+            # a stream passes through as events (X-Accel-Buffering: no turns nginx's buffering off for it)
+            with httpx.stream("POST", url + "/translate/stream", json={"text": "The cat eats. I am here!", "beam": 2},
+                              headers=named, timeout=60) as stream:
+                assert stream.status_code == 200
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                names = [line[7:] for line in stream.iter_lines() if line.startswith("event: ")]
+            assert names == ["sentence", "sentence", "done"]
             # the name the client used reaches seqkit serve, which answers only to its own
             r = httpx.get(url + "/health", headers={"host": "evil.example"}, timeout=30)
             assert r.status_code == 400 and "Host 'evil.example' is not served here" in r.json()["detail"]
