@@ -8,9 +8,9 @@ import json
 import socket
 import threading
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
+from test_clients import wait_for  # tests/serve/test_clients.py: /health polled until it shows a state
 
 from seqkit.serve import libretranslate as lt
 from seqkit.serve.app import create_app
@@ -192,17 +192,6 @@ def _settle(c):
 
 
 # -- a client that hangs up mid-stream (the real server) --------------------------------------------------
-def wait_for(url, **state):
-    import time
-
-    for _ in range(1000):
-        h = httpx.get(url + "/health", timeout=30).json()
-        if all(h[k] == v for k, v in state.items()):
-            return h
-        time.sleep(0.02)
-    raise AssertionError(f"server never reached {state}: {h}")
-
-
 def test_a_client_that_disconnects_mid_stream_has_the_rest_dropped(engine, live_server):
     stepped = Stepped(engine)
     stepped.steps.release()  # its first part is decoded, its second held while the client hangs up
