@@ -19,11 +19,14 @@ def export() -> None:
               help="replace the earlier export in -o DIR (only ever a folder seqkit export ct2 wrote)")
 @click.option("--quantization", default="float32", show_default=True,
               type=click.Choice(["float32", "int8", "int16"]), help="weight type CTranslate2 stores")
-def ct2(run_dir: str, out_dir: str | None, force: bool, quantization: str) -> None:
+@click.option("--vmap", default=None, type=click.Path(dir_okay=False),
+              help="a vocabulary shortlist (seqkit shortlist build) to ship as vmap.txt, for --shortlist")
+def ct2(run_dir: str, out_dir: str | None, force: bool, quantization: str, vmap: str | None) -> None:
     """Convert the run's Transformer to CTranslate2 (seqkit translate --engine ct2 --run OUT).
 
     The folder holds CTranslate2's model.bin, config.json and vocabulary (seqkit's ids and pieces)
-    beside the run's spm.model. GRU/RNN-attention models cannot be exported. Writing RUN/ct2 takes the
+    beside the run's spm.model; with --vmap FILE, a vocabulary shortlist as vmap.txt (translate with
+    --engine ct2 --shortlist). GRU/RNN-attention models cannot be exported. Writing RUN/ct2 takes the
     run directory's lock: it waits for no one, and stops at once while a recipe runs there.
 
     \b
@@ -49,8 +52,8 @@ def ct2(run_dir: str, out_dir: str | None, force: bool, quantization: str) -> No
         out_dir = None  # -o RUN/ct2 is the default target
     if out_dir is None:  # RUN/ct2 is written into the run directory: only while no run holds it
         with RunLock(run):
-            out = export_ct2(run_dir, default, quantization)
+            out = export_ct2(run_dir, default, quantization, vmap)
     else:
         check_output_folder(out_dir, OUTPUT_KIND, replace=force, source=run_dir)
-        out = export_ct2(run_dir, out_dir, quantization)
-    click.echo(f"{out}: CTranslate2 model ({quantization})")
+        out = export_ct2(run_dir, out_dir, quantization, vmap)
+    click.echo(f"{out}: CTranslate2 model ({quantization}{', with a vocabulary shortlist' if vmap else ''})")

@@ -84,6 +84,8 @@ class DecodeSettings:
     seed: int = knob(0, "sampling: random seed", ge=0, le=2**32 - 1, surfaces=_CLI)
     batch_tokens: int = knob(3000, "padded source pieces per decoding batch", ge=1, le=10_000_000,
                              surfaces=_ALL - {"request"})
+    shortlist: bool = knob(False, "output pieces limited to the shortlist of the batch's source pieces (the run's or "
+                           "export's vmap.txt: seqkit shortlist build)", surfaces=_ALL - {"recipe", "request"})
 
     def checks(self) -> list[str]:
         """Rules between fields (:func:`~seqkit.settings.from_dict` adds them to the range checks)."""

@@ -72,7 +72,10 @@ class CT2Translator(TextSide):
         path: an export folder (``seqkit export ct2``) or a run directory holding one in ``ct2/``.
         settings, knobs: the :class:`~seqkit.seq2seq.decoding.DecodeSettings` (as ``Translator``);
             the length penalty must be ``length`` (CTranslate2's ``L ** alpha``) or ``none``, and
-            sampling and ``unk_penalty`` are seqkit's engine's only.
+            sampling and ``unk_penalty`` are seqkit's engine's only. ``shortlist`` decodes with the
+            export's ``vmap.txt`` (CTranslate2's ``use_vmap``: the softmax over the candidates of the
+            batch's source pieces); a hypothesis cut at the length cap is rescored over the whole
+            vocabulary (``score_batch`` has no shortlist).
         threads: CTranslate2's ``intra_threads`` (0: its default); ``compute_type``: ``"default"``
             (the exported weight type) or a CTranslate2 compute type such as ``"int8"``, ``"float32"``.
         patience: CTranslate2 ends a sentence's beam search once ``beam * patience`` hypotheses have
@@ -107,6 +110,7 @@ class CT2Translator(TextSide):
             raise SeqkitError(f"CTranslate2 cannot load this export on {device} ({text[0][:160] if text else exc!r})",
                               path=self.folder / "model.bin", fix=export.fix) from None
         self.preprocess, self.postprocess = side_functions(model_pretokenize(export.info))
+        self.vmap = export.vmap
         self.patience = patience
         self.stats = self._new_stats()
 
@@ -116,6 +120,10 @@ class CT2Translator(TextSide):
         """For each source, its ``nbest`` ``(ids, score, log_prob)`` best first; empty in -> empty out."""
         s = self.resolve(settings, **knobs)
         beam, nbest = s.beam, s.nbest
+        if s.shortlist and self.vmap is None:
+            raise SeqkitError("--shortlist: this export holds no vocabulary shortlist (vmap.txt)", path=self.folder,
+                              fix="export with one: seqkit shortlist build --run RUN, then seqkit export ct2 --run RUN "
+                                  "--vmap RUN/vmap.txt")
         self.count_sources(src_ids)
         results: list[list[tuple[list[int], float, float]]] = [[([], 0.0, 0.0)] * nbest for _ in src_ids]
         groups: dict[int, list[int]] = {}
@@ -144,7 +152,7 @@ class CT2Translator(TextSide):
             out = self.translator.translate_batch(
                 sources, prefixes, beam_size=max(beam, 1), num_hypotheses=max(beam, 1), length_penalty=alpha,
                 max_decoding_length=cap + 1, max_input_length=0, patience=self.patience, return_scores=True,
-                return_end_token=True, max_batch_size=s.batch_tokens, batch_type="tokens")
+                return_end_token=True, max_batch_size=s.batch_tokens, batch_type="tokens", use_vmap=s.shortlist)
             capped = []  # (row, hypothesis index, source pieces, the cap tokens)
             for i, source, result in zip(rows, sources, out):
                 hyps = []

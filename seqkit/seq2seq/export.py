@@ -5,7 +5,8 @@ the encoder/decoder ``LayerSpec`` variables) from seqkit's weights, then ``valid
 ``optimize(quantization)`` and ``save()`` -- CTranslate2 writes its binary format itself. The export
 folder holds ``model.bin``, ``config.json``, ``shared_vocabulary.json`` (CTranslate2's files), and
 ``spm.model`` plus ``seqkit.json`` (the seqkit model.json, the quantization, and where the export
-came from: the model folder, its weights' SHA-256, model.bin's SHA-256) so the folder translates raw
+came from: the model folder, its weights' SHA-256, model.bin's SHA-256), and with ``--vmap`` a
+vocabulary shortlist as ``vmap.txt`` (:mod:`seqkit.seq2seq.shortlist`), so the folder translates raw
 text on its own, and its loader (:func:`seqkit.seq2seq.export_folder.open_export`) refuses a swapped
 tokenizer, a damaged model.bin or a stale export.
 
@@ -138,15 +139,17 @@ def transformer_spec(model, pieces: list[str]) -> Any:
 
 
 def export_ct2(run_or_model_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,
-               quantization: str = "float32") -> Path:
+               quantization: str = "float32", vmap: str | os.PathLike | None = None) -> Path:
     """Convert the Transformer of a run (``RUN/model/``) or model folder to a CTranslate2 folder.
 
     ``out_dir`` defaults to ``RUN/ct2``; it is written whole (atomically, marked as a ``ct2-export``)
     and must be missing, empty or an earlier export: any other folder is refused before the conversion
     (:func:`seqkit.outputs.check_replaceable`). ``quantization``: one of
     :data:`QUANTIZATIONS` (CTranslate2 quantizes the weights; int8 keeps a per-row float scale).
-    A model CTranslate2 cannot run (the RNN encoder-decoder, an unknown activation) raises a one-line
-    :class:`SeqkitError`. Returns the export folder.
+    ``vmap``: a vocabulary shortlist (``seqkit shortlist build``), checked against the model's
+    vocabulary and shipped as ``vmap.txt`` (the name CTranslate2's ``use_vmap=True`` reads; its size
+    and SHA-256 recorded in ``seqkit.json``). A model CTranslate2 cannot run (the RNN encoder-decoder,
+    an unknown activation) raises a one-line :class:`SeqkitError`. Returns the export folder.
     """
     from seqkit.io import file_stamp
     from seqkit.seq2seq.export_folder import export_record
@@ -165,13 +168,21 @@ def export_ct2(run_or_model_dir: str | os.PathLike, out_dir: str | os.PathLike |
     check_replaceable(out, OUTPUT_KIND)  # before any work: never replace a folder that is not an export
     ctranslate2_module()
     weights = file_stamp(model_folder.weights)  # what the export is made from, before it is read
-    model = model_folder.build_model()
     pieces = model_folder.tokenizer().pieces()
+    if vmap is not None:  # checked before the conversion: a bad line is named, nothing is written
+        from seqkit.seq2seq.shortlist import Shortlist
+
+        Shortlist.load(vmap, pieces)
+    model = model_folder.build_model()
     spec = transformer_spec(model.eval(), pieces)
     spec.optimize(quantization=quantization)
     with atomic_dir(out, OUTPUT_KIND) as tmp:
         spec.save(os.fspath(tmp))
         copy_file_atomic(folder / "spm.model", tmp / "spm.model")
+        if vmap is not None:
+            from seqkit.seq2seq.shortlist import VMAP_FILE
+
+            copy_file_atomic(vmap, tmp / VMAP_FILE)
         save_json(tmp / "seqkit.json", export_record(model_folder, tmp, quantization, weights))
     return out
 

@@ -8,11 +8,13 @@ the export came from (:data:`SEQKIT_JSON`):
 * ``ct2_quantization``: the weight type CTranslate2 stored;
 * ``source``: the model folder it was made from (``model_folder``, absolute) and the SHA-256 and size
   of that folder's ``model.safetensors`` at the time (``weights_sha256``, ``weights_size``);
-* ``files``: the size and SHA-256 of the ``model.bin`` written.
+* ``files``: the size and SHA-256 of the ``model.bin`` written, and the SHA-256 of ``vmap.txt`` (a
+  vocabulary shortlist, ``seqkit export ct2 --vmap``) when there is one.
 
 :func:`open_export` is the only way in (``CT2Translator``, ``seqkit translate/serve --engine ct2``,
 ``GET /info`` of such a server). It refuses, in one line naming the file: a missing file; a
-``seqkit.json`` outside its schema; a ``model.bin`` whose size or SHA-256 is not the recorded one (a
+``seqkit.json`` outside its schema; a ``model.bin`` or ``vmap.txt`` whose size or SHA-256 is not the
+recorded one, or a ``vmap.txt`` the export did not write (a
 damaged or replaced file is never handed to CTranslate2); an ``spm.model`` other than the one the
 model was trained with (a swapped tokenizer would translate into fluent garbage); a vocabulary that
 is not the tokenizer's pieces in id order; and a *stale* export: when the export sits in a run
@@ -33,6 +35,7 @@ from seqkit.io import file_stamp, sha256_file
 from seqkit.seq2seq.export import CT2_WEIGHTS, QUANTIZATIONS, RUN_SUBDIR
 from seqkit.seq2seq.model_folder import MAX_TOKENIZER_BYTES, MAX_VOCAB, MODEL_JSON, ModelFolder
 from seqkit.seq2seq.presets import config_problems
+from seqkit.seq2seq.shortlist import VMAP_FILE
 
 #: ``seqkit.json``: the model folder's ``model.json`` and where the export came from.
 SEQKIT_JSON = Obj(fields={
@@ -45,6 +48,7 @@ SEQKIT_JSON = Obj(fields={
     }),
     "files": Obj(required=True, fields={
         CT2_WEIGHTS: Obj(required=True, fields={"size": Int(required=True, lo=0), "sha256": Sha256(required=True)}),
+        VMAP_FILE: Obj(fields={"sha256": Sha256(required=True)}),
     }),
 })
 
@@ -60,10 +64,13 @@ def export_record(model_folder: ModelFolder, out: Path, quantization: str, weigh
     there) from ``model_folder``, whose ``model.safetensors`` had ``weights_stamp``
     (:func:`seqkit.io.file_stamp`, taken before the weights were read)."""
     model_bin = file_stamp(out / CT2_WEIGHTS)
+    files = {CT2_WEIGHTS: {"size": model_bin["size"], "sha256": model_bin["sha256"]}}
+    if (out / VMAP_FILE).is_file():
+        files[VMAP_FILE] = {"sha256": sha256_file(out / VMAP_FILE)}
     return {**model_folder.info, "ct2_quantization": quantization,
             "source": {"model_folder": os.path.abspath(model_folder.path), "weights_sha256": weights_stamp["sha256"],
                        "weights_size": weights_stamp["size"]},
-            "files": {CT2_WEIGHTS: {"size": model_bin["size"], "sha256": model_bin["sha256"]}}}
+            "files": files}
 
 
 def rebuild_command(folder: Path, source: Path, quantization: str) -> str:
@@ -94,6 +101,11 @@ class ExportFolder:
     info: dict[str, Any]
     vocabulary: list[str]
     source: Path | None
+
+    @property
+    def vmap(self) -> Path | None:
+        """The export's vocabulary shortlist (``vmap.txt``, checked by :func:`open_export`), or None."""
+        return self.path / VMAP_FILE if VMAP_FILE in self.info["files"] else None
 
     @property
     def vocab_size(self) -> int:
@@ -148,11 +160,21 @@ def open_export(path: str | os.PathLike) -> ExportFolder:
     if spm.stat().st_size > MAX_TOKENIZER_BYTES or sha256_file(spm) != info["tokenizer_sha256"]:
         raise SeqkitError("spm.model is not the tokenizer this model was trained with (its SHA-256 differs from "
                           "seqkit.json's tokenizer_sha256)", path=spm, fix=f"put the run's spm.model back, or {fix}")
-    recorded = info["files"][CT2_WEIGHTS]
-    stamp = file_stamp(folder / CT2_WEIGHTS, with_hash=False)
-    if stamp["size"] != recorded["size"] or sha256_file(folder / CT2_WEIGHTS) != recorded["sha256"]:
-        raise SeqkitError(f"damaged: not the model.bin that was exported ({stamp['size']:,} bytes, "
-                          f"{recorded['size']:,} recorded; or its SHA-256 differs)", path=folder / CT2_WEIGHTS, fix=fix)
+    for name in (CT2_WEIGHTS, VMAP_FILE):
+        recorded = info["files"].get(name)
+        if recorded is None:
+            if (folder / name).exists():  # CT2_WEIGHTS is required by the schema
+                raise SeqkitError(f"{name} was not exported with this model (seqkit.json does not record it); "
+                                  "CTranslate2 would use it", path=folder / name,
+                                  fix=f"remove it, or export with --vmap FILE: {fix.removeprefix('export again: ')}")
+            continue
+        if not (folder / name).is_file():
+            raise SeqkitError(f"{name} missing: seqkit.json records one", path=folder, fix=fix)
+        size = file_stamp(folder / name, with_hash=False)["size"]
+        if size != recorded.get("size", size) or sha256_file(folder / name) != recorded["sha256"]:
+            was = f", {recorded['size']:,} recorded" if "size" in recorded else ""
+            raise SeqkitError(f"damaged: not the {name} that was exported ({size:,} bytes{was}; or its SHA-256 "
+                              "differs)", path=folder / name, fix=fix)
     vocabulary = _vocabulary(folder, info["vocab_size"], fix)
     if source is not None:
         weights = source / "model.safetensors"

@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from seqkit.errors import SeqkitError
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -389,3 +391,73 @@ def check_replaceable_vmap(path: str | os.PathLike) -> None:
     if why:
         raise SeqkitError(f"exists and {why} (a line without exactly one tab); refusing to replace it "
                           "(nothing was changed)", path=path, fix="give a new file path, or remove that file first")
+
+
+# -- decoding with a shortlist (seqkit's engine) -------------------------------------------------------
+def sliced_projection(layer: Any, ids: Any) -> Any:
+    """``h (..., d) -> logits (..., C)`` of the rows ``ids`` (C,) of an output projection, its weight
+    rows sliced once: ``layer`` is a weight matrix (V, d) (a tied embedding), an ``nn.Linear``, or
+    torch's dynamically quantized int8 Linear (its int8 rows and per-row scales are taken as they are
+    and packed again, so each logit is the one the full layer computes)."""
+    import torch.nn.functional as F
+
+    if isinstance(layer, torch.Tensor):
+        weight = layer.index_select(0, ids)
+        return lambda h: F.linear(h, weight)
+    if isinstance(layer, torch.nn.Linear):
+        weight = layer.weight.index_select(0, ids)
+        bias = layer.bias.index_select(0, ids) if layer.bias is not None else None
+        return lambda h: F.linear(h, weight, bias)
+    packed = getattr(layer, "_packed_params", None)
+    if packed is not None and packed.dtype == torch.qint8:
+        w, b = packed._weight_bias()
+        if w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+            rows = torch._make_per_channel_quantized_tensor(
+                w.int_repr().index_select(0, ids), w.q_per_channel_scales().index_select(0, ids),
+                w.q_per_channel_zero_points().index_select(0, ids), 0)
+        else:
+            rows = torch._make_per_tensor_quantized_tensor(w.int_repr().index_select(0, ids), w.q_scale(),
+                                                           w.q_zero_point())
+        sliced = torch.ops.quantized.linear_prepack(rows, b.index_select(0, ids) if b is not None else None)
+        reduce_range = getattr(layer, "version", 4) is not None and getattr(layer, "version", 4) >= 4
+        return lambda h: torch.ops.quantized.linear_dynamic(h, sliced, reduce_range=reduce_range)
+    return None
+
+
+class ShortlistModel(nn.Module):
+    """A model of the :mod:`seqkit.seq2seq.interfaces` interface that scores only the candidate ids
+    ``ids`` (C,) of one batch (sorted, the special ids first: :meth:`Shortlist.candidates`): the search
+    over it sees a vocabulary of C pieces, index ``i`` meaning piece ``ids[i]`` (``<bos>``/``<eos>``
+    keep their ids), and its log-probabilities are normalised over the candidates, as CTranslate2's
+    are with a vmap. A model with ``shortlist_projection(ids)`` (the Transformer) computes its output
+    projection over the candidates' rows only; any other (an ensemble, the RNN) scores the whole
+    vocabulary and the candidates' log-probabilities are renormalised.
+    Map the search's output ids back with ``ids[tokens]``."""
+
+    def __init__(self, model: nn.Module, ids: torch.Tensor) -> None:
+        super().__init__()
+        self.model, self.ids = model, ids
+        self.pad_id = getattr(model, "pad_id", PAD_ID)
+        make = getattr(model, "shortlist_projection", None)
+        self.project = make(ids) if make is not None else None
+
+    def encode(self, src: Any, src_len: Any) -> Any:
+        return self.model.encode(src, src_len)
+
+    def decode_step(self, prev_tokens: Any, state: Any, need_attn: bool = False) -> Any:
+        """prev_tokens (B,) candidate indices -> (log_probs (B, C), state, attention or None)."""
+        full = self.ids.index_select(0, prev_tokens)
+        if self.project is not None:
+            return self.model.decode_step(full, state, need_attn, project=self.project)
+        log_probs, state, attn = self.model.decode_step(full, state, need_attn)
+        return torch.log_softmax(log_probs.index_select(1, self.ids), dim=-1), state, attn
+
+
+def run_vmap(path: str | os.PathLike) -> Path | None:
+    """The vocabulary shortlist of a run directory (``RUN/vmap.txt``, what ``seqkit shortlist build``
+    writes by default), also when ``path`` is the run's ``model/`` folder; None when there is none."""
+    path = Path(path)
+    for folder in (path, path.parent) if path.name == "model" else (path,):
+        if (folder / VMAP_FILE).is_file():
+            return folder / VMAP_FILE
+    return None

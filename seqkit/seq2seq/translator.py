@@ -8,6 +8,7 @@ settings are one :class:`~seqkit.seq2seq.decoding.DecodeSettings`; each call may
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from seqkit.errors import SeqkitError
 from seqkit.sentences import one_or_many, refuse_string
 from seqkit.seq2seq.decoding import DEFAULT, DecodeSettings, check_engine
 from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search, sample
+from seqkit.seq2seq.shortlist import Shortlist, ShortlistModel, run_vmap
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seqkit.threads import computes
 from seqkit.train.distributed import gather_shards, shard
@@ -225,6 +227,10 @@ class Translator(TextSide):
             float32.
         preprocess / postprocess: applied to every source before encoding / every detokenized output
             (e.g. cutting and joining Chinese words).
+        shortlist: a vocabulary shortlist (:class:`~seqkit.seq2seq.shortlist.Shortlist` or its vmap
+            file) for the ``shortlist`` setting: each decoding batch scores only the candidates of its
+            source pieces (:mod:`seqkit.seq2seq.shortlist`). :meth:`from_run` gives the run's
+            ``vmap.txt`` (``seqkit shortlist build``).
         split_ranks: under ``torchrun``, the ranks search together: each searches every
             ``world_size``-th decoding batch and every rank gets all the results
             (:mod:`seqkit.train.distributed`), so every rank must make the same calls with the same
@@ -237,7 +243,7 @@ class Translator(TextSide):
 
     def __init__(self, model: nn.Module, tokenizer: Any, settings: DecodeSettings | None = None, *,
                  device: str | torch.device = "cpu", quantize: str | None = None, preprocess: Any = None,
-                 postprocess: Any = None, split_ranks: bool = False, **knobs: Any) -> None:
+                 postprocess: Any = None, split_ranks: bool = False, shortlist: Any = None, **knobs: Any) -> None:
         from seqkit.train.host_memory import keep_freed_memory
 
         self.settings = DEFAULT
@@ -251,6 +257,7 @@ class Translator(TextSide):
         self.preprocess, self.postprocess = preprocess, postprocess
         self.stats = self._new_stats()
         self.split_ranks = split_ranks
+        self.vmap = shortlist  # a Shortlist, or its vmap file (read when first used), or None
 
     @classmethod
     def from_runs(cls, run_dirs: list[str | os.PathLike], settings: DecodeSettings | None = None, *,
@@ -270,6 +277,7 @@ class Translator(TextSide):
         check_same_tokenizer(folders, "an ensemble")
         models = [f.build_model() for f in folders]
         pre, post = folders[0].side_functions()
+        knobs.setdefault("shortlist", run_vmap(run_dirs[0]))
         return cls(Ensemble(models), folders[0].tokenizer(), settings, device=device, quantize=quantize,
                    preprocess=pre, postprocess=post, **knobs)
 
@@ -283,12 +291,14 @@ class Translator(TextSide):
         The decode settings are ``settings`` and ``knobs``, never something a training run stored.
         ``weights``: ``"best"`` (default: the model folder's, the best so far while the run trains),
         ``"last"`` (the newest step checkpoint of a running or killed run) or a weights file.
+        The vocabulary shortlist is the run's ``vmap.txt`` when there is one (read only when used).
         """
         from seqkit.seq2seq.model_folder import checkpoint_weights, open_model_folder
 
         folder = open_model_folder(run_dir)
         pre, post = folder.side_functions()
         weights = checkpoint_weights(run_dir, weights)
+        knobs.setdefault("shortlist", run_vmap(run_dir))
         return cls(folder.build_model(weights), folder.tokenizer(), settings, device=device, quantize=quantize,
                    preprocess=pre, postprocess=post, **knobs)
 
@@ -319,7 +329,7 @@ class Translator(TextSide):
         self.count_sources(src_ids)
         if all(not ids for ids in src_ids):
             return results
-        model = _UnkPenalty(self.model, s.unk_penalty) if s.unk_penalty else self.model
+        shortlist = self.shortlist() if s.shortlist else None
         sampling = s.sampling()
         generator = torch.Generator().manual_seed(s.seed) if sampling is not None else None
         split = self.split_ranks and sampling is None
@@ -335,6 +345,15 @@ class Translator(TextSide):
                 width = max((len(r) for r in rows), default=0)
                 prefix = torch.tensor([r + [-1] * (width - len(r)) for r in rows], dtype=torch.long,
                                       device=self.device) if width else None
+            model, ids = self.model, None
+            if shortlist is not None:  # the batch's candidates; the search runs over their indices
+                extra = [] if prefix is None else prefix[prefix >= 0].tolist()
+                ids = torch.from_numpy(shortlist.candidates(src.tolist(), extra)).to(self.device)
+                model = ShortlistModel(model, ids)
+                if prefix is not None:
+                    prefix = torch.where(prefix >= 0, torch.searchsorted(ids, prefix.clamp(min=0)), prefix)
+            if s.unk_penalty:
+                model = _UnkPenalty(model, s.unk_penalty)
             if sampling is not None:
                 hyps = [[h] for h in sample(model, src, src_len, temperature=s.temperature, top_k=s.top_k,
                                             top_p=s.top_p, generator=generator, prefix=prefix, **caps)]
@@ -343,11 +362,25 @@ class Translator(TextSide):
             else:
                 hyps = beam_search(model, src, src_len, beam_size=s.beam, alpha=s.alpha, nbest=nbest,
                                    length_penalty=s.penalty, prefix=prefix, **caps)
+            if ids is not None:  # candidate indices -> vocabulary ids
+                table = ids.tolist()
+                hyps = [[dataclasses.replace(h, tokens=[table[t] for t in h.tokens]) for h in hs] for hs in hyps]
             searched.append((batch.indices.tolist(), hyps))
         for indices, hyps in gather_shards(searched) if split else searched:
             for i, hs in zip(indices, hyps):
                 results[i] = list(hs) + [empty] * (nbest - len(hs))
         return results
+
+    def shortlist(self) -> Shortlist:
+        """The vocabulary shortlist (read and checked against the tokenizer's pieces on first use)."""
+        from seqkit.seq2seq.shortlist import Shortlist
+
+        if self.vmap is None:
+            raise SeqkitError("--shortlist: this run has no vocabulary shortlist (vmap.txt)",
+                              fix="build one first: seqkit shortlist build --run RUN_DIR")
+        if not isinstance(self.vmap, Shortlist):
+            self.vmap = Shortlist.load(self.vmap, self.tokenizer.pieces())
+        return self.vmap
 
     def translate_scored(self, sentences: list[str] | str, settings: DecodeSettings | None = None, *,
                          attention: bool = False, prefix: str | list[str] | None = None,

@@ -168,3 +168,139 @@ def test_build_from_given_files(run, tmp_path, tokenizer):
                      tokenizer.encode_ids_batch(["le chat", "le chien"])))
     assert _entries(built) == _entries(learn_shortlist(pairs, tokenizer.pieces(), frequent=0))
     assert np.array_equal(built.always, SPECIALS)
+
+
+# -- decoding with a shortlist -----------------------------------------------------------------------
+SOURCES = _lines("test.en", 30) + [""]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tokenizer):
+    """Pre-norm, tied embeddings, 80 updates on 600 pairs of seqkit-en-fr, with its training data."""
+    from seqkit.seq2seq.training import NMTTrainConfig, train_nmt
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cfg = model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=4, n_enc_layers=2, n_dec_layers=2,
+                       dropout=0.0)
+    model = build_model(cfg, len(tokenizer))
+    train_nmt(model, tokenizer, _lines("train.en", 600), _lines("train.fr", 600),
+              cfg=NMTTrainConfig(lr=5e-3, warmup=10, max_tokens=800, max_steps=80, valid_every=None,
+                                 label_smoothing=0.0, progress=False))
+    root = tmp_path_factory.mktemp("trained")
+    (root / "model").mkdir()
+    tokenizer.save(root / "spm.model")
+    save_model_dir(root / "model", cfg, len(tokenizer), root / "spm.model", model.state_dict(), src="en", tgt="fr")
+    return root
+
+
+def _everything(tokenizer) -> Shortlist:
+    pieces = tokenizer.pieces()
+    return Shortlist(pieces, np.arange(len(pieces)), {})
+
+
+@pytest.mark.parametrize("beam", [1, 5])
+def test_seqkit_shortlist_of_every_piece_decodes_as_the_full_vocabulary(trained, tokenizer, beam):
+    from seqkit.seq2seq.translator import Translator
+
+    full = Translator.from_run(trained, beam=beam).translate_scored(SOURCES, nbest=min(beam, 2))
+    short = Translator.from_run(trained, beam=beam, shortlist=_everything(tokenizer)).translate_scored(
+        SOURCES, nbest=min(beam, 2), shortlist=True)
+    for a, b in zip(full, short):
+        assert [h.pieces for h in a] == [h.pieces for h in b]
+        assert [h.score for h in a] == pytest.approx([h.score for h in b], rel=1e-6, abs=1e-6)
+        assert [h.log_prob for h in a] == pytest.approx([h.log_prob for h in b], rel=1e-6, abs=1e-6)
+
+
+def test_seqkit_shortlist_limits_the_output_to_the_candidates(trained, tokenizer):
+    from seqkit.seq2seq.translator import Translator
+
+    pairs = list(zip(tokenizer.encode_ids_batch(_lines("train.en", 600)),
+                     tokenizer.encode_ids_batch(_lines("train.fr", 600))))
+    small = learn_shortlist(pairs, tokenizer.pieces(), top_k=3, frequent=10)
+    translator = Translator.from_run(trained, beam=3, shortlist=small)
+    restricted = 0
+    for src in SOURCES:  # one sentence a batch: its own candidates
+        best = translator.translate_scored([src], shortlist=True)[0][0]
+        allowed = set(small.candidates([tokenizer.encode_ids(src)]).tolist())
+        assert set(tokenizer.piece_to_id(p) for p in best.pieces) <= allowed
+        restricted += len(allowed) < len(tokenizer)
+    assert restricted == len(SOURCES)
+    # a prefix's pieces join the candidates, and are forced
+    out = translator.translate_scored(SOURCES[:3], shortlist=True, prefix="Le chat")
+    assert all(hyps[0].text.startswith("Le chat") for hyps in out)
+
+
+def _small(tokenizer) -> Shortlist:
+    pairs = list(zip(tokenizer.encode_ids_batch(_lines("train.en", 600)),
+                     tokenizer.encode_ids_batch(_lines("train.fr", 600))))
+    return learn_shortlist(pairs, tokenizer.pieces(), top_k=3, frequent=10)
+
+
+def test_ctranslate2_reads_the_vmap_as_seqkit_does(trained, tokenizer, tmp_path):
+    pytest.importorskip("ctranslate2")
+    from seqkit.seq2seq.engines import CT2Translator
+    from seqkit.seq2seq.export import export_ct2
+    from seqkit.seq2seq.translator import Translator
+
+    small = _small(tokenizer)
+    vmap = small.save(tmp_path / "small.vmap")
+    out = export_ct2(trained, tmp_path / "export", vmap=vmap)
+    assert (out / "vmap.txt").read_bytes() == vmap.read_bytes()
+    theirs = CT2Translator(out, beam=1, threads=1)
+    ours = Translator.from_run(trained, beam=1, shortlist=vmap)
+    changed = 0
+    for src in SOURCES:  # one sentence a batch: the same candidates in both engines
+        ids = tokenizer.encode_ids(src)
+        a = theirs.translate_scored([src], shortlist=True)[0][0]
+        b = ours.translate_scored([src], shortlist=True)[0][0]
+        assert {tokenizer.piece_to_id(p) for p in a.pieces} <= set(small.candidates([ids]).tolist())
+        assert a.pieces == b.pieces  # greedy: the same argmax over the same candidates
+        if len(a.pieces) < int(1.5 * (len(ids) + 1) + 10):  # (at the cap CTranslate2 rescores in full)
+            assert a.log_prob == pytest.approx(b.log_prob, rel=2e-4, abs=2e-3)  # normalised over candidates
+        changed += a.pieces != theirs.translate_scored([src])[0][0].pieces
+    assert changed >= 3  # the shortlist was used: some outputs differ from the full vocabulary's
+
+
+def test_ctranslate2_with_every_piece_decodes_as_without(trained, tokenizer, tmp_path):
+    pytest.importorskip("ctranslate2")
+    from seqkit.seq2seq.engines import CT2Translator
+
+    vmap = _everything(tokenizer).save(tmp_path / "all.vmap")
+    assert main(["export", "ct2", "--run", str(trained), "-o", str(tmp_path / "export"), "--vmap", str(vmap)]) == 0
+    translator = CT2Translator(tmp_path / "export", beam=4, threads=1)
+    full, short = translator.translate_scored(SOURCES), translator.translate_scored(SOURCES, shortlist=True)
+    assert [h[0].pieces for h in full] == [h[0].pieces for h in short]
+    assert [h[0].score for h in full] == pytest.approx([h[0].score for h in short], rel=1e-5, abs=1e-5)
+
+
+def test_export_and_engines_refuse_a_bad_or_missing_shortlist(trained, tokenizer, tmp_path, capsys):
+    pytest.importorskip("ctranslate2")
+    from seqkit.seq2seq.engines import CT2Translator
+
+    bad = tmp_path / "bad.vmap"
+    bad.write_text("\t<unk>\n▁le ▁chat\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["export", "ct2", "--run", str(trained), "-o", str(tmp_path / "e1"), "--vmap", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{bad}:2: expected a source, one tab" in err, err
+    assert not (tmp_path / "e1").exists()
+    # an export without a shortlist: --shortlist is refused in one line, and so is a vmap.txt put there
+    assert main(["export", "ct2", "--run", str(trained), "-o", str(tmp_path / "e2")]) == 0
+    with pytest.raises(SeqkitError, match="holds no vocabulary shortlist"):
+        CT2Translator(tmp_path / "e2", threads=1).translate(["a cat"], shortlist=True)
+    _small(tokenizer).save(tmp_path / "e2" / "vmap.txt")
+    with pytest.raises(SeqkitError, match="vmap.txt was not exported with this model"):
+        CT2Translator(tmp_path / "e2", threads=1)
+    # an export with one: a changed vmap.txt is refused
+    assert main(["export", "ct2", "--run", str(trained), "-o", str(tmp_path / "e3"), "--vmap",
+                 str(tmp_path / "e2" / "vmap.txt")]) == 0
+    with open(tmp_path / "e3" / "vmap.txt", "a", encoding="utf-8") as fh:
+        fh.write("▁chat\t▁chat\n")
+    with pytest.raises(SeqkitError, match="damaged: not the vmap.txt that was exported"):
+        CT2Translator(tmp_path / "e3", threads=1)
+    # the seqkit engine: a run without vmap.txt
+    from seqkit.seq2seq.translator import Translator
+
+    with pytest.raises(SeqkitError, match="no vocabulary shortlist"):
+        Translator.from_run(trained).translate(["a cat"], shortlist=True)
