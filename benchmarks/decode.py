@@ -7,7 +7,9 @@ Multi30k de->en) and a test set (default: Multi30k test_2016_flickr from ``$SEQK
   the Linear layers, ``torch.ao.quantization.quantize_dynamic``, per-row int8 weights);
 * CTranslate2 float32 and int8 (``seqkit export ct2 --quantization ...`` of the same weights);
 
-at beam 1 and 5 and 1 and 2 threads: sentences/s and target tokens/s (the pieces of the outputs, with
+each also with a vocabulary shortlist (``+vmap`` rows: ``seqkit shortlist build``'s defaults learned
+from the run's training data, or ``--vmap FILE``; seqkit's ``--shortlist``, CTranslate2's
+``use_vmap``; ``--no-shortlist`` leaves them out), at beam 1 and 5 and 1 and 2 threads: sentences/s and target tokens/s (the pieces of the outputs, with
 ``<eos>``), the median of ``--repeats`` timed passes, and sacreBLEU (13a, detokenized, cased) of each.
 Both engines decode with the same settings (alpha 1, output cap 1.5 * source + 10); the length penalty
 is CTranslate2's ``L ** alpha`` (seqkit's ``length_penalty="d2l"``) and CTranslate2's beam search runs
@@ -32,6 +34,9 @@ from pathlib import Path
 
 import torch
 from _common import REPO, header, installed, shared_data, skipped, table, work_folder
+
+from seqkit.errors import SeqkitError
+from seqkit.seq2seq.shortlist import describe
 
 HERE = Path(__file__).resolve().parent
 
@@ -71,6 +76,22 @@ def smoke_model(work: Path) -> Path:
     return work / "model"
 
 
+def shortlist(args: argparse.Namespace, run: Path, work: Path) -> Path | None:
+    """The vmap file of the ``+vmap`` rows: ``--vmap``, else ``seqkit shortlist build``'s defaults
+    learned from the run's training data (the smoke model: from the bundled en-fr training pairs)."""
+    from seqkit.seq2seq.shortlist import shortlist_for_run
+
+    if args.vmap is not None:
+        return args.vmap
+    options = {"src": REPO / "data/en-fr/train.en", "tgt": REPO / "data/en-fr/train.fr"} if args.smoke else {}
+    try:
+        learned = shortlist_for_run(run, **options)
+    except SeqkitError as exc:
+        skipped("shortlist", f"not learned ({exc})", fix="give --vmap FILE for the +vmap rows")
+        return None
+    return learned.save(work / "vmap.txt")
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", type=Path, default=None, help="a trained nmt_transformer run (or model folder)")
@@ -84,6 +105,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--work", "--workdir", dest="work", type=Path, default=None,
                    help="keep the CTranslate2 exports here (default: a new temporary folder, removed)")
     p.add_argument("--profile", action="store_true", help="profile seqkit's beam-5 float32 decoding")
+    p.add_argument("--vmap", type=Path, default=None,
+                   help="the shortlist of the +vmap rows [default: learned from the run's training data]")
+    p.add_argument("--no-shortlist", action="store_true", help="leave out the +vmap rows")
     p.add_argument("--smoke", action="store_true",
                    help="an untrained tiny model, 12 bundled en-fr sentences, beams 1,2, one thread: checks the script")
     args = p.parse_args(argv)
@@ -107,12 +131,13 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
     ref = _read(Path(args.ref) if args.ref else args.data / "multi30k/test_2016_flickr.en.gz")
     if args.sents:
         src, ref = src[: args.sents], ref[: args.sents]
+    vmap = None if args.no_shortlist else shortlist(args, run, work)
     ct2 = installed("ctranslate2")
     if ct2:
         from seqkit.seq2seq.engines import CT2Translator
         from seqkit.seq2seq.export import export_ct2
 
-        exports = {q: export_ct2(run, work / f"ct2-{q}", q) for q in ("float32", "int8")}
+        exports = {q: export_ct2(run, work / f"ct2-{q}", q, vmap=vmap) for q in ("float32", "int8")}
     else:
         skipped("ctranslate2", fix="pip install ctranslate2: the CTranslate2 rows and the ratio column are left out")
     common = dict(alpha=1.0, max_len_a=1.5, max_len_b=10, length_penalty="d2l")
@@ -121,8 +146,8 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
     for threads in [int(t) for t in args.threads.split(",")]:
         use_threads(threads)
         engines = {
-            "seqkit float32": Translator.from_run(run, **common),
-            "seqkit int8": Translator.from_run(run, quantize="int8", **common),
+            "seqkit float32": Translator.from_run(run, shortlist=vmap, **common),
+            "seqkit int8": Translator.from_run(run, quantize="int8", shortlist=vmap, **common),
         }
         if ct2:
             engines.update({
@@ -131,10 +156,15 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
                 # CTranslate2's own default stopping (patience 1): faster, ends some searches early
                 "ct2 int8 p1": CT2Translator(exports["int8"], threads=threads, patience=1.0, **common),
             })
+        if vmap is not None:  # the same engines, each batch scoring its shortlist's candidates only
+            engines.update({f"{name} +vmap": (engine, True) for name, engine in list(engines.items())
+                            if not name.endswith("p1")})
         for beam in [int(b) for b in args.beams.split(",")]:
             for name, engine in engines.items():
-                def translate(engine=engine, beam=beam):
-                    return [hyps[0] for hyps in engine.translate_scored(src, beam=beam)]
+                engine, short = engine if isinstance(engine, tuple) else (engine, False)
+
+                def translate(engine=engine, beam=beam, short=short):
+                    return [hyps[0] for hyps in engine.translate_scored(src, beam=beam, shortlist=short)]
 
                 seconds, hyps = _time(translate, args.repeats)
                 texts = [h.text for h in hyps]
@@ -145,12 +175,13 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
                 print(f"{name:15s} beam {beam} threads {threads}: {rows[-1]['sents_per_s']:8.1f} sent/s "
                       f"{rows[-1]['tokens_per_s']:9.0f} tok/s  BLEU {rows[-1]['bleu']:.2f}", file=sys.stderr)
 
-    def vs_ct2(r: dict) -> str:
-        base = next((x for x in rows if x["engine"] == "ct2 int8" and x["beam"] == r["beam"]
+    def vs_ct2(r: dict) -> str:  # like for like: a +vmap row against CTranslate2 int8 with the same vmap
+        peer = "ct2 int8 +vmap" if r["engine"].endswith("+vmap") else "ct2 int8"
+        base = next((x for x in rows if x["engine"] == peer and x["beam"] == r["beam"]
                      and x["threads"] == r["threads"]), None)
         return f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}" if base else "-"
 
-    table(["engine", "beam", "threads", "sentences/s", "target tokens/s", "BLEU", "/ ct2 int8 (tok/s)"],
+    table(["engine", "beam", "threads", "sentences/s", "target tokens/s", "BLEU", "/ ct2 int8 (+vmap) (tok/s)"],
           [[r["engine"], r["beam"], r["threads"], f"{r['sents_per_s']:,.1f}", f"{r['tokens_per_s']:,.0f}",
             f"{r['bleu']:.2f}", vs_ct2(r)] for r in rows])
     if ct2:
@@ -159,6 +190,11 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
             a, b = outputs[("seqkit float32", beam, t)], outputs[("ct2 float32", beam, t)]
             print(f"beam {beam}: float32 outputs equal in {sum(x == y for x, y in zip(a, b))} of {len(a)} sentences")
 
+    if vmap is not None:
+        from seqkit.seq2seq.shortlist import Shortlist
+
+        pieces = Translator.from_run(run).tokenizer.pieces()
+        print(f"+vmap rows: {vmap}: {describe(Shortlist.load(vmap, pieces))}")
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 

@@ -210,6 +210,7 @@ def check_nmt(out: str) -> None:
 def check_decode(out: str, hidden: bool = False) -> None:
     t = the_table(out, "engine")
     engines = ["seqkit float32", "seqkit int8"] + ([] if hidden else ["ct2 float32", "ct2 int8", "ct2 int8 p1"])
+    engines += [f"{e} +vmap" for e in engines if not e.endswith("p1")]  # the same, with a vocabulary shortlist
     assert [(r[0], r[1]) for r in t[1]] == [(e, b) for b in ("1", "2") for e in engines]
     for row in t[1]:
         positive(row[3]), positive(row[4])
