@@ -16,7 +16,7 @@ RNN with attention and a Transformer are interchangeable:
 ``model.decode_step(prev_tokens, state, need_attn=False) -> (log_probs, state, attn)``
     One incremental decoding step: ``prev_tokens`` (B,) are the last tokens emitted (``<bos>`` at the
     first step); ``log_probs`` (B, V) are the log-probabilities of the next token; the returned state
-    is a new object (the input state is not mutated); ``attn`` (B, S) are the attention weights over
+    is a new object (the input state is not mutated, unless ``reserve`` below was called); ``attn`` (B, S) are the attention weights over
     the source for this step when ``need_attn`` is true (``None`` otherwise, or for a model without
     attention).
 

@@ -17,7 +17,7 @@ Shared conventions:
 Memory: nothing grows by concatenation. The search knows its length cap before the first step
 (``steps = max(max_lengths) + 1``), calls ``state.reserve(steps)`` (the Transformer then preallocates
 its self-attention keys and values, see :mod:`seqkit.seq2seq.transformer`) and keeps the output tokens
-and attention weights of every live row in :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer`\ s of
+and attention weights of every live row in :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` buffers of
 ``steps`` columns, written in place at step t. When rows change -- beam search picks each new
 hypothesis's parent, finished sentences leave (their rows are dropped, not carried) -- every buffer is
 reordered by one ``index_select`` of its filled prefix into a spare buffer of the same size, so the

@@ -26,9 +26,11 @@ Design:
 The decoding cache (:class:`TransformerState`):
 
 * Layout: one :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` for every layer's self-attention
-  keys and values, ``(rows, layers, 2, H, capacity, dh)``. A layer's keys are the view
-  ``[:B, layer, 0]`` (B, H, capacity, dh); step t writes position t in place and attends over
-  ``[:, :, :t+1]``, a strided view SDPA reads as it is (each row and head's keys contiguous).
+  keys and values, ``(rows, capacity, layers, 2, H, dh)``: a row's filled positions are one
+  contiguous block, so a reorder copies one block per row. A layer's keys are the view
+  ``[:B, :, layer, 0].transpose(1, 2)`` (B, H, capacity, dh); step t writes position t in place and
+  attends over ``[:, :, :t+1]``, a strided view SDPA reads as it is (no copy; outputs bitwise equal
+  to a contiguous cache's).
 * ``state.reserve(steps)`` (the searches call it with their length cap) sizes the buffer once; without
   it (a caller that branches from earlier states) each step copies the cache into a new buffer one
   position longer and nothing is shared between states, as the concatenating cache did.
@@ -150,7 +152,7 @@ class TransformerState(DecoderState):
       (B / group, H, S, dh).
     src_mask: (B / group, 1, 1, S) True at real source tokens.
     cache: the self-attention keys and values of the positions decoded so far, every layer in one
-      :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` (rows, layers, 2, H, capacity, dh), rows
+      :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` (rows, capacity, layers, 2, H, dh), rows
       ``[:B]`` and positions ``[:step]`` filled; None before the first step.
     step: number of target positions already decoded (the next token's position).
     group: decoder rows per memory row. :meth:`expand` makes each sentence ``k`` hypotheses that
@@ -203,8 +205,8 @@ class TransformerState(DecoderState):
         if self.cache is not None:
             return self.cache.room(self.rows, self.step, end)
         k = self.memory_kv[0][0]  # (B / group, H, S, dh): the heads, their size, dtype and device
-        shape = (self.rows, len(self.memory_kv), 2, k.shape[1], max(end, self.capacity), k.shape[3])
-        return PrefixBuffer(k.new_empty(shape), axis=4, in_place=self.capacity > 0)
+        shape = (self.rows, max(end, self.capacity), len(self.memory_kv), 2, k.shape[1], k.shape[3])
+        return PrefixBuffer(k.new_empty(shape), axis=1, in_place=self.capacity > 0)
 
 
 def _select_rows(pairs: list[tuple[Tensor, Tensor]], index: Tensor) -> list[tuple[Tensor, Tensor]]:
@@ -272,7 +274,8 @@ class Transformer(EncoderDecoder):
         cache = state.cache_for(end) if incremental else None
         weights = None
         for i, layer in enumerate(self.decoder):
-            kv = (cache.data[:n, i, 0], cache.data[:n, i, 1]) if cache is not None else None
+            kv = (cache.data[:n, :, i, 0].transpose(1, 2), cache.data[:n, :, i, 1].transpose(1, 2)
+                  ) if cache is not None else None
             last = need_attn and i == len(self.decoder) - 1
             x, weights = layer(x, state.memory_kv[i], state.src_mask, kv, state.step, last, state.group)
         new_state = dataclasses.replace(state, cache=cache, step=end)

@@ -18,6 +18,7 @@ from seqkit.sampling import pick_token
 from seqkit.seq2seq import Transformer
 from seqkit.seq2seq.ensemble import Ensemble
 from seqkit.seq2seq.loss import sequence_mean_loss
+from seqkit.seq2seq.prefix_buffer import PrefixBuffer
 from seqkit.seq2seq.rnn import RNNSeq2Seq
 from seqkit.seq2seq.search import (
     Hypothesis,
@@ -145,18 +146,23 @@ def _reverse_data(seed: int, n: int):
 @pytest.fixture(scope="module")
 def reverser():
     """A 1+2-layer Transformer trained for 300 updates to reverse sequences of 1-9 words."""
-    torch.manual_seed(0)
-    model = Transformer(V, d_model=32, n_heads=2, n_enc_layers=1, n_dec_layers=2, d_ff=64, dropout=0.0)
-    src, src_len, tgt = _reverse_data(0, 2000)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    g = torch.Generator().manual_seed(1)
-    for _ in range(300):
-        idx = torch.randint(0, len(src), (32,), generator=g)
-        tgt_in = torch.cat([torch.full((32, 1), BOS_ID), tgt[idx, :-1]], 1)
-        loss = sequence_mean_loss(model(src[idx], src_len[idx], tgt_in), tgt[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    threads = torch.get_num_threads()  # module fixtures run before conftest's one-thread fixture
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        model = Transformer(V, d_model=32, n_heads=2, n_enc_layers=1, n_dec_layers=2, d_ff=64, dropout=0.0)
+        src, src_len, tgt = _reverse_data(0, 2000)
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+        g = torch.Generator().manual_seed(1)
+        for _ in range(300):
+            idx = torch.randint(0, len(src), (32,), generator=g)
+            tgt_in = torch.cat([torch.full((32, 1), BOS_ID), tgt[idx, :-1]], 1)
+            loss = sequence_mean_loss(model(src[idx], src_len[idx], tgt_in), tgt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
     return model.eval()
 
 
@@ -249,3 +255,59 @@ def test_int8_rnn_and_ensembles_equal_the_old_search(reverser, batch):
                 _same(n, o)
         _same(greedy_search(model, src, src_len, max_len_a=1, max_len_b=2), _reference_generate(
             model, src, src_len, lambda lp: lp.argmax(-1), 1.0, 2, 0, False))
+
+
+# -- the cache is preallocated, reordered in place, and follows the live rows ---------------------------
+class _Spy(torch.nn.Module):
+    """The model, recording each step's rows and the storage and capacity of its cache."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.pad_id, self.steps = model, model.pad_id, []
+
+    def encode(self, src, src_len):
+        return self.model.encode(src, src_len)
+
+    def decode_step(self, prev, state, need_attn=False):
+        out = self.model.decode_step(prev, state, need_attn)
+        cache = out[1].cache
+        self.steps.append((prev.shape[0], cache.data.untyped_storage().data_ptr(), cache.capacity))
+        return out
+
+
+def test_the_cache_is_allocated_once_and_each_step_computes_the_live_rows(reverser, batch):
+    src, src_len = batch
+    spy = _Spy(reverser)
+    hyps = beam_search(spy, src, src_len, beam_size=5, max_len_a=1, max_len_b=2)
+    cap = int(src_len.max()) + 2
+    rows = [r for r, _, _ in spy.steps]
+    assert {c for _, _, c in spy.steps} == {cap + 1}  # sized once for the longest output
+    assert len({p for _, p, _ in spy.steps}) <= 2  # the buffer and its spare, swapped at each reorder
+    assert rows[0] == 5 * len(src) and rows == sorted(rows, reverse=True) and rows[-1] < rows[0]
+    assert all(r % 5 == 0 for r in rows)  # 5 hypotheses per sentence still searching, no finished rows
+    assert max(len(h[0].tokens) for h in hyps) < len(spy.steps) <= cap + 1
+
+    spy.steps.clear()  # greedy: a sentence's row leaves when it ends
+    greedy = greedy_search(spy, src, src_len, max_len_a=1, max_len_b=2)
+    lengths = sorted(len(h.tokens) for h in greedy)
+    assert [r for r, _, _ in spy.steps] == [sum(n >= t for n in lengths) for t in range(lengths[-1] + 1)]
+    assert len({p for _, p, _ in spy.steps}) <= 2
+
+
+def test_a_prefix_buffer_reorders_in_place_or_leaves_earlier_buffers_alone():
+    data = torch.arange(4 * 5).view(4, 5)
+    buf = PrefixBuffer(data.clone(), axis=1)
+    first = buf.data
+    out = buf.select(torch.tensor([3, 3, 0]), 2)
+    assert out is buf and torch.equal(buf.filled(3, 2), torch.tensor([[15, 16], [15, 16], [0, 1]]))
+    buf.data[:3, 2] = torch.tensor([-1, -2, -3])
+    buf.select(torch.tensor([2, 0]), 3)
+    assert buf.data is first and torch.equal(buf.filled(2, 3), torch.tensor([[0, 1, -3], [15, 16, -1]]))
+    assert buf.room(2, 3, 5) is buf and buf.room(2, 3, 6).capacity == 10  # in place: doubles when full
+
+    kept = PrefixBuffer(data.clone(), axis=1, in_place=False)
+    picked = kept.select(torch.tensor([1]), 2)
+    grown = picked.room(1, 2, 3)
+    grown.data[0, 2] = 99
+    assert torch.equal(kept.data, data) and picked.data.shape == (1, 2) and grown.capacity == 3
+    assert torch.equal(grown.data[0], torch.tensor([5, 6, 99]))
