@@ -16,15 +16,18 @@ Shared conventions:
 
 Memory: nothing grows by concatenation. The search knows its length cap before the first step
 (``steps = max(max_lengths) + 1``), calls ``state.reserve(steps)`` (the Transformer then preallocates
-its self-attention keys and values, see :mod:`seqkit.seq2seq.transformer`) and keeps the output tokens
-and attention weights of every live row in :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` buffers of
-``steps`` columns, written in place at step t. When rows change -- beam search picks each new
-hypothesis's parent, finished sentences leave (their rows are dropped, not carried) -- every buffer is
-reordered by one ``index_select`` of its filled prefix into a spare buffer of the same size, so the
-work per step follows the live rows and no step allocates a buffer. Beam search adds the hypotheses'
-scores into the step's log-probabilities in place and takes the ``2 * beam`` best over each sentence's
-beam x vocabulary as one ``topk`` on a flat view. The outputs are the ones the search gave when it
-concatenated (``tests/seq2seq/test_inplace_search.py`` keeps that search as its reference).
+its self-attention keys and values, see :mod:`seqkit.seq2seq.transformer`) and keeps the output
+tokens and attention weights of every live row in
+:class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` buffers of ``steps`` columns, written in place
+at step t. When rows change -- beam search picks each new hypothesis's parent, finished sentences
+leave (their rows are dropped, not carried) -- every buffer is reordered by one ``index_select`` of
+its filled prefix into a spare buffer of the same size, so the work per step follows the live rows
+and no step allocates a buffer. Beam search decodes the first step with one row per sentence (its
+only hypothesis, the empty one) and makes the ``beam`` rows after it (``state.expand``); it adds the
+hypotheses' scores into the step's log-probabilities in place and takes the ``2 * beam`` best over
+each sentence's beam x vocabulary as one ``topk`` on a flat view. The outputs are the ones the
+search gave when it concatenated (``tests/seq2seq/test_inplace_search.py`` keeps that search as its
+reference).
 
 Beam search details (:func:`beam_search`):
 
@@ -53,6 +56,7 @@ import math
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit.sampling import check_sampling, pick_token
@@ -243,11 +247,11 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
         n_sent, device = src.shape[0], src.device
         caps = _prefix_caps(max_lengths(src_len, max_len_a, max_len_b), prefix)
         steps = int(caps.max()) + 1
-        state = model.encode(src, src_len).expand(K).reserve(steps)
-        alive = torch.arange(n_sent, device=device)  # sentence of each group of K rows
-        scores = torch.full((n_sent, K), -math.inf, device=device)
-        scores[:, 0] = 0.0  # one live hypothesis per sentence at the start, not K copies
-        prev = torch.full((n_sent * K,), bos_id, dtype=torch.long, device=device)
+        state = model.encode(src, src_len).reserve(steps)  # one row per sentence: K after the first step
+        width = 1  # rows per live sentence: its one empty hypothesis at the first step, then K
+        alive = torch.arange(n_sent, device=device)  # sentence of each group of `width` rows
+        scores = torch.zeros(n_sent, 1, device=device)
+        prev = torch.full((n_sent,), bos_id, dtype=torch.long, device=device)
         history = PrefixBuffer(prev.new_empty(n_sent * K, steps), axis=1)  # tokens so far, per row
         attn_hist: PrefixBuffer | None = None
         finished: list[list[Hypothesis]] = [[] for _ in range(n_sent)]
@@ -255,16 +259,19 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
             n = alive.numel()
             log_probs, state, attn = model.decode_step(prev, state, return_attention)
             vocab = log_probs.shape[1]
-            log_probs = _constrain(log_probs, t, caps[alive].repeat_interleave(K), min_len, eos_id)
-            log_probs = _force(log_probs, t, prefix, alive.repeat_interleave(K))
-            cand = log_probs.add_(scores.reshape(-1, 1)).view(n, K * vocab)  # the step's own tensor
-            top_scores, top_ids = cand.topk(min(2 * K, K * vocab), dim=1)  # (n, 2K), best first
+            log_probs = _constrain(log_probs, t, caps[alive].repeat_interleave(width), min_len, eos_id)
+            log_probs = _force(log_probs, t, prefix, alive.repeat_interleave(width))
+            cand = log_probs.add_(scores.reshape(-1, 1)).view(n, width * vocab)  # the step's own tensor
+            top_scores, top_ids = cand.topk(min(2 * K, width * vocab), dim=1)  # (n, 2K), best first
+            if top_scores.shape[1] < K:  # fewer candidates than beams (a tiny vocabulary): the rest are dead
+                top_scores = F.pad(top_scores, (0, K - top_scores.shape[1]), value=-math.inf)
+                top_ids = F.pad(top_ids, (0, K - top_ids.shape[1]))
             top_beams, top_tokens = top_ids // vocab, top_ids % vocab
-            top_rows = top_beams + (torch.arange(n, device=device) * K).unsqueeze(1)  # flat parent rows
+            top_rows = top_beams + (torch.arange(n, device=device) * width).unsqueeze(1)  # flat parent rows
             if return_attention and attn is not None:  # a model without attention gives None
                 if attn_hist is None:
-                    attn_hist = PrefixBuffer(attn.new_empty(n * K, steps, attn.shape[1]), axis=1)
-                attn_hist.data[:n * K, t] = attn
+                    attn_hist = PrefixBuffer(attn.new_empty(n_sent * K, steps, attn.shape[1]), axis=1)
+                attn_hist.data[:n * width, t] = attn
 
             # <eos> among the first K candidates finishes a hypothesis of length t + 1
             is_eos = top_tokens == eos_id
@@ -288,7 +295,11 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
             rows, new_tokens, scores = rows[keep].flatten(), new_tokens[keep].flatten(), alive_scores[keep]
             alive = alive[keep]
             # one gather per buffer: parents picked, finished sentences' rows dropped
-            state = state.select(rows)
+            if width < K:  # after the first step: every new hypothesis's parent is its sentence's row
+                state = (state.select(keep) if keep.numel() < n else state).expand(K)
+                width = K
+            else:
+                state = state.select(rows)
             history = history.select(rows, t)
             history.data[:rows.numel(), t] = new_tokens
             attn_hist = attn_hist.select(rows, t + 1) if attn_hist is not None else None

@@ -282,9 +282,12 @@ def test_the_cache_is_allocated_once_and_each_step_computes_the_live_rows(revers
     cap = int(src_len.max()) + 2
     rows = [r for r, _, _ in spy.steps]
     assert {c for _, _, c in spy.steps} == {cap + 1}  # sized once for the longest output
-    assert len({p for _, p, _ in spy.steps}) <= 2  # the buffer and its spare, swapped at each reorder
-    assert rows[0] == 5 * len(src) and rows == sorted(rows, reverse=True) and rows[-1] < rows[0]
-    assert all(r % 5 == 0 for r in rows)  # 5 hypotheses per sentence still searching, no finished rows
+    # the first step's buffer (one row per sentence), then the beam's buffer and its spare, swapped
+    # at each reorder: nothing allocated per step
+    assert len({p for _, p, _ in spy.steps}) <= 3 and len(spy.steps) >= 8
+    assert rows[0] == len(src)  # the first step: one row per sentence, its only hypothesis
+    assert rows[1] == 5 * len(src) and rows[1:] == sorted(rows[1:], reverse=True) and rows[-1] < rows[1]
+    assert all(r % 5 == 0 for r in rows[1:])  # 5 hypotheses per sentence still searching, none finished
     assert max(len(h[0].tokens) for h in hyps) < len(spy.steps) <= cap + 1
 
     spy.steps.clear()  # greedy: a sentence's row leaves when it ends
