@@ -107,7 +107,7 @@ def test_info_of_a_run_never_evaluated(tmp_path, tiny_run):
 def test_page_is_served(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert 'id="source"' in r.text and 'fetch("/translate"' in r.text
+    assert 'id="source"' in r.text and 'fetch("/translate/stream"' in r.text
     assert client.get("/favicon.ico").status_code == 204
 
 
