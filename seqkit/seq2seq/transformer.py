@@ -254,6 +254,14 @@ class Transformer(EncoderDecoder):
         """Decoder output (..., d) -> vocabulary logits (..., V)."""
         return F.linear(h, self.embed.weight) if self.out_proj is None else self.out_proj(h)
 
+    def shortlist_projection(self, ids: Tensor):
+        """``h (..., d) -> logits (..., C)`` of the vocabulary ids ``ids`` (C,) only, for
+        ``decode_step(project=...)`` (a vocabulary shortlist, :mod:`seqkit.seq2seq.shortlist`): the
+        projection's rows are sliced once, here."""
+        from seqkit.seq2seq.shortlist import sliced_projection
+
+        return sliced_projection(self.embed.weight if self.out_proj is None else self.out_proj, ids)
+
     # -- the EncoderDecoder interface -----------------------------------------------------------
     def encode(self, src: Tensor, src_len: Tensor) -> TransformerState:
         """src (B, S), src_len (B,) -> state with cross-attention K/V for every decoder layer."""
@@ -266,7 +274,7 @@ class Transformer(EncoderDecoder):
         return TransformerState(memory_kv, src_mask)
 
     def _decode(self, tokens: Tensor, state: TransformerState, need_attn: bool = False,
-                incremental: bool = False) -> tuple[Tensor, TransformerState, Tensor | None]:
+                incremental: bool = False, project=None) -> tuple[Tensor, TransformerState, Tensor | None]:
         """Run the decoder stack over ``tokens`` (B, T) at positions ``state.step..``; ``incremental``
         keeps their self-attention keys and values in the state's cache (T = 1 after the first step)."""
         x = self._embed(tokens, state.step)
@@ -279,16 +287,18 @@ class Transformer(EncoderDecoder):
             last = need_attn and i == len(self.decoder) - 1
             x, weights = layer(x, state.memory_kv[i], state.src_mask, kv, state.step, last, state.group)
         new_state = dataclasses.replace(state, cache=cache, step=end)
-        return self._logits(self.dec_norm(x)), new_state, weights
+        return (project or self._logits)(self.dec_norm(x)), new_state, weights
 
     def forward(self, src: Tensor, src_len: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher forcing: src (B, S), src_len (B,), tgt_in (B, T) -> logits (B, T, V)."""
         return self._decode(tgt_in, self.encode(src, src_len))[0]
 
-    def decode_step(self, prev_tokens: Tensor, state: TransformerState, need_attn: bool = False
+    def decode_step(self, prev_tokens: Tensor, state: TransformerState, need_attn: bool = False, project=None
                     ) -> tuple[Tensor, TransformerState, Tensor | None]:
         """prev_tokens (B,) -> (log_probs (B, V), new state, last layer's cross-attention averaged
-        over heads (B, S) if ``need_attn`` else None)."""
-        logits, state, weights = self._decode(prev_tokens.unsqueeze(1), state, need_attn, incremental=True)
+        over heads (B, S) if ``need_attn`` else None). ``project``: a :meth:`shortlist_projection`,
+        whose C pieces the log-probabilities (B, C) are then over."""
+        logits, state, weights = self._decode(prev_tokens.unsqueeze(1), state, need_attn, incremental=True,
+                                              project=project)
         attn = weights.mean(dim=1)[:, 0] if weights is not None else None
         return torch.log_softmax(logits[:, 0].float(), dim=-1), state, attn

@@ -199,17 +199,38 @@ def _everything(tokenizer) -> Shortlist:
     return Shortlist(pieces, np.arange(len(pieces)), {})
 
 
-@pytest.mark.parametrize("beam", [1, 5])
-def test_seqkit_shortlist_of_every_piece_decodes_as_the_full_vocabulary(trained, tokenizer, beam):
+@pytest.mark.parametrize("beam, quantize", [(1, None), (5, None), (5, "int8")])
+def test_seqkit_shortlist_of_every_piece_decodes_as_the_full_vocabulary(trained, tokenizer, beam, quantize):
+    from seqkit.seq2seq.shortlist import ShortlistModel
     from seqkit.seq2seq.translator import Translator
 
-    full = Translator.from_run(trained, beam=beam).translate_scored(SOURCES, nbest=min(beam, 2))
-    short = Translator.from_run(trained, beam=beam, shortlist=_everything(tokenizer)).translate_scored(
-        SOURCES, nbest=min(beam, 2), shortlist=True)
-    for a, b in zip(full, short):
+    full = Translator.from_run(trained, beam=beam, quantize=quantize)
+    short = Translator.from_run(trained, beam=beam, quantize=quantize, shortlist=_everything(tokenizer))
+    # the Transformer projects onto the candidates' rows only (float32 and int8 alike)
+    assert ShortlistModel(short.model, torch.arange(len(tokenizer))).project is not None
+    a_all = full.translate_scored(SOURCES, nbest=min(beam, 2))
+    b_all = short.translate_scored(SOURCES, nbest=min(beam, 2), shortlist=True)
+    for a, b in zip(a_all, b_all):
         assert [h.pieces for h in a] == [h.pieces for h in b]
-        assert [h.score for h in a] == pytest.approx([h.score for h in b], rel=1e-6, abs=1e-6)
-        assert [h.log_prob for h in a] == pytest.approx([h.log_prob for h in b], rel=1e-6, abs=1e-6)
+        assert [h.score for h in a] == [h.score for h in b]
+        assert [h.log_prob for h in a] == [h.log_prob for h in b]
+
+
+def test_other_models_renormalise_the_candidates_of_the_full_vocabulary(trained, tokenizer):
+    from seqkit.seq2seq.ensemble import Ensemble
+    from seqkit.seq2seq.model_folder import open_model_folder
+    from seqkit.seq2seq.shortlist import ShortlistModel
+
+    model = Ensemble([open_model_folder(trained).build_model()]).eval()
+    ids = torch.tensor([0, 1, 2, 3, 10, 20, 30])
+    wrapped = ShortlistModel(model, ids)
+    assert wrapped.project is None
+    src = torch.tensor([tokenizer.encode_ids("the cat") + [3]])
+    with torch.inference_mode():
+        full, _, _ = model.decode_step(torch.tensor([2]), model.encode(src, torch.tensor([src.shape[1]])))
+        short, _, _ = wrapped.decode_step(torch.tensor([2]), model.encode(src, torch.tensor([src.shape[1]])))
+    assert torch.allclose(short, torch.log_softmax(full[:, ids], -1), atol=1e-6)
+    assert torch.allclose(short.exp().sum(), torch.tensor(1.0))
 
 
 def test_seqkit_shortlist_limits_the_output_to_the_candidates(trained, tokenizer):
