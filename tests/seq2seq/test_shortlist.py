@@ -325,3 +325,29 @@ def test_export_and_engines_refuse_a_bad_or_missing_shortlist(trained, tokenizer
 
     with pytest.raises(SeqkitError, match="no vocabulary shortlist"):
         Translator.from_run(trained).translate(["a cat"], shortlist=True)
+
+
+def test_translate_command_with_the_runs_shortlist_in_both_engines(trained, tokenizer, tmp_path, capsys):
+    import shutil
+
+    from seqkit.seq2seq.engines import CT2Translator
+    from seqkit.seq2seq.translator import Translator
+
+    run = Path(shutil.copytree(trained, tmp_path / "run"))
+    (run / "data").mkdir()
+    (run / "data" / "train.src").write_text("\n".join(_lines("train.en", 600)) + "\n", encoding="utf-8")
+    (run / "data" / "train.tgt").write_text("\n".join(_lines("train.fr", 600)) + "\n", encoding="utf-8")
+    src = tmp_path / "src.en"
+    src.write_text("\n".join(SOURCES[:8]) + "\n", encoding="utf-8")
+    assert main(["shortlist", "build", "--run", str(run), "--top-k", "3", "--frequent", "10"]) == 0
+    assert main(["translate", "--run", str(run), "--beam", "2", "--shortlist", "-i", str(src),
+                 "-o", str(tmp_path / "seqkit.txt")]) == 0
+    expected = Translator.from_run(run, beam=2).translate(SOURCES[:8], shortlist=True)
+    assert (tmp_path / "seqkit.txt").read_text(encoding="utf-8").splitlines() == expected
+    assert expected != Translator.from_run(run, beam=2).translate(SOURCES[:8])  # the shortlist was used
+    pytest.importorskip("ctranslate2")
+    assert main(["export", "ct2", "--run", str(run), "--vmap", str(run / "vmap.txt")]) == 0
+    assert main(["translate", "--engine", "ct2", "--run", str(run), "--beam", "2", "--shortlist", "-i", str(src),
+                 "-o", str(tmp_path / "ct2.txt")]) == 0
+    expected = CT2Translator(run, beam=2).translate(SOURCES[:8], shortlist=True)
+    assert (tmp_path / "ct2.txt").read_text(encoding="utf-8").splitlines() == expected
