@@ -23,6 +23,11 @@ state what a request costs; the heavy request is within the budget, not over it)
 must be 200 and equal the first one. Printed: the small requests' p50/p95 beside the heavy ones and
 the ratio of p95 with and without them (the goal: at most 2x).
 
+On a server of several models (``seqkit serve --run A --run B``), ``--pair SRC-TGT`` sends the small
+requests to that model and ``--heavy-pair SRC-TGT`` the heavy ones (default: the same model): with two
+pairs, the p95 ratio is that of one model's small requests beside another model's heavy traffic, which
+decoder threads of its own keep apart.
+
 ``--half-open N`` opens N sockets that send half a request head and then nothing, and while they
 are open sends ``--requests`` small requests one after another: printed are their latencies (the
 goal: each answered within 1 s) and how many of the N sockets the server closed (the connection cap
@@ -98,19 +103,27 @@ class Server:
         self.stop()
 
 
-def expected_texts(url: str, pool: list[str], beam: int) -> dict[str, str]:
+def pair_fields(pair: str | None) -> dict[str, str]:
+    """``"en-fr"`` -> the request fields that pick that model; None -> none (a server of one model)."""
+    if pair is None:
+        return {}
+    source, _, target = pair.partition("-")
+    return {"source": source, "target": target}
+
+
+def expected_texts(url: str, pool: list[str], beam: int, pair: str | None = None) -> dict[str, str]:
     """Each pool sentence translated alone, one request at a time (nothing to batch it with)."""
     out = {}
     with httpx.Client(timeout=120) as http:
         for sentence in pool:
-            r = http.post(url + "/translate", json={"sentences": [sentence], "beam": beam})
+            r = http.post(url + "/translate", json={"sentences": [sentence], "beam": beam, **pair_fields(pair)})
             r.raise_for_status()
             out[sentence] = r.json()["translations"][0][0]["text"]
     return out
 
 
 async def _load(url: str, clients: int, requests: int, per_request: int, beam: int, pool: list[str],
-                expected: dict[str, str], heavy: dict | None = None
+                expected: dict[str, str], heavy: dict | None = None, pair: str | None = None
                 ) -> tuple[list[float], list[str], float, int]:
     latencies: list[float] = []
     failures: list[str] = []
@@ -120,7 +133,7 @@ async def _load(url: str, clients: int, requests: int, per_request: int, beam: i
         for i in numbers:
             sentences = [pool[(i * per_request + j) % len(pool)] for j in range(per_request)]
             start = time.perf_counter()
-            r = await http.post(url + "/translate", json={"sentences": sentences, "beam": beam})
+            r = await http.post(url + "/translate", json={"sentences": sentences, "beam": beam, **pair_fields(pair)})
             latencies.append(time.perf_counter() - start)
             if r.status_code != 200:
                 failures.append(f"request {i}: HTTP {r.status_code}: {r.text[:200]}")
@@ -146,12 +159,13 @@ async def _load(url: str, clients: int, requests: int, per_request: int, beam: i
 
 
 def run_load(url: str, clients: int, requests: int, *, per_request: int = 1, beam: int = 5,
-             pool: list[str], expected: dict[str, str], heavy: dict | None = None) -> dict:
+             pool: list[str], expected: dict[str, str], heavy: dict | None = None, pair: str | None = None) -> dict:
     """One load run; returns its figures (``failures`` lists every wrong response). ``heavy``: a
-    :func:`heavy_request` whose ``clients`` run beside the small ones until those are done."""
+    :func:`heavy_request` whose ``clients`` run beside the small ones until those are done; ``pair``:
+    the small requests' model on a server of several (``"en-fr"``)."""
     before = httpx.get(url + "/health", timeout=30).json()
     latencies, failures, seconds, heavy_done = asyncio.run(
-        _load(url, clients, requests, per_request, beam, pool, expected, heavy))
+        _load(url, clients, requests, per_request, beam, pool, expected, heavy, pair))
     after = httpx.get(url + "/health", timeout=30).json()
     batches = after["batches"] - before["batches"]
     sentences = after["sentences"] - before["sentences"]
@@ -165,11 +179,11 @@ def run_load(url: str, clients: int, requests: int, *, per_request: int = 1, bea
 _NEEDS = re.compile(r"this request needs ([\d,]+) units")
 
 
-def heavy_request(url: str, pool: list[str], clients: int) -> dict:
+def heavy_request(url: str, pool: list[str], clients: int, pair: str | None = None) -> dict:
     """The heaviest request the server admits, made of long sentences (pool lines joined up to a
     third of ``max_chars``) at its largest beam: as many sentences as its work budget takes, found
     from the 413 answers that state a request's cost. Translated once here: its answer is the one
-    every later heavy answer must equal."""
+    every later heavy answer must equal. ``pair``: its model on a server of several."""
     info = httpx.get(url + "/info", timeout=30).json()
     limits = info["limits"]
     longest = max(limits["max_chars"] // 3, 1)
@@ -180,7 +194,7 @@ def heavy_request(url: str, pool: list[str], clients: int) -> dict:
             current = ""
         current = f"{current} {line}".strip()[:longest]
     sentences = (sentences or [current])[: limits["max_sentences"]]
-    body = {"sentences": sentences, "beam": limits["max_beam"]}
+    body = {"sentences": sentences, "beam": limits["max_beam"], **pair_fields(pair)}
     with httpx.Client(timeout=600) as http:
         while True:
             r = http.post(url + "/translate", json=body)
@@ -202,7 +216,7 @@ def heavy_request(url: str, pool: list[str], clients: int) -> dict:
                 continue
             body["sentences"] = body["sentences"][:fewer]
     texts = [hyps[0]["text"] for hyps in r.json()["translations"]]
-    return {"body": body, "expected": texts, "clients": clients, "budget": limits["max_work"]}
+    return {"body": body, "expected": texts, "clients": clients, "budget": limits["max_work"], "pair": pair}
 
 
 async def _heavy_client(http: httpx.AsyncClient, url: str, heavy: dict, stop: asyncio.Event,
@@ -275,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="the started server's --threads")
     ap.add_argument("--heavy-clients", type=int, default=0,
                     help="run each client count again beside this many clients of heavy requests (at the budget)")
+    ap.add_argument("--pair", default=None,
+                    help="SRC-TGT: the model of the small requests, on a server of several (seqkit serve --run A --run B)")
+    ap.add_argument("--heavy-pair", default=None,
+                    help="SRC-TGT: the model of the heavy requests (default: --pair's): another model's load beside them")
     ap.add_argument("--half-open", type=int, default=0,
                     help="then hold this many half-open sockets while --requests requests are sent one by one")
     args = ap.parse_args(argv)
@@ -290,17 +308,17 @@ def main(argv: list[str] | None = None) -> int:
             extra = ["--threads", str(args.threads)] if args.threads else []
             url = stack.enter_context(Server(args.run, *extra)).url
         url = url.rstrip("/")
-        expected = expected_texts(url, pool, args.beam)
+        expected = expected_texts(url, pool, args.beam, args.pair)
         results = [run_load(url, c, args.requests, per_request=args.sentences, beam=args.beam, pool=pool,
-                            expected=expected) for c in counts]
+                            expected=expected, pair=args.pair) for c in counts]
         if args.heavy_clients:
-            heavy = heavy_request(url, pool, args.heavy_clients)
+            heavy = heavy_request(url, pool, args.heavy_clients, args.heavy_pair or args.pair)
             besides = [run_load(url, c, args.requests, per_request=args.sentences, beam=args.beam, pool=pool,
-                                expected=expected, heavy=heavy) for c in counts]
+                                expected=expected, heavy=heavy, pair=args.pair) for c in counts]
         if args.half_open:
             slow = half_open_run(url, args.half_open, args.requests, pool, args.beam, expected)
     print(f"seqkit serve load: {args.requests} requests of {args.sentences} sentence(s), beam {args.beam}, "
-          f"{len(pool)} distinct sentences")
+          f"{len(pool)} distinct sentences" + (f", to the {args.pair} model" if args.pair else ""))
     print(f"{'clients':>7} {'ok':>9} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'sent/s':>8} {'batches':>8} "
           f"{'mean batch':>10} {'vs first':>8}")
     for r in results:
@@ -309,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['requests_per_s'] / results[0]['requests_per_s']:>7.2f}x")
     if besides:
         body = heavy["body"]
-        print(f"beside {args.heavy_clients} client(s) of heavy requests ({len(body['sentences'])} sentences of "
+        to = f" to the {heavy['pair']} model" if heavy["pair"] else ""
+        print(f"beside {args.heavy_clients} client(s) of heavy requests{to} ({len(body['sentences'])} sentences of "
               f"{max(len(x) for x in body['sentences'])} characters, beam {body['beam']}; within the budget of "
               f"{heavy['budget']:,} units), small requests:")
         print(f"{'clients':>7} {'ok':>9} {'p50 ms':>8} {'p95 ms':>8} {'heavy done':>10} {'p95 vs alone':>12}")

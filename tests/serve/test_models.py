@@ -186,8 +186,12 @@ def test_create_app_refuses_a_duplicate_pair_and_a_model_without_languages(engin
 
 
 # -- the command and LibreTranslate's client against a real server of two models -----------------------------
-def test_seqkit_serve_with_two_runs_and_the_libretranslatepy_client(tiny_run, tiny_run_fr_en, serve_load, engine, fr_en):
-    with serve_load.Server(tiny_run, "--run", str(tiny_run_fr_en), "--threads", "1") as srv:
+def test_seqkit_serve_with_two_runs_and_the_libretranslatepy_client(tiny_run, tiny_run_fr_en, serve_load, engine, fr_en,
+                                                                    capsys):
+    """The command with two runs; LibreTranslate's client; and the load script's two-model run, small:
+    small requests to one model beside heavy ones (at a small budget) to the other, every answer checked."""
+    with serve_load.Server(tiny_run, "--run", str(tiny_run_fr_en), "--threads", "1", "--max-work", "3000",
+                           "--heavy-work", "500") as srv:
         r = httpx.post(srv.url + "/translate", json={"sentences": FR, "beam": 2, "source": "fr", "target": "en"},
                        timeout=60)
         assert [h[0]["text"] for h in r.json()["translations"]] == best(fr_en, FR, beam=2)
@@ -198,5 +202,14 @@ def test_seqkit_serve_with_two_runs_and_the_libretranslatepy_client(tiny_run, ti
         assert client.translate(FR[0], "fr", "en") == best(fr_en, FR[:1])[0]
         assert client.translate(EN[0], "en", "fr") == best(engine, EN[:1])[0]
         assert [lang["code"] for lang in client.languages()] == ["en", "fr"]
+        capsys.readouterr()
+        assert serve_load.main(["--url", srv.url, "--clients", "2", "--requests", "6", "--pool", "4", "--beam", "2",
+                                "--pair", "en-fr", "--heavy-clients", "1", "--heavy-pair", "fr-en"]) == 0
+        lanes = httpx.get(srv.url + "/health", timeout=30).json()["lanes"]
         status, log = srv.stop()
+    out = capsys.readouterr().out
+    assert "6 requests of 1 sentence(s), beam 2, 4 distinct sentences, to the en-fr model" in out
+    assert "beside 1 client(s) of heavy requests to the fr-en model (" in out
+    assert lanes["fr-en heavy"]["requests"] >= 2 and lanes["en-fr heavy"]["requests"] == 0  # the probe's and the run's
+    assert lanes["en-fr small"]["requests"] >= 2 * 6 + 4  # alone, beside the heavy ones, and the expected texts
     assert f"seqkit serve: {tiny_run} (en-fr), {tiny_run_fr_en} (fr-en) (seqkit, 1 thread(s))" in log
