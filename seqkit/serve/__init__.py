@@ -5,7 +5,8 @@ FastAPI app around an engine (``create_app``), ``limits.py`` every limit of a re
 the connections (one object; the flags come from it), ``batcher.py`` is the queue that decodes
 concurrent requests together in one worker thread, ``server.py`` runs the app under uvicorn with
 guards against slow clients, ``engine.py`` loads the engine of a run and says what the server needs
-of it, ``static/index.html`` is the page at ``/``. Needs the ``serve`` extra
+of it, ``routing.py`` picks the model of a request's language pair when several are served,
+``libretranslate.py`` is LibreTranslate's API, ``static/index.html`` is the page at ``/``. Needs the ``serve`` extra
 (``pip install 'seqkit[serve]'``: FastAPI and uvicorn).
 """
 
