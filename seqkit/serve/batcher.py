@@ -274,7 +274,7 @@ class MicroBatcher:
             at = 0
             for job, start, stop in group:
                 job.results.extend(results[at:at + stop - start])
-                if job.on_part is not None:
+                if job.on_part is not None and not job.cancelled:  # nobody listens to a cancelled one
                     try:
                         job.on_part(start, results[at:at + stop - start])
                     except Exception:  # noqa: BLE001,S110 -- a listener's trouble must not stop the decoder

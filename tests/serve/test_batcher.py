@@ -268,3 +268,50 @@ def test_the_heavy_lane_runs_at_a_lower_cpu_priority():
     assert lowered.submit(["a"]).result(10) == [[min(base + 5, 19)]]
     normal.close(10)
     lowered.close(10)
+
+
+def test_a_stream_is_decoded_in_parts_of_1_2_4_each_handed_over_in_order():
+    engine = Recorder()
+    engine.gate.clear()
+    b = MicroBatcher(engine, max_wait_ms=0, max_batch=4)
+    first = b.submit(["zero"])
+    _wait(lambda: b.health()["in_flight"] == 1, "the first request to be taken")
+    heard = []
+
+    def listener(start, results):
+        heard.append((start, results, stream.done()))
+        if start == 0:
+            raise RuntimeError("a listener's trouble")  # ignored: the decoder goes on
+
+    stream = b.submit(list("abcdefghi"), on_part=listener)  # 9 sentences
+    other = b.submit(["xy"])
+    engine.gate.set()
+    assert first.result(10) == [["orez/5"]]
+    assert stream.result(10) == [[f"{c}/5"] for c in "abcdefghi"]
+    assert other.result(10) == [["yx/5"]]
+    # parts of 1, 2, 4 sentences (then the rest, max_batch bounding them), each batched with whoever waits:
+    # the request behind the stream shares the stream's first call, not waiting for all of it
+    assert [c[0] for c in engine.calls] == [["zero"], ["a", "xy"], ["b", "c"], ["d", "e", "f", "g"], ["h", "i"]]
+    assert [(start, results) for start, results, _ in heard] == [
+        (0, [["a/5"]]), (1, [["b/5"], ["c/5"]]), (3, [["d/5"], ["e/5"], ["f/5"], ["g/5"]]), (7, [["h/5"], ["i/5"]])]
+    assert not any(done for _, _, done in heard)  # every part before the request's end
+    assert b.health()["requests"] == 3 and b.alive
+    assert b.close(10)
+
+
+def test_a_cancelled_stream_gets_no_more_parts():
+    engine = Recorder()
+    b = MicroBatcher(engine, max_wait_ms=0, max_batch=8)
+    heard = []
+    engine.gate.clear()
+    stream = b.submit(list("abcdefg"), on_part=lambda start, results: heard.append(start))
+    _wait(lambda: b.health()["in_flight"] == 1, "the stream's first part to be taken")
+    assert b.health()["queued"] == 6
+    assert b.cancel(stream)
+    assert b.health()["queued"] == 0  # the parts not yet taken leave the queue at once
+    engine.gate.set()
+    with pytest.raises(CancelledError):
+        stream.result(10)
+    _wait(lambda: b.health()["in_flight"] == 0, "the part being decoded to end")
+    assert [c[0] for c in engine.calls] == [["a"]] and heard == []  # nor is it told of the part it left
+    assert b.close(10)
