@@ -5,7 +5,8 @@
                             "attention": false}`` (``beam``, ``nbest``, ``alpha``, ``length_penalty``:
                             optional, the server's settings -- shown in ``/info``'s ``decode`` --
                             when absent; checked as every decode surface checks them, see
-                            ``docs/reference/decode-settings.md``)
+                            ``docs/reference/decode-settings.md``; ``source``, ``target``: the
+                            model's pair, optional with one model)
                             -> ``{"beam", "nbest", "translations": [[hypothesis, ...], ...]}``:
                             per sentence its ``nbest`` hypotheses, best first, each ``{"text",
                             "score", "log_prob", "pieces", "src_pieces"}`` plus ``"alignment"``
@@ -24,7 +25,8 @@
 ``GET /info``               the model, its languages, the run's test score with its sacreBLEU
                             signature, the engine and the limits (no path of the server's disk);
                             ``models``: that of each model served
-``GET /``                   a page to type text into and see its translation and attention
+``GET /``                   a page to type text into and see its translation fill in a sentence
+                            at a time (the stream), with its progress and attention
 ``POST /translate`` with    LibreTranslate's API (:mod:`seqkit.serve.libretranslate`): a JSON body
 ``q``, ``GET /languages``   with ``q``, or a form, is LibreTranslate's; its errors are ``{"error"}``
 ==========================  =====================================================================
@@ -50,11 +52,11 @@ Each model's requests are decoded by two :class:`~seqkit.serve.batcher.MicroBatc
 that decodes them in parts of at most ``heavy_work`` units, so a heavy request never holds up a small
 one. A request whose client disconnects, or whose deadline passes, is dropped from its queue, or not
 continued after the part being decoded. A large answer is encoded as JSON in a worker thread, a
-sentence and an attention row at a time, so the event loop (``/health``, other clients) never waits for it. A
-stream is decoded in parts of 1, 2, 4 ... sentences, each sent when done; a client that disconnects
-mid-stream has the rest of its work dropped. A
-watchdog checks the decoder threads (of every model): if one dies, ``/health`` answers 503 and the server stops with
-exit status 1 (``seqkit.serve.server.run``), for a supervisor to restart it.
+sentence and an attention row at a time, so the event loop (``/health``, other clients) never waits
+for it. A stream is decoded in parts of 1, 2, 4 ... sentences, each sent when done; a client that
+disconnects mid-stream has the rest of its work dropped. A watchdog checks the decoder threads of
+every model: if one dies, ``/health`` answers 503 and the server stops with exit status 1
+(``seqkit.serve.server.run``), for a supervisor to restart it.
 """
 
 from __future__ import annotations
