@@ -14,47 +14,30 @@ import torch
 
 pytest.importorskip("ctranslate2")
 
+from tiny_nmt import en_fr_lines, en_fr_tokenizer, save_run  # noqa: E402
+from tiny_nmt import trained_run as trained_run_in  # noqa: E402
+
 from seqkit.cli import main  # noqa: E402
 from seqkit.errors import SeqkitError  # noqa: E402
 from seqkit.seq2seq.engines import CT2Translator
 from seqkit.seq2seq.export import export_ct2, exportable  # noqa: E402
-from seqkit.seq2seq.model_folder import save_model_dir  # noqa: E402
 from seqkit.seq2seq.presets import build_model, model_config  # noqa: E402
-from seqkit.seq2seq.training import NMTTrainConfig, train_nmt  # noqa: E402
 from seqkit.seq2seq.translator import Translator  # noqa: E402
 from seqkit.text import SentencePieceTokenizer  # noqa: E402
 
-EN_FR = Path(__file__).resolve().parents[2] / "data" / "en-fr"
-
-
-def _lines(name: str, n: int) -> list[str]:
-    return (EN_FR / name).read_text(encoding="utf-8").splitlines()[:n]
-
-
-def _run(root: Path, cfg: dict, tok: SentencePieceTokenizer, model: torch.nn.Module) -> Path:
-    (root / "model").mkdir(parents=True)
-    tok.save(root / "spm.model")
-    save_model_dir(root / "model", cfg, len(tok), root / "spm.model", model.state_dict(), src="en", tgt="fr")
-    return root
+_lines = en_fr_lines
+_run = save_run
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return SentencePieceTokenizer.train(_lines("train.en", 600) + _lines("train.fr", 600), vocab_size=200)
+    return en_fr_tokenizer()
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, tokenizer):
     """Pre-norm, tied embeddings, 80 updates on 600 pairs of seqkit-en-fr."""
-    torch.set_num_threads(1)  # module fixtures run before conftest's per-test thread setting
-    torch.manual_seed(0)
-    cfg = model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=4, n_enc_layers=2, n_dec_layers=2,
-                       dropout=0.0)
-    model = build_model(cfg, len(tokenizer))
-    train_nmt(model, tokenizer, _lines("train.en", 600), _lines("train.fr", 600),
-              cfg=NMTTrainConfig(lr=5e-3, warmup=10, max_tokens=800, max_steps=80, valid_every=None,
-                                 label_smoothing=0.0, progress=False))
-    return _run(tmp_path_factory.mktemp("pre"), cfg, tokenizer, model)
+    return trained_run_in(tmp_path_factory.mktemp("pre"), tokenizer)
 
 
 @pytest.fixture(scope="module")

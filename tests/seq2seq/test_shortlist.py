@@ -8,22 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_nmt import en_fr_lines, en_fr_tokenizer, save_run, trained_run
 
 from seqkit.cli import main
 from seqkit.errors import SeqkitError
-from seqkit.seq2seq.model_folder import save_model_dir
 from seqkit.seq2seq.presets import build_model, model_config
 from seqkit.seq2seq.shortlist import Shortlist, coverage, learn_shortlist
-from seqkit.text import SentencePieceTokenizer
 
-EN_FR = Path(__file__).resolve().parents[2] / "data" / "en-fr"
 PIECES = ["<unk>", "<pad>", "<bos>", "<eos>", "▁a", "▁b", "▁x", "▁y", "▁z"]
 A, B, X, Y, Z = 4, 5, 6, 7, 8
 SPECIALS = [0, 1, 2, 3]
 
 
-def _lines(name: str, n: int) -> list[str]:
-    return (EN_FR / name).read_text(encoding="utf-8").splitlines()[:n]
+_lines = en_fr_lines
 
 
 def _entries(sl: Shortlist) -> dict[tuple[int, ...], list[int]]:
@@ -103,20 +100,16 @@ def test_vmap_loader_names_file_and_line(tmp_path, text, line, message):
 # -- seqkit shortlist build --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tokenizer():
-    return SentencePieceTokenizer.train(_lines("train.en", 600) + _lines("train.fr", 600), vocab_size=200)
+    return en_fr_tokenizer()
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, tokenizer):
     """A run directory with an (untrained) tiny model and 600 training pairs in data/."""
-    root = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)
     cfg = model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=4, n_enc_layers=1, n_dec_layers=1,
                        dropout=0.0)
-    (root / "model").mkdir()
-    tokenizer.save(root / "spm.model")
-    save_model_dir(root / "model", cfg, len(tokenizer), root / "spm.model",
-                   build_model(cfg, len(tokenizer)).state_dict(), src="en", tgt="fr")
+    root = save_run(tmp_path_factory.mktemp("run"), cfg, tokenizer, build_model(cfg, len(tokenizer)))
     (root / "data").mkdir()
     for split, n in (("train", 600), ("valid", 50)):
         (root / "data" / f"{split}.src").write_text("\n".join(_lines(f"{split}.en", n)) + "\n", encoding="utf-8")
@@ -176,22 +169,8 @@ SOURCES = _lines("test.en", 30) + [""]
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tokenizer):
-    """Pre-norm, tied embeddings, 80 updates on 600 pairs of seqkit-en-fr, with its training data."""
-    from seqkit.seq2seq.training import NMTTrainConfig, train_nmt
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    cfg = model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=4, n_enc_layers=2, n_dec_layers=2,
-                       dropout=0.0)
-    model = build_model(cfg, len(tokenizer))
-    train_nmt(model, tokenizer, _lines("train.en", 600), _lines("train.fr", 600),
-              cfg=NMTTrainConfig(lr=5e-3, warmup=10, max_tokens=800, max_steps=80, valid_every=None,
-                                 label_smoothing=0.0, progress=False))
-    root = tmp_path_factory.mktemp("trained")
-    (root / "model").mkdir()
-    tokenizer.save(root / "spm.model")
-    save_model_dir(root / "model", cfg, len(tokenizer), root / "spm.model", model.state_dict(), src="en", tgt="fr")
-    return root
+    """Pre-norm, tied embeddings, 80 updates on 600 pairs of seqkit-en-fr."""
+    return trained_run(tmp_path_factory.mktemp("trained"), tokenizer)
 
 
 def _everything(tokenizer) -> Shortlist:
