@@ -330,3 +330,21 @@ def test_translate_command_with_the_runs_shortlist_in_both_engines(trained, toke
                  "-o", str(tmp_path / "ct2.txt")]) == 0
     expected = CT2Translator(run, beam=2).translate(SOURCES[:8], shortlist=True)
     assert (tmp_path / "ct2.txt").read_text(encoding="utf-8").splitlines() == expected
+
+
+def test_a_runs_training_pairs_from_its_prepared_corpus_or_its_text(run, tokenizer, tmp_path):
+    import json
+
+    from seqkit.data.prepared import prepare
+    from seqkit.seq2seq.shortlist import run_training_pairs
+
+    text = [(list(s), list(t)) for s, t in run_training_pairs(run, tokenizer)]
+    assert len(text) == 600 and text[0] == (tokenizer.encode_ids(_lines("train.en", 1)[0]),
+                                            tokenizer.encode_ids(_lines("train.fr", 1)[0]))
+    prepared = prepare(_lines("train.en", 600), _lines("train.fr", 600), tokenizer, tmp_path / "prepared")
+    other = tmp_path / "other"
+    (other / "stages").mkdir(parents=True)
+    (other / "stages" / "nmt.data.json").write_text(json.dumps({"result": {"train_prepared": str(prepared.path)}}),
+                                                   encoding="utf-8")
+    ids = [(s.tolist(), t.tolist()) for s, t in run_training_pairs(other, tokenizer, max_pairs=100)]
+    assert ids == text[:100]
