@@ -27,7 +27,7 @@ from itertools import repeat
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.io import open_out, read_text
+from seqkit.io import open_out, read_bytes
 from seqkit.lm.ngram.counts import lookup
 from seqkit.lm.ngram.model import NGramLM
 from seqkit.lm.ngram.vocab import SPECIALS, NGramVocab
@@ -132,37 +132,37 @@ def write_arpa(model: NGramLM, path: str | os.PathLike, chunk_rows: int = 200_00
 
 # ----------------------------------------------------------------------------- reading
 
-_COUNT_LINE = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)\s*")
+_COUNT_LINE = re.compile(rb"ngram\s+(\d+)\s*=\s*(\d+)\s*")
+_BOM = "\ufeff".encode()
 
 
 def _bad(path, line: int, message: str, fix: str = "regenerate the ARPA file (e.g. with seqkit or lmplz)"):
     return SeqkitError(message, path=path, line=line, fix=fix)
 
 
-def _read_whole(path: str | os.PathLike) -> str:
-    """The file as one string (one decode, not one per line); bad UTF-8 is reported with its line."""
-    text = read_text(path)
-    return text.replace("\r\n", "\n") if "\r" in text else text
-
-
 class _Text:
-    """The ARPA text with a cursor, and line numbers computed only when a message needs one."""
+    """The ARPA file's bytes with a cursor; line numbers are computed only when a message needs one.
+    ``lf``: CRLF line ends made LF (for the ``str.split`` parser; the compiled one reads CR as a blank)."""
 
-    def __init__(self, path, text: str) -> None:
-        self.path, self.text, self.pos = path, text, 0
+    def __init__(self, path, data: bytes, lf: bool) -> None:
+        if data.startswith(_BOM):
+            data = data[len(_BOM):]
+        if lf and b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        self.path, self.text, self.pos = path, data, 0
 
     def line_no(self, offset: int) -> int:
-        return self.text.count("\n", 0, offset) + 1
+        return self.text.count(b"\n", 0, offset) + 1
 
     def next_line(self) -> tuple[str, int]:
-        """The next line (stripped) and its offset; ``("", len)`` at the end."""
+        """The next line (stripped, decoded for messages) and its offset; ``("", len)`` at the end."""
         start = self.pos
         if start >= len(self.text):
             return "", start
-        end = self.text.find("\n", start)
+        end = self.text.find(b"\n", start)
         end = len(self.text) if end < 0 else end
         self.pos = end + 1
-        return self.text[start:end].strip(), start
+        return self.text[start:end].strip().decode("utf-8", "replace"), start
 
     def next_nonblank(self) -> tuple[str, int]:
         while True:
@@ -170,13 +170,27 @@ class _Text:
             if line or self.pos >= len(self.text):
                 return line, offset
 
-    def block(self) -> tuple[str, int]:
-        """The lines up to the next blank line or ``\\`` line, as one string, and its offset."""
-        start = self.pos
-        ends = [i for i in (self.text.find("\n\n", start), self.text.find("\n\\", start)) if i >= 0]
+    def block(self, start: int) -> tuple[int, int, int]:
+        """The lines from ``start`` up to the next blank line or ``\\`` line: their end, how many, and
+        where the line after them starts."""
+        ends = [i for i in (self.text.find(b"\n\n", start), self.text.find(b"\n\\", start)) if i >= 0]
         end = min(ends) if ends else len(self.text)
-        self.pos = end + 1
-        return self.text[start:end], start
+        # a body of blanks only is no entry (a long one is left to the line checks, which name it)
+        empty = end == start or (end - start < 4096 and not self.text[start:end].strip())
+        return end, 0 if empty else self.text.count(b"\n", start, end) + 1, end + 1
+
+    def fields(self, at: int) -> list[str]:
+        """The fields of the line at offset ``at``, for a message."""
+        end = self.text.find(b"\n", at)
+        return self.text[at:end if end >= 0 else len(self.text)].decode("utf-8", "replace").split()
+
+    def decoded(self, start: int, end: int) -> str:
+        """``text[start:end]`` as a string; bad UTF-8 is reported with its line."""
+        try:
+            return self.text[start:end].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _bad(self.path, self.line_no(start + exc.start), "invalid UTF-8 in the ARPA file",
+                       fix="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
 
 
 def read_arpa(path: str | os.PathLike) -> NGramLM:
@@ -185,70 +199,197 @@ def read_arpa(path: str | os.PathLike) -> NGramLM:
     The ``\\data\\`` counts must agree with the sections; every n-gram's words must be unigrams and
     its first n-1 words an (n-1)-gram of the file (as KenLM requires). A file without ``<unk>``
     gets it with log10 p = -100, as KenLM does. Lines before ``\\data\\`` are ignored.
+
+    The sections are parsed by the compiled kernel (:mod:`seqkit.lm.ngram.kernel`) straight into the
+    scorer's hash tables, as KenLM builds its probing tables (fields split on ASCII blanks, as KenLM
+    splits them); without a C compiler (or with ``SEQKIT_NGRAM_KERNEL=0``) by ``str.split`` and numpy,
+    to the same model.
     """
-    from tqdm import tqdm
+    from seqkit.lm.ngram import kernel
 
     big = os.path.getsize(path) >= 8 << 20 if os.path.isfile(path) else False
-    # a long load shows where it is (on a terminal only: tqdm's disable=None)
-    bar = tqdm(total=3, desc=f"reading {os.path.basename(path)}", unit="step", leave=False,
-               disable=None if big else True)
-    src = _Text(path, _read_whole(path))
-    bar.update()
-    data_at = src.text.find("\\data\\")
-    while data_at > 0 and src.text[data_at - 1] != "\n":
-        data_at = src.text.find("\\data\\", data_at + 1)
+    bar = None
+    if big:  # a long load shows where it is (on a terminal only: tqdm's disable=None)
+        from tqdm import tqdm
+
+        bar = tqdm(total=1, desc=f"reading {os.path.basename(path)}", unit="file", leave=False, disable=None)
+    data = read_bytes(path)
+    lib = kernel.load()
+    src = _Text(path, data, lf=lib is None)
+    declared = _header(src)
+    if lib is not None and len(declared) > kernel.MAX_ORDER:
+        lib, src = None, _Text(path, data, lf=True)
+        declared = _header(src)
+    model = _NativeParser(lib, src).read(declared) if lib is not None else _parse_python(src, declared)
+    if bar is not None:
+        bar.close()
+    return model
+
+
+def _header(src: _Text) -> list[tuple[int, int]]:
+    """The ``\\data\\`` counts: (count, offset of its line) per order; the cursor is left after them."""
+    path = src.path
+    data_at = src.text.find(b"\\data\\")
+    while data_at > 0 and src.text[data_at - 1] != ord("\n"):
+        data_at = src.text.find(b"\\data\\", data_at + 1)
     if data_at < 0:
         raise _bad(path, 1, "not an ARPA file: no \\data\\ line")
     src.pos = data_at
     src.next_line()
-    declared: list[tuple[int, int]] = []  # (count, offset of its header line) per order
+    declared: list[tuple[int, int]] = []
     while True:
         line, offset = src.next_line()
         if not line:
             break
-        m = _COUNT_LINE.fullmatch(line)
+        m = _COUNT_LINE.fullmatch(line.encode())
         if not m or int(m.group(1)) != len(declared) + 1:
             raise _bad(path, src.line_no(offset), f"expected 'ngram {len(declared) + 1}=COUNT' in the "
                                                   f"\\data\\ header, got '{line}'")
         declared.append((int(m.group(2)), offset))
     if not declared:
         raise _bad(path, src.line_no(src.pos), "the \\data\\ header lists no n-gram counts")
-    order = len(declared)
+    return declared
 
-    sections: list[tuple[str, int]] = []  # (body, offset) per order
+
+def _sections(src: _Text, declared: list[tuple[int, int]], parse) -> list:
+    """Walk the sections after the header: each ``\\k-grams:`` line, then ``parse(k, start, count)`` ->
+    (lines, offset after them, result) on its lines, whose number must be the declared count (checked
+    first; a result that is a :class:`SeqkitError` is raised next); then ``\\end\\``. Returns the results."""
+    path, order, results = src.path, len(declared), []
     for k in range(1, order + 1):
         line, offset = src.next_nonblank()
         if line != f"\\{k}-grams:":
             raise _bad(path, src.line_no(offset),
                        f"expected the section \\{k}-grams:, got '{line or 'the end of the file'}'")
-        body, body_at = src.block()
-        n_entries = body.count("\n") + 1 if body.strip() else 0
         count, count_at = declared[k - 1]
+        n_entries, src.pos, result = parse(k, src.pos, count)  # result: a mistake to raise, or what it parsed
         if n_entries != count:
             raise _bad(path, src.line_no(count_at),
                        f"the \\data\\ header says ngram {k}={count} but the \\{k}-grams: section "
                        f"has {n_entries} entries",
                        fix="the file is truncated or edited; regenerate it or correct the count")
-        sections.append((body, body_at))
+        if isinstance(result, SeqkitError):
+            raise result
+        results.append(result)
     line, offset = src.next_nonblank()
     if line != "\\end\\":
         raise _bad(path, src.line_no(offset),
                    f"expected \\end\\ after the {order}-grams, got '{line or 'the end of the file'}'")
+    return results
 
-    fields = [_split_section(src, k, *sections[k - 1], has_backoff=k < order) for k in range(1, order + 1)]
-    bar.update()
-    vocab, logp1, logbo1 = _unigrams(src, sections[0][1], *fields[0])
+
+# one message per mistake, whichever parser finds it
+
+def _fields_error(src: _Text, line: int, k: int, has_backoff: bool, got: int) -> SeqkitError:
+    want = " or ".join(map(str, (k + 1, k + 2) if has_backoff else (k + 1,)))
+    return _bad(src.path, line, f"a {k}-gram line needs {want} fields (log10 p, {k} words"
+                + (", optional backoff" if has_backoff else "") + f"), got {got}")
+
+
+def _number_error(src: _Text, line: int, what: str, value: str) -> SeqkitError:
+    return _bad(src.path, line, f"cannot read the {what} '{value}' as a number")
+
+
+def _word_error(src: _Text, line: int, k: int, word: str) -> SeqkitError:
+    return _bad(src.path, line, f"the word '{word}' of this {k}-gram is not in the \\1-grams: section")
+
+
+def _context_error(src: _Text, line: int, k: int, words: list[str]) -> SeqkitError:
+    return _bad(src.path, line, f"the context '{' '.join(words[:-1])}' of this {k}-gram is not a "
+                                f"{k - 1}-gram of the file")
+
+
+def _twice_error(src: _Text, line: int, k: int, words: list[str]) -> SeqkitError:
+    return _bad(src.path, line, f"the {k}-gram '{' '.join(words)}' is listed twice")
+
+
+class _NativeParser:
+    """The compiled parser: each section straight into the scorer's hash tables (no Python object per
+    line); the sorted tables of :class:`NGramLM` from the keys it hands back."""
+
+    def __init__(self, lib, src: _Text) -> None:
+        self.lib, self.src = lib, src
+        self.buf = np.frombuffer(src.text, dtype=np.uint8)
+
+    def read(self, declared: list[tuple[int, int]]) -> NGramLM:
+        self.order = len(declared)
+        self.keys, self.logp, self.logbo, self.tables, self.rank = [], [], [], [None], None
+        _sections(self.src, declared, self.section)
+        logbo = [*self.logbo[:-1], np.zeros(0)]
+        model = NGramLM(self.vocab, self.keys, self.logp, logbo, {"source": os.fspath(self.src.path)})
+        if self.order > 1:
+            model._native = self.tables
+        model._vocab_index = self.vocab_index
+        return model
+
+    def section(self, k: int, start: int, count: int):
+        from seqkit.lm.ngram import kernel
+
+        src, has_backoff = self.src, k < self.order
+        if k == 1:
+            error, lines, after, lp, lb, where = kernel.parse_section(self.lib, self.buf, start, count, 1, has_backoff)
+            if error or lines != count:
+                return lines, after, error and self._error(error, start, k, has_backoff)
+            tokens = [src.decoded(start + a, start + a + b) for a, b in where.tolist()]
+            self.vocab, lp, lb = _unigrams(src, start, lp, [tokens], lb)
+            self.vocab_index = kernel.VocabIndex(self.lib, self.vocab.tokens)
+            self.keys.append(np.arange(len(self.vocab), dtype=np.int64))
+            self.logp.append(lp)
+            self.logbo.append(lb)
+            return lines, after, None
+        self.tables.append(kernel.new_table(count))
+        error, lines, after, lp, lb, (slots, key) = kernel.parse_section(
+            self.lib, self.buf, start, count, k, has_backoff, self.vocab_index, len(self.vocab), self.tables, self.rank)
+        if error or lines != count:
+            return lines, after, error and self._error(error, start, k, has_backoff)
+        if count > 1 and not (key[1:] > key[:-1]).all():  # seqkit writes sorted sections; lmplz does not
+            by_key = np.argsort(key)
+            key, lp, lb, slots = key[by_key], lp[by_key], lb[by_key], slots[by_key]
+        self.keys.append(key)
+        self.logp.append(lp)
+        self.logbo.append(lb)
+        if has_backoff:
+            self.rank = np.empty(len(self.tables[-1]), dtype=np.int64)
+            self.rank[slots] = np.arange(count, dtype=np.int64)
+        return lines, after, None
+
+    def _error(self, error: tuple, body_at: int, k: int, has_backoff: bool) -> SeqkitError:
+        src = self.src
+        kind, _, field, n_fields, line_at = error
+        line = src.line_no(body_at + line_at)
+        fields = src.fields(body_at + line_at)
+        if kind == "fields":
+            return _fields_error(src, line, k, has_backoff, n_fields)
+        if kind == "number":
+            return _number_error(src, line, "log10 probability" if field == 0 else "backoff", fields[field])
+        words = fields[1:k + 1]
+        if kind == "word":
+            return _word_error(src, line, k, words[field - 1])
+        if kind == "context":
+            return _context_error(src, line, k, words)
+        return _twice_error(src, line, k, words)
+
+
+def _parse_python(src: _Text, declared: list[tuple[int, int]]) -> NGramLM:
+    """The parser without a C compiler: ``str.split`` of each section, numpy for the rest."""
+    def block(k, start, count):
+        end, lines, after = src.block(start)
+        return lines, after, (start, end, lines)
+
+    sections = _sections(src, declared, block)
+    order = len(sections)
+    bodies = [(src.decoded(start, end) if n else "", start) for start, end, n in sections]
+    fields = [_split_section(src, k, *bodies[k - 1], has_backoff=k < order) for k in range(1, order + 1)]
+    vocab, logp1, logbo1 = _unigrams(src, sections[0][0], *fields[0])
     keys = [np.arange(len(vocab), dtype=np.int64)]
     logp, logbo = [logp1], [logbo1]
     for k in range(2, order + 1):
-        key, lp, lb = _higher_order(src, k, sections[k - 1][1], *fields[k - 1], vocab, keys)
+        key, lp, lb = _higher_order(src, k, sections[k - 1][0], *fields[k - 1], vocab, keys)
         keys.append(key)
         logp.append(lp)
         logbo.append(lb)
     logbo[-1] = np.zeros(0)
-    bar.update()
-    bar.close()
-    return NGramLM(vocab, keys, logp, logbo, {"source": os.fspath(path)})
+    return NGramLM(vocab, keys, logp, logbo, {"source": os.fspath(src.path)})
 
 
 def _split_section(src: _Text, k: int, body: str, body_at: int, has_backoff: bool):
@@ -270,10 +411,7 @@ def _split_section(src: _Text, k: int, body: str, body_at: int, has_backoff: boo
         for i, line in enumerate(body.split("\n") if n else []):
             parts = line.split()
             if len(parts) not in allowed:
-                want = " or ".join(map(str, allowed))
-                raise _bad(src.path, src.line_no(body_at) + i,
-                           f"a {k}-gram line needs {want} fields (log10 p, {k} words"
-                           + (", optional backoff" if has_backoff else "") + f"), got {len(parts)}")
+                raise _fields_error(src, src.line_no(body_at) + i, k, has_backoff, len(parts))
             rows.append(parts if len(parts) == k + 2 or not has_backoff else [*parts, "0"])
         columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(k + 1)]
     logp = _floats(src, body_at, columns[0], "log10 probability")
@@ -289,8 +427,7 @@ def _floats(src: _Text, body_at: int, values: list[str], what: str) -> np.ndarra
             try:
                 float(v)
             except ValueError:
-                raise _bad(src.path, src.line_no(body_at) + i,
-                           f"cannot read the {what} '{v}' as a number") from None
+                raise _number_error(src, src.line_no(body_at) + i, what, v) from None
         raise
 
 
@@ -327,22 +464,18 @@ def _higher_order(src: _Text, k: int, body_at: int, logp: np.ndarray, words: lis
                     for col in words], axis=1)
     if (ids < 0).any():
         row, col = np.argwhere(ids < 0)[0]
-        raise _bad(src.path, src.line_no(body_at) + int(row),
-                   f"the word '{words[col][row]}' of this {k}-gram is not in the \\1-grams: section")
+        raise _word_error(src, src.line_no(body_at) + int(row), k, words[col][row])
     prefix = ids[:, 0]
     for j in range(2, k):
         prefix = lookup(keys[j - 1], n_vocab, prefix, ids[:, j - 1])
     if (prefix < 0).any():
         row = int(np.argmin(prefix >= 0))
-        raise _bad(src.path, src.line_no(body_at) + row,
-                   f"the context '{' '.join(col[row] for col in words[:-1])}' of this {k}-gram is not a "
-                   f"{k - 1}-gram of the file")
+        raise _context_error(src, src.line_no(body_at) + row, k, [col[row] for col in words])
     key = prefix * n_vocab + ids[:, -1]
     order = np.argsort(key, kind="stable")
     key = key[order]
     dup = np.flatnonzero(key[1:] == key[:-1])
     if len(dup):
         row = int(order[dup[0] + 1])
-        raise _bad(src.path, src.line_no(body_at) + row,
-                   f"the {k}-gram '{' '.join(col[row] for col in words)}' is listed twice")
+        raise _twice_error(src, src.line_no(body_at) + row, k, [col[row] for col in words])
     return key, logp[order], logbo[order]

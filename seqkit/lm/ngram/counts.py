@@ -109,6 +109,11 @@ def lookup(table: np.ndarray, vocab_size: int, prefix: np.ndarray, words: np.nda
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: multiply, keep the high bits
 
 
+def table_bits(n: int, max_load: float) -> int:
+    """log2 of the size of an open-addressing table that holds ``n`` keys at most ``max_load`` full."""
+    return max(4, int(np.ceil(np.log2(max(n / max_load, 2)))))
+
+
 class KeyIndex:
     """An open-addressing hash table (linear probing, load <= 1/2) over one order's sorted keys.
 
@@ -119,7 +124,7 @@ class KeyIndex:
     """
 
     def __init__(self, keys: np.ndarray, max_load: float = 0.5) -> None:
-        self.bits = max(4, int(np.ceil(np.log2(max(len(keys) / max_load, 2)))))
+        self.bits = table_bits(len(keys), max_load)
         size = 1 << self.bits
         # key and value side by side: a probe reads one 16-byte pair, one cache miss instead of two
         self.slots = np.full((size, 2), -1, dtype=np.int64)

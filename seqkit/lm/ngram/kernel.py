@@ -28,6 +28,8 @@ _SIGNATURES = {
     "ngram_vocab_index": (None, [ctypes.c_char_p, _P, _I64, _P, ctypes.c_int]),
     "ngram_score_text": (_I64, [ctypes.c_int, _I64, ctypes.c_char_p, _I64, _P, ctypes.c_int, ctypes.c_char_p,
                                 _P, _P, _P, _P, _P, _P, _P, _P, _P]),
+    "ngram_arpa_section": (ctypes.c_int, [_P, _I64, _I64, ctypes.c_int, ctypes.c_int, _P, ctypes.c_int, ctypes.c_char_p,
+                                          _P, _I64, _P, _P, _P, _P, _P, _P, _P, _P, _P]),
 }
 
 
@@ -130,3 +132,53 @@ def score_text(lib: ctypes.CDLL, text: str, n_lines: int, order: int, vocab: Voc
                              logbo1.ctypes.data, out_logp.ctypes.data, out_order.ctypes.data, out_oov.ctypes.data,
                              out_sentence.ctypes.data)
     return out_logp[:n], out_order[:n], out_oov[:n].astype(bool), out_sentence[:n]
+
+
+#: what :func:`parse_section` found wrong on a line (the C kernel's codes)
+ARPA_ERRORS = {1: "fields", 2: "number", 3: "word", 4: "context", 5: "twice"}
+
+
+def new_table(n: int) -> np.ndarray:
+    """An empty slot table (as :func:`tables` builds) with room for ``n`` n-grams."""
+    from seqkit.lm.ngram.counts import table_bits
+
+    table = np.zeros((1 << table_bits(n, MAX_LOAD), 3), dtype=np.int64)
+    table[:, 0] = -1
+    return table
+
+
+def parse_section(lib: ctypes.CDLL, buf: np.ndarray, start: int, n: int, k: int, has_backoff: bool,
+                  vocab: VocabIndex | None = None, n_vocab: int = 0, tables: list | None = None,
+                  rank_prev: np.ndarray | None = None):
+    """Parse the ARPA section that starts at ``buf[start]`` (``buf``: the file as uint8), up to an empty
+    line, a ``\\`` line or the end; its first ``n`` lines (the declared count), any more only counted.
+
+    Returns ``(error, lines, next, log10 p, log10 backoff, where)``: ``lines`` in the section,
+    ``next`` the offset of the line after them; ``where`` for order 1 the (n, 2) start (from ``start``)
+    and length of each word, for order k >= 2 ``(slot of each k-gram, its sorted-table key)``: the
+    k-grams go into ``tables[k - 1]`` (a :func:`new_table`; the lower orders' tables are filled), a
+    key's prefix being ``rank_prev[slot of the (k-1)-gram]`` (k = 2: the word id). ``error`` is None or
+    ``(kind, line in the section, field, fields on the line, offset of the line from start)``, kind
+    one of :data:`ARPA_ERRORS`' values.
+    """
+    logp = np.empty(n, dtype=np.float64)
+    logbo = np.empty(n, dtype=np.float64)
+    ref = np.empty((n, 2) if k == 1 else n, dtype=np.int64)
+    key = np.empty(n if k > 1 else 0, dtype=np.int64)
+    err = np.zeros(4, dtype=np.int64)
+    info = np.zeros(2, dtype=np.int64)
+    at, limit = buf.ctypes.data + start, len(buf) - start
+    if k == 1:
+        code = lib.ngram_arpa_section(at, limit, n, 1, int(has_backoff), None, 0, None, None, 0, None, None, None,
+                                      logp.ctypes.data, logbo.ctypes.data, ref.ctypes.data, None, err.ctypes.data,
+                                      info.ctypes.data)
+    else:
+        bits = np.array([0] + [int(len(t)).bit_length() - 1 for t in tables[1:]], dtype=np.int32)
+        pointers = (ctypes.c_void_p * k)(*[None if t is None else t.ctypes.data for t in tables[:k]])
+        code = lib.ngram_arpa_section(at, limit, n, k, int(has_backoff), vocab.table.ctypes.data, vocab.bits,
+                                      vocab.words, vocab.offsets.ctypes.data, n_vocab, pointers, bits.ctypes.data,
+                                      None if rank_prev is None else rank_prev.ctypes.data, logp.ctypes.data,
+                                      logbo.ctypes.data, ref.ctypes.data, key.ctypes.data, err.ctypes.data,
+                                      info.ctypes.data)
+    error = (ARPA_ERRORS[code], *err.tolist()) if code else None
+    return error, int(info[0]), start + int(info[1]), logp, logbo, (ref if k == 1 else (ref, key))

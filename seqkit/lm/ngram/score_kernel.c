@@ -14,6 +14,8 @@
  * (The values stay float64, so a probability of 1 is exactly 1, as on the numpy path.)
  */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define MAX_ORDER 16
 #define GOLDEN 0x9E3779B97F4A7C15ULL
@@ -203,4 +205,173 @@ int64_t ngram_score_text(int order, int64_t V, const uint8_t *text, int64_t len,
         double *t2 = prev_bo; prev_bo = cur_bo; cur_bo = t2;
     }
     return n;
+}
+
+/* ---- reading ARPA sections: the text parsed straight into the tables above ---------------------------
+ *
+ * ngram_arpa_section parses the lines of one "\k-grams:" section, from text[0] up to an empty line, a line
+ * that starts with '\' or text[limit] (lines end with '\n'; fields are split on ASCII blanks, as KenLM
+ * splits them, so a CR before the '\n' is a blank): log10 p, k words, then an optional log10 backoff.
+ * The first n lines are parsed (the count the header declares), any more only counted. Order 1 hands
+ * back where each word is (the caller builds the vocabulary); order k >= 2 looks its words up in the
+ * vocabulary table (a word equal to the one above it in the same column is not looked up again), walks
+ * its context through the tables of orders 2..k-1 (reusing the walk of the line above for the words it
+ * shares) and inserts the k-gram into order k's table.
+ * Returns 0, or an error code with err = {line index in the section, field index, fields on the line,
+ * offset of the line}; info = {lines in the section, offset of the line after them}. */
+
+enum { ARPA_OK, ARPA_FIELDS, ARPA_NUMBER, ARPA_WORD, ARPA_CONTEXT, ARPA_TWICE };
+
+static const double POW10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+
+/* The decimal number s[0 .. n) as the correctly rounded double (as Python's float() reads it). Plain
+ * decimals of up to 15 digits are exact integers scaled by an exact power of ten -- one correctly rounded
+ * IEEE operation (Clinger's fast path); anything else goes to strtod, which also rounds correctly. */
+static int parse_number(const uint8_t *s, int64_t n, double *out) {
+    int64_t i = 0;
+    int neg = 0;
+    if (n > 0 && (s[0] == '-' || s[0] == '+')) { neg = s[0] == '-'; i = 1; }
+    uint64_t m = 0;
+    int digits = 0, frac = 0, seen = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        if (m || s[i] != '0') digits++;
+        m = m * 10 + (uint64_t)(s[i] - '0');
+        i++; seen++;
+        if (digits > 15) goto slow;
+    }
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
+            if (m || s[i] != '0') digits++;
+            m = m * 10 + (uint64_t)(s[i] - '0');
+            i++; seen++; frac++;
+            if (digits > 15 || frac > 22) goto slow;
+        }
+    }
+    if (i != n || !seen) goto slow;  /* an exponent, inf, nan, or not a number */
+    {
+        volatile double v = (double)m;  /* volatile: one division, never a multiply by a rounded reciprocal */
+        v = v / POW10[frac];
+        *out = neg ? -v : v;
+        return 1;
+    }
+slow: {
+        char buf[128];
+        if (n <= 0 || n >= (int64_t)sizeof buf) return 0;
+        for (int64_t j = 0; j < n; j++) {
+            if (s[j] == 'x' || s[j] == 'X' || s[j] == '_') return 0;  /* strtod's hex floats: not ARPA */
+            buf[j] = (char)s[j];
+        }
+        buf[n] = 0;
+        char *end;
+        *out = strtod(buf, &end);
+        return end == buf + n;
+    }
+}
+
+#define ARPA_MAX_FIELDS (MAX_ORDER + 3)
+
+static inline int empty_line(const uint8_t *text, int64_t pos, int64_t limit) {
+    return pos >= limit || text[pos] == '\n' || text[pos] == '\\' ||
+           (text[pos] == '\r' && (pos + 1 >= limit || text[pos + 1] == '\n'));
+}
+
+int ngram_arpa_section(const uint8_t *text, int64_t limit, int64_t n, int k, int has_backoff,
+                       const int64_t *vtable, int vbits, const uint8_t *vwords, const int64_t *voffsets, int64_t V,
+                       Slot *const *tables, const int32_t *bits, const int64_t *rank_prev,
+                       double *out_logp, double *out_logbo, int64_t *out_ref, int64_t *out_key, int64_t *err,
+                       int64_t *info) {
+    int64_t ids[MAX_ORDER + 1], prev_ids[MAX_ORDER + 1], ps[MAX_ORDER + 1];
+    int64_t fs[ARPA_MAX_FIELDS], fe[ARPA_MAX_FIELDS], prev_fs[MAX_ORDER + 2], prev_fe[MAX_ORDER + 2];
+    int have_prev = 0, code = ARPA_OK;
+    int64_t pos = 0, line = 0;
+    if (k < 1 || k > MAX_ORDER) return ARPA_FIELDS;
+    for (; !empty_line(text, pos, limit); line++) {
+        if (line >= n) {  /* more lines than declared: only counted */
+            const uint8_t *nl = memchr(text + pos, '\n', (size_t)(limit - pos));
+            pos = nl ? nl - text + 1 : limit;
+            continue;
+        }
+        /* the fields of the line: start and end of each (beyond the most a line may have, only counted) */
+        int nf = 0;
+        int64_t p = pos;
+        for (;;) {
+            while (p < limit && is_space(text[p])) p++;
+            if (p >= limit || text[p] == '\n') break;
+            int64_t a = p;
+            while (p < limit && !is_space(text[p]) && text[p] != '\n') p++;
+            if (nf < ARPA_MAX_FIELDS) { fs[nf] = a; fe[nf] = p; }
+            nf++;
+        }
+        err[0] = line;
+        err[2] = nf;
+        err[3] = pos;
+        if (nf != k + 1 && !(has_backoff && nf == k + 2)) { err[1] = -1; code = ARPA_FIELDS; break; }
+        double lp, bo = 0.0;
+        if (!parse_number(text + fs[0], fe[0] - fs[0], &lp)) { err[1] = 0; code = ARPA_NUMBER; break; }
+        if (nf == k + 2 && !parse_number(text + fs[k + 1], fe[k + 1] - fs[k + 1], &bo)) {
+            err[1] = k + 1;
+            code = ARPA_NUMBER;
+            break;
+        }
+        out_logp[line] = lp;
+        out_logbo[line] = bo;
+        if (k == 1) {
+            out_ref[2 * line] = fs[1];
+            out_ref[2 * line + 1] = fe[1] - fs[1];
+        } else {
+            int same = 0, match = have_prev;  /* same: leading words shared with the previous line */
+            for (int j = 0; j < k; j++) {
+                int64_t a = fs[j + 1], len = fe[j + 1] - a;
+                if (match && len == prev_fe[j + 1] - prev_fs[j + 1] && !memcmp(text + a, text + prev_fs[j + 1], len)) {
+                    ids[j] = prev_ids[j];
+                    same = j + 1;
+                    continue;
+                }
+                match = 0;
+                ids[j] = vocab_find(vtable, vbits, vwords, voffsets, text + a, len);
+                if (ids[j] < 0) { err[1] = j + 1; code = ARPA_WORD; break; }
+            }
+            if (code) break;
+            /* ps[j]: slot of the j-gram ids[0 .. j) in order j's table (order 1: the word id) */
+            ps[1] = ids[0];
+            for (int j = 2; j < k; j++) {
+                if (j <= same) continue;
+                ps[j] = find(tables[j - 1], bits[j - 1], ps[j - 1] * V + ids[j - 1]);
+                if (ps[j] < 0) { err[1] = -1; code = ARPA_CONTEXT; break; }
+            }
+            if (code) break;
+            memcpy(prev_ids, ids, sizeof(int64_t) * k);
+            memcpy(prev_fs, fs, sizeof(int64_t) * (k + 1));
+            memcpy(prev_fe, fe, sizeof(int64_t) * (k + 1));
+            have_prev = 1;
+            int64_t key = ps[k - 1] * V + ids[k - 1];
+            Slot *table = tables[k - 1];
+            uint64_t mask = (1ULL << bits[k - 1]) - 1;
+            uint64_t at = ((uint64_t)key * GOLDEN) >> (64 - bits[k - 1]);
+            while (table[at].key >= 0) {
+                if (table[at].key == key) { err[1] = -1; code = ARPA_TWICE; break; }
+                at = (at + 1) & mask;
+            }
+            if (code) break;
+            table[at].key = key;
+            table[at].logp = lp;
+            table[at].logbo = has_backoff ? bo : 0.0;
+            out_ref[line] = (int64_t)at;
+            out_key[line] = (rank_prev ? rank_prev[ps[k - 1]] : ps[k - 1]) * V + ids[k - 1];
+        }
+        pos = p < limit ? p + 1 : limit;
+    }
+    if (code) {  /* a mistake on this line: it and the rest of the section only counted */
+        do {
+            const uint8_t *nl = memchr(text + pos, '\n', (size_t)(limit - pos));
+            pos = nl ? nl - text + 1 : limit;
+            line++;
+        } while (!empty_line(text, pos, limit));
+    }
+    info[0] = line;
+    info[1] = pos;
+    return code;
 }
