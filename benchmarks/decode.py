@@ -83,7 +83,8 @@ def shortlist(args: argparse.Namespace, run: Path, work: Path) -> Path | None:
 
     if args.vmap is not None:
         return args.vmap
-    options = {"src": REPO / "data/en-fr/train.en", "tgt": REPO / "data/en-fr/train.fr"} if args.smoke else {}
+    options = {"src": REPO / "data/en-fr/train.en", "tgt": REPO / "data/en-fr/train.fr", "top_k": 20,
+               "frequent": 50} if args.smoke else {}  # the smoke model's 300 pieces: a smaller shortlist
     try:
         learned = shortlist_for_run(run, **options)
     except SeqkitError as exc:

@@ -19,9 +19,9 @@ def shortlist() -> None:
               help="source training text [default: the run's training data]")
 @click.option("--tgt", "tgt", default=None, type=click.Path(dir_okay=False),
               help="target training text, line by line with --src")
-@click.option("--top-k", default=50, show_default=True, type=click.IntRange(1, 100_000),
+@click.option("--top-k", default=100, show_default=True, type=click.IntRange(1, 100_000),
               help="target pieces kept for each source piece")
-@click.option("--frequent", default=100, show_default=True, type=click.IntRange(0, 10_000_000),
+@click.option("--frequent", default=500, show_default=True, type=click.IntRange(0, 10_000_000),
               help="the most frequent target pieces, always candidates")
 @click.option("--score", default="prob", show_default=True, type=click.Choice(["prob", "dice"]),
               help="rank by p(t|s) = c(s,t)/c(s), or by Dice 2c(s,t)/(c(s)+c(t)) (sentence co-occurrence)")
@@ -39,6 +39,7 @@ def build(run_dir: str, out: str | None, src: str | None, tgt: str | None, top_k
     Use it with:  seqkit translate --run RUN --shortlist         (RUN/vmap.txt)
                   seqkit export ct2 --run RUN --vmap RUN/vmap.txt
                   seqkit translate --engine ct2 --run RUN --shortlist
+
     The coverage printed is measured on the run's validation pairs (data/valid.*): the share of
     reference target pieces that are candidates of their own source sentence.
 

@@ -185,7 +185,7 @@ class _PairCounts:
 
 
 def learn_shortlist(pairs: Iterable[tuple[Sequence[int], Sequence[int]]], pieces: list[str], *,
-                    top_k: int = 50, frequent: int = 100, score: str = "prob", order: int = 1,
+                    top_k: int = 100, frequent: int = 500, score: str = "prob", order: int = 1,
                     min_count: int = 1) -> Shortlist:
     """Count co-occurrences over ``pairs`` of (source ids, target ids) and keep, for each source piece
     (and with ``order=2`` each source bigram), its ``top_k`` target pieces by ``score`` (see the

@@ -128,7 +128,7 @@ def test_build_command_learns_from_the_runs_training_data(run, tokenizer, capsys
     assert _entries(built) == _entries(expected) and built.always.tolist() == expected.always.tolist()
     assert built.always.size == 24 and max(len(v) for v in built.entries.values()) == 5
     # again: its own earlier file is replaced
-    assert main(["shortlist", "build", "--run", str(run), "--top-k", "3"]) == 0
+    assert main(["shortlist", "build", "--run", str(run), "--top-k", "3", "--frequent", "20"]) == 0
     assert max(len(v) for v in Shortlist.load(run / "vmap.txt", tokenizer.pieces()).entries.values()) == 3
 
 
