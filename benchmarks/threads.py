@@ -25,6 +25,7 @@ processes: the library must choose threads as the command does (goal: >= 0.8x th
 
     python benchmarks/threads.py                 # loads 0, 1, 2 on this machine, ~6 minutes
     python benchmarks/threads.py --smoke         # load 0, 1 thread, small workloads: checks the script
+    python benchmarks/threads.py --readme-only   # only the README example vs the command (beside 1 busy process)
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=15, help="training updates per timing")
     ap.add_argument("--readme-steps", type=int, default=150, help="updates of the README example vs the command")
     ap.add_argument("--readme-load", type=int, default=1, help="busy processes beside that comparison")
+    ap.add_argument("--readme-only", action="store_true", help="only the README example vs the command")
     ap.add_argument("--smoke", action="store_true", help="load 0, 1 thread, 20 sentences, 2 updates: checks the script")
     args = ap.parse_args()
     if args.smoke:
@@ -175,12 +177,14 @@ def main() -> None:
     from seqkit.threads import choose_threads
 
     os.environ.pop("SEQKIT_THREADS", None)
-    work = workloads(args)
+    if args.readme_only:
+        args.loads = ""
+    work = workloads(args) if args.loads else {}
     fixed = [int(x) for x in args.fixed.split(",")]
     for fn in work.values():  # warm up (kernel compile, allocator)
         fn(1)
     rows = []
-    for load in (int(x) for x in args.loads.split(",")):
+    for load in (int(x) for x in args.loads.split(",") if x):
         procs = busy(load)
         try:
             for name, fn in work.items():
@@ -202,14 +206,15 @@ def main() -> None:
             for p in procs:
                 p.kill()
                 p.wait()
-    print()
-    table(["load", "workload", "default (threads)", *(f"{n} thread{'s' if n > 1 else ''}" for n in fixed),
-           "default / best"],
-          [[load, name, f"{default:,.1f} ({chosen})", *(f"{figures[n]:,.1f}" for n in fixed), f"{r:.2f}"]
-           for load, name, chosen, default, figures, r in rows])
-    worst = min(r[5] for r in rows)
-    print(f"\nworst default / best fixed: {worst:.2f} (goal >= 0.90) on {os.cpu_count()} CPUs, torch "
-          f"{torch.__version__}")
+    if rows:
+        print()
+        table(["load", "workload", "default (threads)", *(f"{n} thread{'s' if n > 1 else ''}" for n in fixed),
+               "default / best"],
+              [[load, name, f"{default:,.1f} ({chosen})", *(f"{figures[n]:,.1f}" for n in fixed), f"{r:.2f}"]
+               for load, name, chosen, default, figures, r in rows])
+        worst = min(r[5] for r in rows)
+        print(f"\nworst default / best fixed: {worst:.2f} (goal >= 0.90) on {os.cpu_count()} CPUs, torch "
+              f"{torch.__version__}")
     lib, cli = readme_vs_cli(args.readme_steps, args.readme_load)
     print()
     table(["busy processes", "README example (tok/s)", "seqkit recipe run (tok/s)", "example / command"],
