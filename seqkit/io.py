@@ -121,19 +121,31 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
     folders are created (``make_parents``); a path a user typed is checked with :func:`output_file`
     first, which refuses them.
     """
+    binary = "b" in mode
+    with atomic_path(path, make_parents=make_parents) as tmp, \
+            open(tmp, mode, encoding=None if binary else encoding) as fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike, *, make_parents: bool = True):
+    """:func:`atomic_write` for a writer that takes a file name (safetensors' ``save_file``): yields
+    the temporary file's path; on success the file is fsynced and renamed over ``path``."""
     path = Path(path)
     try:
         if make_parents:
             path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
     except OSError as exc:
         raise from_os_error(exc, path) from None
-    binary = "b" in mode
     try:
-        with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException as exc:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from seqkit.errors import SeqkitError
-from seqkit.io import cache_dir, write_bytes_atomic
+from seqkit.io import atomic_path, cache_dir
 from seqkit.lm.ngram.model import NGramLM
 from seqkit.lm.ngram.vocab import NGramVocab
 
@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 def save_binary(model: NGramLM, path: str | os.PathLike, *, index: bool = False,
                 extra: dict[str, str] | None = None) -> None:
     """Write ``model`` as safetensors (atomically); ``index`` also stores the compiled scorer's hash
-    tables (built now if needed), so that the reloaded model scores at full speed at once."""
-    from safetensors.numpy import save
+    tables (built now if needed), so that the reloaded model scores at full speed at once. The arrays
+    are written from where they are (safetensors' ``save_file``), not gathered into one buffer first."""
+    from safetensors.numpy import save_file
 
     tensors = {}
     for k in range(1, model.order + 1):
@@ -46,7 +47,8 @@ def save_binary(model: NGramLM, path: str | os.PathLike, *, index: bool = False,
             tensors[f"native.{k}"] = model._native_tables()[k - 1]
     metadata = {"format": FORMAT, "order": str(model.order), "vocab": json.dumps(model.vocab.tokens),
                 "info": json.dumps(model.info, default=str), **(extra or {})}
-    write_bytes_atomic(path, save(tensors, metadata=metadata))
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp, metadata=metadata)
 
 
 def _metadata(path: str | os.PathLike) -> dict[str, str]:

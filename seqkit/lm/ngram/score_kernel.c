@@ -278,98 +278,171 @@ static inline int empty_line(const uint8_t *text, int64_t pos, int64_t limit) {
            (text[pos] == '\r' && (pos + 1 >= limit || text[pos + 1] == '\n'));
 }
 
+/* vocab_find with the word's hash already computed (and its slot prefetched) */
+static inline int64_t vocab_find_hashed(const int64_t *vtable, int vbits, const uint8_t *words, const int64_t *offsets,
+                                        uint64_t h, const uint8_t *w, int64_t len) {
+    uint64_t mask = (1ULL << vbits) - 1;
+    uint64_t pos = (h * GOLDEN) >> (64 - vbits);
+    for (;;) {
+        int64_t id = vtable[2 * pos + 1];
+        if (id < 0) return -1;
+        if ((uint64_t)vtable[2 * pos] == h && offsets[id + 1] - offsets[id] == len && !memcmp(words + offsets[id], w, len))
+            return id;
+        pos = (pos + 1) & mask;
+    }
+}
+
+static inline int64_t skip_line(const uint8_t *text, int64_t pos, int64_t limit) {
+    const uint8_t *nl = memchr(text + pos, '\n', (size_t)(limit - pos));
+    return nl ? nl - text + 1 : limit;
+}
+
+/* Lines go through in batches, stage by stage (fields and numbers, word ids, the context walk one order
+ * at a time, the inserts), and each stage first requests the memory every line of the batch will probe:
+ * the cache misses of a batch overlap instead of queueing. The first mistake in file order is reported. */
+#define BATCH 32
+
+typedef struct {
+    int64_t pos, fs[ARPA_MAX_FIELDS], fe[ARPA_MAX_FIELDS], ids[MAX_ORDER + 1], ps[MAX_ORDER + 1];
+    uint64_t hash[MAX_ORDER + 1];
+    double lp, bo;
+    int nf, same;
+} ArpaLine;
+
 int ngram_arpa_section(const uint8_t *text, int64_t limit, int64_t n, int k, int has_backoff,
                        const int64_t *vtable, int vbits, const uint8_t *vwords, const int64_t *voffsets, int64_t V,
                        Slot *const *tables, const int32_t *bits, const int64_t *rank_prev,
                        double *out_logp, double *out_logbo, int64_t *out_ref, int64_t *out_key, int64_t *err,
                        int64_t *info) {
-    int64_t ids[MAX_ORDER + 1], prev_ids[MAX_ORDER + 1], ps[MAX_ORDER + 1];
-    int64_t fs[ARPA_MAX_FIELDS], fe[ARPA_MAX_FIELDS], prev_fs[MAX_ORDER + 2], prev_fe[MAX_ORDER + 2];
+    ArpaLine batch[BATCH + 1];  /* batch[0]: the last line of the previous batch */
     int have_prev = 0, code = ARPA_OK;
-    int64_t pos = 0, line = 0;
+    int64_t pos = 0, line = 0;  /* line: index of batch[1] in the section */
     if (k < 1 || k > MAX_ORDER) return ARPA_FIELDS;
-    for (; !empty_line(text, pos, limit); line++) {
-        if (line >= n) {  /* more lines than declared: only counted */
-            const uint8_t *nl = memchr(text + pos, '\n', (size_t)(limit - pos));
-            pos = nl ? nl - text + 1 : limit;
-            continue;
-        }
-        /* the fields of the line: start and end of each (beyond the most a line may have, only counted) */
-        int nf = 0;
-        int64_t p = pos;
-        for (;;) {
-            while (p < limit && is_space(text[p])) p++;
-            if (p >= limit || text[p] == '\n') break;
-            int64_t a = p;
-            while (p < limit && !is_space(text[p]) && text[p] != '\n') p++;
-            if (nf < ARPA_MAX_FIELDS) { fs[nf] = a; fe[nf] = p; }
-            nf++;
-        }
-        err[0] = line;
-        err[2] = nf;
-        err[3] = pos;
-        if (nf != k + 1 && !(has_backoff && nf == k + 2)) { err[1] = -1; code = ARPA_FIELDS; break; }
-        double lp, bo = 0.0;
-        if (!parse_number(text + fs[0], fe[0] - fs[0], &lp)) { err[1] = 0; code = ARPA_NUMBER; break; }
-        if (nf == k + 2 && !parse_number(text + fs[k + 1], fe[k + 1] - fs[k + 1], &bo)) {
-            err[1] = k + 1;
-            code = ARPA_NUMBER;
-            break;
-        }
-        out_logp[line] = lp;
-        out_logbo[line] = bo;
-        if (k == 1) {
-            out_ref[2 * line] = fs[1];
-            out_ref[2 * line + 1] = fe[1] - fs[1];
-        } else {
-            int same = 0, match = have_prev;  /* same: leading words shared with the previous line */
-            for (int j = 0; j < k; j++) {
-                int64_t a = fs[j + 1], len = fe[j + 1] - a;
-                if (match && len == prev_fe[j + 1] - prev_fs[j + 1] && !memcmp(text + a, text + prev_fs[j + 1], len)) {
-                    ids[j] = prev_ids[j];
-                    same = j + 1;
-                    continue;
+    while (!code && !empty_line(text, pos, limit) && line < n) {
+        /* stage 1: fields and numbers (a mistake ends the batch before its line) */
+        int m = 0, stop_code = ARPA_OK, stop_field = 0;
+        while (m < BATCH && line + m < n && !empty_line(text, pos, limit)) {
+            ArpaLine *L = &batch[m + 1];
+            int nf = 0;
+            int64_t p = pos;
+            L->pos = pos;
+            for (;;) {
+                while (p < limit && is_space(text[p])) p++;
+                if (p >= limit || text[p] == '\n') break;
+                int64_t a = p;
+                while (p < limit && !is_space(text[p]) && text[p] != '\n') p++;
+                if (nf < ARPA_MAX_FIELDS) { L->fs[nf] = a; L->fe[nf] = p; }
+                nf++;
+            }
+            L->nf = nf;
+            pos = p < limit ? p + 1 : limit;
+            m++;
+            if (nf != k + 1 && !(has_backoff && nf == k + 2)) { stop_code = ARPA_FIELDS; stop_field = -1; break; }
+            L->bo = 0.0;
+            if (!parse_number(text + L->fs[0], L->fe[0] - L->fs[0], &L->lp)) { stop_code = ARPA_NUMBER; break; }
+            if (nf == k + 2 && !parse_number(text + L->fs[k + 1], L->fe[k + 1] - L->fs[k + 1], &L->bo)) {
+                stop_code = ARPA_NUMBER;
+                stop_field = k + 1;
+                break;
+            }
+            if (k >= 2) {  /* the words' hashes (a word equal to the one above it is not looked up) */
+                const ArpaLine *P = &batch[m - 1];
+                int match = have_prev || m > 1;
+                L->same = 0;
+                for (int j = 0; j < k; j++) {
+                    int64_t a = L->fs[j + 1], len = L->fe[j + 1] - a;
+                    if (match && len == P->fe[j + 1] - P->fs[j + 1] && !memcmp(text + a, text + P->fs[j + 1], len)) {
+                        L->same = j + 1;
+                        continue;
+                    }
+                    match = 0;
+                    L->hash[j] = fnv1a(text + a, len);
+                    __builtin_prefetch(vtable + 2 * ((L->hash[j] * GOLDEN) >> (64 - vbits)));
                 }
-                match = 0;
-                ids[j] = vocab_find(vtable, vbits, vwords, voffsets, text + a, len);
-                if (ids[j] < 0) { err[1] = j + 1; code = ARPA_WORD; break; }
             }
-            if (code) break;
-            /* ps[j]: slot of the j-gram ids[0 .. j) in order j's table (order 1: the word id) */
-            ps[1] = ids[0];
+        }
+        int stop = stop_code ? m - 1 : m;  /* lines batch[1 .. stop] are well formed */
+        for (int i = 1; i <= stop; i++) {
+            out_logp[line + i - 1] = batch[i].lp;
+            out_logbo[line + i - 1] = batch[i].bo;
+        }
+        if (k == 1) {
+            for (int i = 1; i <= stop; i++) {
+                out_ref[2 * (line + i - 1)] = batch[i].fs[1];
+                out_ref[2 * (line + i - 1) + 1] = batch[i].fe[1] - batch[i].fs[1];
+            }
+        } else {
+            /* stage 2: word ids */
+            for (int i = 1; i <= stop; i++) {
+                ArpaLine *L = &batch[i];
+                for (int j = 0; j < k; j++) {
+                    if (j < L->same) { L->ids[j] = batch[i - 1].ids[j]; continue; }
+                    int64_t a = L->fs[j + 1];
+                    L->ids[j] = vocab_find_hashed(vtable, vbits, vwords, voffsets, L->hash[j], text + a, L->fe[j + 1] - a);
+                    if (L->ids[j] < 0) { stop = i - 1; stop_code = ARPA_WORD; stop_field = j + 1; break; }
+                }
+            }
+            /* stage 3: the context walk, one order at a time (ps[j] reused while the first j words agree) */
+            for (int i = 1; i <= stop; i++) batch[i].ps[1] = batch[i].ids[0];
             for (int j = 2; j < k; j++) {
-                if (j <= same) continue;
-                ps[j] = find(tables[j - 1], bits[j - 1], ps[j - 1] * V + ids[j - 1]);
-                if (ps[j] < 0) { err[1] = -1; code = ARPA_CONTEXT; break; }
+                for (int i = 1; i <= stop; i++) {
+                    const ArpaLine *L = &batch[i];
+                    if (L->same < j)
+                        __builtin_prefetch(tables[j - 1] + ((((uint64_t)(L->ps[j - 1] * V + L->ids[j - 1])) * GOLDEN)
+                                                            >> (64 - bits[j - 1])));
+                }
+                for (int i = 1; i <= stop; i++) {
+                    ArpaLine *L = &batch[i];
+                    if (L->same >= j) { L->ps[j] = batch[i - 1].ps[j]; continue; }
+                    L->ps[j] = find(tables[j - 1], bits[j - 1], L->ps[j - 1] * V + L->ids[j - 1]);
+                    if (L->ps[j] < 0) { stop = i - 1; stop_code = ARPA_CONTEXT; stop_field = -1; break; }
+                }
             }
-            if (code) break;
-            memcpy(prev_ids, ids, sizeof(int64_t) * k);
-            memcpy(prev_fs, fs, sizeof(int64_t) * (k + 1));
-            memcpy(prev_fe, fe, sizeof(int64_t) * (k + 1));
-            have_prev = 1;
-            int64_t key = ps[k - 1] * V + ids[k - 1];
+            /* stage 4: the inserts, in file order */
             Slot *table = tables[k - 1];
             uint64_t mask = (1ULL << bits[k - 1]) - 1;
-            uint64_t at = ((uint64_t)key * GOLDEN) >> (64 - bits[k - 1]);
-            while (table[at].key >= 0) {
-                if (table[at].key == key) { err[1] = -1; code = ARPA_TWICE; break; }
-                at = (at + 1) & mask;
+            for (int i = 1; i <= stop; i++) {
+                const ArpaLine *L = &batch[i];
+                uint64_t key = (uint64_t)(L->ps[k - 1] * V + L->ids[k - 1]);
+                __builtin_prefetch(table + ((key * GOLDEN) >> (64 - bits[k - 1])), 1);
+                if (rank_prev) __builtin_prefetch(rank_prev + L->ps[k - 1]);
             }
-            if (code) break;
-            table[at].key = key;
-            table[at].logp = lp;
-            table[at].logbo = has_backoff ? bo : 0.0;
-            out_ref[line] = (int64_t)at;
-            out_key[line] = (rank_prev ? rank_prev[ps[k - 1]] : ps[k - 1]) * V + ids[k - 1];
+            for (int i = 1; i <= stop; i++) {
+                const ArpaLine *L = &batch[i];
+                int64_t key = L->ps[k - 1] * V + L->ids[k - 1];
+                uint64_t at = ((uint64_t)key * GOLDEN) >> (64 - bits[k - 1]);
+                int twice = 0;
+                while (table[at].key >= 0) {
+                    if (table[at].key == key) { twice = 1; break; }
+                    at = (at + 1) & mask;
+                }
+                if (twice) { stop = i - 1; stop_code = ARPA_TWICE; stop_field = -1; break; }
+                table[at].key = key;
+                table[at].logp = L->lp;
+                table[at].logbo = has_backoff ? L->bo : 0.0;
+                out_ref[line + i - 1] = (int64_t)at;
+                out_key[line + i - 1] = (rank_prev ? rank_prev[L->ps[k - 1]] : L->ps[k - 1]) * V + L->ids[k - 1];
+            }
         }
-        pos = p < limit ? p + 1 : limit;
+        if (stop_code) {
+            const ArpaLine *L = &batch[stop + 1];
+            code = stop_code;
+            err[0] = line + stop;
+            err[1] = stop_field;
+            err[2] = L->nf;
+            err[3] = L->pos;
+            line += stop;
+            pos = L->pos;
+            break;
+        }
+        line += m;
+        batch[0] = batch[m];
+        have_prev = 1;
     }
-    if (code) {  /* a mistake on this line: it and the rest of the section only counted */
-        do {
-            const uint8_t *nl = memchr(text + pos, '\n', (size_t)(limit - pos));
-            pos = nl ? nl - text + 1 : limit;
-            line++;
-        } while (!empty_line(text, pos, limit));
+    /* more lines than declared, or a mistake on this line: it and the rest of the section only counted */
+    while (!empty_line(text, pos, limit)) {
+        pos = skip_line(text, pos, limit);
+        line++;
     }
     info[0] = line;
     info[1] = pos;
