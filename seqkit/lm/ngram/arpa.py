@@ -173,6 +173,8 @@ class _Text:
     def block(self, start: int) -> tuple[int, int, int]:
         """The lines from ``start`` up to the next blank line or ``\\`` line: their end, how many, and
         where the line after them starts."""
+        if self.text.startswith(b"\\", start):  # the next section's line: no entries
+            return start, 0, start
         ends = [i for i in (self.text.find(b"\n\n", start), self.text.find(b"\n\\", start)) if i >= 0]
         end = min(ends) if ends else len(self.text)
         # a body of blanks only is no entry (a long one is left to the line checks, which name it)
