@@ -1,7 +1,8 @@
 """The documentation site: every tutorial runs, every picture on it comes from its code, the site builds.
 
 * ``test_tutorial[PAGE]`` runs the ```python blocks of ``docs/**/PAGE.md`` top to bottom in one
-  namespace, from an empty temporary folder, on one CPU thread. The tutorials' ``assert`` lines are
+  namespace, from an empty temporary folder, on one CPU thread (a snippet that needs something the page
+  cannot make, such as a running server, is fenced ```py and not run). The tutorials' ``assert`` lines are
   their claims (scratch equals ``torch.nn``, 4 h d^2 parameters, beam beats greedy ...). What a block
   prints is what the page shows under it (a ```text title="Output" block, written by this run: the
   page is updated when the output changed), and every ``img/NAME.png`` the page shows must have been
