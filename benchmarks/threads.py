@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,7 @@ def readme_vs_cli(steps: int, load: int) -> tuple[float, float]:
         for p in procs:
             p.kill()
             p.wait()
+        shutil.rmtree(work, ignore_errors=True)
     return lib, cli
 
 
