@@ -17,6 +17,7 @@ with patience 2 (see ``CT2Translator``) so that the float32 outputs can be equal
 ``ct2 int8 p1`` row is CTranslate2 with its default patience 1. ``--profile`` adds a torch.profiler table of seqkit's beam-5 float32 decoding.
 
     python benchmarks/decode.py --run runs/m30k --repeats 3 [--profile]
+    python benchmarks/decode.py --run runs/m30k --threads 1 --batch 32,1 --sents 200   # batch-32 and latency rows
     python benchmarks/decode.py --smoke     # an untrained tiny model, 12 bundled sentences: checks the script
 
 Without CTranslate2 (``pip install ctranslate2``) the script says ``skipped: ctranslate2 not installed``
@@ -103,6 +104,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--beams", default="1,5")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batch", default="all",
+                   help="sentences per call, comma-separated: all (the engine batches the whole set), 32, 1 "
+                        "(one sentence at a time: latency)")
     p.add_argument("--work", "--workdir", dest="work", type=Path, default=None,
                    help="keep the CTranslate2 exports here (default: a new temporary folder, removed)")
     p.add_argument("--profile", action="store_true", help="profile seqkit's beam-5 float32 decoding")
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = p.parse_args(argv)
     if args.smoke:
         args.src, args.ref = str(REPO / "data/en-fr/test.en"), str(REPO / "data/en-fr/test.fr")
-        args.sents, args.beams, args.threads, args.repeats = 12, "1,2", "1", 1
+        args.sents, args.beams, args.threads, args.repeats, args.batch = 12, "1,2", "1", 1, "all,4"
     elif args.run is None:
         p.error("--run is required (or --smoke)")
     header(["ctranslate2"])
@@ -160,35 +164,40 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
         if vmap is not None:  # the same engines, each batch scoring its shortlist's candidates only
             engines.update({f"{name} +vmap": (engine, True) for name, engine in list(engines.items())
                             if not name.endswith("p1")})
-        for beam in [int(b) for b in args.beams.split(",")]:
+        for beam, batch in [(int(b), c) for b in args.beams.split(",") for c in args.batch.split(",")]:
+            size = len(src) if batch == "all" else int(batch)
             for name, engine in engines.items():
                 engine, short = engine if isinstance(engine, tuple) else (engine, False)
 
-                def translate(engine=engine, beam=beam, short=short):
-                    return [hyps[0] for hyps in engine.translate_scored(src, beam=beam, shortlist=short)]
+                def translate(engine=engine, beam=beam, short=short, size=size):
+                    return [hyps[0] for i in range(0, len(src), size)
+                            for hyps in engine.translate_scored(src[i:i + size], beam=beam, shortlist=short)]
 
                 seconds, hyps = _time(translate, args.repeats)
                 texts = [h.text for h in hyps]
-                outputs[(name, beam, threads)] = texts
+                outputs[(name, beam, threads, batch)] = texts
                 tokens = sum(len(h.pieces) + 1 for h in hyps)
-                rows.append({"engine": name, "beam": beam, "threads": threads, "sents_per_s": len(src) / seconds,
-                             "tokens_per_s": tokens / seconds, "bleu": bleu(texts, [ref]).score})
-                print(f"{name:15s} beam {beam} threads {threads}: {rows[-1]['sents_per_s']:8.1f} sent/s "
+                rows.append({"engine": name, "beam": beam, "threads": threads, "batch": batch,
+                             "sents_per_s": len(src) / seconds, "tokens_per_s": tokens / seconds,
+                             "bleu": bleu(texts, [ref]).score})
+                print(f"{name:15s} beam {beam} threads {threads} batch {batch}: {rows[-1]['sents_per_s']:8.1f} sent/s "
                       f"{rows[-1]['tokens_per_s']:9.0f} tok/s  BLEU {rows[-1]['bleu']:.2f}", file=sys.stderr)
 
     def vs_ct2(r: dict) -> str:  # like for like: a +vmap row against CTranslate2 int8 with the same vmap
         peer = "ct2 int8 +vmap" if r["engine"].endswith("+vmap") else "ct2 int8"
         base = next((x for x in rows if x["engine"] == peer and x["beam"] == r["beam"]
-                     and x["threads"] == r["threads"]), None)
+                     and x["threads"] == r["threads"] and x["batch"] == r["batch"]), None)
         return f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}" if base else "-"
 
-    table(["engine", "beam", "threads", "sentences/s", "target tokens/s", "BLEU", "/ ct2 int8 (+vmap) (tok/s)"],
-          [[r["engine"], r["beam"], r["threads"], f"{r['sents_per_s']:,.1f}", f"{r['tokens_per_s']:,.0f}",
+    table(["engine", "beam", "threads", "batch", "sentences/s", "target tokens/s", "BLEU",
+           "/ ct2 int8 (+vmap) (tok/s)"],
+          [[r["engine"], r["beam"], r["threads"], r["batch"], f"{r['sents_per_s']:,.1f}", f"{r['tokens_per_s']:,.0f}",
             f"{r['bleu']:.2f}", vs_ct2(r)] for r in rows])
     if ct2:
         for beam in [int(b) for b in args.beams.split(",")]:
             t = int(args.threads.split(",")[0])
-            a, b = outputs[("seqkit float32", beam, t)], outputs[("ct2 float32", beam, t)]
+            batch = args.batch.split(",")[0]
+            a, b = outputs[("seqkit float32", beam, t, batch)], outputs[("ct2 float32", beam, t, batch)]
             print(f"beam {beam}: float32 outputs equal in {sum(x == y for x, y in zip(a, b))} of {len(a)} sentences")
 
     if vmap is not None:

@@ -211,11 +211,11 @@ def check_decode(out: str, hidden: bool = False) -> None:
     t = the_table(out, "engine")
     engines = ["seqkit float32", "seqkit int8"] + ([] if hidden else ["ct2 float32", "ct2 int8", "ct2 int8 p1"])
     engines += [f"{e} +vmap" for e in engines if not e.endswith("p1")]  # the same, with a vocabulary shortlist
-    assert [(r[0], r[1]) for r in t[1]] == [(e, b) for b in ("1", "2") for e in engines]
+    assert [(r[0], r[1], r[3]) for r in t[1]] == [(e, b, c) for b in ("1", "2") for c in ("all", "4") for e in engines]
     for row in t[1]:
-        positive(row[3]), positive(row[4])
-        assert 0 <= number(row[5]) <= 100
-        assert row[6] == "-" if hidden else positive(row[6])
+        positive(row[4]), positive(row[5])
+        assert 0 <= number(row[6]) <= 100
+        assert row[7] == "-" if hidden else positive(row[7])
     if hidden:
         assert "skipped: ctranslate2 not installed" in out
     else:  # the same weights in both engines: float32 greedy search gives the same outputs
