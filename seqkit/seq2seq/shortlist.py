@@ -154,6 +154,8 @@ class Shortlist:
                 raise bad(f"source {source!r} listed again (first at line {where[key]})")
             where[key] = no
             entries[key] = ids
+        if not entries and len(always) == len(SPECIAL_IDS):  # would decode every sentence to nothing
+            raise SeqkitError("no target pieces at all: an empty shortlist", path=path, fix=fix)
         return cls(list(pieces), np.array(sorted(always), dtype=np.int64), entries)
 
 

@@ -97,6 +97,15 @@ def test_vmap_loader_names_file_and_line(tmp_path, text, line, message):
     assert str(err.value).startswith(f"{path}:{line}: ") and message in str(err.value)
 
 
+@pytest.mark.parametrize("text", ["", "\t\n"])
+def test_a_vmap_without_target_pieces_is_refused(tmp_path, text):
+    """It would decode every sentence to nothing (only the special tokens are candidates)."""
+    path = tmp_path / "empty.vmap"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SeqkitError, match="no target pieces at all: an empty shortlist"):
+        Shortlist.load(path, PIECES)
+
+
 # -- seqkit shortlist build --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tokenizer():
