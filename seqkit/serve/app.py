@@ -235,7 +235,8 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
     async def get_info() -> dict[str, Any]:
         return about
 
-    @app.get("/languages")
+    # POST too, as LibreTranslate answers it (libretranslatepy 2.1.0 asks with POST)
+    @app.api_route("/languages", methods=["GET", "POST"])
     async def get_languages() -> list[dict[str, Any]]:
         return libretranslate.languages([(m.src, m.tgt) for m in models])
 

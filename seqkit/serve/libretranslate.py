@@ -14,6 +14,7 @@ the same paths:
                             plus ``detectedLanguage`` when ``source`` is ``auto`` and
                             ``alternatives`` when asked for
 ``GET /languages``          ``[{"code", "name", "targets"}]``: the languages of the models served
+                            (``POST`` too, as LibreTranslate answers it)
 ==========================  =====================================================================
 
 A JSON body with ``q`` is LibreTranslate's; one with ``sentences`` is seqkit's (``seqkit.serve.app``).

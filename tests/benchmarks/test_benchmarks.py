@@ -169,8 +169,12 @@ def check_ngram(out: str, hidden: bool = False) -> None:
         assert "skipped: kenlm not installed" in out and "skipped: nltk not installed" in out
         assert row[3] == row[7] == "-"
     else:
-        assert number(row[3]) == pytest.approx(ppl, rel=1e-5)  # kenlm reads seqkit's ARPA to the same model
-        positive(row[7])
+        # the kenlm module is optional (CI installs it best effort; .ci/oldest's environment has none)
+        if "skipped: kenlm not installed" in out:
+            assert row[3] == row[7] == "-"
+        else:
+            assert number(row[3]) == pytest.approx(ppl, rel=1e-5)  # kenlm reads seqkit's ARPA to the same model
+            positive(row[7])
         assert "NLTK KneserNeyInterpolated order 3" in out
     if "skipped: KenLM lmplz not installed" in out:
         assert row[2] == row[4] == "-"

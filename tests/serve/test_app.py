@@ -139,7 +139,13 @@ def small(engine):
 def test_limits_and_bad_requests_answer_with_one_line(small, body, status, message):
     r = small.post("/translate", json=body)
     assert r.status_code == status
-    assert message in r.json()["detail"] and "\n" not in r.json()["detail"]
+    detail = r.json()["detail"]
+    # one of the line's problems, wherever pydantic put it ({"sentence": ...} has two, in an order
+    # that changed between pydantic 2.13 and 2.14)
+    problem = message.removeprefix("bad request: ")
+    assert any(head + problem in detail for head in ("bad request: ", "; ")) if problem != message \
+        else message in detail, detail
+    assert "\n" not in detail
 
 
 def test_body_size_limit_with_and_without_a_declared_length(small):

@@ -99,6 +99,8 @@ def test_alternatives_html_and_forms(client, engine):
 def test_languages_lists_the_models_pair(client):
     assert client.get("/languages").json() == [{"code": "en", "name": "English", "targets": ["fr"]},
                                                {"code": "fr", "name": "French", "targets": []}]
+    # LibreTranslate answers POST too; libretranslatepy 2.1.0 (pyproject's lower bound) asks with it
+    assert client.post("/languages", data={}).json() == client.get("/languages").json()
 
 
 @pytest.mark.parametrize("body, status, says", [
