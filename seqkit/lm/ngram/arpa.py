@@ -339,11 +339,17 @@ class _NativeParser:
             self.logp.append(lp)
             self.logbo.append(lb)
             return lines, after, None
-        self.tables.append(kernel.new_table(count))
-        error, lines, after, lp, lb, (slots, key) = kernel.parse_section(
+        error, lines, after, lp, lb, (native, key) = kernel.parse_section(
             self.lib, self.buf, start, count, k, has_backoff, self.vocab_index, len(self.vocab), self.tables, self.rank)
         if error or lines != count:
             return lines, after, error and self._error(error, start, k, has_backoff)
+        table, slots, twice = kernel.fill(self.lib, count, native, lp, lb if has_backoff else None)
+        if twice >= 0:
+            at = start
+            for _ in range(twice):
+                at = src.text.index(b"\n", at) + 1
+            return lines, after, _twice_error(src, src.line_no(at), k, src.fields(at)[1:k + 1])
+        self.tables.append(table)
         if count > 1 and not (key[1:] > key[:-1]).all():  # seqkit writes sorted sections; lmplz does not
             by_key = np.argsort(key)
             key, lp, lb, slots = key[by_key], lp[by_key], lb[by_key], slots[by_key]
@@ -351,7 +357,7 @@ class _NativeParser:
         self.logp.append(lp)
         self.logbo.append(lb)
         if has_backoff:
-            self.rank = np.empty(len(self.tables[-1]), dtype=np.int64)
+            self.rank = np.empty(len(table), dtype=np.int64)
             self.rank[slots] = np.arange(count, dtype=np.int64)
         return lines, after, None
 
@@ -367,9 +373,7 @@ class _NativeParser:
         words = fields[1:k + 1]
         if kind == "word":
             return _word_error(src, line, k, words[field - 1])
-        if kind == "context":
-            return _context_error(src, line, k, words)
-        return _twice_error(src, line, k, words)
+        return _context_error(src, line, k, words)
 
 
 def _parse_python(src: _Text, declared: list[tuple[int, int]]) -> NGramLM:

@@ -27,6 +27,8 @@ from seqkit.lm.ngram.model import NGramLM
 from seqkit.lm.ngram.vocab import NGramVocab
 
 FORMAT = "seqkit.ngram/1"
+#: the name of the compiled scorer's slot tables in the file; a new name for each new layout
+NATIVE = "slots"
 log = logging.getLogger(__name__)
 
 
@@ -37,6 +39,10 @@ def save_binary(model: NGramLM, path: str | os.PathLike, *, index: bool = False,
     are written from where they are (safetensors' ``save_file``), not gathered into one buffer first."""
     from safetensors.numpy import save_file
 
+    from seqkit.lm.ngram import kernel
+
+    index = index and 1 < model.order <= kernel.MAX_ORDER and kernel.load() is not None  # else none to store
+
     tensors = {}
     for k in range(1, model.order + 1):
         tensors[f"keys.{k}"] = np.ascontiguousarray(model.keys[k - 1], dtype=np.int64)
@@ -44,7 +50,7 @@ def save_binary(model: NGramLM, path: str | os.PathLike, *, index: bool = False,
         if k < model.order:
             tensors[f"logbo.{k}"] = np.ascontiguousarray(model.logbo[k - 1], dtype=np.float64)
         if index and k > 1:
-            tensors[f"native.{k}"] = model._native_tables()[k - 1]
+            tensors[f"{NATIVE}.{k}"] = model._native_tables()[k - 1]
     metadata = {"format": FORMAT, "order": str(model.order), "vocab": json.dumps(model.vocab.tokens),
                 "info": json.dumps(model.info, default=str), **(extra or {})}
     with atomic_path(path) as tmp:
@@ -72,10 +78,11 @@ def load_binary(path: str | os.PathLike) -> NGramLM:
     except KeyError as exc:
         raise SeqkitError(f"cannot read the model (missing {exc})", path=path,
                           fix="re-create it with seqkit lm ngram train") from None
-    native = [None, *(t[f"native.{k}"] for k in range(2, order + 1))] if f"native.{order}" in t else None
+    # tables of another layout (an older seqkit's "native.K") are not read: rebuilt on first use
+    native = [None, *(t[f"{NATIVE}.{k}"] for k in range(2, order + 1))] if f"{NATIVE}.{order}" in t else None
     model = NGramLM(NGramVocab(json.loads(meta["vocab"])), keys, logp, logbo, json.loads(meta.get("info", "{}")))
     if native is not None and all(a.ndim == 2 and a.shape[1] == 3 for a in native[1:]):
-        model._native = native  # else a layout of an older seqkit: rebuilt on first use
+        model._native = native
     return model
 
 

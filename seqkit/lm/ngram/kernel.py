@@ -17,6 +17,8 @@ from seqkit.native import kernel
 
 _SOURCE = Path(__file__).with_name("score_kernel.c")
 MAX_ORDER = 16
+#: overflow slots after a table's 2^bits home slots (``TABLE_PAD`` in score_kernel.c)
+TABLE_PAD = 4096
 #: fuller tables than the numpy path's (0.5): a probe walks a few more adjacent slots, but the tables
 #: take half the memory
 MAX_LOAD = 0.75
@@ -28,6 +30,7 @@ _SIGNATURES = {
     "ngram_vocab_index": (None, [ctypes.c_char_p, _P, _I64, _P, ctypes.c_int]),
     "ngram_score_text": (_I64, [ctypes.c_int, _I64, ctypes.c_char_p, _I64, _P, ctypes.c_int, ctypes.c_char_p,
                                 _P, _P, _P, _P, _P, _P, _P, _P, _P]),
+    "ngram_table_fill": (_I64, [_P, ctypes.c_int, _I64, _P, _P, _P, _P]),
     "ngram_arpa_section": (ctypes.c_int, [_P, _I64, _I64, ctypes.c_int, ctypes.c_int, _P, ctypes.c_int, ctypes.c_char_p,
                                           _P, _I64, _P, _P, _P, _P, _P, _P, _P, _P, _P]),
 }
@@ -38,32 +41,57 @@ def load() -> ctypes.CDLL | None:
     return kernel(_SOURCE, "SEQKIT_NGRAM_KERNEL", _SIGNATURES)
 
 
+def table_bits(table: np.ndarray) -> int:
+    """log2 of a slot table's home slots (its rows less the overflow ones)."""
+    return int(len(table) - TABLE_PAD).bit_length() - 1
+
+
+def new_table(n: int, bits: int | None = None) -> np.ndarray:
+    """An empty slot table for ``n`` n-grams: (2^bits + TABLE_PAD, 3) int64, key -1 (empty), then the
+    float64 log10 p and backoff stored bit for bit."""
+    from seqkit.lm.ngram.counts import table_bits as bits_for
+
+    table = np.zeros(((1 << (bits or bits_for(n, MAX_LOAD))) + TABLE_PAD, 3), dtype=np.int64)
+    table[:, 0] = -1
+    return table
+
+
+def fill(lib: ctypes.CDLL, n: int, keys: np.ndarray, logp: np.ndarray, logbo: np.ndarray | None):
+    """(table, slot of each key, index of the first key listed twice or -1): ``keys`` (int64) with their
+    values put in a :func:`new_table` in the order of their home slots (which lets a miss stop early,
+    see ``score_kernel.c``); a table too full for its overflow slots is retried twice as large."""
+    from seqkit.lm.ngram.counts import table_bits as bits_for
+
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
+    logp = np.ascontiguousarray(logp, dtype=np.float64)
+    logbo = None if logbo is None else np.ascontiguousarray(logbo, dtype=np.float64)
+    bits = bits_for(n, MAX_LOAD)
+    while True:
+        table = new_table(n, bits)
+        slot = np.empty(len(keys), dtype=np.int64)
+        twice = lib.ngram_table_fill(table.ctypes.data, bits, len(keys), keys.ctypes.data, logp.ctypes.data,
+                                     None if logbo is None else logbo.ctypes.data, slot.ctypes.data)
+        if twice == -3:
+            raise MemoryError("out of memory filling an n-gram table")
+        if twice != -2:
+            return table, slot, int(twice)
+        bits += 1
+
+
 def tables(keys: list[np.ndarray], logp: list[np.ndarray], logbo: list[np.ndarray],
            n_vocab: int) -> list[np.ndarray | None]:
-    """Per order >= 2, the kernel's hash table: (size, 3) int64 slots -- the key (-1: empty), then the
-    float64 log10 p and backoff stored bit for bit.
+    """Per order >= 2, the kernel's slot table (:func:`new_table`, :func:`fill`).
 
     An n-gram's id in these tables is its slot; a k-gram's key is ``slot of its prefix * n_vocab + w``
     (order 1: the word id), so the tables are built order by order from the sorted ``keys``.
     """
-    from seqkit.lm.ngram.counts import KeyIndex
-
+    lib = load()
     out: list[np.ndarray | None] = [None]
     slot_of = np.arange(n_vocab, dtype=np.int64)  # order 1: an id is its own slot
     for k in range(2, len(keys) + 1):
         prefix, word = np.divmod(keys[k - 1], n_vocab)
-        native = slot_of[prefix] * n_vocab + word
-        slots = KeyIndex(native, max_load=MAX_LOAD).slots
-        used = np.flatnonzero(slots[:, 1] >= 0)
-        idx = slots[used, 1]
-        table = np.zeros((len(slots), 3), dtype=np.int64)
-        table[:, 0] = -1
-        table[used, 0] = native[idx]
-        table[used, 1] = np.asarray(logp[k - 1], dtype=np.float64)[idx].view(np.int64)
-        if k < len(keys):
-            table[used, 2] = np.asarray(logbo[k - 1], dtype=np.float64)[idx].view(np.int64)
-        slot_of = np.empty(len(native), dtype=np.int64)
-        slot_of[idx] = used
+        table, slot_of, _ = fill(lib, len(prefix), slot_of[prefix] * n_vocab + word, logp[k - 1],
+                                 logbo[k - 1] if k < len(keys) else None)
         out.append(table)
     return out
 
@@ -75,7 +103,7 @@ def score(lib: ctypes.CDLL, ids: np.ndarray, order: int, n_vocab: int, tables: l
     ids = np.ascontiguousarray(ids, dtype=np.int32)
     out_logp = np.empty(len(ids), dtype=np.float64)
     out_order = np.empty(len(ids), dtype=np.int32)
-    bits = np.array([0] + [int(len(t)).bit_length() - 1 for t in tables[1:]], dtype=np.int32)
+    bits = np.array([0] + [table_bits(t) for t in tables[1:]], dtype=np.int32)
     pointers = (ctypes.c_void_p * order)(*[None if t is None else t.ctypes.data for t in tables])
     logp1 = np.ascontiguousarray(logp1, dtype=np.float64)
     logbo1 = np.ascontiguousarray(logbo1 if order > 1 else np.zeros(n_vocab), dtype=np.float64)
@@ -123,7 +151,7 @@ def score_text(lib: ctypes.CDLL, text: str, n_lines: int, order: int, vocab: Voc
     out_order = np.empty(cap, dtype=np.int32)
     out_oov = np.empty(cap, dtype=np.uint8)
     out_sentence = np.empty(cap, dtype=np.int64)
-    bits = np.array([0] + [int(len(t)).bit_length() - 1 for t in tables[1:]], dtype=np.int32)
+    bits = np.array([0] + [table_bits(t) for t in tables[1:]], dtype=np.int32)
     pointers = (ctypes.c_void_p * order)(*[None if t is None else t.ctypes.data for t in tables])
     logp1 = np.ascontiguousarray(logp1, dtype=np.float64)
     logbo1 = np.ascontiguousarray(logbo1, dtype=np.float64)
@@ -135,16 +163,7 @@ def score_text(lib: ctypes.CDLL, text: str, n_lines: int, order: int, vocab: Voc
 
 
 #: what :func:`parse_section` found wrong on a line (the C kernel's codes)
-ARPA_ERRORS = {1: "fields", 2: "number", 3: "word", 4: "context", 5: "twice"}
-
-
-def new_table(n: int) -> np.ndarray:
-    """An empty slot table (as :func:`tables` builds) with room for ``n`` n-grams."""
-    from seqkit.lm.ngram.counts import table_bits
-
-    table = np.zeros((1 << table_bits(n, MAX_LOAD), 3), dtype=np.int64)
-    table[:, 0] = -1
-    return table
+ARPA_ERRORS = {1: "fields", 2: "number", 3: "word", 4: "context"}
 
 
 def parse_section(lib: ctypes.CDLL, buf: np.ndarray, start: int, n: int, k: int, has_backoff: bool,
@@ -155,9 +174,9 @@ def parse_section(lib: ctypes.CDLL, buf: np.ndarray, start: int, n: int, k: int,
 
     Returns ``(error, lines, next, log10 p, log10 backoff, where)``: ``lines`` in the section,
     ``next`` the offset of the line after them; ``where`` for order 1 the (n, 2) start (from ``start``)
-    and length of each word, for order k >= 2 ``(slot of each k-gram, its sorted-table key)``: the
-    k-grams go into ``tables[k - 1]`` (a :func:`new_table`; the lower orders' tables are filled), a
-    key's prefix being ``rank_prev[slot of the (k-1)-gram]`` (k = 2: the word id). ``error`` is None or
+    and length of each word, for order k >= 2 ``(key of each k-gram in order k's slot table, its key
+    in the sorted tables)``, found through ``tables`` of orders 2..k-1; a sorted key's prefix is
+    ``rank_prev[slot of the (k-1)-gram]`` (k = 2: the word id). ``error`` is None or
     ``(kind, line in the section, field, fields on the line, offset of the line from start)``, kind
     one of :data:`ARPA_ERRORS`' values.
     """
@@ -173,7 +192,7 @@ def parse_section(lib: ctypes.CDLL, buf: np.ndarray, start: int, n: int, k: int,
                                       logp.ctypes.data, logbo.ctypes.data, ref.ctypes.data, None, err.ctypes.data,
                                       info.ctypes.data)
     else:
-        bits = np.array([0] + [int(len(t)).bit_length() - 1 for t in tables[1:]], dtype=np.int32)
+        bits = np.array([0] + [table_bits(t) for t in tables[1:]], dtype=np.int32)
         pointers = (ctypes.c_void_p * k)(*[None if t is None else t.ctypes.data for t in tables[:k]])
         code = lib.ngram_arpa_section(at, limit, n, k, int(has_backoff), vocab.table.ctypes.data, vocab.bits,
                                       vocab.words, vocab.offsets.ctypes.data, n_vocab, pointers, bits.ctypes.data,

@@ -318,7 +318,10 @@ class NGramLM:
             return self._score_block(lines, bos)
         from concurrent.futures import ThreadPoolExecutor
 
-        self._native_tables() if bos else self.build_index()  # once, before the threads share them
+        from seqkit.lm.ngram import kernel
+
+        # once, before the threads share them
+        self._native_tables() if bos and kernel.load() is not None else self.build_index()
         self._text_vocab()
         blocks = [lines[i:i + block] for i in range(0, len(lines), block)]
         with ThreadPoolExecutor(threads) as pool:

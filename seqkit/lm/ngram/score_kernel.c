@@ -1,4 +1,5 @@
-/* n-gram backoff scoring of a packed corpus: the loop behind seqkit.lm.ngram.NGramLM.score_packed.
+/* n-gram backoff scoring of a packed corpus: the loop behind seqkit.lm.ngram.NGramLM.score_packed
+ * (and the ARPA parser that fills its tables, at the end).
  *
  * Written for seqkit; compiled at first use by seqkit/native.py and called through ctypes.
  * It computes exactly what the numpy path of NGramLM.score_packed computes, one token at a time:
@@ -8,7 +9,8 @@
  *                    (m = the longest order found; a context c-gram is found[c] at the previous position)
  *
  * Each order k >= 2 has an open-addressing hash table of 24-byte slots {key, log10 p, log10 backoff},
- * probed linearly from the Fibonacci hash of the key. An n-gram's id is its slot's position, and a
+ * probed linearly from the Fibonacci hash of the key, its keys in the order of their home slots (see
+ * TABLE_PAD: a miss stops early). An n-gram's id is its slot's position, and a
  * k-gram's key is (slot of its (k-1)-gram prefix) * V + w, so one probe gives the n-gram, its values and
  * the id the next order needs: one cache miss per order, as in KenLM's probing tables.
  * (The values stay float64, so a probability of 1 is exactly 1, as on the numpy path.)
@@ -25,15 +27,55 @@
 
 typedef struct { int64_t key; double logp, logbo; } Slot;
 
+/* A table of 2^bits home slots plus TABLE_PAD overflow slots after them (no wrap-around), filled in the
+ * order of the keys' home slots (ngram_table_fill): the keys then lie sorted by home, so a probe that
+ * meets a key whose home is past its own knows its key is absent -- a miss ends as soon as a hit would,
+ * instead of at the next empty slot (linear probing's long misses, at up to 3/4 full). */
+#define TABLE_PAD 4096
+
+static inline uint64_t home_of(int64_t key, int bits) { return ((uint64_t)key * GOLDEN) >> (64 - bits); }
+
 static inline int64_t find(const Slot *slots, int bits, int64_t key) {
-    uint64_t mask = (1ULL << bits) - 1;
-    uint64_t pos = ((uint64_t)key * GOLDEN) >> (64 - bits);
-    for (;;) {
+    uint64_t home = home_of(key, bits);
+    for (uint64_t pos = home;; pos++) {
         int64_t k = slots[pos].key;
         if (k == key) return (int64_t)pos;
-        if (k < 0) return -1;
-        pos = (pos + 1) & mask;
+        if (k < 0 || home_of(k, bits) > home) return -1;
     }
+}
+
+/* Put n keys (with their log10 p and backoff) into an empty table, in the order of their home slots (a
+ * counting sort; file order among equal homes); slot[i] = where key i went. Returns -1, or the smallest i
+ * whose key is already in the table, -2 when the overflow slots run out (the caller takes a bigger
+ * table), -3 when out of memory. */
+int64_t ngram_table_fill(Slot *table, int bits, int64_t n, const int64_t *keys, const double *logp,
+                         const double *logbo, int64_t *slot) {
+    int64_t size = (int64_t)1 << bits, end = size + TABLE_PAD, twice = -1;
+    int64_t *first = calloc((size_t)size + 1, sizeof(int64_t)), *by_home = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    if (!first || !by_home) { free(first); free(by_home); return -3; }
+    for (int64_t i = 0; i < n; i++) first[home_of(keys[i], bits) + 1]++;
+    for (int64_t h = 0; h < size; h++) first[h + 1] += first[h];
+    for (int64_t i = 0; i < n; i++) by_home[first[home_of(keys[i], bits)]++] = i;
+    free(first);
+    for (int64_t j = 0; j < n; j++) {
+        int64_t i = by_home[j], key = keys[i];
+        int64_t pos = (int64_t)home_of(key, bits);
+        int dup = 0;
+        while (table[pos].key >= 0) {
+            if (table[pos].key == key) { dup = 1; break; }
+            if (++pos >= end) { free(by_home); return -2; }
+        }
+        if (dup) {
+            if (twice < 0 || i < twice) twice = i;
+            continue;
+        }
+        table[pos].key = key;
+        table[pos].logp = logp[i];
+        table[pos].logbo = logbo ? logbo[i] : 0.0;
+        slot[i] = pos;
+    }
+    free(by_home);
+    return twice;
 }
 
 /* The per-token backoff walk, shared by both entry points: scores word w from state prev (ids and
@@ -216,11 +258,12 @@ int64_t ngram_score_text(int order, int64_t V, const uint8_t *text, int64_t len,
  * back where each word is (the caller builds the vocabulary); order k >= 2 looks its words up in the
  * vocabulary table (a word equal to the one above it in the same column is not looked up again), walks
  * its context through the tables of orders 2..k-1 (reusing the walk of the line above for the words it
- * shares) and inserts the k-gram into order k's table.
+ * shares) and hands back its key in order k's table (out_ref; ngram_table_fill puts them in) and in
+ * the sorted tables (out_key: rank_prev of the context's slot, then the word).
  * Returns 0, or an error code with err = {line index in the section, field index, fields on the line,
  * offset of the line}; info = {lines in the section, offset of the line after them}. */
 
-enum { ARPA_OK, ARPA_FIELDS, ARPA_NUMBER, ARPA_WORD, ARPA_CONTEXT, ARPA_TWICE };
+enum { ARPA_OK, ARPA_FIELDS, ARPA_NUMBER, ARPA_WORD, ARPA_CONTEXT };
 
 static const double POW10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -398,29 +441,12 @@ int ngram_arpa_section(const uint8_t *text, int64_t limit, int64_t n, int k, int
                     if (L->ps[j] < 0) { stop = i - 1; stop_code = ARPA_CONTEXT; stop_field = -1; break; }
                 }
             }
-            /* stage 4: the inserts, in file order */
-            Slot *table = tables[k - 1];
-            uint64_t mask = (1ULL << bits[k - 1]) - 1;
+            /* stage 4: the keys (inserted by ngram_table_fill, in the order of their homes) */
+            for (int i = 1; i <= stop; i++)
+                if (rank_prev) __builtin_prefetch(rank_prev + batch[i].ps[k - 1]);
             for (int i = 1; i <= stop; i++) {
                 const ArpaLine *L = &batch[i];
-                uint64_t key = (uint64_t)(L->ps[k - 1] * V + L->ids[k - 1]);
-                __builtin_prefetch(table + ((key * GOLDEN) >> (64 - bits[k - 1])), 1);
-                if (rank_prev) __builtin_prefetch(rank_prev + L->ps[k - 1]);
-            }
-            for (int i = 1; i <= stop; i++) {
-                const ArpaLine *L = &batch[i];
-                int64_t key = L->ps[k - 1] * V + L->ids[k - 1];
-                uint64_t at = ((uint64_t)key * GOLDEN) >> (64 - bits[k - 1]);
-                int twice = 0;
-                while (table[at].key >= 0) {
-                    if (table[at].key == key) { twice = 1; break; }
-                    at = (at + 1) & mask;
-                }
-                if (twice) { stop = i - 1; stop_code = ARPA_TWICE; stop_field = -1; break; }
-                table[at].key = key;
-                table[at].logp = L->lp;
-                table[at].logbo = has_backoff ? L->bo : 0.0;
-                out_ref[line + i - 1] = (int64_t)at;
+                out_ref[line + i - 1] = L->ps[k - 1] * V + L->ids[k - 1];
                 out_key[line + i - 1] = (rank_prev ? rank_prev[L->ps[k - 1]] : L->ps[k - 1]) * V + L->ids[k - 1];
             }
         }
