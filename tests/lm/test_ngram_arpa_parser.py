@@ -209,3 +209,40 @@ def test_the_cli_names_file_and_line_and_exits_2(big_arpa, tmp_path, capsys):
     _, err = capsys.readouterr()
     assert status == 2 and err.count("\n") == 1
     assert f"{bad}:{line}: cannot read the log10 probability '1.2.3' as a number" in err
+
+
+def _written(monkeypatch, lm, path, kernel_on: bool) -> bytes:
+    with monkeypatch.context() as m:
+        m.setenv("SEQKIT_NGRAM_KERNEL", "1" if kernel_on else "0")
+        write_arpa(lm, path)
+    return path.read_bytes()
+
+
+def test_the_compiled_writer_writes_the_numpy_writers_bytes(big_arpa, tmp_path, monkeypatch):
+    lm, _ = big_arpa
+    mle = NGramLM.train(["é ü ä x", "x é", "ü"], order=2, smoothing="mle")  # zero probabilities: -99
+    edges = NGramLM.train(["a b", "b a"], order=2, discount_fallback=True)
+    # rounding at the 6th decimal half to even (as numpy's rint), no sign on a value that rounds to 0,
+    # NaN and infinities as -99, the largest writable value
+    assert edges.counts[1] == 6
+    edges.logp[1][:] = [-0.0000005, -0.0000015, -0.0000025, -1e-7, np.nan, -np.inf]
+    edges.logbo[0][3:5] = [-999.9999994, 1e-300]
+    for i, model in enumerate([lm, mle, edges]):
+        path = tmp_path / f"{i}.arpa"
+        ours = _written(monkeypatch, model, path, kernel_on=True)
+        assert ours == _written(monkeypatch, model, path, kernel_on=False)
+    text = (tmp_path / "2.arpa").read_text()
+    bigrams = text.split("\\2-grams:\n")[1].split("\n\n")[0].split("\n")
+    assert [line.split("\t")[0] for line in bigrams] == ["0.000000", "-0.000002", "-0.000002", "0.000000",
+                                                         "-99.000000", "-99.000000"]
+    assert "\ta\t-999.999999\n" in text and "\tb\t0.000000\n" in text
+    assert "-99.000000\t<unk>" in (tmp_path / "1.arpa").read_text()
+
+
+def test_a_value_too_large_for_arpa_is_refused_by_both_writers(tmp_path, monkeypatch):
+    lm = NGramLM.train(["a b", "b a"], order=2, discount_fallback=True)
+    lm.logbo[0][3] = -1234.5
+    for on in (True, False):
+        with pytest.raises(SeqkitError, match="cannot write log10 value -1234.5"):
+            _written(monkeypatch, lm, tmp_path / "x.arpa", kernel_on=on)
+    assert not (tmp_path / "x.arpa").exists()  # nothing half-written

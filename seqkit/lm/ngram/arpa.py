@@ -11,11 +11,13 @@
     ...
     \\end\\
 
-Writing is vectorized: each section is assembled as a byte matrix in numpy (digits of the numbers
-computed with integer arithmetic, words gathered from a padded table of the vocabulary's UTF-8
-bytes) and the padding is squeezed out, so a 5-gram PTB model (2.3M lines) writes in about a second
-instead of the many seconds of a ``"%f\\t%s" % ...`` loop. Reading splits the lines with
-C-level ``map``/``str.split`` and builds the sorted key tables of :mod:`seqkit.lm.ngram.counts`.
+Both ways go through the compiled n-gram kernel (:mod:`seqkit.lm.ngram.kernel`) when a C compiler is
+there: writing formats each section's lines in C; reading parses each section in C straight into the
+scorer's hash tables, as KenLM builds its probing tables. Without a compiler (or with
+``SEQKIT_NGRAM_KERNEL=0``) the same bytes are written by assembling each section as a byte matrix in
+numpy (digits of the numbers by integer arithmetic, words gathered from a padded table of the
+vocabulary's UTF-8 bytes, the padding squeezed out), and the same model is read with C-level
+``str.split`` and the sorted key tables of :mod:`seqkit.lm.ngram.counts`.
 """
 
 from __future__ import annotations
@@ -64,11 +66,14 @@ def _number_bytes(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _check_tokens(tokens: list[str]) -> None:
+    if any("\0" in t for t in tokens):
+        raise SeqkitError("a vocabulary token contains a NUL byte; it cannot be written to ARPA")
+
+
 def _token_table(tokens: list[str]) -> np.ndarray:
     """(V, L) uint8: every token's UTF-8 bytes, zero-padded to the longest."""
     encoded = [t.encode("utf-8") for t in tokens]
-    if any(b"\0" in e for e in encoded):
-        raise SeqkitError("a vocabulary token contains a NUL byte; it cannot be written to ARPA")
     table = np.zeros((len(encoded), max(map(len, encoded))), dtype=np.uint8)
     for i, e in enumerate(encoded):
         table[i, : len(e)] = np.frombuffer(e, dtype=np.uint8)
@@ -113,9 +118,17 @@ def ngram_words(model: NGramLM) -> list[np.ndarray]:
 
 
 def write_arpa(model: NGramLM, path: str | os.PathLike, chunk_rows: int = 200_000) -> None:
-    """Write ``model`` to ``path`` as ARPA, atomically (``-``: stdout). Zero probabilities are written as -99."""
-    tokens = model.vocab.tokens
-    table = _token_table(tokens)
+    """Write ``model`` to ``path`` as ARPA, atomically (``-``: stdout). Zero probabilities are written as -99.
+
+    The lines are formatted by the compiled kernel (:mod:`seqkit.lm.ngram.kernel`) when it can be
+    built, else assembled in numpy; both write the same bytes."""
+    from seqkit.lm.ngram import kernel
+
+    _check_tokens(model.vocab.tokens)
+    lib = kernel.load()
+    vocab = model._text_vocab() if lib is not None else None
+    table = _token_table(model.vocab.tokens) if lib is None else None
+    buffer = None  # the kernel's output buffer, reused from chunk to chunk
     header = "\\data\\\n" + "".join(f"ngram {k}={n}\n" for k, n in enumerate(model.counts, 1)) + "\n"
     with open_out(path, "wb") as fh:
         fh.write(header.encode())
@@ -124,8 +137,16 @@ def write_arpa(model: NGramLM, path: str | os.PathLike, chunk_rows: int = 200_00
             has_bo = k < model.order
             for start in range(0, len(words), chunk_rows):
                 sl = slice(start, start + chunk_rows)
-                fh.write(_section_bytes(words[sl], model.logp[k - 1][sl],
-                                        model.logbo[k - 1][sl] if has_bo else None, table))
+                logp, logbo = model.logp[k - 1][sl], model.logbo[k - 1][sl] if has_bo else None
+                if lib is None:
+                    fh.write(_section_bytes(words[sl], logp, logbo, table))
+                    continue
+                lines = kernel.format_section(lib, words[sl], logp, logbo, vocab, buffer)
+                if isinstance(lines, int):
+                    bad = logp[lines] if abs(logp[lines]) >= 999.9999995 else logbo[lines]
+                    raise SeqkitError(f"cannot write log10 value {bad} in an ARPA file")
+                fh.write(lines)
+                buffer = lines.base
             fh.write(b"\n")
         fh.write(b"\\end\\\n")
 

@@ -30,6 +30,7 @@ _SIGNATURES = {
     "ngram_vocab_index": (None, [ctypes.c_char_p, _P, _I64, _P, ctypes.c_int]),
     "ngram_score_text": (_I64, [ctypes.c_int, _I64, ctypes.c_char_p, _I64, _P, ctypes.c_int, ctypes.c_char_p,
                                 _P, _P, _P, _P, _P, _P, _P, _P, _P]),
+    "ngram_arpa_format": (_I64, [_I64, ctypes.c_int, _P, _P, _P, ctypes.c_char_p, _P, _P]),
     "ngram_table_fill": (_I64, [_P, ctypes.c_int, _I64, _P, _P, _P, _P]),
     "ngram_arpa_section": (ctypes.c_int, [_P, _I64, _I64, ctypes.c_int, ctypes.c_int, _P, ctypes.c_int, ctypes.c_char_p,
                                           _P, _I64, _P, _P, _P, _P, _P, _P, _P, _P, _P]),
@@ -201,3 +202,22 @@ def parse_section(lib: ctypes.CDLL, buf: np.ndarray, start: int, n: int, k: int,
                                       info.ctypes.data)
     error = (ARPA_ERRORS[code], *err.tolist()) if code else None
     return error, int(info[0]), start + int(info[1]), logp, logbo, (ref if k == 1 else (ref, key))
+
+
+def format_section(lib: ctypes.CDLL, words: np.ndarray, logp: np.ndarray, logbo: np.ndarray | None,
+                   vocab: VocabIndex, out: np.ndarray | None = None) -> np.ndarray | int:
+    """The ARPA lines of one section's rows (``words``: (n, k) word ids; ``logbo`` None for the top
+    order), formatted as ``%.6f`` in C, as a view of ``out`` (a buffer to reuse, grown when too small:
+    pass the ``.base`` of the last result); or the index of a row with a value too large to write."""
+    n, k = words.shape
+    words = np.ascontiguousarray(words, dtype=np.int32)
+    logp = np.ascontiguousarray(logp, dtype=np.float64)
+    logbo = None if logbo is None else np.ascontiguousarray(logbo, dtype=np.float64)
+    longest = int(np.diff(vocab.offsets).max(initial=0))
+    need = n * (24 + k * (longest + 1)) + 16
+    if out is None or len(out) < need:
+        out = np.empty(need, dtype=np.uint8)
+    used = lib.ngram_arpa_format(n, k, words.ctypes.data, logp.ctypes.data,
+                                 None if logbo is None else logbo.ctypes.data, vocab.words,
+                                 vocab.offsets.ctypes.data, out.ctypes.data)
+    return -used - 1 if used < 0 else out[:used]

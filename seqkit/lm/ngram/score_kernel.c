@@ -474,3 +474,57 @@ int ngram_arpa_section(const uint8_t *text, int64_t limit, int64_t n, int k, int
     info[1] = pos;
     return code;
 }
+
+/* ---- writing ARPA sections ------------------------------------------------------------------------ */
+
+#include <math.h>
+
+/* x as "%.6f" (an infinite or NaN value as -99, the ARPA convention): rounded half to even at the 6th
+ * decimal, "-" only when the rounded value is not 0. Returns the bytes written, or -1 when |x| >= 1000. */
+static inline int format6(double x, uint8_t *o) {
+    uint64_t b;
+    memcpy(&b, &x, sizeof b);
+    if (((b >> 52) & 0x7ff) == 0x7ff) x = -99.0;  /* bit test: -ffast-math may assume isfinite() */
+    int neg = x < 0;
+    int64_t v = (int64_t)nearbyint(fabs(x) * 1e6);
+    int64_t whole = v / 1000000, frac = v % 1000000;
+    if (whole > 999) return -1;
+    int n = 0;
+    if (neg && v > 0) o[n++] = '-';
+    if (whole >= 100) o[n++] = (uint8_t)('0' + whole / 100);
+    if (whole >= 10) o[n++] = (uint8_t)('0' + whole / 10 % 10);
+    o[n++] = (uint8_t)('0' + whole % 10);
+    o[n++] = '.';
+    int hi = (int)(frac / 1000), lo = (int)(frac % 1000);
+    o[n] = (uint8_t)('0' + hi / 100); o[n + 1] = (uint8_t)('0' + hi / 10 % 10); o[n + 2] = (uint8_t)('0' + hi % 10);
+    o[n + 3] = (uint8_t)('0' + lo / 100); o[n + 4] = (uint8_t)('0' + lo / 10 % 10); o[n + 5] = (uint8_t)('0' + lo % 10);
+    return n + 6;
+}
+
+/* The lines "log10 p \t w1 ... wk [\t log10 backoff] \n" of n rows of one section into out (room for
+ * n * (24 + k * (longest word + 1)) bytes): words (n, k) word ids, vwords/voffsets the vocabulary's UTF-8
+ * bytes end to end; logbo NULL for the top order. Returns the bytes written, or -(row + 1) for a row with
+ * a value too large to write. */
+int64_t ngram_arpa_format(int64_t n, int k, const int32_t *words, const double *logp, const double *logbo,
+                          const uint8_t *vwords, const int64_t *voffsets, uint8_t *out) {
+    uint8_t *o = out;
+    for (int64_t i = 0; i < n; i++) {
+        int m = format6(logp[i], o);
+        if (m < 0) return -(i + 1);
+        o += m;
+        *o++ = '\t';
+        for (int j = 0; j < k; j++) {
+            int64_t w = words[i * k + j], len = voffsets[w + 1] - voffsets[w];
+            memcpy(o, vwords + voffsets[w], (size_t)len);
+            o += len;
+            *o++ = j < k - 1 ? ' ' : (logbo ? '\t' : '\n');
+        }
+        if (logbo) {
+            m = format6(logbo[i], o);
+            if (m < 0) return -(i + 1);
+            o += m;
+            *o++ = '\n';
+        }
+    }
+    return o - out;
+}
