@@ -38,17 +38,20 @@ def threads_option(command=None, *, torch: bool = True):
     """``--threads N`` for a command that computes: N CPU threads, or by default the cores not busy
     with other work (:mod:`seqkit.threads`; ``SEQKIT_THREADS`` also sets it). Applied before the
     command runs; the command receives the count as ``threads``. ``@threads_option(torch=False)``: a
-    command that never uses PyTorch (the n-gram engine's own threads) gets the count without importing
-    PyTorch to set its thread pool -- that import alone took half of `seqkit lm ngram train`'s time."""
+    command that never uses PyTorch (the n-gram engine's own threads) gets the count it was given, or
+    None: the engine picks when it has work to split (:meth:`seqkit.lm.ngram.NGramLM.score_corpus`),
+    without importing PyTorch to set a thread pool (that import alone took half of `seqkit lm ngram
+    train`'s time) and without sampling the machine's load where nothing is split."""
     import functools
 
     def decorate(command):
         @functools.wraps(command)
         def with_threads(*args, threads=None, **kwargs):
-            from seqkit.threads import choose_threads, use_threads
+            from seqkit.threads import use_threads
 
-            choice = use_threads(threads) if torch else choose_threads(threads)
-            return command(*args, threads=choice.threads, **kwargs)
+            if not torch:
+                return command(*args, threads=threads, **kwargs)
+            return command(*args, threads=use_threads(threads).threads, **kwargs)
 
         return click.option("--threads", type=click.IntRange(min=1), default=None,
                             help="CPU threads [default: the cores not busy with other work]")(with_threads)
