@@ -177,9 +177,20 @@ def check_ngram(out: str, hidden: bool = False) -> None:
             positive(row[7])
         assert "NLTK KneserNeyInterpolated order 3" in out
     if "skipped: KenLM lmplz not installed" in out:
-        assert row[2] == row[4] == "-"
+        assert row[2] == row[4] == row[8] == "-"
     else:
         assert number(row[2]) == pytest.approx(ppl, rel=2e-3)
+        positive(row[8])  # the train command against lmplz
+    if "skipped: kenlm not installed" in out:
+        assert row[9] == row[10] == "-"
+    else:
+        positive(row[9]), positive(row[10])  # first load, one-thread scoring against kenlm
+    assert "the command as typed, start-up included" in out
+    startup = the_table(out, "command (100 lines)")
+    assert [r[0] for r in startup[1]][2:] == ["seqkit lm ngram train", "seqkit lm ngram ppl", "seqkit bleu",
+                                              "seqkit tokenize", "seqkit vocab build"]
+    for r in startup[1]:
+        positive(r[1])
 
 
 def check_rnn_lm(out: str, speed: bool = False) -> None:
@@ -252,6 +263,25 @@ def check_scale(out: str, multi30k: bool = False) -> None:
     positive(m30k[1][0][1]), positive(m30k[1][1][1]), positive(m30k[1][1][2])
 
 
+def check_int8(out: str) -> None:
+    t = the_table(out, "workload")
+    ways = ["float32", "quantize_dynamic", "fbgemm", "onednn", "dual, every layer", "chosen", "chosen, float embed"]
+    assert t[0] == ["workload", *ways]
+    assert column(t, "workload") == [
+        *(f"decode_step x3, batch {b} beam {k} (ms)" for b, k in ((1, 5), (32, 5), (150, 5), (32, 1))),
+        *(f"output projection, {n} rows (us)" for n in (5, 40, 160, 750)),
+        "model tensors (MB)", "largest log-prob change from float32, first step"]
+    for row in t[1][:4] + t[1][8:9]:
+        for cell in row[1:]:
+            positive(cell)
+    for row in t[1][4:8]:
+        assert row[-1] == "-" and all(number(c) > 0 for c in row[1:-1])
+    diffs = [number(c) for c in t[1][9][1:]]
+    assert diffs[0] == 0 and all(0 < d < 1 for d in diffs[1:])  # int8 moves the log-probabilities, a little
+    shortlist = the_table(out, "shortlist projection per batch")
+    assert column(shortlist, "shortlist projection per batch") == ["gathered int8 rows", "float rows quantized"]
+
+
 #: script -> (needs the real corpora, check of its output)
 SMOKE = {
     "vectors.py": (False, check_vectors),
@@ -264,6 +294,7 @@ SMOKE = {
     "rnn_lm.py": (True, check_rnn_lm),
     "nmt.py": (True, check_nmt),
     "decode.py": (False, check_decode),
+    "int8.py": (False, check_int8),
     "threads.py": (False, check_threads),
     "scale.py": (True, check_scale),
 }
