@@ -398,9 +398,9 @@ def check_replaceable_vmap(path: str | os.PathLike) -> None:
 # -- decoding with a shortlist (seqkit's engine) -------------------------------------------------------
 def sliced_projection(layer: Any, ids: Any) -> Any:
     """``h (..., d) -> logits (..., C)`` of the rows ``ids`` (C,) of an output projection, its weight
-    rows sliced once: ``layer`` is a weight matrix (V, d) (a tied embedding), an ``nn.Linear``, or
-    torch's dynamically quantized int8 Linear (its int8 rows and per-row scales are taken as they are
-    and packed again, so each logit is the one the full layer computes)."""
+    rows sliced once: ``layer`` is a weight matrix (V, d) (a tied embedding), an ``nn.Linear``, or an
+    :class:`~seqkit.seq2seq.int8.Int8Linear` (``--quantize int8``: its int8 rows and per-row scales are
+    taken as they are and packed again, so each logit is the one the full layer computes)."""
     import torch.nn.functional as F
 
     if isinstance(layer, torch.Tensor):
@@ -410,20 +410,8 @@ def sliced_projection(layer: Any, ids: Any) -> Any:
         weight = layer.weight.index_select(0, ids)
         bias = layer.bias.index_select(0, ids) if layer.bias is not None else None
         return lambda h: F.linear(h, weight, bias)
-    packed = getattr(layer, "_packed_params", None)
-    if packed is not None and packed.dtype == torch.qint8:
-        w, b = packed._weight_bias()
-        if w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
-            rows = torch._make_per_channel_quantized_tensor(
-                w.int_repr().index_select(0, ids), w.q_per_channel_scales().index_select(0, ids),
-                w.q_per_channel_zero_points().index_select(0, ids), 0)
-        else:
-            rows = torch._make_per_tensor_quantized_tensor(w.int_repr().index_select(0, ids), w.q_scale(),
-                                                           w.q_zero_point())
-        sliced = torch.ops.quantized.linear_prepack(rows, b.index_select(0, ids) if b is not None else None)
-        reduce_range = getattr(layer, "version", 4) is not None and getattr(layer, "version", 4) >= 4
-        return lambda h: torch.ops.quantized.linear_dynamic(h, sliced, reduce_range=reduce_range)
-    return None
+    select = getattr(layer, "select", None)
+    return select(ids) if select is not None else None
 
 
 class ShortlistModel(nn.Module):

@@ -97,32 +97,23 @@ QUANTIZE = ("int8",)
 
 
 def quantize_model(model: nn.Module, kind: str, device: torch.device | str = "cpu") -> nn.Module:
-    """A copy of ``model`` whose ``nn.Linear`` layers are int8 (torch's dynamic quantization: weights
-    int8 per output row, activations quantized on the fly per batch), for inference.
+    """A copy of ``model`` for int8 inference on the CPU (``--quantize int8``): every ``nn.Linear`` an
+    :class:`~seqkit.seq2seq.int8.Int8Linear` (weights int8 per output row, activations quantized per
+    call), the Transformer's output projection too (with tied embeddings: the embedding's rows), and its
+    embedding lookup reads int8 rows (:class:`~seqkit.seq2seq.int8.Int8Embedding`; tied: the projection's
+    own). CPU only -- torch has no int8 kernels of this kind on other devices.
 
-    A tied output projection (``F.linear`` over the embedding matrix, the largest matmul of a decoding
-    step with an 8k vocabulary) becomes a Linear of its own first, so it is quantized too; the
-    embedding lookup keeps the float32 matrix. CPU only -- torch has no dynamic-quantization kernels
-    on other devices.
+    MEASUREMENTS
     """
     import copy
-    import warnings
 
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    from seqkit.seq2seq.int8 import int8_layers
 
     if kind not in QUANTIZE:
         raise SeqkitError(f"unknown quantization {kind!r}", fix=f"use one of: {', '.join(QUANTIZE)}")
     if torch.device(device).type != "cpu":
         raise SeqkitError(f"--quantize {kind} runs on the CPU only", fix="drop --quantize or use --device cpu")
-    model = copy.deepcopy(model)
-    embed = getattr(model, "embed", None)
-    if getattr(model, "out_proj", False) is None and isinstance(embed, nn.Embedding):
-        model.out_proj = nn.Linear(embed.embedding_dim, embed.num_embeddings, bias=False)
-        model.out_proj.weight = nn.Parameter(embed.weight.detach().clone(), requires_grad=False)
-    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
-        warnings.simplefilter("ignore")
-        return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
-
+    return int8_layers(copy.deepcopy(model))
 
 
 class TextSide:

@@ -1,0 +1,176 @@
+"""int8 inference on x86 CPUs: the layers ``--quantize int8`` (:func:`~seqkit.seq2seq.translator.quantize_model`)
+puts in a model.
+
+* :class:`Int8Linear`: ``x W^T + b`` with ``W`` int8, one scale per output row (symmetric, ``max |row| / 127``),
+  and ``x`` quantized to uint8 on the fly, per call (per tensor: torch's dynamic quantization,
+  ``torch.ops.quantized.linear_dynamic``; int32 accumulation, float output). The weight is packed for
+  torch's fbgemm kernels and -- the output projection over the vocabulary, on CPUs with VNNI (``avx512_vnni``
+  / ``avx_vnni``) -- also for oneDNN's: a call of at least :data:`WIDE_ROWS` rows (a batch's beams) runs
+  oneDNN's, a narrower one fbgemm's -- the two give the same numbers (same integers, float rounding aside),
+  and each is the faster on its side (busy-machine measurements in :func:`quantize_model`'s docstring).
+  With VNNI the activations use the full 0..255 range (``reduce_range=False``: half the rounding
+  error of 0..127); without it fbgemm's u8 x s8 pairs could saturate int16, so the range is halved
+  (``reduce_range=True``, what ``torch.ao.quantization.quantize_dynamic`` always does) and fbgemm runs alone.
+  Only the output projection gets the second packing: for the other layers (256-1024 wide) neither
+  kernel is clearly ahead, and one packed copy is half the memory.
+* :meth:`Int8Linear.select`: the layer of some output rows only (a vocabulary shortlist's candidates):
+  the int8 rows and scales are gathered and packed again, so each logit is the one the full layer
+  computes (gathering the int8 rows costs a third of quantizing the float rows again, busy machine).
+* :class:`Int8Embedding`: an embedding table kept as those int8 rows and scales, dequantized on lookup
+  (``q[ids] * scale[ids]``). With tied embeddings the Transformer's lookup reads the output projection's
+  own int8 rows, so the float table is not kept at all (8,000 x 256: 8 MB of float32 become 2 MB).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+#: calls with at least this many rows (``x.numel() // in_features``) run oneDNN's kernel where there is one
+WIDE_ROWS = 128
+
+
+@functools.cache
+def has_vnni() -> bool:
+    """Whether this CPU has int8 dot-product instructions (AVX512-VNNI or AVX-VNNI), which add u8 x s8
+    products into int32 without saturating (Linux's ``/proc/cpuinfo``; elsewhere: assume not)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_vnni", "avx_vnni"})
+    except OSError:
+        pass
+    return False
+
+
+@contextlib.contextmanager
+def _engine(name: str) -> Iterator[None]:
+    """torch's quantized engine set to ``name`` while weights are packed (a packed weight keeps its
+    engine's kernel, whatever the setting is when it runs), then put back."""
+    old = torch.backends.quantized.engine
+    torch.backends.quantized.engine = name
+    try:
+        yield
+    finally:
+        torch.backends.quantized.engine = old
+
+
+def _engines(vnni: bool) -> tuple[str, str | None]:
+    """(the engine of narrow calls, that of wide calls or None): fbgemm and, with VNNI, oneDNN where
+    this torch has them; else whatever engine torch runs by default (qnnpack on ARM)."""
+    supported = torch.backends.quantized.supported_engines
+    narrow = "fbgemm" if "fbgemm" in supported else torch.backends.quantized.engine
+    wide = "onednn" if vnni and "onednn" in supported and narrow == "fbgemm" else None
+    return narrow, wide
+
+
+def quantize_rows(weight: Tensor) -> tuple[Tensor, Tensor]:
+    """weight (N, K) float -> (int8 rows (N, K) in -127..127, float32 scales (N,)): symmetric, one scale
+    per row, ``max |row| / 127`` (a zero row gets scale 1 and stays zero)."""
+    w = weight.detach().float()
+    scales = w.abs().amax(dim=1) / 127
+    scales = torch.where(scales > 0, scales, torch.ones_like(scales))
+    return torch.round(w / scales[:, None]).clamp_(-127, 127).to(torch.int8), scales
+
+
+class Int8Linear(nn.Module):
+    """``nn.Linear`` for inference with int8 weights (see the module docstring): x (..., K) -> (..., N)
+    float32. ``rows`` (N, K) int8 and ``scales`` (N,) as :func:`quantize_rows` makes them; ``bias`` (N,)
+    float or None; ``vnni`` (default: this CPU's) picks the activation range; ``wide``: also pack the weight
+    for oneDNN's kernel, run from :data:`WIDE_ROWS` rows on (with VNNI; what pays for the output projection);
+    ``keep_rows``: keep ``rows`` as given (an :class:`Int8Embedding` shares them; else :attr:`rows`
+    unpacks them when asked)."""
+
+    def __init__(self, rows: Tensor, scales: Tensor, bias: Tensor | None = None, vnni: bool | None = None,
+                 wide: bool = False, keep_rows: bool = False) -> None:
+        super().__init__()
+        self.vnni = has_vnni() if vnni is None else vnni
+        self.in_features, self.out_features = rows.shape[1], rows.shape[0]
+        self.scales = scales.float()
+        self._rows = rows if keep_rows else None
+        self.bias = None if bias is None else bias.detach().float().clone()
+        self.reduce_range = not self.vnni
+        narrow, other = _engines(self.vnni)
+        with warnings.catch_warnings():  # torch announces quantized tensors' move to torchao
+            warnings.simplefilter("ignore")
+            weight = torch._make_per_channel_quantized_tensor(rows, self.scales.double(),
+                                                              torch.zeros(len(scales), dtype=torch.long), 0)
+        with _engine(narrow):
+            self.narrow = torch.ops.quantized.linear_prepack(weight, self.bias)
+        self.wide = None
+        if wide and other is not None:
+            with _engine(other):
+                self.wide = torch.ops.quantized.linear_prepack(weight, self.bias)
+
+    @classmethod
+    def from_float(cls, weight: Tensor, bias: Tensor | None = None, vnni: bool | None = None, wide: bool = False,
+                   keep_rows: bool = False) -> Int8Linear:
+        """The int8 layer of a float weight (N, K) and bias (N,) (an ``nn.Linear``'s, or a tied embedding)."""
+        return cls(*quantize_rows(weight), bias, vnni, wide, keep_rows)
+
+    @property
+    def rows(self) -> Tensor:
+        """The int8 weight rows (N, K)."""
+        if self._rows is not None:
+            return self._rows
+        return torch.ops.quantized.linear_unpack(self.narrow)[0].int_repr()
+
+    def forward(self, x: Tensor) -> Tensor:
+        packed = self.wide if self.wide is not None and x.numel() >= WIDE_ROWS * self.in_features else self.narrow
+        return torch.ops.quantized.linear_dynamic(x.float(), packed, self.reduce_range)
+
+    def select(self, ids: Tensor) -> Int8Linear:
+        """The layer of output rows ``ids`` (C,) only: the same int8 rows and scales, packed again."""
+        return Int8Linear(self.rows.index_select(0, ids), self.scales.index_select(0, ids),
+                          None if self.bias is None else self.bias.index_select(0, ids), self.vnni,
+                          wide=self.wide is not None)
+
+    def extra_repr(self) -> str:
+        kernels = "fbgemm" + (f", onednn from {WIDE_ROWS} rows" if self.wide is not None else "")
+        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+                f"kernels={kernels}, reduce_range={self.reduce_range}")
+
+
+class Int8Embedding(nn.Module):
+    """An embedding table as int8 rows (V, d) and their scales (V,) (:func:`quantize_rows`, or an
+    :class:`Int8Linear`'s, shared): ids (...) -> float32 vectors (..., d)."""
+
+    def __init__(self, rows: Tensor, scales: Tensor) -> None:
+        super().__init__()
+        self.rows, self.scales = rows, scales
+        self.num_embeddings, self.embedding_dim = rows.shape
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.rows[ids].float() * self.scales[ids].unsqueeze(-1)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}, int8 rows"
+
+
+def int8_layers(model: nn.Module, vnni: bool | None = None) -> nn.Module:
+    """Replace, in place, every ``nn.Linear`` of ``model`` by its :class:`Int8Linear`; then, for a model
+    with an ``embed`` table and an ``out_proj`` slot (the Transformer), make the output projection int8
+    (the tied embedding's rows when ``out_proj`` is None; oneDNN's kernel for wide calls) and the
+    embedding an :class:`Int8Embedding` (over the projection's int8 rows when they are tied). Returns
+    ``model``."""
+    projection = isinstance(getattr(model, "embed", None), nn.Embedding) and hasattr(model, "out_proj")
+    for name, child in list(model.named_children()):
+        if isinstance(child, nn.Linear):
+            wide = projection and name == "out_proj"
+            setattr(model, name, Int8Linear.from_float(child.weight, child.bias, vnni, wide=wide, keep_rows=wide))
+        else:
+            int8_layers(child, vnni)
+    if projection:
+        if model.out_proj is None:  # tied: one int8 table serves the lookup and the projection
+            model.out_proj = Int8Linear.from_float(model.embed.weight, None, vnni, wide=True, keep_rows=True)
+            model.embed = Int8Embedding(model.out_proj.rows, model.out_proj.scales)
+        else:
+            model.embed = Int8Embedding(*quantize_rows(model.embed.weight))
+    return model
