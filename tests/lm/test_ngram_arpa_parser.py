@@ -246,3 +246,16 @@ def test_a_value_too_large_for_arpa_is_refused_by_both_writers(tmp_path, monkeyp
         with pytest.raises(SeqkitError, match="cannot write log10 value -1234.5"):
             _written(monkeypatch, lm, tmp_path / "x.arpa", kernel_on=on)
     assert not (tmp_path / "x.arpa").exists()  # nothing half-written
+
+
+def test_a_header_count_beyond_the_file_is_the_count_error_not_a_memory_error(tmp_path, monkeypatch):
+    path = tmp_path / "huge.arpa"
+    path.write_text(HAND.replace("ngram 2=5", "ngram 2=999999999999"))
+    errors = []
+    for parse in (read_arpa, lambda p: _python_parser(monkeypatch, p)):
+        with pytest.raises(SeqkitError) as err:
+            parse(path)
+        errors.append(str(err.value))
+    assert errors[0] == errors[1]
+    assert errors[0].startswith(f"{path}:3: the \\data\\ header says ngram 2=999999999999 but the \\2-grams: "
+                                "section has 5 entries")

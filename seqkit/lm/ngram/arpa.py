@@ -349,6 +349,10 @@ class _NativeParser:
         from seqkit.lm.ngram import kernel
 
         src, has_backoff = self.src, k < self.order
+        if count > (len(self.buf) - start) // 4 + 1:  # more lines than the rest of the file can hold
+            _, lines, after, *_ = kernel.parse_section(self.lib, self.buf, start, 0, k, has_backoff,
+                                                       getattr(self, "vocab_index", None), 0, self.tables)
+            return lines, after, None  # counted only: the count check names the header line
         if k == 1:
             error, lines, after, lp, lb, where = kernel.parse_section(self.lib, self.buf, start, count, 1, has_backoff)
             if error or lines != count:
