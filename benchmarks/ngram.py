@@ -278,7 +278,7 @@ def bench_startup(test: list[str], work: Path, repeats: int) -> None:
         runs[name] = [sys.executable, "-m", "seqkit", *(a.format(text=text, work=work) for a in args)]
     rows = []
     for name, command in runs.items():
-        took, _ = median_time(lambda: subprocess.run(command, check=True, capture_output=True), max(3, repeats))
+        took, _ = median_time(lambda c=command: subprocess.run(c, check=True, capture_output=True), max(3, repeats))
         rows.append([name, f"{took:.3f}"])
     table(["command (100 lines)", "wall (s)"], rows)
 

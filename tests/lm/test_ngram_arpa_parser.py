@@ -59,6 +59,17 @@ def _python_parser(monkeypatch, path):
         return read_arpa(path)
 
 
+def _the_error(monkeypatch, path) -> str:
+    """The one error both parsers raise on ``path`` (the same text from both)."""
+    errors = []
+    for parse in (read_arpa, lambda p: _python_parser(monkeypatch, p)):
+        with pytest.raises(SeqkitError) as err:
+            parse(path)
+        errors.append(str(err.value))
+    assert errors[0] == errors[1]
+    return errors[0]
+
+
 def _same_model(a: NGramLM, b: NGramLM) -> None:
     """Same vocabulary, keys and values bit for bit."""
     assert a.vocab.tokens == b.vocab.tokens and a.counts == b.counts
@@ -186,13 +197,7 @@ def test_a_mistake_is_the_same_one_line_error_from_both_parsers(big_arpa, tmp_pa
     text, line = _mistake(path.read_text(), kind, section, at)
     bad = tmp_path / "bad.arpa"
     bad.write_text(text)
-    errors = []
-    for parse in (read_arpa, lambda p: _python_parser(monkeypatch, p)):
-        with pytest.raises(SeqkitError) as err:
-            parse(bad)
-        errors.append(str(err.value))
-    assert errors[0] == errors[1]
-    message = errors[0]
+    message = _the_error(monkeypatch, bad)
     assert "\n" not in message and MESSAGES[kind].format(k=section) in message
     # the line of the mistake; for one line too many, the header's count line
     assert message.startswith(f"{bad}:{section + 1 if kind == 'more' else line}: ")
@@ -251,11 +256,5 @@ def test_a_value_too_large_for_arpa_is_refused_by_both_writers(tmp_path, monkeyp
 def test_a_header_count_beyond_the_file_is_the_count_error_not_a_memory_error(tmp_path, monkeypatch):
     path = tmp_path / "huge.arpa"
     path.write_text(HAND.replace("ngram 2=5", "ngram 2=999999999999"))
-    errors = []
-    for parse in (read_arpa, lambda p: _python_parser(monkeypatch, p)):
-        with pytest.raises(SeqkitError) as err:
-            parse(path)
-        errors.append(str(err.value))
-    assert errors[0] == errors[1]
-    assert errors[0].startswith(f"{path}:3: the \\data\\ header says ngram 2=999999999999 but the \\2-grams: "
+    assert _the_error(monkeypatch, path).startswith(f"{path}:3: the \\data\\ header says ngram 2=999999999999 but the \\2-grams: "
                                 "section has 5 entries")
