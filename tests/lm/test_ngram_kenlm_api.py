@@ -104,6 +104,30 @@ def test_an_arpa_file_is_parsed_once_then_read_from_the_cache(lm, tmp_path, cach
     assert NGramLM.load_arpa(path, cache=False).order == 2
 
 
+def test_a_copy_with_an_older_layout_of_the_scorer_tables_is_rewritten_not_parsed(lm, tmp_path, cache, monkeypatch):
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    import seqkit.lm.ngram.arpa as arpa
+    from seqkit.lm.ngram import kernel
+
+    if kernel.load() is None:
+        pytest.skip("no C compiler: no scorer tables to store")
+    path = tmp_path / "m.arpa"
+    lm.save_arpa(path)
+    first = NGramLM.load_arpa(path)
+    entry = next(cache.iterdir())
+    with safe_open(str(entry), framework="numpy") as fh:  # as an older seqkit wrote it: "native.K"
+        meta, arrays = fh.metadata(), {k.replace(f"{binary.NATIVE}.", "native."): fh.get_tensor(k) for k in fh.keys()}
+    save_file(arrays, str(entry), metadata=meta)
+    monkeypatch.setattr(arpa, "read_arpa", lambda p: pytest.fail("parsed again"))
+    second = NGramLM.load_arpa(path)
+    assert second._native is not None
+    assert second.score_corpus(TEST).total_log10 == first.score_corpus(TEST).total_log10
+    with safe_open(str(entry), framework="numpy") as fh:
+        assert f"{binary.NATIVE}.{lm.order}" in fh.keys() and f"native.{lm.order}" not in fh.keys()
+
+
 def test_an_unwritable_cache_only_costs_the_speed_up(lm, tmp_path, monkeypatch):
     monkeypatch.setattr(binary, "MIN_CACHE_BYTES", 0)
     blocker = tmp_path / "file"

@@ -39,9 +39,7 @@ def save_binary(model: NGramLM, path: str | os.PathLike, *, index: bool = False,
     are written from where they are (safetensors' ``save_file``), not gathered into one buffer first."""
     from safetensors.numpy import save_file
 
-    from seqkit.lm.ngram import kernel
-
-    index = index and 1 < model.order <= kernel.MAX_ORDER and kernel.load() is not None  # else none to store
+    index = index and _indexable(model)
 
     tensors = {}
     for k in range(1, model.order + 1):
@@ -86,6 +84,13 @@ def load_binary(path: str | os.PathLike) -> NGramLM:
     return model
 
 
+def _indexable(model: NGramLM) -> bool:
+    """Whether the compiled scorer would use tables for ``model`` (so that a binary copy stores them)."""
+    from seqkit.lm.ngram import kernel
+
+    return 1 < model.order <= kernel.MAX_ORDER and kernel.load() is not None
+
+
 #: ARPA files smaller than this parse in well under a second: no cache entry for them.
 MIN_CACHE_BYTES = 8 << 20
 
@@ -117,13 +122,17 @@ def load_arpa_cached(path: str | os.PathLike) -> NGramLM:
         return read_arpa(path)  # read_arpa names the missing or unreadable file
     if small:
         return read_arpa(path)
+    model = None
     if cached.is_file():
         try:
             if _metadata(cached).get("arpa") == stamp:
-                return load_binary(cached)
+                model = load_binary(cached)
         except Exception as exc:  # a damaged cache entry is rebuilt below
             log.info("ignoring the damaged binary cache %s (%s)", cached, exc)
-    model = read_arpa(path)
+    if model is not None and (model._native is not None or not _indexable(model)):
+        return model
+    # no copy yet, or one whose scorer tables are of an older layout: (re)written with today's
+    model = model or read_arpa(path)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         save_binary(model, cached, index=True, extra={"arpa": stamp})
