@@ -42,7 +42,7 @@ def load() -> ctypes.CDLL | None:
     return kernel(_SOURCE, "SEQKIT_NGRAM_KERNEL", _SIGNATURES)
 
 
-def table_bits(table: np.ndarray) -> int:
+def home_bits(table: np.ndarray) -> int:
     """log2 of a slot table's home slots (its rows less the overflow ones)."""
     return int(len(table) - TABLE_PAD).bit_length() - 1
 
@@ -50,9 +50,9 @@ def table_bits(table: np.ndarray) -> int:
 def new_table(n: int, bits: int | None = None) -> np.ndarray:
     """An empty slot table for ``n`` n-grams: (2^bits + TABLE_PAD, 3) int64, key -1 (empty), then the
     float64 log10 p and backoff stored bit for bit."""
-    from seqkit.lm.ngram.counts import table_bits as bits_for
+    from seqkit.lm.ngram.counts import table_bits
 
-    table = np.zeros(((1 << (bits or bits_for(n, MAX_LOAD))) + TABLE_PAD, 3), dtype=np.int64)
+    table = np.zeros(((1 << (bits or table_bits(n, MAX_LOAD))) + TABLE_PAD, 3), dtype=np.int64)
     table[:, 0] = -1
     return table
 
@@ -61,12 +61,12 @@ def fill(lib: ctypes.CDLL, n: int, keys: np.ndarray, logp: np.ndarray, logbo: np
     """(table, slot of each key, index of the first key listed twice or -1): ``keys`` (int64) with their
     values put in a :func:`new_table` in the order of their home slots (which lets a miss stop early,
     see ``score_kernel.c``); a table too full for its overflow slots is retried twice as large."""
-    from seqkit.lm.ngram.counts import table_bits as bits_for
+    from seqkit.lm.ngram.counts import table_bits
 
     keys = np.ascontiguousarray(keys, dtype=np.int64)
     logp = np.ascontiguousarray(logp, dtype=np.float64)
     logbo = None if logbo is None else np.ascontiguousarray(logbo, dtype=np.float64)
-    bits = bits_for(n, MAX_LOAD)
+    bits = table_bits(n, MAX_LOAD)
     while True:
         table = new_table(n, bits)
         slot = np.empty(len(keys), dtype=np.int64)
@@ -104,7 +104,7 @@ def score(lib: ctypes.CDLL, ids: np.ndarray, order: int, n_vocab: int, tables: l
     ids = np.ascontiguousarray(ids, dtype=np.int32)
     out_logp = np.empty(len(ids), dtype=np.float64)
     out_order = np.empty(len(ids), dtype=np.int32)
-    bits = np.array([0] + [table_bits(t) for t in tables[1:]], dtype=np.int32)
+    bits = np.array([0] + [home_bits(t) for t in tables[1:]], dtype=np.int32)
     pointers = (ctypes.c_void_p * order)(*[None if t is None else t.ctypes.data for t in tables])
     logp1 = np.ascontiguousarray(logp1, dtype=np.float64)
     logbo1 = np.ascontiguousarray(logbo1 if order > 1 else np.zeros(n_vocab), dtype=np.float64)
@@ -152,7 +152,7 @@ def score_text(lib: ctypes.CDLL, text: str, n_lines: int, order: int, vocab: Voc
     out_order = np.empty(cap, dtype=np.int32)
     out_oov = np.empty(cap, dtype=np.uint8)
     out_sentence = np.empty(cap, dtype=np.int64)
-    bits = np.array([0] + [table_bits(t) for t in tables[1:]], dtype=np.int32)
+    bits = np.array([0] + [home_bits(t) for t in tables[1:]], dtype=np.int32)
     pointers = (ctypes.c_void_p * order)(*[None if t is None else t.ctypes.data for t in tables])
     logp1 = np.ascontiguousarray(logp1, dtype=np.float64)
     logbo1 = np.ascontiguousarray(logbo1, dtype=np.float64)
@@ -193,7 +193,7 @@ def parse_section(lib: ctypes.CDLL, buf: np.ndarray, start: int, n: int, k: int,
                                       logp.ctypes.data, logbo.ctypes.data, ref.ctypes.data, None, err.ctypes.data,
                                       info.ctypes.data)
     else:
-        bits = np.array([0] + [table_bits(t) for t in tables[1:]], dtype=np.int32)
+        bits = np.array([0] + [home_bits(t) for t in tables[1:]], dtype=np.int32)
         pointers = (ctypes.c_void_p * k)(*[None if t is None else t.ctypes.data for t in tables[:k]])
         code = lib.ngram_arpa_section(at, limit, n, k, int(has_backoff), vocab.table.ctypes.data, vocab.bits,
                                       vocab.words, vocab.offsets.ctypes.data, n_vocab, pointers, bits.ctypes.data,
