@@ -3,8 +3,9 @@
 One run, side by side, on a trained Transformer run (``--run``, e.g. the nmt_transformer recipe on
 Multi30k de->en) and a test set (default: Multi30k test_2016_flickr from ``$SEQKIT_DATA``):
 
-* seqkit float32, and seqkit int8 (``Translator(quantize="int8")``: torch's dynamic quantization of
-  the Linear layers, ``torch.ao.quantization.quantize_dynamic``, per-row int8 weights);
+* seqkit float32, and seqkit int8 (``Translator(quantize="int8")``: :mod:`seqkit.seq2seq.int8`, per-row
+  int8 weights in every Linear layer, the output projection and the embedding; ``benchmarks/int8.py``
+  compares the int8 paths);
 * CTranslate2 float32 and int8 (``seqkit export ct2 --quantization ...`` of the same weights);
 
 each also with a vocabulary shortlist (``+vmap`` rows: ``seqkit shortlist build``'s defaults learned

@@ -10,7 +10,7 @@ round times each way once; the median of ``--repeats`` rounds), one thread:
 * ``fbgemm``: seqkit's :class:`~seqkit.seq2seq.int8.Int8Linear` with fbgemm's kernel for every call, full
   activation range (on a CPU with VNNI; otherwise reduce_range as torch does);
 * ``onednn``: the same with oneDNN's kernel for every call;
-* ``chosen``: ``quantize_model`` (``--quantize int8``): fbgemm below ``WIDE_ROWS`` rows, oneDNN from there,
+* ``chosen``: ``quantize_model`` (``--quantize int8``): fbgemm for outputs below ``WIDE_OUTPUTS`` numbers, oneDNN from there (the output projection only),
   the embedding lookup from the projection's int8 rows;
 * ``chosen, float embed``: the same with the float32 embedding table kept.
 
@@ -59,7 +59,7 @@ def torch_dynamic(model: nn.Module) -> nn.Module:
 
 def kernels(model: nn.Module, how: str) -> nn.Module:
     """``model`` (int8) with every Int8Linear packed again: ``fbgemm`` or ``onednn`` for every call, or
-    ``dual`` (oneDNN from WIDE_ROWS rows, as the output projection runs) in every layer."""
+    ``dual`` (oneDNN from WIDE_OUTPUTS numbers, as the output projection runs) in every layer."""
     from seqkit.seq2seq.int8 import Int8Linear
 
     model = copy.deepcopy(model)
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--smoke", action="store_true", help="a tiny model, one round, 3 steps: checks the script")
     args = p.parse_args(argv)
     header()
-    from seqkit.seq2seq.int8 import WIDE_ROWS, has_vnni, quantize_rows
+    from seqkit.seq2seq.int8 import WIDE_OUTPUTS, has_vnni, quantize_rows
     from seqkit.seq2seq.transformer import Transformer
     from seqkit.threads import use_threads
 
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.smoke:
         args.repeats, args.steps, args.candidates = 1, 3, 50
     vocab, d = model.embed.num_embeddings, model.embed.embedding_dim
-    print(f"model: vocabulary {vocab:,}, d_model {d}; VNNI: {has_vnni()}; oneDNN from {WIDE_ROWS} rows; "
+    print(f"model: vocabulary {vocab:,}, d_model {d}; VNNI: {has_vnni()}; oneDNN from {WIDE_OUTPUTS:,} outputs; "
           f"{args.repeats} interleaved rounds, medians of {args.clock} time", flush=True)
     models = ways(model)
     rows = []

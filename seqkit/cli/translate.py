@@ -37,7 +37,7 @@ from seqkit.seq2seq.decoding import click_options, describe
 @click.option("--engine", default="seqkit", show_default=True, type=click.Choice(["seqkit", "ct2"]),
               help="ct2: decode with CTranslate2 (--run: a `seqkit export ct2` folder, or a run holding one)")
 @click.option("--quantize", default=None, type=click.Choice(["int8"]),
-              help="seqkit engine: int8 Linear layers (torch dynamic quantization, CPU)")
+              help="seqkit engine: int8 weights (Linear layers, output projection, embedding; CPU)")
 @click.option("--batch-lines", default=500, show_default=True, type=click.IntRange(min=1),
               help="lines read before translating a chunk of piped input")
 @click_options("translate")

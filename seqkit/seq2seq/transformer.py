@@ -38,8 +38,8 @@ The decoding cache (:class:`TransformerState`):
   filled positions ``[:t]`` into a spare buffer, which becomes the cache; the two buffers swap, so
   after ``reserve`` only the newest state is valid. The cross-attention memory K/V stay one copy per
   sentence (:meth:`TransformerState.expand`), selected only when a sentence leaves.
-* int8 (``--quantize int8``, torch's dynamic quantization) changes the Linear layers only; the cache
-  holds their float outputs, so it is the same for both.
+* int8 (``--quantize int8``, :mod:`seqkit.seq2seq.int8`) changes the Linear layers, the output
+  projection and the embedding lookup; the cache holds the layers' float outputs, so it is the same for both.
 
 The parameter count equals JoeyNMT's for the same configuration (7,578,624 for the Multi30k model
 with an 8k vocabulary).

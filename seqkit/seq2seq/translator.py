@@ -213,9 +213,9 @@ class Translator(TextSide):
         settings: the :class:`~seqkit.seq2seq.decoding.DecodeSettings` (beam, length penalty, caps,
             sampling, batch size ...); ``knobs`` change some of them (``Translator(m, tok, beam=4)``).
             Every method takes ``settings`` and ``knobs`` again, for that call.
-        quantize: ``"int8"`` runs the model's Linear layers with int8 weights (torch's dynamic
-            quantization, CPU only: weights quantized per row once, activations per batch); None keeps
-            float32.
+        quantize: ``"int8"`` runs the model with int8 weights (:func:`quantize_model`, CPU only:
+            the Linear layers, the output projection and the embedding; weights quantized per row
+            once, activations per call); None keeps float32.
         preprocess / postprocess: applied to every source before encoding / every detokenized output
             (e.g. cutting and joining Chinese words).
         shortlist: a vocabulary shortlist (:class:`~seqkit.seq2seq.shortlist.Shortlist` or its vmap

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tiny_nmt import en_fr_lines, en_fr_tokenizer, trained_run
 from torch import nn
 
-from seqkit.seq2seq.int8 import WIDE_ROWS, Int8Embedding, Int8Linear, has_vnni, int8_layers, quantize_rows
+from seqkit.seq2seq.int8 import WIDE_OUTPUTS, Int8Embedding, Int8Linear, has_vnni, int8_layers, quantize_rows
 from seqkit.seq2seq.transformer import Transformer
 from seqkit.seq2seq.translator import quantize_model
 
@@ -35,11 +35,11 @@ def test_rows_are_quantized_symmetrically_one_scale_a_row():
 
 
 @pytest.mark.parametrize("vnni", [True, False])
-@pytest.mark.parametrize("n", [3, WIDE_ROWS, 300])
+@pytest.mark.parametrize("n", [3, 300])
 def test_int8_linear_is_the_float_layer_within_the_rounding_bound(vnni, n):
     torch.manual_seed(0)
-    layer = nn.Linear(48, 40)
-    q = Int8Linear.from_float(layer.weight, layer.bias, vnni=vnni)
+    layer = nn.Linear(48, 1000)
+    q = Int8Linear.from_float(layer.weight, layer.bias, vnni=vnni, wide=True)  # 300 rows: oneDNN with VNNI
     assert q.reduce_range is (not vnni)
     x = torch.randn(n, 48) * 3 + 1
     with torch.no_grad():
@@ -49,19 +49,19 @@ def test_int8_linear_is_the_float_layer_within_the_rounding_bound(vnni, n):
     assert (err <= _bound(x, layer.weight.detach(), q.scales, q.reduce_range)).all()
     assert err.max() > 1e-4  # the weights really are int8
     # (..., K) inputs: the same numbers as the rows one by one in one call
-    assert torch.equal(q(x.view(n, 1, 48)).view(n, 40), got)
+    assert torch.equal(q(x.view(n, 1, 48)).view(n, 1000), got)
 
 
 def test_the_wide_and_narrow_kernels_agree():
-    """Calls of WIDE_ROWS rows or more run oneDNN's kernel (with VNNI), narrower ones fbgemm's: the same
-    integers, so the same logits up to float rounding, whichever a batch's width picks."""
+    """Calls with outputs of WIDE_OUTPUTS numbers or more run oneDNN's kernel (with VNNI), smaller ones
+    fbgemm's: the same integers, so the same logits up to float rounding, whichever a batch's width picks."""
     torch.manual_seed(1)
-    w = torch.randn(500, 64) * 0.1
-    x = torch.randn(WIDE_ROWS, 64)
+    w = torch.randn(512, 64) * 0.1
+    x = torch.randn(WIDE_OUTPUTS // 512, 64)
     dual = Int8Linear.from_float(w, vnni=True, wide=True)
     if dual.wide is None:
         pytest.skip("this torch has no oneDNN quantized engine")
-    wide = dual(x)  # WIDE_ROWS rows: oneDNN
+    wide = dual(x)  # WIDE_OUTPUTS numbers: oneDNN
     narrow = torch.ops.quantized.linear_dynamic(x, dual.narrow, False)  # fbgemm on the same rows
     assert torch.allclose(wide, narrow, rtol=0, atol=1e-5)
     assert Int8Linear.from_float(w, vnni=False, wide=True).wide is None  # without VNNI: fbgemm (reduce_range) alone
