@@ -147,8 +147,10 @@ def main(argv: list[str] | None = None) -> None:
     from seqkit.seq2seq.int8 import WIDE_OUTPUTS, has_vnni, quantize_rows
     from seqkit.seq2seq.transformer import Transformer
     from seqkit.threads import use_threads
+    from seqkit.train.host_memory import keep_freed_memory
 
     use_threads(1)
+    keep_freed_memory("cpu")  # as the Translator does: big buffers reused, not page-faulted in each step
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(0)
     if args.run is not None:

@@ -16,7 +16,8 @@ puts in a model.
   kernel is clearly ahead, and one packed copy is half the memory.
 * :meth:`Int8Linear.select`: the layer of some output rows only (a vocabulary shortlist's candidates):
   the int8 rows and scales are gathered and packed again, so each logit is the one the full layer
-  computes (gathering the int8 rows costs a third of quantizing the float rows again, busy machine).
+  computes (and gathering is a little cheaper than quantizing the float rows again: most of either is the
+  packing).
 * :class:`Int8Embedding`: an embedding table kept as those int8 rows and scales, dequantized on lookup
   (``q[ids] * scale[ids]``). With tied embeddings the Transformer's lookup reads the output projection's
   own int8 rows, so the float table is not kept at all (8,000 x 256: 8 MB of float32 become 2 MB). It
@@ -36,8 +37,7 @@ import torch
 from torch import Tensor, nn
 
 #: calls whose output has at least this many numbers (rows x out_features) run oneDNN's kernel where there is
-#: one: below it fbgemm's is the faster, above it oneDNN's (whose lead grows with the output: fbgemm slows
-#: down sharply once the output leaves the cache); measured on 256 x 1,085-32,000 weights, busy machine
+#: one: below it fbgemm's is the faster, above it oneDNN's; measured on 256 x 1,085-32,000 weights, busy machine
 WIDE_OUTPUTS = 2**18
 
 
