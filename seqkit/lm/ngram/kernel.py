@@ -17,11 +17,11 @@ from seqkit.native import kernel
 
 _SOURCE = Path(__file__).with_name("score_kernel.c")
 MAX_ORDER = 16
-#: overflow slots after a table's 2^bits home slots (``TABLE_PAD`` in score_kernel.c)
+#: overflow slots after a table's home slots (``TABLE_PAD`` in score_kernel.c)
 TABLE_PAD = 4096
-#: fuller tables than the numpy path's (0.5): a probe walks a few more adjacent slots, but the tables
-#: take half the memory
-MAX_LOAD = 0.75
+#: how full a slot table is: any size is possible (not only powers of two), so exactly this; at 1/2 about
+#: the memory that powers of two at up to 3/4 full took, and shorter probes
+LOAD = 0.5
 
 
 _P, _I64 = ctypes.c_void_p, ctypes.c_int64
@@ -31,7 +31,7 @@ _SIGNATURES = {
     "ngram_score_text": (_I64, [ctypes.c_int, _I64, ctypes.c_char_p, _I64, _P, ctypes.c_int, ctypes.c_char_p,
                                 _P, _P, _P, _P, _P, _P, _P, _P, _P]),
     "ngram_arpa_format": (_I64, [_I64, ctypes.c_int, _P, _P, _P, ctypes.c_char_p, _P, _P]),
-    "ngram_table_fill": (_I64, [_P, ctypes.c_int, _I64, _P, _P, _P, _P]),
+    "ngram_table_fill": (_I64, [_P, _I64, _I64, _P, _P, _P, _P]),
     "ngram_arpa_section": (ctypes.c_int, [_P, _I64, _I64, ctypes.c_int, ctypes.c_int, _P, ctypes.c_int, ctypes.c_char_p,
                                           _P, _I64, _P, _P, _P, _P, _P, _P, _P, _P, _P]),
 }
@@ -42,41 +42,41 @@ def load() -> ctypes.CDLL | None:
     return kernel(_SOURCE, "SEQKIT_NGRAM_KERNEL", _SIGNATURES)
 
 
-def home_bits(table: np.ndarray) -> int:
-    """log2 of a slot table's home slots (its rows less the overflow ones)."""
-    return int(len(table) - TABLE_PAD).bit_length() - 1
+def home_size(table: np.ndarray) -> int:
+    """A slot table's home slots (its rows less the overflow ones)."""
+    return len(table) - TABLE_PAD
 
 
-def new_table(n: int, bits: int | None = None) -> np.ndarray:
-    """An empty slot table for ``n`` n-grams: (2^bits + TABLE_PAD, 3) int64, key -1 (empty), then the
-    float64 log10 p and backoff stored bit for bit."""
-    from seqkit.lm.ngram.counts import table_bits
-
-    table = np.zeros(((1 << (bits or table_bits(n, MAX_LOAD))) + TABLE_PAD, 3), dtype=np.int64)
+def new_table(n: int, size: int | None = None) -> np.ndarray:
+    """An empty slot table for ``n`` n-grams: (size + TABLE_PAD, 3) int64 (size: n / :data:`LOAD` by
+    default), key -1 (empty), then the float64 log10 p and backoff stored bit for bit."""
+    table = np.zeros(((size or _size(n)) + TABLE_PAD, 3), dtype=np.int64)
     table[:, 0] = -1
     return table
+
+
+def _size(n: int) -> int:
+    return max(16, int(np.ceil(n / LOAD)))
 
 
 def fill(lib: ctypes.CDLL, n: int, keys: np.ndarray, logp: np.ndarray, logbo: np.ndarray | None):
     """(table, slot of each key, index of the first key listed twice or -1): ``keys`` (int64) with their
     values put in a :func:`new_table` in the order of their home slots (which lets a miss stop early,
     see ``score_kernel.c``); a table too full for its overflow slots is retried twice as large."""
-    from seqkit.lm.ngram.counts import table_bits
-
     keys = np.ascontiguousarray(keys, dtype=np.int64)
     logp = np.ascontiguousarray(logp, dtype=np.float64)
     logbo = None if logbo is None else np.ascontiguousarray(logbo, dtype=np.float64)
-    bits = table_bits(n, MAX_LOAD)
+    size = _size(n)
     while True:
-        table = new_table(n, bits)
+        table = new_table(n, size)
         slot = np.empty(len(keys), dtype=np.int64)
-        twice = lib.ngram_table_fill(table.ctypes.data, bits, len(keys), keys.ctypes.data, logp.ctypes.data,
+        twice = lib.ngram_table_fill(table.ctypes.data, size, len(keys), keys.ctypes.data, logp.ctypes.data,
                                      None if logbo is None else logbo.ctypes.data, slot.ctypes.data)
         if twice == -3:
             raise MemoryError("out of memory filling an n-gram table")
         if twice != -2:
             return table, slot, int(twice)
-        bits += 1
+        size *= 2
 
 
 def tables(keys: list[np.ndarray], logp: list[np.ndarray], logbo: list[np.ndarray],
@@ -104,11 +104,11 @@ def score(lib: ctypes.CDLL, ids: np.ndarray, order: int, n_vocab: int, tables: l
     ids = np.ascontiguousarray(ids, dtype=np.int32)
     out_logp = np.empty(len(ids), dtype=np.float64)
     out_order = np.empty(len(ids), dtype=np.int32)
-    bits = np.array([0] + [home_bits(t) for t in tables[1:]], dtype=np.int32)
+    sizes = np.array([0] + [home_size(t) for t in tables[1:]], dtype=np.int64)
     pointers = (ctypes.c_void_p * order)(*[None if t is None else t.ctypes.data for t in tables])
     logp1 = np.ascontiguousarray(logp1, dtype=np.float64)
     logbo1 = np.ascontiguousarray(logbo1 if order > 1 else np.zeros(n_vocab), dtype=np.float64)
-    n = lib.ngram_score(order, n_vocab, ids.ctypes.data, len(ids), pointers, bits.ctypes.data,
+    n = lib.ngram_score(order, n_vocab, ids.ctypes.data, len(ids), pointers, sizes.ctypes.data,
                         logp1.ctypes.data, logbo1.ctypes.data, out_logp.ctypes.data, out_order.ctypes.data)
     return out_logp[:n], out_order[:n]
 
@@ -152,12 +152,12 @@ def score_text(lib: ctypes.CDLL, text: str, n_lines: int, order: int, vocab: Voc
     out_order = np.empty(cap, dtype=np.int32)
     out_oov = np.empty(cap, dtype=np.uint8)
     out_sentence = np.empty(cap, dtype=np.int64)
-    bits = np.array([0] + [home_bits(t) for t in tables[1:]], dtype=np.int32)
+    sizes = np.array([0] + [home_size(t) for t in tables[1:]], dtype=np.int64)
     pointers = (ctypes.c_void_p * order)(*[None if t is None else t.ctypes.data for t in tables])
     logp1 = np.ascontiguousarray(logp1, dtype=np.float64)
     logbo1 = np.ascontiguousarray(logbo1, dtype=np.float64)
     n = lib.ngram_score_text(order, n_vocab, data, len(data), vocab.table.ctypes.data, vocab.bits, vocab.words,
-                             vocab.offsets.ctypes.data, pointers, bits.ctypes.data, logp1.ctypes.data,
+                             vocab.offsets.ctypes.data, pointers, sizes.ctypes.data, logp1.ctypes.data,
                              logbo1.ctypes.data, out_logp.ctypes.data, out_order.ctypes.data, out_oov.ctypes.data,
                              out_sentence.ctypes.data)
     return out_logp[:n], out_order[:n], out_oov[:n].astype(bool), out_sentence[:n]
@@ -193,10 +193,10 @@ def parse_section(lib: ctypes.CDLL, buf: np.ndarray, start: int, n: int, k: int,
                                       logp.ctypes.data, logbo.ctypes.data, ref.ctypes.data, None, err.ctypes.data,
                                       info.ctypes.data)
     else:
-        bits = np.array([0] + [home_bits(t) for t in tables[1:]], dtype=np.int32)
+        sizes = np.array([0] + [home_size(t) for t in tables[1:]], dtype=np.int64)
         pointers = (ctypes.c_void_p * k)(*[None if t is None else t.ctypes.data for t in tables[:k]])
         code = lib.ngram_arpa_section(at, limit, n, k, int(has_backoff), vocab.table.ctypes.data, vocab.bits,
-                                      vocab.words, vocab.offsets.ctypes.data, n_vocab, pointers, bits.ctypes.data,
+                                      vocab.words, vocab.offsets.ctypes.data, n_vocab, pointers, sizes.ctypes.data,
                                       None if rank_prev is None else rank_prev.ctypes.data, logp.ctypes.data,
                                       logbo.ctypes.data, ref.ctypes.data, key.ctypes.data, err.ctypes.data,
                                       info.ctypes.data)

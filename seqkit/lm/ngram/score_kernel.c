@@ -9,8 +9,8 @@
  *                    (m = the longest order found; a context c-gram is found[c] at the previous position)
  *
  * Each order k >= 2 has an open-addressing hash table of 24-byte slots {key, log10 p, log10 backoff},
- * probed linearly from the Fibonacci hash of the key, its keys in the order of their home slots (see
- * TABLE_PAD: a miss stops early). An n-gram's id is its slot's position, and a
+ * half full, probed linearly from the Fibonacci hash of the key, its keys in the order of their home
+ * slots (see TABLE_PAD: a miss stops early). An n-gram's id is its slot's position, and a
  * k-gram's key is (slot of its (k-1)-gram prefix) * V + w, so one probe gives the n-gram, its values and
  * the id the next order needs: one cache miss per order, as in KenLM's probing tables.
  * (The values stay float64, so a probability of 1 is exactly 1, as on the numpy path.)
@@ -27,20 +27,24 @@
 
 typedef struct { int64_t key; double logp, logbo; } Slot;
 
-/* A table of 2^bits home slots plus TABLE_PAD overflow slots after them (no wrap-around), filled in the
+/* A table of `size` home slots plus TABLE_PAD overflow slots after them (no wrap-around), filled in the
  * order of the keys' home slots (ngram_table_fill): the keys then lie sorted by home, so a probe that
  * meets a key whose home is past its own knows its key is absent -- a miss ends as soon as a hit would,
  * instead of at the next empty slot (linear probing's long misses, at up to 3/4 full). */
 #define TABLE_PAD 4096
 
-static inline uint64_t home_of(int64_t key, int bits) { return ((uint64_t)key * GOLDEN) >> (64 - bits); }
+/* The Fibonacci hash of the key scaled to [0, size): any size, not only powers of two, so a table can be
+ * exactly as full as chosen; and monotone in the hash, which the order by home relies on. */
+static inline uint64_t home_of(int64_t key, int64_t size) {
+    return (uint64_t)(((unsigned __int128)((uint64_t)key * GOLDEN) * (uint64_t)size) >> 64);
+}
 
-static inline int64_t find(const Slot *slots, int bits, int64_t key) {
-    uint64_t home = home_of(key, bits);
+static inline int64_t find(const Slot *slots, int64_t size, int64_t key) {
+    uint64_t home = home_of(key, size);
     for (uint64_t pos = home;; pos++) {
         int64_t k = slots[pos].key;
         if (k == key) return (int64_t)pos;
-        if (k < 0 || home_of(k, bits) > home) return -1;
+        if (k < 0 || home_of(k, size) > home) return -1;
     }
 }
 
@@ -48,18 +52,18 @@ static inline int64_t find(const Slot *slots, int bits, int64_t key) {
  * counting sort; file order among equal homes); slot[i] = where key i went. Returns -1, or the smallest i
  * whose key is already in the table, -2 when the overflow slots run out (the caller takes a bigger
  * table), -3 when out of memory. */
-int64_t ngram_table_fill(Slot *table, int bits, int64_t n, const int64_t *keys, const double *logp,
+int64_t ngram_table_fill(Slot *table, int64_t size, int64_t n, const int64_t *keys, const double *logp,
                          const double *logbo, int64_t *slot) {
-    int64_t size = (int64_t)1 << bits, end = size + TABLE_PAD, twice = -1;
+    int64_t end = size + TABLE_PAD, twice = -1;
     int64_t *first = calloc((size_t)size + 1, sizeof(int64_t)), *by_home = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
     if (!first || !by_home) { free(first); free(by_home); return -3; }
-    for (int64_t i = 0; i < n; i++) first[home_of(keys[i], bits) + 1]++;
+    for (int64_t i = 0; i < n; i++) first[home_of(keys[i], size) + 1]++;
     for (int64_t h = 0; h < size; h++) first[h + 1] += first[h];
-    for (int64_t i = 0; i < n; i++) by_home[first[home_of(keys[i], bits)]++] = i;
+    for (int64_t i = 0; i < n; i++) by_home[first[home_of(keys[i], size)]++] = i;
     free(first);
     for (int64_t j = 0; j < n; j++) {
         int64_t i = by_home[j], key = keys[i];
-        int64_t pos = (int64_t)home_of(key, bits);
+        int64_t pos = (int64_t)home_of(key, size);
         int dup = 0;
         while (table[pos].key >= 0) {
             if (table[pos].key == key) { dup = 1; break; }
@@ -84,7 +88,7 @@ typedef struct {
     int order;
     int64_t V;
     const Slot *const *tables;
-    const int32_t *bits;
+    const int64_t *sizes;
     const double *logp1, *logbo1;
 } Model;
 
@@ -95,7 +99,7 @@ static inline double step(const Model *M, int64_t w, const int64_t *prev, const 
     for (int k = 2; k <= M->order; k++) {
         int64_t p = prev[k - 1];
         if (p >= 0) {
-            uint64_t pos = ((uint64_t)(p * M->V + w) * GOLDEN) >> (64 - M->bits[k - 1]);
+            uint64_t pos = home_of(p * M->V + w, M->sizes[k - 1]);
             __builtin_prefetch(M->tables[k - 1] + pos);
         }
     }
@@ -105,7 +109,7 @@ static inline double step(const Model *M, int64_t w, const int64_t *prev, const 
     int m = 1;
     for (int k = 2; k <= M->order; k++) {
         int64_t p = prev[k - 1];
-        int64_t at = p >= 0 ? find(M->tables[k - 1], M->bits[k - 1], p * M->V + w) : -1;
+        int64_t at = p >= 0 ? find(M->tables[k - 1], M->sizes[k - 1], p * M->V + w) : -1;
         cur[k] = at;
         if (at >= 0) {
             const Slot *s = M->tables[k - 1] + at;
@@ -127,13 +131,13 @@ static inline void start_sentence(const Model *M, int64_t *prev, double *prev_bo
 }
 
 /* ids: (T,) token ids, each sentence "<s> ... </s>". Writes one (log10 p, matched order) per token
- * that is not <s>, in order; returns how many. tables[k] and bits[k] for order k+1 >= 2 (tables[0]
+ * that is not <s>, in order; returns how many. tables[k] and sizes[k] for order k+1 >= 2 (tables[0]
  * unused: unigrams are logp1[w], logbo1[w]). */
 int64_t ngram_score(int order, int64_t V, const int32_t *ids, int64_t T,
-                    const Slot *const *tables, const int32_t *bits,
+                    const Slot *const *tables, const int64_t *sizes,
                     const double *logp1, const double *logbo1,
                     double *out_logp, int32_t *out_order) {
-    Model M = {order, V, tables, bits, logp1, logbo1};
+    Model M = {order, V, tables, sizes, logp1, logbo1};
     int64_t a[MAX_ORDER + 1], b[MAX_ORDER + 1];
     double abo[MAX_ORDER + 1], bbo[MAX_ORDER + 1];
     int64_t *prev = a, *cur = b;
@@ -204,10 +208,10 @@ static inline int is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\r
  * out_sentence gets the line of each scored token. Returns how many tokens were scored. */
 int64_t ngram_score_text(int order, int64_t V, const uint8_t *text, int64_t len,
                          const int64_t *vtable, int vbits, const uint8_t *vwords, const int64_t *voffsets,
-                         const Slot *const *tables, const int32_t *bits,
+                         const Slot *const *tables, const int64_t *sizes,
                          const double *logp1, const double *logbo1,
                          double *out_logp, int32_t *out_order, uint8_t *out_oov, int64_t *out_sentence) {
-    Model M = {order, V, tables, bits, logp1, logbo1};
+    Model M = {order, V, tables, sizes, logp1, logbo1};
     int64_t a[MAX_ORDER + 1], b[MAX_ORDER + 1];
     double abo[MAX_ORDER + 1], bbo[MAX_ORDER + 1];
     int64_t *prev = a, *cur = b;
@@ -354,7 +358,7 @@ typedef struct {
 
 int ngram_arpa_section(const uint8_t *text, int64_t limit, int64_t n, int k, int has_backoff,
                        const int64_t *vtable, int vbits, const uint8_t *vwords, const int64_t *voffsets, int64_t V,
-                       Slot *const *tables, const int32_t *bits, const int64_t *rank_prev,
+                       Slot *const *tables, const int64_t *sizes, const int64_t *rank_prev,
                        double *out_logp, double *out_logbo, int64_t *out_ref, int64_t *out_key, int64_t *err,
                        int64_t *info) {
     ArpaLine batch[BATCH + 1];  /* batch[0]: the last line of the previous batch */
@@ -431,13 +435,12 @@ int ngram_arpa_section(const uint8_t *text, int64_t limit, int64_t n, int k, int
                 for (int i = 1; i <= stop; i++) {
                     const ArpaLine *L = &batch[i];
                     if (L->same < j)
-                        __builtin_prefetch(tables[j - 1] + ((((uint64_t)(L->ps[j - 1] * V + L->ids[j - 1])) * GOLDEN)
-                                                            >> (64 - bits[j - 1])));
+                        __builtin_prefetch(tables[j - 1] + home_of(L->ps[j - 1] * V + L->ids[j - 1], sizes[j - 1]));
                 }
                 for (int i = 1; i <= stop; i++) {
                     ArpaLine *L = &batch[i];
                     if (L->same >= j) { L->ps[j] = batch[i - 1].ps[j]; continue; }
-                    L->ps[j] = find(tables[j - 1], bits[j - 1], L->ps[j - 1] * V + L->ids[j - 1]);
+                    L->ps[j] = find(tables[j - 1], sizes[j - 1], L->ps[j - 1] * V + L->ids[j - 1]);
                     if (L->ps[j] < 0) { stop = i - 1; stop_code = ARPA_CONTEXT; stop_field = -1; break; }
                 }
             }
