@@ -104,44 +104,49 @@ def quantize_model(model: nn.Module, kind: str, device: torch.device | str = "cp
     own). CPU only -- torch has no int8 kernels of this kind on other devices.
 
     How it was chosen (torch 2.13, x86; **busy machine**: a shared 2-core AMD EPYC with AVX512-VNNI,
-    load average 3-4, figures are this thread's CPU time, medians of 7 interleaved rounds -- relative
+    load average 4, figures are this thread's CPU time, medians of 7 interleaved rounds -- relative
     costs only, to be measured again on a quiet machine). ``python benchmarks/int8.py --repeats 7
-    --clock cpu`` printed, for the Multi30k base model's shape (d 256, 3+3 layers, 8,000 pieces, tied),
-    the output projection alone:
+    --clock cpu`` printed, for the Multi30k base model's shape (d 256, 3+3 layers, 8,000 pieces, tied):
 
-    ====================  =================  ======  ======  ======
-    rows (beams)          quantize_dynamic   fbgemm  onednn  chosen
-    ====================  =================  ======  ======  ======
-    5                     120 us             119     144     125
-    40                    666 us             635     615     622
-    160                   3.07 ms            3.07    2.22    2.21
-    750                   21.8 ms            16.0    9.3     10.2
-    ====================  =================  ======  ======  ======
+    ===========================  =======  ================  =======  =======  =======
+    workload                     float32  quantize_dynamic  fbgemm   onednn   chosen
+    ===========================  =======  ================  =======  =======  =======
+    projection, 5 rows (us)      1,088    109               101      119      105
+    projection, 40 rows (us)     3,391    668               639      589      623
+    projection, 160 rows (us)    8,561    2,961             2,855    2,024    1,956
+    projection, 750 rows (us)    33,482   14,078            14,261   9,482    9,391
+    20 steps, 1 x beam 5 (ms)    122.2    56.1              48.0     62.9     50.4
+    20 steps, 32 x beam 5 (ms)   683.2    353.0             339.6    346.6    352.0
+    20 steps, 150 x beam 5 (ms)  2,548.7  1,380.9           1,433.8  1,258.2  1,256.0
+    20 steps, 32 x beam 1 (ms)   247.4    112.2             111.0    136.5    110.5
+    model tensors (MB)           29.9     16.3              10.3     10.3     12.3
+    ===========================  =======  ================  =======  =======  =======
 
-    (float32: 1.6, 3.4, 8.9 and 35 ms). ``quantize_dynamic`` is what this function did before
-    (``torch.ao.quantization.quantize_dynamic`` with per-channel weights, its Linear runs fbgemm with
-    activations in 0..127); ``fbgemm`` / ``onednn`` are :class:`~seqkit.seq2seq.int8.Int8Linear` with
-    one engine's kernel for every call (``torch.backends.quantized.engine`` at packing time; ``x86``,
-    torch's default, timed as fbgemm), activations in 0..255. A kernel-only A/B (the same weights,
-    256 x 1,085 to 256 x 32,000, glibc keeping freed memory as the Translator has it) put the crossover
-    at about 2^18 output numbers: below, fbgemm by 1.1-1.4x; above, oneDNN by 1.1-1.5x (without
-    ``keep_freed_memory`` fbgemm's fresh buffers page-fault and oneDNN led by up to 3.7x). For the other layers (256 -> 256 / 512 / 768 / 1,024, 1,024 -> 256) fbgemm was as fast or
-    faster up to 160 rows (oneDNN 1.3-2x slower at 5-32) and about even at 750 (0.9-1.3x), so they
-    stay on fbgemm alone. Whole ``decode_step`` calls (20 steps; beam 5 with batches of 1, 32 and 150
-    sentences, beam 1 with 32) were within this machine's noise (+-5-10%) among the int8 ways, each
-    1.7-3.0x faster than float32.
+    ``quantize_dynamic`` is what this function did before (``torch.ao.quantization.quantize_dynamic``
+    with per-channel weights: its Linear runs fbgemm with activations in 0..127); ``fbgemm`` /
+    ``onednn`` are :class:`~seqkit.seq2seq.int8.Int8Linear` with one engine's kernel for every call
+    (``torch.backends.quantized.engine`` at packing time; ``x86``, torch's default, timed as fbgemm),
+    activations in 0..255. A kernel-only A/B (the same weights, 256 x 1,085 to 256 x 32,000, glibc
+    keeping freed memory as the Translator has it) put the crossover at about 2^18 output numbers:
+    below, fbgemm by 1.1-1.4x; above, oneDNN by 1.1-1.5x (without ``keep_freed_memory`` fbgemm's fresh
+    buffers page-fault and oneDNN led by up to 3.7x). For the other layers (256 -> 256 / 512 / 768 /
+    1,024 and 1,024 -> 256) fbgemm was as fast or faster up to 160 rows (oneDNN 1.2-2x slower at 5-32)
+    and about even at 750 (0.9-1.1x), so they stay on fbgemm alone (one packed copy, not two). The
+    whole steps move less than the projection alone: 1.0-1.1x ``quantize_dynamic``, the step noise on
+    this machine is 5-10%.
 
     What was chosen, then: the ``chosen`` column -- fbgemm, plus oneDNN for the output projection's
     wide calls; activations in the full 0..255 range on CPUs with VNNI (largest log-probability change
-    from float32 on the first step 0.080, against 0.137 for quantize_dynamic; per token on the tiny test run
-    0.008 against 0.015 on average), 0..127 and fbgemm alone without VNNI (where 0..255 could saturate);
-    the embedding lookup from the projection's int8 rows (model tensors 12.3 MB, against 16.3 MB before
-    and 29.9 MB in float32; its lookup time is lost in a step's). Not taken: weight-only int8
+    from float32 on the first step 0.080, against 0.137 for quantize_dynamic; per token on the tiny
+    test run 0.008 against 0.015 on average), 0..127 and fbgemm alone without VNNI (where 0..255 could
+    saturate);
+    the embedding lookup from the projection's int8 rows (model tensors 12.3 MB, against 20.1 MB with
+    the float32 table kept; its lookup time was lost in the steps' noise). Not taken: weight-only int8
     (``torch.ops.aten._weight_int8pack_mm``: 15-60x slower than float32 here), fp16 weights
-    (``quantized::linear_dynamic_fp16``: 1-2x float32's speed, below int8's), and ``quantize_dynamic`` with
-    another ``qconfig_spec`` (the same modules and kernels, with reduce_range fixed on). For a vocabulary
-    shortlist the candidates' int8 rows are gathered and packed again (4.6 ms a batch for 1,085 rows),
-    not their float rows quantized anew (5.5 ms): cheaper, and each logit stays the full projection's.
+    (``quantized::linear_dynamic_fp16``: 1-2x float32's speed, below int8's), and ``quantize_dynamic``
+    with another ``qconfig_spec`` (the same modules and kernels, with reduce_range fixed on). For a vocabulary
+    shortlist the candidates' int8 rows are gathered and packed again (3.4 ms a batch for 1,085 rows),
+    not their float rows quantized anew (4.1 ms): cheaper, and each logit stays the full projection's.
     """
     import copy
 
