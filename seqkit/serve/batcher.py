@@ -274,6 +274,9 @@ class MicroBatcher:
             at = 0
             for job, start, stop in group:
                 job.results.extend(results[at:at + stop - start])
+                if stop == len(job.sentences):  # counted before its last part is handed over: a client that
+                    with self._cond:              # has every part (a stream's done event) sees it counted
+                        self.stats["requests"] += 1
                 if job.on_part is not None and not job.cancelled:  # nobody listens to a cancelled one
                     try:
                         job.on_part(start, results[at:at + stop - start])
@@ -288,7 +291,6 @@ class MicroBatcher:
                 if not job.future.done():
                     job.future.set_exception(CancelledError())
             elif stop == len(job.sentences):
-                self.stats["requests"] += 1
                 job.future.set_result(job.results)
 
     def _fail(self, jobs: list[_Job], exc: Exception) -> None:
