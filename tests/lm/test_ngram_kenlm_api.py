@@ -91,6 +91,8 @@ def test_an_arpa_file_is_parsed_once_then_read_from_the_cache(lm, tmp_path, cach
 
     # the compiled scorer's tables come with it (none without a compiler: nothing would use them)
     assert (second._native is not None) == (kernel.load() is not None)
+    # in numpy's own memory (huge pages for large tables), not in the file reader's buffers
+    assert all(table.flags.owndata for table in (second._native or [None])[1:])
     assert second.score_corpus(TEST).total_log10 == first.score_corpus(TEST).total_log10
     # a changed file is parsed again, and its entry replaced
     monkeypatch.setattr(arpa, "read_arpa", real)
