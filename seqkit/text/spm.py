@@ -59,23 +59,36 @@ def _skip(wire: int, i: int, buf: bytes) -> int:
     return i + length
 
 
-def _model_type(model_proto: bytes) -> str:
-    """``TrainerSpec.model_type`` (field 2, its field 3; UNIGRAM=1 is the default) of a serialized model."""
-    i, n, kind = 0, len(model_proto), 1
+def _messages(proto: bytes, field: int) -> Iterator[bytes]:
+    """The length-delimited values of ``field`` in a serialized protobuf message, in order."""
+    i, n = 0, len(proto)
     while i < n:
-        key, i = _varint(model_proto, i)
-        if key >> 3 == 2 and key & 7 == 2:
-            length, i = _varint(model_proto, i)
-            spec, j = model_proto[i: i + length], 0
-            while j < len(spec):
-                k, j = _varint(spec, j)
-                if k >> 3 == 3 and k & 7 == 0:
-                    kind, j = _varint(spec, j)
-                else:
-                    j = _skip(k & 7, j, spec)
+        key, i = _varint(proto, i)
+        if key >> 3 == field and key & 7 == 2:
+            length, i = _varint(proto, i)
+            yield proto[i: i + length]
             i += length
         else:
-            i = _skip(key & 7, i, model_proto)
+            i = _skip(key & 7, i, proto)
+
+
+def _int_field(message: bytes, field: int, default: int) -> int:
+    """The varint ``field`` of a serialized message (the last one given; ``default`` when absent)."""
+    value, j = default, 0
+    while j < len(message):
+        key, j = _varint(message, j)
+        if key >> 3 == field and key & 7 == 0:
+            value, j = _varint(message, j)
+        else:
+            j = _skip(key & 7, j, message)
+    return value
+
+
+def _model_type(model_proto: bytes) -> str:
+    """``TrainerSpec.model_type`` (field 2, its field 3; UNIGRAM=1 is the default) of a serialized model."""
+    kind = 1
+    for spec in _messages(model_proto, 2):
+        kind = _int_field(spec, 3, 1)
     return {1: "unigram", 2: "bpe", 3: "word", 4: "char"}.get(kind, "unigram")
 
 
@@ -85,26 +98,7 @@ def _piece_types(model_proto: bytes) -> list[int]:
     Only field 1 (``repeated SentencePiece pieces``) and its field 3 (``type``, default NORMAL=1)
     are decoded; this avoids a dependency on the ``protobuf`` package for one enum.
     """
-    types: list[int] = []
-    i, n = 0, len(model_proto)
-    skip = _skip
-    while i < n:
-        key, i = _varint(model_proto, i)
-        field, wire = key >> 3, key & 7
-        if field == 1 and wire == 2:
-            length, i = _varint(model_proto, i)
-            piece, j, kind = model_proto[i: i + length], 0, 1
-            while j < len(piece):
-                k, j = _varint(piece, j)
-                if k >> 3 == 3 and k & 7 == 0:
-                    kind, j = _varint(piece, j)
-                else:
-                    j = skip(k & 7, j, piece)
-            types.append(kind)
-            i += length
-        else:
-            i = skip(wire, i, model_proto)
-    return types
+    return [_int_field(piece, 3, 1) for piece in _messages(model_proto, 1)]
 
 
 def _sentences(texts_or_files: TextsOrFiles, counter: list[int]) -> Iterator[str]:
