@@ -274,8 +274,8 @@ class MicroBatcher:
             at = 0
             for job, start, stop in group:
                 job.results.extend(results[at:at + stop - start])
-                if stop == len(job.sentences):  # counted before its last part is handed over: a client that
-                    with self._cond:              # has every part (a stream's done event) sees it counted
+                if stop == len(job.sentences) and not job.cancelled:  # counted before its last part is handed
+                    with self._cond:  # over: a client that has every part (a stream's done event) sees it counted
                         self.stats["requests"] += 1
                 if job.on_part is not None and not job.cancelled:  # nobody listens to a cancelled one
                     try:
