@@ -236,7 +236,8 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
         return about
 
     # POST too, as LibreTranslate answers it (libretranslatepy 2.1.0 asks with POST)
-    @app.api_route("/languages", methods=["GET", "POST"])
+    @app.get("/languages")
+    @app.post("/languages", include_in_schema=False)  # libretranslatepy asks with POST; one operation in the schema
     async def get_languages() -> list[dict[str, Any]]:
         return libretranslate.languages([(m.src, m.tgt) for m in models])
 
