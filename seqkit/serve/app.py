@@ -66,21 +66,32 @@ import contextlib
 import functools
 import json
 import logging
-import math
 from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from seqkit.errors import SeqkitError
 from seqkit.serve import libretranslate
 from seqkit.serve.batcher import Closed, MicroBatcher, Options, QueueFull
 from seqkit.serve.engine import source_lengths
-from seqkit.serve.limits import LOCAL_HOSTS, Limits, sentence_work
+from seqkit.serve.limits import LOCAL_HOSTS, Limits
+from seqkit.serve.requests import (
+    HostCheck,
+    StreamRequest,
+    TranslateRequest,
+    check_limits,
+    host_name,
+    media_type,
+    parse_body,
+    read_body,
+    request_settings,
+    require_json,
+    settings_of,
+    work_units,
+)
+from seqkit.serve.responses import EventStream, dumps, encode_answer, outcome, sentence_event, streamed
 from seqkit.serve.routing import Model, NoRoute, check_pairs, choose
 
 log = logging.getLogger("uvicorn.error")
@@ -90,39 +101,6 @@ WATCH_EVERY = 0.2
 #: Answers without attention and of at most this many hypotheses are encoded on the event loop
 #: (microseconds); larger ones in a worker thread.
 INLINE_HYPOTHESES = 64
-
-
-def _decode_fields() -> dict[str, Any]:
-    """The request fields of :data:`seqkit.seq2seq.decoding.REQUEST_FIELDS` (absent: the server's
-    setting). Parsed as any JSON value and checked by the one checker of decode settings
-    (:func:`seqkit.seq2seq.decoding.checked`), so a request refuses what the CLI and recipes refuse."""
-    from seqkit.seq2seq.decoding import fields
-
-    kinds = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
-    return {f.name: (Any, Field(None, description=f.metadata["doc"],
-                                json_schema_extra={"type": kinds.get(str(f.type), "integer")}))
-            for f in fields("request")}
-
-
-def _pair_fields() -> dict[str, Any]:
-    return {"source": (str | None, Field(None, description="source language (absent or auto: the one model's, or "
-                                                           "that of the one model translating into target)")),
-            "target": (str | None, Field(None, description="target language (absent: with one model, its own)"))}
-
-
-TranslateRequest = create_model(
-    "TranslateRequest", __config__=ConfigDict(extra="forbid", strict=True),
-    __doc__="The body of ``POST /translate``.",
-    sentences=(list[str], Field(min_length=1)), alignment=(bool, False), attention=(bool, False),
-    **_pair_fields(), **_decode_fields())
-StreamRequest = create_model(
-    "StreamRequest", __config__=ConfigDict(extra="forbid", strict=True),
-    __doc__="The body of ``POST /translate/stream``: ``text`` (cut into sentences) or ``sentences``.",
-    text=(str | None, Field(None, description="a text, cut into sentences as LibreTranslate's API cuts it")),
-    sentences=(list[str] | None, None), alignment=(bool, False), attention=(bool, False),
-    **_pair_fields(), **_decode_fields())
-_HINTS = {TranslateRequest: '{"sentences": ["..."], "beam": 5, "nbest": 1, "alignment": false, "attention": false}',
-          StreamRequest: '{"text": "...", "beam": 5} or {"sentences": ["..."], "beam": 5}'}
 
 
 @dataclass(eq=False)
@@ -151,7 +129,7 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
     (``"*"``: any). The decoder lanes (two per model, ``threads`` torch threads each) start with the
     app's lifespan and, at shutdown, finish every request they hold before they stop.
     """
-    hosts = {_host_name(h) for h in allowed_hosts}
+    hosts = {host_name(h) for h in allowed_hosts}
     models = list(engine) if isinstance(engine, list | tuple) else [Model(engine, dict(info or {}), attention)]
     if not models:
         raise ValueError("create_app needs an engine or at least one Model")
@@ -181,7 +159,7 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
                 await asyncio.to_thread(lane.close)
 
     app = FastAPI(title="seqkit serve", lifespan=lifespan, docs_url="/docs", redoc_url=None)
-    app.add_middleware(_HostCheck, hosts=hosts)
+    app.add_middleware(HostCheck, hosts=hosts)
     app.state.limits = limits  # the server's timeouts and caps are these too (seqkit.serve.server)
     each = [route.about for route in routes]
     about = {**({} if several else each[0]), "models": each, "limits": asdict(limits), "allowed_hosts": sorted(hosts)}
@@ -245,16 +223,16 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
         "application/json": {"schema": TranslateRequest.model_json_schema()}}}})
     async def translate(request: Request) -> Response:
         try:
-            kind = _media_type(request)
+            kind = media_type(request)
             if libretranslate.is_form(kind):  # LibreTranslate's clients send forms; seqkit's API takes JSON
                 try:
-                    values = libretranslate.form_values(await _read_body(request, limits))
+                    values = libretranslate.form_values(await read_body(request, limits))
                 except libretranslate.LTError as exc:
                     return JSONResponse({"error": str(exc)}, status_code=exc.status)
                 if "q" in values:
                     return await _libretranslate(request, values, kind)
-            _require_json(kind)
-            body = await _read_body(request, limits)
+            require_json(kind)
+            body = await read_body(request, limits)
             if body.lstrip().startswith(b"{") and b'"q"' in body:
                 with contextlib.suppress(ValueError):
                     values = json.loads(body)
@@ -265,15 +243,15 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
             return _stopped()
 
     async def _translate(request: Request, body: bytes) -> Response:
-        req = _parse(body, TranslateRequest)
+        req = parse_body(body, TranslateRequest)
         route = routed(req)
-        settings = _settings(req, route.model.engine)
+        settings = request_settings(req, route.model.engine)
         results = await _decode(request, route, req.sentences, settings, alignment=req.alignment,
                                 attention=req.attention)
         if req.attention or sum(len(hyps) for hyps in results) > INLINE_HYPOTHESES:
-            answer = await asyncio.to_thread(_encode, settings, results, req, limits.max_response_bytes)
+            answer = await asyncio.to_thread(encode_answer, settings, results, req, limits.max_response_bytes)
         else:  # a few short hypotheses: quicker here than a thread's round trip
-            answer = _encode(settings, results, req, limits.max_response_bytes)
+            answer = encode_answer(settings, results, req, limits.max_response_bytes)
         return Response(answer, media_type="application/json")
 
     async def _libretranslate(request: Request, values: bytes | dict, kind: str) -> Response:
@@ -290,7 +268,7 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
             if sentences:
                 base = getattr(engine, "settings", None)
                 nbest = req.alternatives + 1
-                settings = _settings_of({"nbest": nbest, "beam": max(base.beam if base else 1, nbest)}, engine)
+                settings = settings_of({"nbest": nbest, "beam": max(base.beam if base else 1, nbest)}, engine)
                 results = await _decode(request, route, sentences, settings, alignment=False, attention=False)
             answer = await asyncio.to_thread(libretranslate.answer, req, templates, results, route.model.src)
             if len(answer) > limits.max_response_bytes:
@@ -308,13 +286,13 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
     async def translate_stream(request: Request) -> Response:
         """Server-sent events: each sentence's translation as soon as it is done, then ``done``."""
         try:
-            _require_json(_media_type(request))
-            req = _parse(await _read_body(request, limits), StreamRequest)
+            require_json(media_type(request))
+            req = parse_body(await read_body(request, limits), StreamRequest)
             if (req.text is None) == (req.sentences is None):
                 raise HTTPException(422, "bad request: give text (one text, cut into sentences) or sentences "
                                          "(a list), not both or neither")
             route = routed(req)
-            settings = _settings(req, route.model.engine)
+            settings = request_settings(req, route.model.engine)
             template = libretranslate.template(req.text) if req.text is not None else None
             sentences = template.sentences if template is not None else req.sentences
             parts: asyncio.Queue = asyncio.Queue()
@@ -333,9 +311,9 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
             gaps = template.gaps() if template is not None else None
             try:
                 if future is not None:
-                    async with contextlib.aclosing(_streamed(lane, future, parts, total, limits.deadline)) as stream:
+                    async with contextlib.aclosing(streamed(lane, future, parts, total, limits.deadline)) as stream:
                         async for i, hyps in stream:
-                            encode = functools.partial(_sentence_event, i, total, hyps, req, gaps and gaps[i])
+                            encode = functools.partial(sentence_event, i, total, hyps, req, gaps and gaps[i])
                             data = await asyncio.to_thread(encode) if req.attention else encode()  # large: off the loop
                             emit.size += len(data)
                             if emit.size > limits.max_response_bytes:
@@ -347,21 +325,21 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
                 done: dict[str, Any] = {"total": total, "beam": settings.beam, "nbest": settings.nbest}
                 if template is not None:
                     done["text"] = template.fill(best)
-                await emit("done", _dumps(done))
+                await emit("done", dumps(done))
             except HTTPException as exc:
-                await emit("error", _dumps({"status": exc.status_code, "detail": exc.detail}))
+                await emit("error", dumps({"status": exc.status_code, "detail": exc.detail}))
 
-        return _EventStream(produce)
+        return EventStream(produce)
 
     def _admit(request: Request, route: _Route, sentences: list[str], settings: Any, *, alignment: bool,
                attention: bool, on_part: Any = None) -> tuple[MicroBatcher, Any]:
         """After every check a request goes through, its lane and the future of its queued work."""
-        _check(sentences, settings, limits)
+        check_limits(sentences, settings, limits)
         if (alignment or attention) and not route.model.attention:
             raise HTTPException(422, f"this server's engine ({route.about['engine']}) gives no attention or "
                                      "alignments; ask without them")
         engine = route.model.engine
-        work = _work(sentences, settings, source_lengths(engine, sentences), limits, attention=attention)
+        work = work_units(sentences, settings, source_lengths(engine, sentences), limits, attention=attention)
         lane = lanes(request)[route.prefix + ("heavy" if sum(work) > limits.heavy_work else "small")]
         try:
             future = lane.submit(sentences, Options(settings, alignment or attention), work, on_part=on_part)
@@ -375,7 +353,7 @@ def create_app(engine: Any, *, info: dict[str, Any] | None = None, limits: Limit
                       attention: bool) -> list:
         """The engine's results for ``sentences``, after every check a request goes through."""
         lane, future = _admit(request, route, sentences, settings, alignment=alignment, attention=attention)
-        return await _outcome(request, lane, future, limits.deadline)
+        return await outcome(request, lane, future, limits.deadline)
 
     return app
 
@@ -394,259 +372,6 @@ def _stopped() -> JSONResponse:
                         status_code=503, headers={"Retry-After": "1"})
 
 
-class _EventStream(StreamingResponse):
-    """A ``text/event-stream`` response written by ``produce(emit)``, which awaits ``emit(event,
-    data)`` for each event (``emit.size``: bytes of data sent so far, for the response cap). When the
-    client disconnects first, ``produce`` is cancelled at once (its ``finally`` drops the work it
-    queued), not when the next event would be sent."""
-
-    def __init__(self, produce: Any) -> None:
-        super().__init__(iter(()), media_type="text/event-stream",
-                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # nginx: pass each event on
-        self.produce = produce
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-
-        async def emit(event: str, data: str) -> None:
-            await send({"type": "http.response.body", "body": f"event: {event}\ndata: {data}\n\n".encode(),
-                        "more_body": True})
-
-        emit.size = 0  # type: ignore[attr-defined]
-        work = asyncio.ensure_future(self.produce(emit))
-        gone = asyncio.ensure_future(_disconnected(receive))
-        try:
-            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:  # the client went away, or the server's grace ran out: stop producing
-            gone.cancel()
-            if not work.done():
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await work
-        if work.done() and not work.cancelled():
-            work.result()  # a bug in produce: uvicorn logs it
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-class _HostCheck:
-    """ASGI middleware: a Host header not among the allowed names is a 400 (DNS rebinding: a page of
-    another site whose name now points at this machine gets nothing), and a browser request from a
-    page of another site (its ``Origin`` names a host not allowed) is a 403."""
-
-    def __init__(self, app: Any, hosts: set[str]) -> None:
-        self.app, self.hosts = app, hosts
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and "*" not in self.hosts:
-            headers = {k: v for k, v in scope["headers"] if k in (b"host", b"origin")}
-            host = _host_name(headers.get(b"host", b"").decode("latin-1"), with_port=True)
-            problem = None
-            if host not in self.hosts:
-                problem = (400, f"Host {host!r} is not served here (allowed: {', '.join(sorted(self.hosts))}); "
-                                "the server's operator adds names with --allowed-hosts")
-            elif b"origin" in headers:
-                origin = headers[b"origin"].decode("latin-1")
-                if _host_name(urlsplit(origin).netloc, with_port=True) not in self.hosts:
-                    problem = (403, f"requests from pages of other sites ({origin}) are refused")
-            if problem is not None:
-                await JSONResponse({"detail": problem[1]}, status_code=problem[0])(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def _host_name(value: str, *, with_port: bool = False) -> str:
-    """``"LocalHost:8000"`` -> ``"localhost"``, ``"[::1]:8000"`` -> ``"::1"`` (``with_port``: the
-    value may carry a port)."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1:].partition("]")[0]
-    if with_port and value.count(":") == 1:
-        value = value.partition(":")[0]
-    return value.rstrip(".")
-
-
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
-
-
-def _require_json(kind: str) -> None:
-    if kind != "application/json":
-        raise HTTPException(415, f"the body must be JSON, sent with Content-Type: application/json "
-                                 f"(got {kind or 'no Content-Type'!r})")
-
-
-async def _read_body(request: Request, limits: Limits) -> bytes:
-    """The request body, refused (413) as soon as it exceeds ``max_request_bytes`` -- before it is all
-    read when the client announces its length -- and (408) when it is not all there within
-    ``body_timeout`` seconds."""
-    limit = limits.max_request_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"request body of {int(declared):,} bytes is over the limit of {limit:,} bytes; "
-                                 "send fewer or shorter sentences per request")
-    body = bytearray()
-
-    async def read() -> None:
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > limit:
-                raise HTTPException(413, f"request body is over the limit of {limit:,} bytes; "
-                                         "send fewer or shorter sentences per request")
-
-    try:
-        await asyncio.wait_for(read(), limits.body_timeout)
-    except asyncio.TimeoutError:
-        raise HTTPException(408, f"request body not received within {limits.body_timeout:g} s",
-                            headers={"Connection": "close"}) from None
-    return bytes(body)
-
-
-def _parse(body: bytes, model: type[BaseModel]) -> Any:
-    """The body as ``model`` (:data:`TranslateRequest`, :data:`StreamRequest`); anything else is one
-    422 line naming the field."""
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "body"
-            problems.append(f"{where}: {err['msg']}")
-        raise HTTPException(422, "bad request: " + "; ".join(problems) + f" (expected {_HINTS[model]})") from None
-
-
-def _settings(req: Any, engine: Any) -> Any:
-    """The request's decode settings: the engine's, with the fields the request sets (422 on a bad
-    value, in the words every other surface uses)."""
-    from seqkit.seq2seq.decoding import REQUEST_FIELDS
-
-    return _settings_of({name: getattr(req, name) for name in REQUEST_FIELDS if getattr(req, name) is not None},
-                        engine)
-
-
-def _settings_of(given: dict[str, Any], engine: Any) -> Any:
-    from seqkit.seq2seq.decoding import DecodeSettings, check_engine
-    from seqkit.settings import SettingsError
-
-    try:
-        settings = (getattr(engine, "settings", None) or DecodeSettings()).replace("request", **given)
-        check_engine(settings, getattr(engine, "ENGINE", "seqkit"))
-    except SettingsError as exc:
-        raise HTTPException(422, "bad request: " + "; ".join(exc.problems)) from None
-    return settings
-
-
-def _check(sentences: list[str], settings: Any, limits: Limits) -> None:
-    if len(sentences) > limits.max_sentences:
-        raise HTTPException(413, f"{len(sentences)} sentences in one request; the limit is "
-                                 f"{limits.max_sentences}: split the request")
-    for i, sentence in enumerate(sentences):
-        if len(sentence) > limits.max_chars:
-            raise HTTPException(422, f"sentences.{i} has {len(sentence):,} characters; the limit is "
-                                     f"{limits.max_chars:,}: split it into shorter sentences")
-    if settings.beam > limits.max_beam:
-        raise HTTPException(422, f"beam {settings.beam} is over this server's limit of {limits.max_beam}")
-
-
-def _work(sentences: list[str], settings: Any, lengths: list[int], limits: Limits, *, attention: bool) -> list[int]:
-    """Each sentence's work units; a sentence longer than the model reads is a 422 (never cut
-    silently), a request over ``max_work`` a 413."""
-    most = settings.max_src_len - 1  # the model reads max_src_len pieces, </s> included
-    for i, n in enumerate(lengths):
-        if n > most:
-            raise HTTPException(422, f"sentences.{i} is {n:,} pieces long; this model reads at most {most:,} "
-                                     "(the server's --max-src-len counts </s>): split it into shorter sentences")
-    work = [sentence_work(n, settings, attention=attention) for n in lengths]
-    if sum(work) > limits.max_work:
-        raise HTTPException(413, f"this request needs {sum(work):,} units of decoding work (source pieces x beam "
-                                 f"x nbest{', plus attention weights' if attention else ''}); this server's "
-                                 f"budget is {limits.max_work:,} per request: send fewer or shorter sentences, "
-                                 "a smaller beam or nbest, or no attention")
-    return work
-
-
-async def _disconnected(receive: Any) -> None:
-    """Returns once the client has gone away (``receive``: the request's ASGI channel, its whole body
-    read before this is awaited)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _outcome(request: Request, lane: MicroBatcher, future: Any, deadline: float) -> list:
-    """The engine's results for ``future``; its work is dropped when the client disconnects first or
-    the deadline passes (503), or when the server's grace runs out (the task is cancelled)."""
-    waiter = asyncio.wrap_future(future)
-    gone = asyncio.ensure_future(_disconnected(request.receive))
-    try:
-        done, _ = await asyncio.wait({waiter, gone}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        lane.cancel(future)
-        waiter.cancel()
-        raise
-    finally:
-        gone.cancel()
-    if waiter not in done:
-        lane.cancel(future)
-        waiter.cancel()
-        if gone in done:  # nobody will read this answer
-            raise HTTPException(503, "the client went away")
-        raise _late(deadline)
-    return _result(waiter)
-
-
-def _late(deadline: float) -> HTTPException:
-    return HTTPException(503, f"not translated within this server's deadline of {deadline:g} s; retry later, "
-                              "or send less per request", headers={"Retry-After": "1"})
-
-
-def _result(waiter: asyncio.Future) -> list:
-    """A finished request's results, or the HTTP error that says why there are none."""
-    try:
-        return waiter.result()
-    except Closed as exc:  # the decoder died, or stopped, while this request waited
-        raise HTTPException(503, f"{exc}; retry shortly", headers={"Retry-After": "1"}) from None
-    except SeqkitError as exc:  # the engine refused what was asked (an option it lacks ...)
-        raise HTTPException(422, str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 -- the engine failed on this batch: say so, stay up
-        raise HTTPException(500, f"translation failed: {type(exc).__name__}: {exc}") from None
-
-
-async def _streamed(lane: MicroBatcher, future: Any, parts: asyncio.Queue, total: int, deadline: float):
-    """A streamed request's sentences, ``(index, hypotheses)`` in order, as the decoder hands over
-    its parts (``parts``, filled by :meth:`MicroBatcher.submit`'s ``on_part`` with ``(start,
-    results)``, every part before the future ends); an :class:`HTTPException` when the request fails or is not done within ``deadline``
-    seconds. Closed before the end (the client went away, an error), the rest of its work is dropped."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    waiter = asyncio.wrap_future(future)
-    shown = 0
-    try:
-        while shown < total:
-            if not parts.empty():
-                start, results = parts.get_nowait()
-            elif waiter.done():
-                start, results = shown, _result(waiter)[shown:]  # every part was handed over: not reached
-            else:
-                getter = asyncio.ensure_future(parts.get())
-                try:
-                    done, _ = await asyncio.wait({getter, waiter}, timeout=max(0.0, end - loop.time()),
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    if not getter.done():
-                        getter.cancel()
-                if getter not in done:
-                    if not done:
-                        raise _late(deadline)
-                    continue
-                start, results = getter.result()
-            for i, hyps in enumerate(results, start):
-                yield i, hyps
-            shown = start + len(results)
-    finally:
-        if not future.done():
-            lane.cancel(future)
-        waiter.cancel()
-
-
 async def _watch(app: FastAPI) -> None:
     """The watchdog: once a decoder thread has died, record why (``/health`` answers 503), say so in
     one line and stop the server (``app.state.stop_server``, set by :func:`seqkit.serve.server.make_server`)."""
@@ -661,64 +386,3 @@ async def _watch(app: FastAPI) -> None:
                 stop()
             return
 
-
-class _TooLarge(Exception):
-    pass
-
-
-def _encode(settings: Any, results: list, req: Any, max_bytes: int) -> bytes:
-    """The answer as JSON bytes, built a sentence (and an attention row) at a time -- in a worker
-    thread, so no single step holds the interpreter for long -- and refused (413) once over
-    ``max_bytes``."""
-    out = [f'{{"beam":{settings.beam},"nbest":{settings.nbest},"translations":['.encode()]
-    size = len(out[0])
-    for i, hyps in enumerate(results):
-        chunk = ("," if i else "") + "[" + ",".join(_hypothesis(t, req) for t in hyps) + "]"
-        data = chunk.encode()
-        size += len(data)
-        if size > max_bytes:
-            raise HTTPException(413, f"the answer is over this server's limit of {max_bytes:,} bytes "
-                                     f"(at sentence {i}); ask for fewer sentences, a smaller nbest, or no attention")
-        out.append(data)
-    out.append(b"]}")
-    return b"".join(out)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
-def _hypothesis(t: Any, req: Any) -> str:
-    """One :class:`~seqkit.seq2seq.translator.Translation` as JSON text (attention rounded to 4
-    decimals; its labels are the pieces the weights belong to)."""
-    from seqkit.seq2seq.plot import readable
-
-    out: dict[str, Any] = {"text": t.text, "score": _finite(t.score), "log_prob": _finite(t.log_prob),
-                           "pieces": t.pieces, "src_pieces": t.src_pieces}
-    if req.alignment:
-        out["alignment"] = t.pharaoh() if t.alignment is not None else None
-    if not req.attention:
-        return _dumps(out)
-    if t.attention is None:
-        return _dumps({**out, "attention": None})
-    weights = t.attention.double().mul(1e4).round().div(1e4).tolist()
-    source, target = [*readable(t.src_pieces), "</s>"], [*readable(t.pieces), "</s>"]
-    if len(weights) != len(target) or any(len(row) != len(source) for row in weights):
-        raise RuntimeError(f"attention of shape {len(weights)}x{len(weights[0]) if weights else 0} does not "
-                           f"match its labels ({len(target)} target, {len(source)} source)")
-    head = _dumps(out)[:-1] + ',"attention":{"source":' + _dumps(source) + ',"target":' + _dumps(target)
-    return head + ',"weights":[' + ",".join(_dumps(row) for row in weights) + "]}}"
-
-
-def _sentence_event(i: int, total: int, hyps: list, req: Any, before: str | None) -> str:
-    """The data of a stream's ``sentence`` event: ``{"index", "total", "text"`` (the best translation),
-    ``"before"`` (a ``text`` request: the text's own spaces and line breaks before this sentence) and
-    ``"hypotheses"`` (as ``/translate`` gives a sentence's)``}``."""
-    head = {"index": i, "total": total, "text": hyps[0].text if hyps else ""}
-    if before is not None:
-        head["before"] = before
-    return _dumps(head)[:-1] + ',"hypotheses":[' + ",".join(_hypothesis(t, req) for t in hyps) + "]}"

@@ -15,7 +15,7 @@ guards (:class:`GuardedH11Protocol`):
   room; when every connection has a request in progress, the newcomer gets a 503.
 
 So idle or half-sent sockets cost a file descriptor each for a bounded time and never keep a real
-request out. The body's read timeout is the app's (:func:`seqkit.serve.app._read_body`: 408).
+request out. The body's read timeout is the app's (:func:`seqkit.serve.requests.read_body`: 408).
 
 The decoder's watchdog (:mod:`seqkit.serve.app`) stops the server when a decoder thread dies;
 :func:`run` then returns 1, so ``seqkit serve`` exits non-zero and a supervisor restarts it.
