@@ -28,6 +28,7 @@ from dataclasses import dataclass
 ENV = "SEQKIT_THREADS"
 TORCH_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # torch reads these for its starting count
 _applied: int | None = None  # the count use_threads last gave torch (a command's choice, for the whole run)
+_library_choice: int | None = None  # the library's own choice, made once per process as a command makes it
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def use_threads(requested: int | None = None) -> ThreadChoice:
     return choice
 
 
+@functools.cache
 def physical_cores() -> int:
     """Physical cores among the usable CPUs (hyper-threads of one core count once): the count torch
     starts with when nothing sets it."""
@@ -136,15 +138,22 @@ def caller_chose_threads() -> bool:
 def library_threads(requested: int | None = None) -> Iterator[int]:
     """Torch's thread count for one library call, by the CLI's policy: ``requested`` (or
     ``$SEQKIT_THREADS``) when given; else the caller's own count when they chose one
-    (:func:`caller_chose_threads`); else the free cores now. The caller's count is put back afterwards.
-    Yields the count in force."""
+    (:func:`caller_chose_threads`); else the free cores, looked at once per process (as a command looks
+    once: no 40 ms of load sampling on every call). The caller's count is put back afterwards. Yields
+    the count in force."""
+    global _library_choice
     import torch
 
     before = torch.get_num_threads()
-    if requested is None and not os.environ.get(ENV, "").strip() and caller_chose_threads():
-        yield before
-        return
-    threads = choose_threads(requested).threads
+    if requested is None and not os.environ.get(ENV, "").strip():
+        if caller_chose_threads():
+            yield before
+            return
+        if _library_choice is None:
+            _library_choice = choose_threads().threads
+        threads = _library_choice
+    else:
+        threads = choose_threads(requested).threads
     torch.set_num_threads(threads)
     try:
         yield threads

@@ -80,6 +80,7 @@ def torch_starts_with_four(monkeypatch):
 
     monkeypatch.setattr(th, "physical_cores", lambda: 4)
     monkeypatch.setattr(th, "_applied", None)
+    monkeypatch.setattr(th, "_library_choice", None)
     monkeypatch.setattr(th, "choose_threads", lambda requested=None, **_: th.ThreadChoice(
         requested or 2, "requested" if requested else "free cores", 4, 0 if requested else 2))
     for name in th.TORCH_ENVS:
