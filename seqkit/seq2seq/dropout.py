@@ -5,11 +5,15 @@ element here: with dropout 0.1 on every sublayer that was ~17% of a Transformer 
 this 2-core CPU. This version draws one 64-bit random word per *four* elements and compares each
 16-bit lane with a threshold, which is about 5x cheaper for the same mask distribution (the drop
 probability is rounded to a multiple of 1/65536) and keeps the expectation exact by scaling with
-the realised keep probability. On other devices it is ``F.dropout`` (fused, already fast).
+the realised keep probability. The words come from NumPy's SFC64 generator (about 3x faster than
+torch's Mersenne Twister here), seeded for each mask by one draw from torch's generator, so the masks
+follow ``torch.manual_seed`` and a checkpoint's saved torch RNG state exactly. On other devices it is
+``F.dropout`` (fused, already fast).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -27,8 +31,9 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         return x * 0.0
     drop = round(p * _LANES)
     n = x.numel()
-    words = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(2 ** 63), 2 ** 63 - 1)
-    lanes = words.view(torch.int16)[:n].view(x.shape)  # uniform over [-32768, 32767]
+    seed = int(torch.randint(0, 2 ** 62, ()))  # from torch's generator: seeded runs and resumes repeat
+    words = np.random.SFC64(seed).random_raw((n + 3) // 4)
+    lanes = torch.from_numpy(words.view(np.int16)[:n]).view(x.shape)  # uniform over [-32768, 32767]
     keep = (lanes >= drop - _LANES // 2).to(x.dtype).mul_(_LANES / (_LANES - drop))
     return x * keep
 

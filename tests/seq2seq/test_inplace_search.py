@@ -168,7 +168,7 @@ def reverser():
 
 @pytest.fixture(scope="module")
 def batch():
-    src, src_len, _ = _reverse_data(7, 12)
+    src, src_len, _ = _reverse_data(7, 24)  # beam beats greedy on three of them (the guard below)
     return src, src_len
 
 
@@ -192,7 +192,7 @@ BEAMS = [  # beam, nbest, length penalty, alpha, caps (a, b), return attention, 
 
 
 @pytest.mark.parametrize("beam,nbest,kind,alpha,caps,attention,early,min_len", BEAMS)
-@pytest.mark.parametrize("rows", [slice(0, 12), slice(3, 4)], ids=["batch12", "batch1"])
+@pytest.mark.parametrize("rows", [slice(0, 24), slice(2, 3)], ids=["batch24", "batch1"])
 def test_beam_search_equals_the_old_search(reverser, batch, rows, beam, nbest, kind, alpha, caps, attention,
                                            early, min_len):
     src, src_len = batch[0][rows], batch[1][rows]

@@ -149,7 +149,8 @@ def test_int8_translations_follow_float32(trained, monkeypatch, vnni):
     float32's first 8 pieces. Reduced range (``vnni=False``): 23 and 14 equal; 57 and 45. torch's
     ``quantize_dynamic`` (what ``--quantize int8`` ran before; reduced range): 25 and 11 equal. Where the
     texts are equal, so are the scores: within 0.6 (greedy: log-probabilities summed over 30-60 pieces;
-    observed 0.43) and 0.01 (beam 5: normalised by length; observed 0.005). The floors leave a margin
+    observed 0.43) and 0.02 (beam 5: normalised by length; observed 0.005, and 0.011 with reduced range
+    after a change of the training loss's rounding gave another tiny model). The floors leave a margin
     for other CPUs' float rounding."""
     from seqkit.seq2seq import int8
     from seqkit.seq2seq.translator import Translator
@@ -157,7 +158,7 @@ def test_int8_translations_follow_float32(trained, monkeypatch, vnni):
     monkeypatch.setattr(int8, "has_vnni", lambda: vnni)
     src = en_fr_lines("test.en", 60)
     floor = {(True, 1): (30, 55), (True, 5): (17, 45), (False, 1): (18, 50), (False, 5): (9, 38)}
-    for beam, close in ((1, 0.6), (5, 0.01)):
+    for beam, close in ((1, 0.6), (5, 0.02)):
         want = Translator.from_run(trained, beam=beam).translate_scored(src)
         translator = Translator.from_run(trained, beam=beam, quantize="int8")
         assert translator.model.out_proj.reduce_range is (not vnni)

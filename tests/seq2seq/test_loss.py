@@ -41,3 +41,25 @@ def test_label_smoothing_formula():
 
 def test_all_pad_batch_gives_zero():
     assert float(sequence_mean_loss(torch.randn(2, 2, 4), torch.ones(2, 2, dtype=torch.long))) == 0.0
+
+
+def test_blocked_cpu_loss_equals_cross_entropy_values_and_gradients():
+    # 5,000 classes: blocks of 209 rows, so 600 rows span three blocks; pads scattered through them
+    torch.manual_seed(0)
+    for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 1e-5), (torch.bfloat16, 1e-2)):
+        for eps in (0.0, 0.1):
+            logits = (torch.randn(2, 300, 5000) * 3).to(dtype).requires_grad_()
+            targets = torch.randint(0, 5000, (2, 300))
+            targets[0, 250:] = 1
+            targets[1, ::7] = 1
+            loss_sum, n = sequence_loss(logits, targets, pad_id=1, label_smoothing=eps)
+            (loss_sum * 0.5).backward()
+            ref_logits = logits.detach().double().requires_grad_()
+            ref = torch.nn.functional.cross_entropy(ref_logits.reshape(-1, 5000), targets.reshape(-1), ignore_index=1,
+                                                    label_smoothing=eps, reduction="sum")
+            (ref * 0.5).backward()
+            assert loss_sum.dtype == torch.float32 and int(n) == int((targets != 1).sum())
+            assert math.isclose(loss_sum.item(), ref.item(), rel_tol=1e-6)
+            assert logits.grad.dtype == dtype
+            torch.testing.assert_close(logits.grad.double(), ref_logits.grad, atol=tol, rtol=0)
+            assert not logits.grad[0, 250:].any()  # pad rows get no gradient
