@@ -27,6 +27,8 @@ Side by side on the quiet machine (2026-11-27, ``--train-seconds 600 --threads 2
 JoeyNMT 2.3.0 with torch 2.13.0): training 3,122 vs 810 target tokens/s, 3.85x (seqkit fp32,
 ``--amp none``: 2,405, 2.97x). JoeyNMT checkpoints only at its first validation (step 500), so a
 600 s budget leaves it nothing to decode: give it more than ~20 minutes to compare decoding too.
+The latest side-by-side run (2026-12-07, ``--train-seconds 300``, after the blocked label-smoothed loss
+and the faster dropout masks): 3,096 vs 704 target tokens/s, 4.40x; ``docs/benchmarks.md`` has it.
 
 Without ``--joeynmt-venv`` (or when that venv has no JoeyNMT) the script says ``skipped: JoeyNMT ...``
 and shows the documented figures beside seqkit's. The run's files go into a fresh temporary folder,
