@@ -104,14 +104,20 @@ def max_lengths(src_len: Tensor, max_len_a: float, max_len_b: int) -> Tensor:
 
 @contextlib.contextmanager
 def _inference(model: nn.Module):
-    """Eval mode and no autograd for the duration; the model's mode is restored afterwards."""
-    was_training = model.training
-    model.eval()
+    """Eval mode and no autograd for the duration; every module's own mode is restored afterwards.
+
+    Only the modules in training mode are switched (a model already in eval mode, as a
+    :class:`~seqkit.seq2seq.translator.Translator`'s, costs a walk over its modules, not two
+    ``train()`` recursions per call: 5% of one-sentence decoding)."""
+    training = [m for m in model.modules() if m.training]
+    for m in training:
+        m.training = False
     try:
         with torch.inference_mode():
             yield
     finally:
-        model.train(was_training)
+        for m in training:
+            m.training = True
 
 
 def _constrain(log_probs: Tensor, t: int, max_len: Tensor, min_len: int, eos_id: int) -> Tensor:

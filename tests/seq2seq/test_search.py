@@ -130,6 +130,20 @@ def _batch():
     return src, src_len
 
 
+def test_search_runs_in_eval_mode_and_restores_each_modules_own_mode():
+    model, (src, src_len) = _transformer(), _batch()
+    model.encoder.eval()  # a mixed model: the encoder frozen in eval mode, the rest training
+    seen = []
+    model.decoder[0].register_forward_pre_hook(lambda module, args: seen.append(module.training))
+    eval_out = greedy_search(model.eval(), src, src_len, max_len_a=1, max_len_b=5)
+    model.train()
+    model.encoder.eval()
+    out = greedy_search(model, src, src_len, max_len_a=1, max_len_b=5)
+    assert [h.tokens for h in out] == [h.tokens for h in eval_out]  # dropout 0.3 was off: eval mode
+    assert seen and not any(seen)
+    assert model.training and model.decoder[0].training and not any(m.training for m in model.encoder.modules())
+
+
 def test_beam_one_equals_greedy_on_a_transformer_and_batch_equals_single():
     model, (src, src_len) = _transformer(), _batch()
     greedy = greedy_search(model, src, src_len, max_len_a=1, max_len_b=5)
