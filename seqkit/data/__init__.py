@@ -10,6 +10,10 @@
 * the registry of named corpora and pretrained vector sets (``kind="vectors"``, read by
   :func:`seqkit.embeddings.load_vectors`): :data:`CORPORA`, :func:`corpus_info`, :func:`fetch`,
   :func:`corpus_names`.
+
+The batch classes (:class:`LMBatches`, :class:`ParallelBatches`, :class:`Batch`) build torch tensors and
+are imported on first use, so the commands that only read corpora (``seqkit shortlist build``) do not
+import torch.
 """
 
 from seqkit.data.corpus import (
@@ -24,8 +28,6 @@ from seqkit.data.corpus import (
     split_by_seed,
 )
 from seqkit.data.download import cache_dir, download, extract, sha256_file
-from seqkit.data.lm_batches import LMBatches
-from seqkit.data.parallel_batches import Batch, ParallelBatches
 from seqkit.data.prepared import PreparedCorpus, prepare, prepare_files, prepare_stream
 from seqkit.data.registry import (
     CORPORA,
@@ -45,3 +47,14 @@ __all__ = [
     "download", "extract", "fetch", "load", "read_parallel_files", "read_text_file", "read_tsv", "sha256_file",
     "split_by_seed", "PreparedCorpus", "prepare", "prepare_files", "prepare_stream", "ParallelStream",
 ]
+
+_TORCH_EXPORTS = {"LMBatches": "seqkit.data.lm_batches", "Batch": "seqkit.data.parallel_batches",
+                  "ParallelBatches": "seqkit.data.parallel_batches"}
+
+
+def __getattr__(name: str):
+    if name in _TORCH_EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_TORCH_EXPORTS[name]), name)
+    raise AttributeError(f"module 'seqkit.data' has no attribute {name!r}")

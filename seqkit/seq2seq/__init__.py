@@ -3,36 +3,43 @@
 Every model implements the interface of :mod:`seqkit.seq2seq.interfaces`
 (``model(src, src_len, tgt_in)``, ``encode``, ``decode_step``, ``state.select``), which is all the
 trainer and the search functions use.
+
+The names below are imported on first use (as :mod:`seqkit.lm` does), so a command that only reads a
+model folder or learns a vocabulary shortlist (``seqkit shortlist build``) does not import torch.
 """
 
-from seqkit.seq2seq.attention import (
-    AdditiveAttention,
-    DotProductAttention,
-    GeneralAttention,
-    MultiHeadAttention,
-    masked_softmax,
-)
-from seqkit.seq2seq.interfaces import Decoder, DecoderState, Encoder, EncoderDecoder, lengths_to_mask
-from seqkit.seq2seq.loss import sequence_loss, sequence_mean_loss
-from seqkit.seq2seq.plot import plot_attention
-from seqkit.seq2seq.positional import SinusoidalPositions
-from seqkit.seq2seq.rnn import RNNDecoder, RNNEncoder, RNNSeq2Seq
-from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search, length_penalty, sample
-from seqkit.seq2seq.transformer import Transformer
+from __future__ import annotations
 
-__all__ = [
-    "AdditiveAttention", "DotProductAttention", "GeneralAttention", "MultiHeadAttention",
-    "masked_softmax", "Decoder", "DecoderState", "Encoder", "EncoderDecoder", "lengths_to_mask",
-    "sequence_loss", "sequence_mean_loss", "SinusoidalPositions", "Hypothesis", "beam_search",
-    "greedy_search", "length_penalty", "sample", "Transformer", "RNNEncoder", "RNNDecoder", "RNNSeq2Seq",
-    "plot_attention",
-]
+import importlib
+from typing import Any
 
-# The translation system (tokenizer + model + search) the NMT recipes and `seqkit translate` use.
-from seqkit.seq2seq.decoding import DecodeSettings  # noqa: E402
-from seqkit.seq2seq.presets import PRESETS, build_model, model_config  # noqa: E402
-from seqkit.seq2seq.training import NMTStep, NMTTrainConfig, train_nmt  # noqa: E402
-from seqkit.seq2seq.translator import Translator  # noqa: E402
+_EXPORTS = {
+    "AdditiveAttention": "attention", "DotProductAttention": "attention", "GeneralAttention": "attention",
+    "MultiHeadAttention": "attention", "masked_softmax": "attention",
+    "Decoder": "interfaces", "DecoderState": "interfaces", "Encoder": "interfaces", "EncoderDecoder": "interfaces",
+    "lengths_to_mask": "interfaces",
+    "sequence_loss": "loss", "sequence_mean_loss": "loss",
+    "plot_attention": "plot",
+    "SinusoidalPositions": "positional",
+    "RNNDecoder": "rnn", "RNNEncoder": "rnn", "RNNSeq2Seq": "rnn",
+    "Hypothesis": "search", "beam_search": "search", "greedy_search": "search", "length_penalty": "search",
+    "sample": "search",
+    "Transformer": "transformer",
+    # the translation system (tokenizer + model + search) the NMT recipes and `seqkit translate` use
+    "DecodeSettings": "decoding",
+    "PRESETS": "presets", "build_model": "presets", "model_config": "presets",
+    "NMTStep": "training", "NMTTrainConfig": "training", "train_nmt": "training",
+    "Translator": "translator",
+}
 
-__all__ += ["PRESETS", "DecodeSettings", "NMTStep", "NMTTrainConfig", "Translator", "build_model", "model_config",
-            "train_nmt"]
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"seqkit.seq2seq.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'seqkit.seq2seq' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

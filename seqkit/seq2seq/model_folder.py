@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from seqkit.artifacts import (
     Choice,
@@ -47,6 +45,9 @@ from seqkit.errors import SeqkitError
 from seqkit.io import copy_file_atomic, save_json, sha256_file
 from seqkit.seq2seq.presets import MODEL_SCHEMA, config_problems
 from seqkit.text.pretokenize import PRETOKENIZE, join_cjk, pretokenizer
+
+if TYPE_CHECKING:  # imported where weights are read or a model is built: opening a folder does not need it
+    import torch
 
 #: The largest joint vocabulary a model folder may have (sentencepiece models are 8k-64k pieces).
 MAX_VOCAB = 1 << 20
@@ -128,7 +129,7 @@ def save_model_dir(folder: str | os.PathLike, model_cfg: dict[str, Any], vocab_s
     _check_model_json(record, folder / "model.json")
     expected = expected_shapes(lambda: _build(model_cfg, vocab_size))
     if isinstance(weights, dict):
-        found = {k: (_DTYPES.get(v.dtype, str(v.dtype)), tuple(v.shape)) for k, v in weights.items()}
+        found = {k: (_DTYPES.get(str(v.dtype), str(v.dtype)), tuple(v.shape)) for k, v in weights.items()}
         compare_shapes(expected, found, folder / "model.safetensors", described_by="model.json", fix=RETRAIN)
     else:
         compare_shapes(expected, safetensors_header(weights, fix=RETRAIN)[0], weights, described_by="model.json",
@@ -141,7 +142,7 @@ def save_model_dir(folder: str | os.PathLike, model_cfg: dict[str, Any], vocab_s
     save_json(folder / "model.json", record)
 
 
-_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64"}
+_DTYPES = {"torch.float32": "F32", "torch.float16": "F16", "torch.bfloat16": "BF16", "torch.float64": "F64"}
 
 
 def _check_model_json(info: Any, path: Path) -> None:

@@ -13,13 +13,14 @@ does not meet it before anything is allocated. Every size has an upper bound (:d
 
 from __future__ import annotations
 
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from seqkit.artifacts import Bool, Choice, Int, Number, Obj, Tagged, problems
 from seqkit.errors import SeqkitError
 from seqkit.text.vocab import PAD_ID
+
+if TYPE_CHECKING:  # torch is imported where a model is built: the shortlist command opens model folders without it
+    from torch import nn
 
 #: Model sizes by name. ``base`` is the JoeyNMT Multi30k baseline.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {

@@ -19,7 +19,7 @@ spaces), a tab, then the target pieces separated by single spaces; the line whos
 lists the pieces that are always candidates. CTranslate2 looks up every n-gram of the batch's source
 pieces (its ``<eos>`` included) up to the longest order in the file, adds ``<unk> <bos> <eos>`` and a
 target prefix's pieces, and computes its softmax over those candidates only; seqkit's decoder
-(:class:`ShortlistModel`) does the same, so its log-probabilities are normalised over the candidates
+(:class:`seqkit.seq2seq.shortlist_decoding.ShortlistModel`) does the same, so its log-probabilities are normalised over the candidates
 as CTranslate2's are. A shortlist holding every piece decodes exactly as the full vocabulary.
 
 :meth:`Shortlist.load` is the file's one loader: every line must have exactly one tab, no empty
@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from seqkit.errors import SeqkitError
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -393,54 +391,6 @@ def check_replaceable_vmap(path: str | os.PathLike) -> None:
     if why:
         raise SeqkitError(f"exists and {why} (a line without exactly one tab); refusing to replace it "
                           "(nothing was changed)", path=path, fix="give a new file path, or remove that file first")
-
-
-# -- decoding with a shortlist (seqkit's engine) -------------------------------------------------------
-def sliced_projection(layer: Any, ids: Any) -> Any:
-    """``h (..., d) -> logits (..., C)`` of the rows ``ids`` (C,) of an output projection, its weight
-    rows sliced once: ``layer`` is a weight matrix (V, d) (a tied embedding), an ``nn.Linear``, or an
-    :class:`~seqkit.seq2seq.int8.Int8Linear` (``--quantize int8``: its int8 rows and per-row scales are
-    taken as they are and packed again, so each logit is the one the full layer computes)."""
-    import torch.nn.functional as F
-
-    if isinstance(layer, torch.Tensor):
-        weight = layer.index_select(0, ids)
-        return lambda h: F.linear(h, weight)
-    if isinstance(layer, torch.nn.Linear):
-        weight = layer.weight.index_select(0, ids)
-        bias = layer.bias.index_select(0, ids) if layer.bias is not None else None
-        return lambda h: F.linear(h, weight, bias)
-    select = getattr(layer, "select", None)
-    return select(ids) if select is not None else None
-
-
-class ShortlistModel(nn.Module):
-    """A model of the :mod:`seqkit.seq2seq.interfaces` interface that scores only the candidate ids
-    ``ids`` (C,) of one batch (sorted, the special ids first: :meth:`Shortlist.candidates`): the search
-    over it sees a vocabulary of C pieces, index ``i`` meaning piece ``ids[i]`` (``<bos>``/``<eos>``
-    keep their ids), and its log-probabilities are normalised over the candidates, as CTranslate2's
-    are with a vmap. A model with ``shortlist_projection(ids)`` (the Transformer) computes its output
-    projection over the candidates' rows only; any other (an ensemble, the RNN) scores the whole
-    vocabulary and the candidates' log-probabilities are renormalised.
-    Map the search's output ids back with ``ids[tokens]``."""
-
-    def __init__(self, model: nn.Module, ids: torch.Tensor) -> None:
-        super().__init__()
-        self.model, self.ids = model, ids
-        self.pad_id = getattr(model, "pad_id", PAD_ID)
-        make = getattr(model, "shortlist_projection", None)
-        self.project = make(ids) if make is not None else None
-
-    def encode(self, src: Any, src_len: Any) -> Any:
-        return self.model.encode(src, src_len)
-
-    def decode_step(self, prev_tokens: Any, state: Any, need_attn: bool = False) -> Any:
-        """prev_tokens (B,) candidate indices -> (log_probs (B, C), state, attention or None)."""
-        full = self.ids.index_select(0, prev_tokens)
-        if self.project is not None:
-            return self.model.decode_step(full, state, need_attn, project=self.project)
-        log_probs, state, attn = self.model.decode_step(full, state, need_attn)
-        return torch.log_softmax(log_probs.index_select(1, self.ids), dim=-1), state, attn
 
 
 def run_vmap(path: str | os.PathLike) -> Path | None:

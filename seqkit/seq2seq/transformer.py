@@ -258,7 +258,7 @@ class Transformer(EncoderDecoder):
         """``h (..., d) -> logits (..., C)`` of the vocabulary ids ``ids`` (C,) only, for
         ``decode_step(project=...)`` (a vocabulary shortlist, :mod:`seqkit.seq2seq.shortlist`): the
         projection's rows are sliced once, here."""
-        from seqkit.seq2seq.shortlist import sliced_projection
+        from seqkit.seq2seq.shortlist_decoding import sliced_projection
 
         return sliced_projection(self.embed.weight if self.out_proj is None else self.out_proj, ids)
 

@@ -21,7 +21,8 @@ from seqkit.errors import SeqkitError
 from seqkit.sentences import one_or_many, refuse_string
 from seqkit.seq2seq.decoding import DEFAULT, DecodeSettings, check_engine
 from seqkit.seq2seq.search import Hypothesis, beam_search, greedy_search, sample
-from seqkit.seq2seq.shortlist import Shortlist, ShortlistModel, run_vmap
+from seqkit.seq2seq.shortlist import Shortlist, run_vmap
+from seqkit.seq2seq.shortlist_decoding import ShortlistModel
 from seqkit.text.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from seqkit.threads import computes
 from seqkit.train.distributed import gather_shards, shard

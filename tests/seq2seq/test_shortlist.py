@@ -189,7 +189,7 @@ def _everything(tokenizer) -> Shortlist:
 
 @pytest.mark.parametrize("beam, quantize", [(1, None), (5, None), (5, "int8")])
 def test_seqkit_shortlist_of_every_piece_decodes_as_the_full_vocabulary(trained, tokenizer, beam, quantize):
-    from seqkit.seq2seq.shortlist import ShortlistModel
+    from seqkit.seq2seq.shortlist_decoding import ShortlistModel
     from seqkit.seq2seq.translator import Translator
 
     full = Translator.from_run(trained, beam=beam, quantize=quantize)
@@ -207,7 +207,7 @@ def test_seqkit_shortlist_of_every_piece_decodes_as_the_full_vocabulary(trained,
 def test_other_models_renormalise_the_candidates_of_the_full_vocabulary(trained, tokenizer):
     from seqkit.seq2seq.ensemble import Ensemble
     from seqkit.seq2seq.model_folder import open_model_folder
-    from seqkit.seq2seq.shortlist import ShortlistModel
+    from seqkit.seq2seq.shortlist_decoding import ShortlistModel
 
     model = Ensemble([open_model_folder(trained).build_model()]).eval()
     ids = torch.tensor([0, 1, 2, 3, 10, 20, 30])
