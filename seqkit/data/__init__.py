@@ -40,6 +40,7 @@ from seqkit.data.registry import (
     fetch,
 )
 from seqkit.data.stream import ParallelStream
+from seqkit.lazy import lazy_exports
 
 __all__ = [
     "CORPORA", "HUB_CORPORA", "Batch", "CorpusInfo", "LMBatches", "LMCorpus", "Lines", "ParallelBatches",
@@ -48,13 +49,6 @@ __all__ = [
     "split_by_seed", "PreparedCorpus", "prepare", "prepare_files", "prepare_stream", "ParallelStream",
 ]
 
-_TORCH_EXPORTS = {"LMBatches": "seqkit.data.lm_batches", "Batch": "seqkit.data.parallel_batches",
-                  "ParallelBatches": "seqkit.data.parallel_batches"}
-
-
-def __getattr__(name: str):
-    if name in _TORCH_EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_TORCH_EXPORTS[name]), name)
-    raise AttributeError(f"module 'seqkit.data' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {"LMBatches": "seqkit.data.lm_batches",
+                                                "Batch": "seqkit.data.parallel_batches",
+                                                "ParallelBatches": "seqkit.data.parallel_batches"})

@@ -1,5 +1,7 @@
 """Language models: n-gram (counts, smoothing, ARPA) and RNN/GRU/LSTM."""
 
+from seqkit.lazy import lazy_exports
+
 # n-gram models (seqkit.lm.ngram*): NGramLM.train / .load_arpa / .perplexity / .sample
 from seqkit.lm.ngram import CorpusScores as CorpusScores  # noqa: E402
 from seqkit.lm.ngram import NGramLM as NGramLM  # noqa: E402
@@ -19,10 +21,4 @@ _RNN_EXPORTS = {
     "train_rnn_lm": "seqkit.lm.rnn.train", "evaluate_ppl": "seqkit.lm.rnn.train",
 }
 
-
-def __getattr__(name: str):
-    if name in _RNN_EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_RNN_EXPORTS[name]), name)
-    raise AttributeError(f"module 'seqkit.lm' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _RNN_EXPORTS)

@@ -4,14 +4,13 @@ Every model implements the interface of :mod:`seqkit.seq2seq.interfaces`
 (``model(src, src_len, tgt_in)``, ``encode``, ``decode_step``, ``state.select``), which is all the
 trainer and the search functions use.
 
-The names below are imported on first use (as :mod:`seqkit.lm` does), so a command that only reads a
+The names below are imported on first use (:mod:`seqkit.lazy`), so a command that only reads a
 model folder or learns a vocabulary shortlist (``seqkit shortlist build``) does not import torch.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from seqkit.lazy import lazy_exports
 
 _EXPORTS = {
     "AdditiveAttention": "attention", "DotProductAttention": "attention", "GeneralAttention": "attention",
@@ -33,13 +32,4 @@ _EXPORTS = {
 }
 
 __all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"seqkit.seq2seq.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'seqkit.seq2seq' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _EXPORTS.items()})
