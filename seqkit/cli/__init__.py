@@ -122,6 +122,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def console() -> None:
+    """The ``seqkit`` console script (and ``python -m seqkit.cli``, which ``torchrun`` starts): exit with
+    :func:`main`'s status. A process that joined a ``torchrun`` group leaves through
+    :func:`seqkit.train.distributed.end_process`, which skips the interpreter shutdown that can abort it."""
+    status = main()
+    distributed = sys.modules.get("seqkit.train.distributed")  # imported only by a command that used it
+    if distributed is not None:
+        distributed.end_process(status)
+    sys.exit(status)
+
+
 STDOUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF, errno.EPIPE}
 
 
@@ -143,4 +154,4 @@ def _silence_stdout() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

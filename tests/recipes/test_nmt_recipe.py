@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from gloo import join_gloo
+from gloo import run_ranks
 
 from seqkit.errors import SeqkitError
 from seqkit.recipes.config import load_recipe
@@ -161,7 +161,6 @@ def _decode_worker(rank: int, world: int, root: str) -> None:
 
     import seqkit.seq2seq.translator as nmt
 
-    join_gloo(rank, world, f"{root}/rendezvous")
     searched, beam_search = [], nmt.beam_search
 
     def counting_beam_search(model, src, *args, **kwargs):
@@ -169,12 +168,9 @@ def _decode_worker(rank: int, world: int, root: str) -> None:
         return beam_search(model, src, *args, **kwargs)
 
     nmt.beam_search = counting_beam_search
-    try:
-        run = run_pipeline(OmegaConf.load(f"{root}/two.yaml"), "nmt_transformer", echo=False)
-        seen = {"searched": searched, "stages": list(run.results)}
-        Path(f"{root}/rank{rank}.json").write_text(json.dumps(seen))
-    finally:
-        torch.distributed.destroy_process_group()
+    run = run_pipeline(OmegaConf.load(f"{root}/two.yaml"), "nmt_transformer", echo=False)
+    seen = {"searched": searched, "stages": list(run.results)}
+    Path(f"{root}/rank{rank}.json").write_text(json.dumps(seen))
 
 
 def test_decode_on_two_ranks_writes_what_one_process_writes(tiny_run, tmp_path):
@@ -182,7 +178,6 @@ def test_decode_on_two_ranks_writes_what_one_process_writes(tiny_run, tmp_path):
     test.hyp (the bytes one process writes) and the heatmaps, and nmt.evaluate runs on rank 0 after it."""
     import shutil
 
-    import torch.multiprocessing as mp
     from omegaconf import OmegaConf
 
     from seqkit.io import read_lines
@@ -207,7 +202,7 @@ def test_decode_on_two_ranks_writes_what_one_process_writes(tiny_run, tmp_path):
         cfgs[name].run_dir, cfgs[name].decode.batch_tokens = str(tmp_path / name), 60
     run_pipeline(cfgs["one"], "nmt_transformer", echo=False)
     (tmp_path / "two.yaml").write_text(OmegaConf.to_yaml(cfgs["two"]))
-    mp.start_processes(_decode_worker, args=(2, str(tmp_path)), nprocs=2, join=True, start_method="spawn")
+    run_ranks(_decode_worker, tmp_path)
 
     one, two = tmp_path / "one", tmp_path / "two"
     assert len(set(read_lines(one / "test.hyp"))) == 10  # ten different translations

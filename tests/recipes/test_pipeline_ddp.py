@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import torch
-import torch.multiprocessing as mp
-from gloo import join_gloo
-from limits import HANG_S
+from gloo import run_ranks
 
 from seqkit.recipes.pipeline import run_pipeline, stage
 
@@ -46,21 +43,11 @@ CONFIG = {"stages": ["test.prepare", "test.train", "test.report"], "data": {"n":
 
 
 def _worker(rank: int, world: int, root: str) -> None:
-    join_gloo(rank, world, f"{root}/rendezvous")
-    try:
-        run_pipeline(dict(CONFIG), run_dir=os.path.join(root, "run"), echo=False)
-    finally:
-        torch.distributed.destroy_process_group()
+    run_pipeline(dict(CONFIG), run_dir=os.path.join(root, "run"), echo=False)
 
 
 def _spawn(root) -> None:
-    ctx = mp.start_processes(_worker, args=(2, str(root)), nprocs=2, join=False, start_method="spawn")
-    deadline = time.monotonic() + HANG_S
-    while not ctx.join(timeout=5):
-        if time.monotonic() > deadline:
-            for proc in ctx.processes:
-                proc.kill()
-            raise AssertionError(f"pipeline ranks did not finish within {HANG_S} s")
+    run_ranks(_worker, root)
 
 
 def test_rank0_prepares_and_reports_every_rank_trains(tmp_path):

@@ -6,7 +6,7 @@ import random
 
 import pytest
 import torch
-from gloo import join_gloo
+from gloo import run_ranks
 
 from seqkit.data.prepared import prepare
 from seqkit.errors import SeqkitError
@@ -111,24 +111,19 @@ def _ddp_worker(rank: int, world: int, folder: str) -> None:
 
     from seqkit.data.prepared import PreparedCorpus
 
-    join_gloo(rank, world, f"{folder}/rendezvous")
-    try:
-        _, _, tok, cfg = _setup()
-        torch.manual_seed(0)
-        model = build_model(cfg, len(tok))
-        train_nmt(model, tok, PreparedCorpus.open(f"{folder}/prep"), None, seed=3, max_len=8,
-                  cfg=NMTTrainConfig(lr=1e-3, warmup=5, max_tokens=300, max_steps=4, progress=False))
-        if rank == 0:
-            torch.save(model.state_dict(), f"{folder}/ddp.pt")
-    finally:
-        torch.distributed.destroy_process_group()
+    _, _, tok, cfg = _setup()
+    torch.manual_seed(0)
+    model = build_model(cfg, len(tok))
+    train_nmt(model, tok, PreparedCorpus.open(f"{folder}/prep"), None, seed=3, max_len=8,
+              cfg=NMTTrainConfig(lr=1e-3, warmup=5, max_tokens=300, max_steps=4, progress=False))
+    if rank == 0:
+        torch.save(model.state_dict(), f"{folder}/ddp.pt")
 
 
 @pytest.mark.slow
 def test_two_gloo_processes_on_a_prepared_corpus_equal_one_process(tmp_path):
     """Each rank builds only its own batches from the memory map; together they are one process's
     updates of accum_steps=2 micro-batches, so the weights agree."""
-    import torch.multiprocessing as mp
 
     src, tgt, tok, cfg = _setup()
     corpus = prepare(src, tgt, tok, tmp_path / "prep", progress=False)
@@ -136,7 +131,7 @@ def test_two_gloo_processes_on_a_prepared_corpus_equal_one_process(tmp_path):
     single = build_model(cfg, len(tok))
     train_nmt(single, tok, corpus, None, seed=3, max_len=8,
               cfg=NMTTrainConfig(lr=1e-3, warmup=5, max_tokens=300, max_steps=4, accum_steps=2, progress=False))
-    mp.start_processes(_ddp_worker, args=(2, str(tmp_path)), nprocs=2, join=True, start_method="spawn")
+    run_ranks(_ddp_worker, tmp_path)
     ddp = torch.load(tmp_path / "ddp.pt", weights_only=True)
     for name, value in single.state_dict().items():
         torch.testing.assert_close(ddp[name], value, rtol=1e-5, atol=1e-6)

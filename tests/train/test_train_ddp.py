@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import time
 
 import torch
-import torch.multiprocessing as mp
-from gloo import join_gloo
-from limits import HANG_S
+from gloo import run_ranks
 from train_toy_helpers import ToyBatches, toy_model, toy_step
 
 from seqkit.train import Trainer
@@ -33,26 +30,16 @@ def _train(run_dir, accum_steps: int):
     return trainer
 
 
-def _worker(rank: int, world: int, run_dir: str) -> None:
-    join_gloo(rank, world, f"{run_dir}.rendezvous")
-    try:
-        trainer = _train(run_dir, accum_steps=1)
-        if rank == 0:
-            torch.save(trainer.model.state_dict(), os.path.join(run_dir, "final.pt"))
-    finally:
-        torch.distributed.destroy_process_group()
+def _worker(rank: int, world: int, folder: str) -> None:
+    run_dir = f"{folder}/ddp"
+    trainer = _train(run_dir, accum_steps=1)
+    if rank == 0:
+        torch.save(trainer.model.state_dict(), os.path.join(run_dir, "final.pt"))
 
 
 def test_two_gloo_processes_equal_one_process_with_accumulation(tmp_path):
     single = _train(tmp_path / "single", accum_steps=2)
-    ctx = mp.start_processes(_worker, args=(2, str(tmp_path / "ddp")), nprocs=2, join=False,
-                             start_method="spawn")
-    deadline = time.monotonic() + HANG_S  # belt and braces: a stuck rank fails the test, not CI
-    while not ctx.join(timeout=5):
-        if time.monotonic() > deadline:
-            for proc in ctx.processes:
-                proc.kill()
-            raise AssertionError(f"DDP workers did not finish within {HANG_S} s")
+    run_ranks(_worker, tmp_path)
     ddp = torch.load(tmp_path / "ddp" / "final.pt", weights_only=True)
     assert single.step == 8  # 2 epochs x 8 batches / 2 per update
     for name, value in single.model.state_dict().items():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from gloo import join_gloo
+from gloo import run_ranks
 
 from seqkit.cli import main
 from seqkit.vision.data import load_images
@@ -40,23 +40,18 @@ def test_short_training_run_learns_and_writes_curves(tmp_path):
 
 def _split_worker(rank: int, world: int, folder: str) -> None:
 
-    join_gloo(rank, world, f"{folder}/rendezvous")
-    try:
-        data = load_images("digits", resolution=12)
-        torch.manual_seed(0)
-        model = init_cnn(build_model("lenet-relu", resolution=12))
-        result = evaluate(model, data.X_test, data.y_test, batch_size=128, split_ranks=True)
-        (Path(folder) / f"rank{rank}.json").write_text(json.dumps(result))
-    finally:
-        torch.distributed.destroy_process_group()
+    data = load_images("digits", resolution=12)
+    torch.manual_seed(0)
+    model = init_cnn(build_model("lenet-relu", resolution=12))
+    result = evaluate(model, data.X_test, data.y_test, batch_size=128, split_ranks=True)
+    (Path(folder) / f"rank{rank}.json").write_text(json.dumps(result))
 
 
 def test_evaluate_split_over_two_ranks_equals_one_process(tmp_path):
     """Each rank scores every second batch of 128 test images; the sums over the ranks give one
     process's accuracy exactly and its loss up to float64 summation order."""
-    import torch.multiprocessing as mp
 
-    mp.start_processes(_split_worker, args=(2, str(tmp_path)), nprocs=2, join=True, start_method="spawn")
+    run_ranks(_split_worker, tmp_path)
     data = load_images("digits", resolution=12)
     assert len(data.X_test) > 2 * 128  # three batches or more: both ranks score some
     torch.manual_seed(0)
