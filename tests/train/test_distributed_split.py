@@ -79,3 +79,31 @@ def test_shard_gather_and_validation_on_two_ranks(tmp_path):
 def test_single_process_is_the_identity():
     assert shard([3, 1, 2]) == [3, 1, 2] and shard(iter("ab")) == ["a", "b"]
     assert gather_shards([3, 1, 2]) == [3, 1, 2] and gather_shards([]) == []
+
+
+_CONSOLE = """
+import atexit, sys
+import torch.distributed as dist
+dist.init_process_group("gloo", init_method="file://" + sys.argv[1], rank=0, world_size=1)
+import seqkit.train.distributed  # what a command that trained under torchrun has imported
+atexit.register(lambda: print("interpreter shutdown ran", flush=True))
+sys.argv = ["seqkit", *sys.argv[2:]]
+from seqkit.cli import console
+console()
+"""
+
+
+def test_console_script_of_a_rank_exits_with_the_status_without_the_interpreter_shutdown(tmp_path):
+    """The ``seqkit`` console script in a process that joined a group: the command's output and exit status
+    as ever (0, or 2 with its one line), the group left, and the interpreter's shutdown (where a finished
+    gloo rank could abort) skipped."""
+    import subprocess
+    import sys
+
+    for args, status, stream, text in ((["--version"], 0, "stdout", "version"),
+                                       (["bleu", str(tmp_path / "missing.ref")], 2, "stderr", "missing.ref")):
+        done = subprocess.run([sys.executable, "-c", _CONSOLE, str(tmp_path / f"rendezvous{status}"), *args],
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        assert done.returncode == status, done.stderr
+        assert text in getattr(done, stream)
+        assert "interpreter shutdown ran" not in done.stdout
