@@ -494,9 +494,9 @@ def train_stage(run: Run) -> dict:
     at the first validation and after every better one, so a running or killed run decodes
     (``seqkit translate --run RUN``, or ``--checkpoint last`` for its newest step checkpoint); at the
     end, the best weights, or the mean of the best N (``train.average_best``) or newest N
-    (``train.average_last``) checkpoints when that mean scores at least as well on the validation set
-    (:func:`~seqkit.seq2seq.training.choose_average`; the stage's record says what was averaged and
-    which was kept)."""
+    (``train.average_last``) checkpoints when that mean scores at least as well as the best checkpoint on
+    the whole validation set, both decoded as the test set is (:func:`~seqkit.seq2seq.training.choose_average`;
+    the stage's record says what was averaged, both scores and which was kept)."""
     from seqkit.text import SentencePieceTokenizer
     from seqkit.train import check_trained_with, fit_summary
 
@@ -539,15 +539,13 @@ def train_stage(run: Run) -> dict:
         weights = out.weights if out.weights is not None else out.model.state_dict()  # no validation: last
         if out.average:
             a = out.average
-            if a["chosen"] == "average":
-                run.log(f"model = the mean of the {a['kind']} {len(a['checkpoints'])} checkpoint(s): "
-                        f"{', '.join(a['checkpoints'])} (validation BLEU {a['valid_bleu_average']}, the best "
-                        f"checkpoint's {a['valid_bleu_best']})")
-            elif a["valid_bleu_average"] is None:
+            if a["valid_bleu_average"] is None:
                 run.log(f"model = the best checkpoint (one {a['kind']} checkpoint, nothing to average)")
             else:
-                run.log(f"model = the best checkpoint: the mean of the {a['kind']} {len(a['checkpoints'])} scored "
-                        f"{a['valid_bleu_average']} validation BLEU, the best {a['valid_bleu_best']}")
+                scores = (f"on {a['judged_on']}: the mean of the {a['kind']} {len(a['checkpoints'])} BLEU "
+                          f"{a['valid_bleu_average']}, the best checkpoint {a['valid_bleu_best']}")
+                run.log(f"model = the mean of {', '.join(a['checkpoints'])} ({scores})" if a["chosen"] == "average"
+                        else f"model = the best checkpoint ({scores})")
         with atomic_dir(run.path("model"), "model") as folder:
             save_model_dir(folder, mcfg, len(tok), run.path("spm.model"), weights, **info)
     summary = {k: v for k, v in out.result.to_dict().items() if k != "last_valid"}
