@@ -3,7 +3,8 @@
 One run, side by side, on a trained Transformer run (``--run``, e.g. the nmt_transformer recipe on
 Multi30k de->en) and a test set (default: Multi30k test_2016_flickr from ``$SEQKIT_DATA``):
 
-* seqkit float32, and seqkit int8 (``Translator(quantize="int8")``: :mod:`seqkit.seq2seq.int8`, per-row
+* seqkit float32 (its Translator's oneDNN-packed layers, :mod:`seqkit.seq2seq.packed`; the ``seqkit fp32
+  unpacked`` row runs the model's own ``nn.Linear`` layers: what packing gains), and seqkit int8 (``Translator(quantize="int8")``: :mod:`seqkit.seq2seq.int8`, per-row
   int8 weights in every Linear layer, the output projection and the embedding; ``benchmarks/int8.py``
   compares the int8 paths);
 * CTranslate2 float32 and int8 (``seqkit export ct2 --quantization ...`` of the same weights);
@@ -153,6 +154,8 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
         use_threads(threads)
         engines = {
             "seqkit float32": Translator.from_run(run, shortlist=vmap, **common),
+            # the model's own nn.Linear layers (MKL), not the oneDNN-packed copy: what packing gains
+            "seqkit fp32 unpacked": Translator.from_run(run, shortlist=vmap, pack=False, **common),
             "seqkit int8": Translator.from_run(run, quantize="int8", shortlist=vmap, **common),
         }
         if ct2:
@@ -164,7 +167,7 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
             })
         if vmap is not None:  # the same engines, each batch scoring its shortlist's candidates only
             engines.update({f"{name} +vmap": (engine, True) for name, engine in list(engines.items())
-                            if not name.endswith("p1")})
+                            if not name.endswith(("p1", "unpacked"))})
         for beam, batch in [(int(b), c) for b in args.beams.split(",") for c in args.batch.split(",")]:
             size = len(src) if batch == "all" else int(batch)
             for name, engine in engines.items():

@@ -36,6 +36,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
+from seqkit.seq2seq.packed import projecting_models, replace_linears
+
 #: calls whose output has at least this many numbers (rows x out_features) run oneDNN's kernel where there is
 #: one: below it fbgemm's is the faster, above it oneDNN's; measured on 256 x 1,085-32,000 weights, busy machine
 WIDE_OUTPUTS = 2**18
@@ -166,22 +168,16 @@ class Int8Embedding(nn.Module):
 
 
 def int8_layers(model: nn.Module, vnni: bool | None = None) -> nn.Module:
-    """Replace, in place, every ``nn.Linear`` of ``model`` by its :class:`Int8Linear`; then, for a model
-    with an ``embed`` table and an ``out_proj`` slot (the Transformer), make the output projection int8
-    (the tied embedding's rows when ``out_proj`` is None; oneDNN's kernel for wide calls) and the
+    """Replace, in place, every ``nn.Linear`` of ``model`` by its :class:`Int8Linear`; a Transformer (an
+    ``embed`` table and an ``out_proj`` slot, also inside an ensemble) gets its output projection int8
+    too (the tied embedding's rows when ``out_proj`` is None; oneDNN's kernel for wide calls) and its
     embedding an :class:`Int8Embedding` (over the projection's int8 rows when they are tied). Returns
     ``model``."""
-    projection = isinstance(getattr(model, "embed", None), nn.Embedding) and hasattr(model, "out_proj")
-    for name, child in list(model.named_children()):
-        if isinstance(child, nn.Linear):
-            wide = projection and name == "out_proj"
-            setattr(model, name, Int8Linear.from_float(child.weight, child.bias, vnni, wide=wide, keep_rows=wide))
+    for m in projecting_models(model):
+        if m.out_proj is None:  # tied: one int8 table serves the lookup and the projection
+            m.out_proj = Int8Linear.from_float(m.embed.weight, None, vnni, wide=True, keep_rows=True)
+            m.embed = Int8Embedding(m.out_proj.rows, m.out_proj.scales)
         else:
-            int8_layers(child, vnni)
-    if projection:
-        if model.out_proj is None:  # tied: one int8 table serves the lookup and the projection
-            model.out_proj = Int8Linear.from_float(model.embed.weight, None, vnni, wide=True, keep_rows=True)
-            model.embed = Int8Embedding(model.out_proj.rows, model.out_proj.scales)
-        else:
-            model.embed = Int8Embedding(*quantize_rows(model.embed.weight))
-    return model
+            m.out_proj = Int8Linear.from_float(m.out_proj.weight, m.out_proj.bias, vnni, wide=True, keep_rows=True)
+            m.embed = Int8Embedding(*quantize_rows(m.embed.weight))
+    return replace_linears(model, lambda layer: Int8Linear.from_float(layer.weight, layer.bias, vnni))

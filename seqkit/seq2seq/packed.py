@@ -1,0 +1,117 @@
+"""float32 inference on the CPU with weights packed once for oneDNN's matrix kernels.
+
+``nn.Linear`` on a CPU calls the BLAS (MKL in torch's x86 wheels) with the plain weight, which the
+BLAS lays out for its kernel again at every call. At decoding shapes -- a few to a few hundred rows
+per step against a fixed weight -- that repacking and the BLAS's dispatch are much of the call, and on
+AMD CPUs MKL also takes its generic code path. :class:`PackedLinear` instead keeps the weight in
+oneDNN's own blocked layout (``torch.ops.mkldnn._reorder_linear_weight``, done once) and runs oneDNN's
+kernel on it (``torch.ops.mkldnn._linear_pointwise``), the kernels torch's compiler uses for frozen
+CPU models. The numbers are float32 matrix products in another summation order (differences of
+about 1e-6 relative). :class:`~seqkit.seq2seq.translator.Translator` puts these layers in its copy of
+a float32 model on the CPU (:func:`float32_layers`) where :func:`packing_works`.
+
+How it was chosen (torch 2.13, 2-core AMD EPYC with AVX512, one thread, a training run holding the
+other core; microseconds per call, ``nn.Linear`` against the packed layer, the shapes of a beam-5
+Transformer step):
+
+============================  =========  ======  ===========================================
+rows x in -> out              nn.Linear  packed  layer
+============================  =========  ======  ===========================================
+5 x 256 -> 8,000                  906      232   output projection, one sentence (base model)
+60 x 256 -> 8,000               5,560    3,146   output projection, 12 sentences
+750 x 256 -> 8,000             65,769   34,984   output projection, 150 sentences
+5 x 128 -> 2,000                   94       71   output projection, one sentence (tiny model)
+900 x 128 -> 2,000              6,820    5,761   output projection, 180 sentences
+750 x 256 -> 768 / 1,024        3,585 /  2,963 / self-attention's QKV / feed-forward
+                                5,189    4,354
+750 x 1,024 -> 256              6,983    5,503   feed-forward, second layer
+900 x 128 -> 384                1,165    1,249   self-attention's QKV (tiny model): even
+============================  =========  ======  ===========================================
+
+Packing for one batch size (``_reorder_linear_weight(w, rows)``) was no better than the layout
+packed for any (the default here), and unpacked oneDNN no better than MKL. The whole decode is
+measured by ``benchmarks/decode.py`` (its ``seqkit float32`` rows run these layers; ``--no-pack``
+runs ``nn.Linear`` for the comparison).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+#: a Linear layer is packed from this many weights on (256 x 512): below it oneDNN's call costs more than
+#: MKL's at a few rows (the small-matrix table in the module docstring), above it oneDNN is the faster
+MIN_PACKED = 2**17
+
+
+@functools.cache
+def packing_works() -> bool:
+    """Whether this torch has oneDNN's packed float32 linear and it gives ``F.linear``'s numbers (a
+    build without oneDNN, or an operator a later torch renamed, answers False: plain ``nn.Linear``)."""
+    try:
+        weight, x = torch.randn(24, 16), torch.randn(5, 16)
+        with torch.inference_mode():
+            y = torch.ops.mkldnn._linear_pointwise(x, torch.ops.mkldnn._reorder_linear_weight(weight), None,
+                                                   "none", [], "")
+        return bool(torch.allclose(y, F.linear(x, weight), rtol=1e-4, atol=1e-4))
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+
+
+class PackedLinear(nn.Module):
+    """``x W^T + b`` for inference, ``W`` (N, K) packed once for oneDNN: x (..., K) -> (..., N) float32.
+    ``keep_weight``: keep the plain weight too (the output projection: a shortlist slices its rows,
+    :meth:`select`); else only the packed copy is held."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None = None, keep_weight: bool = False) -> None:
+        super().__init__()
+        weight = weight.detach().float()
+        self.out_features, self.in_features = weight.shape
+        self.weight = weight if keep_weight else None
+        self.bias = None if bias is None else bias.detach().float().clone()
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.contiguous())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+
+    def select(self, ids: Tensor) -> PackedLinear:
+        """The layer of output rows ``ids`` (C,) only (needs ``keep_weight``), packed again."""
+        if self.weight is None:
+            raise ValueError("select() needs a PackedLinear made with keep_weight=True")
+        return PackedLinear(self.weight.index_select(0, ids),
+                            None if self.bias is None else self.bias.index_select(0, ids))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, oneDNN packed"
+
+
+def replace_linears(model: nn.Module, make) -> nn.Module:
+    """Replace, in place, every ``nn.Linear`` of ``model`` by ``make(layer)``; returns ``model``."""
+    for name, child in list(model.named_children()):
+        if isinstance(child, nn.Linear):
+            setattr(model, name, make(child))
+        else:
+            replace_linears(child, make)
+    return model
+
+
+def projecting_models(model: nn.Module) -> list[nn.Module]:
+    """The modules of ``model`` (itself, or an ensemble's members) with an ``embed`` table and an
+    ``out_proj`` slot (a Transformer: ``out_proj`` None means tied to the embedding)."""
+    return [m for m in model.modules() if isinstance(getattr(m, "embed", None), nn.Embedding) and hasattr(m, "out_proj")]
+
+
+def float32_layers(model: nn.Module) -> nn.Module:
+    """Every ``nn.Linear`` of ``model`` with at least :data:`MIN_PACKED` weights a :class:`PackedLinear`,
+    in place, and a Transformer's output projection (the tied embedding's rows when ``out_proj`` is None; the lookup keeps reading the
+    table). Returns ``model``."""
+    for m in projecting_models(model):
+        layer = m.out_proj
+        m.out_proj = PackedLinear(m.embed.weight if layer is None else layer.weight,
+                                  None if layer is None else layer.bias, keep_weight=True)
+    return replace_linears(model, lambda layer: PackedLinear(layer.weight, layer.bias)
+                           if layer.weight.numel() >= MIN_PACKED else layer)
