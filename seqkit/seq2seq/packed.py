@@ -42,7 +42,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
 #: a Linear layer is packed from this many weights on (256 x 512): below it oneDNN's call costs more than
 #: MKL's at a few rows (the small-matrix table in the module docstring), above it oneDNN is the faster
 MIN_PACKED = 2**17

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -296,6 +297,7 @@ class Translator(TextSide):
             self.model = quantize_model(self.model, quantize, self.device)
         self.pack = pack and quantize is None and self.device.type == "cpu"
         self._packed: tuple[nn.Module, tuple, nn.Module] | None = None  # (of what, its weights' versions, copy)
+        self._packing = threading.Lock()  # a server's threads translate at once: one of them packs
         self.tokenizer = tokenizer
         self.preprocess, self.postprocess = preprocess, postprocess
         self.stats = self._new_stats()
@@ -422,13 +424,15 @@ class Translator(TextSide):
 
         if not (self.pack and packing_works()):
             return self.model
-        versions = tuple((id(p), p._version) for p in self.model.parameters())
-        if self._packed is None or self._packed[0] is not self.model or self._packed[1] != versions:
-            import copy
+        with self._packing:
+            model = self.model
+            versions = tuple((id(p), p._version) for p in model.parameters())
+            if self._packed is None or self._packed[0] is not model or self._packed[1] != versions:
+                import copy
 
-            self._packed = None  # the old copy goes before the new one is made
-            self._packed = (self.model, versions, float32_layers(copy.deepcopy(self.model)).eval())
-        return self._packed[2]
+                self._packed = None  # the old copy goes before the new one is made
+                self._packed = (model, versions, float32_layers(copy.deepcopy(model)).eval())
+            return self._packed[2]
 
     def shortlist(self) -> Shortlist:
         """The vocabulary shortlist (read and checked against the tokenizer's pieces on first use)."""

@@ -117,7 +117,7 @@ def test_one_seed_gives_one_segmentation_in_any_process(models, tmp_path):
     text = tmp_path / "lines.txt"
     text.write_text("\n".join(lines[:300]) + "\n", encoding="utf-8")
     for kind in ("unigram", "bpe"):
-        def child(seed: int) -> str:
+        def child(seed: int, kind: str = kind) -> str:
             out = subprocess.run([sys.executable, "-c", _CHILD, str(folder / f"{kind}.model"), str(text), str(seed)],
                                  capture_output=True, text=True, cwd=REPO, check=True)
             return out.stdout.strip()
