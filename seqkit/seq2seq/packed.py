@@ -75,6 +75,8 @@ class PackedLinear(nn.Module):
         self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.contiguous())
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dtype != torch.float32:  # under a caller's autocast: the packed weight is float32
+            x = x.float()
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
 
     def select(self, ids: Tensor) -> PackedLinear:

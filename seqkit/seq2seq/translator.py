@@ -426,7 +426,10 @@ class Translator(TextSide):
             return self.model
         with self._packing:
             model = self.model
-            versions = tuple((id(p), p._version) for p in model.parameters())
+            params = list(model.parameters())
+            if any(p.dtype != torch.float32 for p in params):  # a bf16 / float64 model runs as it is
+                return model
+            versions = tuple((id(p), p._version) for p in params)
             if self._packed is None or self._packed[0] is not model or self._packed[1] != versions:
                 import copy
 

@@ -113,4 +113,8 @@ def test_packing_is_for_the_cpu_and_float32(tokenizer):
     model = build_model(model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=4, n_enc_layers=1,
                                      n_dec_layers=1), len(tokenizer))
     assert Translator(model, tokenizer, quantize="int8").pack is False
+    half = Translator(build_model(model_config("transformer", "tiny", d_model=32, d_ff=64, n_heads=4, n_enc_layers=1,
+                                               n_dec_layers=1), len(tokenizer)).to(torch.bfloat16), tokenizer)
+    assert half.inference_model() is half.model  # a bf16 model is searched as it is
+    assert PackedLinear(torch.randn(8, 4))(torch.randn(3, 4, dtype=torch.bfloat16)).dtype == torch.float32
     assert Translator(model, tokenizer).pack is True
