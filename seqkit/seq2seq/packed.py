@@ -1,18 +1,17 @@
 """float32 inference on the CPU with weights packed once for oneDNN's matrix kernels.
 
-``nn.Linear`` on a CPU calls the BLAS (MKL in torch's x86 wheels) with the plain weight, which the
-BLAS lays out for its kernel again at every call. At decoding shapes -- a few to a few hundred rows
-per step against a fixed weight -- that repacking and the BLAS's dispatch are much of the call, and on
-AMD CPUs MKL also takes its generic code path. :class:`PackedLinear` instead keeps the weight in
-oneDNN's own blocked layout (``torch.ops.mkldnn._reorder_linear_weight``, done once) and runs oneDNN's
-kernel on it (``torch.ops.mkldnn._linear_pointwise``), the kernels torch's compiler uses for frozen
-CPU models. The numbers are float32 matrix products in another summation order (differences of
+``nn.Linear`` on a CPU hands the plain weight to the BLAS (MKL in torch's x86 wheels) at every call.
+:class:`PackedLinear` instead keeps the weight in oneDNN's own blocked layout
+(``torch.ops.mkldnn._reorder_linear_weight``, done once) and runs oneDNN's kernel on it
+(``torch.ops.mkldnn._linear_pointwise``, what torch's compiler runs for frozen CPU models). At decoding
+shapes -- a few to a few hundred rows per step against a fixed weight -- that is up to 4x faster on
+the large layers. The numbers are float32 matrix products summed in another order (differences of
 about 1e-6 relative). :class:`~seqkit.seq2seq.translator.Translator` puts these layers in its copy of
 a float32 model on the CPU (:func:`float32_layers`) where :func:`packing_works`.
 
-How it was chosen (torch 2.13, 2-core AMD EPYC with AVX512, one thread, a training run holding the
-other core; microseconds per call, ``nn.Linear`` against the packed layer, the shapes of a beam-5
-Transformer step):
+How it was chosen (torch 2.13, MKL 2024.2, oneDNN 3.12, 2-core AMD EPYC with AVX512, one thread, a
+training run holding the other core; microseconds per call, ``nn.Linear`` against the packed layer,
+the shapes of a beam-5 Transformer step):
 
 ============================  =========  ======  ===========================================
 rows x in -> out              nn.Linear  packed  layer
@@ -25,13 +24,29 @@ rows x in -> out              nn.Linear  packed  layer
 750 x 256 -> 768 / 1,024        3,585 /  2,963 / self-attention's QKV / feed-forward
                                 5,189    4,354
 750 x 1,024 -> 256              6,983    5,503   feed-forward, second layer
-900 x 128 -> 384                1,165    1,249   self-attention's QKV (tiny model): even
 ============================  =========  ======  ===========================================
 
-Packing for one batch size (``_reorder_linear_weight(w, rows)``) was no better than the layout
-packed for any (the default here), and unpacked oneDNN no better than MKL. The whole decode is
-measured by ``benchmarks/decode.py`` (its ``seqkit float32`` rows run these layers; ``--no-pack``
-runs ``nn.Linear`` for the comparison).
+Small weights are another matter: oneDNN's call costs more than MKL's at a few rows. Packed time over
+``nn.Linear``'s (the best of 3 rounds each; below 1: packing wins):
+
+==================  =====  =====  =====  =====
+in -> out           5      40     160    800 rows
+==================  =====  =====  =====  =====
+128 -> 128          1.84   1.57   1.05   0.94
+128 -> 384          1.43   1.12   0.97   1.01
+128 -> 512          1.18   1.10   0.96   0.92
+256 -> 256          1.21   1.15   0.89   1.24
+256 -> 512          0.81   0.95   0.91   0.92
+256 -> 1,024        0.60   0.85   0.93   0.96
+1,024 -> 256        0.48   0.87   0.67   0.61
+==================  =====  =====  =====  =====
+
+So only layers of :data:`MIN_PACKED` weights (256 x 512) or more are packed, and the output projection
+always. On whole decodes (same machine, busy): the Multi30k base model (8,000 pieces) one sentence at
+a time 1.46x, its test set in one call 1.11x; the tiny model (d 128, 2,000 pieces) even. Packing for
+one batch size (``_reorder_linear_weight(w, rows)``) was no better than the layout packed for any
+rows (the one used), and unpacked oneDNN no better than MKL. ``benchmarks/decode.py`` times both
+(the ``seqkit fp32 unpacked`` row runs the model's own ``nn.Linear`` layers).
 """
 
 from __future__ import annotations
@@ -43,7 +58,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 #: a Linear layer is packed from this many weights on (256 x 512): below it oneDNN's call costs more than
-#: MKL's at a few rows (the small-matrix table in the module docstring), above it oneDNN is the faster
+#: MKL's at a few rows (the second table of the module docstring), above it oneDNN is the faster
 MIN_PACKED = 2**17
 
 
