@@ -434,7 +434,11 @@ class Translator(TextSide):
                 import copy
 
                 self._packed = None  # the old copy goes before the new one is made
-                self._packed = (model, versions, float32_layers(copy.deepcopy(model)).eval())
+                try:
+                    packed = float32_layers(copy.deepcopy(model)).eval()
+                except (TypeError, RuntimeError, AttributeError, NotImplementedError, copy.Error):
+                    packed = model  # a model of the caller's own that cannot be copied runs as it is
+                self._packed = (model, versions, packed)
             return self._packed[2]
 
     def shortlist(self) -> Shortlist:

@@ -11,6 +11,7 @@ from torch import nn
 from seqkit.seq2seq import packed
 from seqkit.seq2seq.packed import MIN_PACKED, PackedLinear, float32_layers, packing_works
 from seqkit.seq2seq.presets import build_model, model_config
+from seqkit.seq2seq.transformer import Transformer
 from seqkit.seq2seq.translator import Translator
 
 pytestmark = pytest.mark.skipif(not packing_works(), reason="this torch has no oneDNN packed float32 linear")
@@ -107,6 +108,18 @@ def test_without_the_operator_the_model_runs_as_it_is(tokenizer, monkeypatch):
                                      n_dec_layers=1), len(tokenizer))
     tr = Translator(model, tokenizer)
     assert tr.inference_model() is tr.model
+
+
+def test_a_model_that_cannot_be_copied_runs_as_it_is(tokenizer):
+    class Uncopyable(Transformer):
+        def __deepcopy__(self, memo):
+            raise TypeError("cannot copy this model")
+
+    model = Uncopyable(vocab_size=len(tokenizer), d_model=32, n_heads=4, n_enc_layers=1, n_dec_layers=1, d_ff=64)
+    tr = Translator(model, tokenizer, beam=2)
+    assert tr.inference_model() is model
+    assert tr.translate(en_fr_lines("test.en", 2)) == Translator(model, tokenizer, beam=2, pack=False).translate(
+        en_fr_lines("test.en", 2))
 
 
 def test_packing_is_for_the_cpu_and_float32(tokenizer):
