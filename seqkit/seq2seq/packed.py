@@ -44,9 +44,9 @@ in -> out           5      40     160    800 rows
 So only layers of :data:`MIN_PACKED` weights (256 x 512) or more are packed, and the output projection
 always. On whole decodes (beam 5, one thread, quiet machine; ``docs/benchmarks.md``): the Multi30k base
 model (8,000 pieces) one sentence at a time 1.63x, its test set in one call 1.05x; the tiny model (d 128,
-2,000 pieces) 1.12x at beam 1 and even at beam 5. Packing for
-one batch size (``_reorder_linear_weight(w, rows)``) was no better than the layout packed for any
-rows (the one used), and unpacked oneDNN no better than MKL. ``benchmarks/decode.py`` times both
+2,000 pieces) 1.12x at beam 1 and even at beam 5. Packing for one batch size
+(``_reorder_linear_weight(w, rows)``) was no better than the layout packed for any rows (the one
+used), and unpacked oneDNN no better than MKL. ``benchmarks/decode.py`` times both
 (the ``seqkit fp32 unpacked`` row runs the model's own ``nn.Linear`` layers).
 """
 
@@ -124,8 +124,8 @@ def projecting_models(model: nn.Module) -> list[nn.Module]:
 
 def float32_layers(model: nn.Module) -> nn.Module:
     """Every ``nn.Linear`` of ``model`` with at least :data:`MIN_PACKED` weights a :class:`PackedLinear`,
-    in place, and a Transformer's output projection (the tied embedding's rows when ``out_proj`` is None; the lookup keeps reading the
-    table). Returns ``model``."""
+    in place, and a Transformer's output projection (the tied embedding's rows when ``out_proj`` is
+    None; the lookup keeps reading the table). Returns ``model``."""
     for m in projecting_models(model):
         layer = m.out_proj
         m.out_proj = PackedLinear(m.embed.weight if layer is None else layer.weight,

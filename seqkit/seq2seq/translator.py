@@ -381,6 +381,7 @@ class Translator(TextSide):
         caps = {"max_len_a": s.max_len_a, "max_len_b": s.max_len_b, "bos_id": BOS_ID, "eos_id": EOS_ID,
                 "return_attention": attention}
         batches = self.batches(src_ids, s).epoch(0)
+        searched_model = self.inference_model()  # once per call: its weights cannot change between batches
         searched = []  # (sentence indices, their hypotheses) of each batch searched here
         for batch in shard(batches) if split else batches:
             src, src_len = batch.src.to(self.device), batch.src_len.to(self.device)
@@ -390,7 +391,7 @@ class Translator(TextSide):
                 width = max((len(r) for r in rows), default=0)
                 prefix = torch.tensor([r + [-1] * (width - len(r)) for r in rows], dtype=torch.long,
                                       device=self.device) if width else None
-            model, ids = self.inference_model(), None
+            model, ids = searched_model, None
             if shortlist is not None:  # the batch's candidates; the search runs over their indices
                 extra = [] if prefix is None else prefix[prefix >= 0].tolist()
                 ids = torch.from_numpy(shortlist.candidates(src.tolist(), extra)).to(self.device)
