@@ -56,7 +56,7 @@ from torch import Tensor, nn
 
 from seqkit.seq2seq.attention import MultiHeadAttention
 from seqkit.seq2seq.dropout import Dropout
-from seqkit.seq2seq.interfaces import DecoderState, EncoderDecoder, lengths_to_mask
+from seqkit.seq2seq.interfaces import DecoderState, EncoderDecoder, lengths_to_mask, log_softmax_
 from seqkit.seq2seq.positional import SinusoidalPositions
 from seqkit.seq2seq.prefix_buffer import PrefixBuffer
 from seqkit.text.vocab import PAD_ID
@@ -301,4 +301,4 @@ class Transformer(EncoderDecoder):
         logits, state, weights = self._decode(prev_tokens.unsqueeze(1), state, need_attn, incremental=True,
                                               project=project)
         attn = weights.mean(dim=1)[:, 0] if weights is not None else None
-        return torch.log_softmax(logits[:, 0].float(), dim=-1), state, attn
+        return log_softmax_(logits[:, 0]), state, attn

@@ -10,8 +10,8 @@ import torch
 
 from seqkit.errors import SeqkitError
 from seqkit.seq2seq import Transformer
-from seqkit.seq2seq.interfaces import DecoderState
-from seqkit.seq2seq.search import beam_search, greedy_search, length_penalty, sample
+from seqkit.seq2seq.interfaces import DecoderState, log_softmax_
+from seqkit.seq2seq.search import CHUNK, beam_search, best_candidates, greedy_search, length_penalty, sample
 
 EOS, BOS, V = 3, 2, 7  # ids 0 unk, 1 pad, 2 bos never produced; 3 eos; 4, 5, 6 words
 
@@ -253,3 +253,41 @@ def test_early_stop_is_faster_and_exact_stopping_keeps_going():
     b = beam_search(exact, src, src_len, beam_size=2, max_len_a=0, max_len_b=5, length_penalty="gnmt")
     assert a[0][0].tokens == b[0][0].tokens == []
     assert len(early.calls) == 1 and len(exact.calls) > 1
+
+
+@pytest.mark.parametrize("vocab", [8000, 8000 + CHUNK // 2 + 1, 20 * CHUNK, 14])
+@pytest.mark.parametrize("width", [1, 5])
+def test_best_candidates_are_the_one_topk_over_beams_and_vocabulary(vocab, width):
+    """Chunk maxima find the same values as one ``topk`` over each sentence's width x vocabulary, ids
+    included (no ties among random floats), with leftover pieces at the rows' ends, whole rows at -inf
+    (a forced <eos>) and chunks at -inf."""
+    g = torch.Generator().manual_seed(vocab + width)
+    n, k = 6, 2 * 5
+    log_probs = torch.randn(n * width, vocab, generator=g).log_softmax(-1)
+    log_probs[:width, 1:] = -math.inf  # only piece 0 left: fewer finite candidates than k in sentence 0
+    log_probs[-1, : vocab // 2] = -math.inf
+    scores = torch.randn(n * width, generator=g) * 3
+    want = (log_probs + scores.unsqueeze(1)).view(n, width * vocab).topk(k, dim=1)
+    values, ids = best_candidates(log_probs.clone(), scores, width, k)
+    assert torch.equal(values, want.values)
+    finite = want.values > -math.inf
+    assert torch.equal(ids[finite], want.indices[finite])
+    assert int(finite.sum()) < n * k  # sentence 0 really had -inf among its best
+
+
+def test_best_candidates_with_a_vocabulary_smaller_than_k():
+    values, ids = best_candidates(torch.tensor([[-0.1, -2.0]]), torch.zeros(1), 1, 10)
+    assert values.tolist()[0] == pytest.approx([-0.1, -2.0]) and ids.tolist() == [[0, 1]]
+
+
+def test_log_softmax_in_place_is_bitwise_the_functions_and_leaves_autograd_alone():
+    logits = torch.randn(7, 300) * 4
+    want = torch.log_softmax(logits, dim=-1)
+    same = logits.clone()
+    assert torch.equal(log_softmax_(same), want) and torch.equal(same, want)  # written in place
+    half = logits.bfloat16()
+    assert log_softmax_(half).dtype == torch.float32 and half.dtype == torch.bfloat16
+    tracked = logits.clone().requires_grad_()
+    out = log_softmax_(tracked)
+    out[:, 0].sum().backward()
+    assert torch.equal(out.detach(), want) and tracked.grad is not None
