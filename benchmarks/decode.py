@@ -16,7 +16,9 @@ from the run's training data, or ``--vmap FILE``; seqkit's ``--shortlist``, CTra
 Both engines decode with the same settings (alpha 1, output cap 1.5 * source + 10); the length penalty
 is CTranslate2's ``L ** alpha`` (seqkit's ``length_penalty="d2l"``) and CTranslate2's beam search runs
 with patience 2 (see ``CT2Translator``) so that the float32 outputs can be equal, not just close; the
-``ct2 int8 p1`` row is CTranslate2 with its default patience 1. ``--profile`` adds a torch.profiler table of seqkit's beam-5 float32 decoding.
+``ct2 int8 p1`` row is CTranslate2 with its default patience 1, and ``seqkit int8 p1`` seqkit's search with
+the same rule (the decode setting ``patience``; seqkit's default is its exact stop): the last column compares
+every row with that one. ``--profile`` adds a torch.profiler table of seqkit's beam-5 float32 decoding.
 
     python benchmarks/decode.py --run runs/m30k --repeats 3 [--profile]
     python benchmarks/decode.py --run runs/m30k --threads 1 --batch 32,1 --sents 200   # batch-32 and latency rows
@@ -157,6 +159,8 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
             # the model's own nn.Linear layers (MKL), not the oneDNN-packed copy: what packing gains
             "seqkit fp32 unpacked": Translator.from_run(run, shortlist=vmap, pack=False, **common),
             "seqkit int8": Translator.from_run(run, quantize="int8", shortlist=vmap, **common),
+            # CTranslate2's stopping rule in seqkit's search (decode setting patience): like for like with ct2 int8 p1
+            "seqkit int8 p1": Translator.from_run(run, quantize="int8", shortlist=vmap, patience=1.0, **common),
         }
         if ct2:
             engines.update({
@@ -187,16 +191,16 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
                 print(f"{name:15s} beam {beam} threads {threads} batch {batch}: {rows[-1]['sents_per_s']:8.1f} sent/s "
                       f"{rows[-1]['tokens_per_s']:9.0f} tok/s  BLEU {rows[-1]['bleu']:.2f}", file=sys.stderr)
 
-    def vs_ct2(r: dict) -> str:  # like for like: a +vmap row against CTranslate2 int8 with the same vmap
-        peer = "ct2 int8 +vmap" if r["engine"].endswith("+vmap") else "ct2 int8"
+    def vs_ct2(r: dict, peer: str = "ct2 int8") -> str:  # a +vmap row against CTranslate2 with the same vmap
+        peer = f"{peer} +vmap" if r["engine"].endswith("+vmap") else peer
         base = next((x for x in rows if x["engine"] == peer and x["beam"] == r["beam"]
                      and x["threads"] == r["threads"] and x["batch"] == r["batch"]), None)
         return f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}" if base else "-"
 
     table(["engine", "beam", "threads", "batch", "sentences/s", "target tokens/s", "BLEU",
-           "/ ct2 int8 (+vmap) (tok/s)"],
+           "/ ct2 int8 (+vmap) (tok/s)", "/ ct2 int8 p1 (tok/s)"],
           [[r["engine"], r["beam"], r["threads"], r["batch"], f"{r['sents_per_s']:,.1f}", f"{r['tokens_per_s']:,.0f}",
-            f"{r['bleu']:.2f}", vs_ct2(r)] for r in rows])
+            f"{r['bleu']:.2f}", vs_ct2(r), vs_ct2(r, "ct2 int8 p1")] for r in rows])
     if ct2:
         for beam in [int(b) for b in args.beams.split(",")]:
             t = int(args.threads.split(",")[0])

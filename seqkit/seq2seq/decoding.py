@@ -70,6 +70,10 @@ class DecodeSettings:
     alpha: float = knob(1.0, "length-penalty exponent (0: none)", ge=0, le=10, flags=("--lenpen",))
     length_penalty: str = knob("length", "lp(L): length = L^alpha, gnmt = ((5+L)/6)^alpha, none = 1",
                                choices=(*LENGTH_PENALTIES, *PENALTY_ALIASES))
+    patience: float | None = knob(None, "beam search ends a sentence once round(beam x patience) hypotheses have "
+                                  "finished (CTranslate2's rule: faster, may miss a better-scoring longer one); "
+                                  "unset: seqkit's exact stop, when no alive hypothesis can still win (CTranslate2: "
+                                  "patience 2, its closest)", gt=0, le=100, surfaces=_ALL - {"request"})
     max_len_a: float = knob(1.5, "output cap: a * source pieces + b", ge=0, le=100, surfaces=_ALL - {"request"})
     max_len_b: int = knob(10, "output cap: a * source pieces + b", ge=0, le=10_000, surfaces=_ALL - {"request"})
     max_src_len: int = knob(250, "longer sources are cut to this many pieces (<eos> included)", ge=2,
@@ -211,7 +215,7 @@ def click_options(surface: str, defaults: DecodeSettings | None = None):
             if f.type in (bool, "bool"):
                 option = click.option(*flag_names(f), f.name, is_flag=True, default=default, help=f.metadata["doc"])
             else:
-                kind = {"int": int, "float": float, "str": str, "int | None": int}[str(f.type)]
+                kind = {"int": int, "float": float, "str": str, "int | None": int, "float | None": float}[str(f.type)]
                 if f.metadata.get("choices"):
                     kind = click.Choice(list(f.metadata["choices"]))
                 option = click.option(*flag_names(f), f.name, default=default, type=kind, show_default=True,

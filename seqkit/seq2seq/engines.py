@@ -33,6 +33,9 @@ from seqkit.seq2seq.export import ctranslate2_module
 from seqkit.seq2seq.translator import TextSide
 from seqkit.text.vocab import EOS_ID, UNK_ID
 
+#: CTranslate2's patience where the settings ask for seqkit's exact stop (``patience`` unset), which it lacks
+EXACT_PATIENCE = 2.0
+
 #: engine name (``--engine``) -> whether it gives attention (and so alignments and heatmaps)
 ENGINES = {"seqkit": True, "ct2": False}
 
@@ -78,10 +81,10 @@ class CT2Translator(TextSide):
             vocabulary (``score_batch`` has no shortlist).
         threads: CTranslate2's ``intra_threads`` (0: its default); ``compute_type``: ``"default"``
             (the exported weight type) or a CTranslate2 compute type such as ``"int8"``, ``"float32"``.
-        patience: CTranslate2 ends a sentence's beam search once ``beam * patience`` hypotheses have
-            finished; seqkit goes on while an alive hypothesis can still win. With 1 (CTranslate2's
-            default) it returned a worse-scoring translation than seqkit for 9 of the 1,000 seqkit-en-fr
-            test sentences (beam 5, alpha 1); with 2, for none.
+
+    The settings' ``patience`` is CTranslate2's own; unset (seqkit's exact stop, which CTranslate2 does not
+    have) it is 2: with 1 (CTranslate2's default) CTranslate2 returned a worse-scoring translation than
+    seqkit's exact search for 9 of the 1,000 seqkit-en-fr test sentences (beam 5, alpha 1); with 2, for none.
 
     ``translate_scored`` gives :class:`~seqkit.seq2seq.translator.Translation` objects with the same
     fields (no attention); ``score`` is the ranking score, ``log_prob`` the summed log-probability of
@@ -91,7 +94,7 @@ class CT2Translator(TextSide):
     ENGINE = "ct2"
 
     def __init__(self, path: str | os.PathLike, settings: DecodeSettings | None = None, *, device: str = "cpu",
-                 threads: int = 0, compute_type: str = "default", patience: float = 2.0, **knobs: Any) -> None:
+                 threads: int = 0, compute_type: str = "default", **knobs: Any) -> None:
         from seqkit.seq2seq.export_folder import open_export
         from seqkit.seq2seq.model_folder import model_pretokenize, side_functions
 
@@ -111,7 +114,6 @@ class CT2Translator(TextSide):
                               path=self.folder / "model.bin", fix=export.fix) from None
         self.preprocess, self.postprocess = side_functions(model_pretokenize(export.info))
         self.vmap = export.vmap
-        self.patience = patience
         self.stats = self._new_stats()
 
     # -- the Translator methods -------------------------------------------------------------------
@@ -151,7 +153,7 @@ class CT2Translator(TextSide):
             # the last step alive among 2 * beam candidates, CTranslate2 ends there.)
             out = self.translator.translate_batch(
                 sources, prefixes, beam_size=max(beam, 1), num_hypotheses=max(beam, 1), length_penalty=alpha,
-                max_decoding_length=cap + 1, max_input_length=0, patience=self.patience, return_scores=True,
+                max_decoding_length=cap + 1, max_input_length=0, patience=s.patience or EXACT_PATIENCE, return_scores=True,
                 return_end_token=True, max_batch_size=s.batch_tokens, batch_type="tokens", use_vmap=s.shortlist)
             capped = []  # (row, hypothesis index, source pieces, the cap tokens)
             for i, source, result in zip(rows, sources, out):

@@ -46,6 +46,10 @@ Beam search details (:func:`beam_search`):
   win after normalisation (JoeyNMT issue #148, where the search stopped too early).
   ``early_stop=True`` trades that guarantee for speed: the bound assumes alive hypotheses finish at
   the next step (fairseq/JoeyNMT-like), so a sentence stops as soon as that cannot win.
+  ``patience=p`` is CTranslate2's rule (Kasai et al. 2022, arXiv:2204.05424): a sentence also ends once
+  ``round(beam * p)`` hypotheses have finished (at least ``nbest``), the best of them kept. With 1 the
+  Multi30k de->en base model decodes 19% fewer rows than the exact rule at 0.2 BLEU less
+  (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -237,16 +241,20 @@ def sample(model, src: Tensor, src_len: Tensor, temperature: float = DEFAULT.tem
 def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.beam, alpha: float = DEFAULT.alpha,
                 length_penalty: str | None = DEFAULT.length_penalty, nbest: int = 1,
                 max_len_a: float = DEFAULT.max_len_a, max_len_b: int = DEFAULT.max_len_b, min_len: int = 0, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
-                return_attention: bool = False, early_stop: bool = False, prefix: Tensor | None = None
-                ) -> list[list[Hypothesis]]:
+                return_attention: bool = False, early_stop: bool = False, prefix: Tensor | None = None,
+                patience: float | None = DEFAULT.patience) -> list[list[Hypothesis]]:
     """Beam search (see the module docstring). src (B, S), src_len (B,) -> for each sentence, its
-    ``nbest`` best hypotheses, best first. ``early_stop``: the faster, inexact stopping rule.
+    ``nbest`` best hypotheses, best first. ``early_stop``: the faster, inexact stopping rule;
+    ``patience``: CTranslate2's (None: neither, the exact rule alone).
     ``prefix`` (B, P): target tokens forced at the first steps (``-1`` past a sentence's prefix); their
     log-probabilities count in the scores."""
     if not 1 <= nbest <= beam_size:
         raise ValueError(f"nbest must be between 1 and beam_size ({beam_size}), not {nbest}")
     lp = _penalty_fn(alpha, length_penalty)
     K = beam_size
+    if patience is not None and not patience > 0:
+        raise ValueError(f"patience must be > 0, not {patience}")
+    enough = None if patience is None else max(nbest, math.floor(beam_size * patience + 0.5))
     if src.shape[0] == 0:
         return []
     with _inference(model):
@@ -293,7 +301,7 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
             rows = top_rows.gather(1, pick)  # (n, K) parent row of each new hypothesis
             new_tokens = top_tokens.gather(1, pick)
 
-            done = _sentences_done(finished, alive, alive_scores[:, 0], caps, t, nbest, lp, early_stop)
+            done = _sentences_done(finished, alive, alive_scores[:, 0], caps, t, nbest, lp, early_stop, enough)
             keep = (~done).nonzero().flatten()
             if keep.numel() == 0:
                 break
@@ -355,8 +363,10 @@ def _penalty_fn(alpha: float, kind: str | None) -> Callable[[int], float]:
 
 
 def _sentences_done(finished: list[list[Hypothesis]], alive: Tensor, best_alive: Tensor, caps: Tensor,
-                    t: int, nbest: int, lp: Callable[[int], float], early_stop: bool = False) -> Tensor:
-    """(n,) bool: sentences whose ``nbest``-th finished score no alive hypothesis can beat.
+                    t: int, nbest: int, lp: Callable[[int], float], early_stop: bool = False,
+                    enough: int | None = None) -> Tensor:
+    """(n,) bool: sentences whose ``nbest``-th finished score no alive hypothesis can beat, or (``enough``)
+    that have ``enough`` finished hypotheses (``patience``: the best of those are the answer).
 
     best_alive (n,): the log-probability of each sentence's best alive hypothesis (t + 1 tokens).
     ``early_stop``: only consider alive hypotheses finishing at the next step.
@@ -364,7 +374,7 @@ def _sentences_done(finished: list[list[Hypothesis]], alive: Tensor, best_alive:
     done = torch.zeros(alive.numel(), dtype=torch.bool)
     for r, (b, s) in enumerate(zip(alive.tolist(), best_alive.tolist())):
         hyps = finished[b]
-        if s == -math.inf:  # nothing left alive (the cap forced <eos> everywhere)
+        if s == -math.inf or (enough is not None and len(hyps) >= enough):  # nothing alive (the cap), or enough
             done[r] = True
         elif len(hyps) >= nbest:
             kth = sorted((h.score for h in hyps), reverse=True)[nbest - 1]

@@ -407,7 +407,7 @@ class Translator(TextSide):
                 hyps = [[h] for h in greedy_search(model, src, src_len, prefix=prefix, **caps)]
             else:
                 hyps = beam_search(model, src, src_len, beam_size=s.beam, alpha=s.alpha, nbest=nbest,
-                                   length_penalty=s.penalty, prefix=prefix, **caps)
+                                   length_penalty=s.penalty, prefix=prefix, patience=s.patience, **caps)
             if ids is not None:  # candidate indices -> vocabulary ids
                 table = ids.tolist()
                 hyps = [[dataclasses.replace(h, tokens=[table[t] for t in h.tokens]) for h in hs] for hs in hyps]

@@ -224,7 +224,7 @@ def check_nmt(out: str) -> None:
 
 def check_decode(out: str, hidden: bool = False) -> None:
     t = the_table(out, "engine")
-    engines = ["seqkit float32", "seqkit fp32 unpacked", "seqkit int8"] + (
+    engines = ["seqkit float32", "seqkit fp32 unpacked", "seqkit int8", "seqkit int8 p1"] + (
         [] if hidden else ["ct2 float32", "ct2 int8", "ct2 int8 p1"])
     # the same, with a vocabulary shortlist (the unpacked row is only there to show what packing gains)
     engines += [f"{e} +vmap" for e in engines if not e.endswith(("p1", "unpacked"))]
@@ -233,6 +233,7 @@ def check_decode(out: str, hidden: bool = False) -> None:
         positive(row[4]), positive(row[5])
         assert 0 <= number(row[6]) <= 100
         assert row[7] == "-" if hidden else positive(row[7])
+        assert row[8] == "-" if hidden or row[0].endswith("+vmap") else positive(row[8])
     if hidden:
         assert "skipped: ctranslate2 not installed" in out
     else:  # the same weights in both engines: float32 greedy search gives the same outputs

@@ -63,10 +63,11 @@ def test_defaults_agree_on_every_surface():
 
 # one bad value per setting: (a wrong type, a value out of range)
 BAD = {"beam": ("5", 0), "nbest": (1.5, 0), "alpha": ("x", -1.0), "length_penalty": (3, "nope"),
-       "max_len_a": ([1], -0.5), "max_len_b": (2.5, -1), "max_src_len": ("big", 1), "unk_penalty": (True, -1.0),
+       "patience": ("slow", 0.0), "max_len_a": ([1], -0.5), "max_len_b": (2.5, -1), "max_src_len": ("big", 1),
+       "unk_penalty": (True, -1.0),
        "sample": ("yes", None), "temperature": ("hot", -1.0), "top_k": (2.5, 0), "top_p": ("all", 0.0),
        "seed": (1.5, -1), "batch_tokens": ("many", 0), "shortlist": ("yes", None)}
-HUGE = {"beam": 10**9, "nbest": 10**9, "alpha": 1e300, "max_len_a": 1e300, "max_len_b": 10**12,
+HUGE = {"beam": 10**9, "nbest": 10**9, "alpha": 1e300, "patience": 1e300, "max_len_a": 1e300, "max_len_b": 10**12,
         "max_src_len": 10**12, "unk_penalty": 1e300, "temperature": 1e300, "top_k": 10**12, "seed": 2**80,
         "batch_tokens": 10**15}
 
@@ -79,7 +80,7 @@ def test_every_setting_has_a_bad_value_here():
 def test_a_value_refused_in_one_surface_is_refused_in_all(surface):
     prefix = {"recipe": "decode.", "translate": "--", "serve": "--", "request": ""}[surface]
     for f in fields(surface):
-        values = [v for v in (*BAD[f.name], HUGE.get(f.name), math.nan if f.type == "float" else None)
+        values = [v for v in (*BAD[f.name], HUGE.get(f.name), math.nan if f.type in ("float", "float | None") else None)
                   if v is not None]
         for value in values:
             with pytest.raises(SettingsError) as exc:

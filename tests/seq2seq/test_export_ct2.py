@@ -85,6 +85,21 @@ def test_export_then_decode_equals_seqkit(trained_run, beam):
     print(f"beam {beam}: {compared} compared in full, {same_best} equal 1-best of {len(SOURCES)}")
 
 
+def test_patience_is_the_same_rule_in_both_engines(trained_run):
+    """``patience=1``: both engines end a sentence once five hypotheses have finished (CTranslate2's
+    default); the 1-best agree wherever no hypothesis reached the length cap."""
+    ours, theirs = _both(trained_run, beam=5, alpha=1.0, length_penalty="d2l", patience=1.0)
+    tok = SentencePieceTokenizer.load(trained_run / "spm.model")
+    compared = 0
+    for src, a, b in zip(SOURCES, ours, theirs):
+        cap = int(1.5 * (len(tok.encode_ids(src)) + 1) + 10)
+        if any(len(h.pieces) == cap for h in a + b):
+            continue
+        compared += 1
+        assert a[0].text == b[0].text and b[0].score == pytest.approx(a[0].score, rel=2e-4, abs=2e-3)
+    assert compared >= 1  # this undertrained model runs most searches into the cap (the Multi30k model: benchmarks)
+
+
 def test_post_norm_gelu_untied_and_the_length_cap(post_norm_run, tokenizer):
     ours, theirs = _both(post_norm_run, beam=1, max_len_a=0.5, max_len_b=3)
     capped = 0

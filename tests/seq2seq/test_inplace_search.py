@@ -232,6 +232,33 @@ def test_greedy_and_sampling_equal_the_old_search(reverser, batch, caps, attenti
                                      min_len=0, **args))
 
 
+@pytest.mark.parametrize("patience", [0.4, 1.0])
+def test_patience_ends_searches_sooner_and_never_finds_better(reverser, batch, patience):
+    """CTranslate2's rule cuts the search short on the same trajectory: fewer decoder rows, and each
+    sentence's best is at most the exact search's (whose finished hypotheses include these)."""
+    rows = {}
+
+    def counted(model):
+        calls = []
+        step = model.decode_step
+        model.decode_step = lambda prev, *a, **k: (calls.append(prev.numel()), step(prev, *a, **k))[1]
+        return calls
+
+    results = {}
+    for rule in (None, patience):
+        calls = counted(reverser)
+        try:
+            results[rule] = beam_search(reverser, *batch, beam_size=5, max_len_a=1, max_len_b=4, patience=rule)
+        finally:
+            del reverser.decode_step
+        rows[rule] = sum(calls)
+    assert rows[patience] < rows[None]
+    for cut, exact in zip(results[patience], results[None]):
+        assert cut[0].score <= exact[0].score + 1e-6
+    if patience < 1:  # two finished hypotheses are too few here: some sentences end with a worse best
+        assert any(c[0].score < e[0].score - 1e-4 for c, e in zip(results[patience], results[None]))
+
+
 def test_a_forced_prefix_equals_the_old_search(reverser, batch):
     src, src_len = batch
     prefix = torch.full((len(src), 2), -1, dtype=torch.long)

@@ -105,6 +105,17 @@ def test_length_penalty_must_keep_searching_after_a_finished_best():
     model = TableModel(probs)
     plain = beam_search(model, src, src_len, beam_size=2, length_penalty=None, max_len_a=0, max_len_b=5)
     assert plain[0][0].tokens == [] and len(model.calls) == 1
+    # CTranslate2's rule: a sentence ends once round(beam * patience) hypotheses have finished -- here the
+    # first one, [], so the better [4] is never found; patience 1 (two finished) finds it
+    short = TableModel(probs)
+    first = beam_search(short, src, src_len, beam_size=2, alpha=1.0, length_penalty="gnmt", max_len_a=0, max_len_b=5,
+                        patience=0.5)[0]
+    assert first[0].tokens == [] and len(short.calls) == 1
+    both = beam_search(TableModel(probs), src, src_len, beam_size=2, alpha=1.0, length_penalty="gnmt", max_len_a=0,
+                       max_len_b=5, patience=1.0)[0]
+    assert both[0].tokens == [4]
+    with pytest.raises(ValueError, match="patience"):
+        beam_search(TableModel(probs), src, src_len, beam_size=2, patience=0.0)
 
 
 def test_beam_size_one_equals_greedy():
