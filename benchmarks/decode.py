@@ -12,7 +12,7 @@ Multi30k de->en) and a test set (default: Multi30k test_2016_flickr from ``$SEQK
 each also with a vocabulary shortlist (``+vmap`` rows: ``seqkit shortlist build``'s defaults learned
 from the run's training data, or ``--vmap FILE``; seqkit's ``--shortlist``, CTranslate2's
 ``use_vmap``; ``--no-shortlist`` leaves them out), at beam 1 and 5 and 1 and 2 threads: sentences/s and target tokens/s (the pieces of the outputs, with
-``<eos>``), the median of ``--repeats`` timed passes, and sacreBLEU (13a, detokenized, cased) of each.
+``<eos>``), the median of ``--repeats`` timed passes (the engines take turns, one pass each per round), and sacreBLEU (13a, detokenized, cased) of each.
 Both engines decode with the same settings (alpha 1, output cap 1.5 * source + 10); the length penalty
 is CTranslate2's ``L ** alpha`` (seqkit's ``length_penalty="d2l"``) and CTranslate2's beam search runs
 with patience 2 (see ``CT2Translator``) so that the float32 outputs can be equal, not just close; the
@@ -52,15 +52,18 @@ def _read(path: Path) -> list[str]:
         return [line.rstrip("\n") for line in fh]
 
 
-def _time(fn, repeats: int) -> tuple[float, object]:
-    """Median wall-clock seconds of ``repeats`` calls (after one warm-up call) and the last result."""
-    out = fn()
-    times = []
+def _time_round_robin(calls: dict, repeats: int) -> dict:
+    """``{name: (median wall-clock seconds of repeats calls, the last result)}``, after one warm-up call of
+    each. The engines take turns (one call each per round), so a machine whose speed drifts during the
+    run (a shared host, a changing clock) slows every engine alike instead of the ones timed last."""
+    out = {name: fn() for name, fn in calls.items()}
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            out[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (statistics.median(times[name]), out[name]) for name in calls}
 
 
 def smoke_model(work: Path) -> Path:
@@ -174,6 +177,7 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
                             if not name.endswith(("p1", "unpacked"))})
         for beam, batch in [(int(b), c) for b in args.beams.split(",") for c in args.batch.split(",")]:
             size = len(src) if batch == "all" else int(batch)
+            calls = {}
             for name, engine in engines.items():
                 engine, short = engine if isinstance(engine, tuple) else (engine, False)
 
@@ -181,7 +185,8 @@ def decode(args: argparse.Namespace, work: Path) -> list[dict]:
                     return [hyps[0] for i in range(0, len(src), size)
                             for hyps in engine.translate_scored(src[i:i + size], beam=beam, shortlist=short)]
 
-                seconds, hyps = _time(translate, args.repeats)
+                calls[name] = translate
+            for name, (seconds, hyps) in _time_round_robin(calls, args.repeats).items():
                 texts = [h.text for h in hyps]
                 outputs[(name, beam, threads, batch)] = texts
                 tokens = sum(len(h.pieces) + 1 for h in hyps)
