@@ -199,6 +199,7 @@ def test_beam_search_equals_the_old_search(reverser, batch, rows, beam, nbest, k
     """``chunked``: the candidates are found by chunk maxima (:func:`~seqkit.seq2seq.search.best_candidates`),
     as for real vocabularies: chunks of 3 of the 14 pieces, and 2 left over at the end of each row."""
     monkeypatch.setattr(search, "CHUNK", chunk)
+    monkeypatch.setattr(search, "MIN_CHUNKED", 0)
     src, src_len = batch[0][rows], batch[1][rows]
     args = dict(beam_size=beam, alpha=alpha, length_penalty=kind, nbest=nbest, max_len_a=caps[0],
                 max_len_b=caps[1], min_len=min_len, return_attention=attention, early_stop=early)

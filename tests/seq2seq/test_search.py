@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from seqkit.errors import SeqkitError
-from seqkit.seq2seq import Transformer
+from seqkit.seq2seq import Transformer, search
 from seqkit.seq2seq.interfaces import DecoderState, log_softmax_
 from seqkit.seq2seq.search import CHUNK, beam_search, best_candidates, greedy_search, length_penalty, sample
 
@@ -268,10 +268,11 @@ def test_early_stop_is_faster_and_exact_stopping_keeps_going():
 
 @pytest.mark.parametrize("vocab", [8000, 8000 + CHUNK // 2 + 1, 20 * CHUNK, 14])
 @pytest.mark.parametrize("width", [1, 5])
-def test_best_candidates_are_the_one_topk_over_beams_and_vocabulary(vocab, width):
+def test_best_candidates_are_the_one_topk_over_beams_and_vocabulary(vocab, width, monkeypatch):
     """Chunk maxima find the same values as one ``topk`` over each sentence's width x vocabulary, ids
     included (no ties among random floats), with leftover pieces at the rows' ends, whole rows at -inf
     (a forced <eos>) and chunks at -inf."""
+    monkeypatch.setattr(search, "MIN_CHUNKED", 0)  # the chunks from the smallest step on
     g = torch.Generator().manual_seed(vocab + width)
     n, k = 6, 2 * 5
     log_probs = torch.randn(n * width, vocab, generator=g).log_softmax(-1)
