@@ -144,7 +144,9 @@ class Decoder(nn.Module):
 
     def step(self, prev_tokens: Tensor, state: DecoderState, need_attn: bool = False
              ) -> tuple[Tensor, DecoderState, Tensor | None]:  # pragma: no cover
-        """One token: ``prev_tokens`` (B,) -> (logits (B, V), new state, attention (B, S) or None)."""
+        """One token: ``prev_tokens`` (B,) -> (logits (B, V), new state, attention (B, S) or None). The logits
+        are the caller's: :meth:`EncoderDecoder.decode_step` turns them into log-probabilities in place
+        (:func:`log_softmax_`), so a fresh tensor is expected, not one the decoder keeps."""
         raise NotImplementedError
 
 
