@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqkit.seq2seq.interfaces import log_softmax_
 from seqkit.text.vocab import PAD_ID
 
 
@@ -54,4 +55,4 @@ class ShortlistModel(nn.Module):
         if self.project is not None:
             return self.model.decode_step(full, state, need_attn, project=self.project)
         log_probs, state, attn = self.model.decode_step(full, state, need_attn)
-        return torch.log_softmax(log_probs.index_select(1, self.ids), dim=-1), state, attn
+        return log_softmax_(log_probs.index_select(1, self.ids)), state, attn

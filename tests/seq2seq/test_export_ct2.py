@@ -61,6 +61,11 @@ def _both(run: Path, **options) -> tuple[list, list]:
     return ours, theirs
 
 
+def _cap(tok: SentencePieceTokenizer, src: str) -> int:
+    """seqkit's output cap for ``src`` at the default 1.5 * source pieces (with <eos>) + 10."""
+    return int(1.5 * (len(tok.encode_ids(src)) + 1) + 10)
+
+
 @pytest.mark.parametrize("beam", [1, 5])
 def test_export_then_decode_equals_seqkit(trained_run, beam):
     # CTranslate2 normalises by L ** alpha, which is seqkit's "d2l" length penalty
@@ -69,7 +74,7 @@ def test_export_then_decode_equals_seqkit(trained_run, beam):
     compared = same_best = 0
     for src, a, b in zip(SOURCES, ours, theirs):
         same_best += a[0].text == b[0].text
-        cap = int(1.5 * (len(tok.encode_ids(src)) + 1) + 10)
+        cap = _cap(tok, src)
         if beam > 1 and any(len(h.pieces) == cap for h in a + b):
             continue  # beam search at the cap: seqkit forces <eos>, CTranslate2 stops (see export.py)
         compared += 1
@@ -92,7 +97,7 @@ def test_patience_is_the_same_rule_in_both_engines(trained_run):
     tok = SentencePieceTokenizer.load(trained_run / "spm.model")
     compared = 0
     for src, a, b in zip(SOURCES, ours, theirs):
-        cap = int(1.5 * (len(tok.encode_ids(src)) + 1) + 10)
+        cap = _cap(tok, src)
         if any(len(h.pieces) == cap for h in a + b):
             continue
         compared += 1
@@ -219,7 +224,7 @@ def test_default_flags_give_both_engines_the_same_penalty_and_scores(trained_run
         if a.text == b.text:
             assert abs(a.score - b.score) <= 1e-3, (a, b)  # the ranking score, on one scale
             assert b.log_prob == pytest.approx(a.log_prob, rel=1e-3, abs=1e-3)  # float32 sums of ~40 terms
-        cap = int(1.5 * (len(tok.encode_ids(src)) + 1) + 10)
+        cap = _cap(tok, src)
         if len(a.pieces) < cap and len(b.pieces) < cap:
             free += 1
             assert a.pieces == b.pieces, src
