@@ -168,32 +168,29 @@ class MultiHeadAttention(nn.Module):
         return self._heads(self.kv_proj(memory), 2)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False,
-                kv: tuple[Tensor, Tensor] | None = None, need_weights: bool = False, pos: int = 0
-                ) -> tuple[Tensor, Tensor | None, tuple[Tensor, Tensor] | None]:
+                kv=None, need_weights: bool = False, pos: int = 0
+                ) -> tuple[Tensor, Tensor | None, object]:
         """Attend from ``x`` (B, L, d).
 
-        Self-attention: ``kv`` is None (``x``'s own keys and values, returned) or a cache: key and
-        value buffers (B, H, capacity, dh) whose positions ``[:pos]`` hold the earlier steps; the new
-        keys/values are written in place at ``pos..pos+L`` and attention covers ``[:pos+L]`` (the
-        buffers are returned). Cross-attention: ``kv`` is :meth:`memory_kv` of the encoder output
-        (required) and is returned unchanged. ``mask`` (B, 1, 1|L, Lk) boolean, True = attend.
+        Self-attention: ``kv`` is None (``x``'s own keys and values, returned as ``(k, v)``) or, in
+        incremental decoding, this layer's part of a :class:`~seqkit.seq2seq.kv_cache.KVCache`
+        (:class:`~seqkit.seq2seq.kv_cache.CacheLayer`, returned): ``x`` is one new position (L = 1) at
+        ``pos``, whose keys and values the cache keeps and whose attention covers positions ``[:pos+1]``.
+        Cross-attention: ``kv`` is :meth:`memory_kv` of the encoder output (required) and is returned
+        unchanged. ``mask`` (B, 1, 1|L, Lk) boolean, True = attend.
         Returns (output (B, L, d), weights (B, H, L, Lk) if ``need_weights`` else None, kv).
         """
         b, length, _ = x.shape
         if self.cross:
             (q,) = self._heads(self.q_proj(x), 1)
             k, v = kv
+        elif kv is not None:
+            if length != 1 or need_weights:
+                raise ValueError("cached self-attention takes one position a step, without weights")
+            return self.out_proj(kv.attend(self.qkv_proj(x), pos, self.n_heads)), None, kv
         else:
             q, k, v = self._heads(self.qkv_proj(x), 3)
-            if kv is not None:
-                if causal and pos:
-                    raise ValueError("a causal block after cached positions is not supported")
-                end = pos + length
-                kv[0][:, :, pos:end] = k
-                kv[1][:, :, pos:end] = v
-                k, v = kv[0][:, :, :end], kv[1][:, :, :end]
-            else:
-                kv = (k, v)
+            kv = (k, v)
         out, weights = attend(q, k, v, mask, causal, self.dropout if self.training else 0.0,
                               need_weights, self.use_sdpa)
         out = out.transpose(1, 2).reshape(b, length, self.d_model)

@@ -25,19 +25,18 @@ Design:
 
 The decoding cache (:class:`TransformerState`):
 
-* Layout: one :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` for every layer's self-attention
-  keys and values, ``(rows, capacity, layers, 2, H, dh)``: a row's filled positions are one
-  contiguous block, so a reorder copies one block per row. A layer's keys are the view
-  ``[:B, :, layer, 0].transpose(1, 2)`` (B, H, capacity, dh); step t writes position t in place and
-  attends over ``[:, :, :t+1]``, a strided view SDPA reads as it is (no copy; outputs bitwise equal
-  to a contiguous cache's).
-* ``state.reserve(steps)`` (the searches call it with their length cap) sizes the buffer once; without
-  it (a caller that branches from earlier states) each step copies the cache into a new buffer one
-  position longer and nothing is shared between states, as the concatenating cache did.
-* Reorder (beam search's parents, finished sentences leaving): one ``index_select`` over all layers'
-  filled positions ``[:t]`` into a spare buffer, which becomes the cache; the two buffers swap, so
-  after ``reserve`` only the newest state is valid. The cross-attention memory K/V stay one copy per
-  sentence (:meth:`TransformerState.expand`), selected only when a sentence leaves.
+* Every layer's self-attention keys and values live in one :class:`~seqkit.seq2seq.kv_cache.KVCache`
+  ``(slots, capacity, layers, 2, H, dh)``: step t writes row j's at slot j, position t, and a row reads
+  its earlier positions through a table of slot numbers (``origin``), so a reorder (beam search's
+  parents, finished sentences leaving) gathers those ints, not the keys and values. Each layer's
+  attention step is one call of a small C kernel on CPUs (SDPA over the keys gathered in row order
+  elsewhere); :mod:`seqkit.seq2seq.kv_cache` says why and how much that saves.
+* ``state.reserve(steps)`` (the searches call it with their length cap) sizes the buffer once, and from
+  then on steps and reorders reuse it: only the newest state is valid. Without it (a caller that
+  branches from earlier states) each step copies the cache into a new buffer one position longer and
+  nothing is shared between states, as the concatenating cache did.
+* The cross-attention memory K/V stay one copy per sentence (:meth:`TransformerState.expand`),
+  selected only when a sentence leaves.
 * int8 (``--quantize int8``, :mod:`seqkit.seq2seq.int8`) changes the Linear layers, the output
   projection and the embedding lookup; the cache holds the layers' float outputs, so it is the same for both.
 
@@ -57,8 +56,8 @@ from torch import Tensor, nn
 from seqkit.seq2seq.attention import MultiHeadAttention
 from seqkit.seq2seq.dropout import Dropout
 from seqkit.seq2seq.interfaces import DecoderState, EncoderDecoder, lengths_to_mask, log_softmax_
+from seqkit.seq2seq.kv_cache import CacheLayer, KVCache
 from seqkit.seq2seq.positional import SinusoidalPositions
-from seqkit.seq2seq.prefix_buffer import PrefixBuffer
 from seqkit.text.vocab import PAD_ID
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
@@ -120,11 +119,11 @@ class DecoderLayer(_Sublayers):
         self.ff = FeedForward(d_model, d_ff, dropout, activation)
 
     def forward(self, x: Tensor, memory_kv: tuple[Tensor, Tensor], src_mask: Tensor,
-                cache: tuple[Tensor, Tensor] | None = None, pos: int = 0, need_weights: bool = False,
+                cache: CacheLayer | None = None, pos: int = 0, need_weights: bool = False,
                 group: int = 1) -> tuple[Tensor, Tensor | None]:
-        """x (B, T, d) -- all target positions (``cache`` None, causal) or the newest one (T = 1,
-        ``cache`` holds the key and value buffers (B, H, capacity, dh) of this layer, positions
-        ``[:pos]`` filled; the new position is written at ``pos``).
+        """x (B, T, d) -- all target positions (``cache`` None, causal) or the newest one (T = 1, at
+        position ``pos``; ``cache`` is this layer's part of the key/value cache, positions ``[:pos]``
+        filled).
 
         ``memory_kv`` (B / group, H, S, dh) and ``src_mask`` (B / group, 1, 1, S): each memory row
         serves ``group`` consecutive rows of ``x`` (the hypotheses of one sentence in beam search),
@@ -152,8 +151,8 @@ class TransformerState(DecoderState):
       (B / group, H, S, dh).
     src_mask: (B / group, 1, 1, S) True at real source tokens.
     cache: the self-attention keys and values of the positions decoded so far, every layer in one
-      :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` (rows, capacity, layers, 2, H, dh), rows
-      ``[:B]`` and positions ``[:step]`` filled; None before the first step.
+      :class:`~seqkit.seq2seq.kv_cache.KVCache`, rows ``[:B]`` and positions ``[:step]`` filled; None
+      before the first step.
     step: number of target positions already decoded (the next token's position).
     group: decoder rows per memory row. :meth:`expand` makes each sentence ``k`` hypotheses that
       share one copy of the memory instead of ``k`` copies, so beam search neither copies nor
@@ -163,7 +162,7 @@ class TransformerState(DecoderState):
 
     memory_kv: list[tuple[Tensor, Tensor]]
     src_mask: Tensor
-    cache: PrefixBuffer | None = None
+    cache: KVCache | None = None
     step: int = 0
     group: int = 1
     capacity: int = 0
@@ -176,7 +175,7 @@ class TransformerState(DecoderState):
         """Room for ``steps`` positions, written in place (see the module docstring): from now on a
         step or a :meth:`select` reuses this state's buffers, so only the newest state is valid."""
         steps = max(steps, self.step)
-        cache = None if self.cache is None else self.cache.resized(self.rows, self.step, steps, in_place=True)
+        cache = None if self.cache is None else self.cache.copy(self.rows, self.step, steps, in_place=True)
         return dataclasses.replace(self, capacity=steps, cache=cache)
 
     def expand(self, k: int) -> TransformerState:
@@ -187,8 +186,8 @@ class TransformerState(DecoderState):
 
     def select(self, index: Tensor) -> TransformerState:
         """Rows ``index``; with ``group > 1`` they must come in aligned groups of ``group`` rows of
-        one sentence each (as beam search makes them). The cache's filled positions are gathered
-        in one ``index_select``; the memory only when sentences leave."""
+        one sentence each (as beam search makes them). The cache gathers its slot numbers; the memory
+        is selected only when sentences leave."""
         if index.numel() % self.group:
             raise ValueError(f"select() of a grouped state needs groups of {self.group} rows")
         sentences = index[:: self.group] // self.group
@@ -199,14 +198,14 @@ class TransformerState(DecoderState):
             memory_kv=self.memory_kv if same else _select_rows(self.memory_kv, sentences),
             src_mask=self.src_mask if same else self.src_mask.index_select(0, sentences))
 
-    def cache_for(self, end: int) -> PrefixBuffer:
+    def cache_for(self, end: int) -> KVCache:
         """The cache with room for positions ``[:end]``: preallocated to :attr:`capacity` and written
         in place after :meth:`reserve`, else a new buffer holding the earlier positions (a copy)."""
         if self.cache is not None:
             return self.cache.room(self.rows, self.step, end)
         k = self.memory_kv[0][0]  # (B / group, H, S, dh): the heads, their size, dtype and device
-        shape = (self.rows, max(end, self.capacity), len(self.memory_kv), 2, k.shape[1], k.shape[3])
-        return PrefixBuffer(k.new_empty(shape), axis=1, in_place=self.capacity > 0)
+        return KVCache.empty(self.rows, max(end, self.capacity), len(self.memory_kv), k.shape[1], k.shape[3], k,
+                             in_place=self.capacity > 0)
 
 
 def _select_rows(pairs: list[tuple[Tensor, Tensor]], index: Tensor) -> list[tuple[Tensor, Tensor]]:
@@ -280,10 +279,11 @@ class Transformer(EncoderDecoder):
         x = self._embed(tokens, state.step)
         n, end = tokens.shape[0], state.step + tokens.shape[1]
         cache = state.cache_for(end) if incremental else None
+        if cache is not None:
+            cache.start_step(n, state.step)
         weights = None
         for i, layer in enumerate(self.decoder):
-            kv = (cache.data[:n, :, i, 0].transpose(1, 2), cache.data[:n, :, i, 1].transpose(1, 2)
-                  ) if cache is not None else None
+            kv = cache.layer(i) if cache is not None else None
             last = need_attn and i == len(self.decoder) - 1
             x, weights = layer(x, state.memory_kv[i], state.src_mask, kv, state.step, last, state.group)
         new_state = dataclasses.replace(state, cache=cache, step=end)

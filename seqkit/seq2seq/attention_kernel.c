@@ -1,0 +1,71 @@
+/* One decoder self-attention step over a key/value cache read by reference: the inner loop of
+ * seqkit.seq2seq.kv_cache (compiled at first use by seqkit.native, called through ctypes).
+ *
+ * Written for seqkit from the algorithm (scaled dot-product attention, Vaswani et al. 2017; the cache
+ * read through per-row slot indices is what NVIDIA FasterTransformer calls cache indirection).
+ *
+ * The cache holds, for every slot row r and position p, one layer's keys at
+ *   cache + r * row_stride + p * pos_stride            (heads x dh floats)
+ * and its values v_offset floats further. Live row j's key and value at an earlier position p < t are
+ * those of slot row origin[j * origin_stride + p]; at position t, its own new ones, which this call
+ * first writes to slot row j. So beam search never moves keys and values: reordering the hypotheses
+ * (and dropping finished ones) gathers the small origin table instead.
+ *
+ * For every live row j and head h:
+ *   s_p = (q_h . k_{h,p}) * scale for p = 0..t,  w = softmax(s),  out_h = sum_p w_p v_{h,p}.
+ * q, k and v of row j come from its fused projection qkv + j * qkv_stride: [q | k | v], each heads x dh.
+ * Returns 0, or -1 when the scores' scratch cannot be allocated.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int decode_attention(int64_t n, int64_t heads, int64_t dh, int64_t t,
+                     const float *qkv, int64_t qkv_stride,
+                     float *cache, int64_t row_stride, int64_t pos_stride, int64_t v_offset,
+                     const int32_t *origin, int64_t origin_stride,
+                     float *out, int64_t out_stride, float scale)
+{
+    const int64_t d = heads * dh, len = t + 1;
+    for (int64_t j = 0; j < n; j++) { /* the new position's keys and values, in row j's own slot */
+        float *slot = cache + j * row_stride + t * pos_stride;
+        memcpy(slot, qkv + j * qkv_stride + d, (size_t)d * sizeof(float));
+        memcpy(slot + v_offset, qkv + j * qkv_stride + 2 * d, (size_t)d * sizeof(float));
+    }
+    float *scores = malloc(sizeof(float) * (size_t)(heads * len));
+    if (scores == NULL) return -1;
+    for (int64_t j = 0; j < n; j++) {
+        const float *q = qkv + j * qkv_stride;
+        const int32_t *rows = origin + j * origin_stride;
+        for (int64_t p = 0; p < len; p++) {
+            const float *k = cache + (p < t ? (int64_t)rows[p] : j) * row_stride + p * pos_stride;
+            for (int64_t h = 0; h < heads; h++) {
+                float s = 0.0f;
+                for (int64_t i = 0; i < dh; i++) s += q[h * dh + i] * k[h * dh + i];
+                scores[h * len + p] = s * scale;
+            }
+        }
+        for (int64_t h = 0; h < heads; h++) {
+            float *sc = scores + h * len, top = sc[0], sum = 0.0f;
+            for (int64_t p = 1; p < len; p++) top = sc[p] > top ? sc[p] : top;
+            for (int64_t p = 0; p < len; p++) {
+                sc[p] = expf(sc[p] - top);
+                sum += sc[p];
+            }
+            const float inv = 1.0f / sum;
+            for (int64_t p = 0; p < len; p++) sc[p] *= inv;
+        }
+        float *o = out + j * out_stride;
+        memset(o, 0, (size_t)d * sizeof(float));
+        for (int64_t p = 0; p < len; p++) {
+            const float *v = cache + (p < t ? (int64_t)rows[p] : j) * row_stride + p * pos_stride + v_offset;
+            for (int64_t h = 0; h < heads; h++) {
+                const float w = scores[h * len + p];
+                for (int64_t i = 0; i < dh; i++) o[h * dh + i] += w * v[h * dh + i];
+            }
+        }
+    }
+    free(scores);
+    return 0;
+}
