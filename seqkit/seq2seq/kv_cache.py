@@ -123,10 +123,8 @@ class KVCache:
         data = self.data
         lib = load() if data.device.type == "cpu" and data.dtype == torch.float32 else None
         self._lib = lib if lib is not None and not torch.is_grad_enabled() else None
-        if self._lib is None:
-            self._ordered = data.new_empty((n, pos + 1, *data.shape[2:]))
-            if pos:
-                self._ordered[:, :pos] = self.ordered(n, pos)
+        if self._lib is None:  # position `pos` too (not written yet): each layer fills in its own
+            self._ordered = self.ordered(n, pos + 1)
 
     def attend(self, layer: int, qkv: Tensor, pos: int, heads: int) -> Tensor:
         """Self-attention of the new position of rows ``[:n]`` over their positions ``[:pos + 1]`` in

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from seqkit.sampling import pick_token
-from seqkit.seq2seq import Transformer, search
+from seqkit.seq2seq import Transformer, kv_cache, search
 from seqkit.seq2seq.ensemble import Ensemble
 from seqkit.seq2seq.loss import sequence_mean_loss
 from seqkit.seq2seq.prefix_buffer import PrefixBuffer
@@ -314,9 +314,9 @@ def test_the_cache_is_allocated_once_and_each_step_computes_the_live_rows(revers
     cap = int(src_len.max()) + 2
     rows = [r for r, _, _ in spy.steps]
     assert {c for _, _, c in spy.steps} == {cap + 1}  # sized once for the longest output
-    # the first step's buffer (one row per sentence), then the beam's buffer and its spare, swapped
-    # at each reorder: nothing allocated per step
-    assert len({p for _, p, _ in spy.steps}) <= 3 and len(spy.steps) >= 8
+    # the first step's buffer (one row per sentence), then the beam's: reorders move slot numbers, not
+    # keys and values, and nothing is allocated per step
+    assert len({p for _, p, _ in spy.steps}) == 2 and len(spy.steps) >= 8
     assert rows[0] == len(src)  # the first step: one row per sentence, its only hypothesis
     assert rows[1] == 5 * len(src) and rows[1:] == sorted(rows[1:], reverse=True) and rows[-1] < rows[1]
     assert all(r % 5 == 0 for r in rows[1:])  # 5 hypotheses per sentence still searching, none finished
@@ -327,6 +327,28 @@ def test_the_cache_is_allocated_once_and_each_step_computes_the_live_rows(revers
     lengths = sorted(len(h.tokens) for h in greedy)
     assert [r for r, _, _ in spy.steps] == [sum(n >= t for n in lengths) for t in range(lengths[-1] + 1)]
     assert len({p for _, p, _ in spy.steps}) <= 2
+
+
+@pytest.mark.parametrize("quantize", [None, "int8"])
+def test_the_attention_kernel_and_the_gathered_keys_give_the_same_searches(reverser, batch, quantize, monkeypatch):
+    """The C kernel (:mod:`seqkit.seq2seq.kv_cache`) against SDPA over the keys gathered in row order."""
+    if kv_cache.load() is None:
+        pytest.skip("no C compiler here: only the gathered path runs")
+    src, src_len = batch
+    model = quantize_model(reverser, quantize) if quantize else reverser
+
+    def searches():
+        return (beam_search(model, src, src_len, beam_size=5, nbest=3, max_len_a=1, max_len_b=2, return_attention=True),
+                greedy_search(model, src, src_len, max_len_a=1, max_len_b=2, return_attention=True))
+
+    beams, greedy = searches()
+    monkeypatch.setattr(kv_cache, "load", lambda: None)
+    gathered_beams, gathered_greedy = searches()
+    for new, old in zip([*beams, greedy], [*gathered_beams, gathered_greedy]):  # float rounding apart
+        assert [h.tokens for h in new] == [h.tokens for h in old]
+        for a, b in zip(new, old):
+            assert a.score == pytest.approx(b.score, rel=1e-5) and a.log_prob == pytest.approx(b.log_prob, rel=1e-5)
+            torch.testing.assert_close(a.attention, b.attention, atol=1e-5, rtol=0)
 
 
 def test_a_prefix_buffer_reorders_in_place_or_leaves_earlier_buffers_alone():
