@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqkit.seq2seq.attention_kernel import memory_attention
 from seqkit.seq2seq.dropout import dropout as seqkit_dropout
 
 
@@ -168,7 +169,7 @@ class MultiHeadAttention(nn.Module):
         return self._heads(self.kv_proj(memory), 2)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False,
-                kv=None, need_weights: bool = False, pos: int = 0
+                kv=None, need_weights: bool = False, pos: int = 0, key_lengths: Tensor | None = None
                 ) -> tuple[Tensor, Tensor | None, object]:
         """Attend from ``x`` (B, L, d).
 
@@ -177,13 +178,20 @@ class MultiHeadAttention(nn.Module):
         (:class:`~seqkit.seq2seq.kv_cache.CacheLayer`, returned): ``x`` is one new position (L = 1) at
         ``pos``, whose keys and values the cache keeps and whose attention covers positions ``[:pos+1]``.
         Cross-attention: ``kv`` is :meth:`memory_kv` of the encoder output (required) and is returned
-        unchanged. ``mask`` (B, 1, 1|L, Lk) boolean, True = attend.
+        unchanged; ``key_lengths`` (B,), when given, says that ``mask`` is each row's first that many
+        keys, which lets inference take :func:`~seqkit.seq2seq.attention_kernel.memory_attention`.
+        ``mask`` (B, 1, 1|L, Lk) boolean, True = attend.
         Returns (output (B, L, d), weights (B, H, L, Lk) if ``need_weights`` else None, kv).
         """
         b, length, _ = x.shape
         if self.cross:
-            (q,) = self._heads(self.q_proj(x), 1)
             k, v = kv
+            q = self.q_proj(x)
+            if key_lengths is not None and not need_weights and not self.training:
+                out = memory_attention(q, k, v, key_lengths, self.n_heads)
+                if out is not None:
+                    return self.out_proj(out), None, kv
+            (q,) = self._heads(q, 1)
         elif kv is not None:
             if length != 1 or need_weights:
                 raise ValueError("cached self-attention takes one position a step, without weights")

@@ -1,5 +1,8 @@
-/* One decoder self-attention step over a key/value cache read by reference: the inner loop of
- * seqkit.seq2seq.kv_cache (compiled at first use by seqkit.native, called through ctypes).
+/* Decoder attention at inference, one call per layer and step (seqkit.seq2seq.attention_kernel compiles
+ * this at first use through seqkit.native and calls it through ctypes).
+ *
+ * decode_attention: one self-attention step over a key/value cache read by reference (the inner loop of
+ * seqkit.seq2seq.kv_cache).
  *
  * Written for seqkit from the algorithm (scaled dot-product attention, Vaswani et al. 2017; the cache
  * read through per-row slot indices is what NVIDIA FasterTransformer calls cache indirection).
@@ -15,6 +18,12 @@
  *   s_p = (q_h . k_{h,p}) * scale for p = 0..t,  w = softmax(s),  out_h = sum_p w_p v_{h,p}.
  * q, k and v of row j come from its fused projection qkv + j * qkv_stride: [q | k | v], each heads x dh.
  * Returns 0, or -1 when the scores' scratch cannot be allocated.
+ *
+ * memory_attention: the cross-attention of `group` query rows per sentence (a sentence's beam
+ * hypotheses) over that sentence's encoder memory, its first lengths[s] positions (the rest is padding):
+ * the keys of sentence s, head h, position p at k + s * s_stride + h * h_stride + p * p_stride (dh
+ * floats), the values likewise from v; query row r = s * group + i at q + r * q_stride + h * dh. Each
+ * key is read once for the whole group. A sentence without positions gets zeros.
  */
 #include <math.h>
 #include <stdint.h>
@@ -63,6 +72,54 @@ int decode_attention(int64_t n, int64_t heads, int64_t dh, int64_t t,
             for (int64_t h = 0; h < heads; h++) {
                 const float w = scores[h * len + p];
                 for (int64_t i = 0; i < dh; i++) o[h * dh + i] += w * v[h * dh + i];
+            }
+        }
+    }
+    free(scores);
+    return 0;
+}
+
+int memory_attention(int64_t sentences, int64_t group, int64_t heads, int64_t dh,
+                     const float *q, int64_t q_stride,
+                     const float *k, const float *v, int64_t s_stride, int64_t h_stride, int64_t p_stride,
+                     const int64_t *lengths, float *out, int64_t out_stride, float scale)
+{
+    int64_t longest = 1;
+    for (int64_t s = 0; s < sentences; s++) longest = lengths[s] > longest ? lengths[s] : longest;
+    float *scores = malloc(sizeof(float) * (size_t)(group * longest));
+    if (scores == NULL) return -1;
+    for (int64_t s = 0; s < sentences; s++) {
+        const int64_t len = lengths[s];
+        for (int64_t h = 0; h < heads; h++) {
+            const float *ks = k + s * s_stride + h * h_stride, *vs = v + s * s_stride + h * h_stride;
+            for (int64_t p = 0; p < len; p++) {
+                const float *kp = ks + p * p_stride;
+                for (int64_t i = 0; i < group; i++) {
+                    const float *qi = q + (s * group + i) * q_stride + h * dh;
+                    float acc = 0.0f;
+                    for (int64_t e = 0; e < dh; e++) acc += qi[e] * kp[e];
+                    scores[i * len + p] = acc * scale;
+                }
+            }
+            for (int64_t i = 0; i < group; i++) {
+                float *sc = scores + i * len, top = len > 0 ? sc[0] : 0.0f, sum = 0.0f;
+                memset(out + (s * group + i) * out_stride + h * dh, 0, (size_t)dh * sizeof(float));
+                if (len <= 0) continue;
+                for (int64_t p = 1; p < len; p++) top = sc[p] > top ? sc[p] : top;
+                for (int64_t p = 0; p < len; p++) {
+                    sc[p] = expf(sc[p] - top);
+                    sum += sc[p];
+                }
+                const float inv = 1.0f / sum;
+                for (int64_t p = 0; p < len; p++) sc[p] *= inv;
+            }
+            for (int64_t p = 0; p < len; p++) {
+                const float *vp = vs + p * p_stride;
+                for (int64_t i = 0; i < group; i++) {
+                    const float w = scores[i * len + p];
+                    float *o = out + (s * group + i) * out_stride + h * dh;
+                    for (int64_t e = 0; e < dh; e++) o[e] += w * vp[e];
+                }
             }
         }
     }

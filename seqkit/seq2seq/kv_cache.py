@@ -13,13 +13,11 @@ the Multi30k test set). :class:`KVCache` moves none of them:
   the keys and values are layers x 2 x d (1,536 for the base model). NVIDIA FasterTransformer calls this
   cache indirection.
 
-Attention reads the keys through ``origin``. On a CPU with a C compiler, ``attention_kernel.c`` does a
-layer's whole step in one call: write the new keys and values, scores, softmax, weighted sum. Against
-the reorder plus ``F.scaled_dot_product_attention`` per layer (its fused kernel costs about 1 us per row
-and head at these sizes) that is 3-5x less time (750 rows, 4 heads of 64, 3 layers, positions 1-35;
-one thread). Elsewhere (another device or dtype, autograd on, no compiler, or
-``SEQKIT_ATTENTION_KERNEL=0``) one gather per step puts every layer's earlier keys and values in row
-order and SDPA attends over them; the two differ only by float rounding
+Attention reads the keys through ``origin``. On a CPU, :mod:`seqkit.seq2seq.attention_kernel` does a
+layer's whole step in one C call: write the new keys and values, scores, softmax, weighted sum (3-5x
+less time than the reorder plus SDPA per layer). Elsewhere (another device or dtype, autograd on, no
+compiler, or ``SEQKIT_ATTENTION_KERNEL=0``) one gather per step puts every layer's earlier keys and
+values in row order and SDPA attends over them; the two differ only by float rounding
 (``tests/seq2seq/test_kv_cache.py``).
 
 ``in_place`` (after ``state.reserve``, which the searches call): one buffer sized for the whole search;
@@ -32,23 +30,12 @@ from __future__ import annotations
 
 import ctypes
 import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqkit.native import kernel
-
-_SOURCE = Path(__file__).with_name("attention_kernel.c")
-_P, _I64 = ctypes.c_void_p, ctypes.c_int64
-_SIGNATURES = {"decode_attention": (ctypes.c_int, [_I64, _I64, _I64, _I64, _P, _I64, _P, _I64, _I64, _I64, _P, _I64,
-                                                   _P, _I64, ctypes.c_float])}
-
-
-def load() -> ctypes.CDLL | None:
-    """The compiled kernel, or None (no compiler, or ``SEQKIT_ATTENTION_KERNEL=0``)."""
-    return kernel(_SOURCE, "SEQKIT_ATTENTION_KERNEL", _SIGNATURES)
+from seqkit.seq2seq import attention_kernel
 
 
 class KVCache:
@@ -120,9 +107,7 @@ class KVCache:
         of row j will be slot j's; without the kernel, every layer's earlier keys and values are gathered
         in row order here, once for all layers."""
         self.origin[:n, pos] = torch.arange(n, dtype=torch.int32, device=self.origin.device)
-        data = self.data
-        lib = load() if data.device.type == "cpu" and data.dtype == torch.float32 else None
-        self._lib = lib if lib is not None and not torch.is_grad_enabled() else None
+        self._lib = attention_kernel.usable(self.data)
         if self._lib is None:  # position `pos` too (not written yet): each layer fills in its own
             self._ordered = self.ordered(n, pos + 1)
 
@@ -136,12 +121,10 @@ class KVCache:
             qkv = qkv.float().contiguous()
             out = qkv.new_empty((n, 1, d))
             stride = self.data.stride()
-            code = self._lib.decode_attention(
+            attention_kernel.check(self._lib.decode_attention(
                 n, heads, head_dim, pos, qkv.data_ptr(), qkv.stride(0), self.data[:, :, layer].data_ptr(),
                 stride[0], stride[1], stride[3], self.origin.data_ptr(), self.origin.stride(0), out.data_ptr(), d,
-                1.0 / math.sqrt(head_dim))
-            if code:
-                raise MemoryError("out of memory in the decoder's attention kernel")
+                1.0 / math.sqrt(head_dim)))
             return out
         new = qkv[:, 0, d:].reshape(n, 2, heads, head_dim)
         self.data[:n, pos, layer] = new

@@ -120,14 +120,15 @@ class DecoderLayer(_Sublayers):
 
     def forward(self, x: Tensor, memory_kv: tuple[Tensor, Tensor], src_mask: Tensor,
                 cache: CacheLayer | None = None, pos: int = 0, need_weights: bool = False,
-                group: int = 1) -> tuple[Tensor, Tensor | None]:
+                group: int = 1, src_len: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """x (B, T, d) -- all target positions (``cache`` None, causal) or the newest one (T = 1, at
         position ``pos``; ``cache`` is this layer's part of the key/value cache, positions ``[:pos]``
         filled).
 
         ``memory_kv`` (B / group, H, S, dh) and ``src_mask`` (B / group, 1, 1, S): each memory row
         serves ``group`` consecutive rows of ``x`` (the hypotheses of one sentence in beam search),
-        whose queries are attended together as ``group * T`` positions of that sentence.
+        whose queries are attended together as ``group * T`` positions of that sentence; ``src_len``
+        (B / group,), when given, is the count of True in each row of ``src_mask`` (its first ones).
 
         Returns (x (B, T, d), cross-attention weights (B, H, T, S) or None).
         """
@@ -135,7 +136,7 @@ class DecoderLayer(_Sublayers):
         x, _, _ = self.residual(0, x, lambda h: self.self_attn(h, causal=causal, kv=cache, pos=pos))
         b, t, d = x.shape
         x, weights, _ = self.residual(1, x.view(b // group, group * t, d), lambda h: self.cross_attn(
-            h, src_mask, kv=memory_kv, need_weights=need_weights))
+            h, src_mask, kv=memory_kv, need_weights=need_weights, key_lengths=src_len))
         x = x.view(b, t, d)
         if weights is not None and group > 1:  # (B/g, H, g*T, S) -> (B, H, T, S)
             n, h, _, s = weights.shape
@@ -281,11 +282,12 @@ class Transformer(EncoderDecoder):
         cache = state.cache_for(end) if incremental else None
         if cache is not None:
             cache.start_step(n, state.step)
+        src_len = state.src_mask.view(state.src_mask.shape[0], -1).sum(1)  # the mask is lengths_to_mask's
         weights = None
         for i, layer in enumerate(self.decoder):
             kv = cache.layer(i) if cache is not None else None
             last = need_attn and i == len(self.decoder) - 1
-            x, weights = layer(x, state.memory_kv[i], state.src_mask, kv, state.step, last, state.group)
+            x, weights = layer(x, state.memory_kv[i], state.src_mask, kv, state.step, last, state.group, src_len)
         new_state = dataclasses.replace(state, cache=cache, step=end)
         return (project or self._logits)(self.dec_norm(x)), new_state, weights
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from seqkit.sampling import pick_token
-from seqkit.seq2seq import Transformer, kv_cache, search
+from seqkit.seq2seq import Transformer, attention_kernel, search
 from seqkit.seq2seq.ensemble import Ensemble
 from seqkit.seq2seq.loss import sequence_mean_loss
 from seqkit.seq2seq.prefix_buffer import PrefixBuffer
@@ -331,8 +331,8 @@ def test_the_cache_is_allocated_once_and_each_step_computes_the_live_rows(revers
 
 @pytest.mark.parametrize("quantize", [None, "int8"])
 def test_the_attention_kernel_and_the_gathered_keys_give_the_same_searches(reverser, batch, quantize, monkeypatch):
-    """The C kernel (:mod:`seqkit.seq2seq.kv_cache`) against SDPA over the keys gathered in row order."""
-    if kv_cache.load() is None:
+    """The C kernels (:mod:`seqkit.seq2seq.attention_kernel`) against SDPA (over the keys gathered in row order)."""
+    if attention_kernel.load() is None:
         pytest.skip("no C compiler here: only the gathered path runs")
     src, src_len = batch
     model = quantize_model(reverser, quantize) if quantize else reverser
@@ -342,7 +342,7 @@ def test_the_attention_kernel_and_the_gathered_keys_give_the_same_searches(rever
                 greedy_search(model, src, src_len, max_len_a=1, max_len_b=2, return_attention=True))
 
     beams, greedy = searches()
-    monkeypatch.setattr(kv_cache, "load", lambda: None)
+    monkeypatch.setattr(attention_kernel, "load", lambda: None)
     gathered_beams, gathered_greedy = searches()
     for new, old in zip([*beams, greedy], [*gathered_beams, gathered_greedy]):  # float rounding apart
         assert [h.tokens for h in new] == [h.tokens for h in old]

@@ -1,5 +1,6 @@
-"""The key/value cache read by reference (:mod:`seqkit.seq2seq.kv_cache`): the C kernel and the gathered
-path against attention written out by hand, reorders that move slot numbers only, copies in row order."""
+"""The key/value cache read by reference (:mod:`seqkit.seq2seq.kv_cache`) and the decoder's attention
+kernels (:mod:`seqkit.seq2seq.attention_kernel`): the C kernels and the torch path against attention
+written out by hand, reorders that move slot numbers only, copies in row order."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import pytest
 import torch
 
-from seqkit.seq2seq import Transformer, kv_cache
+from seqkit.seq2seq import Transformer, attention_kernel
 from seqkit.seq2seq.kv_cache import KVCache
 
 SLOTS, CAP, LAYERS, HEADS, DH = 6, 5, 2, 2, 4
@@ -17,10 +18,10 @@ D = HEADS * DH
 
 @pytest.fixture(params=["kernel", "gathered"])
 def path(request, monkeypatch):
-    if request.param == "kernel" and kv_cache.load() is None:
+    if request.param == "kernel" and attention_kernel.load() is None:
         pytest.skip("no C compiler here: only the gathered path runs")
     if request.param == "gathered":
-        monkeypatch.setattr(kv_cache, "load", lambda: None)
+        monkeypatch.setattr(attention_kernel, "load", lambda: None)
     return request.param
 
 
@@ -63,6 +64,28 @@ def test_attention_reads_each_position_from_its_slot_and_writes_the_new_one(path
     before[:n, pos, layer] = new
     assert torch.equal(cache.data, before)
     assert torch.equal(cache.origin[:n, pos], torch.arange(n, dtype=torch.int32))
+
+
+def test_memory_attention_attends_over_each_sentences_real_positions_for_its_whole_group():
+    if attention_kernel.load() is None:
+        pytest.skip("no C compiler here: the cross-attention takes SDPA")
+    g = torch.Generator().manual_seed(2)
+    sentences, group, length = 3, 4, 5
+    memory = torch.randn(sentences, length, 2 * D, generator=g)  # as memory_kv makes them: strided heads
+    k, v = memory.view(sentences, length, 2, HEADS, DH).permute(2, 0, 3, 1, 4).unbind(0)
+    q = torch.randn(sentences, group, D, generator=g)
+    lengths = torch.tensor([5, 1, 3])
+    with torch.inference_mode():
+        out = attention_kernel.memory_attention(q, k, v, lengths, HEADS)
+    for s in range(sentences):
+        for i in range(group):
+            for h in range(HEADS):
+                sl = slice(h * DH, (h + 1) * DH)
+                keys = [k[s, h, p].tolist() for p in range(lengths[s])]
+                values = [v[s, h, p].tolist() for p in range(lengths[s])]
+                expected = torch.tensor(_by_hand(q[s, i, sl].tolist(), keys, values)).float()
+                torch.testing.assert_close(out[s, i, sl], expected, atol=1e-5, rtol=1e-5)
+    assert attention_kernel.memory_attention(q, k, v, lengths, HEADS) is None  # autograd on: SDPA's turn
 
 
 def test_a_reorder_gathers_slot_numbers_and_leaves_keys_and_values_where_they_are():
