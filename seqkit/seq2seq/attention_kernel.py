@@ -58,11 +58,12 @@ def memory_attention(q: Tensor, k: Tensor, v: Tensor, lengths: Tensor, heads: in
     ``k``, ``v`` (B, H, S, dh) at positions ``[:lengths[b]]`` -> (B, L, d); None where the kernel cannot
     run (the caller takes SDPA)."""
     lib = usable(q, k, v)
-    if lib is None or k.stride() != v.stride() or k.stride(3) != 1:
+    b, rows, d = q.shape
+    if (lib is None or k.shape != v.shape or k.stride() != v.stride() or k.stride(3) != 1 or lengths.shape != (b,)
+            or k.shape[:2] != (b, heads) or k.shape[3] * heads != d):
         return None
     q = q.contiguous()
-    lengths = lengths.to(torch.int64).contiguous()
-    b, rows, d = q.shape
+    lengths = lengths.to(torch.int64).clamp(0, k.shape[2]).contiguous()  # never past the memory's end
     out = q.new_empty((b, rows, d))
     head_dim = d // heads
     check(lib.memory_attention(b, rows, heads, head_dim, q.data_ptr(), d, k.data_ptr(), v.data_ptr(), k.stride(0),

@@ -117,6 +117,11 @@ class KVCache:
         ``[q | k | v]`` -> (n, 1, d). Call :meth:`start_step` first."""
         n, d = qkv.shape[0], qkv.shape[-1] // 3
         head_dim = d // heads
+        slots, capacity, layers, _, cached_heads, cached_dim = self.data.shape
+        if (qkv.shape[1:] != (1, 3 * d) or n > min(slots, self.origin.shape[0]) or not 0 <= pos < capacity
+                or not 0 <= layer < layers or (heads, head_dim) != (cached_heads, cached_dim)):
+            raise ValueError(f"a step of {tuple(qkv.shape)} at position {pos} does not fit this cache "
+                             f"{tuple(self.data.shape)}")
         if self._lib is not None:
             qkv = qkv.float().contiguous()
             out = qkv.new_empty((n, 1, d))

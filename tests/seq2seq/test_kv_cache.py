@@ -86,6 +86,20 @@ def test_memory_attention_attends_over_each_sentences_real_positions_for_its_who
                 expected = torch.tensor(_by_hand(q[s, i, sl].tolist(), keys, values)).float()
                 torch.testing.assert_close(out[s, i, sl], expected, atol=1e-5, rtol=1e-5)
     assert attention_kernel.memory_attention(q, k, v, lengths, HEADS) is None  # autograd on: SDPA's turn
+    with torch.inference_mode():  # lengths past the memory's end read no further than it
+        past = attention_kernel.memory_attention(q, k, v, torch.tensor([99, 1, 3]), HEADS)
+    assert torch.equal(past, out)
+
+
+def test_a_step_that_does_not_fit_the_cache_is_refused(path):
+    cache = _cache()
+    with torch.inference_mode():
+        cache.start_step(4, 2)
+        for rows, pos, layer in ((SLOTS + 1, 2, 0), (4, CAP, 0), (4, 2, LAYERS)):
+            with pytest.raises(ValueError, match="does not fit"):
+                cache.attend(layer, torch.zeros(rows, 1, 3 * D), pos, HEADS)
+        with pytest.raises(ValueError, match="does not fit"):
+            cache.attend(0, torch.zeros(4, 1, 3 * D), 2, HEADS * 2)  # another head count
 
 
 def test_a_reorder_gathers_slot_numbers_and_leaves_keys_and_values_where_they_are():
