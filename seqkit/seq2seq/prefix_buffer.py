@@ -1,7 +1,8 @@
 """Per-row sequences that grow one step at a time in preallocated storage, reordered by one gather.
 
 A search keeps, for every live row of its batch (a sentence, or a beam hypothesis), what the earlier
-steps produced: the decoder's self-attention keys and values, the output tokens, the attention weights.
+steps produced: the output tokens, the attention weights (the Transformer's keys and values, far larger,
+are reordered by reference instead: :mod:`seqkit.seq2seq.kv_cache`).
 :class:`PrefixBuffer` holds them in one tensor sized for the longest output once, so a step writes its
 position in place instead of concatenating (which copies everything so far), and reordering the rows
 (beam search picking parents, finished rows leaving) is one ``index_select`` of the filled prefix into a

@@ -16,12 +16,12 @@ Shared conventions:
 
 Memory: nothing grows by concatenation. The search knows its length cap before the first step
 (``steps = max(max_lengths) + 1``), calls ``state.reserve(steps)`` (the Transformer then preallocates
-its self-attention keys and values, see :mod:`seqkit.seq2seq.transformer`) and keeps the output
-tokens and attention weights of every live row in
+its self-attention keys and values, which a reorder never moves: :mod:`seqkit.seq2seq.kv_cache`) and
+keeps the output tokens and attention weights of every live row in
 :class:`~seqkit.seq2seq.prefix_buffer.PrefixBuffer` buffers of ``steps`` columns, written in place
 at step t. When rows change -- beam search picks each new hypothesis's parent, finished sentences
-leave (their rows are dropped, not carried) -- every buffer is reordered by one ``index_select`` of
-its filled prefix into a spare buffer of the same size, so the work per step follows the live rows
+leave (their rows are dropped, not carried) -- each of these buffers is reordered by one ``index_select``
+of its filled prefix into a spare buffer of the same size, so the work per step follows the live rows
 and no step allocates a buffer. Beam search decodes the first step with one row per sentence (its
 only hypothesis, the empty one) and makes the ``beam`` rows after it (``state.expand``); it takes the
 ``2 * beam`` best of the hypotheses' scores plus the step's log-probabilities over each sentence's beam x
