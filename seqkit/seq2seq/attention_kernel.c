@@ -14,14 +14,14 @@
  * first writes to slot row j. So beam search never moves keys and values: reordering the hypotheses
  * (and dropping finished ones) gathers the small origin table instead.
  *
- * For every live row j in [first, last) (the caller splits the rows among threads) and head h:
+ * For every live row j and head h:
  *   s_p = (q_h . k_{h,p}) * scale for p = 0..t,  w = softmax(s),  out_h = sum_p w_p v_{h,p}.
  * q, k and v of row j come from its fused projection qkv + j * qkv_stride: [q | k | v], each heads x dh.
  * Returns 0, or -1 when the scores' scratch cannot be allocated.
  *
- * memory_attention: the cross-attention of `group` query rows per sentence s in [first, last) (a
- * sentence's beam hypotheses) over that sentence's encoder memory, its first lengths[s] positions (the
- * rest is padding): the keys of sentence s, head h, position p at k + s * s_stride + h * h_stride + p * p_stride (dh
+ * memory_attention: the cross-attention of `group` query rows per sentence (a sentence's beam
+ * hypotheses) over that sentence's encoder memory, its first lengths[s] positions (the rest is padding):
+ * the keys of sentence s, head h, position p at k + s * s_stride + h * h_stride + p * p_stride (dh
  * floats), the values likewise from v; query row r = s * group + i at q + r * q_stride + h * dh. Each
  * key is read once for the whole group. A sentence without positions gets zeros.
  *
@@ -33,21 +33,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static inline int decode_step(int64_t first, int64_t last, int64_t heads, int64_t dh, int64_t t,
+static inline int decode_step(int64_t n, int64_t heads, int64_t dh, int64_t t,
                      const float *qkv, int64_t qkv_stride,
                      float *cache, int64_t row_stride, int64_t pos_stride, int64_t v_offset,
                      const int32_t *origin, int64_t origin_stride,
                      float *out, int64_t out_stride, float scale)
 {
     const int64_t d = heads * dh, len = t + 1;
-    for (int64_t j = first; j < last; j++) { /* the new position's keys and values, in row j's own slot */
+    for (int64_t j = 0; j < n; j++) { /* the new position's keys and values, in row j's own slot */
         float *slot = cache + j * row_stride + t * pos_stride;
         memcpy(slot, qkv + j * qkv_stride + d, (size_t)d * sizeof(float));
         memcpy(slot + v_offset, qkv + j * qkv_stride + 2 * d, (size_t)d * sizeof(float));
     }
     float *scores = malloc(sizeof(float) * (size_t)(heads * len));
     if (scores == NULL) return -1;
-    for (int64_t j = first; j < last; j++) {
+    for (int64_t j = 0; j < n; j++) {
         const float *q = qkv + j * qkv_stride;
         const int32_t *rows = origin + j * origin_stride;
         for (int64_t p = 0; p < len; p++) {
@@ -82,16 +82,16 @@ static inline int decode_step(int64_t first, int64_t last, int64_t heads, int64_
     return 0;
 }
 
-static inline int memory_step(int64_t first, int64_t last, int64_t group, int64_t heads, int64_t dh,
+static inline int memory_step(int64_t sentences, int64_t group, int64_t heads, int64_t dh,
                      const float *q, int64_t q_stride,
                      const float *k, const float *v, int64_t s_stride, int64_t h_stride, int64_t p_stride,
                      const int64_t *lengths, float *out, int64_t out_stride, float scale)
 {
     int64_t longest = 1;
-    for (int64_t s = first; s < last; s++) longest = lengths[s] > longest ? lengths[s] : longest;
+    for (int64_t s = 0; s < sentences; s++) longest = lengths[s] > longest ? lengths[s] : longest;
     float *scores = malloc(sizeof(float) * (size_t)(group * longest));
     if (scores == NULL) return -1;
-    for (int64_t s = first; s < last; s++) {
+    for (int64_t s = 0; s < sentences; s++) {
         const int64_t len = lengths[s];
         for (int64_t h = 0; h < heads; h++) {
             const float *ks = k + s * s_stride + h * h_stride, *vs = v + s * s_stride + h * h_stride;
@@ -130,21 +130,21 @@ static inline int memory_step(int64_t first, int64_t last, int64_t group, int64_
     return 0;
 }
 
-int decode_attention(int64_t first, int64_t last, int64_t heads, int64_t dh, int64_t t, const float *qkv, int64_t qkv_stride,
+int decode_attention(int64_t n, int64_t heads, int64_t dh, int64_t t, const float *qkv, int64_t qkv_stride,
                      float *cache, int64_t row_stride, int64_t pos_stride, int64_t v_offset,
                      const int32_t *origin, int64_t origin_stride, float *out, int64_t out_stride, float scale)
 {
-#define DECODE_STEP(DH) decode_step(first, last, heads, DH, t, qkv, qkv_stride, cache, row_stride, pos_stride, v_offset, \
+#define DECODE_STEP(DH) decode_step(n, heads, DH, t, qkv, qkv_stride, cache, row_stride, pos_stride, v_offset, \
                                     origin, origin_stride, out, out_stride, scale)
     return dh == 64 ? DECODE_STEP(64) : dh == 32 ? DECODE_STEP(32) : DECODE_STEP(dh);
 #undef DECODE_STEP
 }
 
-int memory_attention(int64_t first, int64_t last, int64_t group, int64_t heads, int64_t dh, const float *q, int64_t q_stride,
+int memory_attention(int64_t sentences, int64_t group, int64_t heads, int64_t dh, const float *q, int64_t q_stride,
                      const float *k, const float *v, int64_t s_stride, int64_t h_stride, int64_t p_stride,
                      const int64_t *lengths, float *out, int64_t out_stride, float scale)
 {
-#define MEMORY_STEP(DH) memory_step(first, last, group, heads, DH, q, q_stride, k, v, s_stride, h_stride, p_stride, \
+#define MEMORY_STEP(DH) memory_step(sentences, group, heads, DH, q, q_stride, k, v, s_stride, h_stride, p_stride, \
                                     lengths, out, out_stride, scale)
     return dh == 64 ? MEMORY_STEP(64) : dh == 32 ? MEMORY_STEP(32) : MEMORY_STEP(dh);
 #undef MEMORY_STEP

@@ -14,18 +14,13 @@ Measured on the 2-core AMD EPYC, one thread (microbenchmarks, float32): self-att
 sentences x 5 hypotheses over 20-25 positions). The numbers equal SDPA's up to float rounding (about 1e-6).
 They run on CPU float32 tensors with autograd off; everything else, and ``SEQKIT_ATTENTION_KERNEL=0``, or a
 machine without a C compiler, takes the torch path (``tests/seq2seq/test_kv_cache.py`` holds both to
-attention written out by hand). A call with enough work is split by rows among torch's threads
-(``torch.get_num_threads()``; ctypes lets go of the GIL), so more threads speed attention as they speed
-the matrix products: the rows are independent, and the numbers do not depend on the split.
+attention written out by hand).
 """
 
 from __future__ import annotations
 
 import ctypes
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -36,14 +31,9 @@ from seqkit.native import kernel
 _SOURCE = Path(__file__).with_name("attention_kernel.c")
 _P, _I64, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
 _SIGNATURES = {
-    "decode_attention": (ctypes.c_int, [_I64] * 5 + [_P, _I64, _P, _I64, _I64, _I64, _P, _I64, _P, _I64, _F]),
-    "memory_attention": (ctypes.c_int, [_I64] * 5 + [_P, _I64, _P, _P, _I64, _I64, _I64, _P, _P, _I64, _F]),
+    "decode_attention": (ctypes.c_int, [_I64, _I64, _I64, _I64, _P, _I64, _P, _I64, _I64, _I64, _P, _I64, _P, _I64, _F]),
+    "memory_attention": (ctypes.c_int, [_I64, _I64, _I64, _I64, _P, _I64, _P, _P, _I64, _I64, _I64, _P, _P, _I64, _F]),
 }
-#: a call is split among threads from this many multiply-adds on (a thread's share must outweigh the ~20 us
-#: of handing it over)
-MIN_SPLIT = 2**18
-_pool: tuple[ThreadPoolExecutor, int, int] | None = None  # (the pool, its threads, the process that made it)
-_pool_lock = threading.Lock()
 
 
 def load() -> ctypes.CDLL | None:
@@ -58,28 +48,8 @@ def usable(*tensors: Tensor) -> ctypes.CDLL | None:
     return load()
 
 
-def _workers(threads: int) -> ThreadPoolExecutor:
-    """The helper threads: made again when torch is given more threads, and in a forked child (whose copy
-    of the pool has no threads behind it)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[1] < threads or _pool[2] != os.getpid():
-            _pool = (ThreadPoolExecutor(threads, thread_name_prefix="seqkit-attention"), threads, os.getpid())
-        return _pool[0]
-
-
-def run(function, rows: int, work: int, *args) -> None:
-    """``function(first, last, *args)`` over rows ``[0, rows)``: in one call, or split among torch's threads
-    when ``work`` (multiply-adds) is at least :data:`MIN_SPLIT` (this thread takes the first share)."""
-    threads = min(torch.get_num_threads(), rows)
-    if threads <= 1 or work < MIN_SPLIT:
-        codes = [function(0, rows, *args)]
-    else:
-        bounds = [rows * i // threads for i in range(threads + 1)]
-        pool = _workers(threads - 1)
-        others = [pool.submit(function, a, b, *args) for a, b in zip(bounds[1:-1], bounds[2:])]
-        codes = [function(0, bounds[1], *args)] + [f.result() for f in others]
-    if any(codes):
+def check(code: int) -> None:
+    if code:
         raise MemoryError("out of memory in the decoder's attention kernel")
 
 
@@ -96,7 +66,7 @@ def memory_attention(q: Tensor, k: Tensor, v: Tensor, lengths: Tensor, heads: in
     lengths = lengths.to(torch.int64).clamp(0, k.shape[2]).contiguous()  # never past the memory's end
     out = q.new_empty((b, rows, d))
     head_dim = d // heads
-    run(lib.memory_attention, b, 2 * q.numel() * k.shape[2], rows, heads, head_dim, q.data_ptr(), d, k.data_ptr(),
-        v.data_ptr(), k.stride(0), k.stride(1), k.stride(2), lengths.data_ptr(), out.data_ptr(), d,
-        1.0 / math.sqrt(head_dim))
+    check(lib.memory_attention(b, rows, heads, head_dim, q.data_ptr(), d, k.data_ptr(), v.data_ptr(), k.stride(0),
+                               k.stride(1), k.stride(2), lengths.data_ptr(), out.data_ptr(), d,
+                               1.0 / math.sqrt(head_dim)))
     return out

@@ -118,7 +118,7 @@ class KVCache:
         n, d = qkv.shape[0], qkv.shape[-1] // 3
         head_dim = d // heads
         slots, capacity, layers, _, cached_heads, cached_dim = self.data.shape
-        if (qkv.shape[1:] != (1, 3 * d) or n > min(slots, self.origin.shape[0]) or not 0 <= pos < self.origin.shape[1]
+        if (qkv.shape[1:] != (1, 3 * d) or n > min(slots, self.origin.shape[0]) or not 0 <= pos < capacity
                 or not 0 <= layer < layers or (heads, head_dim) != (cached_heads, cached_dim)):
             raise ValueError(f"a step of {tuple(qkv.shape)} at position {pos} does not fit this cache "
                              f"{tuple(self.data.shape)}")
@@ -126,10 +126,10 @@ class KVCache:
             qkv = qkv.float().contiguous()
             out = qkv.new_empty((n, 1, d))
             stride = self.data.stride()
-            attention_kernel.run(self._lib.decode_attention, n, 2 * n * (pos + 1) * d, heads, head_dim, pos,
-                                 qkv.data_ptr(), qkv.stride(0), self.data[:, :, layer].data_ptr(), stride[0],
-                                 stride[1], stride[3], self.origin.data_ptr(), self.origin.stride(0), out.data_ptr(),
-                                 d, 1.0 / math.sqrt(head_dim))
+            attention_kernel.check(self._lib.decode_attention(
+                n, heads, head_dim, pos, qkv.data_ptr(), qkv.stride(0), self.data[:, :, layer].data_ptr(),
+                stride[0], stride[1], stride[3], self.origin.data_ptr(), self.origin.stride(0), out.data_ptr(), d,
+                1.0 / math.sqrt(head_dim)))
             return out
         new = qkv[:, 0, d:].reshape(n, 2, heads, head_dim)
         self.data[:n, pos, layer] = new

@@ -162,26 +162,3 @@ def test_decoding_with_autograd_on_takes_the_gathered_path_and_agrees():
     tokens.copy_(saved)
     slow = steps()  # autograd on: the kernel would write behind its back, so the gathered path runs
     torch.testing.assert_close(slow, fast, atol=1e-5, rtol=1e-5)
-
-
-def test_a_call_split_among_threads_gives_the_numbers_of_one(monkeypatch):
-    if attention_kernel.load() is None:
-        pytest.skip("no C compiler here: no kernel to split")
-    g = torch.Generator().manual_seed(3)
-    memory = torch.randn(7, 6, 2 * D, generator=g)
-    k, v = memory.view(7, 6, 2, HEADS, DH).permute(2, 0, 3, 1, 4).unbind(0)
-    q, lengths = torch.randn(7, 3, D, generator=g), torch.tensor([6, 1, 3, 6, 2, 5, 4])
-    qkv = torch.randn(5, 1, 3 * D, generator=g)
-
-    def both():
-        cache = _cache()
-        with torch.inference_mode():
-            cache.start_step(5, 3)
-            return cache.attend(1, qkv, 3, HEADS), cache.data, attention_kernel.memory_attention(q, k, v, lengths, HEADS)
-
-    one = both()
-    monkeypatch.setattr(attention_kernel, "MIN_SPLIT", 0)
-    torch.set_num_threads(3)  # the conftest fixture puts back one thread
-    split = both()
-    for a, b in zip(one, split):
-        assert torch.equal(a, b)
