@@ -12,9 +12,15 @@ layer's cached keys and values at each reorder. Two loops replace them, one call
 Measured on the 2-core AMD EPYC, one thread (microbenchmarks, float32): self-attention with its reorder
 3-5x less time (750 rows, 4 heads of 64, 3 layers, positions 1-35); cross-attention 1.6-2x (150-300
 sentences x 5 hypotheses over 20-25 positions). The numbers equal SDPA's up to float rounding (about 1e-6).
-They run on CPU float32 tensors with autograd off; everything else, and ``SEQKIT_ATTENTION_KERNEL=0``, or a
-machine without a C compiler, takes the torch path (``tests/seq2seq/test_kv_cache.py`` holds both to
-attention written out by hand).
+They run on CPU float32 tensors with autograd off, on one thread, when torch has at most
+:data:`KERNEL_THREADS` threads; everything else, and ``SEQKIT_ATTENTION_KERNEL=0``, or a machine without a
+C compiler, takes the torch path (``tests/seq2seq/test_kv_cache.py`` holds both to attention written out
+by hand). Why the thread limit: splitting a call's rows among Python threads (ctypes lets go of the GIL)
+gained nothing at 2 threads (1.00x int8, 1.02x float32), because torch's OpenMP workers spin between
+operators and hold the other core (with ``OMP_WAIT_POLICY=PASSIVE`` the split gained 1.13x, but
+everything else lost more); and at many threads SDPA and the gather run in parallel while one kernel
+thread would not. At 2 threads the kernels are still ahead (float32 decoding 1.35x CTranslate2's
+against 1.24x before); more cores could not be measured here.
 """
 
 from __future__ import annotations
@@ -41,9 +47,15 @@ def load() -> ctypes.CDLL | None:
     return kernel(_SOURCE, "SEQKIT_ATTENTION_KERNEL", _SIGNATURES)
 
 
+#: the kernels run while torch has at most this many threads (see the module docstring)
+KERNEL_THREADS = 2
+
+
 def usable(*tensors: Tensor) -> ctypes.CDLL | None:
-    """The kernels, if they may run on ``tensors`` (CPU float32, autograd off), else None."""
-    if torch.is_grad_enabled() or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
+    """The kernels, if they may run on ``tensors`` (CPU float32, autograd off, at most
+    :data:`KERNEL_THREADS` torch threads), else None."""
+    if (torch.is_grad_enabled() or torch.get_num_threads() > KERNEL_THREADS
+            or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors)):
         return None
     return load()
 

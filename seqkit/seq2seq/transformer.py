@@ -282,7 +282,7 @@ class Transformer(EncoderDecoder):
         cache = state.cache_for(end) if incremental else None
         if cache is not None:
             cache.start_step(n, state.step)
-        src_len = state.src_mask.view(state.src_mask.shape[0], -1).sum(1)  # the mask is lengths_to_mask's
+        src_len = state.src_mask.reshape(state.src_mask.shape[0], -1).sum(1)  # the mask is lengths_to_mask's
         weights = None
         for i, layer in enumerate(self.decoder):
             kv = cache.layer(i) if cache is not None else None

@@ -86,6 +86,10 @@ def test_memory_attention_attends_over_each_sentences_real_positions_for_its_who
                 expected = torch.tensor(_by_hand(q[s, i, sl].tolist(), keys, values)).float()
                 torch.testing.assert_close(out[s, i, sl], expected, atol=1e-5, rtol=1e-5)
     assert attention_kernel.memory_attention(q, k, v, lengths, HEADS) is None  # autograd on: SDPA's turn
+    torch.set_num_threads(attention_kernel.KERNEL_THREADS + 1)  # the conftest fixture puts back one thread
+    with torch.inference_mode():
+        assert attention_kernel.memory_attention(q, k, v, lengths, HEADS) is None  # many threads: SDPA's too
+    torch.set_num_threads(1)
     with torch.inference_mode():  # lengths past the memory's end read no further than it
         past = attention_kernel.memory_attention(q, k, v, torch.tensor([99, 1, 3]), HEADS)
     assert torch.equal(past, out)
