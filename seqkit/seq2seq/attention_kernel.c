@@ -33,6 +33,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* sc[0..len) replaced by its softmax (nothing for len <= 0) */
+static inline void softmax(float *sc, int64_t len)
+{
+    if (len <= 0) return;
+    float top = sc[0], sum = 0.0f;
+    for (int64_t p = 1; p < len; p++) top = sc[p] > top ? sc[p] : top;
+    for (int64_t p = 0; p < len; p++) {
+        sc[p] = expf(sc[p] - top);
+        sum += sc[p];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t p = 0; p < len; p++) sc[p] *= inv;
+}
+
 static inline int decode_step(int64_t n, int64_t heads, int64_t dh, int64_t t,
                      const float *qkv, int64_t qkv_stride,
                      float *cache, int64_t row_stride, int64_t pos_stride, int64_t v_offset,
@@ -58,16 +72,7 @@ static inline int decode_step(int64_t n, int64_t heads, int64_t dh, int64_t t,
                 scores[h * len + p] = s * scale;
             }
         }
-        for (int64_t h = 0; h < heads; h++) {
-            float *sc = scores + h * len, top = sc[0], sum = 0.0f;
-            for (int64_t p = 1; p < len; p++) top = sc[p] > top ? sc[p] : top;
-            for (int64_t p = 0; p < len; p++) {
-                sc[p] = expf(sc[p] - top);
-                sum += sc[p];
-            }
-            const float inv = 1.0f / sum;
-            for (int64_t p = 0; p < len; p++) sc[p] *= inv;
-        }
+        for (int64_t h = 0; h < heads; h++) softmax(scores + h * len, len);
         float *o = out + j * out_stride;
         memset(o, 0, (size_t)d * sizeof(float));
         for (int64_t p = 0; p < len; p++) {
@@ -105,16 +110,8 @@ static inline int memory_step(int64_t sentences, int64_t group, int64_t heads, i
                 }
             }
             for (int64_t i = 0; i < group; i++) {
-                float *sc = scores + i * len, top = len > 0 ? sc[0] : 0.0f, sum = 0.0f;
                 memset(out + (s * group + i) * out_stride + h * dh, 0, (size_t)dh * sizeof(float));
-                if (len <= 0) continue;
-                for (int64_t p = 1; p < len; p++) top = sc[p] > top ? sc[p] : top;
-                for (int64_t p = 0; p < len; p++) {
-                    sc[p] = expf(sc[p] - top);
-                    sum += sc[p];
-                }
-                const float inv = 1.0f / sum;
-                for (int64_t p = 0; p < len; p++) sc[p] *= inv;
+                softmax(scores + i * len, len);
             }
             for (int64_t p = 0; p < len; p++) {
                 const float *vp = vs + p * p_stride;
