@@ -187,7 +187,7 @@ class MultiHeadAttention(nn.Module):
         if self.cross:
             k, v = kv
             q = self.q_proj(x)
-            if key_lengths is not None and not need_weights and not self.training:
+            if key_lengths is not None and self.use_sdpa and not need_weights and not self.training:
                 out = memory_attention(q, k, v, key_lengths, self.n_heads)
                 if out is not None:
                     return self.out_proj(out), None, kv
