@@ -166,3 +166,26 @@ def test_decoding_with_autograd_on_takes_the_gathered_path_and_agrees():
     tokens.copy_(saved)
     slow = steps()  # autograd on: the kernel would write behind its back, so the gathered path runs
     torch.testing.assert_close(slow, fast, atol=1e-5, rtol=1e-5)
+
+
+def test_a_transformer_search_on_one_thread_runs_both_kernels(monkeypatch):
+    if attention_kernel.load() is None:
+        pytest.skip("no C compiler here: the searches take the torch path")
+    from seqkit.seq2seq import attention, beam_search
+
+    ran = {"memory": 0, "cache": 0}
+    real_memory, real_start = attention.memory_attention, KVCache.start_step
+
+    def memory(*args):
+        out = real_memory(*args)
+        ran["memory"] += out is not None
+        return out
+
+    def start(self, n, pos):
+        real_start(self, n, pos)
+        ran["cache"] += self._lib is not None
+
+    monkeypatch.setattr(attention, "memory_attention", memory)
+    monkeypatch.setattr(KVCache, "start_step", start)
+    beam_search(_small(), torch.randint(4, 30, (3, 5)), torch.tensor([5, 2, 4]), beam_size=3, max_len_b=4)
+    assert ran["memory"] > 0 and ran["cache"] > 0
