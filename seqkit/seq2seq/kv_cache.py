@@ -71,8 +71,8 @@ class KVCache:
     def copy(self, n: int, step: int, capacity: int, in_place: bool) -> KVCache:
         """A new cache of ``n`` slots and ``capacity`` positions holding rows ``[:n]``' positions
         ``[:step]`` in row order (row j in slot j)."""
-        out = KVCache(self.data.new_empty((n, capacity, *self.data.shape[2:])),
-                      self.origin.new_empty((n, capacity)), in_place)
+        layers, _, heads, head_dim = self.data.shape[2:]
+        out = KVCache.empty(n, capacity, layers, heads, head_dim, self.data, in_place)
         if step:
             out.data[:, :step] = self.ordered(n, step)
             out.origin[:, :step] = torch.arange(n, dtype=torch.int32, device=self.data.device).unsqueeze(1)
