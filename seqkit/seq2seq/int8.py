@@ -29,18 +29,78 @@ puts in a model.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqkit.native import kernel
+from seqkit.seq2seq.attention_kernel import KERNEL_THREADS
 from seqkit.seq2seq.packed import projecting_models, replace_linears
 
 #: calls whose output has at least this many numbers (rows x out_features) run oneDNN's kernel where there is
 #: one: below it fbgemm's is the faster, above it oneDNN's; measured on 256 x 1,085-32,000 weights, busy machine
 WIDE_OUTPUTS = 2**18
+
+#: calls of at most this many rows run seqkit's own kernel (``int8_kernel.c``) where it is built with
+#: AVX512-VNNI: a beam step of up to six sentences (see :class:`SmallRows`)
+SMALL_ROWS = 32
+
+_SOURCE = Path(__file__).with_name("int8_kernel.c")
+_P, _I64 = ctypes.c_void_p, ctypes.c_int64
+_SIGNATURES = {"int8_linear": (ctypes.c_int, [_I64, _I64, _I64, _P, _I64, _P, _P, _P, _P, ctypes.c_int, _P, _I64]),
+               "int8_kernel_vnni": (ctypes.c_int, [])}
+
+
+def small_kernel() -> ctypes.CDLL | None:
+    """The compiled small-rows kernel, or None (no compiler, or ``SEQKIT_INT8_KERNEL=0``)."""
+    return kernel(_SOURCE, "SEQKIT_INT8_KERNEL", _SIGNATURES)
+
+
+def small_kernel_pays() -> bool:
+    """Whether :class:`Int8Linear` layers made now run their small calls through :class:`SmallRows`: the
+    kernel is built with its AVX512-VNNI loop (its plain C loop is there for the tests, not for speed)."""
+    lib = small_kernel()
+    return lib is not None and bool(lib.int8_kernel_vnni())
+
+
+class SmallRows:
+    """An int8 layer for calls of a few rows, in ``int8_kernel.c`` (whose header says the arithmetic: each
+    row of ``x`` quantized on its own, to 0..255 with a zero point): ``x (M, K) float32 -> (M, N)``, plus
+    ``bias``, then ReLU when ``relu``. ``rows`` (N, K) int8 and ``scales`` (N,) as :func:`quantize_rows`
+    makes them; the rows are packed here in the kernel's layout (N padded to a multiple of 16, K to one
+    of 4, as blocks of 16 outputs ``[K / 4][16][4]``) with each padded row's sum. Raises ``RuntimeError``
+    where the kernel is not built."""
+
+    def __init__(self, rows: Tensor, scales: Tensor, bias: Tensor | None = None, relu: bool = False) -> None:
+        lib = small_kernel()
+        if lib is None:
+            raise RuntimeError("the int8 kernel is not built here")
+        n, k = rows.shape
+        padded = F.pad(rows, (0, -k % 4, 0, -n % 16))
+        self.packed = padded.view(padded.shape[0] // 16, 16, -1, 4).permute(0, 2, 1, 3).contiguous()
+        self.rowsum = padded.sum(1, dtype=torch.int32)
+        self.scales = scales.float().contiguous()
+        self.bias = None if bias is None else bias.float().contiguous()
+        self.in_features, self.out_features = k, n
+        self._call = lib.int8_linear
+        self._weights = (self.packed.data_ptr(), self.rowsum.data_ptr(), self.scales.data_ptr(),
+                         None if self.bias is None else self.bias.data_ptr(), int(relu))
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if x.dim() != 2 or x.shape[1] != self.in_features or x.dtype != torch.float32:
+            raise ValueError(f"the int8 kernel takes (M, {self.in_features}) float32, not {tuple(x.shape)} {x.dtype}")
+        x = x.contiguous()
+        m, n = x.shape[0], self.out_features
+        out = x.new_empty((m, n))
+        if self._call(m, n, self.in_features, x.data_ptr(), self.in_features, *self._weights, out.data_ptr(), n):
+            raise MemoryError("out of memory in the int8 kernel")
+        return out
 
 
 @functools.cache
@@ -95,16 +155,26 @@ class Int8Linear(nn.Module):
     for oneDNN's kernel, run for outputs of :data:`WIDE_OUTPUTS` numbers on (with VNNI; what pays for the
     output projection);
     ``keep_rows``: keep ``rows`` as given (an :class:`Int8Embedding` shares them; else :attr:`rows`
-    unpacks them when asked)."""
+    unpacks them when asked); ``relu``: ``max(0, x W^T + b)``, the ReLU in the same call (a feed-forward
+    layer's first Linear).
+
+    Calls of at most :data:`SMALL_ROWS` rows run :class:`SmallRows` (with ``vnni``, where
+    :func:`small_kernel_pays`, and while torch has at most
+    :data:`~seqkit.seq2seq.attention_kernel.KERNEL_THREADS` threads): the same int8 weights, the activations
+    quantized per row rather than per call (so finer, and a row's numbers do not depend on the rows beside
+    it), 1.5-3x less time than fbgemm at one to ten rows (``benchmarks/int8.py``). It keeps its own copy of
+    the int8 rows (a few MB for a base model)."""
 
     def __init__(self, rows: Tensor, scales: Tensor, bias: Tensor | None = None, vnni: bool | None = None,
-                 wide: bool = False, keep_rows: bool = False) -> None:
+                 wide: bool = False, keep_rows: bool = False, relu: bool = False) -> None:
         super().__init__()
         self.vnni = has_vnni() if vnni is None else vnni
         self.in_features, self.out_features = rows.shape[1], rows.shape[0]
-        self.scales = scales.float()
+        self.scales = scales.float().contiguous()
         self._rows = rows if keep_rows else None
-        self.bias = None if bias is None else bias.detach().float().clone()
+        self.bias = None if bias is None else bias.detach().float().clone().contiguous()
+        self.relu = relu
+        self.small = SmallRows(rows, self.scales, self.bias, relu) if self.vnni and small_kernel_pays() else None
         self.reduce_range = not self.vnni
         narrow, other = _engines(self.vnni)
         with warnings.catch_warnings():  # torch announces quantized tensors' move to torchao
@@ -120,9 +190,9 @@ class Int8Linear(nn.Module):
 
     @classmethod
     def from_float(cls, weight: Tensor, bias: Tensor | None = None, vnni: bool | None = None, wide: bool = False,
-                   keep_rows: bool = False) -> Int8Linear:
+                   keep_rows: bool = False, relu: bool = False) -> Int8Linear:
         """The int8 layer of a float weight (N, K) and bias (N,) (an ``nn.Linear``'s, or a tied embedding)."""
-        return cls(*quantize_rows(weight), bias, vnni, wide, keep_rows)
+        return cls(*quantize_rows(weight), bias, vnni, wide, keep_rows, relu)
 
     @property
     def rows(self) -> Tensor:
@@ -132,21 +202,32 @@ class Int8Linear(nn.Module):
         return torch.ops.quantized.linear_unpack(self.narrow)[0].int_repr()
 
     def forward(self, x: Tensor) -> Tensor:
-        wide = self.wide is not None and x.numel() // self.in_features * self.out_features >= WIDE_OUTPUTS
-        packed = self.wide if wide else self.narrow
+        rows = x.numel() // self.in_features if self.in_features else 0
+        if (self.small is not None and rows <= SMALL_ROWS and x.shape[-1] == self.in_features
+                and torch.get_num_threads() <= KERNEL_THREADS):
+            return self.small(x.reshape(rows, self.in_features).float()).view(*x.shape[:-1], self.out_features)
+        packed = self.wide if self.wide is not None and rows * self.out_features >= WIDE_OUTPUTS else self.narrow
+        if self.relu:
+            return torch.ops.quantized.linear_relu_dynamic(x.float(), packed, self.reduce_range)
         return torch.ops.quantized.linear_dynamic(x.float(), packed, self.reduce_range)
 
     def select(self, ids: Tensor) -> Int8Linear:
         """The layer of output rows ``ids`` (C,) only: the same int8 rows and scales, packed again."""
         return Int8Linear(self.rows.index_select(0, ids), self.scales.index_select(0, ids),
                           None if self.bias is None else self.bias.index_select(0, ids), self.vnni,
-                          wide=self.wide is not None)
+                          wide=self.wide is not None, relu=self.relu)
 
     def extra_repr(self) -> str:
         kernels = "fbgemm" + (f", onednn from {-(-WIDE_OUTPUTS // self.out_features)} rows" if self.wide is not None
                               else "")
+        if self.small is not None:
+            kernels = f"seqkit's up to {SMALL_ROWS} rows, " + kernels
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"kernels={kernels}, reduce_range={self.reduce_range}")
+                f"kernels={kernels}, reduce_range={self.reduce_range}" + (", relu" if self.relu else ""))
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x
 
 
 class Int8Embedding(nn.Module):
@@ -171,8 +252,14 @@ def int8_layers(model: nn.Module, vnni: bool | None = None) -> nn.Module:
     """Replace, in place, every ``nn.Linear`` of ``model`` by its :class:`Int8Linear`; a Transformer (an
     ``embed`` table and an ``out_proj`` slot, also inside an ensemble) gets its output projection int8
     too (the tied embedding's rows when ``out_proj`` is None; oneDNN's kernel for wide calls) and its
-    embedding an :class:`Int8Embedding` (over the projection's int8 rows when they are tied). Returns
-    ``model``."""
+    embedding an :class:`Int8Embedding` (over the projection's int8 rows when they are tied); a
+    feed-forward layer with ReLU computes it in its first Linear's call (``relu=True``). Returns ``model``."""
+    from seqkit.seq2seq.transformer import FeedForward
+
+    for ff in model.modules():
+        if isinstance(ff, FeedForward) and ff.act is F.relu and isinstance(ff.w1, nn.Linear):
+            ff.w1 = Int8Linear.from_float(ff.w1.weight, ff.w1.bias, vnni, relu=True)
+            ff.act = _identity
     for m in projecting_models(model):
         if m.out_proj is None:  # tied: one int8 table serves the lookup and the projection
             m.out_proj = Int8Linear.from_float(m.embed.weight, None, vnni, wide=True, keep_rows=True)

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from seqkit.sampling import pick_token
-from seqkit.seq2seq import Transformer, attention_kernel, search
+from seqkit.seq2seq import Transformer, attention_kernel, int8, search
 from seqkit.seq2seq.ensemble import Ensemble
 from seqkit.seq2seq.loss import sequence_mean_loss
 from seqkit.seq2seq.prefix_buffer import PrefixBuffer
@@ -272,9 +272,12 @@ def test_a_forced_prefix_equals_the_old_search(reverser, batch):
     assert new[0][0].tokens[:2] == [5, 6] and new[2][0].tokens[:1] == [4]
 
 
-def test_int8_rnn_and_ensembles_equal_the_old_search(reverser, batch):
-    """Dynamic int8 quantization scales activations per batch: the same rows in the same order give the
+@pytest.mark.parametrize("small_rows", [0, 10**9])
+def test_int8_rnn_and_ensembles_equal_the_old_search(reverser, batch, small_rows, monkeypatch):
+    """Dynamic int8 quantization scales activations per call (fbgemm: ``small_rows`` 0) or per row (seqkit's
+    kernel for small calls, here for all of them where it is built): the same rows in the same order give the
     same numbers, so the in-place search must feed the Linear layers exactly what the old one fed them."""
+    monkeypatch.setattr(int8, "SMALL_ROWS", small_rows)
     src, src_len = batch
     torch.manual_seed(1)
     rnn = RNNSeq2Seq(V, V, 16, 24, 2, cell="lstm", attention="bahdanau").eval()

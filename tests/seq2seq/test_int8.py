@@ -13,7 +13,18 @@ import torch.nn.functional as F
 from tiny_nmt import en_fr_lines, en_fr_tokenizer, trained_run
 from torch import nn
 
-from seqkit.seq2seq.int8 import WIDE_OUTPUTS, Int8Embedding, Int8Linear, has_vnni, int8_layers, quantize_rows
+from seqkit.seq2seq.int8 import (
+    SMALL_ROWS,
+    WIDE_OUTPUTS,
+    Int8Embedding,
+    Int8Linear,
+    SmallRows,
+    has_vnni,
+    int8_layers,
+    quantize_rows,
+    small_kernel,
+    small_kernel_pays,
+)
 from seqkit.seq2seq.transformer import Transformer
 from seqkit.seq2seq.translator import quantize_model
 
@@ -75,6 +86,93 @@ def test_select_gives_the_full_layers_logits_of_those_rows_exactly():
     for n in (5, 200):
         x = torch.randn(n, 32)
         assert torch.equal(q.select(ids)(x), q(x)[:, ids])
+
+
+# -- seqkit's kernel for calls of a few rows (int8_kernel.c) --------------------------------------------
+def _per_row_reference(x: torch.Tensor, rows: torch.Tensor, scales: torch.Tensor, bias, relu: bool) -> torch.Tensor:
+    """int8_kernel.c's arithmetic in float64: each row of x quantized on its own to 0..255 with a zero point
+    (its range stretched to include 0), the sums exact, then the scales, the bias and the ReLU."""
+    lo, hi = x.amin(1).clamp(max=0), x.amax(1).clamp(min=0)
+    s = (hi - lo) / 255
+    s = torch.where(s > 0, s, torch.ones_like(s))
+    z = torch.round(-lo / s).clamp(0, 255)
+    u = (torch.round(x * (1 / s)[:, None]) + z[:, None]).clamp(0, 255).double()
+    sums = u @ rows.double().T - z.double()[:, None] * rows.double().sum(1)
+    out = sums * (s.double()[:, None] * scales.double()) + (0 if bias is None else bias.double())
+    return out.clamp(min=0) if relu else out
+
+
+def _needs_kernel():
+    if small_kernel() is None:
+        pytest.skip("no C compiler here: the int8 kernel cannot be built")
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 256, 256), (5, 256, 768), (7, 255, 1000), (13, 1024, 20), (3, 6, 3), (0, 8, 16)])
+@pytest.mark.parametrize("relu", [False, True])
+def test_the_small_rows_kernel_is_its_integer_arithmetic(m, k, n, relu):
+    """Every shape the packing pads (n not a multiple of 16, k not one of 4), tiles of 1-6 rows and more, rows
+    without negatives (zero point 0) and without positives (255), a zero row (scale 1): the kernel's outputs
+    equal the arithmetic of its header, written in float64, to float32 rounding."""
+    _needs_kernel()
+    torch.manual_seed(m * 1000 + k + n)
+    w, bias = torch.randn(n, k) * 0.05, torch.randn(n)
+    rows, scales = quantize_rows(w)
+    x = torch.randn(m, k) * 2
+    if m >= 3:
+        x[0], x[1], x[2] = x[0].abs(), -x[1].abs(), 0.0
+    got = SmallRows(rows, scales, bias, relu)(x)
+    want = _per_row_reference(x, rows, scales, bias, relu)
+    assert got.shape == (m, n) and got.dtype == torch.float32
+    assert torch.allclose(got.double(), want, rtol=1e-5, atol=1e-5)
+    if m:  # and the layer it stands for, within the rounding bound (the per-row range is within the call's)
+        float_out = F.linear(x, w, bias)
+        err = (got - (float_out.clamp(min=0) if relu else float_out)).abs()
+        assert (err <= _bound(x, w, scales, reduce_range=False)).all()
+    assert SmallRows(rows, scales)(x).shape == (m, n)  # no bias
+
+
+def test_the_small_rows_kernel_refuses_what_it_cannot_read():
+    _needs_kernel()
+    rows, scales = quantize_rows(torch.randn(20, 8))
+    layer = SmallRows(rows, scales)
+    for bad in (torch.randn(3, 9), torch.randn(3, 8).double(), torch.randn(2, 3, 8)):
+        with pytest.raises(ValueError, match="int8 kernel takes"):
+            layer(bad)
+
+
+def test_int8_linear_runs_the_kernel_for_small_calls_and_fbgemm_above(monkeypatch):
+    """Up to SMALL_ROWS rows (on a CPU with VNNI, at most 2 torch threads) the layer's numbers are the
+    kernel's, so a row's do not depend on the rows beside it; above, fbgemm's quantization per call."""
+    if not (has_vnni() and small_kernel_pays()):
+        pytest.skip("the kernel runs only where it is built with AVX512-VNNI")
+    torch.manual_seed(4)
+    layer = nn.Linear(64, 200)
+    q = Int8Linear.from_float(layer.weight, layer.bias)
+    rows, scales = quantize_rows(layer.weight)
+    x = torch.randn(SMALL_ROWS + 1, 64) * 3
+    small = x[:SMALL_ROWS]
+    assert torch.equal(q(small), SmallRows(rows, scales, layer.bias)(small))
+    assert torch.equal(q(small[:1]), q(small)[:1])  # per row: alone or beside others, the same numbers
+    assert torch.equal(q(small.view(4, -1, 64)), q(small).view(4, -1, 200))
+    assert torch.equal(q(x), torch.ops.quantized.linear_dynamic(x, q.narrow, False))  # one row more: fbgemm
+    monkeypatch.setenv("SEQKIT_INT8_KERNEL", "0")
+    assert Int8Linear.from_float(layer.weight).small is None  # the switch, read when a layer is made
+
+
+def test_int8_feed_forward_computes_its_relu_in_the_first_linear():
+    torch.manual_seed(5)
+    model = Transformer(60, d_model=32, d_ff=64, n_heads=4, n_enc_layers=1, n_dec_layers=1, dropout=0.0).eval()
+    q = quantize_model(model, "int8")
+    ff, ref = q.decoder[0].ff, model.decoder[0].ff
+    assert ff.w1.relu and not q.decoder[0].self_attn.qkv_proj.relu and ff.act(torch.tensor(-1.0)) == -1.0
+    for n in (3, SMALL_ROWS + 5):  # the kernel's ReLU and fbgemm's fused one
+        h = torch.randn(n, 32)
+        hidden = ff.w1(h)
+        assert (hidden >= 0).all() and (hidden == 0).any()
+        with torch.no_grad():
+            want = F.relu(ref.w1(h))
+        bound = _bound(h, ref.w1.weight.detach(), ff.w1.scales, ff.w1.reduce_range)
+        assert ((hidden - want).abs() <= bound).all()  # ReLU moves no value further from float32's
 
 
 def test_int8_embedding_dequantizes_rows_on_lookup():

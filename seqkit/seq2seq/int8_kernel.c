@@ -1,0 +1,197 @@
+/* int8 x int8 matrix products for a few rows: the decoder step of one sentence's beam (seqkit.seq2seq.int8
+ * compiles this at first use through seqkit.native and calls it through ctypes).
+ *
+ * Written for seqkit from the arithmetic of dynamic int8 quantization (activations quantized per call,
+ * weights per output row; Jacob et al. 2018, "Quantization and Training of Neural Networks for Efficient
+ * Integer-Arithmetic-Only Inference"). torch's fbgemm kernel spends 15-20 us on a 5 x 256 x 256 product,
+ * mostly fixed costs; this loop spends 1-3 us.
+ *
+ * int8_linear: out (m x n) = x (m x k) W^T (+ bias) (then max(0, .) when relu), where
+ *   - each row i of x is quantized on its own (asymmetric, unsigned 8 bits): with lo = min(0, min x_i),
+ *     hi = max(0, max x_i), s_i = (hi - lo) / 255 (1 when hi == lo), z_i = round(-lo / s_i),
+ *     u_ij = clamp(round(x_ij / s_i) + z_i, 0, 255), so x_ij ~ s_i (u_ij - z_i) and 0 is exact;
+ *   - W's row j is int8 with scale w_j (x W^T ~ sum_k s_i (u_ik - z_i) w_j q_jk);
+ *   - so out_ij = s_i w_j (sum_k u_ik q_jk - z_i rowsum_j) + bias_j, the sum in exact int32
+ *     (255 * 127 * k fits for k < 66,000).
+ * The weight comes packed (seqkit.seq2seq.int8.SmallRows): n rounded up to a multiple of 16 with zero
+ * rows, k to a multiple of 4 with zero columns, as blocks of 16 outputs, each [k / 4][16 outputs][4
+ * bytes] -- so one 64-byte load holds 4 consecutive weights of 16 outputs, the operand of AVX512-VNNI's
+ * vpdpbusd (16 lanes of u8 x s8 dot products of 4). On CPUs without it the same sums run in plain C.
+ * rowsum (n rounded up to 16) holds sum_k q_jk. Returns 0, or -1 when scratch cannot be allocated.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+#include <immintrin.h>
+#define SEQKIT_VNNI 1
+#endif
+
+/* row i of x (k floats) -> u (k4 * 4 bytes, the padding 0), its scale and zero point */
+static void quantize_row(const float *x, int64_t k, int64_t kp, uint8_t *u, float *scale, int32_t *zero)
+{
+    float lo = 0.0f, hi = 0.0f;
+    for (int64_t c = 0; c < k; c++) {
+        lo = x[c] < lo ? x[c] : lo;
+        hi = x[c] > hi ? x[c] : hi;
+    }
+    float s = (hi - lo) / 255.0f;
+    if (!(s > 0.0f) || !isfinite(s)) s = 1.0f;
+    float z = nearbyintf(-lo / s);
+    z = z < 0.0f ? 0.0f : (z > 255.0f ? 255.0f : z);
+    float inv = 1.0f / s;
+    for (int64_t c = 0; c < k; c++) {
+        float v = nearbyintf(x[c] * inv) + z;
+        u[c] = (uint8_t)(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
+    }
+    memset(u + k, 0, (size_t)(kp - k));
+    *scale = s;
+    *zero = (int32_t)z;
+}
+
+/* out[c] for the 16 outputs of block b from their int32 sums */
+static inline void finish(const int32_t *acc, int64_t b, int64_t n, float s, int32_t z, const int32_t *rowsum,
+                          const float *wscale, const float *bias, int relu, float *out)
+{
+    for (int64_t l = 0; l < 16; l++) {
+        int64_t c = b * 16 + l;
+        if (c >= n) break;
+        float v = (float)(acc[l] - z * rowsum[c]) * (s * wscale[c]) + (bias ? bias[c] : 0.0f);
+        out[c] = relu && v < 0.0f ? 0.0f : v;
+    }
+}
+
+#ifdef SEQKIT_VNNI
+#define TILE_ROWS 6
+/* rows [i, i + R) of u against blocks [b, b + NB), R x NB accumulators in registers, then their outputs */
+static inline __attribute__((always_inline)) void tile(int R, int NB, const uint8_t *u, int64_t i, int64_t kp,
+                                                       int64_t k4, const int8_t *packed, int64_t b, int64_t n,
+                                                       const float *scale, const int32_t *zero,
+                                                       const int32_t *rowsum, const float *wscale,
+                                                       const float *bias, int relu, float *out,
+                                                       int64_t out_stride)
+{
+    /* named accumulators (24 of the 32 vector registers): gcc keeps an array of them in registers less reliably */
+    __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
+            a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00,
+            a40 = a00, a41 = a00, a42 = a00, a43 = a00, a50 = a00, a51 = a00, a52 = a00, a53 = a00;
+    const int8_t *w0 = packed + b * k4 * 64, *w1 = w0 + k4 * 64, *w2 = w1 + k4 * 64, *w3 = w2 + k4 * 64;
+    const uint8_t *x0 = u + i * kp, *x1 = x0 + kp, *x2 = x1 + kp, *x3 = x2 + kp, *x4 = x3 + kp, *x5 = x4 + kp;
+#define ROW(x, c0, c1, c2, c3)                                                     \
+    do {                                                                          \
+        int32_t four;                                                             \
+        memcpy(&four, x + q * 4, 4);                                              \
+        __m512i xv = _mm512_set1_epi32(four);                                     \
+        c0 = _mm512_dpbusd_epi32(c0, xv, v0);                                     \
+        if (NB > 1) {                                                             \
+            c1 = _mm512_dpbusd_epi32(c1, xv, v1);                                 \
+            c2 = _mm512_dpbusd_epi32(c2, xv, v2);                                 \
+            c3 = _mm512_dpbusd_epi32(c3, xv, v3);                                 \
+        }                                                                         \
+    } while (0)
+    for (int64_t q = 0; q < k4; q++) {
+        __m512i v0 = _mm512_loadu_si512((const void *)(w0 + q * 64)), v1 = v0, v2 = v0, v3 = v0;
+        if (NB > 1) {
+            v1 = _mm512_loadu_si512((const void *)(w1 + q * 64));
+            v2 = _mm512_loadu_si512((const void *)(w2 + q * 64));
+            v3 = _mm512_loadu_si512((const void *)(w3 + q * 64));
+        }
+        ROW(x0, a00, a01, a02, a03);
+        if (R > 1) ROW(x1, a10, a11, a12, a13);
+        if (R > 2) ROW(x2, a20, a21, a22, a23);
+        if (R > 3) ROW(x3, a30, a31, a32, a33);
+        if (R > 4) ROW(x4, a40, a41, a42, a43);
+        if (R > 5) ROW(x5, a50, a51, a52, a53);
+    }
+#undef ROW
+    __m512i acc[TILE_ROWS][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23},
+                                 {a30, a31, a32, a33}, {a40, a41, a42, a43}, {a50, a51, a52, a53}};
+    for (int j = 0; j < NB; j++) {
+        int64_t c = (b + j) * 16; /* the block's first output; rowsum is padded to whole blocks */
+        __mmask16 keep = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1);
+        __m512i sums = _mm512_loadu_si512((const void *)(rowsum + c));
+        __m512 ws = _mm512_maskz_loadu_ps(keep, wscale + c);
+        __m512 bs = bias ? _mm512_maskz_loadu_ps(keep, bias + c) : _mm512_setzero_ps();
+        for (int r = 0; r < R; r++) {
+            __m512i centred = _mm512_sub_epi32(acc[r][j], _mm512_mullo_epi32(_mm512_set1_epi32(zero[i + r]), sums));
+            __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(centred), _mm512_mul_ps(_mm512_set1_ps(scale[i + r]), ws), bs);
+            if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+            _mm512_mask_storeu_ps(out + (i + r) * out_stride + c, keep, v);
+        }
+    }
+}
+
+/* every row against blocks [b, b + NB): the blocks' weights stay in the first-level cache while the rows pass */
+#define TILE(R, NB) tile(R, NB, u, i, kp, k4, packed, b, n, scale, zero, rowsum, wscale, bias, relu, out, out_stride)
+#define TILES(NB)                                                                 \
+    do {                                                                          \
+        for (; i + TILE_ROWS <= m; i += TILE_ROWS) TILE(TILE_ROWS, NB);           \
+        switch (m - i) {                                                          \
+        case 5: TILE(5, NB); break;                                               \
+        case 4: TILE(4, NB); break;                                               \
+        case 3: TILE(3, NB); break;                                               \
+        case 2: TILE(2, NB); break;                                               \
+        case 1: TILE(1, NB); break;                                               \
+        }                                                                         \
+    } while (0)
+static void block_rows(int NB, int64_t m, const uint8_t *u, int64_t kp, int64_t k4, const int8_t *packed, int64_t b,
+                       int64_t n, const float *scale, const int32_t *zero, const int32_t *rowsum,
+                       const float *wscale, const float *bias, int relu, float *out, int64_t out_stride)
+{
+    int64_t i = 0;
+    if (NB == 4)
+        TILES(4);
+    else
+        TILES(1);
+}
+#endif
+
+/* 1 when this build has the AVX512-VNNI loop (seqkit uses the kernel only then), 0 for the plain C one */
+int int8_kernel_vnni(void)
+{
+#ifdef SEQKIT_VNNI
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int int8_linear(int64_t m, int64_t n, int64_t k, const float *x, int64_t x_stride, const int8_t *packed,
+                const int32_t *rowsum, const float *wscale, const float *bias, int relu, float *out,
+                int64_t out_stride)
+{
+    int64_t k4 = (k + 3) / 4, kp = k4 * 4, blocks = (n + 15) / 16;
+    uint8_t *u = malloc((size_t)(m * kp) + 64);
+    float *scale = malloc(sizeof(float) * (size_t)(m > 0 ? m : 1));
+    int32_t *zero = malloc(sizeof(int32_t) * (size_t)(m > 0 ? m : 1));
+    if (!u || !scale || !zero) {
+        free(u); free(scale); free(zero);
+        return -1;
+    }
+    for (int64_t i = 0; i < m; i++) quantize_row(x + i * x_stride, k, kp, u + i * kp, scale + i, zero + i);
+#ifdef SEQKIT_VNNI
+    for (int64_t b = 0; b < blocks;) {
+        int NB = blocks - b >= 4 ? 4 : 1;
+        block_rows(NB, m, u, kp, k4, packed, b, n, scale, zero, rowsum, wscale, bias, relu, out, out_stride);
+        b += NB;
+    }
+#else
+    int32_t sums[16];
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t b = 0; b < blocks; b++) {
+            const int8_t *w = packed + b * k4 * 64;
+            for (int l = 0; l < 16; l++) sums[l] = 0;
+            for (int64_t q = 0; q < k4; q++)
+                for (int l = 0; l < 16; l++) {
+                    int32_t t = 0;
+                    for (int e = 0; e < 4; e++) t += (int32_t)u[i * kp + q * 4 + e] * (int32_t)w[(q * 16 + l) * 4 + e];
+                    sums[l] += t;
+                }
+            finish(sums, b, n, scale[i], zero[i], rowsum, wscale, bias, relu, out + i * out_stride);
+        }
+#endif
+    free(u); free(scale); free(zero);
+    return 0;
+}
