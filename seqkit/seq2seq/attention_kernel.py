@@ -52,13 +52,16 @@ def load() -> ctypes.CDLL | None:
 KERNEL_THREADS = 2
 
 
+def may_run(*tensors: Tensor) -> bool:
+    """Whether seqkit's one-thread C kernels (these, beam search's and int8's) may run on ``tensors``: CPU
+    float32, autograd off, at most :data:`KERNEL_THREADS` torch threads."""
+    return not (torch.is_grad_enabled() or torch.get_num_threads() > KERNEL_THREADS
+                or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors))
+
+
 def usable(*tensors: Tensor) -> ctypes.CDLL | None:
-    """The kernels, if they may run on ``tensors`` (CPU float32, autograd off, at most
-    :data:`KERNEL_THREADS` torch threads), else None."""
-    if (torch.is_grad_enabled() or torch.get_num_threads() > KERNEL_THREADS
-            or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors)):
-        return None
-    return load()
+    """The kernels, if they :func:`may_run` on ``tensors``, else None."""
+    return load() if may_run(*tensors) else None
 
 
 def check(code: int) -> None:

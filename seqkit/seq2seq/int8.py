@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit.native import kernel
-from seqkit.seq2seq.attention_kernel import KERNEL_THREADS
+from seqkit.seq2seq.attention_kernel import may_run
 from seqkit.seq2seq.packed import projecting_models, replace_linears
 
 #: calls whose output has at least this many numbers (rows x out_features) run oneDNN's kernel where there is
@@ -159,8 +159,8 @@ class Int8Linear(nn.Module):
     layer's first Linear).
 
     Calls of at most :data:`SMALL_ROWS` rows run :class:`SmallRows` (with ``vnni``, where
-    :func:`small_kernel_pays`, and while torch has at most
-    :data:`~seqkit.seq2seq.attention_kernel.KERNEL_THREADS` threads): the same int8 weights, the activations
+    :func:`small_kernel_pays`, and where :func:`~seqkit.seq2seq.attention_kernel.may_run`: autograd off, at
+    most two torch threads): the same int8 weights, the activations
     quantized per row rather than per call (so finer, and a row's numbers do not depend on the rows beside
     it), 1.5-3x less time than fbgemm at one to ten rows (``benchmarks/int8.py``). It keeps its own copy of
     the int8 rows (a few MB for a base model)."""
@@ -203,8 +203,7 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         rows = x.numel() // self.in_features if self.in_features else 0
-        if (self.small is not None and rows <= SMALL_ROWS and x.shape[-1] == self.in_features
-                and torch.get_num_threads() <= KERNEL_THREADS):
+        if self.small is not None and rows <= SMALL_ROWS and x.shape[-1] == self.in_features and may_run():
             return self.small(x.reshape(rows, self.in_features).float()).view(*x.shape[:-1], self.out_features)
         packed = self.wide if self.wide is not None and rows * self.out_features >= WIDE_OUTPUTS else self.narrow
         if self.relu:

@@ -193,13 +193,16 @@ BEAMS = [  # beam, nbest, length penalty, alpha, caps (a, b), return attention, 
 
 @pytest.mark.parametrize("beam,nbest,kind,alpha,caps,attention,early,min_len", BEAMS)
 @pytest.mark.parametrize("rows", [slice(0, 24), slice(2, 3)], ids=["batch24", "batch1"])
-@pytest.mark.parametrize("chunk", [search.CHUNK, 3], ids=["one-topk", "chunked"])
+@pytest.mark.parametrize("chunk", [0, search.CHUNK, 3], ids=["kernel", "one-topk", "chunked"])
 def test_beam_search_equals_the_old_search(reverser, batch, rows, beam, nbest, kind, alpha, caps, attention,
                                            early, min_len, chunk, monkeypatch):
-    """``chunked``: the candidates are found by chunk maxima (:func:`~seqkit.seq2seq.search.best_candidates`),
-    as for real vocabularies: chunks of 3 of the 14 pieces, and 2 left over at the end of each row."""
-    monkeypatch.setattr(search, "CHUNK", chunk)
-    monkeypatch.setattr(search, "MIN_CHUNKED", 0)
+    """How the candidates are found (:func:`~seqkit.seq2seq.search.best_candidates`): ``kernel``, in C where
+    it is built; the torch path with one ``topk``, or ``chunked``: by chunk maxima, as for real vocabularies
+    (chunks of 3 of the 14 pieces, and 2 left over at the end of each row)."""
+    if chunk:
+        monkeypatch.setenv("SEQKIT_SEARCH_KERNEL", "0")
+        monkeypatch.setattr(search, "CHUNK", chunk)
+        monkeypatch.setattr(search, "MIN_CHUNKED", 0)
     src, src_len = batch[0][rows], batch[1][rows]
     args = dict(beam_size=beam, alpha=alpha, length_penalty=kind, nbest=nbest, max_len_a=caps[0],
                 max_len_b=caps[1], min_len=min_len, return_attention=attention, early_stop=early)

@@ -1,5 +1,6 @@
 """Greedy, beam and sampling search on a hand-built model with known probabilities."""
 
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from seqkit.errors import SeqkitError
+from seqkit.native import kernel
 from seqkit.seq2seq import Transformer, search
 from seqkit.seq2seq.interfaces import DecoderState, log_softmax_
 from seqkit.seq2seq.search import CHUNK, beam_search, best_candidates, greedy_search, length_penalty, sample
@@ -266,13 +268,25 @@ def test_early_stop_is_faster_and_exact_stopping_keeps_going():
     assert len(early.calls) == 1 and len(exact.calls) > 1
 
 
+def _candidates_path(path: str, monkeypatch) -> contextlib.AbstractContextManager:
+    """``kernel``: search_kernel.c (it runs with autograd off, as in a search); ``chunks``: the torch path,
+    chunk maxima from the smallest step on."""
+    if path == "kernel":
+        if kernel(search._KERNEL, "SEQKIT_SEARCH_KERNEL", search._SIGNATURES) is None:
+            pytest.skip("no C compiler here: the search kernel cannot be built")
+        return torch.inference_mode()
+    monkeypatch.setenv("SEQKIT_SEARCH_KERNEL", "0")
+    monkeypatch.setattr(search, "MIN_CHUNKED", 0)
+    return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("path", ["kernel", "chunks"])
 @pytest.mark.parametrize("vocab", [8000, 8000 + CHUNK // 2 + 1, 20 * CHUNK, 14])
 @pytest.mark.parametrize("width", [1, 5])
-def test_best_candidates_are_the_one_topk_over_beams_and_vocabulary(vocab, width, monkeypatch):
-    """Chunk maxima find the same values as one ``topk`` over each sentence's width x vocabulary, ids
+def test_best_candidates_are_the_one_topk_over_beams_and_vocabulary(vocab, width, path, monkeypatch):
+    """Both paths find the same values as one ``topk`` over each sentence's width x vocabulary, ids
     included (no ties among random floats), with leftover pieces at the rows' ends, whole rows at -inf
     (a forced <eos>) and chunks at -inf."""
-    monkeypatch.setattr(search, "MIN_CHUNKED", 0)  # the chunks from the smallest step on
     g = torch.Generator().manual_seed(vocab + width)
     n, k = 6, 2 * 5
     log_probs = torch.randn(n * width, vocab, generator=g).log_softmax(-1)
@@ -280,16 +294,33 @@ def test_best_candidates_are_the_one_topk_over_beams_and_vocabulary(vocab, width
     log_probs[-1, : vocab // 2] = -math.inf
     scores = torch.randn(n * width, generator=g) * 3
     want = (log_probs + scores.unsqueeze(1)).view(n, width * vocab).topk(k, dim=1)
-    values, ids = best_candidates(log_probs.clone(), scores, width, k)
+    with _candidates_path(path, monkeypatch):
+        values, ids = best_candidates(log_probs.clone(), scores, width, k)
     assert torch.equal(values, want.values)
     finite = want.values > -math.inf
     assert torch.equal(ids[finite], want.indices[finite])
     assert int(finite.sum()) < n * k  # sentence 0 really had -inf among its best
 
 
-def test_best_candidates_with_a_vocabulary_smaller_than_k():
-    values, ids = best_candidates(torch.tensor([[-0.1, -2.0]]), torch.zeros(1), 1, 10)
+@pytest.mark.parametrize("path", ["kernel", "chunks"])
+def test_best_candidates_with_a_vocabulary_smaller_than_k(path, monkeypatch):
+    with _candidates_path(path, monkeypatch):
+        values, ids = best_candidates(torch.tensor([[-0.1, -2.0]]), torch.zeros(1), 1, 10)
     assert values.tolist()[0] == pytest.approx([-0.1, -2.0]) and ids.tolist() == [[0, 1]]
+
+
+def test_the_search_kernel_ranks_ties_by_id_skips_nan_and_reads_strided_rows(monkeypatch):
+    with _candidates_path("kernel", monkeypatch):
+        # two sentences of width 2 over 5 pieces, every number a tie with another
+        log_probs = torch.tensor([[-1.0, -2.0, -1.0, -3.0, -2.0], [-2.0, -1.0, -3.0, -3.0, -1.0],
+                                  [-0.5, -0.5, float("nan"), -0.5, -4.0], [-4.0, -4.0, -4.0, -4.0, -4.0]])
+        scores = torch.tensor([0.0, 0.0, -1.0, 1.0])
+        values, ids = best_candidates(log_probs.clone(), scores, 2, 4)
+        assert values.tolist() == [[-1.0, -1.0, -1.0, -1.0], [-1.5, -1.5, -1.5, -3.0]]
+        assert ids.tolist() == [[0, 2, 6, 9], [0, 1, 3, 5]]  # equal values: smaller ids first; NaN never
+        wide = torch.full((4, 9), 7.0)
+        wide[:, :5] = log_probs  # rows 9 apart: the kernel reads each row's first 5
+        assert [t.tolist() for t in best_candidates(wide[:, :5], scores, 2, 4)] == [values.tolist(), ids.tolist()]
 
 
 def test_log_softmax_in_place_is_bitwise_the_functions_and_leaves_autograd_alone():
