@@ -141,8 +141,8 @@ def test_the_small_rows_kernel_refuses_what_it_cannot_read():
 
 
 def test_int8_linear_runs_the_kernel_for_small_calls_and_fbgemm_above(monkeypatch):
-    """Up to SMALL_ROWS rows (on a CPU with VNNI, at most 2 torch threads) the layer's numbers are the
-    kernel's, so a row's do not depend on the rows beside it; above, fbgemm's quantization per call."""
+    """Up to SMALL_ROWS rows (on a CPU with VNNI, autograd off, at most 2 torch threads) the layer's numbers
+    are the kernel's, so a row's do not depend on the rows beside it; above, fbgemm's quantization per call."""
     if not (has_vnni() and small_kernel_pays()):
         pytest.skip("the kernel runs only where it is built with AVX512-VNNI")
     torch.manual_seed(4)
@@ -151,10 +151,12 @@ def test_int8_linear_runs_the_kernel_for_small_calls_and_fbgemm_above(monkeypatc
     rows, scales = quantize_rows(layer.weight)
     x = torch.randn(SMALL_ROWS + 1, 64) * 3
     small = x[:SMALL_ROWS]
-    assert torch.equal(q(small), SmallRows(rows, scales, layer.bias)(small))
-    assert torch.equal(q(small[:1]), q(small)[:1])  # per row: alone or beside others, the same numbers
-    assert torch.equal(q(small.view(4, -1, 64)), q(small).view(4, -1, 200))
-    assert torch.equal(q(x), torch.ops.quantized.linear_dynamic(x, q.narrow, False))  # one row more: fbgemm
+    with torch.inference_mode():
+        assert torch.equal(q(small), SmallRows(rows, scales, layer.bias)(small))
+        assert torch.equal(q(small[:1]), q(small)[:1])  # per row: alone or beside others, the same numbers
+        assert torch.equal(q(small.view(4, -1, 64)), q(small).view(4, -1, 200))
+        assert torch.equal(q(x), torch.ops.quantized.linear_dynamic(x, q.narrow, False))  # one row more: fbgemm
+    assert torch.equal(q(small), torch.ops.quantized.linear_dynamic(small, q.narrow, False))  # autograd on: fbgemm
     monkeypatch.setenv("SEQKIT_INT8_KERNEL", "0")
     assert Int8Linear.from_float(layer.weight).small is None  # the switch, read when a layer is made
 
@@ -165,9 +167,10 @@ def test_int8_feed_forward_computes_its_relu_in_the_first_linear():
     q = quantize_model(model, "int8")
     ff, ref = q.decoder[0].ff, model.decoder[0].ff
     assert ff.w1.relu and not q.decoder[0].self_attn.qkv_proj.relu and ff.act(torch.tensor(-1.0)) == -1.0
-    for n in (3, SMALL_ROWS + 5):  # the kernel's ReLU and fbgemm's fused one
+    for n in (3, SMALL_ROWS + 5):  # the kernel's ReLU (where it runs) and fbgemm's fused one
         h = torch.randn(n, 32)
-        hidden = ff.w1(h)
+        with torch.inference_mode():
+            hidden = ff.w1(h)
         assert (hidden >= 0).all() and (hidden == 0).any()
         with torch.no_grad():
             want = F.relu(ref.w1(h))
