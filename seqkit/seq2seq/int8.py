@@ -87,10 +87,23 @@ class SmallRows:
         self.rowsum = padded.sum(1, dtype=torch.int32)
         self.scales = scales.float().contiguous()
         self.bias = None if bias is None else bias.float().contiguous()
-        self.in_features, self.out_features = k, n
+        self.in_features, self.out_features, self.relu = k, n, relu
+        self._bind(lib)
+
+    def _bind(self, lib: ctypes.CDLL) -> None:
         self._call = lib.int8_linear
         self._weights = (self.packed.data_ptr(), self.rowsum.data_ptr(), self.scales.data_ptr(),
-                         None if self.bias is None else self.bias.data_ptr(), int(relu))
+                         None if self.bias is None else self.bias.data_ptr(), int(self.relu))
+
+    def __getstate__(self) -> dict:  # copies and pickles hold the tensors, not the pointers into them
+        return {k: v for k, v in self.__dict__.items() if k not in ("_call", "_weights")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        lib = small_kernel()
+        if lib is None:
+            raise RuntimeError("the int8 kernel is not built here")
+        self._bind(lib)
 
     def __call__(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.in_features or x.dtype != torch.float32:
@@ -252,18 +265,26 @@ def int8_layers(model: nn.Module, vnni: bool | None = None) -> nn.Module:
     ``embed`` table and an ``out_proj`` slot, also inside an ensemble) gets its output projection int8
     too (the tied embedding's rows when ``out_proj`` is None; oneDNN's kernel for wide calls) and its
     embedding an :class:`Int8Embedding` (over the projection's int8 rows when they are tied); a
-    feed-forward layer with ReLU computes it in its first Linear's call (``relu=True``). Returns ``model``."""
+    feed-forward layer with ReLU computes it in its first Linear's call (``relu=True``); a Transformer gets
+    its :class:`~seqkit.seq2seq.decoder_kernel.StepKernel` where it can have one. Returns ``model``."""
     from seqkit.seq2seq.transformer import FeedForward
 
     for ff in model.modules():
         if isinstance(ff, FeedForward) and ff.act is F.relu and isinstance(ff.w1, nn.Linear):
             ff.w1 = Int8Linear.from_float(ff.w1.weight, ff.w1.bias, vnni, relu=True)
             ff.act = _identity
-    for m in projecting_models(model):
+    transformers = projecting_models(model)
+    for m in transformers:
         if m.out_proj is None:  # tied: one int8 table serves the lookup and the projection
             m.out_proj = Int8Linear.from_float(m.embed.weight, None, vnni, wide=True, keep_rows=True)
             m.embed = Int8Embedding(m.out_proj.rows, m.out_proj.scales)
         else:
             m.out_proj = Int8Linear.from_float(m.out_proj.weight, m.out_proj.bias, vnni, wide=True, keep_rows=True)
             m.embed = Int8Embedding(*quantize_rows(m.embed.weight))
-    return replace_linears(model, lambda layer: Int8Linear.from_float(layer.weight, layer.bias, vnni))
+    replace_linears(model, lambda layer: Int8Linear.from_float(layer.weight, layer.bias, vnni))
+    from seqkit.seq2seq.decoder_kernel import StepKernel
+
+    for m in transformers:
+        if hasattr(m, "step_kernel"):  # a Transformer: its small decoding steps in one C call, where it can
+            m.step_kernel = StepKernel.build(m)
+    return model

@@ -232,6 +232,7 @@ class Transformer(EncoderDecoder):
         self.enc_norm = nn.LayerNorm(d_model) if pre_norm else nn.Identity()
         self.dec_norm = nn.LayerNorm(d_model) if pre_norm else nn.Identity()
         self.out_proj = None if tie_embeddings else nn.Linear(d_model, vocab_size, bias=False)
+        self.step_kernel = None  # int8 models: their small decoding steps in C (seqkit.seq2seq.decoder_kernel)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -283,6 +284,10 @@ class Transformer(EncoderDecoder):
         if cache is not None:
             cache.start_step(n, state.step)
         src_len = state.src_mask.reshape(state.src_mask.shape[0], -1).sum(1)  # the mask is lengths_to_mask's
+        step = self.step_kernel
+        if step is not None and incremental and step.runs(x, state, cache, need_attn):
+            h = step(x, state, cache, src_len)  # the decoder stack and its final norm, in C
+            return (project or self._logits)(h), dataclasses.replace(state, cache=cache, step=end), None
         weights = None
         for i, layer in enumerate(self.decoder):
             kv = cache.layer(i) if cache is not None else None

@@ -1,0 +1,123 @@
+/* One incremental step of a pre-norm Transformer decoder with int8 layers, every layer in one call
+ * (seqkit.seq2seq.decoder_kernel compiles this at first use through seqkit.native and calls it through ctypes).
+ *
+ * At one sentence's beam (five rows), a step of the 3-layer base model is some 700 small torch operations
+ * whose dispatch from Python costs more than their arithmetic. This file strings the same arithmetic
+ * together in C: the int8 products are int8_kernel.c's int8_linear and the attention is
+ * attention_kernel.c's decode_attention and memory_attention, called through the function pointers
+ * Python hands over (each file is compiled on its own), so the numbers are those of the Python path up
+ * to the layer norms' float rounding (tests/seq2seq/test_decoder_kernel.py).
+ *
+ * For each layer l, with x (n x d) the rows' residual stream (updated in place):
+ *   x += W_o  self_attention(W_qkv LN_0(x))          (writes the new keys and values into the cache)
+ *   x += W_o' cross_attention(W_q LN_1(x), memory)    (the `group` rows of a sentence share its memory)
+ *   x += W_2  relu(W_1 LN_2(x))
+ * then x = LN_final(x). LayerNorm: (x - mean) / sqrt(biased variance + eps) * weight + bias.
+ * Written for seqkit from the Transformer's definition (Vaswani et al. 2017; pre-norm: Xiong et al. 2020).
+ * Returns 0, or a kernel's nonzero code (scratch memory could not be allocated).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int (*linear_fn)(int64_t m, int64_t n, int64_t k, const float *x, int64_t x_stride, const int8_t *packed,
+                         const int32_t *rowsum, const float *wscale, const float *bias, int relu, float *out,
+                         int64_t out_stride);
+typedef int (*self_fn)(int64_t n, int64_t heads, int64_t dh, int64_t t, const float *qkv, int64_t qkv_stride,
+                       float *cache, int64_t row_stride, int64_t pos_stride, int64_t v_offset, const int32_t *origin,
+                       int64_t origin_stride, float *out, int64_t out_stride, float scale);
+typedef int (*cross_fn)(int64_t sentences, int64_t group, int64_t heads, int64_t dh, const float *q, int64_t q_stride,
+                        const float *k, const float *v, int64_t s_stride, int64_t h_stride, int64_t p_stride,
+                        const int64_t *lengths, float *out, int64_t out_stride, float scale);
+
+/* an int8 Linear as SmallRows holds it */
+typedef struct {
+    const int8_t *packed;
+    const int32_t *rowsum;
+    const float *scales, *bias;
+    int64_t out_features, in_features;
+    int64_t relu;
+} Linear;
+
+/* a decoder layer: its three norms, six Linears and this step's memory keys and values */
+typedef struct {
+    const float *norm_weight[3], *norm_bias[3];
+    Linear qkv, self_out, cross_q, cross_out, ff1, ff2;
+    const float *memory_k, *memory_v;
+    int64_t memory_strides[3]; /* sentence, head, position (floats) */
+} Layer;
+
+typedef struct {
+    linear_fn linear;
+    self_fn self_attention;
+    cross_fn cross_attention;
+    int64_t layers, d, heads, ff;
+    float eps;
+    const Layer *layer;
+    const float *final_weight, *final_bias;
+} Decoder;
+
+static void layer_norm(int64_t n, int64_t d, const float *x, const float *w, const float *b, float eps, float *y)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = x + i * d;
+        float mean = 0.0f, var = 0.0f;
+        for (int64_t c = 0; c < d; c++) mean += row[c];
+        mean /= (float)d;
+        for (int64_t c = 0; c < d; c++) var += (row[c] - mean) * (row[c] - mean);
+        float inv = 1.0f / sqrtf(var / (float)d + eps);
+        for (int64_t c = 0; c < d; c++) y[i * d + c] = (row[c] - mean) * inv * w[c] + b[c];
+    }
+}
+
+static int apply(const Decoder *dec, const Linear *lin, int64_t n, const float *x, float *out)
+{
+    return dec->linear(n, lin->out_features, lin->in_features, x, lin->in_features, lin->packed, lin->rowsum,
+                       lin->scales, lin->bias, (int)lin->relu, out, lin->out_features);
+}
+
+static void add(int64_t count, float *x, const float *y)
+{
+    for (int64_t c = 0; c < count; c++) x[c] += y[c];
+}
+
+/* n rows (sentences x group) at position pos; cache: this step's KVCache (slots x capacity x layers x 2 x d),
+ * strides in floats; lengths (sentences,) the memory's real positions */
+int decoder_step(const Decoder *dec, int64_t n, int64_t group, float *x, int64_t pos, float *cache,
+                 int64_t cache_row_stride, int64_t cache_pos_stride, int64_t cache_layer_stride,
+                 int64_t cache_v_offset, const int32_t *origin, int64_t origin_stride, const int64_t *lengths,
+                 float *out)
+{
+    int64_t d = dec->d, dh = d / dec->heads, wide = 3 * d > dec->ff ? 3 * d : dec->ff;
+    float *h = malloc(sizeof(float) * (size_t)(n * d)), *a = malloc(sizeof(float) * (size_t)(n * d));
+    float *big = malloc(sizeof(float) * (size_t)(n * wide)), *o = malloc(sizeof(float) * (size_t)(n * d));
+    int code = (h && a && big && o) ? 0 : -1;
+    float scale = 1.0f / sqrtf((float)dh);
+    for (int64_t l = 0; l < dec->layers && !code; l++) {
+        const Layer *L = dec->layer + l;
+        layer_norm(n, d, x, L->norm_weight[0], L->norm_bias[0], dec->eps, h);
+        if ((code = apply(dec, &L->qkv, n, h, big))) break;
+        if ((code = dec->self_attention(n, dec->heads, dh, pos, big, 3 * d, cache + l * cache_layer_stride,
+                                        cache_row_stride, cache_pos_stride, cache_v_offset, origin, origin_stride,
+                                        a, d, scale)))
+            break;
+        if ((code = apply(dec, &L->self_out, n, a, o))) break;
+        add(n * d, x, o);
+        layer_norm(n, d, x, L->norm_weight[1], L->norm_bias[1], dec->eps, h);
+        if ((code = apply(dec, &L->cross_q, n, h, big))) break;
+        if ((code = dec->cross_attention(n / group, group, dec->heads, dh, big, d, L->memory_k, L->memory_v,
+                                         L->memory_strides[0], L->memory_strides[1], L->memory_strides[2], lengths,
+                                         a, d, scale)))
+            break;
+        if ((code = apply(dec, &L->cross_out, n, a, o))) break;
+        add(n * d, x, o);
+        layer_norm(n, d, x, L->norm_weight[2], L->norm_bias[2], dec->eps, h);
+        if ((code = apply(dec, &L->ff1, n, h, big))) break;
+        if ((code = apply(dec, &L->ff2, n, big, o))) break;
+        add(n * d, x, o);
+    }
+    if (!code) layer_norm(n, d, x, dec->final_weight, dec->final_bias, dec->eps, out);
+    free(h); free(a); free(big); free(o);
+    return code;
+}

@@ -1,0 +1,154 @@
+"""A whole decoder step in one C call, for int8 Transformers at small steps (``decoder_kernel.c``, built by
+:mod:`seqkit.native` at first use).
+
+At one sentence's beam a step of the base model (3 layers) is some 700 torch operations, and dispatching
+them from Python costs more than their arithmetic: CTranslate2 decodes one sentence at a time 2.5x faster
+than seqkit's Python step. :class:`StepKernel` runs the decoder stack of such a step -- the layer norms,
+the int8 products (:class:`~seqkit.seq2seq.int8.SmallRows`' kernel), the self-attention over the cache
+(:meth:`~seqkit.seq2seq.kv_cache.KVCache.attend`'s kernel), the cross-attention
+(:func:`~seqkit.seq2seq.attention_kernel.memory_attention`'s), the residuals -- in one call, through the
+same kernels, so its numbers are the Python path's up to the layer norms' float rounding
+(``tests/seq2seq/test_decoder_kernel.py``). The embedding before it and the output projection after it stay
+in Python.
+
+:func:`~seqkit.seq2seq.int8.int8_layers` gives a pre-norm, ReLU Transformer its :class:`StepKernel`
+(``model.step_kernel``). A step runs it when it has at most :data:`~seqkit.seq2seq.int8.SMALL_ROWS` rows
+(above, the batched torch kernels are faster), and every kernel it strings together would run on the
+Python path too: CPU float32, autograd off, at most two torch threads, the cache's attention kernel
+built. ``SEQKIT_DECODER_KERNEL=0`` turns it off. A copy of the model (``copy.deepcopy``, pickle) gets none:
+the plan holds raw pointers to its own model's tensors.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from seqkit.native import kernel
+from seqkit.seq2seq import attention_kernel
+from seqkit.seq2seq.int8 import SMALL_ROWS, Int8Linear, small_kernel
+
+_SOURCE = Path(__file__).with_name("decoder_kernel.c")
+_P, _I64 = ctypes.c_void_p, ctypes.c_int64
+
+
+class _Linear(ctypes.Structure):
+    _fields_ = [("packed", _P), ("rowsum", _P), ("scales", _P), ("bias", _P), ("out_features", _I64),
+                ("in_features", _I64), ("relu", _I64)]
+
+
+class _Layer(ctypes.Structure):
+    _fields_ = [("norm_weight", _P * 3), ("norm_bias", _P * 3), ("qkv", _Linear), ("self_out", _Linear),
+                ("cross_q", _Linear), ("cross_out", _Linear), ("ff1", _Linear), ("ff2", _Linear),
+                ("memory_k", _P), ("memory_v", _P), ("memory_strides", _I64 * 3)]
+
+
+class _Decoder(ctypes.Structure):
+    _fields_ = [("linear", _P), ("self_attention", _P), ("cross_attention", _P), ("layers", _I64), ("d", _I64),
+                ("heads", _I64), ("ff", _I64), ("eps", ctypes.c_float), ("layer", ctypes.POINTER(_Layer)),
+                ("final_weight", _P), ("final_bias", _P)]
+
+
+_SIGNATURES = {"decoder_step": (ctypes.c_int, [ctypes.POINTER(_Decoder), _I64, _I64, _P, _I64, _P, _I64, _I64, _I64,
+                                               _I64, _P, _I64, _P, _P])}
+
+
+def _nothing() -> None:
+    return None
+
+
+def _address(lib: ctypes.CDLL, name: str) -> int:
+    return ctypes.cast(getattr(lib, name), _P).value
+
+
+def _linear(layer: Any) -> _Linear | None:
+    """The C view of an :class:`~seqkit.seq2seq.int8.Int8Linear` with its small-rows packing, else None."""
+    if not isinstance(layer, Int8Linear) or layer.small is None:
+        return None
+    small = layer.small
+    return _Linear(small.packed.data_ptr(), small.rowsum.data_ptr(), small.scales.data_ptr(),
+                   None if small.bias is None else small.bias.data_ptr(), layer.out_features, layer.in_features,
+                   int(layer.relu))
+
+
+class StepKernel:
+    """The decoder stack of a :class:`~seqkit.seq2seq.transformer.Transformer` as one C call (module
+    docstring); :meth:`build` says whether a model can have one."""
+
+    def __init__(self, lib: ctypes.CDLL, model: Any, layers: list[_Layer]) -> None:
+        self._lib, self._model = lib, model  # the model keeps every tensor the pointers point into
+        self._layers = (_Layer * len(layers))(*layers)
+        norm = model.dec_norm
+        first = model.decoder[0].self_attn
+        self._decoder = _Decoder(
+            _address(small_kernel(), "int8_linear"), _address(attention_kernel.load(), "decode_attention"),
+            _address(attention_kernel.load(), "memory_attention"), len(layers), model.d_model, first.n_heads,
+            model.decoder[0].ff.w1.out_features, norm.eps, self._layers, norm.weight.data_ptr(), norm.bias.data_ptr())
+
+    @classmethod
+    def build(cls, model: Any) -> StepKernel | None:
+        """The kernel of ``model`` (a Transformer after :func:`~seqkit.seq2seq.int8.int8_layers`), or None:
+        post-norm, another activation, float layers, norms without weights or of other sizes, or no kernel
+        built here."""
+        lib = kernel(_SOURCE, "SEQKIT_DECODER_KERNEL", _SIGNATURES)
+        if lib is None or small_kernel() is None or attention_kernel.load() is None or not model.pre_norm:
+            return None
+        norms = [n for layer in model.decoder for n in layer.norms] + [model.dec_norm]
+        if any(not isinstance(n, torch.nn.LayerNorm) or n.weight is None or n.bias is None
+               or tuple(n.normalized_shape) != (model.d_model,) or n.eps != model.dec_norm.eps for n in norms):
+            return None
+        layers = []
+        for layer in model.decoder:
+            linears = [_linear(m) for m in (layer.self_attn.qkv_proj, layer.self_attn.out_proj, layer.cross_attn.q_proj,
+                                            layer.cross_attn.out_proj, layer.ff.w1, layer.ff.w2)]
+            if any(lin is None for lin in linears) or not layer.ff.w1.relu or layer.ff.act(torch.tensor(-1.0)) != -1.0:
+                return None
+            c = _Layer()
+            for i, n in enumerate(layer.norms):
+                c.norm_weight[i], c.norm_bias[i] = n.weight.data_ptr(), n.bias.data_ptr()
+            c.qkv, c.self_out, c.cross_q, c.cross_out, c.ff1, c.ff2 = linears
+            layers.append(c)
+        return cls(lib, model, layers)
+
+    def __reduce__(self):  # its pointers are into this model's tensors: a copy (or pickle) decodes through Python
+        return _nothing, ()
+
+    def runs(self, x: Tensor, state: Any, cache: Any, need_attn: bool) -> bool:
+        """Whether this step (``x`` (n, 1, d) the embedded new positions) can run here (module docstring)."""
+        n = x.shape[0]
+        return (0 < n <= SMALL_ROWS and not need_attn and x.shape[1] == 1 and cache is not None and cache._lib is not None
+                and n % state.group == 0 and attention_kernel.may_run(x)
+                and all(layer.cross_attn.use_sdpa and not layer.training for layer in self._model.decoder)
+                and kernel(_SOURCE, "SEQKIT_DECODER_KERNEL", _SIGNATURES) is not None)
+
+    def __call__(self, x: Tensor, state: Any, cache: Any, src_len: Tensor) -> Tensor:
+        """The decoder stack over ``x`` (n, 1, d), then the final norm: (n, 1, d). Call :meth:`runs` first."""
+        n, d = x.shape[0], x.shape[2]
+        heads, layers = self._decoder.heads, len(self._layers)
+        data, origin = cache.data, cache.origin
+        if (d != self._decoder.d or data.dtype != torch.float32 or data.dim() != 6 or data.shape[2:] != (layers, 2, heads, d // heads)
+                or data.stride(5) != 1 or data.stride(4) != d // heads or not n <= min(data.shape[0], origin.shape[0])
+                or not 0 <= state.step < min(data.shape[1], origin.shape[1]) or origin.dtype != torch.int32
+                or origin.stride(1) != 1 or len(state.memory_kv) != layers):
+            raise ValueError(f"a step of {n} rows at position {state.step} does not fit this cache {tuple(data.shape)}")
+        for c, (k, v) in zip(self._layers, state.memory_kv):
+            if (k.shape != v.shape or k.stride() != v.stride() or k.stride(3) != 1 or k.dtype != torch.float32
+                    or k.shape[0] * state.group != n or k.shape[1:2] + k.shape[3:] != (heads, d // heads)):
+                raise ValueError(f"memory keys {tuple(k.shape)} and values {tuple(v.shape)} the kernel cannot read")
+            c.memory_k, c.memory_v = k.data_ptr(), v.data_ptr()
+            c.memory_strides[0], c.memory_strides[1], c.memory_strides[2] = k.stride(0), k.stride(1), k.stride(2)
+        lengths = src_len.to(torch.int64).clamp(0, state.memory_kv[0][0].shape[2]).contiguous()
+        if lengths.shape[0] * state.group != n:
+            raise ValueError(f"{n} rows for {lengths.shape[0]} sentences of {state.group}")
+        x = x.reshape(n, d).contiguous().clone()
+        out = torch.empty_like(x)
+        stride = cache.data.stride()
+        attention_kernel.check(self._lib.decoder_step(
+            ctypes.byref(self._decoder), n, state.group, x.data_ptr(), state.step, cache.data.data_ptr(), stride[0],
+            stride[1], stride[2], stride[3], cache.origin.data_ptr(), cache.origin.stride(0), lengths.data_ptr(),
+            out.data_ptr()))
+        return out.view(n, 1, d)

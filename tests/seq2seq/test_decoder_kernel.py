@@ -1,0 +1,143 @@
+"""A whole int8 decoder step in one C call (:mod:`seqkit.seq2seq.decoder_kernel`) against the Python
+path it replaces: the same log-probabilities (up to the layer norms' float rounding), the same keys and
+values written into the cache, the same searches; and the steps it must leave to Python."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+import torch
+
+from seqkit.seq2seq import decoder_kernel
+from seqkit.seq2seq.decoder_kernel import StepKernel
+from seqkit.seq2seq.int8 import SMALL_ROWS
+from seqkit.seq2seq.search import beam_search, greedy_search
+from seqkit.seq2seq.transformer import Transformer
+from seqkit.seq2seq.translator import quantize_model
+
+V = 40
+
+
+def _model(d_model: int = 32, heads: int = 2, **kw) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = Transformer(V, d_model=d_model, n_heads=heads, n_enc_layers=1, n_dec_layers=2, d_ff=2 * d_model,
+                        dropout=0.0, **kw).eval()
+    with torch.no_grad():  # norms away from their initial 1 and 0, so a swapped weight or bias shows
+        for m in model.modules():
+            if isinstance(m, torch.nn.LayerNorm):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+    return quantize_model(model, "int8")
+
+
+def _kernel_model(**kw) -> torch.nn.Module:
+    q = _model(**kw)
+    if q.step_kernel is None:
+        pytest.skip("the decoder kernel needs the int8 kernel built with AVX512-VNNI and a C compiler")
+    return q
+
+
+def _src(n: int):
+    g = torch.Generator().manual_seed(n)
+    src_len = torch.randint(2, 9, (n,), generator=g)
+    src = torch.randint(4, V, (n, 8), generator=g) * (torch.arange(8) < src_len[:, None])
+    return src, src_len
+
+
+def _steps(model, src, src_len, tokens):
+    """Log-probabilities of a few incremental steps (one row per sentence), and the cache after them."""
+    out = []
+    with torch.inference_mode():
+        state = model.encode(src, src_len).reserve(len(tokens) + 1)
+        for t in tokens:
+            log_probs, state, _ = model.decode_step(t, state)
+            out.append(log_probs.clone())
+    return out, state.cache
+
+
+@pytest.mark.parametrize("d_model,heads", [(32, 2), (64, 1), (128, 2)], ids=["dh16", "dh64", "dh64x2"])
+def test_the_kernel_step_is_the_python_step(d_model, heads, monkeypatch):
+    model = _kernel_model(d_model=d_model, heads=heads)
+    src, src_len = _src(5)
+    tokens = [torch.randint(4, V, (5,), generator=torch.Generator().manual_seed(i)) for i in range(4)]
+    calls = []
+    real = StepKernel.__call__
+    monkeypatch.setattr(StepKernel, "__call__", lambda self, *a: calls.append(1) or real(self, *a))
+    fast, fast_cache = _steps(model, src, src_len, tokens)
+    assert len(calls) == len(tokens)  # every step ran in C
+    monkeypatch.setenv("SEQKIT_DECODER_KERNEL", "0")
+    slow, slow_cache = _steps(model, src, src_len, tokens)
+    assert len(calls) == len(tokens)  # and none with the switch off
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b, atol=2e-4, rtol=0)
+    assert fast[-1].exp().sum(1).sub(1).abs().max() < 1e-4
+    filled = slice(0, len(tokens))
+    torch.testing.assert_close(fast_cache.data[:5, filled], slow_cache.data[:5, filled], atol=1e-4, rtol=0)
+
+
+def test_searches_through_the_kernel_equal_the_python_path(monkeypatch):
+    model = _kernel_model()
+    src, src_len = _src(3)  # 3 sentences x beam 4 = 12 rows: every step in C
+    fast = beam_search(model, src, src_len, beam_size=4, nbest=2, max_len_a=1, max_len_b=3)
+    greedy = greedy_search(model, src, src_len, max_len_a=1, max_len_b=3)
+    monkeypatch.setenv("SEQKIT_DECODER_KERNEL", "0")
+    slow = beam_search(model, src, src_len, beam_size=4, nbest=2, max_len_a=1, max_len_b=3)
+    assert [h.tokens for h in greedy] == [h.tokens for h in greedy_search(model, src, src_len, max_len_a=1, max_len_b=3)]
+    for a, b in zip(fast, slow):
+        assert [h.tokens for h in a] == [h.tokens for h in b]
+        assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4)
+
+
+def test_the_steps_it_leaves_to_python(monkeypatch):
+    model = _kernel_model()
+    calls = []
+    monkeypatch.setattr(StepKernel, "__call__", lambda self, *a: calls.append(1))
+    src, src_len = _src(SMALL_ROWS + 1)  # more rows than the small kernels take
+    _steps(model, src, src_len, [torch.full((SMALL_ROWS + 1,), 5)])
+    src, src_len = _src(2)
+    with torch.inference_mode():  # attention weights asked for
+        model.decode_step(torch.full((2,), 5), model.encode(src, src_len).reserve(3), need_attn=True)
+    with torch.no_grad():
+        torch.set_num_threads(3)  # more torch threads than the one-thread kernels run beside
+        try:
+            model.decode_step(torch.full((2,), 5), model.encode(src, src_len).reserve(3))
+        finally:
+            torch.set_num_threads(1)
+    model.decode_step(torch.full((2,), 5), model.encode(src, src_len).reserve(3))  # autograd on
+    assert calls == []
+
+
+def test_which_models_get_a_kernel():
+    assert _model(pre_norm=False).step_kernel is None  # post-norm
+    assert _model(activation="gelu").step_kernel is None
+    assert Transformer(V, d_model=32, n_heads=2, n_enc_layers=1, n_dec_layers=1, d_ff=64).step_kernel is None  # float
+    model = _kernel_model()
+    twin = copy.deepcopy(model)
+    assert twin.step_kernel is None  # a copy's pointers would be the original's: it decodes through Python
+    src, src_len = _src(2)  # and its int8 layers (their small-rows packing) work on their own tensors
+    del model
+    fast = _steps(twin, src, src_len, [torch.full((2,), 5)])[0]
+    assert twin.decoder[0].ff.w1.small.packed.data_ptr() == twin.decoder[0].ff.w1.small._weights[0]
+    assert fast[0].exp().sum(1).sub(1).abs().max() < 1e-4
+    again = pickle.loads(pickle.dumps(twin.decoder[0].ff.w1.small))
+    h = torch.randn(3, 32)
+    assert torch.equal(again(h), twin.decoder[0].ff.w1.small(h))
+
+
+def test_a_step_that_does_not_fit_is_refused_not_read(monkeypatch):
+    model = _kernel_model()
+    src, src_len = _src(2)
+    with torch.inference_mode():
+        state = model.encode(src, src_len).reserve(3)
+        x = torch.zeros(2, 1, 32)
+        cache = state.cache_for(1)
+        cache.start_step(2, 0)
+        small = decoder_kernel.StepKernel.build(_model(d_model=64, heads=1))  # another model's sizes
+        assert small is not None and small.runs(torch.zeros(2, 1, 64), state, cache, False)
+        with pytest.raises(ValueError, match="does not fit"):
+            small(torch.zeros(2, 1, 64), state, cache, src_len)
+        other = model.encode(*_src(3))
+        with pytest.raises(ValueError, match="memory keys"):
+            model.step_kernel(x, other, cache, src_len)
