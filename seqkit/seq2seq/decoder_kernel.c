@@ -1,9 +1,9 @@
-/* One incremental step of a pre-norm Transformer decoder with int8 layers, every layer in one call
+/* One incremental step of a pre-norm Transformer decoder, every layer in one call
  * (seqkit.seq2seq.decoder_kernel compiles this at first use through seqkit.native and calls it through ctypes).
  *
  * At one sentence's beam (five rows), a step of the 3-layer base model is some 700 small torch operations
  * whose dispatch from Python costs more than their arithmetic. This file strings the same arithmetic
- * together in C: the int8 products are int8_kernel.c's int8_linear and the attention is
+ * together in C: the products are linear_kernel.c's int8_linear or f32_linear and the attention is
  * attention_kernel.c's decode_attention and memory_attention, called through the function pointers
  * Python hands over (each file is compiled on its own), so the numbers are those of the Python path up
  * to the layer norms' float rounding (tests/seq2seq/test_decoder_kernel.py).
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef int (*linear_fn)(int64_t m, int64_t n, int64_t k, const float *x, int64_t x_stride, const int8_t *packed,
+typedef int (*linear_fn)(int64_t m, int64_t n, int64_t k, const float *x, int64_t x_stride, const void *packed,
                          const int32_t *rowsum, const float *wscale, const float *bias, int relu, float *out,
                          int64_t out_stride);
 typedef int (*self_fn)(int64_t n, int64_t heads, int64_t dh, int64_t t, const float *qkv, int64_t qkv_stride,
@@ -31,9 +31,10 @@ typedef int (*cross_fn)(int64_t sentences, int64_t group, int64_t heads, int64_t
                         const float *k, const float *v, int64_t s_stride, int64_t h_stride, int64_t p_stride,
                         const int64_t *lengths, float *out, int64_t out_stride, float scale);
 
-/* an int8 Linear as SmallRows holds it */
+/* a Linear as linear_kernel.py's SmallRows (int8) or SmallRowsF32 holds it, with its kernel */
 typedef struct {
-    const int8_t *packed;
+    linear_fn fn;
+    const void *packed;
     const int32_t *rowsum;
     const float *scales, *bias;
     int64_t out_features, in_features;
@@ -49,7 +50,6 @@ typedef struct {
 } Layer;
 
 typedef struct {
-    linear_fn linear;
     self_fn self_attention;
     cross_fn cross_attention;
     int64_t layers, d, heads, ff;
@@ -73,7 +73,7 @@ static void layer_norm(int64_t n, int64_t d, const float *x, const float *w, con
 
 static int apply(const Decoder *dec, const Linear *lin, int64_t n, const float *x, float *out)
 {
-    return dec->linear(n, lin->out_features, lin->in_features, x, lin->in_features, lin->packed, lin->rowsum,
+    return lin->fn(n, lin->out_features, lin->in_features, x, lin->in_features, lin->packed, lin->rowsum,
                        lin->scales, lin->bias, (int)lin->relu, out, lin->out_features);
 }
 

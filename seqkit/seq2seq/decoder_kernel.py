@@ -12,7 +12,7 @@ same kernels, so its numbers are the Python path's up to the layer norms' float 
 in Python.
 
 :func:`~seqkit.seq2seq.int8.int8_layers` gives a pre-norm, ReLU Transformer its :class:`StepKernel`
-(``model.step_kernel``). A step runs it when it has at most :data:`~seqkit.seq2seq.int8.SMALL_ROWS` rows
+(``model.step_kernel``). A step runs it when it has at most :data:`~seqkit.seq2seq.linear_kernel.SMALL_ROWS` rows
 (above, the batched torch kernels are faster), and every kernel it strings together would run on the
 Python path too: CPU float32, autograd off, at most two torch threads, the cache's attention kernel
 built. ``SEQKIT_DECODER_KERNEL=0`` turns it off. A copy of the model (``copy.deepcopy``, pickle) gets none:
@@ -29,15 +29,14 @@ import torch
 from torch import Tensor
 
 from seqkit.native import kernel
-from seqkit.seq2seq import attention_kernel
-from seqkit.seq2seq.int8 import SMALL_ROWS, Int8Linear, small_kernel
+from seqkit.seq2seq import attention_kernel, linear_kernel
 
 _SOURCE = Path(__file__).with_name("decoder_kernel.c")
 _P, _I64 = ctypes.c_void_p, ctypes.c_int64
 
 
 class _Linear(ctypes.Structure):
-    _fields_ = [("packed", _P), ("rowsum", _P), ("scales", _P), ("bias", _P), ("out_features", _I64),
+    _fields_ = [("fn", _P), ("packed", _P), ("rowsum", _P), ("scales", _P), ("bias", _P), ("out_features", _I64),
                 ("in_features", _I64), ("relu", _I64)]
 
 
@@ -48,7 +47,7 @@ class _Layer(ctypes.Structure):
 
 
 class _Decoder(ctypes.Structure):
-    _fields_ = [("linear", _P), ("self_attention", _P), ("cross_attention", _P), ("layers", _I64), ("d", _I64),
+    _fields_ = [("self_attention", _P), ("cross_attention", _P), ("layers", _I64), ("d", _I64),
                 ("heads", _I64), ("ff", _I64), ("eps", ctypes.c_float), ("layer", ctypes.POINTER(_Layer)),
                 ("final_weight", _P), ("final_bias", _P)]
 
@@ -66,13 +65,13 @@ def _address(lib: ctypes.CDLL, name: str) -> int:
 
 
 def _linear(layer: Any) -> _Linear | None:
-    """The C view of an :class:`~seqkit.seq2seq.int8.Int8Linear` with its small-rows packing, else None."""
-    if not isinstance(layer, Int8Linear) or layer.small is None:
+    """The C view of a Linear with a small-rows packing (:class:`~seqkit.seq2seq.int8.Int8Linear`,
+    :class:`~seqkit.seq2seq.packed.PackedLinear`), else None."""
+    small = getattr(layer, "small", None)
+    if small is None:
         return None
-    small = layer.small
-    return _Linear(small.packed.data_ptr(), small.rowsum.data_ptr(), small.scales.data_ptr(),
-                   None if small.bias is None else small.bias.data_ptr(), layer.out_features, layer.in_features,
-                   int(layer.relu))
+    return _Linear(ctypes.cast(small.function, _P).value, *small._weights, layer.out_features, layer.in_features,
+                   int(small.relu))
 
 
 class StepKernel:
@@ -85,7 +84,7 @@ class StepKernel:
         norm = model.dec_norm
         first = model.decoder[0].self_attn
         self._decoder = _Decoder(
-            _address(small_kernel(), "int8_linear"), _address(attention_kernel.load(), "decode_attention"),
+            _address(attention_kernel.load(), "decode_attention"),
             _address(attention_kernel.load(), "memory_attention"), len(layers), model.d_model, first.n_heads,
             model.decoder[0].ff.w1.out_features, norm.eps, self._layers, norm.weight.data_ptr(), norm.bias.data_ptr())
 
@@ -95,7 +94,7 @@ class StepKernel:
         post-norm, another activation, float layers, norms without weights or of other sizes, or no kernel
         built here."""
         lib = kernel(_SOURCE, "SEQKIT_DECODER_KERNEL", _SIGNATURES)
-        if lib is None or small_kernel() is None or attention_kernel.load() is None or not model.pre_norm:
+        if lib is None or attention_kernel.load() is None or not model.pre_norm:
             return None
         norms = [n for layer in model.decoder for n in layer.norms] + [model.dec_norm]
         if any(not isinstance(n, torch.nn.LayerNorm) or n.weight is None or n.bias is None
@@ -105,7 +104,7 @@ class StepKernel:
         for layer in model.decoder:
             linears = [_linear(m) for m in (layer.self_attn.qkv_proj, layer.self_attn.out_proj, layer.cross_attn.q_proj,
                                             layer.cross_attn.out_proj, layer.ff.w1, layer.ff.w2)]
-            if any(lin is None for lin in linears) or not layer.ff.w1.relu or layer.ff.act(torch.tensor(-1.0)) != -1.0:
+            if any(lin is None for lin in linears) or not linears[4].relu or layer.ff.act(torch.tensor(-1.0)) != -1.0:
                 return None
             c = _Layer()
             for i, n in enumerate(layer.norms):
@@ -120,7 +119,7 @@ class StepKernel:
     def runs(self, x: Tensor, state: Any, cache: Any, need_attn: bool) -> bool:
         """Whether this step (``x`` (n, 1, d) the embedded new positions) can run here (module docstring)."""
         n = x.shape[0]
-        return (0 < n <= SMALL_ROWS and not need_attn and x.shape[1] == 1 and cache is not None and cache._lib is not None
+        return (0 < n <= linear_kernel.SMALL_ROWS and not need_attn and x.shape[1] == 1 and cache is not None and cache._lib is not None
                 and n % state.group == 0 and attention_kernel.may_run(x)
                 and all(layer.cross_attn.use_sdpa and not layer.training for layer in self._model.decoder)
                 and kernel(_SOURCE, "SEQKIT_DECODER_KERNEL", _SIGNATURES) is not None)

@@ -29,92 +29,21 @@ puts in a model.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqkit.native import kernel
+from seqkit.seq2seq import linear_kernel
 from seqkit.seq2seq.attention_kernel import may_run
-from seqkit.seq2seq.packed import projecting_models, replace_linears
+from seqkit.seq2seq.linear_kernel import SmallRows
+from seqkit.seq2seq.packed import fast_steps, fuse_relu, projecting_models, replace_linears
 
 #: calls whose output has at least this many numbers (rows x out_features) run oneDNN's kernel where there is
 #: one: below it fbgemm's is the faster, above it oneDNN's; measured on 256 x 1,085-32,000 weights, busy machine
 WIDE_OUTPUTS = 2**18
-
-#: calls of at most this many rows run seqkit's own kernel (``int8_kernel.c``) where it is built with
-#: AVX512-VNNI: a beam step of up to six sentences (see :class:`SmallRows`)
-SMALL_ROWS = 32
-
-_SOURCE = Path(__file__).with_name("int8_kernel.c")
-_P, _I64 = ctypes.c_void_p, ctypes.c_int64
-_SIGNATURES = {"int8_linear": (ctypes.c_int, [_I64, _I64, _I64, _P, _I64, _P, _P, _P, _P, ctypes.c_int, _P, _I64]),
-               "int8_kernel_vnni": (ctypes.c_int, [])}
-
-
-def small_kernel() -> ctypes.CDLL | None:
-    """The compiled small-rows kernel, or None (no compiler, or ``SEQKIT_INT8_KERNEL=0``)."""
-    return kernel(_SOURCE, "SEQKIT_INT8_KERNEL", _SIGNATURES)
-
-
-def small_kernel_pays() -> bool:
-    """Whether :class:`Int8Linear` layers made now run their small calls through :class:`SmallRows`: the
-    kernel is built with its AVX512-VNNI loop (its plain C loop is there for the tests, not for speed)."""
-    lib = small_kernel()
-    return lib is not None and bool(lib.int8_kernel_vnni())
-
-
-class SmallRows:
-    """An int8 layer for calls of a few rows, in ``int8_kernel.c`` (whose header says the arithmetic: each
-    row of ``x`` quantized on its own, to 0..255 with a zero point): ``x (M, K) float32 -> (M, N)``, plus
-    ``bias``, then ReLU when ``relu``. ``rows`` (N, K) int8 and ``scales`` (N,) as :func:`quantize_rows`
-    makes them; the rows are packed here in the kernel's layout (N padded to a multiple of 16, K to one
-    of 4, as blocks of 16 outputs ``[K / 4][16][4]``) with each padded row's sum. Raises ``RuntimeError``
-    where the kernel is not built."""
-
-    def __init__(self, rows: Tensor, scales: Tensor, bias: Tensor | None = None, relu: bool = False) -> None:
-        lib = small_kernel()
-        if lib is None:
-            raise RuntimeError("the int8 kernel is not built here")
-        n, k = rows.shape
-        padded = F.pad(rows, (0, -k % 4, 0, -n % 16))
-        self.packed = padded.view(padded.shape[0] // 16, 16, -1, 4).permute(0, 2, 1, 3).contiguous()
-        self.rowsum = padded.sum(1, dtype=torch.int32)
-        self.scales = scales.float().contiguous()
-        self.bias = None if bias is None else bias.float().contiguous()
-        self.in_features, self.out_features, self.relu = k, n, relu
-        self._bind(lib)
-
-    def _bind(self, lib: ctypes.CDLL) -> None:
-        self._call = lib.int8_linear
-        self._weights = (self.packed.data_ptr(), self.rowsum.data_ptr(), self.scales.data_ptr(),
-                         None if self.bias is None else self.bias.data_ptr(), int(self.relu))
-
-    def __getstate__(self) -> dict:  # copies and pickles hold the tensors, not the pointers into them
-        return {k: v for k, v in self.__dict__.items() if k not in ("_call", "_weights")}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        lib = small_kernel()
-        if lib is None:
-            raise RuntimeError("the int8 kernel is not built here")
-        self._bind(lib)
-
-    def __call__(self, x: Tensor) -> Tensor:
-        if x.dim() != 2 or x.shape[1] != self.in_features or x.dtype != torch.float32:
-            raise ValueError(f"the int8 kernel takes (M, {self.in_features}) float32, not {tuple(x.shape)} {x.dtype}")
-        x = x.contiguous()
-        m, n = x.shape[0], self.out_features
-        out = x.new_empty((m, n))
-        if self._call(m, n, self.in_features, x.data_ptr(), self.in_features, *self._weights, out.data_ptr(), n):
-            raise MemoryError("out of memory in the int8 kernel")
-        return out
-
 
 @functools.cache
 def has_vnni() -> bool:
@@ -171,11 +100,12 @@ class Int8Linear(nn.Module):
     unpacks them when asked); ``relu``: ``max(0, x W^T + b)``, the ReLU in the same call (a feed-forward
     layer's first Linear).
 
-    Calls of at most :data:`SMALL_ROWS` rows run :class:`SmallRows` (with ``vnni``, where
-    :func:`small_kernel_pays`, and where :func:`~seqkit.seq2seq.attention_kernel.may_run`: autograd off, at
+    Calls of at most :data:`~seqkit.seq2seq.linear_kernel.SMALL_ROWS` rows run
+    :class:`~seqkit.seq2seq.linear_kernel.SmallRows` (with ``vnni``, where
+    :func:`~seqkit.seq2seq.linear_kernel.vectorized`, and where :func:`~seqkit.seq2seq.attention_kernel.may_run`: autograd off, at
     most two torch threads): the same int8 weights, the activations
     quantized per row rather than per call (so finer, and a row's numbers do not depend on the rows beside
-    it), 1.5-3x less time than fbgemm at one to ten rows (``benchmarks/int8.py``). It keeps its own copy of
+    it), 1.5-3x less time than fbgemm at one to ten rows. It keeps its own copy of
     the int8 rows (a few MB for a base model)."""
 
     def __init__(self, rows: Tensor, scales: Tensor, bias: Tensor | None = None, vnni: bool | None = None,
@@ -187,7 +117,7 @@ class Int8Linear(nn.Module):
         self._rows = rows if keep_rows else None
         self.bias = None if bias is None else bias.detach().float().clone().contiguous()
         self.relu = relu
-        self.small = SmallRows(rows, self.scales, self.bias, relu) if self.vnni and small_kernel_pays() else None
+        self.small = SmallRows(rows, self.scales, self.bias, relu) if self.vnni and linear_kernel.vectorized() else None
         self.reduce_range = not self.vnni
         narrow, other = _engines(self.vnni)
         with warnings.catch_warnings():  # torch announces quantized tensors' move to torchao
@@ -216,7 +146,8 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         rows = x.numel() // self.in_features if self.in_features else 0
-        if self.small is not None and rows <= SMALL_ROWS and x.shape[-1] == self.in_features and may_run():
+        if (self.small is not None and rows <= linear_kernel.SMALL_ROWS and x.shape[-1] == self.in_features
+                and may_run()):
             return self.small(x.reshape(rows, self.in_features).float()).view(*x.shape[:-1], self.out_features)
         packed = self.wide if self.wide is not None and rows * self.out_features >= WIDE_OUTPUTS else self.narrow
         if self.relu:
@@ -233,13 +164,9 @@ class Int8Linear(nn.Module):
         kernels = "fbgemm" + (f", onednn from {-(-WIDE_OUTPUTS // self.out_features)} rows" if self.wide is not None
                               else "")
         if self.small is not None:
-            kernels = f"seqkit's up to {SMALL_ROWS} rows, " + kernels
+            kernels = f"seqkit's up to {linear_kernel.SMALL_ROWS} rows, " + kernels
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
                 f"kernels={kernels}, reduce_range={self.reduce_range}" + (", relu" if self.relu else ""))
-
-
-def _identity(x: Tensor) -> Tensor:
-    return x
 
 
 class Int8Embedding(nn.Module):
@@ -266,13 +193,9 @@ def int8_layers(model: nn.Module, vnni: bool | None = None) -> nn.Module:
     too (the tied embedding's rows when ``out_proj`` is None; oneDNN's kernel for wide calls) and its
     embedding an :class:`Int8Embedding` (over the projection's int8 rows when they are tied); a
     feed-forward layer with ReLU computes it in its first Linear's call (``relu=True``); a Transformer gets
-    its :class:`~seqkit.seq2seq.decoder_kernel.StepKernel` where it can have one. Returns ``model``."""
-    from seqkit.seq2seq.transformer import FeedForward
-
-    for ff in model.modules():
-        if isinstance(ff, FeedForward) and ff.act is F.relu and isinstance(ff.w1, nn.Linear):
-            ff.w1 = Int8Linear.from_float(ff.w1.weight, ff.w1.bias, vnni, relu=True)
-            ff.act = _identity
+    its :class:`~seqkit.seq2seq.decoder_kernel.StepKernel` where it can have one (:func:`~seqkit.seq2seq.packed.fast_steps`).
+    Returns ``model``."""
+    fuse_relu(model, lambda layer: Int8Linear.from_float(layer.weight, layer.bias, vnni, relu=True))
     transformers = projecting_models(model)
     for m in transformers:
         if m.out_proj is None:  # tied: one int8 table serves the lookup and the projection
@@ -282,9 +205,4 @@ def int8_layers(model: nn.Module, vnni: bool | None = None) -> nn.Module:
             m.out_proj = Int8Linear.from_float(m.out_proj.weight, m.out_proj.bias, vnni, wide=True, keep_rows=True)
             m.embed = Int8Embedding(*quantize_rows(m.embed.weight))
     replace_linears(model, lambda layer: Int8Linear.from_float(layer.weight, layer.bias, vnni))
-    from seqkit.seq2seq.decoder_kernel import StepKernel
-
-    for m in transformers:
-        if hasattr(m, "step_kernel"):  # a Transformer: its small decoding steps in one C call, where it can
-            m.step_kernel = StepKernel.build(m)
-    return model
+    return fast_steps(model, transformers)

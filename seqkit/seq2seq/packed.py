@@ -58,6 +58,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqkit.seq2seq import linear_kernel
+from seqkit.seq2seq.attention_kernel import may_run
+from seqkit.seq2seq.linear_kernel import SmallRowsF32
+
 #: a Linear layer is packed from this many weights on (256 x 512): below it oneDNN's call costs more than
 #: MKL's at a few rows (the second table of the module docstring), above it oneDNN is the faster
 MIN_PACKED = 2**17
@@ -80,30 +84,50 @@ def packing_works() -> bool:
 class PackedLinear(nn.Module):
     """``x W^T + b`` for inference, ``W`` (N, K) packed once for oneDNN: x (..., K) -> (..., N) float32.
     ``keep_weight``: keep the plain weight too (the output projection: a shortlist slices its rows,
-    :meth:`select`); else only the packed copy is held."""
+    :meth:`select`); else only the packed copy is held. ``relu``: ``max(0, x W^T + b)`` in the same call (a
+    feed-forward layer's first Linear). ``onednn=False``: no oneDNN copy (a weight below :data:`MIN_PACKED`,
+    where MKL's call is the cheaper): calls of many rows run ``F.linear`` on the plain weight.
 
-    def __init__(self, weight: Tensor, bias: Tensor | None = None, keep_weight: bool = False) -> None:
+    Calls of at most :data:`~seqkit.seq2seq.linear_kernel.SMALL_ROWS` rows run
+    :class:`~seqkit.seq2seq.linear_kernel.SmallRowsF32` where it is built (its own packed copy) and where
+    :func:`~seqkit.seq2seq.attention_kernel.may_run`."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None = None, keep_weight: bool = False, relu: bool = False,
+                 onednn: bool = True) -> None:
         super().__init__()
         weight = weight.detach().float()
         self.out_features, self.in_features = weight.shape
-        self.weight = weight if keep_weight else None
+        self.weight = weight if keep_weight or not onednn else None
         self.bias = None if bias is None else bias.detach().float().clone()
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.contiguous())
+        self.relu = relu
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.contiguous()) if onednn else None
+        self.small = SmallRowsF32(weight, self.bias, relu) if linear_kernel.vectorized() else None
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dtype != torch.float32:  # under a caller's autocast: the packed weight is float32
             x = x.float()
-        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+        rows = x.numel() // self.in_features if self.in_features else 0
+        if (self.small is not None and rows <= linear_kernel.SMALL_ROWS and x.shape[-1] == self.in_features
+                and may_run(x)):
+            return self.small(x.reshape(rows, self.in_features)).view(*x.shape[:-1], self.out_features)
+        if self.packed is None:
+            y = F.linear(x, self.weight, self.bias)
+            return torch.relu_(y) if self.relu else y
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "relu" if self.relu else "none", [], "")
 
     def select(self, ids: Tensor) -> PackedLinear:
         """The layer of output rows ``ids`` (C,) only (needs ``keep_weight``), packed again."""
         if self.weight is None:
             raise ValueError("select() needs a PackedLinear made with keep_weight=True")
         return PackedLinear(self.weight.index_select(0, ids),
-                            None if self.bias is None else self.bias.index_select(0, ids))
+                            None if self.bias is None else self.bias.index_select(0, ids), relu=self.relu)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, oneDNN packed"
+        kernels = "oneDNN packed" if self.packed is not None else "MKL"
+        if self.small is not None:
+            kernels = f"seqkit's up to {linear_kernel.SMALL_ROWS} rows, " + kernels
+        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+                f"{kernels}" + (", relu" if self.relu else ""))
 
 
 def replace_linears(model: nn.Module, make) -> nn.Module:
@@ -123,12 +147,42 @@ def projecting_models(model: nn.Module) -> list[nn.Module]:
 
 
 def float32_layers(model: nn.Module) -> nn.Module:
-    """Every ``nn.Linear`` of ``model`` with at least :data:`MIN_PACKED` weights a :class:`PackedLinear`,
-    in place, and a Transformer's output projection (the tied embedding's rows when ``out_proj`` is
-    None; the lookup keeps reading the table). Returns ``model``."""
-    for m in projecting_models(model):
+    """Every ``nn.Linear`` of ``model`` a :class:`PackedLinear`, in place -- packed for oneDNN from
+    :data:`MIN_PACKED` weights on -- and a Transformer's output projection (the tied embedding's rows when
+    ``out_proj`` is None; the lookup keeps reading the table); a feed-forward layer's ReLU in its first
+    Linear's call; a Transformer's :class:`~seqkit.seq2seq.decoder_kernel.StepKernel` where it can have one
+    (:func:`fast_steps`). Returns ``model``."""
+    transformers = projecting_models(model)
+    for m in transformers:
         layer = m.out_proj
         m.out_proj = PackedLinear(m.embed.weight if layer is None else layer.weight,
                                   None if layer is None else layer.bias, keep_weight=True)
-    return replace_linears(model, lambda layer: PackedLinear(layer.weight, layer.bias)
-                           if layer.weight.numel() >= MIN_PACKED else layer)
+    fuse_relu(model, lambda layer: PackedLinear(layer.weight, layer.bias, relu=True,
+                                                onednn=layer.weight.numel() >= MIN_PACKED))
+    replace_linears(model, lambda layer: PackedLinear(layer.weight, layer.bias, onednn=layer.weight.numel() >= MIN_PACKED))
+    return fast_steps(model, transformers)
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x
+
+
+def fuse_relu(model: nn.Module, make) -> None:
+    """Each Transformer feed-forward layer of ``model`` with ReLU: its first Linear ``make(layer)`` (a layer
+    that applies the ReLU itself), its activation the identity. In place."""
+    from seqkit.seq2seq.transformer import FeedForward
+
+    for ff in model.modules():
+        if isinstance(ff, FeedForward) and ff.act is F.relu and isinstance(ff.w1, nn.Linear):
+            ff.w1, ff.act = make(ff.w1), _identity
+
+
+def fast_steps(model: nn.Module, transformers: list[nn.Module]) -> nn.Module:
+    """Give each of ``transformers`` (after its layers were replaced) its
+    :class:`~seqkit.seq2seq.decoder_kernel.StepKernel`, or None where it cannot have one. Returns ``model``."""
+    from seqkit.seq2seq.decoder_kernel import StepKernel
+
+    for m in transformers:
+        if hasattr(m, "step_kernel"):
+            m.step_kernel = StepKernel.build(m)
+    return model

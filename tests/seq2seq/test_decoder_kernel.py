@@ -12,7 +12,8 @@ import torch
 
 from seqkit.seq2seq import decoder_kernel
 from seqkit.seq2seq.decoder_kernel import StepKernel
-from seqkit.seq2seq.int8 import SMALL_ROWS
+from seqkit.seq2seq.linear_kernel import SMALL_ROWS
+from seqkit.seq2seq.packed import float32_layers, packing_works
 from seqkit.seq2seq.search import beam_search, greedy_search
 from seqkit.seq2seq.transformer import Transformer
 from seqkit.seq2seq.translator import quantize_model
@@ -20,7 +21,14 @@ from seqkit.seq2seq.translator import quantize_model
 V = 40
 
 
-def _model(d_model: int = 32, heads: int = 2, **kw) -> torch.nn.Module:
+@pytest.fixture(params=["int8", "float32"])
+def kind(request):
+    return request.param
+
+
+def _model(d_model: int = 32, heads: int = 2, kind: str = "int8", **kw) -> torch.nn.Module:
+    """An int8 copy (``quantize_model``) or a float32 copy (``float32_layers``, the Translator's), each
+    with its step kernel where it can have one."""
     torch.manual_seed(0)
     model = Transformer(V, d_model=d_model, n_heads=heads, n_enc_layers=1, n_dec_layers=2, d_ff=2 * d_model,
                         dropout=0.0, **kw).eval()
@@ -29,13 +37,17 @@ def _model(d_model: int = 32, heads: int = 2, **kw) -> torch.nn.Module:
             if isinstance(m, torch.nn.LayerNorm):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.3, 0.3)
-    return quantize_model(model, "int8")
+    if kind == "int8":
+        return quantize_model(model, "int8")
+    if not packing_works():
+        pytest.skip("this torch has no oneDNN packed float32 linear")
+    return float32_layers(copy.deepcopy(model))
 
 
 def _kernel_model(**kw) -> torch.nn.Module:
     q = _model(**kw)
     if q.step_kernel is None:
-        pytest.skip("the decoder kernel needs the int8 kernel built with AVX512-VNNI and a C compiler")
+        pytest.skip("the decoder kernel needs the linear kernels built with AVX512-VNNI and a C compiler")
     return q
 
 
@@ -58,8 +70,8 @@ def _steps(model, src, src_len, tokens):
 
 
 @pytest.mark.parametrize("d_model,heads", [(32, 2), (64, 1), (128, 2)], ids=["dh16", "dh64", "dh64x2"])
-def test_the_kernel_step_is_the_python_step(d_model, heads, monkeypatch):
-    model = _kernel_model(d_model=d_model, heads=heads)
+def test_the_kernel_step_is_the_python_step(d_model, heads, kind, monkeypatch):
+    model = _kernel_model(d_model=d_model, heads=heads, kind=kind)
     src, src_len = _src(5)
     tokens = [torch.randint(4, V, (5,), generator=torch.Generator().manual_seed(i)) for i in range(4)]
     calls = []
@@ -77,8 +89,8 @@ def test_the_kernel_step_is_the_python_step(d_model, heads, monkeypatch):
     torch.testing.assert_close(fast_cache.data[:5, filled], slow_cache.data[:5, filled], atol=1e-4, rtol=0)
 
 
-def test_searches_through_the_kernel_equal_the_python_path(monkeypatch):
-    model = _kernel_model()
+def test_searches_through_the_kernel_equal_the_python_path(kind, monkeypatch):
+    model = _kernel_model(kind=kind)
     src, src_len = _src(3)  # 3 sentences x beam 4 = 12 rows: every step in C
     fast = beam_search(model, src, src_len, beam_size=4, nbest=2, max_len_a=1, max_len_b=3)
     greedy = greedy_search(model, src, src_len, max_len_a=1, max_len_b=3)
@@ -90,8 +102,8 @@ def test_searches_through_the_kernel_equal_the_python_path(monkeypatch):
         assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4)
 
 
-def test_the_steps_it_leaves_to_python(monkeypatch):
-    model = _kernel_model()
+def test_the_steps_it_leaves_to_python(kind, monkeypatch):
+    model = _kernel_model(kind=kind)
     calls = []
     monkeypatch.setattr(StepKernel, "__call__", lambda self, *a: calls.append(1))
     src, src_len = _src(SMALL_ROWS + 1)  # more rows than the small kernels take
@@ -109,21 +121,27 @@ def test_the_steps_it_leaves_to_python(monkeypatch):
     assert calls == []
 
 
-def test_which_models_get_a_kernel():
-    assert _model(pre_norm=False).step_kernel is None  # post-norm
-    assert _model(activation="gelu").step_kernel is None
+def test_which_models_get_a_kernel(kind):
+    assert _model(pre_norm=False, kind=kind).step_kernel is None  # post-norm
+    assert _model(activation="gelu", kind=kind).step_kernel is None
     assert Transformer(V, d_model=32, n_heads=2, n_enc_layers=1, n_dec_layers=1, d_ff=64).step_kernel is None  # float
+    model = _kernel_model(kind=kind)
+    small = model.decoder[0].ff.w1.small  # pickled, the small-rows packing binds its new tensors
+    again = pickle.loads(pickle.dumps(small))
+    assert again.packed.data_ptr() == again._weights[0] != small._weights[0]
+    h = torch.randn(3, 32)
+    assert torch.equal(again(h), small(h))
+
+
+def test_a_copy_of_an_int8_model_decodes_through_python():
     model = _kernel_model()
     twin = copy.deepcopy(model)
-    assert twin.step_kernel is None  # a copy's pointers would be the original's: it decodes through Python
+    assert twin.step_kernel is None  # a copy's pointers would be the original's
     src, src_len = _src(2)  # and its int8 layers (their small-rows packing) work on their own tensors
+    want = _steps(model, src, src_len, [torch.full((2,), 5)])[0]
     del model
-    fast = _steps(twin, src, src_len, [torch.full((2,), 5)])[0]
-    assert twin.decoder[0].ff.w1.small.packed.data_ptr() == twin.decoder[0].ff.w1.small._weights[0]
-    assert fast[0].exp().sum(1).sub(1).abs().max() < 1e-4
-    again = pickle.loads(pickle.dumps(twin.decoder[0].ff.w1.small))
-    h = torch.randn(3, 32)
-    assert torch.equal(again(h), twin.decoder[0].ff.w1.small(h))
+    got = _steps(twin, src, src_len, [torch.full((2,), 5)])[0]
+    torch.testing.assert_close(got[0], want[0], atol=2e-4, rtol=0)
 
 
 def test_a_step_that_does_not_fit_is_refused_not_read(monkeypatch):

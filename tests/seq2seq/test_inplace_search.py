@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from seqkit.sampling import pick_token
-from seqkit.seq2seq import Transformer, attention_kernel, int8, search
+from seqkit.seq2seq import Transformer, attention_kernel, linear_kernel, search
 from seqkit.seq2seq.ensemble import Ensemble
 from seqkit.seq2seq.loss import sequence_mean_loss
 from seqkit.seq2seq.prefix_buffer import PrefixBuffer
@@ -280,7 +280,7 @@ def test_int8_rnn_and_ensembles_equal_the_old_search(reverser, batch, small_rows
     """Dynamic int8 quantization scales activations per call (fbgemm: ``small_rows`` 0) or per row (seqkit's
     kernel for small calls, here for all of them where it is built): the same rows in the same order give the
     same numbers, so the in-place search must feed the Linear layers exactly what the old one fed them."""
-    monkeypatch.setattr(int8, "SMALL_ROWS", small_rows)
+    monkeypatch.setattr(linear_kernel, "SMALL_ROWS", small_rows)
     src, src_len = batch
     torch.manual_seed(1)
     rnn = RNNSeq2Seq(V, V, 16, 24, 2, cell="lstm", attention="bahdanau").eval()

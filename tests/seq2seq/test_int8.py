@@ -13,18 +13,9 @@ import torch.nn.functional as F
 from tiny_nmt import en_fr_lines, en_fr_tokenizer, trained_run
 from torch import nn
 
-from seqkit.seq2seq.int8 import (
-    SMALL_ROWS,
-    WIDE_OUTPUTS,
-    Int8Embedding,
-    Int8Linear,
-    SmallRows,
-    has_vnni,
-    int8_layers,
-    quantize_rows,
-    small_kernel,
-    small_kernel_pays,
-)
+from seqkit.seq2seq import linear_kernel
+from seqkit.seq2seq.int8 import WIDE_OUTPUTS, Int8Embedding, Int8Linear, has_vnni, int8_layers, quantize_rows
+from seqkit.seq2seq.linear_kernel import SMALL_ROWS, SmallRows
 from seqkit.seq2seq.transformer import Transformer
 from seqkit.seq2seq.translator import quantize_model
 
@@ -88,9 +79,9 @@ def test_select_gives_the_full_layers_logits_of_those_rows_exactly():
         assert torch.equal(q.select(ids)(x), q(x)[:, ids])
 
 
-# -- seqkit's kernel for calls of a few rows (int8_kernel.c) --------------------------------------------
+# -- seqkit's int8 kernel for calls of a few rows (linear_kernel.c) --------------------------------------------
 def _per_row_reference(x: torch.Tensor, rows: torch.Tensor, scales: torch.Tensor, bias, relu: bool) -> torch.Tensor:
-    """int8_kernel.c's arithmetic in float64: each row of x quantized on its own to 0..255 with a zero point
+    """linear_kernel.c's int8 arithmetic in float64: each row of x quantized on its own to 0..255 with a zero point
     (its range stretched to include 0), the sums exact, then the scales, the bias and the ReLU."""
     lo, hi = x.amin(1).clamp(max=0), x.amax(1).clamp(min=0)
     s = (hi - lo) / 255
@@ -103,8 +94,8 @@ def _per_row_reference(x: torch.Tensor, rows: torch.Tensor, scales: torch.Tensor
 
 
 def _needs_kernel():
-    if small_kernel() is None:
-        pytest.skip("no C compiler here: the int8 kernel cannot be built")
+    if linear_kernel.load() is None:
+        pytest.skip("no C compiler here: the linear kernels cannot be built")
 
 
 @pytest.mark.parametrize("m,k,n", [(1, 256, 256), (5, 256, 768), (7, 255, 1000), (13, 1024, 20), (3, 6, 3), (0, 8, 16)])
@@ -136,14 +127,14 @@ def test_the_small_rows_kernel_refuses_what_it_cannot_read():
     rows, scales = quantize_rows(torch.randn(20, 8))
     layer = SmallRows(rows, scales)
     for bad in (torch.randn(3, 9), torch.randn(3, 8).double(), torch.randn(2, 3, 8)):
-        with pytest.raises(ValueError, match="int8 kernel takes"):
+        with pytest.raises(ValueError, match="linear kernel takes"):
             layer(bad)
 
 
 def test_int8_linear_runs_the_kernel_for_small_calls_and_fbgemm_above(monkeypatch):
     """Up to SMALL_ROWS rows (on a CPU with VNNI, autograd off, at most 2 torch threads) the layer's numbers
     are the kernel's, so a row's do not depend on the rows beside it; above, fbgemm's quantization per call."""
-    if not (has_vnni() and small_kernel_pays()):
+    if not (has_vnni() and linear_kernel.vectorized()):
         pytest.skip("the kernel runs only where it is built with AVX512-VNNI")
     torch.manual_seed(4)
     layer = nn.Linear(64, 200)
@@ -157,7 +148,7 @@ def test_int8_linear_runs_the_kernel_for_small_calls_and_fbgemm_above(monkeypatc
         assert torch.equal(q(small.view(4, -1, 64)), q(small).view(4, -1, 200))
         assert torch.equal(q(x), torch.ops.quantized.linear_dynamic(x, q.narrow, False))  # one row more: fbgemm
     assert torch.equal(q(small), torch.ops.quantized.linear_dynamic(small, q.narrow, False))  # autograd on: fbgemm
-    monkeypatch.setenv("SEQKIT_INT8_KERNEL", "0")
+    monkeypatch.setenv("SEQKIT_LINEAR_KERNEL", "0")
     assert Int8Linear.from_float(layer.weight).small is None  # the switch, read when a layer is made
 
 

@@ -1,10 +1,7 @@
-/* int8 x int8 matrix products for a few rows: the decoder step of one sentence's beam (seqkit.seq2seq.int8
- * compiles this at first use through seqkit.native and calls it through ctypes).
- *
- * Written for seqkit from the arithmetic of dynamic int8 quantization (activations quantized per call,
- * weights per output row; Jacob et al. 2018, "Quantization and Training of Neural Networks for Efficient
- * Integer-Arithmetic-Only Inference"). torch's fbgemm kernel spends 15-20 us on a 5 x 256 x 256 product,
- * mostly fixed costs; this loop spends 1-3 us.
+/* Matrix products for a few rows -- the decoder step of one sentence's beam -- in int8 and in float32
+ * (seqkit.seq2seq.linear_kernel compiles this at first use through seqkit.native and calls it through ctypes).
+ * torch's kernels spend 15-20 us (fbgemm, int8) or 5-230 us (oneDNN, float32, most of it fetching the
+ * weights) on the products of a 5-row step; these loops run at the speed the weights arrive.
  *
  * int8_linear: out (m x n) = x (m x k) W^T (+ bias) (then max(0, .) when relu), where
  *   - each row i of x is quantized on its own (asymmetric, unsigned 8 bits): with lo = min(0, min x_i),
@@ -13,11 +10,19 @@
  *   - W's row j is int8 with scale w_j (x W^T ~ sum_k s_i (u_ik - z_i) w_j q_jk);
  *   - so out_ij = s_i w_j (sum_k u_ik q_jk - z_i rowsum_j) + bias_j, the sum in exact int32
  *     (255 * 127 * k fits for k < 66,000).
- * The weight comes packed (seqkit.seq2seq.int8.SmallRows): n rounded up to a multiple of 16 with zero
- * rows, k to a multiple of 4 with zero columns, as blocks of 16 outputs, each [k / 4][16 outputs][4
- * bytes] -- so one 64-byte load holds 4 consecutive weights of 16 outputs, the operand of AVX512-VNNI's
- * vpdpbusd (16 lanes of u8 x s8 dot products of 4). On CPUs without it the same sums run in plain C.
- * rowsum (n rounded up to 16) holds sum_k q_jk. Returns 0, or -1 when scratch cannot be allocated.
+ * (The arithmetic of dynamic int8 quantization: Jacob et al. 2018, "Quantization and Training of Neural
+ * Networks for Efficient Integer-Arithmetic-Only Inference".) The weight comes packed
+ * (seqkit.seq2seq.linear_kernel.SmallRows): n rounded up to a multiple of 16 with zero rows, k to a multiple
+ * of 4 with zero columns, as blocks of 16 outputs, each [k / 4][16 outputs][4 bytes] -- so one 64-byte load
+ * holds 4 consecutive weights of 16 outputs, the operand of AVX512-VNNI's vpdpbusd (16 lanes of u8 x s8 dot
+ * products of 4). rowsum (n rounded up to 16) holds sum_k q_jk.
+ *
+ * f32_linear: the same product in float32 (rowsum and wscale unused), the weight packed as blocks of 16
+ * outputs, each [k][16 outputs] (one 64-byte load: weight k of 16 outputs, the operand of an AVX-512 FMA).
+ *
+ * Both keep up to 6 rows x 64 outputs of sums in registers while the weights stream past once. On CPUs
+ * without AVX512-VNNI the same sums run in plain C (seqkit then uses torch's kernels). Written for seqkit.
+ * Return 0, or -1 when scratch cannot be allocated.
  */
 #include <math.h>
 #include <stdint.h>
@@ -123,8 +128,8 @@ static inline __attribute__((always_inline)) void tile(int R, int NB, const uint
     }
 }
 
-/* every row against blocks [b, b + NB): the blocks' weights stay in the first-level cache while the rows pass */
-#define TILE(R, NB) tile(R, NB, u, i, kp, k4, packed, b, n, scale, zero, rowsum, wscale, bias, relu, out, out_stride)
+/* every row against blocks [b, b + NB), TILE_ROWS rows at a time: the blocks' weights stay in the
+ * first-level cache while the rows pass (TILE(R, NB) calls the tile function with constant R and NB) */
 #define TILES(NB)                                                                 \
     do {                                                                          \
         for (; i + TILE_ROWS <= m; i += TILE_ROWS) TILE(TILE_ROWS, NB);           \
@@ -136,6 +141,7 @@ static inline __attribute__((always_inline)) void tile(int R, int NB, const uint
         case 1: TILE(1, NB); break;                                               \
         }                                                                         \
     } while (0)
+#define TILE(R, NB) tile(R, NB, u, i, kp, k4, packed, b, n, scale, zero, rowsum, wscale, bias, relu, out, out_stride)
 static void block_rows(int NB, int64_t m, const uint8_t *u, int64_t kp, int64_t k4, const int8_t *packed, int64_t b,
                        int64_t n, const float *scale, const int32_t *zero, const int32_t *rowsum,
                        const float *wscale, const float *bias, int relu, float *out, int64_t out_stride)
@@ -146,10 +152,73 @@ static void block_rows(int NB, int64_t m, const uint8_t *u, int64_t kp, int64_t 
     else
         TILES(1);
 }
+#undef TILE
+
+/* float32: rows [i, i + R) of x against blocks [b, b + NB) */
+static inline __attribute__((always_inline)) void ftile(int R, int NB, const float *x, int64_t x_stride, int64_t i,
+                                                        int64_t k, const float *packed, int64_t b, int64_t n,
+                                                        const float *bias, int relu, float *out, int64_t out_stride)
+{
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
+           a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00,
+           a40 = a00, a41 = a00, a42 = a00, a43 = a00, a50 = a00, a51 = a00, a52 = a00, a53 = a00;
+    const float *w0 = packed + b * k * 16, *w1 = w0 + k * 16, *w2 = w1 + k * 16, *w3 = w2 + k * 16;
+    const float *x0 = x + i * x_stride, *x1 = x0 + x_stride, *x2 = x1 + x_stride, *x3 = x2 + x_stride,
+                *x4 = x3 + x_stride, *x5 = x4 + x_stride;
+#define ROW(x, c0, c1, c2, c3)                                                     \
+    do {                                                                          \
+        __m512 xv = _mm512_set1_ps(x[q]);                                         \
+        c0 = _mm512_fmadd_ps(xv, v0, c0);                                         \
+        if (NB > 1) {                                                             \
+            c1 = _mm512_fmadd_ps(xv, v1, c1);                                     \
+            c2 = _mm512_fmadd_ps(xv, v2, c2);                                     \
+            c3 = _mm512_fmadd_ps(xv, v3, c3);                                     \
+        }                                                                         \
+    } while (0)
+    for (int64_t q = 0; q < k; q++) {
+        __m512 v0 = _mm512_loadu_ps(w0 + q * 16), v1 = v0, v2 = v0, v3 = v0;
+        if (NB > 1) {
+            v1 = _mm512_loadu_ps(w1 + q * 16);
+            v2 = _mm512_loadu_ps(w2 + q * 16);
+            v3 = _mm512_loadu_ps(w3 + q * 16);
+        }
+        ROW(x0, a00, a01, a02, a03);
+        if (R > 1) ROW(x1, a10, a11, a12, a13);
+        if (R > 2) ROW(x2, a20, a21, a22, a23);
+        if (R > 3) ROW(x3, a30, a31, a32, a33);
+        if (R > 4) ROW(x4, a40, a41, a42, a43);
+        if (R > 5) ROW(x5, a50, a51, a52, a53);
+    }
+#undef ROW
+    __m512 acc[TILE_ROWS][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23},
+                                {a30, a31, a32, a33}, {a40, a41, a42, a43}, {a50, a51, a52, a53}};
+    for (int j = 0; j < NB; j++) {
+        int64_t c = (b + j) * 16;
+        __mmask16 keep = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1);
+        __m512 bs = bias ? _mm512_maskz_loadu_ps(keep, bias + c) : _mm512_setzero_ps();
+        for (int r = 0; r < R; r++) {
+            __m512 v = _mm512_add_ps(acc[r][j], bs);
+            if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+            _mm512_mask_storeu_ps(out + (i + r) * out_stride + c, keep, v);
+        }
+    }
+}
+
+#define TILE(R, NB) ftile(R, NB, x, x_stride, i, k, packed, b, n, bias, relu, out, out_stride)
+static void fblock_rows(int NB, int64_t m, const float *x, int64_t x_stride, int64_t k, const float *packed,
+                        int64_t b, int64_t n, const float *bias, int relu, float *out, int64_t out_stride)
+{
+    int64_t i = 0;
+    if (NB == 4)
+        TILES(4);
+    else
+        TILES(1);
+}
+#undef TILE
 #endif
 
-/* 1 when this build has the AVX512-VNNI loop (seqkit uses the kernel only then), 0 for the plain C one */
-int int8_kernel_vnni(void)
+/* 1 when this build has the AVX512-VNNI loops (seqkit uses the kernels only then), 0 for the plain C ones */
+int linear_kernel_vnni(void)
 {
 #ifdef SEQKIT_VNNI
     return 1;
@@ -193,5 +262,31 @@ int int8_linear(int64_t m, int64_t n, int64_t k, const float *x, int64_t x_strid
         }
 #endif
     free(u); free(scale); free(zero);
+    return 0;
+}
+
+int f32_linear(int64_t m, int64_t n, int64_t k, const float *x, int64_t x_stride, const float *packed,
+               const int32_t *rowsum, const float *wscale, const float *bias, int relu, float *out,
+               int64_t out_stride)
+{
+    (void)rowsum;
+    (void)wscale;
+    int64_t blocks = (n + 15) / 16;
+#ifdef SEQKIT_VNNI
+    for (int64_t b = 0; b < blocks;) {
+        int NB = blocks - b >= 4 ? 4 : 1;
+        fblock_rows(NB, m, x, x_stride, k, packed, b, n, bias, relu, out, out_stride);
+        b += NB;
+    }
+#else
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t b = 0; b < blocks; b++)
+            for (int l = 0; l < 16 && b * 16 + l < n; l++) {
+                const float *w = packed + b * k * 16 + l;
+                float v = bias ? bias[b * 16 + l] : 0.0f;
+                for (int64_t q = 0; q < k; q++) v += x[i * x_stride + q] * w[q * 16];
+                out[i * out_stride + b * 16 + l] = relu && v < 0.0f ? 0.0f : v;
+            }
+#endif
     return 0;
 }

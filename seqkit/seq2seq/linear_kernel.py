@@ -1,0 +1,116 @@
+"""Linear layers for calls of a few rows, in int8 and in float32 (``linear_kernel.c``, built by
+:mod:`seqkit.native` at first use).
+
+A beam step of one sentence multiplies five rows by each weight of the model. torch's kernels pay fixed
+costs there (fbgemm's int8 call 15-20 us whatever the size) or fetch the weights slowly (oneDNN's float32),
+so the step's products cost 2-3x their arithmetic. :class:`SmallRows` (int8 weights, each row of ``x``
+quantized on its own) and :class:`SmallRowsF32` hold a layer's weights packed for the C loops, which keep a
+tile of sums in registers while the weights stream past once. :class:`~seqkit.seq2seq.int8.Int8Linear`
+and :class:`~seqkit.seq2seq.packed.PackedLinear` run them for calls of at most :data:`SMALL_ROWS` rows where
+:func:`vectorized` (the loops are built with AVX512-VNNI; their plain C versions are there for the tests)
+and :func:`~seqkit.seq2seq.attention_kernel.may_run`; ``SEQKIT_LINEAR_KERNEL=0`` turns them off.
+``benchmarks/int8.py`` times them against torch's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from seqkit.native import kernel
+
+#: calls of at most this many rows run these kernels (a beam step of up to six sentences); above, torch's
+#: batched kernels are as fast or faster (int8: 1.0-1.5x fbgemm's time up to 128 rows on the base model's
+#: small layers, but 0.9x on its output projection from 48 rows)
+SMALL_ROWS = 32
+
+_SOURCE = Path(__file__).with_name("linear_kernel.c")
+_P, _I64 = ctypes.c_void_p, ctypes.c_int64
+_PRODUCT = (ctypes.c_int, [_I64, _I64, _I64, _P, _I64, _P, _P, _P, _P, ctypes.c_int, _P, _I64])
+_SIGNATURES = {"int8_linear": _PRODUCT, "f32_linear": _PRODUCT, "linear_kernel_vnni": (ctypes.c_int, [])}
+
+
+def load() -> ctypes.CDLL | None:
+    """The compiled kernels, or None (no compiler, or ``SEQKIT_LINEAR_KERNEL=0``)."""
+    return kernel(_SOURCE, "SEQKIT_LINEAR_KERNEL", _SIGNATURES)
+
+
+def vectorized() -> bool:
+    """Whether layers made now run their small calls through these kernels: they are built with their
+    AVX512-VNNI loops."""
+    lib = load()
+    return lib is not None and bool(lib.linear_kernel_vnni())
+
+
+class _Packed:
+    """A layer's weights in a kernel's layout, and the call (see the subclasses)."""
+
+    _function = ""
+
+    def __init__(self, packed: Tensor, rowsum: Tensor | None, scales: Tensor | None, bias: Tensor | None,
+                 shape: tuple[int, int], relu: bool) -> None:
+        self.packed, self.rowsum, self.scales = packed, rowsum, scales
+        self.bias = None if bias is None else bias.detach().float().contiguous()
+        (self.out_features, self.in_features), self.relu = shape, relu
+        self._bind()
+
+    def _bind(self) -> None:
+        lib = load()
+        if lib is None:
+            raise RuntimeError("seqkit's linear kernels are not built here")
+        self.function = getattr(lib, self._function)
+        self._weights = tuple(None if t is None else t.data_ptr() for t in (self.packed, self.rowsum, self.scales, self.bias))
+
+    def __getstate__(self) -> dict:  # copies and pickles hold the tensors, not the pointers into them
+        return {k: v for k, v in self.__dict__.items() if k not in ("function", "_weights")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind()
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """x (M, K) float32 -> (M, N)."""
+        if x.dim() != 2 or x.shape[1] != self.in_features or x.dtype != torch.float32:
+            raise ValueError(f"the linear kernel takes (M, {self.in_features}) float32, not {tuple(x.shape)} {x.dtype}")
+        x = x.contiguous()
+        m, n = x.shape[0], self.out_features
+        out = x.new_empty((m, n))
+        if self.function(m, n, self.in_features, x.data_ptr(), self.in_features, *self._weights, int(self.relu),
+                         out.data_ptr(), n):
+            raise MemoryError("out of memory in the linear kernel")
+        return out
+
+
+class SmallRows(_Packed):
+    """An int8 layer for calls of a few rows: ``x (M, K) float32 -> (M, N)``, plus ``bias``, then ReLU when
+    ``relu``; ``linear_kernel.c``'s header says the arithmetic (each row of ``x`` quantized on its own, to
+    0..255 with a zero point). ``rows`` (N, K) int8 and ``scales`` (N,) as
+    :func:`~seqkit.seq2seq.int8.quantize_rows` makes them, packed here in the kernel's layout (N padded to a
+    multiple of 16, K to one of 4, as blocks of 16 outputs ``[K / 4][16][4]``) with each padded row's sum.
+    Raises ``RuntimeError`` where the kernels are not built."""
+
+    _function = "int8_linear"
+
+    def __init__(self, rows: Tensor, scales: Tensor, bias: Tensor | None = None, relu: bool = False) -> None:
+        n, k = rows.shape
+        padded = F.pad(rows, (0, -k % 4, 0, -n % 16))
+        packed = padded.view(padded.shape[0] // 16, 16, -1, 4).permute(0, 2, 1, 3).contiguous()
+        super().__init__(packed, padded.sum(1, dtype=torch.int32), scales.float().contiguous(), bias, (n, k), relu)
+
+
+class SmallRowsF32(_Packed):
+    """A float32 layer for calls of a few rows: ``x (M, K) -> x W^T + bias (M, N)``, then ReLU when ``relu``;
+    ``weight`` (N, K) is packed here as blocks of 16 outputs ``[K][16]`` (N padded to a multiple of 16). The
+    sums run in another order than torch's (differences of about 1e-6 relative)."""
+
+    _function = "f32_linear"
+
+    def __init__(self, weight: Tensor, bias: Tensor | None = None, relu: bool = False) -> None:
+        n, k = weight.shape
+        padded = F.pad(weight.detach().float(), (0, 0, 0, -n % 16))
+        packed = padded.view(padded.shape[0] // 16, 16, k).transpose(1, 2).contiguous()
+        super().__init__(packed, None, None, bias, (n, k), relu)
