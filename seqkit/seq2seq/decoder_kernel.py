@@ -12,10 +12,10 @@ same kernels, so its numbers are the Python path's up to the layer norms' float 
 in Python.
 
 :func:`~seqkit.seq2seq.int8.int8_layers` gives a pre-norm, ReLU Transformer its :class:`StepKernel`
-(``model.step_kernel``). A step runs it when it has at most :data:`~seqkit.seq2seq.linear_kernel.SMALL_ROWS` rows
-(above, the batched torch kernels are faster), and every kernel it strings together would run on the
-Python path too: CPU float32, autograd off, at most two torch threads, the cache's attention kernel
-built. ``SEQKIT_DECODER_KERNEL=0`` turns it off. A copy of the model (``copy.deepcopy``, pickle) gets none:
+(``model.step_kernel``). A step runs it where every kernel it strings together would run on the Python
+path too: the linear kernels where :func:`~seqkit.seq2seq.linear_kernel.takes` (CPU float32, autograd off,
+one torch thread, or two and at most :data:`~seqkit.seq2seq.linear_kernel.SMALL_ROWS` rows), the cache's
+attention kernel built. ``SEQKIT_DECODER_KERNEL=0`` turns it off. A copy of the model (``copy.deepcopy``, pickle) gets none:
 the plan holds raw pointers to its own model's tensors.
 """
 
@@ -119,8 +119,8 @@ class StepKernel:
     def runs(self, x: Tensor, state: Any, cache: Any, need_attn: bool) -> bool:
         """Whether this step (``x`` (n, 1, d) the embedded new positions) can run here (module docstring)."""
         n = x.shape[0]
-        return (0 < n <= linear_kernel.SMALL_ROWS and not need_attn and x.shape[1] == 1 and cache is not None and cache._lib is not None
-                and n % state.group == 0 and attention_kernel.may_run(x)
+        return (n > 0 and not need_attn and x.shape[1] == 1 and cache is not None and cache._lib is not None
+                and n % state.group == 0 and linear_kernel.takes(n, x)
                 and all(layer.cross_attn.use_sdpa and not layer.training for layer in self._model.decoder)
                 and kernel(_SOURCE, "SEQKIT_DECODER_KERNEL", _SIGNATURES) is not None)
 

@@ -37,7 +37,6 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.seq2seq import linear_kernel
-from seqkit.seq2seq.attention_kernel import may_run
 from seqkit.seq2seq.linear_kernel import SmallRows
 from seqkit.seq2seq.packed import fast_steps, fuse_relu, projecting_models, replace_linears
 
@@ -100,10 +99,9 @@ class Int8Linear(nn.Module):
     unpacks them when asked); ``relu``: ``max(0, x W^T + b)``, the ReLU in the same call (a feed-forward
     layer's first Linear).
 
-    Calls of at most :data:`~seqkit.seq2seq.linear_kernel.SMALL_ROWS` rows run
-    :class:`~seqkit.seq2seq.linear_kernel.SmallRows` (with ``vnni``, where
-    :func:`~seqkit.seq2seq.linear_kernel.vectorized`, and where :func:`~seqkit.seq2seq.attention_kernel.may_run`: autograd off, at
-    most two torch threads): the same int8 weights, the activations
+    With ``vnni`` and where :func:`~seqkit.seq2seq.linear_kernel.vectorized`, calls run
+    :class:`~seqkit.seq2seq.linear_kernel.SmallRows` where :func:`~seqkit.seq2seq.linear_kernel.takes` (one
+    torch thread: all of them): the same int8 weights, the activations
     quantized per row rather than per call (so finer, and a row's numbers do not depend on the rows beside
     it), 1.5-3x less time than fbgemm at one to ten rows. It keeps its own copy of
     the int8 rows (a few MB for a base model)."""
@@ -146,8 +144,7 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         rows = x.numel() // self.in_features if self.in_features else 0
-        if (self.small is not None and rows <= linear_kernel.SMALL_ROWS and x.shape[-1] == self.in_features
-                and may_run()):
+        if self.small is not None and x.shape[-1] == self.in_features and linear_kernel.takes(rows, x):
             return self.small(x.reshape(rows, self.in_features).float()).view(*x.shape[:-1], self.out_features)
         packed = self.wide if self.wide is not None and rows * self.out_features >= WIDE_OUTPUTS else self.narrow
         if self.relu:
@@ -164,7 +161,7 @@ class Int8Linear(nn.Module):
         kernels = "fbgemm" + (f", onednn from {-(-WIDE_OUTPUTS // self.out_features)} rows" if self.wide is not None
                               else "")
         if self.small is not None:
-            kernels = f"seqkit's up to {linear_kernel.SMALL_ROWS} rows, " + kernels
+            kernels = "seqkit's, " + kernels
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
                 f"kernels={kernels}, reduce_range={self.reduce_range}" + (", relu" if self.relu else ""))
 

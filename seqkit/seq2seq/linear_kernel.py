@@ -6,10 +6,9 @@ costs there (fbgemm's int8 call 15-20 us whatever the size) or fetch the weights
 so the step's products cost 2-3x their arithmetic. :class:`SmallRows` (int8 weights, each row of ``x``
 quantized on its own) and :class:`SmallRowsF32` hold a layer's weights packed for the C loops, which keep a
 tile of sums in registers while the weights stream past once. :class:`~seqkit.seq2seq.int8.Int8Linear`
-and :class:`~seqkit.seq2seq.packed.PackedLinear` run them for calls of at most :data:`SMALL_ROWS` rows where
-:func:`vectorized` (the loops are built with AVX512-VNNI; their plain C versions are there for the tests)
-and :func:`~seqkit.seq2seq.attention_kernel.may_run`; ``SEQKIT_LINEAR_KERNEL=0`` turns them off.
-``benchmarks/int8.py`` times them against torch's.
+and :class:`~seqkit.seq2seq.packed.PackedLinear` hold them where :func:`vectorized` (the loops are built with
+AVX512-VNNI; their plain C versions are there for the tests) and run them where :func:`takes`;
+``SEQKIT_LINEAR_KERNEL=0`` (read when a layer is made) turns them off.
 """
 
 from __future__ import annotations
@@ -22,10 +21,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seqkit.native import kernel
+from seqkit.seq2seq.attention_kernel import may_run
 
-#: calls of at most this many rows run these kernels (a beam step of up to six sentences); above, torch's
-#: batched kernels are as fast or faster (int8: 1.0-1.5x fbgemm's time up to 128 rows on the base model's
-#: small layers, but 0.9x on its output projection from 48 rows)
+#: with two torch threads, calls of at most this many rows run these kernels (a beam step of up to six
+#: sentences); above, torch's kernels run, on both cores. With one thread every call runs them (see :func:`takes`)
 SMALL_ROWS = 32
 
 _SOURCE = Path(__file__).with_name("linear_kernel.c")
@@ -37,6 +36,19 @@ _SIGNATURES = {"int8_linear": _PRODUCT, "f32_linear": _PRODUCT, "linear_kernel_v
 def load() -> ctypes.CDLL | None:
     """The compiled kernels, or None (no compiler, or ``SEQKIT_LINEAR_KERNEL=0``)."""
     return kernel(_SOURCE, "SEQKIT_LINEAR_KERNEL", _SIGNATURES)
+
+
+def takes(rows: int, x: Tensor) -> bool:
+    """Whether a call of ``rows`` rows of ``x`` runs these kernels (rather than torch's): where
+    :func:`~seqkit.seq2seq.attention_kernel.may_run` (CPU float32, autograd off, at most two torch threads),
+    and with two threads at most :data:`SMALL_ROWS` rows.
+
+    Measured on the Multi30k base model, beam 5, in one process against torch's kernels in turns (2-core
+    AMD EPYC with AVX512-VNNI): one thread, the test set in one call, 1.13x in int8 and 1.06x in float32
+    against these kernels for at most 32 rows only (each of those 1.04-1.05x against 256 rows, even the
+    output projection 1.04x / 1.01x on its own); two threads, the same, 0.84x and 0.70x (torch's run on
+    both cores), while one sentence at a time they still gain 2.0x and 1.7x."""
+    return may_run(x) and (rows <= SMALL_ROWS or torch.get_num_threads() == 1)
 
 
 def vectorized() -> bool:

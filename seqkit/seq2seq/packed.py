@@ -59,7 +59,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit.seq2seq import linear_kernel
-from seqkit.seq2seq.attention_kernel import may_run
 from seqkit.seq2seq.linear_kernel import SmallRowsF32
 
 #: a Linear layer is packed from this many weights on (256 x 512): below it oneDNN's call costs more than
@@ -88,9 +87,9 @@ class PackedLinear(nn.Module):
     feed-forward layer's first Linear). ``onednn=False``: no oneDNN copy (a weight below :data:`MIN_PACKED`,
     where MKL's call is the cheaper): calls of many rows run ``F.linear`` on the plain weight.
 
-    Calls of at most :data:`~seqkit.seq2seq.linear_kernel.SMALL_ROWS` rows run
-    :class:`~seqkit.seq2seq.linear_kernel.SmallRowsF32` where it is built (its own packed copy) and where
-    :func:`~seqkit.seq2seq.attention_kernel.may_run`."""
+    Calls run :class:`~seqkit.seq2seq.linear_kernel.SmallRowsF32` (its own packed copy) where it is built
+    (:func:`~seqkit.seq2seq.linear_kernel.vectorized`) and :func:`~seqkit.seq2seq.linear_kernel.takes`
+    (one torch thread: all of them)."""
 
     def __init__(self, weight: Tensor, bias: Tensor | None = None, keep_weight: bool = False, relu: bool = False,
                  onednn: bool = True) -> None:
@@ -107,8 +106,7 @@ class PackedLinear(nn.Module):
         if x.dtype != torch.float32:  # under a caller's autocast: the packed weight is float32
             x = x.float()
         rows = x.numel() // self.in_features if self.in_features else 0
-        if (self.small is not None and rows <= linear_kernel.SMALL_ROWS and x.shape[-1] == self.in_features
-                and may_run(x)):
+        if self.small is not None and x.shape[-1] == self.in_features and linear_kernel.takes(rows, x):
             return self.small(x.reshape(rows, self.in_features)).view(*x.shape[:-1], self.out_features)
         if self.packed is None:
             y = F.linear(x, self.weight, self.bias)
@@ -125,7 +123,7 @@ class PackedLinear(nn.Module):
     def extra_repr(self) -> str:
         kernels = "oneDNN packed" if self.packed is not None else "MKL"
         if self.small is not None:
-            kernels = f"seqkit's up to {linear_kernel.SMALL_ROWS} rows, " + kernels
+            kernels = "seqkit's, " + kernels
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
                 f"{kernels}" + (", relu" if self.relu else ""))
 

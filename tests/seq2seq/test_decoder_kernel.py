@@ -106,8 +106,12 @@ def test_the_steps_it_leaves_to_python(kind, monkeypatch):
     model = _kernel_model(kind=kind)
     calls = []
     monkeypatch.setattr(StepKernel, "__call__", lambda self, *a: calls.append(1))
-    src, src_len = _src(SMALL_ROWS + 1)  # more rows than the small kernels take
-    _steps(model, src, src_len, [torch.full((SMALL_ROWS + 1,), 5)])
+    src, src_len = _src(SMALL_ROWS + 1)  # at two threads, more rows than the linear kernels take
+    torch.set_num_threads(2)
+    try:
+        _steps(model, src, src_len, [torch.full((SMALL_ROWS + 1,), 5)])
+    finally:
+        torch.set_num_threads(1)
     src, src_len = _src(2)
     with torch.inference_mode():  # attention weights asked for
         model.decode_step(torch.full((2,), 5), model.encode(src, src_len).reserve(3), need_attn=True)

@@ -275,12 +275,13 @@ def test_a_forced_prefix_equals_the_old_search(reverser, batch):
     assert new[0][0].tokens[:2] == [5, 6] and new[2][0].tokens[:1] == [4]
 
 
-@pytest.mark.parametrize("small_rows", [0, 10**9])
-def test_int8_rnn_and_ensembles_equal_the_old_search(reverser, batch, small_rows, monkeypatch):
-    """Dynamic int8 quantization scales activations per call (fbgemm: ``small_rows`` 0) or per row (seqkit's
-    kernel for small calls, here for all of them where it is built): the same rows in the same order give the
-    same numbers, so the in-place search must feed the Linear layers exactly what the old one fed them."""
-    monkeypatch.setattr(linear_kernel, "SMALL_ROWS", small_rows)
+@pytest.mark.parametrize("kernels", [False, True])
+def test_int8_rnn_and_ensembles_equal_the_old_search(reverser, batch, kernels, monkeypatch):
+    """Dynamic int8 quantization scales activations per call (fbgemm: ``kernels`` off) or per row (seqkit's
+    kernels, where they are built): the same rows in the same order give the same numbers, so the in-place
+    search must feed the Linear layers exactly what the old one fed them."""
+    if not kernels:
+        monkeypatch.setattr(linear_kernel, "takes", lambda rows, x: False)
     src, src_len = batch
     torch.manual_seed(1)
     rnn = RNNSeq2Seq(V, V, 16, 24, 2, cell="lstm", attention="bahdanau").eval()

@@ -131,9 +131,16 @@ def test_the_small_rows_kernel_refuses_what_it_cannot_read():
             layer(bad)
 
 
-def test_int8_linear_runs_the_kernel_for_small_calls_and_fbgemm_above(monkeypatch):
-    """Up to SMALL_ROWS rows (on a CPU with VNNI, autograd off, at most 2 torch threads) the layer's numbers
-    are the kernel's, so a row's do not depend on the rows beside it; above, fbgemm's quantization per call."""
+def _threads(n: int):
+    """torch at ``n`` threads for a block (the conftest fixture puts back one thread after each test)."""
+    torch.set_num_threads(n)
+    return torch.inference_mode()
+
+
+def test_int8_linear_runs_the_kernel_on_one_thread_and_for_small_calls_on_two(monkeypatch):
+    """On a CPU with VNNI, autograd off: one torch thread, every call is the kernel's (so a row's numbers do
+    not depend on the rows beside it); two threads, up to SMALL_ROWS rows, and fbgemm's quantization per call
+    above; more threads or autograd on, fbgemm's."""
     if not (has_vnni() and linear_kernel.vectorized()):
         pytest.skip("the kernel runs only where it is built with AVX512-VNNI")
     torch.manual_seed(4)
@@ -142,12 +149,18 @@ def test_int8_linear_runs_the_kernel_for_small_calls_and_fbgemm_above(monkeypatc
     rows, scales = quantize_rows(layer.weight)
     x = torch.randn(SMALL_ROWS + 1, 64) * 3
     small = x[:SMALL_ROWS]
-    with torch.inference_mode():
-        assert torch.equal(q(small), SmallRows(rows, scales, layer.bias)(small))
-        assert torch.equal(q(small[:1]), q(small)[:1])  # per row: alone or beside others, the same numbers
+    fbgemm = torch.ops.quantized.linear_dynamic
+    with _threads(1):
+        assert torch.equal(q(x), SmallRows(rows, scales, layer.bias)(x))
+        assert torch.equal(q(small[:1]), q(x)[:1])  # per row: alone or beside others, the same numbers
         assert torch.equal(q(small.view(4, -1, 64)), q(small).view(4, -1, 200))
-        assert torch.equal(q(x), torch.ops.quantized.linear_dynamic(x, q.narrow, False))  # one row more: fbgemm
-    assert torch.equal(q(small), torch.ops.quantized.linear_dynamic(small, q.narrow, False))  # autograd on: fbgemm
+    with _threads(2):
+        assert torch.equal(q(small), SmallRows(rows, scales, layer.bias)(small))
+        assert torch.equal(q(x), fbgemm(x, q.narrow, False))  # one row more: fbgemm
+    with _threads(3):
+        assert torch.equal(q(small), fbgemm(small, q.narrow, False))
+    torch.set_num_threads(1)
+    assert torch.equal(q(small), fbgemm(small, q.narrow, False))  # autograd on: fbgemm
     monkeypatch.setenv("SEQKIT_LINEAR_KERNEL", "0")
     assert Int8Linear.from_float(layer.weight).small is None  # the switch, read when a layer is made
 
