@@ -64,6 +64,12 @@ def _address(lib: ctypes.CDLL, name: str) -> int:
     return ctypes.cast(getattr(lib, name), _P).value
 
 
+def _linears(layer: Any) -> tuple:
+    """A decoder layer's six Linears, in the order of ``_Layer``'s fields."""
+    return (layer.self_attn.qkv_proj, layer.self_attn.out_proj, layer.cross_attn.q_proj, layer.cross_attn.out_proj,
+            layer.ff.w1, layer.ff.w2)
+
+
 def _linear(layer: Any) -> _Linear | None:
     """The C view of a Linear with a small-rows packing (:class:`~seqkit.seq2seq.int8.Int8Linear`,
     :class:`~seqkit.seq2seq.packed.PackedLinear`), else None."""
@@ -79,7 +85,10 @@ class StepKernel:
     docstring); :meth:`build` says whether a model can have one."""
 
     def __init__(self, lib: ctypes.CDLL, model: Any, layers: list[_Layer]) -> None:
-        self._lib, self._model = lib, model  # the model keeps every tensor the pointers point into
+        self._lib, self._model = lib, model
+        # every object the pointers point into, held here too: a layer the model drops stays alive for them
+        self._keep = [(n.weight, n.bias) for layer in model.decoder for n in layer.norms] + [
+            (model.dec_norm.weight, model.dec_norm.bias)] + [m.small for layer in model.decoder for m in _linears(layer)]
         self._layers = (_Layer * len(layers))(*layers)
         norm = model.dec_norm
         first = model.decoder[0].self_attn
@@ -98,12 +107,13 @@ class StepKernel:
             return None
         norms = [n for layer in model.decoder for n in layer.norms] + [model.dec_norm]
         if any(not isinstance(n, torch.nn.LayerNorm) or n.weight is None or n.bias is None
-               or tuple(n.normalized_shape) != (model.d_model,) or n.eps != model.dec_norm.eps for n in norms):
+               or tuple(n.normalized_shape) != (model.d_model,) or n.eps != model.dec_norm.eps
+               or any(p.dtype != torch.float32 or not p.is_contiguous() or p.device.type != "cpu" for p in (n.weight, n.bias))
+               for n in norms):
             return None
         layers = []
         for layer in model.decoder:
-            linears = [_linear(m) for m in (layer.self_attn.qkv_proj, layer.self_attn.out_proj, layer.cross_attn.q_proj,
-                                            layer.cross_attn.out_proj, layer.ff.w1, layer.ff.w2)]
+            linears = [_linear(m) for m in _linears(layer)]
             if any(lin is None for lin in linears) or not linears[4].relu or layer.ff.act(torch.tensor(-1.0)) != -1.0:
                 return None
             c = _Layer()
