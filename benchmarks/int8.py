@@ -10,8 +10,11 @@ round times each way once; the median of ``--repeats`` rounds), one thread:
 * ``fbgemm``: seqkit's :class:`~seqkit.seq2seq.int8.Int8Linear` with fbgemm's kernel for every call, full
   activation range (on a CPU with VNNI; otherwise reduce_range as torch does);
 * ``onednn``: the same with oneDNN's kernel for every call;
-* ``chosen``: ``quantize_model`` (``--quantize int8``): fbgemm for outputs below ``WIDE_OUTPUTS`` numbers, oneDNN from there (the output projection only),
-  the embedding lookup from the projection's int8 rows;
+* ``chosen``: ``quantize_model`` (``--quantize int8``): on a CPU with AVX512-VNNI and one thread, seqkit's
+  own kernels for every call (:mod:`seqkit.seq2seq.linear_kernel`, activations quantized per row) and the
+  decoder stack of a step in one C call (:mod:`seqkit.seq2seq.decoder_kernel`); otherwise fbgemm for outputs
+  below ``WIDE_OUTPUTS`` numbers, oneDNN from there (the output projection only); the embedding lookup from
+  the projection's int8 rows;
 * ``chosen, float embed``: the same with the float32 embedding table kept.
 
 The workloads: ``decode_step`` at beam 5 for batches of 1 (latency), 32 and 150 sentences (150: about
@@ -62,9 +65,10 @@ def kernels(model: nn.Module, how: str) -> nn.Module:
     ``dual`` (oneDNN from WIDE_OUTPUTS numbers, as the output projection runs) in every layer."""
     from seqkit.seq2seq.int8 import Int8Linear
 
-    model = copy.deepcopy(model)
+    model = copy.deepcopy(model)  # a copy decodes through Python (no step kernel)
     for m in model.modules():
         if isinstance(m, Int8Linear):
+            m.small = None  # torch's kernels only
             dual = Int8Linear(m.rows, m.scales, m.bias, m.vnni, wide=True)
             m.narrow, m.wide = {"fbgemm": (dual.narrow, None), "onednn": (dual.narrow if dual.wide is None else dual.wide, None),
                                 "dual": (dual.narrow, dual.wide)}[how]
@@ -74,9 +78,12 @@ def kernels(model: nn.Module, how: str) -> nn.Module:
 def ways(model: nn.Module) -> dict[str, nn.Module]:
     from seqkit.seq2seq.translator import quantize_model
 
+    from seqkit.seq2seq.packed import fast_steps
+
     chosen = quantize_model(model, "int8")
     float_embed = copy.deepcopy(chosen)
     float_embed.embed = copy.deepcopy(model.embed)
+    fast_steps(float_embed, [float_embed])  # its own step kernel (a copy has none)
     return {"float32": model, "quantize_dynamic": torch_dynamic(model), "fbgemm": kernels(chosen, "fbgemm"),
             "onednn": kernels(chosen, "onednn"), "dual, every layer": kernels(chosen, "dual"), "chosen": chosen,
             "chosen, float embed": float_embed}
@@ -120,6 +127,8 @@ def nbytes(model: nn.Module) -> int:
         if isinstance(m, Int8Linear):
             tensors += [t for t in (m._rows, m.scales, m.bias) if t is not None]
             total += m.in_features * m.out_features * (1 + (m.wide is not None))  # the packed copies
+            if m.small is not None:  # and seqkit's kernel's
+                total += m.small.packed.nbytes + m.small.rowsum.nbytes
         elif isinstance(m, Int8Embedding):
             tensors += [m.rows, m.scales]
         elif isinstance(m, torch.ao.nn.quantized.dynamic.Linear):

@@ -144,7 +144,11 @@ class StepKernel:
                 or not 0 <= state.step < min(data.shape[1], origin.shape[1]) or origin.dtype != torch.int32
                 or origin.stride(1) != 1 or len(state.memory_kv) != layers):
             raise ValueError(f"a step of {n} rows at position {state.step} does not fit this cache {tuple(data.shape)}")
-        for c, (k, v) in zip(self._layers, state.memory_kv):
+        # this call's own copy of the plan (a server's threads decode at once; each step has its own memory)
+        layers_now = type(self._layers).from_buffer_copy(self._layers)
+        decoder = _Decoder.from_buffer_copy(self._decoder)
+        decoder.layer = ctypes.cast(layers_now, ctypes.POINTER(_Layer))
+        for c, (k, v) in zip(layers_now, state.memory_kv):
             if (k.shape != v.shape or k.stride() != v.stride() or k.stride(3) != 1 or k.dtype != torch.float32
                     or k.shape[0] * state.group != n or k.shape[1:2] + k.shape[3:] != (heads, d // heads)):
                 raise ValueError(f"memory keys {tuple(k.shape)} and values {tuple(v.shape)} the kernel cannot read")
@@ -153,11 +157,11 @@ class StepKernel:
         lengths = src_len.to(torch.int64).clamp(0, state.memory_kv[0][0].shape[2]).contiguous()
         if lengths.shape[0] * state.group != n:
             raise ValueError(f"{n} rows for {lengths.shape[0]} sentences of {state.group}")
-        x = x.reshape(n, d).contiguous().clone()
+        x = x.reshape(n, d).clone(memory_format=torch.contiguous_format)  # the residual stream, updated in place
         out = torch.empty_like(x)
         stride = cache.data.stride()
         attention_kernel.check(self._lib.decoder_step(
-            ctypes.byref(self._decoder), n, state.group, x.data_ptr(), state.step, cache.data.data_ptr(), stride[0],
+            ctypes.byref(decoder), n, state.group, x.data_ptr(), state.step, cache.data.data_ptr(), stride[0],
             stride[1], stride[2], stride[3], cache.origin.data_ptr(), cache.origin.stride(0), lengths.data_ptr(),
             out.data_ptr()))
         return out.view(n, 1, d)

@@ -357,6 +357,8 @@ def best_candidates(log_probs: Tensor, scores: Tensor, width: int, k: int) -> tu
     n, k = rows // width, min(k, width * vocab)
     lib = kernel(_KERNEL, "SEQKIT_SEARCH_KERNEL", _SIGNATURES) if may_run(log_probs, scores) and rows else None
     if lib is not None:
+        if rows % width or scores.shape != (rows,) or k < 1:
+            raise ValueError(f"best_candidates: {rows} rows in groups of {width}, {tuple(scores.shape)} scores, k {k}")
         log_probs = log_probs if log_probs.stride(1) == 1 else log_probs.contiguous()
         scores = scores.contiguous()
         values, ids = log_probs.new_empty((n, k)), torch.empty((n, k), dtype=torch.long)

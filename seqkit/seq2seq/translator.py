@@ -149,6 +149,14 @@ def quantize_model(model: nn.Module, kind: str, device: torch.device | str = "cp
     with another ``qconfig_spec`` (the same modules and kernels, with reduce_range fixed on). For a vocabulary
     shortlist the candidates' int8 rows are gathered and packed again (3.4 ms a batch for 1,085 rows),
     not their float rows quantized anew (4.1 ms): cheaper, and each logit stays the full projection's.
+
+    Since then, on CPUs with AVX512-VNNI: seqkit's own int8 kernel (:mod:`seqkit.seq2seq.linear_kernel`,
+    activations quantized per row) runs every call at one torch thread and calls of up to 32 rows at two,
+    and a pre-norm ReLU model's decoder stack runs each step in one C call
+    (:mod:`seqkit.seq2seq.decoder_kernel`). ``python benchmarks/int8.py --run RUN --repeats 3`` (quiet
+    machine): 20 steps at beam 5 of 1 sentence 11.3 ms against fbgemm's 34.9 (3.1x), of 32 sentences 175
+    against 228 (1.30x), of 150 sentences 816 against 991 (1.21x); model tensors 19.6 MB (the kernel's
+    packed copy beside torch's, which runs at more threads).
     """
     import copy
 

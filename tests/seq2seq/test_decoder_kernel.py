@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import threading
 
 import pytest
 import torch
@@ -163,3 +164,26 @@ def test_a_step_that_does_not_fit_is_refused_not_read(monkeypatch):
         other = model.encode(*_src(3))
         with pytest.raises(ValueError, match="memory keys"):
             model.step_kernel(x, other, cache, src_len)
+
+
+def test_threads_decoding_at_once_through_one_kernel_get_their_own_steps(kind):
+    """A server's threads search with one model at once: each call of the kernel has its own plan (its
+    own memory pointers), so batches of different sizes decoded side by side get what they get alone."""
+    model = _kernel_model(kind=kind)
+    batches = [_src(n) for n in (1, 3, 2, 4)]
+    tokens = [[torch.full((len(b[1]),), 4 + i) for i in range(3)] for b in batches]
+    alone = [_steps(model, *b, t)[0] for b, t in zip(batches, tokens)]
+    results: dict[int, list] = {}
+
+    def work(i: int) -> None:
+        for _ in range(20):
+            results[i] = _steps(model, *batches[i], tokens[i])[0]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, want in enumerate(alone):
+        for a, b in zip(results[i], want):
+            assert torch.equal(a, b)
