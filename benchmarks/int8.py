@@ -76,9 +76,8 @@ def kernels(model: nn.Module, how: str) -> nn.Module:
 
 
 def ways(model: nn.Module) -> dict[str, nn.Module]:
-    from seqkit.seq2seq.translator import quantize_model
-
     from seqkit.seq2seq.packed import fast_steps
+    from seqkit.seq2seq.translator import quantize_model
 
     chosen = quantize_model(model, "int8")
     float_embed = copy.deepcopy(chosen)
