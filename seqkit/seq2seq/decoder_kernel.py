@@ -111,10 +111,14 @@ class StepKernel:
                or any(p.dtype != torch.float32 or not p.is_contiguous() or p.device.type != "cpu" for p in (n.weight, n.bias))
                for n in norms):
             return None
-        layers = []
+        layers, d, ff = [], model.d_model, model.decoder[0].ff.w1.out_features
+        shapes = [(3 * d, d), (d, d), (d, d), (d, d), (ff, d), (d, ff)]  # (out, in): the C step's buffers
         for layer in model.decoder:
             linears = [_linear(m) for m in _linears(layer)]
-            if any(lin is None for lin in linears) or not linears[4].relu or layer.ff.act(torch.tensor(-1.0)) != -1.0:
+            if (any(lin is None for lin in linears) or not linears[4].relu or layer.ff.act(torch.tensor(-1.0)) != -1.0
+                    or [(lin.out_features, lin.in_features) for lin in linears] != shapes
+                    or layer.self_attn.n_heads != model.decoder[0].self_attn.n_heads
+                    or layer.cross_attn.n_heads != layer.self_attn.n_heads):
                 return None
             c = _Layer()
             for i, n in enumerate(layer.norms):

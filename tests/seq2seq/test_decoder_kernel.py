@@ -131,6 +131,10 @@ def test_which_models_get_a_kernel(kind):
     assert _model(activation="gelu", kind=kind).step_kernel is None
     assert Transformer(V, d_model=32, n_heads=2, n_enc_layers=1, n_dec_layers=1, d_ff=64).step_kernel is None  # float
     model = _kernel_model(kind=kind)
+    model.decoder[1].ff.w2, w2 = model.decoder[0].self_attn.out_proj, model.decoder[1].ff.w2
+    assert StepKernel.build(model) is None  # a Linear of another shape than the C step's buffers
+    model.decoder[1].ff.w2 = w2
+    assert StepKernel.build(model) is not None
     small = model.decoder[0].ff.w1.small  # pickled, the small-rows packing binds its new tensors
     again = pickle.loads(pickle.dumps(small))
     assert again.packed.data_ptr() == again._weights[0] != small._weights[0]
