@@ -70,6 +70,55 @@ static inline void finish(const int32_t *acc, int64_t b, int64_t n, float s, int
 
 #ifdef SEQKIT_VNNI
 #define TILE_ROWS 6
+/* The sums of a tile: rows x0..x5 (the first R) against the weight blocks w0..w3 (the first NB), over
+ * `steps` steps: at step q, LOAD(w, q) is 16 outputs' weights, BCAST(x, q) row x's operand, MADD(c, x, w)
+ * adds their products to c. The accumulators are named (24 of the 32 vector registers: gcc keeps an array
+ * of them in registers less reliably) and gathered in acc[r][j] at the end. */
+#define TILE_ROW(x, c0, c1, c2, c3, BCAST, MADD)                                   \
+    do {                                                                          \
+        __typeof__(c0) xv = BCAST(x, q);                                          \
+        c0 = MADD(c0, xv, v0);                                                    \
+        if (NB > 1) {                                                             \
+            c1 = MADD(c1, xv, v1);                                                \
+            c2 = MADD(c2, xv, v2);                                                \
+            c3 = MADD(c3, xv, v3);                                                \
+        }                                                                         \
+    } while (0)
+#define TILE_SUMS(T, ZERO, steps, LOAD, BCAST, MADD)                                                     \
+    T a00 = ZERO, a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, \
+      a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00, a40 = a00, a41 = a00,  \
+      a42 = a00, a43 = a00, a50 = a00, a51 = a00, a52 = a00, a53 = a00;                                   \
+    for (int64_t q = 0; q < (steps); q++) {                                                              \
+        T v0 = LOAD(w0, q), v1 = v0, v2 = v0, v3 = v0;                                                    \
+        if (NB > 1) {                                                                                     \
+            v1 = LOAD(w1, q);                                                                             \
+            v2 = LOAD(w2, q);                                                                             \
+            v3 = LOAD(w3, q);                                                                             \
+        }                                                                                                 \
+        TILE_ROW(x0, a00, a01, a02, a03, BCAST, MADD);                                                    \
+        if (R > 1) TILE_ROW(x1, a10, a11, a12, a13, BCAST, MADD);                                         \
+        if (R > 2) TILE_ROW(x2, a20, a21, a22, a23, BCAST, MADD);                                         \
+        if (R > 3) TILE_ROW(x3, a30, a31, a32, a33, BCAST, MADD);                                         \
+        if (R > 4) TILE_ROW(x4, a40, a41, a42, a43, BCAST, MADD);                                         \
+        if (R > 5) TILE_ROW(x5, a50, a51, a52, a53, BCAST, MADD);                                         \
+    }                                                                                                     \
+    T acc[TILE_ROWS][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23},              \
+                           {a30, a31, a32, a33}, {a40, a41, a42, a43}, {a50, a51, a52, a53}}
+
+/* int8: 4 weights of 16 outputs (64 bytes); 4 bytes of a row broadcast; u8 x s8 dot products of 4 */
+#define LOAD_I8(w, q) _mm512_loadu_si512((const void *)((w) + (q) * 64))
+static inline __m512i bcast_u8x4(const uint8_t *p)
+{
+    int32_t four;
+    memcpy(&four, p, 4);
+    return _mm512_set1_epi32(four);
+}
+#define BCAST_U8X4(x, q) bcast_u8x4((x) + (q) * 4)
+/* float32: weight q of 16 outputs; element q of a row broadcast; fused multiply-add */
+#define LOAD_F32(w, q) _mm512_loadu_ps((w) + (q) * 16)
+#define BCAST_F32(x, q) _mm512_set1_ps((x)[q])
+#define FMADD(c, x, w) _mm512_fmadd_ps(x, w, c)
+
 /* rows [i, i + R) of u against blocks [b, b + NB), R x NB accumulators in registers, then their outputs */
 static inline __attribute__((always_inline)) void tile(int R, int NB, const uint8_t *u, int64_t i, int64_t kp,
                                                        int64_t k4, const int8_t *packed, int64_t b, int64_t n,
@@ -78,41 +127,9 @@ static inline __attribute__((always_inline)) void tile(int R, int NB, const uint
                                                        const float *bias, int relu, float *out,
                                                        int64_t out_stride)
 {
-    /* named accumulators (24 of the 32 vector registers): gcc keeps an array of them in registers less reliably */
-    __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
-            a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00,
-            a40 = a00, a41 = a00, a42 = a00, a43 = a00, a50 = a00, a51 = a00, a52 = a00, a53 = a00;
     const int8_t *w0 = packed + b * k4 * 64, *w1 = w0 + k4 * 64, *w2 = w1 + k4 * 64, *w3 = w2 + k4 * 64;
     const uint8_t *x0 = u + i * kp, *x1 = x0 + kp, *x2 = x1 + kp, *x3 = x2 + kp, *x4 = x3 + kp, *x5 = x4 + kp;
-#define ROW(x, c0, c1, c2, c3)                                                     \
-    do {                                                                          \
-        int32_t four;                                                             \
-        memcpy(&four, x + q * 4, 4);                                              \
-        __m512i xv = _mm512_set1_epi32(four);                                     \
-        c0 = _mm512_dpbusd_epi32(c0, xv, v0);                                     \
-        if (NB > 1) {                                                             \
-            c1 = _mm512_dpbusd_epi32(c1, xv, v1);                                 \
-            c2 = _mm512_dpbusd_epi32(c2, xv, v2);                                 \
-            c3 = _mm512_dpbusd_epi32(c3, xv, v3);                                 \
-        }                                                                         \
-    } while (0)
-    for (int64_t q = 0; q < k4; q++) {
-        __m512i v0 = _mm512_loadu_si512((const void *)(w0 + q * 64)), v1 = v0, v2 = v0, v3 = v0;
-        if (NB > 1) {
-            v1 = _mm512_loadu_si512((const void *)(w1 + q * 64));
-            v2 = _mm512_loadu_si512((const void *)(w2 + q * 64));
-            v3 = _mm512_loadu_si512((const void *)(w3 + q * 64));
-        }
-        ROW(x0, a00, a01, a02, a03);
-        if (R > 1) ROW(x1, a10, a11, a12, a13);
-        if (R > 2) ROW(x2, a20, a21, a22, a23);
-        if (R > 3) ROW(x3, a30, a31, a32, a33);
-        if (R > 4) ROW(x4, a40, a41, a42, a43);
-        if (R > 5) ROW(x5, a50, a51, a52, a53);
-    }
-#undef ROW
-    __m512i acc[TILE_ROWS][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23},
-                                 {a30, a31, a32, a33}, {a40, a41, a42, a43}, {a50, a51, a52, a53}};
+    TILE_SUMS(__m512i, _mm512_setzero_si512(), k4, LOAD_I8, BCAST_U8X4, _mm512_dpbusd_epi32);
     for (int j = 0; j < NB; j++) {
         int64_t c = (b + j) * 16; /* the block's first output; rowsum is padded to whole blocks */
         __mmask16 keep = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1);
@@ -159,39 +176,10 @@ static inline __attribute__((always_inline)) void ftile(int R, int NB, const flo
                                                         int64_t k, const float *packed, int64_t b, int64_t n,
                                                         const float *bias, int relu, float *out, int64_t out_stride)
 {
-    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
-           a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00,
-           a40 = a00, a41 = a00, a42 = a00, a43 = a00, a50 = a00, a51 = a00, a52 = a00, a53 = a00;
     const float *w0 = packed + b * k * 16, *w1 = w0 + k * 16, *w2 = w1 + k * 16, *w3 = w2 + k * 16;
     const float *x0 = x + i * x_stride, *x1 = x0 + x_stride, *x2 = x1 + x_stride, *x3 = x2 + x_stride,
                 *x4 = x3 + x_stride, *x5 = x4 + x_stride;
-#define ROW(x, c0, c1, c2, c3)                                                     \
-    do {                                                                          \
-        __m512 xv = _mm512_set1_ps(x[q]);                                         \
-        c0 = _mm512_fmadd_ps(xv, v0, c0);                                         \
-        if (NB > 1) {                                                             \
-            c1 = _mm512_fmadd_ps(xv, v1, c1);                                     \
-            c2 = _mm512_fmadd_ps(xv, v2, c2);                                     \
-            c3 = _mm512_fmadd_ps(xv, v3, c3);                                     \
-        }                                                                         \
-    } while (0)
-    for (int64_t q = 0; q < k; q++) {
-        __m512 v0 = _mm512_loadu_ps(w0 + q * 16), v1 = v0, v2 = v0, v3 = v0;
-        if (NB > 1) {
-            v1 = _mm512_loadu_ps(w1 + q * 16);
-            v2 = _mm512_loadu_ps(w2 + q * 16);
-            v3 = _mm512_loadu_ps(w3 + q * 16);
-        }
-        ROW(x0, a00, a01, a02, a03);
-        if (R > 1) ROW(x1, a10, a11, a12, a13);
-        if (R > 2) ROW(x2, a20, a21, a22, a23);
-        if (R > 3) ROW(x3, a30, a31, a32, a33);
-        if (R > 4) ROW(x4, a40, a41, a42, a43);
-        if (R > 5) ROW(x5, a50, a51, a52, a53);
-    }
-#undef ROW
-    __m512 acc[TILE_ROWS][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23},
-                                {a30, a31, a32, a33}, {a40, a41, a42, a43}, {a50, a51, a52, a53}};
+    TILE_SUMS(__m512, _mm512_setzero_ps(), k, LOAD_F32, BCAST_F32, FMADD);
     for (int j = 0; j < NB; j++) {
         int64_t c = (b + j) * 16;
         __mmask16 keep = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1);
