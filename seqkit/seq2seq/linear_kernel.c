@@ -158,16 +158,21 @@ static inline __attribute__((always_inline)) void tile(int R, int NB, const uint
         case 1: TILE(1, NB); break;                                               \
         }                                                                         \
     } while (0)
+/* all m rows, with the block count NB a constant in each branch */
+#define ALL_ROWS()                                                                \
+    do {                                                                          \
+        int64_t i = 0;                                                            \
+        if (NB == 4)                                                              \
+            TILES(4);                                                             \
+        else                                                                      \
+            TILES(1);                                                             \
+    } while (0)
 #define TILE(R, NB) tile(R, NB, u, i, kp, k4, packed, b, n, scale, zero, rowsum, wscale, bias, relu, out, out_stride)
 static void block_rows(int NB, int64_t m, const uint8_t *u, int64_t kp, int64_t k4, const int8_t *packed, int64_t b,
                        int64_t n, const float *scale, const int32_t *zero, const int32_t *rowsum,
                        const float *wscale, const float *bias, int relu, float *out, int64_t out_stride)
 {
-    int64_t i = 0;
-    if (NB == 4)
-        TILES(4);
-    else
-        TILES(1);
+    ALL_ROWS();
 }
 #undef TILE
 
@@ -196,11 +201,7 @@ static inline __attribute__((always_inline)) void ftile(int R, int NB, const flo
 static void fblock_rows(int NB, int64_t m, const float *x, int64_t x_stride, int64_t k, const float *packed,
                         int64_t b, int64_t n, const float *bias, int relu, float *out, int64_t out_stride)
 {
-    int64_t i = 0;
-    if (NB == 4)
-        TILES(4);
-    else
-        TILES(1);
+    ALL_ROWS();
 }
 #undef TILE
 #endif
