@@ -3,7 +3,9 @@ puts in a model.
 
 * :class:`Int8Linear`: ``x W^T + b`` with ``W`` int8, one scale per output row (symmetric, ``max |row| / 127``),
   and ``x`` quantized to uint8 on the fly, per call (per tensor: torch's dynamic quantization,
-  ``torch.ops.quantized.linear_dynamic``; int32 accumulation, float output). The weight is packed for
+  ``torch.ops.quantized.linear_dynamic``; int32 accumulation, float output) -- or, on CPUs with AVX512-VNNI,
+  per row in seqkit's own kernel (:mod:`seqkit.seq2seq.linear_kernel`: every call at one torch thread, calls
+  of up to 32 rows at two; the class docstring says more). The weight is packed for
   torch's fbgemm kernels and -- the output projection over the vocabulary, on CPUs with VNNI (``avx512_vnni``
   / ``avx_vnni``) -- also for oneDNN's: a call whose output holds at least :data:`WIDE_OUTPUTS` numbers
   (rows x vocabulary: 33 beams of an 8,000-piece vocabulary) runs oneDNN's, a smaller one fbgemm's --

@@ -101,7 +101,7 @@ QUANTIZE = ("int8",)
 def quantize_model(model: nn.Module, kind: str, device: torch.device | str = "cpu") -> nn.Module:
     """A copy of ``model`` for int8 inference on the CPU (``--quantize int8``): every ``nn.Linear`` an
     :class:`~seqkit.seq2seq.int8.Int8Linear` (weights int8 per output row, activations quantized per
-    call), the Transformer's output projection too (with tied embeddings: the embedding's rows), and its
+    call, or per row in seqkit's own kernel), the Transformer's output projection too (with tied embeddings: the embedding's rows), and its
     embedding lookup reads int8 rows (:class:`~seqkit.seq2seq.int8.Int8Embedding`; tied: the projection's
     own). CPU only -- torch has no int8 kernels of this kind on other devices.
 
@@ -268,7 +268,7 @@ class Translator(TextSide):
             Every method takes ``settings`` and ``knobs`` again, for that call.
         quantize: ``"int8"`` runs the model with int8 weights (:func:`quantize_model`, CPU only:
             the Linear layers, the output projection and the embedding; weights quantized per row
-            once, activations per call); None keeps float32.
+            once, activations per call or per row); None keeps float32.
         preprocess / postprocess: applied to every source before encoding / every detokenized output
             (e.g. cutting and joining Chinese words).
         shortlist: a vocabulary shortlist (:class:`~seqkit.seq2seq.shortlist.Shortlist` or its vmap
