@@ -179,7 +179,7 @@ def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tens
     with _inference(model):
         n_sent = src.shape[0]
         caps = _prefix_caps(max_lengths(src_len, max_len_a, max_len_b), prefix)
-        steps = int(caps.max()) + 1
+        steps, first_cap = int(caps.max()) + 1, int(caps.min())
         state = model.encode(src, src_len).reserve(steps)
         alive = torch.arange(n_sent, device=src.device)  # sentence index of each batch row
         prev = torch.full((n_sent,), bos_id, dtype=torch.long, device=src.device)
@@ -190,7 +190,9 @@ def _generate(model, src: Tensor, src_len: Tensor, pick: Callable[[Tensor], Tens
         for t in range(steps):
             n = alive.numel()
             log_probs, state, attn = model.decode_step(prev, state, return_attention)
-            log_probs = _force(_constrain(log_probs, t, caps[alive], min_len, eos_id), t, prefix, alive)
+            if t < min_len or t >= first_cap:  # else no row is at its cap or under min_len: nothing to constrain
+                log_probs = _constrain(log_probs, t, caps[alive], min_len, eos_id)
+            log_probs = _force(log_probs, t, prefix, alive)
             tokens = torch.where(caps[alive] <= t, eos_id, pick(log_probs))
             log_prob = log_prob + log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1)
             if return_attention and attn is not None:  # a model without attention gives None
@@ -264,7 +266,7 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
     with _inference(model):
         n_sent, device = src.shape[0], src.device
         caps = _prefix_caps(max_lengths(src_len, max_len_a, max_len_b), prefix)
-        steps = int(caps.max()) + 1
+        steps, first_cap = int(caps.max()) + 1, int(caps.min())
         state = model.encode(src, src_len).reserve(steps)  # one row per sentence: K after the first step
         width = 1  # rows per live sentence: its one empty hypothesis at the first step, then K
         alive = torch.arange(n_sent, device=device)  # sentence of each group of `width` rows
@@ -277,8 +279,10 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
             n = alive.numel()
             log_probs, state, attn = model.decode_step(prev, state, return_attention)
             vocab = log_probs.shape[1]
-            log_probs = _constrain(log_probs, t, caps[alive].repeat_interleave(width), min_len, eos_id)
-            log_probs = _force(log_probs, t, prefix, alive.repeat_interleave(width))
+            if t < min_len or t >= first_cap:  # else no row is at its cap or under min_len: nothing to constrain
+                log_probs = _constrain(log_probs, t, caps[alive].repeat_interleave(width), min_len, eos_id)
+            if prefix is not None:
+                log_probs = _force(log_probs, t, prefix, alive.repeat_interleave(width))
             top_scores, top_ids = best_candidates(log_probs, scores.reshape(-1), width, 2 * K)  # (n, 2K)
             if top_scores.shape[1] < K:  # fewer candidates than beams (a tiny vocabulary): the rest are dead
                 top_scores = F.pad(top_scores, (0, K - top_scores.shape[1]), value=-math.inf)
