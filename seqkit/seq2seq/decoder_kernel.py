@@ -1,18 +1,18 @@
-"""A whole decoder step in one C call, for int8 Transformers at small steps (``decoder_kernel.c``, built by
-:mod:`seqkit.native` at first use).
+"""A whole decoder step in one C call, for the Translator's int8 and float32 Transformer copies
+(``decoder_kernel.c``, built by :mod:`seqkit.native` at first use).
 
 At one sentence's beam a step of the base model (3 layers) is some 700 torch operations, and dispatching
 them from Python costs more than their arithmetic: CTranslate2 decodes one sentence at a time 2.5x faster
 than seqkit's Python step. :class:`StepKernel` runs the decoder stack of such a step -- the layer norms,
-the int8 products (:class:`~seqkit.seq2seq.int8.SmallRows`' kernel), the self-attention over the cache
+the products (:mod:`~seqkit.seq2seq.linear_kernel`'s int8 or float32 kernel), the self-attention over the cache
 (:meth:`~seqkit.seq2seq.kv_cache.KVCache.attend`'s kernel), the cross-attention
 (:func:`~seqkit.seq2seq.attention_kernel.memory_attention`'s), the residuals -- in one call, through the
 same kernels, so its numbers are the Python path's up to the layer norms' float rounding
 (``tests/seq2seq/test_decoder_kernel.py``). The embedding before it and the output projection after it stay
 in Python.
 
-:func:`~seqkit.seq2seq.int8.int8_layers` gives a pre-norm, ReLU Transformer its :class:`StepKernel`
-(``model.step_kernel``). A step runs it where every kernel it strings together would run on the Python
+:func:`~seqkit.seq2seq.int8.int8_layers` and :func:`~seqkit.seq2seq.packed.float32_layers` give a pre-norm,
+ReLU Transformer its :class:`StepKernel` (``model.step_kernel``). A step runs it where every kernel it strings together would run on the Python
 path too: the linear kernels where :func:`~seqkit.seq2seq.linear_kernel.takes` (CPU float32, autograd off,
 one torch thread, or two and at most :data:`~seqkit.seq2seq.linear_kernel.SMALL_ROWS` rows), the cache's
 attention kernel built. ``SEQKIT_DECODER_KERNEL=0`` turns it off. A copy of the model (``copy.deepcopy``, pickle) gets none:
@@ -99,9 +99,10 @@ class StepKernel:
 
     @classmethod
     def build(cls, model: Any) -> StepKernel | None:
-        """The kernel of ``model`` (a Transformer after :func:`~seqkit.seq2seq.int8.int8_layers`), or None:
-        post-norm, another activation, float layers, norms without weights or of other sizes, or no kernel
-        built here."""
+        """The kernel of ``model`` (a Transformer after :func:`~seqkit.seq2seq.int8.int8_layers` or
+        :func:`~seqkit.seq2seq.packed.float32_layers`), or None: post-norm, another activation, Linears
+        without the kernels' packing or of other shapes, norms without weights or of other sizes, or no
+        kernel built here."""
         lib = kernel(_SOURCE, "SEQKIT_DECODER_KERNEL", _SIGNATURES)
         if lib is None or attention_kernel.load() is None or not model.pre_norm:
             return None

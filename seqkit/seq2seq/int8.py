@@ -145,9 +145,10 @@ class Int8Linear(nn.Module):
         return torch.ops.quantized.linear_unpack(self.narrow)[0].int_repr()
 
     def forward(self, x: Tensor) -> Tensor:
+        out = None if self.small is None else self.small.apply(x)
+        if out is not None:
+            return out
         rows = x.numel() // self.in_features if self.in_features else 0
-        if self.small is not None and x.shape[-1] == self.in_features and linear_kernel.takes(rows, x):
-            return self.small(x.reshape(rows, self.in_features).float()).view(*x.shape[:-1], self.out_features)
         packed = self.wide if self.wide is not None and rows * self.out_features >= WIDE_OUTPUTS else self.narrow
         if self.relu:
             return torch.ops.quantized.linear_relu_dynamic(x.float(), packed, self.reduce_range)

@@ -85,6 +85,14 @@ class _Packed:
         self.__dict__.update(state)
         self._bind()
 
+    def apply(self, x: Tensor) -> Tensor | None:
+        """x (..., K) -> (..., N) through the kernel where it :func:`takes` this call, else None (the layer
+        runs torch's)."""
+        rows = x.numel() // self.in_features if self.in_features else 0
+        if x.shape[-1] != self.in_features or not takes(rows, x):
+            return None
+        return self(x.reshape(rows, self.in_features)).view(*x.shape[:-1], self.out_features)
+
     def __call__(self, x: Tensor) -> Tensor:
         """x (M, K) float32 -> (M, N)."""
         if x.dim() != 2 or x.shape[1] != self.in_features or x.dtype != torch.float32:

@@ -113,9 +113,9 @@ class PackedLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dtype != torch.float32:  # under a caller's autocast: the packed weight is float32
             x = x.float()
-        rows = x.numel() // self.in_features if self.in_features else 0
-        if self.small is not None and x.shape[-1] == self.in_features and linear_kernel.takes(rows, x):
-            return self.small(x.reshape(rows, self.in_features)).view(*x.shape[:-1], self.out_features)
+        out = None if self.small is None else self.small.apply(x)
+        if out is not None:
+            return out
         if self.packed is None:
             y = F.linear(x, self.weight, self.bias)
             return torch.relu_(y) if self.relu else y
