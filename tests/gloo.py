@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
+import uuid
 
 import torch
 import torch.multiprocessing as mp
@@ -32,11 +33,15 @@ def run_ranks(worker, folder, world: int = 2) -> None:
     joined in one gloo group (its rendezvous file in ``folder``); raise if one fails, or if they are
     not done after tests/limits.HANG_S (a stuck rank fails the test, not CI).
 
+    Each call gets a rendezvous file of its own: ranks that leave through ``end_process`` can leave the
+    file behind, and a second group joining it would read the first group's (closed) addresses.
+
     A rank that finished leaves through :func:`seqkit.train.distributed.end_process`, as the
     ``seqkit`` command does under torchrun: after ``destroy_process_group`` the interpreter's own
     shutdown can abort a process that joined a gloo group (SIGABRT, about once in 40 runs).
     """
-    ctx = mp.start_processes(_rank_main, args=(worker, world, str(folder)), nprocs=world, join=False,
+    rendezvous = os.path.join(str(folder), f"rendezvous-{uuid.uuid4().hex}")
+    ctx = mp.start_processes(_rank_main, args=(worker, world, str(folder), rendezvous), nprocs=world, join=False,
                              start_method="spawn")
     deadline = time.monotonic() + HANG_S
     while not ctx.join(timeout=5):
@@ -46,8 +51,8 @@ def run_ranks(worker, folder, world: int = 2) -> None:
             raise AssertionError(f"{world} ranks of {worker.__name__} did not finish within {HANG_S} s")
 
 
-def _rank_main(rank: int, worker, world: int, folder: str) -> None:
-    join_gloo(rank, world, f"{folder}/rendezvous")
+def _rank_main(rank: int, worker, world: int, folder: str, rendezvous: str) -> None:
+    join_gloo(rank, world, rendezvous)
     try:
         worker(rank, world, folder)
     except BaseException:
