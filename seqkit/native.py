@@ -72,9 +72,10 @@ def _compile(source: Path, flags: tuple[str, ...]) -> Path | None:
             os.unlink(tmp)
 
 
-def load_library(source: Path) -> ctypes.CDLL | None:
-    """``source`` (a C file) compiled and loaded, or ``None`` when no compiler can build it here."""
-    for flags in FLAG_SETS:
+def load_library(source: Path, flag_sets: tuple[tuple[str, ...], ...] = FLAG_SETS) -> ctypes.CDLL | None:
+    """``source`` (a C file) compiled and loaded, or ``None`` when no compiler can build it here; the first
+    of ``flag_sets`` that works is used (the tests build a kernel's plain and narrower SIMD variants)."""
+    for flags in flag_sets:
         try:
             path = _compile(source, flags)
         except OSError:  # an unwritable cache folder

@@ -90,6 +90,8 @@ class StepKernel:
         self._keep = [(n.weight, n.bias) for layer in model.decoder for n in layer.norms] + [
             (model.dec_norm.weight, model.dec_norm.bias)] + [m.small for layer in model.decoder for m in _linears(layer)]
         self._layers = (_Layer * len(layers))(*layers)
+        self._max_rows = min((m.small.max_rows for layer in model.decoder for m in _linears(layer)
+                              if m.small.max_rows is not None), default=None)
         norm = model.dec_norm
         first = model.decoder[0].self_attn
         self._decoder = _Decoder(
@@ -135,7 +137,7 @@ class StepKernel:
         """Whether this step (``x`` (n, 1, d) the embedded new positions) can run here (module docstring)."""
         n = x.shape[0]
         return (n > 0 and not need_attn and x.shape[1] == 1 and cache is not None and cache._lib is not None
-                and n % state.group == 0 and linear_kernel.takes(n, x)
+                and n % state.group == 0 and linear_kernel.takes(n, x, self._max_rows)
                 and all(layer.cross_attn.use_sdpa and not layer.training for layer in self._model.decoder)
                 and kernel(_SOURCE, "SEQKIT_DECODER_KERNEL", _SIGNATURES) is not None)
 

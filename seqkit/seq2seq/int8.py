@@ -3,8 +3,8 @@ puts in a model.
 
 * :class:`Int8Linear`: ``x W^T + b`` with ``W`` int8, one scale per output row (symmetric, ``max |row| / 127``),
   and ``x`` quantized to uint8 on the fly, per call (per tensor: torch's dynamic quantization,
-  ``torch.ops.quantized.linear_dynamic``; int32 accumulation, float output) -- or, on CPUs with AVX512-VNNI,
-  per row in seqkit's own kernel (:mod:`seqkit.seq2seq.linear_kernel`: every call at one torch thread, calls
+  ``torch.ops.quantized.linear_dynamic``; int32 accumulation, float output) -- or, on CPUs with AVX512-VNNI
+  or AVX2, per row in seqkit's own kernel (:mod:`seqkit.seq2seq.linear_kernel`: every call at one torch thread, calls
   of up to 32 rows at two; the class docstring says more). The weight is packed for
   torch's fbgemm kernels and -- the output projection over the vocabulary, on CPUs with VNNI (``avx512_vnni``
   / ``avx_vnni``) -- also for oneDNN's: a call whose output holds at least :data:`WIDE_OUTPUTS` numbers
@@ -101,11 +101,11 @@ class Int8Linear(nn.Module):
     unpacks them when asked); ``relu``: ``max(0, x W^T + b)``, the ReLU in the same call (a feed-forward
     layer's first Linear).
 
-    With ``vnni`` and where :func:`~seqkit.seq2seq.linear_kernel.vectorized`, calls run
+    Where :func:`~seqkit.seq2seq.linear_kernel.vectorized` (AVX512-VNNI or AVX2), calls run
     :class:`~seqkit.seq2seq.linear_kernel.SmallRows` where :func:`~seqkit.seq2seq.linear_kernel.takes` (one
     torch thread: all of them): the same int8 weights, the activations
-    quantized per row rather than per call (so finer, and a row's numbers do not depend on the rows beside
-    it), 1.5-3x less time than fbgemm at one to ten rows. It keeps its own copy of
+    quantized per row rather than per call, to the full 0..255 range on either CPU (so finer, and a row's
+    numbers do not depend on the rows beside it), 1.5-3x less time than fbgemm at one to ten rows. It keeps its own copy of
     the int8 rows (a few MB for a base model)."""
 
     def __init__(self, rows: Tensor, scales: Tensor, bias: Tensor | None = None, vnni: bool | None = None,
@@ -117,7 +117,7 @@ class Int8Linear(nn.Module):
         self._rows = rows if keep_rows else None
         self.bias = None if bias is None else bias.detach().float().clone().contiguous()
         self.relu = relu
-        self.small = SmallRows(rows, self.scales, self.bias, relu) if self.vnni and linear_kernel.vectorized() else None
+        self.small = SmallRows(rows, self.scales, self.bias, relu) if linear_kernel.vectorized() else None
         self.reduce_range = not self.vnni
         narrow, other = _engines(self.vnni)
         with warnings.catch_warnings():  # torch announces quantized tensors' move to torchao

@@ -9,7 +9,7 @@
  *
  * Each sentence keeps its k best so far in a small heap whose root is the worst of them; a new extension
  * enters only when it beats the root, which after the first few rows almost none does, so the scan is a
- * comparison per number (16 at a time where AVX-512 is compiled in). NaN never enters (torch ranks it first).
+ * comparison per number (16 at a time where AVX-512 is compiled in, 8 with AVX). NaN never enters (torch ranks it first).
  * Written for seqkit. Returns 0, or -1 when k is out of range.
  */
 #include <math.h>
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -88,6 +88,19 @@ int best_candidates(int64_t n, int64_t width, int64_t vocab, const float *values
                     __mmask16 better = _mm512_cmp_ps_mask(v, _mm512_set1_ps(hv[0]), _CMP_GT_OQ);
                     while (better) {
                         int j = __builtin_ctz(better);
+                        better &= better - 1;
+                        offer(hv, hi, k, &filled, x[c + j] + add, base + c + j);
+                    }
+                }
+            }
+#elif defined(__AVX__)
+            if (filled == k) {
+                __m256 plus = _mm256_set1_ps(add);
+                for (; c + 8 <= vocab; c += 8) {
+                    __m256 v = _mm256_add_ps(_mm256_loadu_ps(x + c), plus);
+                    int better = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(hv[0]), _CMP_GT_OQ));
+                    while (better) {
+                        int j = __builtin_ctz((unsigned)better);
                         better &= better - 1;
                         offer(hv, hi, k, &filled, x[c + j] + add, base + c + j);
                     }

@@ -256,7 +256,9 @@ def test_patience_ends_searches_sooner_and_never_finds_better(reverser, batch, p
         finally:
             del reverser.decode_step
         rows[rule] = sum(calls)
-    assert rows[patience] < rows[None]
+    # 0.4 (two finished hypotheses) always ends some searches early here; 1.0 (five) did on one CPU, and on
+    # another the exact rule's bound ended every search as soon (this tiny model trains to other weights there)
+    assert rows[patience] < rows[None] if patience < 1 else rows[patience] <= rows[None]
     for cut, exact in zip(results[patience], results[None]):
         assert cut[0].score <= exact[0].score + 1e-6
     if patience < 1:  # two finished hypotheses are too few here: some sentences end with a worse best
@@ -281,7 +283,7 @@ def test_int8_rnn_and_ensembles_equal_the_old_search(reverser, batch, kernels, m
     kernels, where they are built): the same rows in the same order give the same numbers, so the in-place
     search must feed the Linear layers exactly what the old one fed them."""
     if not kernels:
-        monkeypatch.setattr(linear_kernel, "takes", lambda rows, x: False)
+        monkeypatch.setattr(linear_kernel, "takes", lambda rows, x, max_rows=None: False)
     src, src_len = batch
     torch.manual_seed(1)
     rnn = RNNSeq2Seq(V, V, 16, 24, 2, cell="lstm", attention="bahdanau").eval()

@@ -19,8 +19,8 @@ def _built():
 
 @pytest.mark.parametrize("m,k,n", [(1, 256, 8000), (5, 256, 768), (7, 255, 1000), (13, 1024, 20), (3, 6, 3), (0, 8, 16)])
 @pytest.mark.parametrize("relu", [False, True])
-def test_the_float32_kernel_is_the_linear_layer(m, k, n, relu):
-    """Tiles of 1-6 rows and more, outputs not a multiple of 16 (the packing pads them), any k."""
+def test_the_float32_kernel_is_the_linear_layer(m, k, n, relu, linear_kernel_path):
+    """Tiles of 1-6 rows and more, outputs not a multiple of 16 (the packing pads them), any k; each SIMD path."""
     torch.manual_seed(m + k + n)
     w, bias, x = torch.randn(n, k) * 0.05, torch.randn(n), torch.randn(m, k)
     want = F.linear(x.double(), w.double(), bias.double())
