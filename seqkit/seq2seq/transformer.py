@@ -40,8 +40,9 @@ The decoding cache (:class:`TransformerState`):
 * int8 (``--quantize int8``, :mod:`seqkit.seq2seq.int8`) changes the Linear layers, the output
   projection and the embedding lookup; the cache holds the layers' float outputs, so it is the same for both.
 * The Translator's int8 and packed float32 copies carry a ``step_kernel``
-  (:mod:`seqkit.seq2seq.decoder_kernel`): on a CPU the decoder stack of an incremental step runs in one C
-  call, through the same kernels as the layers here, instead of some 700 torch operations.
+  (:mod:`seqkit.seq2seq.decoder_kernel`): on a CPU an incremental step -- the embedding, the decoder
+  stack, the output projection and the log-softmax -- runs in one C call, through the same kernels as the
+  layers here, instead of some 700 torch operations.
 
 The parameter count equals JoeyNMT's for the same configuration (7,578,624 for the Multi30k model
 with an 8k vocabulary).

@@ -159,7 +159,7 @@ def quantize_model(model: nn.Module, kind: str, device: torch.device | str = "cp
     packed copy beside torch's, which runs at more threads). The kernel's AVX2 build (exact int16 pair
     sums, so the same numbers and range; CPUs without AVX-512, as most laptops) gives the same speed-up of
     one-sentence decoding there: on a 2-core AMD EPYC (Zen 3), base model, beam 5, one sentence at a time,
-    2.2x fbgemm's target tokens/s (``docs/benchmarks.md``).
+    2.4x the target tokens/s of fbgemm's Python step (with the step's ends in C too; ``docs/benchmarks.md``).
     """
     import copy
 

@@ -8,9 +8,10 @@ import random
 
 import pytest
 import torch
+from kernel_builds import PATHS as BUILDS
+from kernel_builds import build
 
 from seqkit.errors import SeqkitError
-from seqkit.native import kernel
 from seqkit.seq2seq import Transformer, search
 from seqkit.seq2seq.interfaces import DecoderState, log_softmax_
 from seqkit.seq2seq.search import CHUNK, beam_search, best_candidates, greedy_search, length_penalty, sample
@@ -268,19 +269,23 @@ def test_early_stop_is_faster_and_exact_stopping_keeps_going():
     assert len(early.calls) == 1 and len(exact.calls) > 1
 
 
+#: search_kernel.c built for each SIMD path (kernel_builds.PATHS), and the torch path
+PATHS = [*sorted(BUILDS), "chunks"]
+
+
 def _candidates_path(path: str, monkeypatch) -> contextlib.AbstractContextManager:
-    """``kernel``: search_kernel.c (it runs with autograd off, as in a search); ``chunks``: the torch path,
-    chunk maxima from the smallest step on."""
-    if path == "kernel":
-        if kernel(search._KERNEL, "SEQKIT_SEARCH_KERNEL", search._SIGNATURES) is None:
-            pytest.skip("no C compiler here: the search kernel cannot be built")
+    """A name of :data:`kernel_builds.PATHS`: search_kernel.c built for that SIMD path (it runs with autograd
+    off, as in a search); ``chunks``: the torch path, chunk maxima from the smallest step on."""
+    if path in BUILDS:
+        lib = build(search._KERNEL, path, search._SIGNATURES)
+        monkeypatch.setattr(search, "kernel", lambda *args: lib)
         return torch.inference_mode()
     monkeypatch.setenv("SEQKIT_SEARCH_KERNEL", "0")
     monkeypatch.setattr(search, "MIN_CHUNKED", 0)
     return contextlib.nullcontext()
 
 
-@pytest.mark.parametrize("path", ["kernel", "chunks"])
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("vocab", [8000, 8000 + CHUNK // 2 + 1, 20 * CHUNK, 14])
 @pytest.mark.parametrize("width", [1, 5])
 def test_best_candidates_are_the_one_topk_over_beams_and_vocabulary(vocab, width, path, monkeypatch):
@@ -302,15 +307,16 @@ def test_best_candidates_are_the_one_topk_over_beams_and_vocabulary(vocab, width
     assert int(finite.sum()) < n * k  # sentence 0 really had -inf among its best
 
 
-@pytest.mark.parametrize("path", ["kernel", "chunks"])
+@pytest.mark.parametrize("path", PATHS)
 def test_best_candidates_with_a_vocabulary_smaller_than_k(path, monkeypatch):
     with _candidates_path(path, monkeypatch):
         values, ids = best_candidates(torch.tensor([[-0.1, -2.0]]), torch.zeros(1), 1, 10)
     assert values.tolist()[0] == pytest.approx([-0.1, -2.0]) and ids.tolist() == [[0, 1]]
 
 
-def test_the_search_kernel_ranks_ties_by_id_skips_nan_and_reads_strided_rows(monkeypatch):
-    with _candidates_path("kernel", monkeypatch):
+@pytest.mark.parametrize("path", sorted(BUILDS))
+def test_the_search_kernel_ranks_ties_by_id_skips_nan_and_reads_strided_rows(path, monkeypatch):
+    with _candidates_path(path, monkeypatch):
         # two sentences of width 2 over 5 pieces, every number a tie with another
         log_probs = torch.tensor([[-1.0, -2.0, -1.0, -3.0, -2.0], [-2.0, -1.0, -3.0, -3.0, -1.0],
                                   [-0.5, -0.5, float("nan"), -0.5, -4.0], [-4.0, -4.0, -4.0, -4.0, -4.0]])
