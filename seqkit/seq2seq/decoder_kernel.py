@@ -11,7 +11,8 @@ same kernels, so its numbers are the Python path's up to the layer norms' float 
 (``tests/seq2seq/test_decoder_kernel.py``). Where the model's embedding is a plain float32 table or
 :class:`~seqkit.seq2seq.int8.Int8Embedding`'s int8 rows and its output projection a kernel's Linear,
 :meth:`StepKernel.log_probs` also runs the step's two ends in the same call: the embedding and positions
-before the stack, the output projection and the log-softmax after it (without a vocabulary shortlist).
+before the stack, the output projection (or a vocabulary shortlist's, of the same kind) and the log-softmax
+after it.
 
 :func:`~seqkit.seq2seq.int8.int8_layers` and :func:`~seqkit.seq2seq.packed.float32_layers` give a pre-norm,
 ReLU Transformer its :class:`StepKernel` (``model.step_kernel``). A step runs it where every kernel it strings together would run on the Python
@@ -104,8 +105,6 @@ class StepKernel:
             (model.dec_norm.weight, model.dec_norm.bias)] + [m.small for layer in model.decoder for m in _linears(layer)]
         self._layers = (_Layer * len(layers))(*layers)
         caps = [m.small.max_rows for layer in model.decoder for m in _linears(layer) if m.small.max_rows is not None]
-        self._max_rows = min((m.small.max_rows for layer in model.decoder for m in _linears(layer)
-                              if m.small.max_rows is not None), default=None)
         norm = model.dec_norm
         first = model.decoder[0].self_attn
         self._decoder = _Decoder(
