@@ -5,7 +5,7 @@ puts in a model.
   and ``x`` quantized to uint8 on the fly, per call (per tensor: torch's dynamic quantization,
   ``torch.ops.quantized.linear_dynamic``; int32 accumulation, float output) -- or, on CPUs with AVX512-VNNI
   or AVX2, per row in seqkit's own kernel (:mod:`seqkit.seq2seq.linear_kernel`: every call at one torch thread, calls
-  of up to 32 rows at two; the class docstring says more). The weight is packed for
+  of up to 32 rows at two, and in the AVX2 build calls of up to 6 rows; the class docstring says more). The weight is packed for
   torch's fbgemm kernels and -- the output projection over the vocabulary, on CPUs with VNNI (``avx512_vnni``
   / ``avx_vnni``) -- also for oneDNN's: a call whose output holds at least :data:`WIDE_OUTPUTS` numbers
   (rows x vocabulary: 33 beams of an 8,000-piece vocabulary) runs oneDNN's, a smaller one fbgemm's --
@@ -105,7 +105,8 @@ class Int8Linear(nn.Module):
     :class:`~seqkit.seq2seq.linear_kernel.SmallRows` where :func:`~seqkit.seq2seq.linear_kernel.takes` (one
     torch thread: all of them): the same int8 weights, the activations
     quantized per row rather than per call, to the full 0..255 range on either CPU (so finer, and a row's
-    numbers do not depend on the rows beside it), 1.5-3x less time than fbgemm at one to ten rows. It keeps its own copy of
+    numbers do not depend on the rows beside it), 1.5-3x less time than fbgemm at one to ten rows with VNNI
+    (AVX2: 0.65x fbgemm's time at one sentence's five rows, slower from 8, hence its limit). It keeps its own copy of
     the int8 rows (a few MB for a base model)."""
 
     def __init__(self, rows: Tensor, scales: Tensor, bias: Tensor | None = None, vnni: bool | None = None,
