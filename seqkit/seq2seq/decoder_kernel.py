@@ -192,9 +192,7 @@ class StepKernel:
                 or not 0 <= state.step < self._decoder.max_positions
                 or (project is not None and project.small.max_rows is not None and n > project.small.max_rows)):
             return None
-        ids = tokens.reshape(n).to(torch.int64).contiguous()
-        if n and not 0 <= int(ids.min()) <= int(ids.max()) < self._decoder.vocab:
-            raise ValueError(f"token ids outside the embedding's {self._decoder.vocab} rows")
+        ids = tokens.reshape(n).to(torch.int64).contiguous()  # C checks them before it reads a row
         out = torch.empty((n, projection.out_features))
         self._run(self._lib.decoder_log_probs, n, ids.data_ptr(), state, cache, src_len, out, projection)
         return out.view(n, 1, -1)
@@ -230,5 +228,6 @@ class StepKernel:
         code = function(ctypes.byref(decoder), n, state.group, first, state.step, data.data_ptr(), stride[0], stride[1],
                         stride[2], stride[3], origin.data_ptr(), origin.stride(0), lengths.data_ptr(), out.data_ptr())
         if code == -2:
-            raise ValueError(f"a token or position at step {state.step} outside the embedding or position tables")
+            raise ValueError(f"token ids outside the embedding's {self._decoder.vocab} rows, or position {state.step} "
+                             f"past the {self._decoder.max_positions} positions")
         attention_kernel.check(code)
