@@ -69,6 +69,14 @@ def vectorized() -> bool:
     return lib is not None and lib.linear_kernel_simd() > 0
 
 
+def _built() -> ctypes.CDLL:
+    """The compiled kernels; ``RuntimeError`` where they are not built."""
+    lib = load()
+    if lib is None:
+        raise RuntimeError("seqkit's linear kernels are not built here")
+    return lib
+
+
 class _Packed:
     """A layer's weights in a kernel's layout, and the call (see the subclasses)."""
 
@@ -82,9 +90,7 @@ class _Packed:
         self._bind()
 
     def _bind(self) -> None:
-        lib = load()
-        if lib is None:
-            raise RuntimeError("seqkit's linear kernels are not built here")
+        lib = _built()
         if self.block != self._block(lib):  # a pickle from a CPU whose build packs otherwise
             raise RuntimeError(f"this layer was packed in blocks of {self.block} outputs, this CPU's kernel reads "
                                f"{self._block(lib)}")
@@ -137,10 +143,7 @@ class SmallRows(_Packed):
     _function = "int8_linear"
 
     def __init__(self, rows: Tensor, scales: Tensor, bias: Tensor | None = None, relu: bool = False) -> None:
-        lib = load()
-        if lib is None:
-            raise RuntimeError("seqkit's linear kernels are not built here")
-        n, k, block = *rows.shape, self._block(lib)
+        n, k, block = *rows.shape, self._block(_built())
         padded = F.pad(rows, (0, -k % 4, 0, -n % block))
         packed = padded.view(padded.shape[0] // block, block, -1, 4).permute(0, 2, 1, 3).contiguous()
         super().__init__(packed, padded.sum(1, dtype=torch.int32), scales.float().contiguous(), bias, (n, k), relu,

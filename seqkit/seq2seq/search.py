@@ -275,7 +275,6 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
         history = PrefixBuffer(prev.new_empty(n_sent * K, steps), axis=1)  # tokens so far, per row
         attn_hist: PrefixBuffer | None = None
         finished: list[list[Hypothesis]] = [[] for _ in range(n_sent)]
-        firsts: tuple = ((0, 0), None)  # ((rows, width), their first rows' offsets)
         for t in range(steps):
             n = alive.numel()
             log_probs, state, attn = model.decode_step(prev, state, return_attention)
@@ -289,9 +288,7 @@ def beam_search(model, src: Tensor, src_len: Tensor, beam_size: int = DEFAULT.be
                 top_scores = F.pad(top_scores, (0, K - top_scores.shape[1]), value=-math.inf)
                 top_ids = F.pad(top_ids, (0, K - top_ids.shape[1]))
             top_beams, top_tokens = top_ids // vocab, top_ids % vocab
-            if firsts[0] != (n, width):  # each sentence's first row, made again when the rows change
-                firsts = ((n, width), (torch.arange(n, device=device) * width).unsqueeze(1))
-            top_rows = top_beams + firsts[1]  # flat parent rows
+            top_rows = top_beams + (torch.arange(n, device=device) * width).unsqueeze(1)  # flat parent rows
             if return_attention and attn is not None:  # a model without attention gives None
                 if attn_hist is None:
                     attn_hist = PrefixBuffer(attn.new_empty(n_sent * K, steps, attn.shape[1]), axis=1)
